@@ -1,0 +1,104 @@
+"""Command line entry point: flags mirror the `MCP_IMAGES_*` environment variables one to one.
+
+On start it logs (to stderr) what it resolved: provider, base URL, where the key came from (never the key),
+the output directory and the default model, so a misconfiguration is visible before the first call.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import anyio
+from pydantic import ValidationError
+
+from . import __version__
+from .app import build_server
+from .errors import ConfigurationError
+from .http import serve_http
+from .settings import ENV_PREFIX, Settings
+
+log = logging.getLogger("mcp_server_images")
+
+# (flag, settings field, argparse extras). The help text comes from the field's description.
+FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("--transport", "transport", {"choices": ["stdio", "http"]}),
+    ("--host", "host", {}),
+    ("--port", "port", {"type": int}),
+    ("--path", "path", {}),
+    ("--output-dir", "output_dir", {"metavar": "DIR"}),
+    ("--provider", "provider", {"metavar": "openai|dedalus|URL"}),
+    ("--base-url", "base_url", {"metavar": "URL"}),
+    ("--api-key", "api_key", {"metavar": "KEY"}),
+    ("--default-model", "default_model", {"metavar": "MODEL"}),
+    ("--inline", "inline", {"choices": ["preview", "full", "none"]}),
+    ("--inline-budget", "inline_budget", {"type": int, "metavar": "BYTES"}),
+    ("--upstream-timeout", "upstream_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--max-concurrency", "max_concurrency", {"type": int, "metavar": "N"}),
+    ("--max-retries", "max_retries", {"type": int, "metavar": "N"}),
+    ("--auth-token", "auth_token", {"metavar": "TOKEN"}),
+    ("--allow-remote", "allow_remote", {"action": "store_true", "default": None}),
+    ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+)
+
+
+def parser() -> argparse.ArgumentParser:
+    fields = Settings.model_fields
+    result = argparse.ArgumentParser(
+        prog="mcp-server-images",
+        description="MCP server for image generation, editing, variations and vision on OpenAI-compatible APIs. "
+        "Every flag can also be set by the environment variable shown; flags win.",
+        epilog="Keys also come from OPENAI_API_KEY (openai and custom providers) or DEDALUS_API_KEY (dedalus); "
+        "OPENAI_BASE_URL sets the base URL for openai. Prefer environment variables for secrets: command "
+        "lines are visible to other users of the machine.",
+    )
+    result.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    for flag, name, extra in FLAGS:
+        env = ENV_PREFIX + name.upper()
+        description = fields[name].description or ""
+        result.add_argument(flag, dest=name, help=f"{description} [env: {env}]", **extra)
+    return result
+
+
+def load_settings(argv: Sequence[str] | None = None) -> Settings:
+    args = parser().parse_args(argv)
+    overrides = {name: value for name, value in vars(args).items() if value is not None}
+    return Settings(**overrides)
+
+
+def describe(settings: Settings) -> str:
+    endpoint = settings.endpoint()
+    key = (
+        f"key from {endpoint.key_source}"
+        if endpoint.key_source
+        else (f"NO KEY (set {' or '.join(endpoint.key_variables)})")
+    )
+    return (
+        f"mcp-server-images {__version__}: provider {endpoint.provider} at {endpoint.base_url}, {key}; "
+        f"default model {settings.default_model}; images in {settings.output_dir}; transport {settings.transport}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    try:
+        settings = load_settings(argv)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        sys.exit(f"mcp-server-images: invalid configuration: {problems}")
+    logging.basicConfig(
+        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    log.info(describe(settings))
+    server = build_server(settings)
+    try:
+        if settings.transport == "http":
+            anyio.run(serve_http, server, settings)
+        else:
+            anyio.run(server.run_stdio_async)
+    except ConfigurationError as exc:
+        sys.exit(f"mcp-server-images: {exc}")
+    except KeyboardInterrupt:
+        pass

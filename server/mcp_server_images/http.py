@@ -1,0 +1,89 @@
+"""Streamable HTTP: the MCP endpoint, bearer-token auth, DNS-rebinding protection and an open health check.
+
+The server binds to loopback by default. Listening anywhere else without a token would hand the user's API key
+(and their disk, through image paths) to anyone who can reach the port, so that needs an explicit flag.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.server.transport_security import TransportSecuritySettings
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from .errors import ConfigurationError
+from .operations import ImageService
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+HEALTH_PATH = "/healthz"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class BearerTokenMiddleware:
+    """Answers 401 to any request but the health check that lacks `Authorization: Bearer <token>`."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != HEALTH_PATH:
+            presented = dict(scope["headers"]).get(b"authorization", b"")
+            if not hmac.compare_digest(presented, self.expected):
+                response = JSONResponse(
+                    {"error": "unauthorized", "message": "Send 'Authorization: Bearer <MCP_IMAGES_AUTH_TOKEN>'."},
+                    status_code=401,
+                    headers={"www-authenticate": "Bearer"},
+                )
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def http_app(server: MCPServer[ImageService], settings: Settings) -> ASGIApp:
+    """The ASGI app serving MCP at `settings.path` and the health check at /healthz."""
+    token = settings.auth_token.get_secret_value() if settings.auth_token else None
+    if not is_loopback(settings.host) and not token and not settings.allow_remote:
+        raise ConfigurationError(
+            f"Refusing to listen on {settings.host} without an auth token: anyone who reaches the port could use "
+            "your API key. Set MCP_IMAGES_AUTH_TOKEN, bind to 127.0.0.1, or pass --allow-remote if a proxy in "
+            "front of this server authenticates requests."
+        )
+
+    security = None
+    if not is_loopback(settings.host):
+        # Host names clients will use are unknown off loopback; the bearer token is what stops rebinding there.
+        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    app = server.streamable_http_app(
+        streamable_http_path=settings.path, host=settings.host, transport_security=security
+    )
+    app.add_route(HEALTH_PATH, health, methods=["GET"])
+    return BearerTokenMiddleware(app, token) if token else app
+
+
+async def health(_: Request) -> Response:
+    """Liveness for load balancers and scripts; open without a token because it reveals nothing."""
+    return JSONResponse({"status": "ok", "server": "mcp-server-images"})
+
+
+async def serve_http(server: MCPServer[ImageService], settings: Settings) -> None:
+    app = http_app(server, settings)
+    config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
+    log.info("MCP endpoint: http://%s:%d%s", settings.host, settings.port, settings.path)
+    await uvicorn.Server(config).serve()

@@ -1,0 +1,89 @@
+"""Stored images as MCP resources: `resources/list` newest first with pagination, `resources/read` as blobs.
+
+MCPServer's built-in resource handlers serve a fixed list registered up front and one mime type per template;
+the store grows while the server runs and mixes PNG, JPEG and WebP, so these two handlers replace them.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import anyio
+from mcp.server.context import ServerRequestContext
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.exceptions import MCPError
+from mcp.types import (
+    INVALID_PARAMS,
+    BlobResourceContents,
+    ListResourcesResult,
+    PaginatedRequestParams,
+    ReadResourceRequestParams,
+    ReadResourceResult,
+    Resource,
+)
+
+from .errors import ImageServerError
+from .operations import ImageService
+from .store import URI_SCHEME, ImageRecord
+
+PAGE_SIZE = 50
+
+
+def _resource(record: ImageRecord) -> Resource:
+    described = record.prompt or record.operation or "image"
+    return Resource(
+        uri=record.uri,
+        name=record.path.name,
+        title=f"{record.id}: {described[:80]}",
+        description=f"{record.width}x{record.height} {record.mime_type}, {record.model}, created {record.created}",
+        mime_type=record.mime_type,
+        size=record.bytes,
+    )
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    if not cursor.isdigit():
+        raise MCPError(code=INVALID_PARAMS, message=f"invalid cursor {cursor!r}")
+    return int(cursor)
+
+
+def register_resources(server: MCPServer[ImageService]) -> None:
+    """Install the list and read handlers on the server's low-level dispatcher."""
+
+    async def list_images(
+        ctx: ServerRequestContext[ImageService, Any], params: PaginatedRequestParams
+    ) -> ListResourcesResult:
+        offset = _cursor_offset(params.cursor)
+        store = ctx.lifespan_context.store
+        page = await anyio.to_thread.run_sync(lambda: store.recent(offset=offset, limit=PAGE_SIZE + 1))
+        more = len(page) > PAGE_SIZE
+        return ListResourcesResult(
+            resources=[_resource(record) for record in page[:PAGE_SIZE]],
+            next_cursor=str(offset + PAGE_SIZE) if more else None,
+        )
+
+    async def read_image(
+        ctx: ServerRequestContext[ImageService, Any], params: ReadResourceRequestParams
+    ) -> ReadResourceResult:
+        prefix = f"{URI_SCHEME}://"
+        if not params.uri.startswith(prefix):
+            raise MCPError(
+                code=INVALID_PARAMS, message=f"unknown resource {params.uri!r}; image URIs look like {prefix}<id>"
+            )
+        store = ctx.lifespan_context.store
+        try:
+            record = await anyio.to_thread.run_sync(store.get, params.uri.removeprefix(prefix))
+            data = await anyio.to_thread.run_sync(store.read, record)
+        except ImageServerError as exc:
+            raise MCPError(code=INVALID_PARAMS, message=str(exc), data={"uri": params.uri}) from exc
+        blob = base64.b64encode(data).decode("ascii")
+        return ReadResourceResult(
+            contents=[BlobResourceContents(uri=params.uri, blob=blob, mime_type=record.mime_type)]
+        )
+
+    lowlevel = server._lowlevel_server  # MCPServer has no public hook for dynamic resources
+    lowlevel.add_request_handler("resources/list", PaginatedRequestParams, list_images)
+    lowlevel.add_request_handler("resources/read", ReadResourceRequestParams, read_image)

@@ -1,0 +1,172 @@
+"""All configuration, built once at start-up and passed down.
+
+Every field can be set by a `MCP_IMAGES_*` environment variable or by the matching CLI flag (see `cli.py`).
+Credentials and the endpoint follow the order DESIGN.md gives: our own variables first, then the provider's
+own conventions (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`), then the provider's default URL.
+No other module reads the environment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Literal
+
+from platformdirs import user_pictures_dir
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "MCP_IMAGES_"
+
+
+class ProviderKind(StrEnum):
+    """Who serves the API; decides model naming and where a missing key is looked for."""
+
+    OPENAI = "openai"
+    DEDALUS = "dedalus"
+    CUSTOM = "custom"
+
+
+DEFAULT_BASE_URLS = {
+    ProviderKind.OPENAI: "https://api.openai.com/v1",
+    ProviderKind.DEDALUS: "https://api.dedaluslabs.ai/v1",
+}
+
+
+def default_output_dir() -> Path:
+    """`~/Pictures/mcp-server-images` (platformdirs picks the right Pictures folder per OS)."""
+    return Path(user_pictures_dir()) / "mcp-server-images"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """The resolved upstream: where to send requests, with which key, and how models are named there."""
+
+    provider: ProviderKind
+    base_url: str
+    api_key: SecretStr | None
+    key_variables: tuple[str, ...]
+    """Environment variables that would supply the key, in the order they are consulted (for error messages)."""
+    key_source: str | None
+    """Which of them supplied the key (or "--api-key"), for the start-up line; None when there is no key."""
+
+
+class Settings(BaseSettings):
+    """Server configuration. Field docs double as `--help` text, so they are written for users."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- upstream ---
+    provider: str = Field(
+        default="openai",
+        description="API provider: 'openai', 'dedalus', or the base URL of any OpenAI-compatible gateway.",
+    )
+    base_url: str | None = Field(
+        default=None,
+        description="Base URL including the version path, e.g. https://api.openai.com/v1 (overrides the provider's).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="API key (falls back to OPENAI_API_KEY, or DEDALUS_API_KEY for the dedalus provider).",
+    )
+    openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
+    dedalus_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("DEDALUS_API_KEY"))
+    default_model: str = Field(
+        default="gpt-image-1",
+        description="Image model used when a call names none (either spelling: gpt-image-1 or openai/gpt-image-1).",
+    )
+    upstream_timeout: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds to wait for one upstream response; image generation can take minutes.",
+    )
+    max_concurrency: int = Field(default=4, ge=1, le=64, description="Most upstream requests in flight at once.")
+    max_retries: int = Field(
+        default=2, ge=0, le=10, description="Retries on connection errors, 408, 409, 429 and 5xx answers."
+    )
+
+    # --- results and storage ---
+    output_dir: Path = Field(default_factory=default_output_dir, description="Where every image is stored.")
+    inline: Literal["preview", "full", "none"] = Field(
+        default="preview",
+        description="What tool results carry: 'preview' (downscaled to fit the budget), 'full' "
+        "(the original when it fits, else a preview) or 'none' (links and text only).",
+    )
+    inline_budget: int = Field(
+        default=900_000,
+        ge=20_000,
+        description="Most bytes of a whole serialized tool result; Claude Desktop rejects results over 1 MiB.",
+    )
+
+    # --- transport ---
+    transport: Literal["stdio", "http"] = Field(default="stdio", description="'stdio' or 'http' (streamable HTTP).")
+    host: str = Field(default="127.0.0.1", description="HTTP bind address.")
+    port: int = Field(default=8000, ge=0, le=65535, description="HTTP port.")
+    path: str = Field(default="/mcp", description="HTTP path of the MCP endpoint.")
+    auth_token: SecretStr | None = Field(
+        default=None, description="Bearer token every HTTP request must carry (recommended for HTTP)."
+    )
+    allow_remote: bool = Field(
+        default=False,
+        description="Allow listening on a non-loopback address without an auth token (not recommended).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level (stderr).")
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        stripped = value.strip()
+        if stripped.lower() in ("openai", "dedalus"):
+            return stripped.lower()
+        if stripped.startswith(("http://", "https://")):
+            return stripped
+        raise ValueError(f"use 'openai', 'dedalus' or the base URL of an OpenAI-compatible API, not {value!r}")
+
+    @field_validator("path")
+    @classmethod
+    def _path_starts_with_slash(cls, value: str) -> str:
+        if not value.startswith("/"):
+            raise ValueError(f"the HTTP path must start with '/', got {value!r}")
+        return value.rstrip("/") or "/"
+
+    @field_validator("output_dir")
+    @classmethod
+    def _expand_output_dir(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    def endpoint(self) -> Endpoint:
+        """Resolve provider, base URL and key in the documented order."""
+        kind, provider_url = self._provider_kind()
+        if kind is ProviderKind.DEDALUS:
+            key_vars: tuple[str, ...] = (f"{ENV_PREFIX}API_KEY", "DEDALUS_API_KEY")
+            provider_key = self.dedalus_api_key
+            convention_url = None
+        else:
+            key_vars = (f"{ENV_PREFIX}API_KEY", "OPENAI_API_KEY")
+            provider_key = self.openai_api_key
+            convention_url = self.openai_base_url
+        base_url = self.base_url or provider_url or convention_url or DEFAULT_BASE_URLS.get(kind, "")
+        key, source = next(
+            (
+                (k, name)
+                for k, name in zip((self.api_key, provider_key), key_vars, strict=True)
+                if k and k.get_secret_value()
+            ),
+            (None, None),
+        )
+        return Endpoint(
+            provider=kind, base_url=base_url.rstrip("/"), api_key=key, key_variables=key_vars, key_source=source
+        )
+
+    def _provider_kind(self) -> tuple[ProviderKind, str | None]:
+        """The provider kind, and the base URL when the provider was given as one."""
+        if self.provider in (ProviderKind.OPENAI, ProviderKind.DEDALUS):
+            return ProviderKind(self.provider), None
+        return ProviderKind.CUSTOM, self.provider

@@ -1,0 +1,200 @@
+"""The image store: the only code that touches the output directory.
+
+Every image lands as `<UTC time>-<id>.<ext>` with a sidecar `<UTC time>-<id>.json` holding its metadata. Writes
+are atomic (temporary file, fsync, rename) and the image is written before its sidecar, so a sidecar always
+points at a complete image and a crash never leaves a half image that looks finished. Ids are 8 hex characters,
+unique in the directory, and stay valid across sessions because they live in the file names; a unique prefix
+of at least 4 characters finds an image too.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import secrets
+import tempfile
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from .errors import ImageServerError
+from .imaging import ImageInfo
+
+log = logging.getLogger(__name__)
+
+URI_SCHEME = "images"
+ID_LENGTH = 8
+MIN_PREFIX = 4
+_SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
+
+
+class ImageNotFoundError(ImageServerError):
+    """No stored image has the id (or prefix) asked for."""
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """What the sidecar says about one stored image; `path` is absolute."""
+
+    id: str
+    path: Path
+    mime_type: str
+    width: int
+    height: int
+    bytes: int
+    created: str
+    prompt: str | None = None
+    revised_prompt: str | None = None
+    model: str | None = None
+    operation: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    usage: dict[str, Any] | None = None
+    request_id: str | None = None
+    source_images: list[str] = field(default_factory=list)
+
+    @property
+    def uri(self) -> str:
+        return image_uri(self.id)
+
+    def sidecar(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["path"] = self.path.name
+        return data
+
+
+@dataclass(frozen=True)
+class NewImage:
+    """Metadata for an image about to be stored, as the operation knows it."""
+
+    prompt: str | None
+    model: str
+    operation: str
+    parameters: dict[str, Any]
+    revised_prompt: str | None = None
+    usage: dict[str, Any] | None = None
+    request_id: str | None = None
+    source_images: list[str] = field(default_factory=list)
+
+
+def image_uri(image_id: str) -> str:
+    return f"{URI_SCHEME}://{image_id}"
+
+
+class ImageStore:
+    """Stored images on disk. Methods block on file I/O; async callers run them in a worker thread."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._cache: dict[str, tuple[int, ImageRecord]] = {}
+
+    def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
+        """Write the image, then its sidecar, each atomically; return the record."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        now = datetime.now(UTC)
+        image_id = self._new_id()
+        stem = f"{now:%Y%m%d-%H%M%S}-{image_id}"
+        record = ImageRecord(
+            id=image_id,
+            path=self.root / f"{stem}.{info.extension}",
+            mime_type=info.mime_type,
+            width=info.width,
+            height=info.height,
+            bytes=len(data),
+            created=now.isoformat(timespec="seconds"),
+            prompt=meta.prompt,
+            revised_prompt=meta.revised_prompt,
+            model=meta.model,
+            operation=meta.operation,
+            parameters=meta.parameters,
+            usage=meta.usage,
+            request_id=meta.request_id,
+            source_images=meta.source_images,
+        )
+        self._write_atomic(record.path, data)
+        self._write_atomic(self.root / f"{stem}.json", json.dumps(record.sidecar(), indent=2).encode())
+        log.info("stored image %s at %s (%d bytes)", image_id, record.path, len(data))
+        return record
+
+    def get(self, image_id: str) -> ImageRecord:
+        """The image with this id, or with this unique id prefix (at least 4 characters)."""
+        wanted = image_id.strip().lower()
+        if len(wanted) < MIN_PREFIX or not re.fullmatch(r"[0-9a-f]+", wanted):
+            raise ImageNotFoundError(f"{image_id!r} is not an image id (ids are {ID_LENGTH} hex characters).")
+        matches = [record for record in self._records() if record.id.startswith(wanted)]
+        if not matches:
+            raise ImageNotFoundError(
+                f"No stored image has id {image_id!r} in {self.root}. Call list_images to see the stored ids."
+            )
+        if len(matches) > 1:
+            ids = ", ".join(record.id for record in matches[:5])
+            raise ImageNotFoundError(f"Id prefix {image_id!r} matches several images ({ids}); give more characters.")
+        return matches[0]
+
+    def read(self, record: ImageRecord) -> bytes:
+        return record.path.read_bytes()
+
+    def recent(self, *, offset: int = 0, limit: int | None = None, query: str | None = None) -> list[ImageRecord]:
+        """Stored images, newest first, optionally those whose prompt contains `query` (case-insensitive)."""
+        records = sorted(self._records(), key=lambda r: (r.created, r.path.name), reverse=True)
+        if query:
+            needle = query.lower()
+            records = [r for r in records if needle in (r.prompt or "").lower()]
+        end = None if limit is None else offset + limit
+        return records[offset:end]
+
+    def _records(self) -> list[ImageRecord]:
+        """Every complete image, read from the sidecars; parsed sidecars are cached by modification time."""
+        if not self.root.is_dir():
+            return []
+        records: list[ImageRecord] = []
+        seen: set[str] = set()
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                if not _SIDECAR.match(entry.name):
+                    continue
+                seen.add(entry.name)
+                mtime = entry.stat().st_mtime_ns
+                cached = self._cache.get(entry.name)
+                if cached is None or cached[0] != mtime:
+                    record = self._load(Path(entry.path))
+                    if record is None:
+                        continue
+                    cached = (mtime, record)
+                    self._cache[entry.name] = cached
+                records.append(cached[1])
+        for gone in set(self._cache) - seen:
+            del self._cache[gone]
+        return records
+
+    def _load(self, sidecar: Path) -> ImageRecord | None:
+        try:
+            data = json.loads(sidecar.read_text(encoding="utf-8"))
+            data["path"] = sidecar.with_name(data["path"])
+            record = ImageRecord(**data)
+        except (OSError, ValueError, TypeError, KeyError) as exc:
+            log.warning("ignoring unreadable sidecar %s: %s", sidecar, exc)
+            return None
+        return record if record.path.is_file() else None
+
+    def _new_id(self) -> str:
+        taken = {record.id for record in self._records()}
+        while True:
+            candidate = secrets.token_hex(ID_LENGTH // 2)
+            if candidate not in taken:
+                return candidate
+
+    @staticmethod
+    def _write_atomic(path: Path, data: bytes) -> None:
+        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=path.suffix)
+        try:
+            with os.fdopen(handle, "wb") as temp:
+                temp.write(data)
+                temp.flush()
+                os.fsync(temp.fileno())
+            os.replace(temp_name, path)
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise

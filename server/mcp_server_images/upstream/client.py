@@ -1,0 +1,179 @@
+"""The only code that speaks HTTP to the API: one pooled httpx2 client for the server's life.
+
+It owns authentication (the key goes into a header of API requests and nowhere else), the cap on concurrent
+requests, timeouts sized for image generation, and retries. Callers get parsed JSON plus the request id, or an
+`UpstreamError` whose message is safe to show (the key is redacted from anything the upstream echoes).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Self
+
+import anyio
+import httpx2
+
+from ..errors import ConfigurationError
+from ..settings import Endpoint
+from .errors import UpstreamError
+from .retry import RetryPolicy
+
+log = logging.getLogger(__name__)
+
+FileField = tuple[str, tuple[str, bytes, str]]
+"""A multipart file part: (field name, (filename, bytes, content type))."""
+
+CONNECT_TIMEOUT = 15.0
+WRITE_TIMEOUT = 120.0
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ApiResponse:
+    body: dict[str, Any]
+    request_id: str | None
+
+
+class UpstreamClient:
+    """Async context manager around one `httpx2.AsyncClient` shared by every tool call."""
+
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float,
+        max_concurrency: int,
+        retry: RetryPolicy,
+    ) -> None:
+        self.endpoint = endpoint
+        self._retry = retry
+        self._slots = anyio.Semaphore(max_concurrency)
+        self._http = httpx2.AsyncClient(
+            timeout=httpx2.Timeout(timeout, connect=CONNECT_TIMEOUT, write=WRITE_TIMEOUT),
+            limits=httpx2.Limits(max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency),
+            follow_redirects=False,
+            headers={"user-agent": "mcp-server-images"},
+        )
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._http.aclose()
+
+    async def post_json(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
+        """POST a JSON body to `<base_url><path>`."""
+        url = self._url(path)
+        headers = self._auth_headers()
+        return await self._send(path, lambda: self._http.post(url, json=dict(body), headers=headers))
+
+    async def post_multipart(self, path: str, fields: Mapping[str, str], files: Sequence[FileField]) -> ApiResponse:
+        """POST multipart/form-data; every file part carries a filename and content type."""
+        url = self._url(path)
+        headers = self._auth_headers()
+        return await self._send(
+            path, lambda: self._http.post(url, data=dict(fields), files=list(files), headers=headers)
+        )
+
+    async def download(self, url: str) -> bytes:
+        """Fetch an image the API answered with by URL. No credentials go to that host."""
+        async with self._slots:
+            try:
+                async with self._http.stream("GET", url, follow_redirects=True) as response:
+                    if response.status_code != 200:
+                        raise UpstreamError(
+                            f"The image API answered with a URL, but downloading it failed with HTTP "
+                            f"{response.status_code}: {url}"
+                        )
+                    chunks: list[bytes] = []
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > MAX_DOWNLOAD_BYTES:
+                            raise UpstreamError(f"The image at {url} is larger than {MAX_DOWNLOAD_BYTES} bytes.")
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except httpx2.TransportError as exc:
+                raise UpstreamError(f"Could not download the image the API answered with ({url}): {exc!r}") from exc
+
+    def _url(self, path: str) -> str:
+        return f"{self.endpoint.base_url}{path}"
+
+    def _auth_headers(self) -> dict[str, str]:
+        key = self.endpoint.api_key
+        if key is None or not key.get_secret_value():
+            variables = " or ".join(self.endpoint.key_variables)
+            raise ConfigurationError(
+                f"No API key is configured. Set {variables} in the environment of the MCP server "
+                f"(for example in the 'env' block of your client's MCP configuration) and restart it."
+            )
+        return {"authorization": f"Bearer {key.get_secret_value()}"}
+
+    async def _send(self, path: str, request: Callable[[], Awaitable[httpx2.Response]]) -> ApiResponse:
+        attempts = self._retry.max_retries + 1
+        for attempt in range(attempts):
+            last = attempt == attempts - 1
+            started = time.monotonic()
+            try:
+                async with self._slots:
+                    response = await request()
+            except httpx2.ReadTimeout as exc:
+                # Not retried: the upstream may still be generating, and a second request would be paid twice.
+                raise UpstreamError(
+                    f"The image API did not answer {path} within {self._http.timeout.read:.0f} s. "
+                    "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
+                ) from exc
+            except httpx2.TransportError as exc:
+                log.warning(
+                    "POST %s failed to connect (%s), attempt %d of %d", path, type(exc).__name__, attempt + 1, attempts
+                )
+                if last:
+                    raise UpstreamError(
+                        f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
+                        f"({type(exc).__name__}: {exc}). Check the network and the base URL."
+                    ) from exc
+                await anyio.sleep(self._retry.delay(attempt))
+                continue
+            request_id = response.headers.get("x-request-id")
+            log.info(
+                "POST %s -> %d in %.1f s (request id %s)",
+                path,
+                response.status_code,
+                time.monotonic() - started,
+                request_id,
+            )
+            if response.is_success:
+                return ApiResponse(self._parse(response, path), request_id)
+            if last or not self._retry.should_retry(response):
+                raise self._error(response, request_id)
+            wait = self._retry.delay(attempt, response)
+            log.warning("POST %s answered %d; retrying in %.1f s", path, response.status_code, wait)
+            await anyio.sleep(wait)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _parse(self, response: httpx2.Response, path: str) -> dict[str, Any]:
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise UpstreamError(
+                f"The image API answered {path} with something that is not a JSON object "
+                f"(content type {response.headers.get('content-type', 'none')}).",
+                status=response.status_code,
+                request_id=response.headers.get("x-request-id"),
+            )
+        return body
+
+    def _error(self, response: httpx2.Response, request_id: str | None) -> UpstreamError:
+        content = response.content
+        key = self.endpoint.api_key
+        if key is not None and key.get_secret_value():
+            content = content.replace(key.get_secret_value().encode(), b"[redacted]")
+        return UpstreamError.from_body(response.status_code, content, request_id)

@@ -1,0 +1,78 @@
+"""The Images API on the wire: request bodies in, decoded image bytes out.
+
+Image answers come as `b64_json` (always for GPT image models) or as a `url` that expires after an hour
+(DALL·E's default); both end up as bytes here, so nothing above this layer cares which it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog import ImageOptions
+from .client import ApiResponse, UpstreamClient
+from .errors import UpstreamError
+
+
+@dataclass(frozen=True)
+class ReceivedImage:
+    data: bytes
+    revised_prompt: str | None
+
+
+@dataclass(frozen=True)
+class ImagesAnswer:
+    images: list[ReceivedImage]
+    usage: dict[str, Any] | None
+    request_id: str | None
+
+
+def generation_body(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, Any]:
+    """The JSON body of POST /images/generations. Only parameters the user set are sent."""
+    body: dict[str, Any] = {"model": model, "prompt": prompt, "n": n}
+    for name in ("size", "quality", "style", "background", "output_format", "output_compression", "moderation"):
+        value = getattr(options, name)
+        if value is not None:
+            body[name] = value
+    if ask_for_b64:
+        body["response_format"] = "b64_json"
+    return body
+
+
+class ImagesAPI:
+    """Calls on the Images endpoints through the shared upstream client."""
+
+    def __init__(self, client: UpstreamClient) -> None:
+        self._client = client
+
+    async def generate(self, body: dict[str, Any]) -> ImagesAnswer:
+        return await self._decode(await self._client.post_json("/images/generations", body))
+
+    async def _decode(self, response: ApiResponse) -> ImagesAnswer:
+        items = response.body.get("data")
+        if not isinstance(items, list) or not items:
+            raise UpstreamError(
+                "The image API answered without any image data.", status=200, request_id=response.request_id
+            )
+        images = [await self._image_bytes(item, response.request_id) for item in items]
+        usage = response.body.get("usage")
+        return ImagesAnswer(images, usage if isinstance(usage, dict) else None, response.request_id)
+
+    async def _image_bytes(self, item: object, request_id: str | None) -> ReceivedImage:
+        if not isinstance(item, dict):
+            raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
+        revised = item.get("revised_prompt")
+        revised_prompt = revised if isinstance(revised, str) and revised else None
+        if isinstance(item.get("b64_json"), str):
+            try:
+                data = base64.b64decode(item["b64_json"], validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise UpstreamError(
+                    "The image API answered with image data that is not valid base64.", request_id=request_id
+                ) from exc
+            return ReceivedImage(data, revised_prompt)
+        if isinstance(item.get("url"), str):
+            return ReceivedImage(await self._client.download(item["url"]), revised_prompt)
+        raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
