@@ -6,16 +6,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest clean
 
+# Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) 1>&2
+	@$(BIN)/python -m pip install --quiet --upgrade pip 1>&2
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
+	@touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mcp-server-images $(ARGS)
+	@$(BIN)/mcp-server-images $(ARGS)
 
 test: lint typecheck pytest
 

@@ -1,4 +1,4 @@
-"""Builds the MCP server: the lifespan that owns the upstream client, the tools and the resources."""
+"""Builds the MCP server: the lifespan that opens the shared services, the tools and the resources."""
 
 from __future__ import annotations
 
@@ -8,39 +8,27 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
-from .operations import ImageService
 from .resources import register_resources
+from .services import Services, open_services
 from .settings import Settings
-from .store import ImageStore
 from .tools import register_tools
-from .upstream import ImagesAPI, RetryPolicy, UpstreamClient
 
 INSTRUCTIONS = """\
-Image generation, editing and understanding. Every image this server makes is saved to disk with a short id;
-pass that id (or the file path) to later calls instead of image data. Results show a preview when the original
-is too large to inline; the full image is always in the file named in the result."""
+Image generation, editing, variations and vision. Every image this server makes is saved to disk with a short
+id; pass that id (or a file path or URL) to later calls instead of image data. Results show a preview when the
+original is too large to inline; the full image is always in the file named in the result. analyze_image lets
+you check what an image shows; list_images finds earlier images."""
 
 
-def build_server(settings: Settings) -> MCPServer[ImageService]:
+def build_server(settings: Settings) -> MCPServer[Services]:
     """The MCP server for these settings; each connection's lifespan opens one pooled upstream client."""
-    endpoint = settings.endpoint()
 
     @asynccontextmanager
-    async def lifespan(_: MCPServer[ImageService]) -> AsyncIterator[ImageService]:
-        async with UpstreamClient(
-            endpoint,
-            timeout=settings.upstream_timeout,
-            max_concurrency=settings.max_concurrency,
-            retry=RetryPolicy(max_retries=settings.max_retries),
-        ) as client:
-            yield ImageService(
-                images=ImagesAPI(client),
-                store=ImageStore(settings.output_dir),
-                provider=endpoint.provider,
-                default_model=settings.default_model,
-            )
+    async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
+        async with open_services(settings) as services:
+            yield services
 
-    server: MCPServer[ImageService] = MCPServer(
+    server: MCPServer[Services] = MCPServer(
         "mcp-server-images",
         title="Images",
         version=__version__,

@@ -18,7 +18,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from .errors import ConfigurationError
-from .operations import ImageService
+from .services import Services
 from .settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ class BearerTokenMiddleware:
         await self.app(scope, receive, send)
 
 
-def http_app(server: MCPServer[ImageService], settings: Settings) -> ASGIApp:
+def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
     """The ASGI app serving MCP at `settings.path` and the health check at /healthz."""
     token = settings.auth_token.get_secret_value() if settings.auth_token else None
     if not is_loopback(settings.host) and not token and not settings.allow_remote:
@@ -82,7 +82,7 @@ async def health(_: Request) -> Response:
     return JSONResponse({"status": "ok", "server": "mcp-server-images"})
 
 
-async def serve_http(server: MCPServer[ImageService], settings: Settings) -> None:
+async def serve_http(server: MCPServer[Services], settings: Settings) -> None:
     app = http_app(server, settings)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
     log.info("MCP endpoint: http://%s:%d%s", settings.host, settings.port, settings.path)

@@ -9,15 +9,17 @@ because base64 makes images a third larger than their bytes.
 from __future__ import annotations
 
 import base64
+import json
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from .analysis import Analysis
 from .imaging import PREVIEW_MAX_SIDE, fit_preview
 from .operations import ImagesOutcome
-from .store import ImageRecord
+from .store import ImageRecord, ImageStore
 
 InlineMode = Literal["preview", "full", "none"]
 
@@ -44,6 +46,7 @@ class ImagesResult(BaseModel):
     images: list[ImageEntry]
     model: str
     usage: dict[str, Any] | None
+    saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,11 @@ def images_result(
     """Render stored images (their bytes in `files`, same order) within `budget` bytes of serialized JSON."""
     structured = ImagesResult(
         images=[_entry(record) for record in outcome.images], model=outcome.model, usage=outcome.usage
-    ).model_dump()
+    ).model_dump(exclude={"saved_to"})
+    if outcome.saved:
+        structured["saved_to"] = [str(path) for path in outcome.saved]
+    if outcome.method is not None:
+        structured["method"] = outcome.method
     links: list[ContentBlock] = [_link(record) for record in outcome.images]
     inlines: list[Inline | None] = [None] * len(outcome.images)
     if mode == "none" or not outcome.images:
@@ -127,6 +134,10 @@ def _summary(outcome: ImagesOutcome, verb: str, inlines: list[Inline | None], mo
         lines.append("   " + _shown(inline, mode, pending, record))
         if record.revised_prompt:
             lines.append(f"   Revised prompt: {record.revised_prompt}")
+    if outcome.saved:
+        lines.append("Also saved to: " + ", ".join(str(path) for path in outcome.saved) + ".")
+    if outcome.method == "variations":
+        lines.append("Made with the native /images/variations endpoint.")
     if outcome.usage:
         lines.append(f"Usage: {_usage_text(outcome.usage)}.")
     lines.extend(f"Note: {note}" for note in outcome.notes)
@@ -190,3 +201,63 @@ def _human_bytes(size: int) -> str:
     if size >= 1_000:
         return f"{size / 1_000:.0f} KB"
     return f"{size} bytes"
+
+
+THUMBNAIL_SIDE = 256
+
+
+class ListedImage(ImageEntry):
+    prompt: str | None
+    model: str | None
+    created: str
+
+
+class ImageList(BaseModel):
+    images: list[ListedImage]
+
+
+def analysis_result(analysis: Analysis) -> CallToolResult:
+    """Text answers as text; structured answers as `data` with the same JSON as text."""
+    structured: dict[str, Any] = {"model": analysis.model, "usage": analysis.usage}
+    if analysis.data is not None:
+        structured["data"] = analysis.data
+        text = json.dumps(analysis.data, indent=2, ensure_ascii=False)
+    else:
+        structured["text"] = analysis.text
+        text = analysis.text
+    if analysis.notes:
+        text += "\n\n" + "\n".join(f"Note: {note}" for note in analysis.notes)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
+
+
+def listing_result(records: list[ImageRecord], store: ImageStore, budget: int, query: str | None) -> CallToolResult:
+    """The store's images as structured entries and a compact table; thumbnails only when `budget` is set."""
+    entries = [
+        ListedImage(**_entry(r).model_dump(), prompt=r.prompt, model=r.model, created=r.created) for r in records
+    ]
+    structured = ImageList(images=entries).model_dump()
+    content: list[ContentBlock] = [TextContent(type="text", text=_table(records, query))]
+    if budget and records:
+        per_image = (budget - len(json.dumps(structured)) - ENVELOPE_SLACK) // len(records) - IMAGE_BLOCK_OVERHEAD
+        max_bytes = per_image * 3 // 4
+        if max_bytes >= 2_048:
+            for record in records:
+                thumbnail = fit_preview(store.read(record), max_bytes, max_side=THUMBNAIL_SIDE)
+                encoded = base64.b64encode(thumbnail.data).decode("ascii")
+                content.append(ImageContent(type="image", data=encoded, mime_type=thumbnail.mime_type))
+    return CallToolResult(content=content, structured_content=structured)
+
+
+def _table(records: list[ImageRecord], query: str | None) -> str:
+    if not records:
+        return f"No stored images match {query!r}." if query else "No images are stored yet."
+    matching = f" matching {query!r}" if query else ""
+    lines = [f"{len(records)} image{'s' if len(records) != 1 else ''}{matching}, newest first:"]
+    lines.append("id       | created (UTC)    | size      | model        | prompt")
+    for r in records:
+        prompt = (r.prompt or f"({r.operation})").replace("\n", " ")
+        prompt = prompt if len(prompt) <= 60 else prompt[:57] + "..."
+        created = r.created[:16].replace("T", " ")
+        lines.append(f"{r.id} | {created} | {r.width}x{r.height} | {r.model or '-'} | {prompt}")
+    lines.append("Pass an id to edit_image, create_image_variation or analyze_image; paths are in structuredContent.")
+    return "\n".join(lines)

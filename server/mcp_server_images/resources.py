@@ -24,7 +24,7 @@ from mcp.types import (
 )
 
 from .errors import ImageServerError
-from .operations import ImageService
+from .services import Services
 from .store import URI_SCHEME, ImageRecord
 
 PAGE_SIZE = 50
@@ -50,11 +50,11 @@ def _cursor_offset(cursor: str | None) -> int:
     return int(cursor)
 
 
-def register_resources(server: MCPServer[ImageService]) -> None:
+def register_resources(server: MCPServer[Services]) -> None:
     """Install the list and read handlers on the server's low-level dispatcher."""
 
     async def list_images(
-        ctx: ServerRequestContext[ImageService, Any], params: PaginatedRequestParams
+        ctx: ServerRequestContext[Services, Any], params: PaginatedRequestParams
     ) -> ListResourcesResult:
         offset = _cursor_offset(params.cursor)
         store = ctx.lifespan_context.store
@@ -66,7 +66,7 @@ def register_resources(server: MCPServer[ImageService]) -> None:
         )
 
     async def read_image(
-        ctx: ServerRequestContext[ImageService, Any], params: ReadResourceRequestParams
+        ctx: ServerRequestContext[Services, Any], params: ReadResourceRequestParams
     ) -> ReadResourceResult:
         prefix = f"{URI_SCHEME}://"
         if not params.uri.startswith(prefix):

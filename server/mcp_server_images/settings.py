@@ -8,6 +8,7 @@ No other module reads the environment.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -82,6 +83,15 @@ class Settings(BaseSettings):
         default="gpt-image-1",
         description="Image model used when a call names none (either spelling: gpt-image-1 or openai/gpt-image-1).",
     )
+    vision_model: str = Field(
+        default="gpt-4o-mini",
+        description="Chat model analyze_image uses when a call names none (sent as openai/gpt-4o-mini on Dedalus).",
+    )
+    inline_image_urls: bool = Field(
+        default=False,
+        description="analyze_image fetches http(s) image URLs and sends them inline, for gateways that cannot "
+        "fetch URLs themselves (default: URLs are passed through).",
+    )
     upstream_timeout: float = Field(
         default=600.0,
         gt=0,
@@ -104,6 +114,26 @@ class Settings(BaseSettings):
         ge=20_000,
         description="Most bytes of a whole serialized tool result; Claude Desktop rejects results over 1 MiB.",
     )
+
+    # --- image inputs ---
+    allowed_dirs: str = Field(
+        default="",
+        description="Extra folders image paths may be read from, separated by the OS path separator "
+        "(':' on macOS/Linux, ';' on Windows). The output folder, your home folder and the client's roots are "
+        "always allowed; hidden files and folders never are.",
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="Let image URLs point at loopback, private or link-local addresses (off: such URLs are "
+        "refused before connecting).",
+    )
+    max_input_bytes: int = Field(
+        default=50 * 1024 * 1024, ge=1024, description="Largest image file or URL body read as input, in bytes."
+    )
+    max_input_pixels: int = Field(
+        default=64_000_000, ge=1024, description="Largest input image in pixels; bigger ones are refused as bombs."
+    )
+    fetch_timeout: float = Field(default=30.0, gt=0, description="Seconds allowed for fetching one image URL.")
 
     # --- transport ---
     transport: Literal["stdio", "http"] = Field(default="stdio", description="'stdio' or 'http' (streamable HTTP).")
@@ -140,6 +170,10 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_output_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    def extra_roots(self) -> list[Path]:
+        """The folders from `allowed_dirs`, expanded and absolute."""
+        return [Path(part).expanduser().resolve() for part in self.allowed_dirs.split(os.pathsep) if part.strip()]
 
     def endpoint(self) -> Endpoint:
         """Resolve provider, base URL and key in the documented order."""

@@ -103,7 +103,7 @@ class ImageStore:
             width=info.width,
             height=info.height,
             bytes=len(data),
-            created=now.isoformat(timespec="seconds"),
+            created=now.isoformat(timespec="microseconds"),
             prompt=meta.prompt,
             revised_prompt=meta.revised_prompt,
             model=meta.model,
@@ -113,8 +113,8 @@ class ImageStore:
             request_id=meta.request_id,
             source_images=meta.source_images,
         )
-        self._write_atomic(record.path, data)
-        self._write_atomic(self.root / f"{stem}.json", json.dumps(record.sidecar(), indent=2).encode())
+        write_atomic(record.path, data)
+        write_atomic(self.root / f"{stem}.json", json.dumps(record.sidecar(), indent=2).encode())
         log.info("stored image %s at %s (%d bytes)", image_id, record.path, len(data))
         return record
 
@@ -186,15 +186,16 @@ class ImageStore:
             if candidate not in taken:
                 return candidate
 
-    @staticmethod
-    def _write_atomic(path: Path, data: bytes) -> None:
-        handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=path.suffix)
-        try:
-            with os.fdopen(handle, "wb") as temp:
-                temp.write(data)
-                temp.flush()
-                os.fsync(temp.fileno())
-            os.replace(temp_name, path)
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write through a temporary file in the same folder, fsync, then rename: readers never see half a file."""
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=path.suffix)
+    try:
+        with os.fdopen(handle, "wb") as temp:
+            temp.write(data)
+            temp.flush()
+            os.fsync(temp.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

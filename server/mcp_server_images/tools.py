@@ -6,18 +6,38 @@ models take it, so that a first call is usually a valid one.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import logging
+import os
+import warnings
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
 import anyio
+from mcp import MCPDeprecationWarning
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
-from pydantic import Field
+from pydantic import BaseModel, Field
 
+from .analysis import AnalyzeRequest
 from .catalog import ImageOptions
 from .errors import ImageServerError
-from .operations import GenerateRequest, ImageService, ImagesOutcome
-from .render import ImagesResult, error_result, images_result
+from .inputs.refs import parse_path
+from .masks import Region
+from .operations import (
+    EditRequest,
+    GenerateRequest,
+    ImageService,
+    ImagesOutcome,
+    SaveRequest,
+    VariationRequest,
+)
+from .render import ImageList, ImagesResult, analysis_result, error_result, images_result, listing_result
+from .services import Services
 from .settings import Settings
+
+log = logging.getLogger(__name__)
+ROOTS_TIMEOUT = 5.0
 
 Prompt = Annotated[
     str,
@@ -71,36 +91,120 @@ Moderation = Annotated[
 ]
 
 
-def service_of(ctx: Context[ImageService, Any]) -> ImageService:
-    """The ImageService the server's lifespan created for this connection."""
-    service: ImageService = ctx.request_context.lifespan_context
-    return service
+SaveTo = Annotated[
+    str | None,
+    Field(
+        description="Also write the final image here: a file path (.png, .jpg, .jpeg or .webp; other formats are "
+        "converted) or a folder, inside the user's home, the output folder or the client's roots. Relative paths "
+        "start at the client's first root. With several images a file name gets -1, -2, … suffixes."
+    ),
+]
+Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to (default: refuse).")]
+ImageRef = Annotated[
+    str,
+    Field(
+        description="An image: a stored id from an earlier result (e.g. 3f9a2c7b, or a unique prefix), its URI "
+        "(images://3f9a2c7b), a file path (absolute, ~/..., relative, or file:// URL; Windows paths on Windows), "
+        "an http(s) URL, a data:image/...;base64 URL, or bare base64."
+    ),
+]
+EditModel = Annotated[
+    str | None,
+    Field(
+        description="Image model for edits: gpt-image-2, gpt-image-1.5, gpt-image-1, gpt-image-1-mini (up to 16 "
+        "images, any aspect ratio) or dall-e-2 (one square image). Default: the server's configured model."
+    ),
+]
+EditSize = Annotated[
+    str | None,
+    Field(
+        description="Output size. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto (default: follows "
+        "the input). dall-e-2: 256x256, 512x512, 1024x1024."
+    ),
+]
+InputFidelity = Annotated[
+    str | None,
+    Field(
+        description="GPT image models except gpt-image-1-mini: high keeps faces, logos and details of the inputs "
+        "closer; low (default) is faster."
+    ),
+]
 
 
-async def render_outcome(
-    settings: Settings, service: ImageService, outcome: ImagesOutcome, verb: str
+class MaskRegion(BaseModel):
+    """A shape to edit, in fractions of the image size (0..1); (x, y) is its top-left corner."""
+
+    shape: Literal["rect", "ellipse"] = Field(default="rect", description="rect or ellipse (inscribed in the box).")
+    x: float = Field(description="Left edge, 0 = left border, 1 = right border.")
+    y: float = Field(description="Top edge, 0 = top border, 1 = bottom border.")
+    width: float = Field(description="Width as a fraction of the image width.")
+    height: float = Field(description="Height as a fraction of the image height.")
+
+
+class VariationResult(ImagesResult):
+    method: Literal["variations", "edits"] = Field(
+        description="variations: dall-e-2's native endpoint; edits: emulated with a variation prompt."
+    )
+
+
+def services_of(ctx: Context[Services, Any]) -> Services:
+    """The services the server's lifespan opened for this connection."""
+    services: Services = ctx.request_context.lifespan_context
+    return services
+
+
+async def client_roots(ctx: Context[Services, Any]) -> list[Path]:
+    """Folders the client offers (MCP roots), as local paths; empty when the client has none or cannot say."""
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.roots is None:
+        return []
+    try:
+        with anyio.fail_after(ROOTS_TIMEOUT), warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            listed = await ctx.session.list_roots()
+    except Exception as exc:
+        log.debug("could not list the client's roots: %r", exc)
+        return []
+    roots = []
+    for root in listed.roots:
+        ref = parse_path(str(root.uri), windows=os.name == "nt")
+        if ref.windows == (os.name == "nt") and ref.path.is_absolute():
+            roots.append(Path(ref.path))
+    return roots
+
+
+def save_request(save_to: str | None, overwrite: bool) -> SaveRequest | None:
+    return SaveRequest(save_to, overwrite) if save_to else None
+
+
+async def run_images_tool(
+    settings: Settings,
+    ctx: Context[Services, Any],
+    operation: Callable[[ImageService, list[Path]], Awaitable[ImagesOutcome]],
+    verb: str,
 ) -> CallToolResult:
-    """Read the stored files and render them within the inline budget, off the event loop."""
+    """The shared body of every image-producing tool: run, turn known errors into results, render."""
+    services = services_of(ctx)
+    try:
+        outcome = await operation(services.images, await client_roots(ctx))
+    except ImageServerError as exc:
+        return error_result(str(exc))
 
     def render() -> CallToolResult:
-        files = [service.store.read(record) for record in outcome.images]
+        files = [services.store.read(record) for record in outcome.images]
         return images_result(outcome, verb=verb, mode=settings.inline, budget=settings.inline_budget, files=files)
 
     return await anyio.to_thread.run_sync(render)
 
 
-def register_tools(server: MCPServer[ImageService], settings: Settings) -> None:
+def register_tools(server: MCPServer[Services], settings: Settings) -> None:
     """Add the image tools to the server."""
+    producing = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 
-    @server.tool(
-        title="Generate image",
-        annotations=ToolAnnotations(
-            title="Generate image", read_only_hint=False, destructive_hint=False, open_world_hint=True
-        ),
-    )
+    @server.tool(title="Generate image", annotations=producing)
     async def generate_image(
         prompt: Prompt,
-        ctx: Context[ImageService, Any],
+        ctx: Context[Services, Any],
         model: Model = None,
         n: Count = 1,
         size: Size = None,
@@ -110,14 +214,16 @@ def register_tools(server: MCPServer[ImageService], settings: Settings) -> None:
         output_format: OutputFormat = None,
         output_compression: OutputCompression = None,
         moderation: Moderation = None,
+        save_to: SaveTo = None,
+        overwrite: Overwrite = False,
     ) -> Annotated[CallToolResult, ImagesResult]:
         """Create images from a text prompt.
 
         Every image is saved to disk and gets a short id; the result shows each image (a downscaled preview when
         the original is too large to inline), links to the full file, and lists ids, paths and sizes. Use an id
-        in later calls instead of copying image data. Parameters left out use the model's defaults.
+        in later calls (edit_image, create_image_variation) instead of copying image data. Parameters left out
+        use the model's defaults.
         """
-        service = service_of(ctx)
         options = ImageOptions(
             n=n,
             size=size,
@@ -128,8 +234,177 @@ def register_tools(server: MCPServer[ImageService], settings: Settings) -> None:
             output_compression=output_compression,
             moderation=moderation,
         )
+
+        def operation(service: ImageService, roots: list[Path]) -> Awaitable[ImagesOutcome]:
+            request = GenerateRequest(prompt, model, options, save_request(save_to, overwrite), roots)
+            return service.generate(request)
+
+        return await run_images_tool(settings, ctx, operation, "Generated")
+
+    @server.tool(title="Edit image", annotations=producing)
+    async def edit_image(
+        images: Annotated[
+            list[ImageRef],
+            Field(
+                min_length=1,
+                max_length=16,
+                description="1-16 images to edit or combine (GPT image models; dall-e-2 takes one square image). "
+                "The first image is the one a mask applies to.",
+            ),
+        ],
+        prompt: Annotated[
+            str, Field(description="What to change, or how to combine the images, e.g. 'make the sky purple'.")
+        ],
+        ctx: Context[Services, Any],
+        mask: Annotated[
+            ImageRef | None,
+            Field(
+                description="Where to edit, as an image the size of the first image: a PNG with transparency "
+                "(transparent = edit) or a black-and-white image (white = edit, black = keep)."
+            ),
+        ] = None,
+        mask_region: Annotated[
+            list[MaskRegion] | None,
+            Field(
+                description="Where to edit, as shapes in fractions of the image: e.g. the top-left quadrant is "
+                '[{"shape": "rect", "x": 0, "y": 0, "width": 0.5, "height": 0.5}]; the sky is usually a rect '
+                "across the top. Not together with mask."
+            ),
+        ] = None,
+        mask_invert: Annotated[
+            bool, Field(description="Edit everything except the mask or the shapes (e.g. 'everything but the face').")
+        ] = False,
+        model: EditModel = None,
+        n: Count = 1,
+        size: EditSize = None,
+        quality: Quality = None,
+        background: Background = None,
+        input_fidelity: InputFidelity = None,
+        output_format: OutputFormat = None,
+        output_compression: OutputCompression = None,
+        save_to: SaveTo = None,
+        overwrite: Overwrite = False,
+    ) -> Annotated[CallToolResult, ImagesResult]:
+        """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
+
+        Images are given by reference (stored id, path, URL, data URL or base64), never pasted pixels. Without a
+        mask the model may change the whole image. Results are stored and shown like generate_image's.
+        """
+        options = ImageOptions(
+            n=n,
+            size=size,
+            quality=quality,
+            background=background,
+            output_format=output_format,
+            output_compression=output_compression,
+            input_fidelity=input_fidelity,
+        )
+        regions = None if mask_region is None else [Region(**region.model_dump()) for region in mask_region]
+
+        def operation(service: ImageService, roots: list[Path]) -> Awaitable[ImagesOutcome]:
+            request = EditRequest(
+                images, prompt, mask, regions, mask_invert, model, options, save_request(save_to, overwrite), roots
+            )
+            return service.edit(request)
+
+        return await run_images_tool(settings, ctx, operation, "Edited")
+
+    @server.tool(title="Create image variation", annotations=producing)
+    async def create_image_variation(
+        image: ImageRef,
+        ctx: Context[Services, Any],
+        n: Count = 1,
+        size: Annotated[
+            str | None,
+            Field(description="dall-e-2: 256x256, 512x512 or 1024x1024. When emulated, a GPT image size or auto."),
+        ] = None,
+        model: Annotated[
+            str | None,
+            Field(
+                description="dall-e-2 (default) uses the native variations endpoint (a square crop of the image "
+                "is sent). Any other image model, or dall-e-2 where the provider no longer offers it, is "
+                "emulated through edits with a variation prompt."
+            ),
+        ] = None,
+        save_to: SaveTo = None,
+        overwrite: Overwrite = False,
+    ) -> Annotated[CallToolResult, VariationResult]:
+        """Make new images that look like a given one (same subject and style, different details).
+
+        The result says whether the native variations endpoint or emulation through edits made them
+        (structuredContent "method": "variations" or "edits").
+        """
+
+        def operation(service: ImageService, roots: list[Path]) -> Awaitable[ImagesOutcome]:
+            request = VariationRequest(image, model, n, size, save_request(save_to, overwrite), roots)
+            return service.vary(request)
+
+        return await run_images_tool(settings, ctx, operation, "Made")
+
+    @server.tool(
+        title="Analyze image",
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=True),
+    )
+    async def analyze_image(
+        images: Annotated[
+            list[ImageRef],
+            Field(
+                min_length=1,
+                max_length=16,
+                description="1-16 images, in the order the prompt refers to them. Local and stored images larger "
+                "than 2048 px on the long side (or 20 MB) are downscaled to 2048 px before sending; http(s) URLs "
+                "are passed to the model as they are. Animated GIFs are refused.",
+            ),
+        ],
+        ctx: Context[Services, Any],
+        prompt: Annotated[
+            str | None, Field(description="The question or instruction. Default: 'Describe this image.'")
+        ] = None,
+        model: Annotated[
+            str | None,
+            Field(description="Vision chat model (default: the server's, gpt-4o-mini; openai/gpt-4o-mini on Dedalus)."),
+        ] = None,
+        detail: Annotated[
+            Literal["auto", "low", "high"],
+            Field(description="How closely the model looks: low is cheap and coarse, high reads small text."),
+        ] = "auto",
+        max_tokens: Annotated[int | None, Field(ge=1, le=32_768, description="Longest answer, in tokens.")] = None,
+        response_schema: Annotated[
+            dict[str, Any] | None,
+            Field(
+                description="A JSON Schema (type object) for a structured answer, e.g. the fields of a receipt. "
+                "The parsed object comes back as structuredContent.data and the JSON as text."
+            ),
+        ] = None,
+    ) -> CallToolResult:
+        """Look at images and answer: describe them, read text, compare them, or check an edit worked.
+
+        Useful when the client cannot show images to you, or to verify a result before reporting it.
+        """
+        services = services_of(ctx)
+        request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, await client_roots(ctx))
         try:
-            outcome = await service.generate(GenerateRequest(prompt=prompt, model=model, options=options))
+            analysis = await services.vision.analyze(request)
         except ImageServerError as exc:
             return error_result(str(exc))
-        return await render_outcome(settings, service, outcome, "Generated")
+        return analysis_result(analysis)
+
+    @server.tool(
+        title="List images",
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+    )
+    async def list_images(
+        ctx: Context[Services, Any],
+        limit: Annotated[int, Field(ge=1, le=200, description="Most images to list, newest first.")] = 20,
+        query: Annotated[
+            str | None, Field(description="Only images whose prompt contains this text (case-insensitive).")
+        ] = None,
+        previews: Annotated[
+            bool, Field(description="Also return small thumbnails (all together within the inline budget).")
+        ] = False,
+    ) -> Annotated[CallToolResult, ImageList]:
+        """List stored images, newest first: ids, paths, sizes, prompts and models, to pick one for a next call."""
+        store = services_of(ctx).store
+        records = await anyio.to_thread.run_sync(lambda: store.recent(limit=limit, query=query))
+        budget = settings.inline_budget if previews else 0
+        return await anyio.to_thread.run_sync(lambda: listing_result(records, store, budget, query))

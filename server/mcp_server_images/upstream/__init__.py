@@ -1,16 +1,31 @@
 """OpenAI-compatible HTTP API access. Nothing outside this package builds a URL or parses an error body."""
 
+from .chat import ChatAnswer, ChatAPI, vision_body
 from .client import UpstreamClient
 from .errors import UpstreamError
-from .images import ImagesAnswer, ImagesAPI, ReceivedImage, generation_body
+from .images import (
+    ImagesAnswer,
+    ImagesAPI,
+    ReceivedImage,
+    edit_fields,
+    generation_body,
+    image_parts,
+    variation_fields,
+)
 from .retry import RetryPolicy
 
 __all__ = [
+    "ChatAPI",
+    "ChatAnswer",
     "ImagesAPI",
     "ImagesAnswer",
     "ReceivedImage",
     "RetryPolicy",
     "UpstreamClient",
     "UpstreamError",
+    "edit_fields",
     "generation_body",
+    "image_parts",
+    "variation_fields",
+    "vision_body",
 ]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog import ImageOptions
-from .client import ApiResponse, UpstreamClient
+from .client import ApiResponse, FileField, UpstreamClient
 from .errors import UpstreamError
 
 
@@ -41,6 +42,38 @@ def generation_body(*, model: str, prompt: str, n: int, options: ImageOptions, a
     return body
 
 
+def edit_fields(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, str]:
+    """The text parts of POST /images/edits; numbers and booleans go as text, as multipart requires."""
+    fields = {"model": model, "prompt": prompt, "n": str(n)}
+    for name in ("size", "quality", "background", "input_fidelity", "output_format", "output_compression"):
+        value = getattr(options, name)
+        if value is not None:
+            fields[name] = str(value)
+    if ask_for_b64:
+        fields["response_format"] = "b64_json"
+    return fields
+
+
+def variation_fields(*, model: str, n: int, size: str | None) -> dict[str, str]:
+    """The text parts of POST /images/variations (dall-e-2 only, so b64_json is always asked for)."""
+    fields = {"model": model, "n": str(n), "response_format": "b64_json"}
+    if size is not None:
+        fields["size"] = size
+    return fields
+
+
+def image_parts(images: Sequence[tuple[bytes, str]], mask: bytes | None) -> list[FileField]:
+    """File parts: one `image`, or repeated `image[]` for several; each with a filename and image content type."""
+    name = "image" if len(images) == 1 else "image[]"
+    parts: list[FileField] = [
+        (name, (f"image-{index}.{mime.removeprefix('image/')}", data, mime))
+        for index, (data, mime) in enumerate(images, start=1)
+    ]
+    if mask is not None:
+        parts.append(("mask", ("mask.png", mask, "image/png")))
+    return parts
+
+
 class ImagesAPI:
     """Calls on the Images endpoints through the shared upstream client."""
 
@@ -49,6 +82,12 @@ class ImagesAPI:
 
     async def generate(self, body: dict[str, Any]) -> ImagesAnswer:
         return await self._decode(await self._client.post_json("/images/generations", body))
+
+    async def edit(self, fields: dict[str, str], files: list[FileField]) -> ImagesAnswer:
+        return await self._decode(await self._client.post_multipart("/images/edits", fields, files))
+
+    async def variations(self, fields: dict[str, str], files: list[FileField]) -> ImagesAnswer:
+        return await self._decode(await self._client.post_multipart("/images/variations", fields, files))
 
     async def _decode(self, response: ApiResponse) -> ImagesAnswer:
         items = response.body.get("data")

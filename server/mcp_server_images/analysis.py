@@ -1,0 +1,148 @@
+"""analyze_image's use case: images by reference in, a model's answer out, optionally as schema-checked JSON.
+
+Stored and local images go up as data URLs (downscaled to what vision models use); public http(s) URLs go by
+URL unless the server is set to inline them. With a response schema the model is asked for structured output
+(strict when the schema qualifies) and the reply is parsed and validated here, so a caller never receives JSON
+that does not match what it asked for.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import anyio
+from jsonschema import Draft202012Validator, SchemaError, ValidationError
+
+from . import catalog
+from .errors import ImageServerError, ParameterError
+from .imaging import for_vision
+from .inputs import ImageResolver
+from .inputs.refs import UrlRef, parse_ref
+from .settings import ProviderKind
+from .upstream import ChatAPI, vision_body
+
+DEFAULT_PROMPT = "Describe this image."
+DETAILS = ("auto", "low", "high")
+MAX_IMAGES = 16
+SCHEMA_NAME = "response"
+
+
+class StructuredReplyError(ImageServerError):
+    """The model's reply was not JSON matching the requested schema; the message carries the raw reply."""
+
+
+@dataclass(frozen=True)
+class AnalyzeRequest:
+    images: Sequence[str]
+    prompt: str | None = None
+    model: str | None = None
+    detail: str = "auto"
+    max_tokens: int | None = None
+    response_schema: dict[str, Any] | None = None
+    client_roots: Sequence[Path] = ()
+
+
+@dataclass(frozen=True)
+class Analysis:
+    text: str
+    data: Any
+    """The parsed object when a response schema was given, else None."""
+    model: str
+    usage: dict[str, Any] | None
+    notes: list[str]
+
+
+class VisionService:
+    def __init__(
+        self, *, chat: ChatAPI, resolver: ImageResolver, provider: ProviderKind, default_model: str, inline_urls: bool
+    ) -> None:
+        self._chat = chat
+        self._resolver = resolver
+        self._provider = provider
+        self._default_model = default_model
+        self._inline_urls = inline_urls
+
+    async def analyze(self, request: AnalyzeRequest) -> Analysis:
+        if not 1 <= len(request.images) <= MAX_IMAGES:
+            raise ParameterError("images", f"analyze_image takes 1 to {MAX_IMAGES} images; got {len(request.images)}.")
+        if request.detail not in DETAILS:
+            raise ParameterError("detail", f"detail {request.detail!r} is not valid. Use one of: {', '.join(DETAILS)}.")
+        validator = _validator(request.response_schema)
+        notes: list[str] = []
+        urls = [await self._image_url(ref, request.client_roots, notes) for ref in request.images]
+        model = catalog.wire_name(request.model or self._default_model, self._provider)
+        response_format = None
+        if request.response_schema is not None:
+            strict = strict_compatible(request.response_schema)
+            response_format = {
+                "type": "json_schema",
+                "json_schema": {"name": SCHEMA_NAME, "schema": request.response_schema, "strict": strict},
+            }
+        body = vision_body(
+            model=model,
+            prompt=request.prompt or DEFAULT_PROMPT,
+            image_urls=urls,
+            detail=request.detail,
+            max_tokens=request.max_tokens,
+            response_format=response_format,
+        )
+        answer = await self._chat.complete(body)
+        data = None if validator is None else _parse_reply(answer.text, validator)
+        return Analysis(answer.text, data, answer.model, answer.usage, notes)
+
+    async def _image_url(self, ref: str, client_roots: Sequence[Path], notes: list[str]) -> str:
+        """A URL passed through as is, or the resolved image as a data URL (downscaled if larger than needed)."""
+        if not self._inline_urls and isinstance(parse_ref(ref, windows=False), UrlRef):
+            return ref.strip()
+        image = await self._resolver.resolve(ref, client_roots)
+        data, mime, downscaled = await anyio.to_thread.run_sync(for_vision, image.data, image.info)
+        if downscaled:
+            notes.append(
+                f"{image.ref} ({image.info.width}x{image.info.height}) was downscaled to 2048 px for the model."
+            )
+        return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}"
+
+
+def _validator(schema: dict[str, Any] | None) -> Draft202012Validator | None:
+    if schema is None:
+        return None
+    if schema.get("type") != "object":
+        raise ParameterError("response_schema", 'response_schema must be a JSON Schema whose "type" is "object".')
+    try:
+        Draft202012Validator.check_schema(schema)
+    except SchemaError as exc:
+        raise ParameterError("response_schema", f"response_schema is not a valid JSON Schema: {exc.message}") from exc
+    return Draft202012Validator(schema)
+
+
+def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise StructuredReplyError(f"The model's reply is not valid JSON ({exc}). Raw reply: {text}") from exc
+    try:
+        validator.validate(data)
+    except ValidationError as exc:
+        where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
+        raise StructuredReplyError(
+            f"The model's reply does not match response_schema at {where}: {exc.message}. Raw reply: {text}"
+        ) from exc
+    return data
+
+
+def strict_compatible(schema: Any) -> bool:
+    """Whether OpenAI's strict structured outputs accept the schema: every object closed and fully required."""
+    if isinstance(schema, list):
+        return all(strict_compatible(item) for item in schema)
+    if not isinstance(schema, dict):
+        return True
+    if schema.get("type") == "object" or "properties" in schema:
+        properties = schema.get("properties", {})
+        if schema.get("additionalProperties") is not False or set(schema.get("required", [])) != set(properties):
+            return False
+    return all(strict_compatible(value) for key, value in schema.items() if key not in ("enum", "const", "default"))

@@ -1,0 +1,80 @@
+"""One resolver for every tool that takes an image: a reference in, checked image bytes out.
+
+Whatever the form, the result is bytes that decode as a still image within the limits, plus where they came
+from; nothing that fails these checks is ever sent upstream.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import anyio
+
+from ..imaging import ImageInfo, check_input
+from ..paths import absolute, on_this_system, read_file
+from ..store import ImageStore
+from .fetch import UrlFetcher
+from .refs import InlineRef, PathRef, RefError, StoredRef, UrlRef, parse_ref, short
+
+
+@dataclass(frozen=True)
+class InputImage:
+    ref: str
+    """The reference as the caller gave it (shortened), for messages and metadata."""
+    data: bytes
+    info: ImageInfo
+    stored_id: str | None = None
+    path: Path | None = None
+
+
+class ImageResolver:
+    def __init__(
+        self,
+        *,
+        store: ImageStore,
+        fetcher: UrlFetcher,
+        extra_roots: Sequence[Path],
+        max_bytes: int,
+        max_pixels: int,
+    ) -> None:
+        self._store = store
+        self._fetcher = fetcher
+        self._extra_roots = list(extra_roots)
+        self._max_bytes = max_bytes
+        self._max_pixels = max_pixels
+
+    def roots(self, client_roots: Sequence[Path] = ()) -> list[Path]:
+        """Folders local paths may be read from: output folder, home, the client's roots, configured extras."""
+        return [self._store.root, Path.home(), *client_roots, *self._extra_roots]
+
+    async def resolve(self, ref: str, client_roots: Sequence[Path] = ()) -> InputImage:
+        shown = repr(short(ref))
+        parsed = parse_ref(ref, windows=os.name == "nt")
+        stored_id: str | None = None
+        path: Path | None = None
+        match parsed:
+            case StoredRef(image_id):
+                record = await anyio.to_thread.run_sync(self._store.get, image_id)
+                data = await anyio.to_thread.run_sync(self._store.read, record)
+                stored_id, path = record.id, record.path
+            case PathRef(written, windows):
+                on_this_system(written, windows, shown)
+                path = absolute(written, [*client_roots, Path.cwd(), self._store.root])
+                roots = self.roots(client_roots)
+                data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)
+            case UrlRef(url):
+                data = await self._fetcher.fetch(url)
+            case InlineRef(inline, kind):
+                if len(inline) > self._max_bytes:
+                    raise RefError(
+                        f"The {kind} image {shown} is {len(inline):,} bytes; the limit is {self._max_bytes:,}."
+                    )
+                data = inline
+        info = await anyio.to_thread.run_sync(check_input, data, shown, self._max_pixels)
+        return InputImage(short(ref), data, info, stored_id, path)
+
+    async def resolve_all(self, refs: Sequence[str], client_roots: Sequence[Path] = ()) -> list[InputImage]:
+        return [await self.resolve(ref, client_roots) for ref in refs]

@@ -1,0 +1,63 @@
+"""Everything a connection's tool calls share, opened once by the server's lifespan and closed at its end."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from .analysis import VisionService
+from .inputs import ImageResolver, UrlFetcher
+from .operations import ImageService
+from .settings import Settings
+from .store import ImageStore
+from .upstream import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
+
+
+@dataclass(frozen=True)
+class Services:
+    images: ImageService
+    vision: VisionService
+    store: ImageStore
+
+
+@asynccontextmanager
+async def open_services(settings: Settings) -> AsyncIterator[Services]:
+    """One pooled upstream client and one URL fetcher for the server's life, and the services built on them."""
+    endpoint = settings.endpoint()
+    store = ImageStore(settings.output_dir)
+    async with (
+        UpstreamClient(
+            endpoint,
+            timeout=settings.upstream_timeout,
+            max_concurrency=settings.max_concurrency,
+            retry=RetryPolicy(max_retries=settings.max_retries),
+        ) as client,
+        UrlFetcher(
+            allow_private=settings.allow_private_urls,
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.max_input_bytes,
+        ) as fetcher,
+    ):
+        resolver = ImageResolver(
+            store=store,
+            fetcher=fetcher,
+            extra_roots=settings.extra_roots(),
+            max_bytes=settings.max_input_bytes,
+            max_pixels=settings.max_input_pixels,
+        )
+        images = ImageService(
+            images=ImagesAPI(client),
+            store=store,
+            resolver=resolver,
+            provider=endpoint.provider,
+            default_model=settings.default_model,
+        )
+        vision = VisionService(
+            chat=ChatAPI(client),
+            resolver=resolver,
+            provider=endpoint.provider,
+            default_model=settings.vision_model,
+            inline_urls=settings.inline_image_urls,
+        )
+        yield Services(images=images, vision=vision, store=store)

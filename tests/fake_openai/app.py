@@ -1,0 +1,462 @@
+"""The emulated OpenAI API: a Starlette app with the real endpoints, answers and error bodies.
+
+Every request is recorded and checked against the official contract; scripted faults replace the next matching
+answer; switches make it slow, photo-like or missing dall-e-2, as the tests need.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
+
+from . import contract
+from .pictures import describe, picture
+from .rules import GPT, ApiError, check_image_request, model_name, output_size
+
+
+@dataclass
+class UploadedFile:
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+@dataclass
+class RecordedRequest:
+    method: str
+    path: str
+    headers: dict[str, str]
+    json: dict[str, Any] | None = None
+    form: dict[str, list[str]] = field(default_factory=dict)
+    files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    """One scripted answer that replaces the normal one for the next request to `path` (any path when None)."""
+
+    status: int = 500
+    body: dict[str, Any] | str | bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    path: str | None = None
+    delay: float = 0.0
+    drop_connection: bool = False
+
+
+STATUS_MESSAGES = {
+    429: ("Rate limit reached for requests.", "requests", "rate_limit_exceeded"),
+    500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
+    502: ("Bad gateway.", "server_error", None),
+    503: ("The engine is currently overloaded, please try again later.", "server_error", None),
+}
+
+
+class EmulatorState:
+    """What the tests read and steer; shared between the test thread and the server thread."""
+
+    def __init__(self, api_key: str) -> None:
+        self.api_key = api_key
+        self.origin = ""
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self.requests: list[RecordedRequest] = []
+            self.contract_violations: list[str] = []
+            self.sent_images: list[bytes] = []
+            self.faults: deque[Fault] = deque()
+            self.files: dict[str, tuple[bytes, str]] = {}
+            self.photo_like = False
+            self.delay = 0.0
+            self.variations_model_missing = False
+            self.chat_invalid_json = False
+
+    def record(self, request: RecordedRequest) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def violation(self, messages: list[str]) -> None:
+        with self._lock:
+            self.contract_violations.extend(messages)
+
+    def take_fault(self, path: str) -> Fault | None:
+        with self._lock:
+            for fault in self.faults:
+                if fault.path is None or fault.path == path:
+                    self.faults.remove(fault)
+                    return fault
+        return None
+
+
+def _request_id() -> str:
+    return f"req_{secrets.token_hex(12)}"
+
+
+def _error(
+    status: int,
+    message: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    error_type: str = "invalid_request_error",
+) -> JSONResponse:
+    body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+    return JSONResponse(body, status_code=status, headers={"x-request-id": _request_id()})
+
+
+def build_app(state: EmulatorState) -> Starlette:
+    async def record(request: Request) -> RecordedRequest:
+        recorded = RecordedRequest(request.method, request.url.path, {k.lower(): v for k, v in request.headers.items()})
+        content_type = request.headers.get("content-type", "")
+        if content_type.startswith("multipart/form-data"):
+            async with request.form(max_files=64, max_fields=64, max_part_size=64 * 1024 * 1024) as form:
+                for name, value in form.multi_items():
+                    if isinstance(value, UploadFile):
+                        upload = UploadedFile(value.filename, value.content_type, await value.read())
+                        recorded.files.setdefault(name, []).append(upload)
+                    else:
+                        recorded.form.setdefault(name, []).append(value)
+        elif request.method == "POST":
+            raw = await request.body()
+            try:
+                parsed = json.loads(raw) if raw else None
+            except ValueError:
+                parsed = None
+            recorded.json = parsed if isinstance(parsed, dict) else None
+        state.record(recorded)
+        return recorded
+
+    def authorised(recorded: RecordedRequest) -> bool:
+        presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
+        return state.api_key in (presented, recorded.headers.get("x-api-key"))
+
+    async def api(request: Request) -> Response:
+        recorded = await record(request)
+        body = (
+            recorded.json
+            if recorded.json is not None
+            else contract.multipart_body(
+                recorded.form, {name: [f.data for f in parts] for name, parts in recorded.files.items()}
+            )
+        )
+        state.violation(contract.violations(recorded.path, body))
+        fault = state.take_fault(recorded.path)
+        if fault is not None:
+            return await _faulted(fault)
+        if not authorised(recorded):
+            presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            masked = f"{presented[:3]}{'*' * 8}{presented[-4:]}" if len(presented) > 8 else "(none)"
+            return _error(
+                401,
+                f"Incorrect API key provided: {masked}. You can find your API key at "
+                "https://platform.openai.com/account/api-keys.",
+                code="invalid_api_key",
+            )
+        if state.delay:
+            await anyio.sleep(state.delay)
+        try:
+            if recorded.path.endswith("/chat/completions"):
+                return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})
+            return JSONResponse(_images(state, recorded, body), headers={"x-request-id": _request_id()})
+        except ApiError as exc:
+            return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": _request_id()})
+
+    async def files(request: Request) -> Response:
+        recorded = await record(request)
+        fault = state.take_fault(recorded.path)
+        if fault is not None:
+            return await _faulted(fault)
+        name = request.path_params["name"]
+        if name not in state.files:
+            return Response("not found", status_code=404)
+        data, content_type = state.files[name]
+        return Response(data, media_type=content_type)
+
+    async def unknown(request: Request) -> Response:
+        recorded = await record(request)
+        state.violation([f"{recorded.method} {recorded.path}: not an endpoint of the API"])
+        return _error(404, f"Invalid URL ({recorded.method} {recorded.path})")
+
+    routes = [Route(path, api, methods=["POST"]) for path in contract.OPERATIONS]
+    routes.append(Route("/files/{name}", files, methods=["GET"]))
+    routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
+    return Starlette(routes=routes)
+
+
+async def _faulted(fault: Fault) -> Response:
+    if fault.delay:
+        await anyio.sleep(fault.delay)
+    headers = {"x-request-id": _request_id(), **fault.headers}
+    if fault.drop_connection:
+        return _TruncatedResponse(headers)
+    if fault.body is None and fault.status >= 400:
+        message, error_type, code = STATUS_MESSAGES.get(fault.status, ("Error.", "server_error", None))
+        return JSONResponse(
+            {"error": {"message": message, "type": error_type, "param": None, "code": code}},
+            status_code=fault.status,
+            headers=headers,
+        )
+    if isinstance(fault.body, dict):
+        return JSONResponse(fault.body, status_code=fault.status, headers=headers)
+    content = fault.body.encode() if isinstance(fault.body, str) else fault.body or b""
+    return Response(content, status_code=fault.status, headers=headers)
+
+
+class _TruncatedResponse(Response):
+    """Promises a body and closes after a few bytes: the client sees the connection drop mid-answer."""
+
+    def __init__(self, headers: dict[str, str]) -> None:
+        super().__init__(status_code=200, headers=headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-length", b"1000"), (b"content-type", b"application/json")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b'{"data": [', "more_body": False})
+
+
+def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any]) -> dict[str, Any]:
+    endpoint = recorded.path.rsplit("/", 1)[-1]
+    if endpoint == "variations":
+        return _variations(state, recorded, body)
+    model = check_image_request(body, endpoint=endpoint)
+    first_input = None
+    if endpoint == "edits":
+        first_input = _check_edit_files(recorded, model)
+    width, height = output_size(body, model, first_input)
+    output_format = str(body.get("output_format") or "png") if model in GPT else "png"
+    transparent = body.get("background") == "transparent"
+    n = int(body.get("n") or 1)
+    answer: dict[str, Any] = {"created": int(time.time()), "data": []}
+    for _ in range(n):
+        data = picture(width, height, output_format=output_format, transparent=transparent, photo=state.photo_like)
+        answer["data"].append(_item(state, data, body, model))
+    if model in GPT:
+        answer |= {
+            "background": "transparent" if transparent else "opaque",
+            "output_format": output_format,
+            "size": f"{width}x{height}",
+            "quality": body.get("quality") or "medium",
+            "usage": _usage(
+                str(body.get("prompt", "")),
+                n,
+                len(recorded.files.get("image", [])) + len(recorded.files.get("image[]", [])),
+            ),
+        }
+    return answer
+
+
+def _item(state: EmulatorState, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
+    with state._lock:
+        state.sent_images.append(data)
+    item: dict[str, Any] = {}
+    if model in GPT or body.get("response_format") == "b64_json":
+        item["b64_json"] = base64.b64encode(data).decode()
+    else:
+        name = f"{secrets.token_hex(6)}.png"
+        state.files[name] = (data, "image/png")
+        item["url"] = f"{state.origin}/files/{name}"
+    if model == "dall-e-3":
+        item["revised_prompt"] = f"{body.get('prompt')}, rendered in rich detail"
+    return item
+
+
+def _usage(prompt: str, n: int, image_count: int) -> dict[str, Any]:
+    text_tokens = max(1, len(prompt) // 4)
+    image_tokens = 323 * image_count
+    output = 4160 * n
+    return {
+        "input_tokens": text_tokens + image_tokens,
+        "output_tokens": output,
+        "total_tokens": text_tokens + image_tokens + output,
+        "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": image_tokens},
+    }
+
+
+def _decoded(upload: UploadedFile, param: str) -> tuple[int, int, str]:
+    if not upload.filename or not (upload.content_type or "").startswith("image/"):
+        raise ApiError(
+            400,
+            f"Invalid file '{param}': unsupported mimetype ('{upload.content_type or 'application/octet-stream'}'). "
+            "Supported file formats are 'image/jpeg', 'image/png', and 'image/webp'.",
+            param=param,
+            code="unsupported_file_mimetype",
+        )
+    try:
+        width, height, image_format, _ = describe(upload.data)
+    except Exception as exc:
+        raise ApiError(
+            400,
+            f"Invalid image file or mode for image '{param}', please check your image file.",
+            param=param,
+            code="invalid_image",
+        ) from exc
+    return width, height, image_format
+
+
+def _check_edit_files(recorded: RecordedRequest, model: str) -> tuple[int, int]:
+    images = recorded.files.get("image", []) + recorded.files.get("image[]", [])
+    if not images:
+        raise ApiError(400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
+    sizes = [_decoded(upload, "image") for upload in images]
+    if model == "dall-e-2":
+        width, height, image_format = sizes[0]
+        if len(images) > 1 or width != height or image_format != "png" or len(images[0].data) >= 4 * 1024 * 1024:
+            raise ApiError(400, "Uploaded image must be a PNG and less than 4 MB.", param="image", code="invalid_image")
+    elif len(images) > 16:
+        raise ApiError(400, "Too many images: at most 16.", param="image", code="invalid_value")
+    for mask in recorded.files.get("mask", []):
+        mask_width, mask_height, mask_format = _decoded(mask, "mask")
+        if mask_format != "png":
+            raise ApiError(400, "Invalid mask image format - mask must be a PNG.", param="mask", code="invalid_image")
+        if (mask_width, mask_height) != sizes[0][:2]:
+            raise ApiError(
+                400,
+                "Invalid mask image: mask and image must have the same dimensions.",
+                param="mask",
+                code="invalid_image",
+            )
+        import io
+
+        from PIL import Image  # local: only masks need pixel access here
+
+        with Image.open(io.BytesIO(mask.data)) as image:
+            if "A" not in image.getbands():
+                raise ApiError(
+                    400,
+                    "Invalid mask image format - mask image missing alpha channel",
+                    param="mask",
+                    code="invalid_image",
+                )
+    return sizes[0][0], sizes[0][1]
+
+
+def _variations(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any]) -> dict[str, Any]:
+    model = model_name(body.get("model"), "dall-e-2")
+    if state.variations_model_missing:
+        raise ApiError(
+            404, f"The model `{model}` does not exist or you do not have access to it.", code="model_not_found"
+        )
+    if model != "dall-e-2":
+        raise ApiError(400, f"Invalid value: '{model}'. Value must be 'dall-e-2'.", param="model", code="invalid_value")
+    uploads = recorded.files.get("image", [])
+    if len(uploads) != 1:
+        raise ApiError(400, "Missing required parameter: 'image'.", param="image", code="missing_required_parameter")
+    image = uploads[0]
+    width, height, image_format = _decoded(image, "image")
+    if width != height or image_format != "png":
+        raise ApiError(
+            400, "Uploaded image must be a square PNG and less than 4 MB.", param="image", code="invalid_image"
+        )
+    size = body.get("size") or "1024x1024"
+    if size not in ("256x256", "512x512", "1024x1024"):
+        raise ApiError(
+            400,
+            f"Invalid value: '{size}'. Supported values are: '256x256', '512x512', and '1024x1024'.",
+            param="size",
+            code="invalid_value",
+        )
+    side = int(str(size).split("x")[0])
+    answer: dict[str, Any] = {"created": int(time.time()), "data": []}
+    for _ in range(int(body.get("n") or 1)):
+        answer["data"].append(_item(state, picture(side, side, photo=state.photo_like), body, model))
+    return answer
+
+
+async def _chat(state: EmulatorState, body: dict[str, Any]) -> dict[str, Any]:
+    lines = []
+    images = [
+        part
+        for message in body.get("messages", [])
+        if isinstance(message.get("content"), list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    ]
+    for index, part in enumerate(images, start=1):
+        url = part["image_url"]["url"]
+        data = await _vision_bytes(state, url)
+        try:
+            width, height, image_format, colour = describe(data)
+        except Exception as exc:
+            raise ApiError(
+                400,
+                "You uploaded an unsupported image. Please make sure your image has of one the "
+                "following formats: ['png', 'jpeg', 'gif', 'webp'].",
+                code="invalid_image_format",
+            ) from exc
+        detail = part["image_url"].get("detail", "auto")
+        lines.append(f"image {index}: {width}x{height} {image_format} dominant {colour} detail={detail}")
+    text = "\n".join(lines) or "no image"
+    response_format = body.get("response_format") or {}
+    if response_format.get("type") == "json_schema":
+        text = (
+            "Sure! Here is the data: {oops"
+            if state.chat_invalid_json
+            else json.dumps(_fill(response_format["json_schema"]["schema"], "", lines))
+        )
+    return {
+        "id": f"chatcmpl-{secrets.token_hex(8)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model"),
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+        "usage": {
+            "prompt_tokens": 100 * max(1, len(images)),
+            "completion_tokens": 20,
+            "total_tokens": 100 * max(1, len(images)) + 20,
+        },
+    }
+
+
+async def _vision_bytes(state: EmulatorState, url: str) -> bytes:
+    if url.startswith("data:"):
+        try:
+            return base64.b64decode(url.split(",", 1)[1])
+        except (ValueError, IndexError) as exc:
+            raise ApiError(400, "Invalid base64 image data.", code="invalid_image_format") from exc
+    prefix = f"{state.origin}/files/"
+    if url.startswith(prefix) and url.removeprefix(prefix) in state.files:
+        state.record(RecordedRequest("GET", f"/files/{url.removeprefix(prefix)}", {"user-agent": "emulator-fetch"}))
+        return state.files[url.removeprefix(prefix)][0]
+    raise ApiError(400, f"Error while downloading {url}.", code="invalid_image_url")
+
+
+def _fill(schema: dict[str, Any], name: str, lines: list[str]) -> Any:
+    """A deterministic value for a schema, using what was seen for text and sizes."""
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kind = next(k for k in kind if k != "null")
+    if kind == "object":
+        return {key: _fill(sub, key, lines) for key, sub in schema.get("properties", {}).items()}
+    if kind == "array":
+        return [_fill(schema.get("items", {}), name, lines)]
+    first = lines[0].split() if lines else ["", "0x0"]
+    width, height = (int(v) for v in first[2].split("x")) if len(first) > 2 else (0, 0)
+    if kind == "integer":
+        return width if "width" in name else height if "height" in name else 1
+    if kind == "number":
+        return 1.0
+    if kind == "boolean":
+        return True
+    return "\n".join(lines) if any(word in name for word in ("description", "text")) else f"{name or 'value'} seen"

@@ -1,0 +1,79 @@
+"""Runs the emulator on a loopback port in a background thread, so in-process tests and subprocesses share it."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import uvicorn
+
+from . import contract
+from .app import EmulatorState, Fault, RecordedRequest, build_app
+
+DEFAULT_KEY = "sk-test-emulator-key-0123456789abcdef"
+
+
+class Emulator:
+    """A running emulated API: its address and key, what it received, and the switches tests set."""
+
+    def __init__(self, state: EmulatorState, origin: str) -> None:
+        self._state = state
+        self.origin = origin
+        self.base_url = f"{origin}/v1"
+        self.api_key = state.api_key
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return list(self._state.requests)
+
+    @property
+    def contract_violations(self) -> list[str]:
+        return list(self._state.contract_violations)
+
+    @property
+    def sent_images(self) -> list[bytes]:
+        return list(self._state.sent_images)
+
+    def requests_to(self, path_part: str) -> list[RecordedRequest]:
+        return [r for r in self._state.requests if path_part in r.path]
+
+    def enqueue(self, *faults: Fault) -> None:
+        self._state.faults.extend(faults)
+
+    def serve_file(self, name: str, data: bytes, content_type: str) -> str:
+        self._state.files[name] = (data, content_type)
+        return f"{self.origin}/files/{name}"
+
+    def reset(self) -> None:
+        self._state.reset()
+
+    def __setattr__(self, name: str, value: object) -> None:
+        # Switches (photo_like, delay, variations_model_missing, chat_invalid_json) live on the shared state.
+        if name in ("photo_like", "delay", "variations_model_missing", "chat_invalid_json"):
+            setattr(self._state, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+@contextmanager
+def running_emulator(api_key: str = DEFAULT_KEY) -> Iterator[Emulator]:
+    contract.load()
+    state = EmulatorState(api_key)
+    config = uvicorn.Config(build_app(state), host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="emulator", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the emulator did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    state.origin = f"http://127.0.0.1:{port}"
+    try:
+        yield Emulator(state, state.origin)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

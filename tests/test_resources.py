@@ -1,0 +1,85 @@
+"""Stored images as MCP resources: listed newest first with pagination, read back as blobs."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import pytest
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+from mcp.types import BlobResourceContents
+from PIL import Image
+
+from mcp_server_images.imaging import probe
+from mcp_server_images.store import ImageStore, NewImage
+from tests.conftest import text_of
+
+pytestmark = pytest.mark.anyio
+
+
+def seed(output_dir: Path, count: int) -> list[str]:
+    """Store `count` small images through the store itself, oldest first; return their ids."""
+    store = ImageStore(output_dir)
+    ids = []
+    for index in range(count):
+        buffer = io.BytesIO()
+        Image.new("RGB", (32, 16), (index, 0, 0)).save(buffer, format="PNG")
+        data = buffer.getvalue()
+        meta = NewImage(prompt=f"seed {index}", model="gpt-image-1", operation="generate", parameters={})
+        ids.append(store.save(data, probe(data), meta).id)
+    return ids
+
+
+async def test_generated_images_are_listed_and_readable(client: Client) -> None:
+    first = await client.call_tool("generate_image", {"prompt": "first"})
+    second = await client.call_tool("generate_image", {"prompt": "second", "output_format": "jpeg"})
+    assert first.structured_content is not None and second.structured_content is not None
+    [older] = first.structured_content["images"]
+    [newer] = second.structured_content["images"]
+
+    listing = await client.list_resources()
+
+    assert [str(r.uri) for r in listing.resources] == [newer["uri"], older["uri"]]
+    top = listing.resources[0]
+    assert top.mime_type == "image/jpeg"
+    assert top.size == newer["bytes"]
+    assert top.title is not None and top.title.startswith(f"{newer['id']}: second")
+    assert listing.next_cursor is None
+
+    read = await client.read_resource(newer["uri"])
+    [contents] = read.contents
+    assert isinstance(contents, BlobResourceContents)
+    assert contents.mime_type == "image/jpeg"
+    assert base64.b64decode(contents.blob) == Path(newer["path"]).read_bytes()
+
+
+async def test_listing_is_paginated_newest_first(client: Client, output_dir: Path) -> None:
+    ids = seed(output_dir, 55)
+
+    page = await client.list_resources()
+    assert len(page.resources) == 50
+    assert page.next_cursor is not None
+    rest = await client.list_resources(cursor=page.next_cursor)
+    assert rest.next_cursor is None
+
+    listed = [str(r.uri).removeprefix("images://") for r in page.resources + rest.resources]
+    assert listed == list(reversed(ids))
+
+
+async def test_reading_an_unknown_image_is_a_clear_error(client: Client) -> None:
+    with pytest.raises(MCPError, match="No stored image has id 'deadbeef'"):
+        await client.read_resource("images://deadbeef")
+
+
+async def test_ids_survive_a_new_session(client: Client, output_dir: Path) -> None:
+    result = await client.call_tool("generate_image", {"prompt": "kept"})
+    assert result.structured_content is not None, text_of(result)
+    [entry] = result.structured_content["images"]
+
+    later = ImageStore(output_dir)
+    record = later.get(entry["id"])
+    assert record.path == Path(entry["path"])
+    assert later.get(entry["id"][:4]).id == entry["id"], "a unique 4-character prefix finds it"
+    assert record.prompt == "kept"

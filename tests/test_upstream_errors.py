@@ -1,0 +1,153 @@
+"""Upstream failures: readable errors with request ids, retries that honour the server, and no key anywhere."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from mcp import Client
+
+from tests.conftest import SettingsFactory, connect, text_of
+from tests.fake_openai import Emulator, Fault
+
+pytestmark = pytest.mark.anyio
+
+GENERATIONS = "/v1/images/generations"
+
+
+async def test_moderation_refusal_is_readable(client: Client, emulator: Emulator, output_dir: Path) -> None:
+    result = await client.call_tool("generate_image", {"prompt": "something forbidden"})
+
+    assert result.is_error
+    text = text_of(result)
+    assert text.startswith("The image API refused the request (HTTP 400, moderation_blocked): ")
+    assert "Rephrase the prompt; the provider's safety system rejected it." in text
+    assert "(request id req_" in text
+    assert len(emulator.requests_to("/images/generations")) == 1, "a 400 is not retried"
+    assert not output_dir.exists() or not any(output_dir.iterdir())
+
+
+async def test_429_with_retry_after_is_retried_then_succeeds(client: Client, emulator: Emulator) -> None:
+    emulator.enqueue(
+        Fault(
+            status=429,
+            path=GENERATIONS,
+            headers={"retry-after": "0.2"},
+            body={
+                "error": {
+                    "message": "Rate limit reached for images per minute.",
+                    "type": "requests",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            },
+        )
+    )
+
+    result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert not result.is_error, text_of(result)
+    assert len(emulator.requests_to("/images/generations")) == 2
+    assert result.structured_content is not None
+    assert len(result.structured_content["images"]) == 1
+
+
+async def test_500_is_retried_then_fails_with_the_request_id(client: Client, emulator: Emulator) -> None:
+    emulator.enqueue(*[Fault(status=500, path=GENERATIONS, headers={"retry-after-ms": "10"}) for _ in range(3)])
+
+    result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert result.is_error
+    assert len(emulator.requests_to("/images/generations")) == 3, "one try and two retries"
+    text = text_of(result)
+    assert text.startswith("The image API refused the request (HTTP 500")
+    assert "(request id req_" in text
+
+
+async def test_x_should_retry_false_stops_retries(client: Client, emulator: Emulator) -> None:
+    emulator.enqueue(Fault(status=503, path=GENERATIONS, headers={"x-should-retry": "false"}))
+
+    result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert result.is_error
+    assert len(emulator.requests_to("/images/generations")) == 1
+
+
+async def test_a_dropped_connection_is_retried(client: Client, emulator: Emulator) -> None:
+    emulator.enqueue(Fault(path=GENERATIONS, drop_connection=True))
+
+    result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert not result.is_error, text_of(result)
+    assert len(emulator.requests_to("/images/generations")) == 2
+
+
+async def test_dedalus_validation_errors_are_readable(make_settings: SettingsFactory, emulator: Emulator) -> None:
+    detail = {"detail": [{"loc": ["body", "size"], "msg": "unsupported size for this model", "type": "value_error"}]}
+    emulator.enqueue(Fault(status=422, path=GENERATIONS, body=detail, headers={"x-request-id": "ded-123"}))
+
+    async with connect(make_settings(provider="dedalus")) as session:
+        result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert result.is_error
+    assert text_of(result) == (
+        "The image API refused the request (HTTP 422): size: unsupported size for this model (request id ded-123)"
+    )
+
+
+async def test_a_missing_key_names_the_variable_to_set(make_settings: SettingsFactory, emulator: Emulator) -> None:
+    async with connect(make_settings(api_key=None)) as session:
+        tools = await session.list_tools()
+        assert "generate_image" in [tool.name for tool in tools.tools]
+        result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert result.is_error
+    assert "Set MCP_IMAGES_API_KEY or OPENAI_API_KEY" in text_of(result)
+    assert emulator.requests == []
+
+
+async def test_a_missing_dedalus_key_names_dedalus_variable(make_settings: SettingsFactory) -> None:
+    async with connect(make_settings(api_key=None, provider="dedalus")) as session:
+        result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert "Set MCP_IMAGES_API_KEY or DEDALUS_API_KEY" in text_of(result)
+
+
+async def test_a_wrong_key_is_reported_without_echoing_it(
+    make_settings: SettingsFactory, emulator: Emulator, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    wrong_key = "sk-wrong-key-that-must-never-leak-0000"
+    async with connect(make_settings(api_key=wrong_key)) as session:
+        result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
+
+    assert result.is_error
+    text = text_of(result)
+    assert "HTTP 401" in text and "Check that the API key is valid for this provider." in text
+    assert wrong_key not in text
+    assert wrong_key not in debug_logs.text
+
+
+async def test_the_key_is_in_no_log_line_and_no_result(
+    make_settings: SettingsFactory, emulator: Emulator, debug_logs: pytest.LogCaptureFixture
+) -> None:
+    emulator.enqueue(Fault(status=429, path=GENERATIONS, headers={"retry-after": "0"}))
+    emulator.enqueue(Fault(status=500, path=GENERATIONS, body=f"echoing {emulator.api_key} back"))
+    results = []
+    async with connect(make_settings(max_retries=0)) as session:
+        for arguments in (
+            {"prompt": "a calm sea"},
+            {"prompt": "a calm sea"},
+            {"prompt": "something forbidden"},
+            {"prompt": "a calm sea", "model": "dall-e-3", "n": 2},
+        ):
+            results.append(await session.call_tool("generate_image", arguments))
+        resources = await session.list_resources()
+
+    everything = json.dumps([r.model_dump(mode="json") for r in results]) + resources.model_dump_json()
+    assert emulator.api_key not in everything
+    assert "[redacted]" in everything, "the echoed key was replaced"
+    assert debug_logs.records, "the flow logged something"
+    assert emulator.api_key not in debug_logs.text
+    for record in debug_logs.records:
+        assert emulator.api_key not in record.getMessage()
