@@ -11,7 +11,10 @@ from pathlib import Path, PureWindowsPath
 
 import pytest
 from mcp import Client
+from mcp.client.context import ClientRequestContext
+from mcp.types import ListRootsResult, Root
 from PIL import Image
+from pydantic import FileUrl
 
 from mcp_server_images.inputs.refs import InlineRef, PathRef, StoredRef, UrlRef, parse_ref
 from tests.conftest import SettingsFactory, connect, decode_image, text_of
@@ -239,3 +242,27 @@ async def test_oversized_and_non_image_urls(make_settings: SettingsFactory, emul
     assert text_big == f"{big} is {size:,} bytes; the largest image fetched is 50,000 bytes."
     assert text_page == f"{page} answered with content type 'text/html', not an image."
     assert emulator.requests_to("/images/") == []
+
+
+@pytest.mark.parametrize("mode", ["legacy", "auto"])
+async def test_client_roots_become_readable(
+    make_settings: SettingsFactory, emulator: Emulator, tmp_path: Path, mode: str
+) -> None:
+    project = tmp_path / "project"
+    logo = write_png(project / "logo.png", color=(1, 2, 3))
+
+    async def roots(context: ClientRequestContext) -> ListRootsResult:
+        return ListRootsResult(roots=[Root(uri=FileUrl(project.as_uri()), name="project")])
+
+    async with connect(make_settings()) as without_roots:
+        refused, _ = await edit(without_roots, str(logo))
+    assert refused
+    async with connect(make_settings(), list_roots_callback=roots, mode=mode) as with_roots:
+        failed, text = await edit(with_roots, "logo.png")
+    if mode == "legacy":
+        assert not failed, text
+        assert edit_inputs(emulator) == [logo.read_bytes()], "a relative path starts at the client's first root"
+    else:
+        # The 2026-07-28 protocol retired roots; such clients name folders through MCP_IMAGES_ALLOWED_DIRS instead.
+        assert failed
+        assert "'logo.png' is outside the folders this server may use" in text
