@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 
 from .analysis import VisionService
@@ -26,19 +26,16 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """One pooled upstream client and one URL fetcher for the server's life, and the services built on them."""
     endpoint = settings.endpoint()
     store = ImageStore(settings.output_dir)
-    async with (
-        UpstreamClient(
-            endpoint,
-            timeout=settings.upstream_timeout,
-            max_concurrency=settings.max_concurrency,
-            retry=RetryPolicy(max_retries=settings.max_retries),
-        ) as client,
-        UrlFetcher(
-            allow_private=settings.allow_private_urls,
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.max_input_bytes,
-        ) as fetcher,
-    ):
+    client = UpstreamClient(
+        endpoint,
+        timeout=settings.upstream_timeout,
+        max_concurrency=settings.max_concurrency,
+        retry=RetryPolicy(max_retries=settings.max_retries),
+    )
+    fetcher = UrlFetcher(
+        allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
+    )
+    async with aclosing(client), aclosing(fetcher):
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,

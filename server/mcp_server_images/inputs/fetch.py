@@ -13,8 +13,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
-from types import TracebackType
-from typing import Self
 
 import anyio
 import httpcore2
@@ -120,12 +118,7 @@ class UrlFetcher:
             headers={"user-agent": "mcp-server-images", "accept": "image/*"},
         )
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def aclose(self) -> None:
         await self._http.aclose()
 
     async def fetch(self, url: str) -> bytes:

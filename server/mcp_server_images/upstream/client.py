@@ -11,8 +11,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import anyio
 import httpx2
@@ -39,7 +38,7 @@ class ApiResponse:
 
 
 class UpstreamClient:
-    """Async context manager around one `httpx2.AsyncClient` shared by every tool call."""
+    """One `httpx2.AsyncClient` shared by every tool call; `aclose()` it when the server stops."""
 
     def __init__(
         self,
@@ -59,12 +58,7 @@ class UpstreamClient:
             headers={"user-agent": "mcp-server-images"},
         )
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
+    async def aclose(self) -> None:
         await self._http.aclose()
 
     async def post_json(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
