@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,17 +64,27 @@ class UpstreamClient:
 
     async def post_json(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
         """POST a JSON body to `<base_url><path>`."""
-        url = self._url(path)
-        headers = self._auth_headers()
-        return await self._send(path, lambda: self._http.post(url, json=dict(body), headers=headers))
+        return await self._read(
+            path,
+            lambda: self._http.build_request("POST", self._url(path), json=dict(body), headers=self._auth_headers()),
+        )
 
     async def post_multipart(self, path: str, fields: Mapping[str, str], files: Sequence[FileField]) -> ApiResponse:
         """POST multipart/form-data; every file part carries a filename and content type."""
-        url = self._url(path)
-        headers = self._auth_headers()
-        return await self._send(
-            path, lambda: self._http.post(url, data=dict(fields), files=list(files), headers=headers)
+        return await self._read(path, self._multipart(path, fields, files))
+
+    def stream_json(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """POST a JSON body that asks for server-sent events; yield each event's data object."""
+        return self._events(
+            path,
+            lambda: self._http.build_request("POST", self._url(path), json=dict(body), headers=self._auth_headers()),
         )
+
+    def stream_multipart(
+        self, path: str, fields: Mapping[str, str], files: Sequence[FileField]
+    ) -> AsyncIterator[dict[str, Any]]:
+        """POST multipart/form-data that asks for server-sent events; yield each event's data object."""
+        return self._events(path, self._multipart(path, fields, files))
 
     async def download(self, url: str) -> bytes:
         """Fetch an image the API answered with by URL. No credentials go to that host."""
@@ -99,6 +110,13 @@ class UpstreamClient:
     def _url(self, path: str) -> str:
         return f"{self.endpoint.base_url}{path}"
 
+    def _multipart(
+        self, path: str, fields: Mapping[str, str], files: Sequence[FileField]
+    ) -> Callable[[], httpx2.Request]:
+        return lambda: self._http.build_request(
+            "POST", self._url(path), data=dict(fields), files=list(files), headers=self._auth_headers()
+        )
+
     def _auth_headers(self) -> dict[str, str]:
         key = self.endpoint.api_key
         if key is None or not key.get_secret_value():
@@ -109,47 +127,87 @@ class UpstreamClient:
             )
         return {"authorization": f"Bearer {key.get_secret_value()}"}
 
-    async def _send(self, path: str, request: Callable[[], Awaitable[httpx2.Response]]) -> ApiResponse:
+    async def _read(self, path: str, build: Callable[[], httpx2.Request]) -> ApiResponse:
+        async with self._exchange(path, build, read_body=True) as response:
+            return ApiResponse(self._parse(response, path), response.headers.get("x-request-id"))
+
+    async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncIterator[dict[str, Any]]:
+        async with self._exchange(path, build) as response:
+            request_id = response.headers.get("x-request-id")
+            if not response.headers.get("content-type", "").startswith("text/event-stream"):
+                # A provider that ignores `stream` answers with the whole result at once; take it as one event.
+                await response.aread()
+                yield {"type": "response", "response": self._parse(response, path), "request_id": request_id}
+                return
+            try:
+                async for event in httpx2.EventSource(response, max_event_size=None):
+                    try:
+                        data = event.json()
+                    except ValueError:
+                        continue
+                    if isinstance(data, dict):
+                        yield data | {"request_id": request_id}
+            except httpx2.TransportError as exc:
+                raise self._broken(path, exc) from exc
+
+    def _broken(self, path: str, exc: Exception) -> UpstreamError:
+        # Not retried: the upstream may still be generating, and a second request would be paid twice.
+        if isinstance(exc, httpx2.ReadTimeout):
+            return UpstreamError(
+                f"The image API did not answer {path} within {self._http.timeout.read:.0f} s. "
+                "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
+            )
+        return UpstreamError(f"The connection to the image API broke while answering {path} ({type(exc).__name__}).")
+
+    @asynccontextmanager
+    async def _exchange(
+        self, path: str, build: Callable[[], httpx2.Request], *, read_body: bool = False
+    ) -> AsyncIterator[httpx2.Response]:
+        """Send with retries; yield the first successful response, holding a concurrency slot.
+
+        With `read_body` the whole body is read inside the retry loop, so a connection that drops mid-answer is
+        retried like one that never connected; streams are yielded unread and are not retried once they start.
+        """
         attempts = self._retry.max_retries + 1
         for attempt in range(attempts):
             last = attempt == attempts - 1
-            started = time.monotonic()
-            try:
-                async with self._slots:
-                    response = await request()
-            except httpx2.ReadTimeout as exc:
-                # Not retried: the upstream may still be generating, and a second request would be paid twice.
-                raise UpstreamError(
-                    f"The image API did not answer {path} within {self._http.timeout.read:.0f} s. "
-                    "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
-                ) from exc
-            except httpx2.TransportError as exc:
-                log.warning(
-                    "POST %s failed to connect (%s), attempt %d of %d", path, type(exc).__name__, attempt + 1, attempts
-                )
-                if last:
-                    raise UpstreamError(
-                        f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
-                        f"({type(exc).__name__}: {exc}). Check the network and the base URL."
-                    ) from exc
-                await anyio.sleep(self._retry.delay(attempt))
-                continue
-            request_id = response.headers.get("x-request-id")
-            log.info(
-                "POST %s -> %d in %.1f s (request id %s)",
-                path,
-                response.status_code,
-                time.monotonic() - started,
-                request_id,
-            )
-            if response.is_success:
-                return ApiResponse(self._parse(response, path), request_id)
-            if last or not self._retry.should_retry(response):
-                raise self._error(response, request_id)
-            wait = self._retry.delay(attempt, response)
-            log.warning("POST %s answered %d; retrying in %.1f s", path, response.status_code, wait)
+            async with self._slots:
+                started = time.monotonic()
+                try:
+                    response = await self._http.send(build(), stream=True)
+                    if read_body:
+                        await _read_or_close(response)
+                except httpx2.ReadTimeout as exc:
+                    raise self._broken(path, exc) from exc
+                except httpx2.TransportError as exc:
+                    log.warning(
+                        "POST %s failed (%s), attempt %d of %d", path, type(exc).__name__, attempt + 1, attempts
+                    )
+                    if last:
+                        raise UpstreamError(
+                            f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
+                            f"({type(exc).__name__}: {exc}). Check the network and the base URL."
+                        ) from exc
+                    wait = self._retry.delay(attempt)
+                else:
+                    request_id = response.headers.get("x-request-id")
+                    elapsed = time.monotonic() - started
+                    log.info("POST %s -> %d in %.1f s (request id %s)", path, response.status_code, elapsed, request_id)
+                    if response.is_success:
+                        try:
+                            yield response
+                        finally:
+                            await response.aclose()
+                        return
+                    try:
+                        await response.aread()
+                    finally:
+                        await response.aclose()
+                    if last or not self._retry.should_retry(response):
+                        raise self._error(response, request_id)
+                    wait = self._retry.delay(attempt, response)
+                    log.warning("POST %s answered %d; retrying in %.1f s", path, response.status_code, wait)
             await anyio.sleep(wait)
-        raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _parse(self, response: httpx2.Response, path: str) -> dict[str, Any]:
         try:
@@ -171,3 +229,11 @@ class UpstreamClient:
         if key is not None and key.get_secret_value():
             content = content.replace(key.get_secret_value().encode(), b"[redacted]")
         return UpstreamError.from_body(response.status_code, content, request_id)
+
+
+async def _read_or_close(response: httpx2.Response) -> None:
+    try:
+        await response.aread()
+    except BaseException:
+        await response.aclose()
+        raise
