@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
+from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
 
 from . import __version__
 from .app import build_server
 from .errors import ConfigurationError
 from .http import serve_http
+from .services import Services
 from .settings import ENV_PREFIX, Settings
 
 log = logging.getLogger("mcp_server_images")
@@ -41,6 +44,11 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--max-input-bytes", "max_input_bytes", {"type": int, "metavar": "BYTES"}),
     ("--max-input-pixels", "max_input_pixels", {"type": int, "metavar": "PIXELS"}),
     ("--fetch-timeout", "fetch_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--response-deadline", "response_deadline", {"type": float, "metavar": "SECONDS"}),
+    ("--partial-images", "partial_images", {"type": int, "metavar": "N"}),
+    ("--heartbeat-interval", "heartbeat_interval", {"type": float, "metavar": "SECONDS"}),
+    ("--cancel-upstream", "cancel_upstream", {"action": "store_true", "default": None}),
+    ("--shutdown-grace", "shutdown_grace", {"type": float, "metavar": "SECONDS"}),
     ("--inline", "inline", {"choices": ["preview", "full", "none"]}),
     ("--inline-budget", "inline_budget", {"type": int, "metavar": "BYTES"}),
     ("--upstream-timeout", "upstream_timeout", {"type": float, "metavar": "SECONDS"}),
@@ -89,6 +97,22 @@ def describe(settings: Settings) -> str:
     )
 
 
+async def serve_stdio(server: MCPServer[Services]) -> None:
+    """Serve on stdio until stdin ends or SIGTERM/SIGINT arrives; either way running jobs get their grace period."""
+    async with anyio.create_task_group() as group:
+
+        async def stop_on_signal() -> None:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+                async for received in signals:
+                    log.info("received %s; shutting down", signal.Signals(received).name)
+                    group.cancel_scope.cancel()
+                    return
+
+        group.start_soon(stop_on_signal)
+        await server.run_stdio_async()
+        group.cancel_scope.cancel()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     try:
         settings = load_settings(argv)
@@ -102,9 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     server = build_server(settings)
     try:
         if settings.transport == "http":
-            anyio.run(serve_http, server, settings)
+            anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown
         else:
-            anyio.run(server.run_stdio_async)
+            anyio.run(serve_stdio, server)
     except ConfigurationError as exc:
         sys.exit(f"mcp-server-images: {exc}")
     except KeyboardInterrupt:

@@ -16,17 +16,21 @@ from typing import Any
 import anyio
 
 from . import catalog
-from .catalog import ImageEndpoint, ImageOptions
+from .catalog import ImageEndpoint, ImageOptions, ModelSpec
 from .errors import ImageServerError, ParameterError
 from .exports import SavePlan, plan_save, write_copies
 from .imaging import NotAnImageError, probe, square_png, to_png
 from .inputs import ImageResolver, InputImage
 from .masks import Region, mask_from_image, mask_from_regions
+from .progress import NoProgress, Progress
 from .settings import ProviderKind
 from .store import ImageRecord, ImageStore, NewImage
 from .upstream import (
     ImagesAnswer,
     ImagesAPI,
+    PartialHandler,
+    ReceivedImage,
+    StreamEndedEarlyError,
     UpstreamError,
     edit_fields,
     generation_body,
@@ -90,6 +94,16 @@ class ImagesOutcome:
     saved: list[Path] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class Call:
+    """How one call runs: where its progress goes, which job it is, and how many partial images to stream."""
+
+    progress: Progress = field(default_factory=NoProgress)
+    job_id: str | None = None
+    partial_images: int = 0
+    """Above 0, models that can stream are asked to, with this many partial images."""
+
+
 VARIATIONS_MODEL = "dall-e-2"
 FALLBACK_EDIT_MODEL = "gpt-image-1"
 VARIATION_PROMPT = (
@@ -119,7 +133,7 @@ class ImageService:
         self._variations_unavailable = False
         """Set once the upstream says dall-e-2 does not exist, so later variations go straight to edits."""
 
-    async def generate(self, request: GenerateRequest) -> ImagesOutcome:
+    async def generate(self, request: GenerateRequest, call: Call = Call()) -> ImagesOutcome:
         model = request.model or self.default_model
         options = request.options
         spec = catalog.validate(model, ImageEndpoint.GENERATIONS, request.prompt, options)
@@ -127,15 +141,23 @@ class ImageService:
         wire_model = catalog.wire_name(model, self.provider)
         batches = _split(options.n, spec.n_per_request if spec else options.n)
         ask_for_b64 = spec.accepts_response_format if spec else False
-        calls = [
-            partial(
-                self.images.generate,
-                generation_body(model=wire_model, prompt=request.prompt, n=n, options=options, ask_for_b64=ask_for_b64),
-            )
+        meta = NewImage(
+            prompt=request.prompt,
+            model=wire_model,
+            operation="generate",
+            parameters=_parameters(options),
+            job_id=call.job_id,
+        )
+        stream = self._stream_handler(spec, call)
+        bodies = [
+            generation_body(model=wire_model, prompt=request.prompt, n=n, options=options, ask_for_b64=ask_for_b64)
+            | _stream_fields(stream, call)
             for n in batches
         ]
-        answers, failures = await _gather(calls)
-        meta = NewImage(prompt=request.prompt, model=wire_model, operation="generate", parameters=_parameters(options))
+        await call.progress.step(f"request sent to {wire_model}")
+        answers, failures = await _gather(
+            [partial(self._streamed, self.images.generate, body, stream, meta) for body in bodies]
+        )
         notes = []
         if len(batches) > 1:
             notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
@@ -145,7 +167,7 @@ class ImageService:
             notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
         return await self._finish(answers, meta, wire_model, notes, plan)
 
-    async def edit(self, request: EditRequest) -> ImagesOutcome:
+    async def edit(self, request: EditRequest, call: Call = Call()) -> ImagesOutcome:
         model = request.model or self.default_model
         options = request.options
         spec = catalog.validate(model, ImageEndpoint.EDITS, request.prompt, options)
@@ -176,18 +198,22 @@ class ImageService:
             options=options,
             ask_for_b64=spec.accepts_response_format if spec else False,
         )
-        answer = await self.images.edit(fields, image_parts(parts, mask))
-        parameters = _parameters(options) | _mask_parameters(request)
         meta = NewImage(
             prompt=request.prompt,
             model=wire_model,
             operation="edit",
-            parameters=parameters,
+            parameters=_parameters(options) | _mask_parameters(request),
             source_images=[_source(image) for image in inputs],
+            job_id=call.job_id,
         )
+        stream = self._stream_handler(spec, call)
+        fields |= {key: str(value).lower() for key, value in _stream_fields(stream, call).items()}
+        files = image_parts(parts, mask)
+        await call.progress.step(f"request sent to {wire_model}")
+        answer = await self._streamed(partial(self.images.edit, fields), files, stream, meta)
         return await self._finish([answer], meta, wire_model, notes, plan)
 
-    async def vary(self, request: VariationRequest) -> ImagesOutcome:
+    async def vary(self, request: VariationRequest, call: Call = Call()) -> ImagesOutcome:
         options = ImageOptions(n=request.n, size=request.size)
         requested = request.model or VARIATIONS_MODEL
         spec = catalog.lookup(requested)
@@ -199,7 +225,7 @@ class ImageService:
         notes: list[str] = []
         if native and not self._variations_unavailable:
             try:
-                return await self._native_variation(requested, source, request, plan)
+                return await self._native_variation(requested, source, request, plan, call)
             except UpstreamError as exc:
                 if not _model_missing(exc):
                     raise
@@ -223,19 +249,21 @@ class ImageService:
                 options=ImageOptions(n=request.n, size=size),
                 save=request.save,
                 client_roots=request.client_roots,
-            )
+            ),
+            call,
         )
         notes.append(f"Emulated through /images/edits on {outcome.model} with a variation prompt.")
         return replace(outcome, notes=notes + outcome.notes, method="edits")
 
     async def _native_variation(
-        self, model: str, source: InputImage, request: VariationRequest, plan: SavePlan | None
+        self, model: str, source: InputImage, request: VariationRequest, plan: SavePlan | None, call: Call
     ) -> ImagesOutcome:
         png, notes = await anyio.to_thread.run_sync(
             partial(square_png, source.data, source.info, source.ref, crop=True)
         )
         wire_model = catalog.wire_name(model, self.provider)
         fields = variation_fields(model=wire_model, n=request.n, size=request.size)
+        await call.progress.step(f"request sent to {wire_model}")
         answer = await self.images.variations(fields, image_parts([(png, "image/png")], None))
         meta = NewImage(
             prompt=None,
@@ -243,9 +271,41 @@ class ImageService:
             operation="variation",
             parameters={"n": request.n} | ({"size": request.size} if request.size else {}),
             source_images=[_source(source)],
+            job_id=call.job_id,
         )
         outcome = await self._finish([answer], meta, wire_model, notes, plan)
         return replace(outcome, method="variations")
+
+    @staticmethod
+    def _stream_handler(spec: ModelSpec | None, call: Call) -> PartialHandler | None:
+        """A handler that turns partial images into progress, when the call wants them and the model streams."""
+        if call.partial_images <= 0 or spec is None or not spec.streams:
+            return None
+
+        async def on_partial(index: int, data: bytes) -> None:
+            await call.progress.partial(index + 1, call.partial_images, data)
+
+        return on_partial
+
+    async def _streamed(
+        self,
+        send: Callable[[Any, PartialHandler | None], Awaitable[ImagesAnswer]],
+        payload: Any,
+        stream: PartialHandler | None,
+        meta: NewImage,
+    ) -> ImagesAnswer:
+        """One upstream request; when a stream ends without its final image, the last partial is stored."""
+        try:
+            return await send(payload, stream)
+        except StreamEndedEarlyError as exc:
+            if exc.partial is None:
+                raise
+            kept = replace(meta, operation=f"{meta.operation} (partial)", request_id=exc.request_id)
+            [record] = await self._store_answers([ImagesAnswer([ReceivedImage(exc.partial, None)], None, None)], kept)
+            raise UpstreamError(
+                f"{exc.message} The last partial image was kept as {record.id} at {record.path}.",
+                request_id=exc.request_id,
+            ) from exc
 
     async def _mask(self, request: EditRequest, width: int, height: int) -> bytes | None:
         if request.mask_region is not None:
@@ -315,6 +375,10 @@ def _prepare_edit_input(image: InputImage, dall_e_2: bool) -> tuple[bytes, str, 
     if image.info.mime_type == "image/gif":
         return to_png(image.data), "image/png", [f"{image.ref} was converted from GIF to PNG (lossless)."]
     return image.data, image.info.mime_type, []
+
+
+def _stream_fields(stream: PartialHandler | None, call: Call) -> dict[str, Any]:
+    return {"stream": True, "partial_images": call.partial_images} if stream is not None else {}
 
 
 def _source(image: InputImage) -> str:
@@ -389,3 +453,10 @@ def _add(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
         elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
             merged[key] = _add(merged[key], value)
     return merged
+
+
+def finished_job(records: list[ImageRecord]) -> ImagesOutcome:
+    """A job's outcome rebuilt from its stored images (after a restart, the job itself is gone)."""
+    usage = _sum_usage({r.request_id: r.usage for r in records}.values())  # one usage per upstream answer
+    notes = [f"Recovered from the store: job {records[0].job_id} finished earlier."]
+    return ImagesOutcome(records, records[0].model or "unknown", usage, notes)

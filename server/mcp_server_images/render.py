@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from .analysis import Analysis
 from .imaging import PREVIEW_MAX_SIDE, fit_preview
@@ -41,12 +41,33 @@ class ImageEntry(BaseModel):
 
 
 class ImagesResult(BaseModel):
-    """structuredContent of every image-producing tool; keys may be added, never renamed."""
+    """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
-    images: list[ImageEntry]
-    model: str
-    usage: dict[str, Any] | None
+    It is one of two shapes: the images that were made (`images`, `model`, `usage`, and `saved_to` / `method`
+    where they apply), or, when the image API outlived the response deadline, the job to ask about (`job_id`,
+    `status`, `elapsed_seconds`). The fields are optional here so that both shapes validate; the advertised
+    schema says which keys each shape requires.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["images", "model", "usage"]},
+                {"required": ["job_id", "status", "elapsed_seconds"]},
+            ]
+        }
+    )
+
+    images: list[ImageEntry] | None = None
+    model: str | None = None
+    usage: dict[str, Any] | None = None
     saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
+    method: Literal["variations", "edits"] | None = Field(
+        default=None, description="Variations only: dall-e-2's native endpoint, or emulated through edits."
+    )
+    job_id: str | None = Field(default=None, description="Pass to get_job when the images are not ready yet.")
+    status: Literal["running", "succeeded", "failed"] | None = None
+    elapsed_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +79,28 @@ class Inline:
     is_preview: bool
 
 
+def job_status_result(
+    job_id: str, status: str, elapsed: float, message: str, partial: bytes | None, budget: int
+) -> CallToolResult:
+    """A job that has not finished: its id, how long it has run, the latest partial preview, and what to do."""
+    text = (
+        f"The image API is still working after {elapsed:.0f} s ({message}); job {job_id} keeps running and its "
+        "images will be stored when they are ready. Call get_job with job_id "
+        f'"{job_id}" to wait for the result.'
+    )
+    content: list[ContentBlock] = [TextContent(type="text", text=text)]
+    if partial is not None:
+        preview = fit_preview(
+            partial, max(2_048, (budget - ENVELOPE_SLACK - len(text)) * 3 // 4 - IMAGE_BLOCK_OVERHEAD)
+        )
+        content[0] = TextContent(type="text", text=text + " The latest partial image is shown below.")
+        content.append(
+            ImageContent(type="image", data=base64.b64encode(preview.data).decode("ascii"), mime_type=preview.mime_type)
+        )
+    structured = {"job_id": job_id, "status": status, "elapsed_seconds": round(elapsed, 1)}
+    return CallToolResult(content=content, structured_content=structured)
+
+
 def error_result(message: str) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=message)], is_error=True)
 
@@ -66,9 +109,11 @@ def images_result(
     outcome: ImagesOutcome, *, verb: str, mode: InlineMode, budget: int, files: list[bytes]
 ) -> CallToolResult:
     """Render stored images (their bytes in `files`, same order) within `budget` bytes of serialized JSON."""
-    structured = ImagesResult(
-        images=[_entry(record) for record in outcome.images], model=outcome.model, usage=outcome.usage
-    ).model_dump(exclude={"saved_to"})
+    structured: dict[str, Any] = {
+        "images": [_entry(record).model_dump() for record in outcome.images],
+        "model": outcome.model,
+        "usage": outcome.usage,
+    }
     if outcome.saved:
         structured["saved_to"] = [str(path) for path in outcome.saved]
     if outcome.method is not None:

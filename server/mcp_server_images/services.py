@@ -6,8 +6,11 @@ from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
 
+import anyio
+
 from .analysis import VisionService
 from .inputs import ImageResolver, UrlFetcher
+from .jobs import JobManager
 from .operations import ImageService
 from .settings import Settings
 from .store import ImageStore
@@ -19,11 +22,15 @@ class Services:
     images: ImageService
     vision: VisionService
     store: ImageStore
+    jobs: JobManager
 
 
 @asynccontextmanager
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
-    """One pooled upstream client and one URL fetcher for the server's life, and the services built on them."""
+    """One pooled upstream client, one URL fetcher and one job group for the server's life.
+
+    On the way out, running jobs get the shutdown grace period to finish and store their images.
+    """
     endpoint = settings.endpoint()
     store = ImageStore(settings.output_dir)
     client = UpstreamClient(
@@ -35,7 +42,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
     )
-    async with aclosing(client), aclosing(fetcher):
+    async with aclosing(client), aclosing(fetcher), anyio.create_task_group() as group:
+        jobs = JobManager(group, heartbeat_interval=settings.heartbeat_interval)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -57,4 +65,8 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             default_model=settings.vision_model,
             inline_urls=settings.inline_image_urls,
         )
-        yield Services(images=images, vision=vision, store=store)
+        try:
+            yield Services(images=images, vision=vision, store=store, jobs=jobs)
+        finally:
+            await jobs.drain(settings.shutdown_grace)
+            group.cancel_scope.cancel()

@@ -102,6 +102,32 @@ class Settings(BaseSettings):
         default=2, ge=0, le=10, description="Retries on connection errors, 408, 409, 429 and 5xx answers."
     )
 
+    # --- slow calls ---
+    response_deadline: float = Field(
+        default=50.0,
+        ge=0,
+        description="Seconds a tool waits for the image API before answering with a job id to pass to get_job "
+        "(under the common 60 s client limit); 0 waits as long as it takes.",
+    )
+    partial_images: int = Field(
+        default=2,
+        ge=0,
+        le=3,
+        description="Partial images GPT image models stream while generating, when the client asks for progress "
+        "(0 turns streaming off).",
+    )
+    heartbeat_interval: float = Field(
+        default=10.0, gt=0, le=10, description="Most seconds between progress notifications while waiting."
+    )
+    cancel_upstream: bool = Field(
+        default=False,
+        description="On a cancelled call, abort the upstream request too (default: let it finish and store the "
+        "images, since the cost is usually incurred already).",
+    )
+    shutdown_grace: float = Field(
+        default=30.0, ge=0, description="Seconds in-flight generations get to finish and be stored on shutdown."
+    )
+
     # --- results and storage ---
     output_dir: Path = Field(default_factory=default_output_dir, description="Where every image is stored.")
     inline: Literal["preview", "full", "none"] = Field(

@@ -54,6 +54,7 @@ class ImageRecord:
     usage: dict[str, Any] | None = None
     request_id: str | None = None
     source_images: list[str] = field(default_factory=list)
+    job_id: str | None = None
 
     @property
     def uri(self) -> str:
@@ -77,6 +78,7 @@ class NewImage:
     usage: dict[str, Any] | None = None
     request_id: str | None = None
     source_images: list[str] = field(default_factory=list)
+    job_id: str | None = None
 
 
 def image_uri(image_id: str) -> str:
@@ -112,6 +114,7 @@ class ImageStore:
             usage=meta.usage,
             request_id=meta.request_id,
             source_images=meta.source_images,
+            job_id=meta.job_id,
         )
         write_atomic(record.path, data)
         write_atomic(self.root / f"{stem}.json", json.dumps(record.sidecar(), indent=2).encode())
@@ -132,6 +135,10 @@ class ImageStore:
             ids = ", ".join(record.id for record in matches[:5])
             raise ImageNotFoundError(f"Id prefix {image_id!r} matches several images ({ids}); give more characters.")
         return matches[0]
+
+    def job_images(self, job_id: str) -> list[ImageRecord]:
+        """The images a job stored, oldest first: how a finished job is found again after a restart."""
+        return sorted((r for r in self._records() if r.job_id == job_id), key=lambda r: (r.created, r.path.name))
 
     def read(self, record: ImageRecord) -> bytes:
         return record.path.read_bytes()

@@ -7,6 +7,7 @@ models take it, so that a first call is usually a valid one.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from collections.abc import Awaitable, Callable
@@ -23,21 +24,33 @@ from .analysis import AnalyzeRequest
 from .catalog import ImageOptions
 from .errors import ImageServerError
 from .inputs.refs import parse_path
+from .jobs import Job
 from .masks import Region
 from .operations import (
+    Call,
     EditRequest,
     GenerateRequest,
     ImageService,
     ImagesOutcome,
     SaveRequest,
     VariationRequest,
+    finished_job,
 )
-from .render import ImageList, ImagesResult, analysis_result, error_result, images_result, listing_result
+from .render import (
+    ImageList,
+    ImagesResult,
+    analysis_result,
+    error_result,
+    images_result,
+    job_status_result,
+    listing_result,
+)
 from .services import Services
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 ROOTS_TIMEOUT = 5.0
+VERBS = {"generate": "Generated", "edit": "Edited", "variation": "Made"}
 
 Prompt = Annotated[
     str,
@@ -141,12 +154,6 @@ class MaskRegion(BaseModel):
     height: float = Field(description="Height as a fraction of the image height.")
 
 
-class VariationResult(ImagesResult):
-    method: Literal["variations", "edits"] = Field(
-        description="variations: dall-e-2's native endpoint; edits: emulated with a variation prompt."
-    )
-
-
 def services_of(ctx: Context[Services, Any]) -> Services:
     """The services the server's lifespan opened for this connection."""
     services: Services = ctx.request_context.lifespan_context
@@ -177,18 +184,68 @@ def save_request(save_to: str | None, overwrite: bool) -> SaveRequest | None:
     return SaveRequest(save_to, overwrite) if save_to else None
 
 
+def wants_progress(ctx: Context[Services, Any]) -> bool:
+    """Whether the caller sent a progress token (only then are partial images streamed)."""
+    meta = ctx.request_context.meta
+    if meta is None:
+        return False
+    return any(meta.get(key) is not None for key in ("progress_token", "progressToken"))
+
+
 async def run_images_tool(
     settings: Settings,
     ctx: Context[Services, Any],
-    operation: Callable[[ImageService, list[Path]], Awaitable[ImagesOutcome]],
+    operation: Callable[[ImageService, list[Path], Call], Awaitable[ImagesOutcome]],
     verb: str,
 ) -> CallToolResult:
-    """The shared body of every image-producing tool: run, turn known errors into results, render."""
+    """The shared body of every image-producing tool: run it as a job, wait up to the deadline, render."""
     services = services_of(ctx)
+    roots = await client_roots(ctx)
+    partials = settings.partial_images if wants_progress(ctx) else 0
+
+    def work(job: Job) -> Awaitable[ImagesOutcome]:
+        return operation(services.images, roots, Call(progress=job, job_id=job.id, partial_images=partials))
+
+    job = services.jobs.start(verb, work)
+    return await wait_for_job(settings, ctx, job, settings.response_deadline)
+
+
+async def wait_for_job(settings: Settings, ctx: Context[Services, Any], job: Job, wait: float) -> CallToolResult:
+    """Forward the job's progress to this call while waiting up to `wait` seconds (0: no limit), then answer.
+
+    If the call is cancelled, the job goes on (its images still land in the store) unless the server is set to
+    abort the upstream request.
+    """
+
+    async def forward(progress: float, total: float | None, message: str) -> None:
+        await ctx.report_progress(progress, total, message)
+
+    job.listeners.append(forward)
     try:
-        outcome = await operation(services.images, await client_roots(ctx))
-    except ImageServerError as exc:
-        return error_result(str(exc))
+        with anyio.move_on_after(wait if wait > 0 else math.inf):
+            await job.done.wait()
+    except anyio.get_cancelled_exc_class():
+        if settings.cancel_upstream:
+            job.cancel()
+        raise
+    finally:
+        job.listeners.remove(forward)
+    return await render_job(settings, services_of(ctx), job)
+
+
+async def render_job(settings: Settings, services: Services, job: Job) -> CallToolResult:
+    if job.status == "failed":
+        return error_result(job.error or "The call failed.")
+    if job.status == "running" or job.outcome is None:
+        partial = job.latest_partial
+        return await anyio.to_thread.run_sync(
+            lambda: job_status_result(job.id, "running", job.elapsed, job.message, partial, settings.inline_budget)
+        )
+    return await render_outcome(settings, services, job.outcome, job.tool)
+
+
+async def render_outcome(settings: Settings, services: Services, outcome: ImagesOutcome, verb: str) -> CallToolResult:
+    """Read the stored files and render them within the inline budget, off the event loop."""
 
     def render() -> CallToolResult:
         files = [services.store.read(record) for record in outcome.images]
@@ -235,9 +292,9 @@ def register_tools(server: MCPServer[Services], settings: Settings) -> None:
             moderation=moderation,
         )
 
-        def operation(service: ImageService, roots: list[Path]) -> Awaitable[ImagesOutcome]:
+        def operation(service: ImageService, roots: list[Path], call: Call) -> Awaitable[ImagesOutcome]:
             request = GenerateRequest(prompt, model, options, save_request(save_to, overwrite), roots)
-            return service.generate(request)
+            return service.generate(request, call)
 
         return await run_images_tool(settings, ctx, operation, "Generated")
 
@@ -301,11 +358,11 @@ def register_tools(server: MCPServer[Services], settings: Settings) -> None:
         )
         regions = None if mask_region is None else [Region(**region.model_dump()) for region in mask_region]
 
-        def operation(service: ImageService, roots: list[Path]) -> Awaitable[ImagesOutcome]:
+        def operation(service: ImageService, roots: list[Path], call: Call) -> Awaitable[ImagesOutcome]:
             request = EditRequest(
                 images, prompt, mask, regions, mask_invert, model, options, save_request(save_to, overwrite), roots
             )
-            return service.edit(request)
+            return service.edit(request, call)
 
         return await run_images_tool(settings, ctx, operation, "Edited")
 
@@ -328,16 +385,16 @@ def register_tools(server: MCPServer[Services], settings: Settings) -> None:
         ] = None,
         save_to: SaveTo = None,
         overwrite: Overwrite = False,
-    ) -> Annotated[CallToolResult, VariationResult]:
+    ) -> Annotated[CallToolResult, ImagesResult]:
         """Make new images that look like a given one (same subject and style, different details).
 
         The result says whether the native variations endpoint or emulation through edits made them
         (structuredContent "method": "variations" or "edits").
         """
 
-        def operation(service: ImageService, roots: list[Path]) -> Awaitable[ImagesOutcome]:
+        def operation(service: ImageService, roots: list[Path], call: Call) -> Awaitable[ImagesOutcome]:
             request = VariationRequest(image, model, n, size, save_request(save_to, overwrite), roots)
-            return service.vary(request)
+            return service.vary(request, call)
 
         return await run_images_tool(settings, ctx, operation, "Made")
 
@@ -408,3 +465,36 @@ def register_tools(server: MCPServer[Services], settings: Settings) -> None:
         records = await anyio.to_thread.run_sync(lambda: store.recent(limit=limit, query=query))
         budget = settings.inline_budget if previews else 0
         return await anyio.to_thread.run_sync(lambda: listing_result(records, store, budget, query))
+
+    @server.tool(
+        title="Get job",
+        annotations=ToolAnnotations(read_only_hint=True, open_world_hint=False),
+    )
+    async def get_job(
+        job_id: Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')],
+        ctx: Context[Services, Any],
+        wait_seconds: Annotated[
+            float,
+            Field(ge=0, description="How long to wait for the job to finish before answering (capped by the server)."),
+        ] = 40,
+    ) -> Annotated[CallToolResult, ImagesResult]:
+        """Get the result of a call that outlived the response deadline: the images once ready, else its status.
+
+        Finished jobs are found again after a server restart, from the stored images.
+        """
+        services = services_of(ctx)
+        job = services.jobs.get(job_id)
+        if job is not None:
+            deadline = settings.response_deadline
+            wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
+            return (
+                await wait_for_job(settings, ctx, job, wait) if wait > 0 else await render_job(settings, services, job)
+            )
+        records = await anyio.to_thread.run_sync(services.store.job_images, job_id.strip())
+        if not records:
+            return error_result(
+                f"No job {job_id!r} is known. Jobs are kept while the server runs; after a restart only jobs whose "
+                "images were stored can be found. Call list_images to see the stored images."
+            )
+        outcome = finished_job(records)
+        return await render_outcome(settings, services, outcome, VERBS.get(records[0].operation or "", "Made"))

@@ -12,14 +12,16 @@ import secrets
 import threading
 import time
 from collections import deque
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
@@ -85,6 +87,11 @@ class EmulatorState:
             self.delay = 0.0
             self.variations_model_missing = False
             self.chat_invalid_json = False
+            self.stream_interval = 0.0
+            self.stream_end_early = False
+            self.stream_error = False
+            self.streams_aborted = 0
+            self.streams_completed = 0
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -172,7 +179,14 @@ def build_app(state: EmulatorState) -> Starlette:
         try:
             if recorded.path.endswith("/chat/completions"):
                 return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})
-            return JSONResponse(_images(state, recorded, body), headers={"x-request-id": _request_id()})
+            answer = _images(state, recorded, body)
+            if body.get("stream") is True and model_name(body.get("model"), "dall-e-2") in GPT:
+                return StreamingResponse(
+                    _events(state, recorded.path, body, answer),
+                    media_type="text/event-stream",
+                    headers={"x-request-id": _request_id()},
+                )
+            return JSONResponse(answer, headers={"x-request-id": _request_id()})
         except ApiError as exc:
             return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": _request_id()})
 
@@ -263,6 +277,84 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
             ),
         }
     return answer
+
+
+async def _events(
+    state: EmulatorState, path: str, body: dict[str, Any], answer: dict[str, Any]
+) -> AsyncIterator[bytes]:
+    """The answer as the API streams it: partial images, then one completed event per image; no [DONE].
+
+    Each event is written in two chunks and preceded by a comment line, so readers must join split events and
+    skip comments. Switches end the stream early or send an error event instead of the final images.
+    """
+    prefix = "image_edit" if path.endswith("/edits") else "image_generation"
+    width, height = (int(v) for v in str(answer.get("size", "1024x1024")).split("x"))
+    common = {
+        "size": answer.get("size"),
+        "quality": answer.get("quality"),
+        "background": answer.get("background"),
+        "output_format": answer.get("output_format"),
+    }
+    finished = False
+    try:
+        for index in range(int(body.get("partial_images") or 0)):
+            await anyio.sleep(state.stream_interval)
+            partial = base64.b64encode(picture(width, height)).decode()
+            yield b": keep-alive\n\n"
+            async for chunk in _split_event(
+                f"{prefix}.partial_image",
+                {
+                    "type": f"{prefix}.partial_image",
+                    "b64_json": partial,
+                    "created_at": int(time.time()),
+                    "partial_image_index": index,
+                    **common,
+                },
+            ):
+                yield chunk
+        await anyio.sleep(state.stream_interval)
+        if state.stream_end_early:
+            finished = True
+            return
+        if state.stream_error:
+            error = {
+                "type": "error",
+                "error": {
+                    "type": "server_error",
+                    "code": "generation_failed",
+                    "message": "Image generation failed midway.",
+                    "param": None,
+                },
+            }
+            async for chunk in _split_event("error", error):
+                yield chunk
+            finished = True
+            return
+        for item in answer["data"]:
+            async for chunk in _split_event(
+                f"{prefix}.completed",
+                {
+                    "type": f"{prefix}.completed",
+                    "b64_json": item["b64_json"],
+                    "created_at": int(time.time()),
+                    "usage": answer.get("usage"),
+                    **common,
+                },
+            ):
+                yield chunk
+        finished = True
+        state.streams_completed += 1
+    finally:
+        if not finished:
+            state.streams_aborted += 1
+
+
+async def _split_event(name: str, data: dict[str, Any]) -> AsyncIterator[bytes]:
+    encoded = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
+    middle = len(encoded) // 2
+    yield encoded[:middle]
+    await anyio.lowlevel.checkpoint()
+    yield encoded[middle:]
 
 
 def _item(state: EmulatorState, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:

@@ -13,6 +13,17 @@ from . import contract
 from .app import EmulatorState, Fault, RecordedRequest, build_app
 
 DEFAULT_KEY = "sk-test-emulator-key-0123456789abcdef"
+SWITCHES = frozenset(
+    {
+        "photo_like",
+        "delay",
+        "variations_model_missing",
+        "chat_invalid_json",
+        "stream_interval",
+        "stream_end_early",
+        "stream_error",
+    }
+)
 
 
 class Emulator:
@@ -36,6 +47,15 @@ class Emulator:
     def sent_images(self) -> list[bytes]:
         return list(self._state.sent_images)
 
+    @property
+    def streams_aborted(self) -> int:
+        """Streams the client closed before the last event: how an aborted upstream request shows here."""
+        return self._state.streams_aborted
+
+    @property
+    def streams_completed(self) -> int:
+        return self._state.streams_completed
+
     def requests_to(self, path_part: str) -> list[RecordedRequest]:
         return [r for r in self._state.requests if path_part in r.path]
 
@@ -51,7 +71,7 @@ class Emulator:
 
     def __setattr__(self, name: str, value: object) -> None:
         # Switches (photo_like, delay, variations_model_missing, chat_invalid_json) live on the shared state.
-        if name in ("photo_like", "delay", "variations_model_missing", "chat_invalid_json"):
+        if name in SWITCHES:
             setattr(self._state, name, value)
         else:
             super().__setattr__(name, value)

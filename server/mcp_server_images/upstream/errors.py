@@ -43,7 +43,7 @@ class UpstreamError(ImageServerError):
 
     def _render(self) -> str:
         if self.status is None:
-            return self.message
+            return f"{self.message} (request id {self.request_id})" if self.request_id else self.message
         labels = ", ".join(str(x) for x in (f"HTTP {self.status}", self.code) if x)
         text = f"The image API refused the request ({labels}): {self.message}"
         if self.param:

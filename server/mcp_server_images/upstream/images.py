@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,18 @@ class ImagesAnswer:
     images: list[ReceivedImage]
     usage: dict[str, Any] | None
     request_id: str | None
+
+
+PartialHandler = Callable[[int, bytes], Awaitable[None]]
+"""Called with (0-based partial index, image bytes) for each partial image a stream delivers."""
+
+
+class StreamEndedEarlyError(UpstreamError):
+    """The stream closed before any final image; `partial` is the last partial image received, if any."""
+
+    def __init__(self, message: str, *, partial: bytes | None, request_id: str | None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.partial = partial
 
 
 def generation_body(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, Any]:
@@ -80,14 +92,48 @@ class ImagesAPI:
     def __init__(self, client: UpstreamClient) -> None:
         self._client = client
 
-    async def generate(self, body: dict[str, Any]) -> ImagesAnswer:
-        return await self._decode(await self._client.post_json("/images/generations", body))
+    async def generate(self, body: dict[str, Any], stream: PartialHandler | None = None) -> ImagesAnswer:
+        """Generate; with `stream` the answer arrives as events and each partial image goes to the handler."""
+        if stream is None:
+            return await self._decode(await self._client.post_json("/images/generations", body))
+        return await self._collect(self._client.stream_json("/images/generations", body), stream)
 
-    async def edit(self, fields: dict[str, str], files: list[FileField]) -> ImagesAnswer:
-        return await self._decode(await self._client.post_multipart("/images/edits", fields, files))
+    async def edit(
+        self, fields: dict[str, str], files: list[FileField], stream: PartialHandler | None = None
+    ) -> ImagesAnswer:
+        if stream is None:
+            return await self._decode(await self._client.post_multipart("/images/edits", fields, files))
+        return await self._collect(self._client.stream_multipart("/images/edits", fields, files), stream)
 
     async def variations(self, fields: dict[str, str], files: list[FileField]) -> ImagesAnswer:
         return await self._decode(await self._client.post_multipart("/images/variations", fields, files))
+
+    async def _collect(self, events: AsyncIterator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
+        """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails."""
+        images: list[ReceivedImage] = []
+        usage: dict[str, Any] | None = None
+        request_id: str | None = None
+        last_partial: bytes | None = None
+        async for event in events:
+            request_id = event.get("request_id")
+            kind = str(event.get("type", ""))
+            error = event.get("error")
+            if error:
+                raise _stream_error(error, request_id)
+            if kind == "response":
+                return await self._decode(ApiResponse(event["response"], request_id))
+            if kind.endswith(".partial_image"):
+                last_partial = _b64(event.get("b64_json"), request_id)
+                await on_partial(int(event.get("partial_image_index", 0)), last_partial)
+            elif kind.endswith(".completed"):
+                images.append(ReceivedImage(_b64(event.get("b64_json"), request_id), _revised(event)))
+                if isinstance(event.get("usage"), dict):
+                    usage = event["usage"]
+        if not images:
+            raise StreamEndedEarlyError(
+                "The image stream ended before the final image arrived.", partial=last_partial, request_id=request_id
+            )
+        return ImagesAnswer(images, usage, request_id)
 
     async def _decode(self, response: ApiResponse) -> ImagesAnswer:
         items = response.body.get("data")
@@ -102,16 +148,34 @@ class ImagesAPI:
     async def _image_bytes(self, item: object, request_id: str | None) -> ReceivedImage:
         if not isinstance(item, dict):
             raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
-        revised = item.get("revised_prompt")
-        revised_prompt = revised if isinstance(revised, str) and revised else None
         if isinstance(item.get("b64_json"), str):
-            try:
-                data = base64.b64decode(item["b64_json"], validate=True)
-            except (binascii.Error, ValueError) as exc:
-                raise UpstreamError(
-                    "The image API answered with image data that is not valid base64.", request_id=request_id
-                ) from exc
-            return ReceivedImage(data, revised_prompt)
+            return ReceivedImage(_b64(item["b64_json"], request_id), _revised(item))
         if isinstance(item.get("url"), str):
-            return ReceivedImage(await self._client.download(item["url"]), revised_prompt)
+            return ReceivedImage(await self._client.download(item["url"]), _revised(item))
         raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
+
+
+def _b64(value: object, request_id: str | None) -> bytes:
+    try:
+        if not isinstance(value, str):
+            raise ValueError("missing")
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UpstreamError(
+            "The image API answered with image data that is not valid base64.", request_id=request_id
+        ) from exc
+
+
+def _revised(item: dict[str, Any]) -> str | None:
+    revised = item.get("revised_prompt")
+    return revised if isinstance(revised, str) and revised else None
+
+
+def _stream_error(error: object, request_id: str | None) -> UpstreamError:
+    if isinstance(error, dict):
+        return UpstreamError(
+            f"The image stream reported an error: {error.get('message') or error}",
+            code=None if error.get("code") is None else str(error["code"]),
+            request_id=request_id,
+        )
+    return UpstreamError(f"The image stream reported an error: {error}", request_id=request_id)

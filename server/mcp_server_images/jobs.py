@@ -1,0 +1,144 @@
+"""Jobs: every image-producing call runs as one, so that no client timeout can lose an image.
+
+A job runs in the server's own task group, not in the request's. The tool waits for it up to the response
+deadline and answers with the result, or with the job id when the image API is slower; the job carries on
+either way and stores its images like any other call. Progress (steps, partial images, heartbeats) goes to
+whoever is watching: the original call while it waits, a `get_job` call later.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import anyio
+from anyio.abc import TaskGroup
+
+from .errors import ImageServerError
+from .operations import ImagesOutcome
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[float, float | None, str], Awaitable[None]]
+"""Receives (progress, total, message); progress is the elapsed seconds, strictly increasing."""
+Status = Literal["running", "succeeded", "failed"]
+
+
+@dataclass(eq=False)
+class Job:
+    id: str
+    tool: str
+    """The verb of the tool that started it ("Generated", "Edited", "Made"), to render its result the same way."""
+    started: float = field(default_factory=time.monotonic)
+    status: Status = "running"
+    outcome: ImagesOutcome | None = None
+    error: str | None = None
+    latest_partial: bytes | None = None
+    """The latest partial image, for status answers."""
+    message: str = "starting"
+    done: anyio.Event = field(default_factory=anyio.Event)
+    cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
+    listeners: list[Listener] = field(default_factory=list)
+    _last_progress: float = -1.0
+    _last_event: float = field(default_factory=time.monotonic)
+
+    @property
+    def elapsed(self) -> float:
+        return time.monotonic() - self.started
+
+    async def step(self, message: str) -> None:
+        self.message = message
+        await self._notify(message)
+
+    async def partial(self, index: int, total: int, data: bytes) -> None:
+        self.latest_partial = data
+        await self.step(f"partial image {index} of {total} received after {self.elapsed:.0f} s")
+
+    async def _notify(self, message: str) -> None:
+        self._last_event = time.monotonic()
+        progress = max(round(self.elapsed, 3), self._last_progress + 0.001)
+        self._last_progress = progress
+        for listener in list(self.listeners):
+            try:
+                await listener(progress, None, message)
+            except Exception as exc:
+                log.debug("progress listener failed: %r", exc)
+
+    async def heartbeat(self, interval: float) -> None:
+        """While running, make sure something is said at least every `interval` seconds."""
+        while not self.done.is_set():
+            with anyio.move_on_after(interval):
+                await self.done.wait()
+            quiet = time.monotonic() - self._last_event
+            if not self.done.is_set() and quiet >= interval * 0.9:
+                await self._notify(f"waiting for the image API: {self.elapsed:.0f} s elapsed")
+
+    def cancel(self) -> None:
+        self.cancel_scope.cancel()
+
+
+class JobManager:
+    """Starts jobs in the server's task group and finds them again by id."""
+
+    def __init__(self, group: TaskGroup, *, heartbeat_interval: float) -> None:
+        self._group = group
+        self._heartbeat = heartbeat_interval
+        self._jobs: dict[str, Job] = {}
+
+    def start(self, tool: str, work: Callable[[Job], Awaitable[ImagesOutcome]]) -> Job:
+        job = Job(id=f"job_{secrets.token_hex(4)}", tool=tool)
+        self._jobs[job.id] = job
+        self._group.start_soon(self._run, job, work, name=job.id)
+        return job
+
+    def get(self, job_id: str) -> Job | None:
+        return self._jobs.get(job_id.strip())
+
+    def running(self) -> list[Job]:
+        return [job for job in self._jobs.values() if job.status == "running"]
+
+    async def _run(self, job: Job, work: Callable[[Job], Awaitable[ImagesOutcome]]) -> None:
+        # Shielded: a shutdown or a cancelled request must not cut a paid-for generation short. Only the job's own
+        # scope stops it (job.cancel(): the cancel-upstream setting, or the end of the shutdown grace period).
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as beats:
+                beats.start_soon(job.heartbeat, self._heartbeat)
+                try:
+                    with job.cancel_scope:
+                        job.outcome = await work(job)
+                        job.status = "succeeded"
+                    if job.cancel_scope.cancelled_caught:
+                        job.status, job.error = "failed", "The call was cancelled and the upstream request aborted."
+                except ImageServerError as exc:
+                    job.status, job.error = "failed", str(exc)
+                except Exception as exc:
+                    log.exception("job %s failed unexpectedly", job.id)
+                    job.status, job.error = "failed", f"Unexpected error: {type(exc).__name__}: {exc}"
+                finally:
+                    job.done.set()
+        log.info("job %s %s after %.1f s", job.id, job.status, job.elapsed)
+
+    async def drain(self, grace: float) -> None:
+        """On shutdown: give running jobs `grace` seconds to finish and store their images, then stop the rest."""
+        running = self.running()
+        if not running:
+            return
+        log.info("waiting up to %.0f s for %d running job(s) to finish", grace, len(running))
+        with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+            for job in running:
+                await job.done.wait()
+        for job in running:
+            if job.status == "running":
+                job.cancel()
+        for job in running:
+            if job.status == "succeeded" and job.outcome is not None:
+                kept = ", ".join(f"{r.id} ({r.path})" for r in job.outcome.images)
+                log.info("job %s finished during shutdown; kept %s", job.id, kept)
+            elif job.cancel_scope.cancel_called:
+                log.warning("job %s did not finish within %.0f s and was stopped", job.id, grace)
+            else:
+                log.info("job %s ended during shutdown: %s", job.id, job.error)
