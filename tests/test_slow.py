@@ -348,3 +348,44 @@ def test_sigterm_on_stdio_waits_too(emulator: Emulator, output_dir: Path) -> Non
     _, stderr = process.communicate(timeout=20)
     assert len(list(output_dir.glob("*.png"))) == 1, stderr.decode()
     assert "finished during shutdown; kept" in stderr.decode()
+
+
+async def test_cancelling_over_stdio_keeps_the_image(emulator: Emulator, output_dir: Path) -> None:
+    emulator.delay = 1.0
+    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0")
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
+    async with Client(params, mode="legacy") as client:
+        with anyio.move_on_after(0.4) as scope:
+            await client.call_tool("generate_image", {"prompt": "cancelled over stdio"})
+        assert scope.cancelled_caught
+        [image] = await wait_for_images(output_dir, 1)
+        listing = await client.call_tool("list_images", {})
+    assert listing.structured_content is not None
+    assert listing.structured_content["images"][0]["path"] == str(image)
+
+
+async def test_closing_the_http_request_stream_keeps_the_image(emulator: Emulator, output_dir: Path) -> None:
+    emulator.delay = 1.0
+    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0")
+    with http_server(env) as (origin, _):
+        async with Client(f"{origin}/mcp") as client:
+            with anyio.move_on_after(0.4) as scope:
+                await client.call_tool("generate_image", {"prompt": "cancelled over http"})
+            assert scope.cancelled_caught
+            await wait_for_images(output_dir, 1)
+    assert len(emulator.requests_to("/images/generations")) == 1
+
+
+async def test_cancel_upstream_over_stdio(emulator: Emulator, output_dir: Path) -> None:
+    emulator.stream_interval = 0.5
+    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0", MCP_IMAGES_CANCEL_UPSTREAM="true")
+    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
+    _, record = recorder()
+    async with Client(params, mode="legacy") as client:
+        with anyio.move_on_after(0.6):
+            await client.call_tool("generate_image", {"prompt": "abort over stdio"}, progress_callback=record)
+        with anyio.fail_after(5):
+            while emulator.streams_aborted == 0:
+                await anyio.sleep(0.05)
+    assert emulator.streams_completed == 0
+    assert not output_dir.exists() or not list(output_dir.glob("*.png"))

@@ -16,8 +16,9 @@ from .tools import register_tools
 INSTRUCTIONS = """\
 Image generation, editing, variations and vision. Every image this server makes is saved to disk with a short
 id; pass that id (or a file path or URL) to later calls instead of image data. Results show a preview when the
-original is too large to inline; the full image is always in the file named in the result. analyze_image lets
-you check what an image shows; list_images finds earlier images."""
+original is too large to inline; the full image is always in the file named in the result. A slow generation
+answers with a job id: call get_job with it for the result. analyze_image lets you check what an image shows;
+list_images finds earlier images."""
 
 
 def build_server(settings: Settings) -> MCPServer[Services]:

@@ -1,0 +1,112 @@
+"""Tool parameters as the assistant sees them: types, limits and descriptions of what each does, per model.
+
+Kept apart from the handlers so the handlers read as the flow they are, and so every image-producing tool
+describes a shared parameter with the same words.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+Prompt = Annotated[
+    str,
+    Field(
+        description="What the image should show. Be specific about subject, style, composition and any text. "
+        "Up to 32000 characters for GPT image models, 4000 for dall-e-3, 1000 for dall-e-2."
+    ),
+]
+Model = Annotated[
+    str | None,
+    Field(
+        description="Image model. Catalogued: gpt-image-2, gpt-image-1.5, gpt-image-1, gpt-image-1-mini, dall-e-3, "
+        "dall-e-2; either spelling works (gpt-image-1 or openai/gpt-image-1). Other names are passed to the "
+        "provider as given. Default: the server's configured model."
+    ),
+]
+Count = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=10,
+        description="How many images to make (1-10). dall-e-3 makes one per request; the server sends several.",
+    ),
+]
+Size = Annotated[
+    str | None,
+    Field(
+        description="WIDTHxHEIGHT. GPT image models: 1024x1024, 1536x1024 (landscape), 1024x1536 (portrait) or "
+        "auto; gpt-image-2 also any size with sides multiple of 16, aspect 1:3 to 3:1, up to 3840x2160. "
+        "dall-e-3: 1024x1024, 1792x1024, 1024x1792. dall-e-2: 256x256, 512x512, 1024x1024."
+    ),
+]
+Quality = Annotated[
+    str | None,
+    Field(description="GPT image models: auto, low, medium or high (higher is slower). dall-e-3: standard or hd."),
+]
+Style = Annotated[str | None, Field(description="dall-e-3 only: vivid (dramatic) or natural.")]
+Background = Annotated[
+    str | None,
+    Field(
+        description="GPT image models only: transparent, opaque or auto. transparent needs output_format png or webp."
+    ),
+]
+OutputFormat = Annotated[str | None, Field(description="GPT image models only: png (default), jpeg or webp.")]
+OutputCompression = Annotated[
+    int | None,
+    Field(ge=0, le=100, description="GPT image models with jpeg or webp output: compression level 0-100."),
+]
+Moderation = Annotated[
+    str | None, Field(description="GPT image models only: auto (default) or low (less restrictive filtering).")
+]
+
+
+SaveTo = Annotated[
+    str | None,
+    Field(
+        description="Also write the final image here: a file path (.png, .jpg, .jpeg or .webp; other formats are "
+        "converted) or a folder, inside the user's home, the output folder or the client's roots. Relative paths "
+        "start at the client's first root. With several images a file name gets -1, -2, … suffixes."
+    ),
+]
+Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to (default: refuse).")]
+ImageRef = Annotated[
+    str,
+    Field(
+        description="An image: a stored id from an earlier result (e.g. 3f9a2c7b, or a unique prefix), its URI "
+        "(images://3f9a2c7b), a file path (absolute, ~/..., relative, or file:// URL; Windows paths on Windows), "
+        "an http(s) URL, a data:image/...;base64 URL, or bare base64."
+    ),
+]
+EditModel = Annotated[
+    str | None,
+    Field(
+        description="Image model for edits: gpt-image-2, gpt-image-1.5, gpt-image-1, gpt-image-1-mini (up to 16 "
+        "images, any aspect ratio) or dall-e-2 (one square image). Default: the server's configured model."
+    ),
+]
+EditSize = Annotated[
+    str | None,
+    Field(
+        description="Output size. GPT image models: 1024x1024, 1536x1024, 1024x1536 or auto (default: follows "
+        "the input). dall-e-2: 256x256, 512x512, 1024x1024."
+    ),
+]
+InputFidelity = Annotated[
+    str | None,
+    Field(
+        description="GPT image models except gpt-image-1-mini: high keeps faces, logos and details of the inputs "
+        "closer; low (default) is faster."
+    ),
+]
+
+
+class MaskRegion(BaseModel):
+    """A shape to edit, in fractions of the image size (0..1); (x, y) is its top-left corner."""
+
+    shape: Literal["rect", "ellipse"] = Field(default="rect", description="rect or ellipse (inscribed in the box).")
+    x: float = Field(description="Left edge, 0 = left border, 1 = right border.")
+    y: float = Field(description="Top edge, 0 = top border, 1 = bottom border.")
+    width: float = Field(description="Width as a fraction of the image width.")
+    height: float = Field(description="Height as a fraction of the image height.")
