@@ -75,7 +75,7 @@ class Job:
                 await self.done.wait()
             quiet = time.monotonic() - self._last_event
             if not self.done.is_set() and quiet >= interval * 0.9:
-                await self._notify(f"waiting for the image API: {self.elapsed:.0f} s elapsed")
+                await self.step(f"waiting for the image API: {self.elapsed:.0f} s elapsed")
 
     def cancel(self) -> None:
         self.cancel_scope.cancel()
