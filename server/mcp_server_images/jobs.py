@@ -39,6 +39,8 @@ class Job:
     error: str | None = None
     latest_partial: bytes | None = None
     """The latest partial image, for status answers."""
+    partial_note: str = ""
+    """What the latest partial is ("partial image 1 of 2 received after 23 s")."""
     message: str = "starting"
     done: anyio.Event = field(default_factory=anyio.Event)
     cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
@@ -56,7 +58,8 @@ class Job:
 
     async def partial(self, index: int, total: int, data: bytes) -> None:
         self.latest_partial = data
-        await self.step(f"partial image {index} of {total} received after {self.elapsed:.0f} s")
+        self.partial_note = f"partial image {index} of {total} received after {self.elapsed:.0f} s"
+        await self.step(self.partial_note)
 
     async def _notify(self, message: str) -> None:
         self._last_event = time.monotonic()

@@ -80,24 +80,26 @@ class Inline:
 
 
 def job_status_result(
-    job_id: str, status: str, elapsed: float, message: str, partial: bytes | None, budget: int
+    job_id: str, elapsed: float, partial: bytes | None, partial_note: str, budget: int
 ) -> CallToolResult:
     """A job that has not finished: its id, how long it has run, the latest partial preview, and what to do."""
     text = (
-        f"The image API is still working after {elapsed:.0f} s ({message}); job {job_id} keeps running and its "
-        "images will be stored when they are ready. Call get_job with job_id "
-        f'"{job_id}" to wait for the result.'
+        f"The image API is still working after {elapsed:.0f} s; job {job_id} keeps running and its images will "
+        f'be stored when they are ready. Call get_job with job_id "{job_id}" to wait for the result.'
     )
     content: list[ContentBlock] = [TextContent(type="text", text=text)]
     if partial is not None:
+        text += f" Shown below: the latest partial image ({partial_note})."
         preview = fit_preview(
             partial, max(2_048, (budget - ENVELOPE_SLACK - len(text)) * 3 // 4 - IMAGE_BLOCK_OVERHEAD)
         )
-        content[0] = TextContent(type="text", text=text + " The latest partial image is shown below.")
-        content.append(
-            ImageContent(type="image", data=base64.b64encode(preview.data).decode("ascii"), mime_type=preview.mime_type)
-        )
-    structured = {"job_id": job_id, "status": status, "elapsed_seconds": round(elapsed, 1)}
+        content = [
+            TextContent(type="text", text=text),
+            ImageContent(
+                type="image", data=base64.b64encode(preview.data).decode("ascii"), mime_type=preview.mime_type
+            ),
+        ]
+    structured = {"job_id": job_id, "status": "running", "elapsed_seconds": round(elapsed, 1)}
     return CallToolResult(content=content, structured_content=structured)
 
 

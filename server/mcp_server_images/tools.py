@@ -155,9 +155,9 @@ async def render_job(settings: Settings, services: Services, job: Job) -> CallTo
     if job.status == "failed":
         return error_result(job.error or "The call failed.")
     if job.status == "running" or job.outcome is None:
-        partial = job.latest_partial
+        partial, note, elapsed = job.latest_partial, job.partial_note, job.elapsed
         return await anyio.to_thread.run_sync(
-            lambda: job_status_result(job.id, "running", job.elapsed, job.message, partial, settings.inline_budget)
+            lambda: job_status_result(job.id, elapsed, partial, note, settings.inline_budget)
         )
     return await render_outcome(settings, services, job.outcome, job.tool)
 
