@@ -91,6 +91,8 @@ class EmulatorState:
             self.stream_end_early = False
             self.stream_error = False
             self.streams_aborted = 0
+            self.in_flight = 0
+            self.max_in_flight = 0
             self.streams_completed = 0
 
     def record(self, request: RecordedRequest) -> None:
@@ -174,8 +176,13 @@ def build_app(state: EmulatorState) -> Starlette:
                 "https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
-        if state.delay:
-            await anyio.sleep(state.delay)
+        state.in_flight += 1
+        state.max_in_flight = max(state.max_in_flight, state.in_flight)
+        try:
+            if state.delay:
+                await anyio.sleep(state.delay)
+        finally:
+            state.in_flight -= 1
         try:
             if recorded.path.endswith("/chat/completions"):
                 return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})

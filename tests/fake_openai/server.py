@@ -53,6 +53,11 @@ class Emulator:
         return self._state.streams_aborted
 
     @property
+    def max_in_flight(self) -> int:
+        """The most API requests that were being answered at the same time."""
+        return self._state.max_in_flight
+
+    @property
     def streams_completed(self) -> int:
         return self._state.streams_completed
 

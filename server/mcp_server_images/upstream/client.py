@@ -154,7 +154,7 @@ class UpstreamClient:
         # Not retried: the upstream may still be generating, and a second request would be paid twice.
         if isinstance(exc, httpx2.ReadTimeout):
             return UpstreamError(
-                f"The image API did not answer {path} within {self._http.timeout.read:.0f} s. "
+                f"The image API did not answer {path} within {self._http.timeout.read:g} s. "
                 "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
             )
         return UpstreamError(f"The connection to the image API broke while answering {path} ({type(exc).__name__}).")
