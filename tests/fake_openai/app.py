@@ -7,6 +7,7 @@ answer; switches make it slow, photo-like or missing dall-e-2, as the tests need
 from __future__ import annotations
 
 import base64
+import io
 import json
 import secrets
 import threading
@@ -18,6 +19,7 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+from PIL import Image
 from starlette.applications import Starlette
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -434,9 +436,7 @@ def _check_edit_files(recorded: RecordedRequest, model: str) -> tuple[int, int]:
                 param="mask",
                 code="invalid_image",
             )
-        import io
 
-        from PIL import Image  # local: only masks need pixel access here
 
         with Image.open(io.BytesIO(mask.data)) as image:
             if "A" not in image.getbands():
