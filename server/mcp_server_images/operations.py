@@ -220,10 +220,10 @@ class ImageService:
         native = spec is not None and ImageEndpoint.VARIATIONS in spec.endpoints
         if native:
             catalog.validate(requested, ImageEndpoint.VARIATIONS, None, options)
-        plan = self._plan_save(request.save, request.n, request.client_roots)
-        [source] = await self.resolver.resolve_all([request.image], request.client_roots)
         notes: list[str] = []
         if native and not self._variations_unavailable:
+            plan = self._plan_save(request.save, request.n, request.client_roots)
+            source = await self.resolver.resolve(request.image, request.client_roots)
             try:
                 return await self._native_variation(requested, source, request, plan, call)
             except UpstreamError as exc:

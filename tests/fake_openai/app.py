@@ -437,7 +437,6 @@ def _check_edit_files(recorded: RecordedRequest, model: str) -> tuple[int, int]:
                 code="invalid_image",
             )
 
-
         with Image.open(io.BytesIO(mask.data)) as image:
             if "A" not in image.getbands():
                 raise ApiError(
