@@ -257,3 +257,13 @@ async def test_save_to_outside_the_roots_is_refused_first(
     gif = await client.call_tool("generate_image", {"prompt": "x", "save_to": "~/x.gif"})
     assert text_of(gif) == "save_to '~/x.gif' must end in .png, .jpg, .jpeg or .webp, or name a folder to save into."
     assert emulator.requests == []
+
+
+async def test_save_to_the_output_folder_is_refused(client: Client, emulator: Emulator, output_dir: Path) -> None:
+    result = await client.call_tool("generate_image", {"prompt": "x", "save_to": str(output_dir / "copy.png")})
+
+    assert text_of(result) == (
+        f"save_to '{output_dir / 'copy.png'}' is inside the output folder {output_dir}, where every image is "
+        "already stored; choose another folder."
+    )
+    assert emulator.requests == []

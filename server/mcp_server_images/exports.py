@@ -30,12 +30,20 @@ class SavePlan:
     overwrite: bool
 
 
-def plan_save(save_to: str, *, count: int, overwrite: bool, roots: Sequence[Path], bases: Sequence[Path]) -> SavePlan:
+def plan_save(
+    save_to: str, *, count: int, overwrite: bool, roots: Sequence[Path], bases: Sequence[Path], store_root: Path
+) -> SavePlan:
     """Check a destination for `count` images; raise ParameterError with what to change."""
     shown = repr(save_to)
     ref = parse_path(save_to, windows=os.name == "nt")
     on_this_system(ref.path, ref.windows, shown)
     target = allowed(absolute(ref.path, bases), roots, shown)
+    if target == store_root or target.is_relative_to(store_root):
+        raise ParameterError(
+            "save_to",
+            f"save_to {shown} is inside the output folder {store_root}, where every image is already stored; "
+            "choose another folder.",
+        )
     names_folder = save_to.rstrip().endswith(("/", "\\")) or target.is_dir() or not target.suffix
     if names_folder:
         if target.exists() and not target.is_dir():

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 Listener = Callable[[float, float | None, str], Awaitable[None]]
 """Receives (progress, total, message); progress is the elapsed seconds, strictly increasing."""
 Status = Literal["running", "succeeded", "failed"]
+KEEP_FINISHED = 200
+"""Finished jobs kept in memory for get_job; older ones are still found through the store's metadata."""
 
 
 @dataclass(eq=False)
@@ -94,12 +96,18 @@ class JobManager:
 
     def start(self, tool: str, work: Callable[[Job], Awaitable[ImagesOutcome]]) -> Job:
         job = Job(id=f"job_{secrets.token_hex(4)}", tool=tool)
+        self._forget_old()
         self._jobs[job.id] = job
         self._group.start_soon(self._run, job, work, name=job.id)
         return job
 
     def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id.strip())
+
+    def _forget_old(self) -> None:
+        finished = [job for job in self._jobs.values() if job.done.is_set()]
+        for job in finished[: max(0, len(finished) - KEEP_FINISHED)]:
+            del self._jobs[job.id]
 
     def running(self) -> list[Job]:
         return [job for job in self._jobs.values() if job.status == "running"]
@@ -122,6 +130,8 @@ class JobManager:
                     log.exception("job %s failed unexpectedly", job.id)
                     job.status, job.error = "failed", f"Unexpected error: {type(exc).__name__}: {exc}"
                 finally:
+                    if job.status == "succeeded":
+                        job.latest_partial = None  # the final images are stored; the preview has served its turn
                     job.done.set()
         log.info("job %s %s after %.1f s", job.id, job.status, job.elapsed)
 

@@ -332,6 +332,7 @@ class ImageService:
             overwrite=save.overwrite,
             roots=self.resolver.roots(client_roots),
             bases=[*client_roots, Path.cwd()],
+            store_root=self.store.root,
         )
 
     async def _finish(
