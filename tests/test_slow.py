@@ -3,6 +3,7 @@ and shutdown, with the emulator's slow and streaming modes and short deadlines."
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -129,6 +130,12 @@ async def test_a_stream_that_ends_early_keeps_the_partial(
     assert kept["id"] in text
     assert Path(kept["path"]).parent == output_dir
     assert "partial image 2 of 2" in " ".join(messages(seen))
+
+    job_id = json.loads(Path(kept["path"]).with_suffix(".json").read_text())["job_id"]
+    async with connect(make_settings()) as restarted:
+        recovered = await restarted.call_tool("get_job", {"job_id": job_id})
+    assert recovered.is_error, "a kept partial is not presented as the job's result"
+    assert text_of(recovered).startswith(f"No job '{job_id}' is known.")
 
 
 async def test_a_stream_error_event_is_readable(make_settings: SettingsFactory, emulator: Emulator) -> None:

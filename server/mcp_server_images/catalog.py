@@ -181,13 +181,9 @@ def parse_size(size: str) -> tuple[int, int] | None:
     return (int(match.group("w")), int(match.group("h"))) if match else None
 
 
-def models_supporting(predicate_name: str, endpoint: ImageEndpoint | None = None) -> list[str]:
+def models_supporting(attribute: str) -> list[str]:
     """Names of catalogued models that take a parameter (non-empty attribute), for 'use one of' hints."""
-    return [
-        spec.name
-        for spec in CATALOG
-        if getattr(spec, predicate_name) and (endpoint is None or endpoint in spec.endpoints)
-    ]
+    return [spec.name for spec in CATALOG if getattr(spec, attribute)]
 
 
 @dataclass(frozen=True)

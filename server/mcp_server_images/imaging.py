@@ -20,6 +20,8 @@ EXTENSION_BY_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "web
 PREVIEW_MAX_SIDE = 1568
 """The long side Anthropic's vision models use; larger previews only cost bytes."""
 MIN_PREVIEW_SIDE = 16
+UPSTREAM_MAX_PIXELS = 3840 * 2160 * 4
+"""Generous above the largest size any catalogued model produces; a larger answer is not an image we asked for."""
 
 
 class NotAnImageError(ImageServerError):
@@ -47,16 +49,8 @@ class Preview:
 
 
 def probe(data: bytes) -> ImageInfo:
-    """Format, size and real transparency of encoded image bytes."""
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            mime = MIME_BY_FORMAT.get(image.format or "")
-            if mime is None:
-                raise NotAnImageError(f"unsupported image format {image.format}; use PNG, JPEG, WebP or GIF")
-            image.load()
-            return ImageInfo(mime, image.width, image.height, _has_transparency(image))
-    except (UnidentifiedImageError, OSError, SyntaxError) as exc:
-        raise NotAnImageError(f"the data is not a readable image ({exc})") from exc
+    """Format, size and real transparency of image bytes the API answered with (same checks as inputs)."""
+    return check_input(data, "the image", max_pixels=UPSTREAM_MAX_PIXELS)
 
 
 def check_input(data: bytes, shown: str, max_pixels: int) -> ImageInfo:
@@ -136,7 +130,7 @@ def _encode(image: Image.Image, alpha: bool, quality: int) -> tuple[bytes, str]:
 
 DALL_E_2_MAX_BYTES = 4 * 1024 * 1024
 DALL_E_2_SIDE = 1024
-FORMAT_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF"}
+FORMAT_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
 
 
 def encode(image: Image.Image, image_format: str) -> bytes:

@@ -24,7 +24,7 @@ from .inputs import ImageResolver, InputImage
 from .masks import Region, mask_from_image, mask_from_regions
 from .progress import NoProgress, Progress
 from .settings import ProviderKind
-from .store import ImageRecord, ImageStore, NewImage
+from .store import PARTIAL, ImageRecord, ImageStore, NewImage
 from .upstream import (
     ImagesAnswer,
     ImagesAPI,
@@ -300,7 +300,7 @@ class ImageService:
         except StreamEndedEarlyError as exc:
             if exc.partial is None:
                 raise
-            kept = replace(meta, operation=f"{meta.operation} (partial)", request_id=exc.request_id)
+            kept = replace(meta, operation=f"{meta.operation} {PARTIAL}", request_id=exc.request_id)
             [record] = await self._store_answers([ImagesAnswer([ReceivedImage(exc.partial, None)], None, None)], kept)
             raise UpstreamError(
                 f"{exc.message} The last partial image was kept as {record.id} at {record.path}.",

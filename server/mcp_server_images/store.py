@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 URI_SCHEME = "images"
 ID_LENGTH = 8
 MIN_PREFIX = 4
+PARTIAL = "(partial)"
+"""Suffix of the operation of an image kept from an unfinished stream."""
 _SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
 
 
@@ -137,8 +139,12 @@ class ImageStore:
         return matches[0]
 
     def job_images(self, job_id: str) -> list[ImageRecord]:
-        """The images a job stored, oldest first: how a finished job is found again after a restart."""
-        return sorted((r for r in self._records() if r.job_id == job_id), key=lambda r: (r.created, r.path.name))
+        """The final images a job stored, oldest first: how a finished job is found again after a restart.
+
+        A partial image kept from a stream that broke off is not a result, so it does not count.
+        """
+        finals = (r for r in self._records() if r.job_id == job_id and not (r.operation or "").endswith(PARTIAL))
+        return sorted(finals, key=lambda r: (r.created, r.path.name))
 
     def read(self, record: ImageRecord) -> bytes:
         return record.path.read_bytes()
