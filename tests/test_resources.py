@@ -12,7 +12,7 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents
 from PIL import Image
 
-from mcp_server_images.imaging import probe
+from mcp_server_images.imaging.probe import probe
 from mcp_server_images.store import ImageStore, NewImage
 from tests.conftest import text_of
 

@@ -8,10 +8,10 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
-from .resources import register_resources
+from .adapter.resources import register_resources
+from .adapter.tools import register_tools
 from .services import Services, open_services
 from .settings import Settings
-from .tools import register_tools
 
 INSTRUCTIONS = """\
 Image generation, editing, variations and vision. Every image this server makes is saved to disk with a short

@@ -18,9 +18,9 @@ from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
 
 from . import __version__
+from .adapter.http import serve_http
 from .app import build_server
 from .errors import ConfigurationError
-from .http import serve_http
 from .services import Services
 from .settings import ENV_PREFIX, Settings
 

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 
 import anyio
 
-from .analysis import VisionService
+from .backends import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
 from .inputs import ImageResolver, UrlFetcher
-from .jobs import JobManager
-from .operations import ImageService
+from .operations.analyze import VisionService
+from .operations.images import ImageService
+from .operations.jobs import JobManager
 from .settings import Settings
 from .store import ImageStore
-from .upstream import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import anyio
 
-from ..imaging import ImageInfo, check_input
-from ..paths import absolute, on_this_system, read_file
+from ..imaging.probe import ImageInfo, check_input
 from ..store import ImageStore
 from .fetch import UrlFetcher
+from .paths import absolute, on_this_system, read_file
 from .refs import InlineRef, PathRef, RefError, StoredRef, UrlRef, parse_ref, short
 
 

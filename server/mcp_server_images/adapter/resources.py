@@ -23,9 +23,9 @@ from mcp.types import (
     Resource,
 )
 
-from .errors import ImageServerError
-from .services import Services
-from .store import URI_SCHEME, ImageRecord
+from ..errors import ImageServerError
+from ..services import Services
+from ..store import URI_SCHEME, ImageRecord
 
 PAGE_SIZE = 50
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from PIL import Image, ImageDraw, ImageOps
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 EDIT = 0
 KEEP = 255

@@ -18,8 +18,8 @@ from typing import Literal
 import anyio
 from anyio.abc import TaskGroup
 
-from .errors import ImageServerError
-from .operations import ImagesOutcome
+from ..errors import ImageServerError
+from .images import ImagesOutcome
 
 log = logging.getLogger(__name__)
 

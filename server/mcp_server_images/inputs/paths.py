@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path, PurePath
 
-from .errors import ImageServerError
+from ..errors import ImageServerError
 
 
 class PathRefusedError(ImageServerError):

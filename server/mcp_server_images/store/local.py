@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import ImageServerError
-from .imaging import ImageInfo
+from ..errors import ImageServerError
+from ..imaging.probe import ImageInfo
 
 log = logging.getLogger(__name__)
 

@@ -15,17 +15,7 @@ from typing import Any
 
 import anyio
 
-from . import catalog
-from .catalog import ImageEndpoint, ImageOptions, ModelSpec
-from .errors import ImageServerError, ParameterError
-from .exports import SavePlan, plan_save, write_copies
-from .imaging import NotAnImageError, probe, square_png, to_png
-from .inputs import ImageResolver, InputImage
-from .masks import Region, mask_from_image, mask_from_regions
-from .progress import NoProgress, Progress
-from .settings import ProviderKind
-from .store import PARTIAL, ImageRecord, ImageStore, NewImage
-from .upstream import (
+from ..backends import (
     ImagesAnswer,
     ImagesAPI,
     PartialHandler,
@@ -37,6 +27,17 @@ from .upstream import (
     image_parts,
     variation_fields,
 )
+from ..catalog import models as catalog
+from ..catalog.models import ImageEndpoint, ImageOptions, ModelSpec
+from ..errors import ImageServerError, ParameterError
+from ..imaging.convert import square_png, to_png
+from ..imaging.masks import Region, mask_from_image, mask_from_regions
+from ..imaging.probe import NotAnImageError, probe
+from ..inputs import ImageResolver, InputImage
+from ..inputs.save_to import SavePlan, plan_save, write_copies
+from ..settings import ProviderKind
+from ..store import PARTIAL, ImageRecord, ImageStore, NewImage
+from .progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
 

@@ -16,10 +16,10 @@ from typing import Any, Literal
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 from pydantic import BaseModel, ConfigDict, Field
 
-from .analysis import Analysis
-from .imaging import PREVIEW_MAX_SIDE, fit_preview
-from .operations import ImagesOutcome
-from .store import ImageRecord, ImageStore
+from ..imaging.previews import PREVIEW_MAX_SIDE, fit_preview
+from ..operations.analyze import Analysis
+from ..operations.images import ImagesOutcome
+from ..store import ImageRecord, ImageStore
 
 InlineMode = Literal["preview", "full", "none"]
 

@@ -18,13 +18,13 @@ from typing import Any
 import anyio
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
-from . import catalog
-from .errors import ImageServerError, ParameterError
-from .imaging import for_vision
-from .inputs import ImageResolver
-from .inputs.refs import UrlRef, parse_ref
-from .settings import ProviderKind
-from .upstream import ChatAPI, vision_body
+from ..backends import ChatAPI, vision_body
+from ..catalog import models as catalog
+from ..errors import ImageServerError, ParameterError
+from ..imaging.convert import for_vision
+from ..inputs import ImageResolver
+from ..inputs.refs import UrlRef, parse_ref
+from ..settings import ProviderKind
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")

@@ -3,7 +3,7 @@
 from .chat import ChatAnswer, ChatAPI, vision_body
 from .client import UpstreamClient
 from .errors import UpstreamError
-from .images import (
+from .openai_images import (
     ImagesAnswer,
     ImagesAPI,
     PartialHandler,

@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from .errors import ParameterError
-from .settings import ProviderKind
+from ..errors import ParameterError
+from ..settings import ProviderKind
 
 
 class ImageEndpoint(StrEnum):

@@ -20,13 +20,12 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.types import CallToolResult, ToolAnnotations
 from pydantic import Field
 
-from .analysis import AnalyzeRequest
-from .catalog import ImageOptions
-from .errors import ImageServerError
-from .inputs.refs import parse_path
-from .jobs import Job
-from .masks import Region
-from .operations import (
+from ..catalog.models import ImageOptions
+from ..errors import ImageServerError
+from ..imaging.masks import Region
+from ..inputs.refs import parse_path
+from ..operations.analyze import AnalyzeRequest
+from ..operations.images import (
     Call,
     EditRequest,
     GenerateRequest,
@@ -36,18 +35,10 @@ from .operations import (
     VariationRequest,
     finished_job,
 )
-from .render import (
-    ImageList,
-    ImagesResult,
-    analysis_result,
-    error_result,
-    images_result,
-    job_status_result,
-    listing_result,
-)
-from .services import Services
-from .settings import Settings
-from .tool_params import (
+from ..operations.jobs import Job
+from ..services import Services
+from ..settings import Settings
+from .params import (
     Background,
     Count,
     EditModel,
@@ -65,6 +56,15 @@ from .tool_params import (
     SaveTo,
     Size,
     Style,
+)
+from .render import (
+    ImageList,
+    ImagesResult,
+    analysis_result,
+    error_result,
+    images_result,
+    job_status_result,
+    listing_result,
 )
 
 log = logging.getLogger(__name__)

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import ParameterError
-from .imaging import FORMAT_BY_EXTENSION, convert_to
-from .inputs.refs import parse_path
+from ..errors import ParameterError
+from ..imaging.convert import FORMAT_BY_EXTENSION, convert_to
+from ..store import ImageRecord, write_atomic
 from .paths import absolute, allowed, on_this_system
-from .store import ImageRecord, write_atomic
+from .refs import parse_path
 
 WRITABLE = (".png", ".jpg", ".jpeg", ".webp")
 

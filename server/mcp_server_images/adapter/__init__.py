@@ -1,0 +1,1 @@
+"""The only code that imports `mcp`: tool handlers, parameter types, rendering, resources and HTTP serving."""

@@ -1,0 +1,1 @@
+"""What each model accepts and which checks run before any upstream call."""

@@ -1,0 +1,1 @@
+"""Pixel work with Pillow: probing, previews, conversions and masks. Nothing here knows MCP or the API."""

@@ -1,0 +1,93 @@
+"""Conversions: lossless re-encoding, dall-e-2's square PNG, formats a save_to name asks for, vision copies."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from .probe import MIME_BY_FORMAT, ImageInfo, NotAnImageError, has_transparency
+
+DALL_E_2_MAX_BYTES = 4 * 1024 * 1024
+DALL_E_2_SIDE = 1024
+FORMAT_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+
+
+def encode(image: Image.Image, image_format: str) -> bytes:
+    """Encode losslessly where the format allows (PNG, lossless WebP) and at high quality otherwise (JPEG)."""
+    buffer = io.BytesIO()
+    if image_format == "JPEG":
+        image.convert("RGB").save(buffer, format="JPEG", quality=95)
+    elif image_format == "WEBP":
+        image.save(buffer, format="WEBP", lossless=True)
+    else:
+        image.save(buffer, format=image_format)
+    return buffer.getvalue()
+
+
+def to_png(data: bytes) -> bytes:
+    """The same pixels as PNG (alpha kept)."""
+    with Image.open(io.BytesIO(data)) as image:
+        return encode(image.convert("RGBA" if has_transparency(image) else "RGB"), "PNG")
+
+
+def square_png(data: bytes, info: ImageInfo, shown: str, *, crop: bool) -> tuple[bytes, list[str]]:
+    """A square RGBA PNG under 4 MB, as dall-e-2 requires, and notes on what was changed.
+
+    A non-square image is cropped to its centre square when `crop` is set (variations: the whole point is a
+    look-alike), and refused otherwise (edits: cropping would silently change what the user asked to edit).
+    """
+    notes: list[str] = []
+    with Image.open(io.BytesIO(data)) as source:
+        image = source.convert("RGBA")
+    if image.width != image.height:
+        if not crop:
+            raise NotAnImageError(
+                f"dall-e-2 edits need a square image, and {shown} is {image.width}x{image.height}. Crop it to a "
+                "square first, or use a GPT image model (e.g. gpt-image-1), which accepts any aspect ratio."
+            )
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side))
+        notes.append(f"The input was cropped to its centre {side}x{side} square, as dall-e-2 needs a square image.")
+    png = encode(image, "PNG")
+    if len(png) > DALL_E_2_MAX_BYTES and image.width > DALL_E_2_SIDE:
+        image = image.resize((DALL_E_2_SIDE, DALL_E_2_SIDE), Image.Resampling.LANCZOS)
+        png = encode(image, "PNG")
+        notes.append(f"The input was scaled to {DALL_E_2_SIDE}x{DALL_E_2_SIDE} to fit dall-e-2's 4 MB limit.")
+    if len(png) > DALL_E_2_MAX_BYTES:
+        raise NotAnImageError(f"{shown} is still over dall-e-2's 4 MB limit as PNG; use a smaller image.")
+    if info.mime_type != "image/png" and not notes:
+        notes.append("The input was converted to PNG (lossless), as dall-e-2 needs.")
+    return png, notes
+
+
+def convert_to(data: bytes, mime_type: str, image_format: str) -> bytes:
+    """The image in another format, for writing it under a file name whose extension asks for that format."""
+    if MIME_BY_FORMAT[image_format] == mime_type:
+        return data
+    with Image.open(io.BytesIO(data)) as image:
+        alpha = has_transparency(image) and image_format != "JPEG"
+        return encode(image.convert("RGBA" if alpha else "RGB"), image_format)
+
+
+VISION_MAX_SIDE = 2048
+VISION_MAX_BYTES = 20 * 1024 * 1024
+
+
+def for_vision(data: bytes, info: ImageInfo) -> tuple[bytes, str, bool]:
+    """Bytes a vision model takes: the original when small enough, else a copy scaled to a 2048 px long side.
+
+    Returns (bytes, mime type, whether it was downscaled). Larger images gain nothing (vision models tile at
+    that size) and cost upload time and tokens.
+    """
+    if max(info.width, info.height) <= VISION_MAX_SIDE and len(data) <= VISION_MAX_BYTES:
+        return data, info.mime_type, False
+    with Image.open(io.BytesIO(data)) as source:
+        image = source.convert("RGBA" if info.has_alpha else "RGB")
+    image.thumbnail((VISION_MAX_SIDE, VISION_MAX_SIDE), Image.Resampling.LANCZOS)
+    if info.has_alpha:
+        return encode(image, "PNG"), "image/png", True
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=90)
+    return buffer.getvalue(), "image/jpeg", True

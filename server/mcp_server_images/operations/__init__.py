@@ -1,0 +1,1 @@
+"""Use cases, free of MCP and of wire formats: generate, edit, vary, analyze, list, jobs."""
