@@ -13,7 +13,7 @@ from mcp.types import BlobResourceContents
 from PIL import Image
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import ImageStore, NewImage
+from mcp_server_images.store import ImageStore, NewImage, Operation
 from tests.conftest import text_of
 
 pytestmark = pytest.mark.anyio
@@ -27,7 +27,7 @@ def seed(output_dir: Path, count: int) -> list[str]:
         buffer = io.BytesIO()
         Image.new("RGB", (32, 16), (index, 0, 0)).save(buffer, format="PNG")
         data = buffer.getvalue()
-        meta = NewImage(prompt=f"seed {index}", model="gpt-image-1", operation="generate", parameters={})
+        meta = NewImage(prompt=f"seed {index}", model="gpt-image-1", operation=Operation.GENERATE, parameters={})
         ids.append(store.save(data, probe(data), meta).id)
     return ids
 

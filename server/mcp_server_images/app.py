@@ -1,4 +1,4 @@
-"""Builds the MCP server: the lifespan that opens the shared services, the tools and the resources."""
+"""Builds the MCP server: the lifespan that opens the shared services, the tools, resources and health check."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
+from .adapter.http import HEALTH_PATH, health
 from .adapter.resources import register_resources
-from .adapter.tools import register_tools
+from .adapter.tools import TOOLS
 from .services import Services, open_services
 from .settings import Settings
 
@@ -22,7 +23,7 @@ list_images finds earlier images."""
 
 
 def build_server(settings: Settings) -> MCPServer[Services]:
-    """The MCP server for these settings; each connection's lifespan opens one pooled upstream client."""
+    """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client)."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
@@ -37,6 +38,9 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         lifespan=lifespan,
         log_level=settings.log_level,
     )
-    register_tools(server, settings)
+    for tool in TOOLS:
+        description = tool.describe(settings) if tool.describe else None
+        server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
+    server.custom_route(HEALTH_PATH, methods=["GET"])(health)
     return server

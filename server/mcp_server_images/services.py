@@ -1,4 +1,8 @@
-"""Everything a connection's tool calls share, opened once by the server's lifespan and closed at its end."""
+"""Everything the tool calls share, opened once by the server's lifespan and closed at its end.
+
+The lifespan runs once per server: over stdio that is one client, over streamable HTTP every client shares the
+same pooled upstream client, store and jobs.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import anyio
 from .backends import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
-from .operations.images import ImageService
+from .operations.common import ImageDeps, VariationsMemo
 from .operations.jobs import JobManager
 from .settings import Settings
 from .store import ImageStore
@@ -19,7 +23,8 @@ from .store import ImageStore
 
 @dataclass(frozen=True)
 class Services:
-    images: ImageService
+    settings: Settings
+    images: ImageDeps
     vision: VisionService
     store: ImageStore
     jobs: JobManager
@@ -51,12 +56,13 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
-        images = ImageService(
+        images = ImageDeps(
             images=ImagesAPI(client),
             store=store,
             resolver=resolver,
             provider=endpoint.provider,
             default_model=settings.default_model,
+            variations=VariationsMemo(),
         )
         vision = VisionService(
             chat=ChatAPI(client),
@@ -66,7 +72,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             inline_urls=settings.inline_image_urls,
         )
         try:
-            yield Services(images=images, vision=vision, store=store, jobs=jobs)
+            yield Services(settings=settings, images=images, vision=vision, store=store, jobs=jobs)
         finally:
             await jobs.drain(settings.shutdown_grace)
             group.cancel_scope.cancel()

@@ -73,7 +73,6 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
     app = server.streamable_http_app(
         streamable_http_path=settings.path, host=settings.host, transport_security=security
     )
-    app.add_route(HEALTH_PATH, health, methods=["GET"])
     return BearerTokenMiddleware(app, token) if token else app
 
 

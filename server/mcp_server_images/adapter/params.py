@@ -1,14 +1,16 @@
-"""Tool parameters as the assistant sees them: types, limits and descriptions of what each does, per model.
+"""Every tool parameter as the assistant sees it: type, limits and a description of what it does, per model.
 
-Kept apart from the handlers so the handlers read as the flow they are, and so every image-producing tool
-describes a shared parameter with the same words.
+Kept apart from the handlers so the handlers read as the flow they are, and so every tool describes a shared
+parameter with the same words.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
+
+from ..inputs import MAX_REFS
 
 Prompt = Annotated[
     str,
@@ -110,3 +112,82 @@ class MaskRegion(BaseModel):
     y: float = Field(description="Top edge, 0 = top border, 1 = bottom border.")
     width: float = Field(description="Width as a fraction of the image width.")
     height: float = Field(description="Height as a fraction of the image height.")
+
+
+EditImages = Annotated[
+    list[ImageRef],
+    Field(
+        min_length=1,
+        max_length=MAX_REFS,
+        description=f"1-{MAX_REFS} images to edit or combine (GPT image models; dall-e-2 takes one square image). "
+        "The first image is the one a mask applies to.",
+    ),
+]
+EditPrompt = Annotated[
+    str, Field(description="What to change, or how to combine the images, e.g. 'make the sky purple'.")
+]
+Mask = Annotated[
+    ImageRef | None,
+    Field(
+        description="Where to edit, as an image the size of the first image: a PNG with transparency "
+        "(transparent = edit) or a black-and-white image (white = edit, black = keep)."
+    ),
+]
+MaskRegions = Annotated[
+    list[MaskRegion] | None,
+    Field(
+        description="Where to edit, as shapes in fractions of the image: e.g. the top-left quadrant is "
+        '[{"shape": "rect", "x": 0, "y": 0, "width": 0.5, "height": 0.5}]; the sky is usually a rect '
+        "across the top. Not together with mask."
+    ),
+]
+MaskInvert = Annotated[
+    bool, Field(description="Edit everything except the mask or the shapes (e.g. 'everything but the face').")
+]
+VariationSize = Annotated[
+    str | None,
+    Field(description="dall-e-2: 256x256, 512x512 or 1024x1024. When emulated, a GPT image size or auto."),
+]
+VariationModel = Annotated[
+    str | None,
+    Field(
+        description="dall-e-2 (default) uses the native variations endpoint (a square crop of the image "
+        "is sent). Any other image model, or dall-e-2 where the provider no longer offers it, is "
+        "emulated through edits with a variation prompt."
+    ),
+]
+AnalyzeImages = Annotated[
+    list[ImageRef],
+    Field(
+        min_length=1,
+        max_length=MAX_REFS,
+        description=f"1-{MAX_REFS} images, in the order the prompt refers to them. Local and stored images larger "
+        "than 2048 px on the long side (or 20 MB) are downscaled to 2048 px before sending; http(s) URLs "
+        "are passed to the model as they are. Animated GIFs are refused.",
+    ),
+]
+Question = Annotated[str | None, Field(description="The question or instruction. Default: 'Describe this image.'")]
+VisionModel = Annotated[
+    str | None,
+    Field(description="Vision chat model. Default: the server's vision model, named in this tool's description."),
+]
+Detail = Annotated[
+    Literal["auto", "low", "high"],
+    Field(description="How closely the model looks: low is cheap and coarse, high reads small text."),
+]
+MaxTokens = Annotated[int | None, Field(ge=1, le=32_768, description="Longest answer, in tokens.")]
+ResponseSchema = Annotated[
+    dict[str, Any] | None,
+    Field(
+        description="A JSON Schema (type object) for a structured answer, e.g. the fields of a receipt. "
+        "The parsed object comes back as structuredContent.data and the JSON as text."
+    ),
+]
+ListLimit = Annotated[int, Field(ge=1, le=200, description="Most images to list, newest first.")]
+ListQuery = Annotated[str | None, Field(description="Only images whose prompt contains this text (case-insensitive).")]
+Previews = Annotated[bool, Field(description="Also return small thumbnails (all together within the inline budget).")]
+JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
+WaitSeconds = Annotated[
+    float,
+    Field(ge=0, description="How long to wait for the job to finish before answering (capped by the server)."),
+]

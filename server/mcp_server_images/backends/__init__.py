@@ -1,35 +1,33 @@
 """OpenAI-compatible HTTP API access. Nothing outside this package builds a URL or parses an error body."""
 
-from .chat import ChatAnswer, ChatAPI, vision_body
+from .chat import ChatAnswer, ChatAPI, VisionRequest
 from .client import UpstreamClient
 from .errors import UpstreamError
 from .openai_images import (
+    ImageRequest,
     ImagesAnswer,
     ImagesAPI,
     PartialHandler,
+    PartialStream,
     ReceivedImage,
     StreamEndedEarlyError,
-    edit_fields,
-    generation_body,
-    image_parts,
-    variation_fields,
+    Upload,
 )
 from .retry import RetryPolicy
 
 __all__ = [
     "ChatAPI",
     "ChatAnswer",
+    "ImageRequest",
     "ImagesAPI",
     "ImagesAnswer",
     "PartialHandler",
+    "PartialStream",
     "ReceivedImage",
     "RetryPolicy",
     "StreamEndedEarlyError",
+    "Upload",
     "UpstreamClient",
     "UpstreamError",
-    "edit_fields",
-    "generation_body",
-    "image_parts",
-    "variation_fields",
-    "vision_body",
+    "VisionRequest",
 ]

@@ -18,23 +18,39 @@ class ChatAnswer:
     request_id: str | None
 
 
-def vision_body(
-    *,
-    model: str,
-    prompt: str,
-    image_urls: Sequence[str],
-    detail: str,
-    max_tokens: int | None,
-    response_format: dict[str, Any] | None,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class VisionRequest:
+    """A question about images, in the operation's terms; the wire form is built here."""
+
+    model: str
+    prompt: str
+    image_urls: Sequence[str]
+    """http(s) URLs or data URLs, in the order the prompt refers to them."""
+    detail: str
+    max_tokens: int | None = None
+    schema: dict[str, Any] | None = None
+    """A JSON Schema for structured output."""
+    strict: bool = False
+    """Whether the schema qualifies for strict structured outputs."""
+
+
+SCHEMA_NAME = "response"
+
+
+def vision_body(request: VisionRequest) -> dict[str, Any]:
     """The request: a text part, then one `image_url` part per image in the order given."""
-    content: list[dict[str, Any]] = [{"type": "text", "text": prompt}]
-    content += [{"type": "image_url", "image_url": {"url": url, "detail": detail}} for url in image_urls]
-    body: dict[str, Any] = {"model": model, "messages": [{"role": "user", "content": content}]}
-    if max_tokens is not None:
-        body["max_completion_tokens"] = max_tokens
-    if response_format is not None:
-        body["response_format"] = response_format
+    content: list[dict[str, Any]] = [{"type": "text", "text": request.prompt}]
+    content += [
+        {"type": "image_url", "image_url": {"url": url, "detail": request.detail}} for url in request.image_urls
+    ]
+    body: dict[str, Any] = {"model": request.model, "messages": [{"role": "user", "content": content}]}
+    if request.max_tokens is not None:
+        body["max_completion_tokens"] = request.max_tokens
+    if request.schema is not None:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": SCHEMA_NAME, "schema": request.schema, "strict": request.strict},
+        }
     return body
 
 
@@ -42,8 +58,8 @@ class ChatAPI:
     def __init__(self, client: UpstreamClient) -> None:
         self._client = client
 
-    async def complete(self, body: dict[str, Any]) -> ChatAnswer:
-        response = await self._client.post_json("/chat/completions", body)
+    async def describe(self, request: VisionRequest) -> ChatAnswer:
+        response = await self._client.post_json("/chat/completions", vision_body(request))
         choices = response.body.get("choices")
         message = (
             choices[0].get("message")
@@ -60,7 +76,7 @@ class ChatAPI:
         usage = response.body.get("usage")
         return ChatAnswer(
             text=text,
-            model=str(response.body.get("model") or body["model"]),
+            model=str(response.body.get("model") or request.model),
             usage=usage if isinstance(usage, dict) else None,
             request_id=response.request_id,
         )

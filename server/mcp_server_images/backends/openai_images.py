@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog.models import ImageOptions
+from ..catalog.models import ImageOptions, ModelSpec
 from .client import ApiResponse, FileField, UpstreamClient
 from .errors import UpstreamError
 
@@ -42,44 +42,91 @@ class StreamEndedEarlyError(UpstreamError):
         self.partial = partial
 
 
-def generation_body(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Upload:
+    """An input image as it goes up: bytes and the content type the API must see."""
+
+    data: bytes
+    mime_type: str
+
+
+@dataclass(frozen=True)
+class PartialStream:
+    """The caller's wish to see partial images while the model works: how many, and who gets them."""
+
+    count: int
+    handler: PartialHandler
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One upstream request for images, in the operation's terms; the wire form is built here."""
+
+    model: str
+    """As the provider spells it."""
+    prompt: str | None
+    options: ImageOptions
+    spec: ModelSpec | None
+    """The catalog entry, None for a model outside the catalog (sent as given, never streamed)."""
+    inputs: Sequence[Upload] = ()
+    mask: bytes | None = None
+    stream: PartialStream | None = None
+
+    @property
+    def streamed(self) -> PartialStream | None:
+        """The stream to ask for, when the caller wants one and the model can stream."""
+        return self.stream if self.stream is not None and self.spec is not None and self.spec.streams else None
+
+    @property
+    def wants_b64(self) -> bool:
+        """DALL·E models answer with a URL unless asked for b64_json; GPT image models reject the parameter."""
+        return self.spec is not None and self.spec.accepts_response_format
+
+
+GENERATION_PARAMETERS = ("size", "quality", "style", "background", "output_format", "output_compression", "moderation")
+EDIT_PARAMETERS = ("size", "quality", "background", "input_fidelity", "output_format", "output_compression")
+
+
+def generation_body(request: ImageRequest) -> dict[str, Any]:
     """The JSON body of POST /images/generations. Only parameters the user set are sent."""
-    body: dict[str, Any] = {"model": model, "prompt": prompt, "n": n}
-    for name in ("size", "quality", "style", "background", "output_format", "output_compression", "moderation"):
-        value = getattr(options, name)
-        if value is not None:
-            body[name] = value
-    if ask_for_b64:
+    body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.options.n}
+    body |= _set_options(request.options, GENERATION_PARAMETERS)
+    if request.wants_b64:
         body["response_format"] = "b64_json"
+    if request.streamed is not None:
+        body |= {"stream": True, "partial_images": request.streamed.count}
     return body
 
 
-def edit_fields(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, str]:
+def edit_fields(request: ImageRequest) -> dict[str, str]:
     """The text parts of POST /images/edits; numbers and booleans go as text, as multipart requires."""
-    fields = {"model": model, "prompt": prompt, "n": str(n)}
-    for name in ("size", "quality", "background", "input_fidelity", "output_format", "output_compression"):
-        value = getattr(options, name)
-        if value is not None:
-            fields[name] = str(value)
-    if ask_for_b64:
+    fields = {"model": request.model, "prompt": request.prompt or "", "n": str(request.options.n)}
+    fields |= {name: str(value) for name, value in _set_options(request.options, EDIT_PARAMETERS).items()}
+    if request.wants_b64:
         fields["response_format"] = "b64_json"
+    if request.streamed is not None:
+        fields |= {"stream": "true", "partial_images": str(request.streamed.count)}
     return fields
 
 
-def variation_fields(*, model: str, n: int, size: str | None) -> dict[str, str]:
+def variation_fields(request: ImageRequest) -> dict[str, str]:
     """The text parts of POST /images/variations (dall-e-2 only, so b64_json is always asked for)."""
-    fields = {"model": model, "n": str(n), "response_format": "b64_json"}
-    if size is not None:
-        fields["size"] = size
+    fields = {"model": request.model, "n": str(request.options.n), "response_format": "b64_json"}
+    if request.options.size is not None:
+        fields["size"] = request.options.size
     return fields
 
 
-def image_parts(images: Sequence[tuple[bytes, str]], mask: bytes | None) -> list[FileField]:
+def _set_options(options: ImageOptions, names: Sequence[str]) -> dict[str, Any]:
+    return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
+
+
+def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]:
     """File parts: one `image`, or repeated `image[]` for several; each with a filename and image content type."""
     name = "image" if len(images) == 1 else "image[]"
     parts: list[FileField] = [
-        (name, (f"image-{index}.{mime.removeprefix('image/')}", data, mime))
-        for index, (data, mime) in enumerate(images, start=1)
+        (name, (f"image-{index}.{image.mime_type.removeprefix('image/')}", image.data, image.mime_type))
+        for index, image in enumerate(images, start=1)
     ]
     if mask is not None:
         parts.append(("mask", ("mask.png", mask, "image/png")))
@@ -87,26 +134,29 @@ def image_parts(images: Sequence[tuple[bytes, str]], mask: bytes | None) -> list
 
 
 class ImagesAPI:
-    """Calls on the Images endpoints through the shared upstream client."""
+    """The OpenAI Images endpoints through the shared upstream client."""
 
     def __init__(self, client: UpstreamClient) -> None:
         self._client = client
 
-    async def generate(self, body: dict[str, Any], stream: PartialHandler | None = None) -> ImagesAnswer:
-        """Generate; with `stream` the answer arrives as events and each partial image goes to the handler."""
-        if stream is None:
-            return await self._decode(await self._client.post_json("/images/generations", body))
-        return await self._collect(self._client.stream_json("/images/generations", body), stream)
+    async def generate(self, request: ImageRequest) -> ImagesAnswer:
+        """Generate; when streamed, each partial image goes to the request's handler as it arrives."""
+        path, body = "/images/generations", generation_body(request)
+        if request.streamed is None:
+            return await self._decode(await self._client.post_json(path, body))
+        return await self._collect(self._client.stream_json(path, body), request.streamed.handler)
 
-    async def edit(
-        self, fields: dict[str, str], files: list[FileField], stream: PartialHandler | None = None
-    ) -> ImagesAnswer:
-        if stream is None:
-            return await self._decode(await self._client.post_multipart("/images/edits", fields, files))
-        return await self._collect(self._client.stream_multipart("/images/edits", fields, files), stream)
+    async def edit(self, request: ImageRequest) -> ImagesAnswer:
+        path, fields, files = "/images/edits", edit_fields(request), image_parts(request.inputs, request.mask)
+        if request.streamed is None:
+            return await self._decode(await self._client.post_multipart(path, fields, files))
+        return await self._collect(self._client.stream_multipart(path, fields, files), request.streamed.handler)
 
-    async def variations(self, fields: dict[str, str], files: list[FileField]) -> ImagesAnswer:
-        return await self._decode(await self._client.post_multipart("/images/variations", fields, files))
+    async def vary(self, request: ImageRequest) -> ImagesAnswer:
+        files = image_parts(request.inputs, None)
+        return await self._decode(
+            await self._client.post_multipart("/images/variations", variation_fields(request), files)
+        )
 
     async def _collect(self, events: AsyncIterator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
         """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails."""

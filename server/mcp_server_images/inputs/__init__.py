@@ -4,4 +4,7 @@ from .fetch import UrlFetcher
 from .refs import RefError
 from .resolver import ImageResolver, InputImage
 
-__all__ = ["ImageResolver", "InputImage", "RefError", "UrlFetcher"]
+MAX_REFS = 16
+"""The most images one call takes (edit inputs, images to analyze)."""
+
+__all__ = ["MAX_REFS", "ImageResolver", "InputImage", "RefError", "UrlFetcher"]

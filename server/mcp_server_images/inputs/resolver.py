@@ -29,6 +29,11 @@ class InputImage:
     stored_id: str | None = None
     path: Path | None = None
 
+    @property
+    def source(self) -> str:
+        """How the sidecar names this input: its stored id, else its path, else the reference."""
+        return self.stored_id or (str(self.path) if self.path else self.ref)
+
 
 class ImageResolver:
     def __init__(
@@ -61,7 +66,7 @@ class ImageResolver:
                 data = await anyio.to_thread.run_sync(self._store.read, record)
                 stored_id, path = record.id, record.path
             case PathRef(written, windows):
-                on_this_system(written, windows, shown)
+                on_this_system(windows, shown)
                 path = absolute(written, [*client_roots, Path.cwd(), self._store.root])
                 roots = self.roots(client_roots)
                 data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)

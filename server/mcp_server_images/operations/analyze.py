@@ -18,18 +18,16 @@ from typing import Any
 import anyio
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
-from ..backends import ChatAPI, vision_body
+from ..backends import ChatAPI, VisionRequest
 from ..catalog import models as catalog
 from ..errors import ImageServerError, ParameterError
 from ..imaging.convert import for_vision
-from ..inputs import ImageResolver
+from ..inputs import MAX_REFS, ImageResolver
 from ..inputs.refs import UrlRef, parse_ref
 from ..settings import ProviderKind
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")
-MAX_IMAGES = 16
-SCHEMA_NAME = "response"
 
 
 class StructuredReplyError(ImageServerError):
@@ -68,30 +66,25 @@ class VisionService:
         self._inline_urls = inline_urls
 
     async def analyze(self, request: AnalyzeRequest) -> Analysis:
-        if not 1 <= len(request.images) <= MAX_IMAGES:
-            raise ParameterError("images", f"analyze_image takes 1 to {MAX_IMAGES} images; got {len(request.images)}.")
+        if not 1 <= len(request.images) <= MAX_REFS:
+            raise ParameterError("images", f"analyze_image takes 1 to {MAX_REFS} images; got {len(request.images)}.")
         if request.detail not in DETAILS:
             raise ParameterError("detail", f"detail {request.detail!r} is not valid. Use one of: {', '.join(DETAILS)}.")
         validator = _validator(request.response_schema)
         notes: list[str] = []
         urls = [await self._image_url(ref, request.client_roots, notes) for ref in request.images]
-        model = catalog.wire_name(request.model or self._default_model, self._provider)
-        response_format = None
-        if request.response_schema is not None:
-            strict = strict_compatible(request.response_schema)
-            response_format = {
-                "type": "json_schema",
-                "json_schema": {"name": SCHEMA_NAME, "schema": request.response_schema, "strict": strict},
-            }
-        body = vision_body(
-            model=model,
-            prompt=request.prompt or DEFAULT_PROMPT,
-            image_urls=urls,
-            detail=request.detail,
-            max_tokens=request.max_tokens,
-            response_format=response_format,
+        schema = request.response_schema
+        answer = await self._chat.describe(
+            VisionRequest(
+                model=catalog.wire_name(request.model or self._default_model, self._provider),
+                prompt=request.prompt or DEFAULT_PROMPT,
+                image_urls=urls,
+                detail=request.detail,
+                max_tokens=request.max_tokens,
+                schema=schema,
+                strict=schema is not None and strict_compatible(schema),
+            )
         )
-        answer = await self._chat.complete(body)
         data = None if validator is None else _parse_reply(answer.text, validator)
         return Analysis(answer.text, data, answer.model, answer.usage, notes)
 

@@ -19,7 +19,9 @@ import anyio
 from anyio.abc import TaskGroup
 
 from ..errors import ImageServerError
-from .images import ImagesOutcome
+from ..store import ImageRecord, ImageStore, Operation
+from .common import sum_usage
+from .requests import ImagesOutcome
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,8 @@ KEEP_FINISHED = 200
 @dataclass(eq=False)
 class Job:
     id: str
-    tool: str
-    """The verb of the tool that started it ("Generated", "Edited", "Made"), to render its result the same way."""
+    operation: Operation
+    """What the job makes, to render its result the way the starting tool would have."""
     started: float = field(default_factory=time.monotonic)
     status: Status = "running"
     outcome: ImagesOutcome | None = None
@@ -94,8 +96,8 @@ class JobManager:
         self._heartbeat = heartbeat_interval
         self._jobs: dict[str, Job] = {}
 
-    def start(self, tool: str, work: Callable[[Job], Awaitable[ImagesOutcome]]) -> Job:
-        job = Job(id=f"job_{secrets.token_hex(4)}", tool=tool)
+    def start(self, operation: Operation, work: Callable[[Job], Awaitable[ImagesOutcome]]) -> Job:
+        job = Job(id=f"job_{secrets.token_hex(4)}", operation=operation)
         self._forget_old()
         self._jobs[job.id] = job
         self._group.start_soon(self._run, job, work, name=job.id)
@@ -155,3 +157,36 @@ class JobManager:
                 log.warning("job %s did not finish within %.0f s and was stopped", job.id, grace)
             else:
                 log.info("job %s ended during shutdown: %s", job.id, job.error)
+
+
+class JobNotFoundError(ImageServerError):
+    """Neither a running job nor stored images have this job id."""
+
+
+@dataclass(frozen=True)
+class RecoveredJob:
+    """A job that finished before the server restarted, rebuilt from the images it stored."""
+
+    operation: Operation
+    outcome: ImagesOutcome
+
+
+def find_job(jobs: JobManager, store: ImageStore, job_id: str) -> Job | RecoveredJob:
+    """The job in memory, else its stored images (after a restart); blocks on the store, so run it in a thread."""
+    job = jobs.get(job_id)
+    if job is not None:
+        return job
+    records = store.job_images(job_id.strip())
+    if not records:
+        raise JobNotFoundError(
+            f"No job {job_id!r} is known. Jobs are kept while the server runs; after a restart only jobs whose "
+            "images were stored can be found. Call list_images to see the stored images."
+        )
+    return RecoveredJob(records[0].operation or Operation.GENERATE, recovered_outcome(records))
+
+
+def recovered_outcome(records: list[ImageRecord]) -> ImagesOutcome:
+    """A job's outcome rebuilt from its stored images (after a restart, the job itself is gone)."""
+    usage = sum_usage({r.request_id: r.usage for r in records}.values())  # one usage per upstream answer
+    notes = [f"Recovered from the store: job {records[0].job_id} finished earlier."]
+    return ImagesOutcome(records, records[0].model or "unknown", usage, notes)

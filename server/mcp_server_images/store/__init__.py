@@ -1,14 +1,15 @@
 """Where images live. Only this package touches the output folder."""
 
-from .local import PARTIAL, URI_SCHEME, ImageNotFoundError, ImageRecord, ImageStore, NewImage, image_uri, write_atomic
+from .local import ImageNotFoundError, ImageStore, write_atomic
+from .records import URI_SCHEME, ImageRecord, NewImage, Operation, image_uri
 
 __all__ = [
-    "PARTIAL",
     "URI_SCHEME",
     "ImageNotFoundError",
     "ImageRecord",
     "ImageStore",
     "NewImage",
+    "Operation",
     "image_uri",
     "write_atomic",
 ]

@@ -15,76 +15,23 @@ import os
 import re
 import secrets
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from ..errors import ImageServerError
 from ..imaging.probe import ImageInfo
+from .records import ImageRecord, NewImage
 
 log = logging.getLogger(__name__)
 
-URI_SCHEME = "images"
 ID_LENGTH = 8
 MIN_PREFIX = 4
-PARTIAL = "(partial)"
-"""Suffix of the operation of an image kept from an unfinished stream."""
 _SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
 
 
 class ImageNotFoundError(ImageServerError):
     """No stored image has the id (or prefix) asked for."""
-
-
-@dataclass(frozen=True)
-class ImageRecord:
-    """What the sidecar says about one stored image; `path` is absolute."""
-
-    id: str
-    path: Path
-    mime_type: str
-    width: int
-    height: int
-    bytes: int
-    created: str
-    prompt: str | None = None
-    revised_prompt: str | None = None
-    model: str | None = None
-    operation: str | None = None
-    parameters: dict[str, Any] = field(default_factory=dict)
-    usage: dict[str, Any] | None = None
-    request_id: str | None = None
-    source_images: list[str] = field(default_factory=list)
-    job_id: str | None = None
-
-    @property
-    def uri(self) -> str:
-        return image_uri(self.id)
-
-    def sidecar(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["path"] = self.path.name
-        return data
-
-
-@dataclass(frozen=True)
-class NewImage:
-    """Metadata for an image about to be stored, as the operation knows it."""
-
-    prompt: str | None
-    model: str
-    operation: str
-    parameters: dict[str, Any]
-    revised_prompt: str | None = None
-    usage: dict[str, Any] | None = None
-    request_id: str | None = None
-    source_images: list[str] = field(default_factory=list)
-    job_id: str | None = None
-
-
-def image_uri(image_id: str) -> str:
-    return f"{URI_SCHEME}://{image_id}"
 
 
 class ImageStore:
@@ -101,6 +48,7 @@ class ImageStore:
         image_id = self._new_id()
         stem = f"{now:%Y%m%d-%H%M%S}-{image_id}"
         record = ImageRecord(
+            **{f.name: getattr(meta, f.name) for f in fields(NewImage)},
             id=image_id,
             path=self.root / f"{stem}.{info.extension}",
             mime_type=info.mime_type,
@@ -108,15 +56,6 @@ class ImageStore:
             height=info.height,
             bytes=len(data),
             created=now.isoformat(timespec="microseconds"),
-            prompt=meta.prompt,
-            revised_prompt=meta.revised_prompt,
-            model=meta.model,
-            operation=meta.operation,
-            parameters=meta.parameters,
-            usage=meta.usage,
-            request_id=meta.request_id,
-            source_images=meta.source_images,
-            job_id=meta.job_id,
         )
         write_atomic(record.path, data)
         write_atomic(self.root / f"{stem}.json", json.dumps(record.sidecar(), indent=2).encode())
@@ -143,7 +82,7 @@ class ImageStore:
 
         A partial image kept from a stream that broke off is not a result, so it does not count.
         """
-        finals = (r for r in self._records() if r.job_id == job_id and not (r.operation or "").endswith(PARTIAL))
+        finals = (r for r in self._records() if r.job_id == job_id and not r.partial)
         return sorted(finals, key=lambda r: (r.created, r.path.name))
 
     def read(self, record: ImageRecord) -> bytes:
@@ -184,9 +123,7 @@ class ImageStore:
 
     def _load(self, sidecar: Path) -> ImageRecord | None:
         try:
-            data = json.loads(sidecar.read_text(encoding="utf-8"))
-            data["path"] = sidecar.with_name(data["path"])
-            record = ImageRecord(**data)
+            record = ImageRecord.from_sidecar(json.loads(sidecar.read_text(encoding="utf-8")), sidecar.parent)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("ignoring unreadable sidecar %s: %s", sidecar, exc)
             return None

@@ -1,0 +1,56 @@
+"""What a handler reads from the MCP request: the server's services, the client's roots, whether it watches."""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp import MCPDeprecationWarning
+from mcp.server.mcpserver import Context
+
+from ..inputs.refs import parse_path
+from ..services import Services
+
+log = logging.getLogger(__name__)
+
+ROOTS_TIMEOUT = 5.0
+
+Ctx = Context[Services, Any]
+
+
+def services_of(ctx: Ctx) -> Services:
+    """The services the server's lifespan opened."""
+    services: Services = ctx.request_context.lifespan_context
+    return services
+
+
+async def client_roots(ctx: Ctx) -> list[Path]:
+    """Folders the client offers (MCP roots), as local paths; empty when the client has none or cannot say."""
+    capabilities = ctx.client_capabilities
+    if capabilities is None or capabilities.roots is None:
+        return []
+    try:
+        with anyio.fail_after(ROOTS_TIMEOUT), warnings.catch_warnings():
+            warnings.simplefilter("ignore", MCPDeprecationWarning)
+            listed = await ctx.session.list_roots()
+    except Exception as exc:
+        log.debug("could not list the client's roots: %r", exc)
+        return []
+    roots = []
+    for root in listed.roots:
+        ref = parse_path(str(root.uri), windows=os.name == "nt")
+        if ref.windows == (os.name == "nt") and ref.path.is_absolute():
+            roots.append(Path(ref.path))
+    return roots
+
+
+def wants_progress(ctx: Ctx) -> bool:
+    """Whether the caller sent a progress token (only then are partial images streamed)."""
+    meta = ctx.request_context.meta
+    if meta is None:
+        return False
+    return any(meta.get(key) is not None for key in ("progress_token", "progressToken"))

@@ -1,0 +1,83 @@
+"""Image-producing calls as jobs: start one, forward its progress while waiting up to a deadline, then render.
+
+A job outlives the call that started it; what the caller sees is the result, or the job id to pass to get_job.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+
+import anyio
+from mcp.types import CallToolResult
+
+from ..operations.common import ImageDeps
+from ..operations.jobs import Job, RecoveredJob
+from ..operations.requests import Call, ImagesOutcome
+from ..services import Services
+from ..store import Operation
+from .context import Ctx, services_of, wants_progress
+from .render import error_result, images_result, job_status_result
+
+Work = Callable[[ImageDeps, Call], Awaitable[ImagesOutcome]]
+
+
+async def run_as_job(ctx: Ctx, operation: Operation, work: Work) -> CallToolResult:
+    """The shared body of every image-producing tool: run it as a job, wait up to the deadline, render."""
+    services = services_of(ctx)
+    partials = services.settings.partial_images if wants_progress(ctx) else 0
+
+    def start(job: Job) -> Awaitable[ImagesOutcome]:
+        return work(services.images, Call(progress=job, job_id=job.id, partial_images=partials))
+
+    job = services.jobs.start(operation, start)
+    return await wait_for_job(ctx, job, services.settings.response_deadline)
+
+
+async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
+    """Forward the job's progress to this call while waiting up to `wait` seconds (0: no limit), then answer.
+
+    If the call is cancelled, the job goes on (its images still land in the store) unless the server is set to
+    abort the upstream request.
+    """
+    services = services_of(ctx)
+
+    async def forward(progress: float, total: float | None, message: str) -> None:
+        await ctx.report_progress(progress, total, message)
+
+    job.listeners.append(forward)
+    try:
+        with anyio.move_on_after(wait if wait > 0 else math.inf):
+            await job.done.wait()
+    except anyio.get_cancelled_exc_class():
+        if services.settings.cancel_upstream:
+            job.cancel()
+        raise
+    finally:
+        job.listeners.remove(forward)
+    return await render_job(services, job)
+
+
+async def render_job(services: Services, job: Job | RecoveredJob) -> CallToolResult:
+    if isinstance(job, RecoveredJob):
+        return await render_outcome(services, job.outcome, job.operation)
+    if job.status == "failed":
+        return error_result(job.error or "The call failed.")
+    if job.status == "running" or job.outcome is None:
+        partial, note, elapsed = job.latest_partial, job.partial_note, job.elapsed
+        budget = services.settings.inline_budget
+        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, elapsed, partial, note, budget))
+    return await render_outcome(services, job.outcome, job.operation)
+
+
+async def render_outcome(services: Services, outcome: ImagesOutcome, operation: Operation) -> CallToolResult:
+    """Read the stored files and render them within the inline budget, off the event loop."""
+    settings = services.settings
+
+    def render() -> CallToolResult:
+        files = [services.store.read(record) for record in outcome.images]
+        return images_result(
+            outcome, operation=operation, mode=settings.inline, budget=settings.inline_budget, files=files
+        )
+
+    return await anyio.to_thread.run_sync(render)

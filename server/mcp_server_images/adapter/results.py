@@ -1,0 +1,77 @@
+"""structuredContent models: the public output contract of the tools (keys may be added, never renamed)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..store import ImageRecord
+
+
+class ImageEntry(BaseModel):
+    id: str
+    uri: str
+    path: str
+    mime_type: str
+    width: int
+    height: int
+    bytes: int
+    revised_prompt: str | None
+
+
+class ImagesResult(BaseModel):
+    """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
+
+    It is one of two shapes: the images that were made (`images`, `model`, `usage`, and `saved_to` / `method`
+    where they apply), or, when the image API outlived the response deadline, the job to ask about (`job_id`,
+    `status`, `elapsed_seconds`). The fields are optional here so that both shapes validate; the advertised
+    schema says which keys each shape requires.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["images", "model", "usage"]},
+                {"required": ["job_id", "status", "elapsed_seconds"]},
+            ]
+        }
+    )
+
+    images: list[ImageEntry] | None = None
+    model: str | None = None
+    usage: dict[str, Any] | None = None
+    saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
+    method: Literal["variations", "edits"] | None = Field(
+        default=None, description="Variations only: dall-e-2's native endpoint, or emulated through edits."
+    )
+    job_id: str | None = Field(default=None, description="Pass to get_job when the images are not ready yet.")
+    status: Literal["running", "succeeded", "failed"] | None = None
+    elapsed_seconds: float | None = None
+
+
+class ListedImage(ImageEntry):
+    prompt: str | None
+    model: str | None
+    created: str
+
+
+class ImageList(BaseModel):
+    images: list[ListedImage]
+
+
+def entry(record: ImageRecord) -> ImageEntry:
+    return ImageEntry(
+        id=record.id,
+        uri=record.uri,
+        path=str(record.path),
+        mime_type=record.mime_type,
+        width=record.width,
+        height=record.height,
+        bytes=record.bytes,
+        revised_prompt=record.revised_prompt,
+    )
+
+
+def listed(record: ImageRecord) -> ListedImage:
+    return ListedImage(**entry(record).model_dump(), prompt=record.prompt, model=record.model, created=record.created)

@@ -1,0 +1,184 @@
+"""The steps every image-producing use case shares: send, keep what was paid for, store, copy, add up usage.
+
+Every image the upstream delivers is stored before anything else happens with it, so an image that was paid for
+is on disk even when a later step (or a sibling request of a fan-out) fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import anyio
+
+from ..backends import (
+    ImageRequest,
+    ImagesAnswer,
+    ImagesAPI,
+    PartialStream,
+    ReceivedImage,
+    StreamEndedEarlyError,
+    UpstreamError,
+)
+from ..catalog.models import ImageOptions
+from ..errors import ImageServerError
+from ..imaging.probe import NotAnImageError, probe
+from ..inputs import ImageResolver
+from ..inputs.save_to import SavePlan, plan_save, write_copies
+from ..settings import ProviderKind
+from ..store import ImageRecord, ImageStore, NewImage
+from .requests import Call, ImagesOutcome, SaveRequest
+
+
+@dataclass
+class VariationsMemo:
+    """What this process learned about native variations; lives as long as the server."""
+
+    native_unavailable: bool = False
+    """Set once the provider says the variations model does not exist, so later variations go straight to edits."""
+
+
+@dataclass(frozen=True)
+class ImageDeps:
+    """What the image use cases work with, opened once by the server's lifespan."""
+
+    images: ImagesAPI
+    store: ImageStore
+    resolver: ImageResolver
+    provider: ProviderKind
+    default_model: str
+    variations: VariationsMemo
+
+
+def partial_stream(call: Call) -> PartialStream | None:
+    """Partial images as progress, when the caller watches; the backend decides whether the model can stream."""
+    if call.partial_images <= 0:
+        return None
+
+    async def on_partial(index: int, data: bytes) -> None:
+        await call.progress.partial(index + 1, call.partial_images, data)
+
+    return PartialStream(call.partial_images, on_partial)
+
+
+def plan_copies(deps: ImageDeps, save: SaveRequest | None, count: int, client_roots: Sequence[Path]) -> SavePlan | None:
+    """Check a save_to destination before anything is paid for."""
+    if save is None:
+        return None
+    return plan_save(
+        save.save_to,
+        count=count,
+        overwrite=save.overwrite,
+        roots=deps.resolver.roots(client_roots),
+        bases=[*client_roots, Path.cwd()],
+        store_root=deps.store.root,
+    )
+
+
+async def send_keeping_partial(
+    deps: ImageDeps,
+    send: Callable[[ImageRequest], Awaitable[ImagesAnswer]],
+    request: ImageRequest,
+    meta: NewImage,
+) -> ImagesAnswer:
+    """One upstream request; when a stream ends without its final image, the last partial is stored."""
+    try:
+        return await send(request)
+    except StreamEndedEarlyError as exc:
+        if exc.partial is None:
+            raise
+        kept = replace(meta, partial=True, request_id=exc.request_id)
+        [record] = await store_answers(deps.store, [ImagesAnswer([ReceivedImage(exc.partial, None)], None, None)], kept)
+        raise UpstreamError(
+            f"{exc.message} The last partial image was kept as {record.id} at {record.path}.",
+            request_id=exc.request_id,
+        ) from exc
+
+
+async def finish(
+    deps: ImageDeps, answers: list[ImagesAnswer], meta: NewImage, notes: list[str], plan: SavePlan | None
+) -> ImagesOutcome:
+    """Store every image first, then write the save_to copies; a failed copy never loses a stored image."""
+    records = await store_answers(deps.store, answers, meta)
+    usage = sum_usage(answer.usage for answer in answers)
+    saved: list[Path] = []
+    if plan is not None:
+        try:
+            files = [await anyio.to_thread.run_sync(deps.store.read, record) for record in records]
+            saved, conversions = await anyio.to_thread.run_sync(write_copies, plan, records, files)
+            notes = notes + conversions
+        except (ImageServerError, OSError) as exc:
+            notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
+    return ImagesOutcome(records, meta.model or "unknown", usage, notes, saved=saved)
+
+
+async def store_answers(store: ImageStore, answers: list[ImagesAnswer], meta: NewImage) -> list[ImageRecord]:
+    records: list[ImageRecord] = []
+    for answer in answers:
+        for image in answer.images:
+            try:
+                info = probe(image.data)
+            except NotAnImageError as exc:
+                raise UpstreamError(
+                    f"The image API answered with data that is not an image: {exc}", request_id=answer.request_id
+                ) from exc
+            item_meta = replace(
+                meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id
+            )
+            records.append(await anyio.to_thread.run_sync(store.save, image.data, info, item_meta))
+    return records
+
+
+def option_parameters(options: ImageOptions) -> dict[str, Any]:
+    """The options the user set, for the sidecar."""
+    return {k: v for k, v in asdict(options).items() if v is not None}
+
+
+def split_batches(total: int, per_request: int) -> list[int]:
+    """Batch sizes: 5 images at 1 per request is [1, 1, 1, 1, 1]; at 10 per request it is [5]."""
+    full, rest = divmod(total, per_request)
+    return [per_request] * full + ([rest] if rest else [])
+
+
+async def gather(
+    calls: Sequence[Callable[[], Awaitable[ImagesAnswer]]],
+) -> tuple[list[ImagesAnswer], list[ImageServerError]]:
+    """Run the calls concurrently; keep every success (in order) and every user-facing failure."""
+    results: list[ImagesAnswer | ImageServerError | None] = [None] * len(calls)
+
+    async def run(index: int) -> None:
+        try:
+            results[index] = await calls[index]()
+        except ImageServerError as exc:
+            results[index] = exc
+
+    async with anyio.create_task_group() as group:
+        for index in range(len(calls)):
+            group.start_soon(run, index)
+    answers = [r for r in results if isinstance(r, ImagesAnswer)]
+    failures = [r for r in results if isinstance(r, ImageServerError)]
+    return answers, failures
+
+
+def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:
+    """Add up token counts of several answers (fan-out), keeping nested detail objects."""
+    total: dict[str, Any] | None = None
+    for usage in usages:
+        if usage is None:
+            continue
+        total = dict(usage) if total is None else _add(total, usage)
+    return total
+
+
+def _add(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(left)
+    for key, value in right.items():
+        if isinstance(value, bool) or key not in merged:
+            merged.setdefault(key, value)
+        elif isinstance(value, int | float) and isinstance(merged[key], int | float):
+            merged[key] = merged[key] + value
+        elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
+            merged[key] = _add(merged[key], value)
+    return merged

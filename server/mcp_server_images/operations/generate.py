@@ -1,0 +1,52 @@
+"""generate_image's use case: a prompt in, stored images out; models that make one image per request fan out."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from functools import partial
+
+from ..backends import ImageRequest
+from ..catalog import models as catalog
+from ..catalog.models import ImageEndpoint
+from ..store import NewImage, Operation
+from .common import (
+    ImageDeps,
+    finish,
+    gather,
+    option_parameters,
+    partial_stream,
+    plan_copies,
+    send_keeping_partial,
+    split_batches,
+)
+from .requests import Call, GenerateRequest, ImagesOutcome
+
+
+async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> ImagesOutcome:
+    model = request.model or deps.default_model
+    options = request.options
+    spec = catalog.validate(model, ImageEndpoint.GENERATIONS, request.prompt, options)
+    plan = plan_copies(deps, request.save, options.n, request.client_roots)
+    wire_model = catalog.wire_name(model, deps.provider)
+    batches = split_batches(options.n, spec.n_per_request if spec else options.n)
+    meta = NewImage(
+        prompt=request.prompt,
+        model=wire_model,
+        operation=Operation.GENERATE,
+        parameters=option_parameters(options),
+        job_id=call.job_id,
+    )
+    stream = partial_stream(call)
+    upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
+    await call.progress.step(f"request sent to {wire_model}")
+    answers, failures = await gather(
+        [partial(send_keeping_partial, deps, deps.images.generate, one, meta) for one in upstream]
+    )
+    notes = []
+    if len(batches) > 1:
+        notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
+    if failures:
+        if not answers:
+            raise failures[0]
+        notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
+    return await finish(deps, answers, meta, notes, plan)

@@ -1,0 +1,83 @@
+"""The plain typed requests the use cases take and the outcome they return: no MCP, no wire format."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from ..catalog.models import ImageOptions
+from ..imaging.masks import Region
+from ..store import ImageRecord
+from .progress import NoProgress, Progress
+
+
+@dataclass(frozen=True)
+class SaveRequest:
+    """`save_to` and `overwrite` as the user gave them."""
+
+    save_to: str
+    overwrite: bool = False
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    prompt: str
+    model: str | None = None
+    options: ImageOptions = field(default_factory=ImageOptions)
+    save: SaveRequest | None = None
+    client_roots: Sequence[Path] = ()
+
+
+@dataclass(frozen=True)
+class MaskRequest:
+    """Where an edit applies: a mask image or shapes (not both), optionally inverted."""
+
+    image: str | None = None
+    regions: Sequence[Region] | None = None
+    invert: bool = False
+
+
+@dataclass(frozen=True)
+class EditRequest:
+    images: Sequence[str]
+    prompt: str
+    mask: MaskRequest = field(default_factory=MaskRequest)
+    model: str | None = None
+    options: ImageOptions = field(default_factory=ImageOptions)
+    save: SaveRequest | None = None
+    client_roots: Sequence[Path] = ()
+
+
+@dataclass(frozen=True)
+class VariationRequest:
+    image: str
+    model: str | None = None
+    n: int = 1
+    size: str | None = None
+    save: SaveRequest | None = None
+    client_roots: Sequence[Path] = ()
+
+
+@dataclass(frozen=True)
+class ImagesOutcome:
+    """What an image-producing operation made: stored records, the model, summed usage, and notes for the user."""
+
+    images: list[ImageRecord]
+    model: str
+    usage: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+    method: Literal["variations", "edits"] | None = None
+    """For variations: "variations" (native endpoint) or "edits" (emulated)."""
+    saved: list[Path] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Call:
+    """How one call runs: where its progress goes, which job it is, and how many partial images to stream."""
+
+    progress: Progress = field(default_factory=NoProgress)
+    job_id: str | None = None
+    partial_images: int = 0
+    """Above 0, models that can stream are asked to, with this many partial images."""
