@@ -1,33 +1,40 @@
 # Two commands set everything up on a fresh machine with Python 3.11+ and make:
-#   make run    create .venv if missing, install, start the server on stdio
-#   make test   the same set-up, then lint, type check and the whole suite
+#   make run    create .venv if missing, install what the server needs at run time, start it on stdio
+#   make test   the same set-up plus the test tools, then lint, type check and the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
 
 .PHONY: run test lint typecheck pytest clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) 1>&2
+$(BIN)/python:
+	@$(PYTHON) -m venv $(VENV) 1>&2
 	@$(BIN)/python -m pip install --quiet --upgrade pip 1>&2
-	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
-	@touch $(STAMP)
 
-run: $(STAMP)
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet -e . 1>&2
+	@touch $(RUN_STAMP)
+
+$(DEV_STAMP): pyproject.toml | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
+	@touch $(DEV_STAMP) $(RUN_STAMP)
+
+run: $(RUN_STAMP)
 	@$(BIN)/mcp-server-images $(ARGS)
 
 test: lint typecheck pytest
 
-lint: $(STAMP)
+lint: $(DEV_STAMP)
 	$(BIN)/ruff check server tests
 	$(BIN)/ruff format --check server tests
 
-typecheck: $(STAMP)
+typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(DEV_STAMP)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 clean:

@@ -29,8 +29,8 @@ def received_mask(emulator: Emulator) -> Image.Image:
 def alpha_at(mask: Image.Image, x: float, y: float) -> int:
     """Alpha at a point given in fractions of the mask size."""
     value = mask.getchannel("A").getpixel((int(x * (mask.width - 1)), int(y * (mask.height - 1))))
-    assert isinstance(value, int)
-    return value
+    assert isinstance(value, int | float)
+    return int(value)
 
 
 async def test_one_image_goes_as_image_and_several_as_image_array(

@@ -163,7 +163,7 @@ class _Summary:
                 f"{number}. id {record.id}: {record.width}x{record.height} {kind}, {_human_bytes(record.bytes)}, "
                 f"saved to {record.path} ({record.uri})."
             )
-            lines.append("   " + self._shown(inline, pending, record))
+            lines.append("   " + self._shown(inline, record, pending=pending))
             if record.revised_prompt:
                 lines.append(f"   Revised prompt: {record.revised_prompt}")
         if outcome.saved:
@@ -176,7 +176,7 @@ class _Summary:
         lines.append("Refer to an image by its id (or path) in later calls; the files stay on disk.")
         return "\n".join(lines)
 
-    def _shown(self, inline: Inline | None, pending: bool, record: ImageRecord) -> str:
+    def _shown(self, inline: Inline | None, record: ImageRecord, *, pending: bool) -> str:
         if pending:
             # Same length class as the final wording, so the skeleton measures close to the real result.
             return f"Shown below as a preview of {record.width}x{record.height} pixels; the full image is in the file."

@@ -15,6 +15,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageOps
 
 from ..errors import ParameterError
+from .probe import has_alpha_channel
 
 EDIT = 0
 KEEP = 255
@@ -46,7 +47,7 @@ def mask_from_image(data: bytes, size: tuple[int, int], *, invert: bool, shown: 
                 f"The mask {shown} is {source.width}x{source.height} but the image is {size[0]}x{size[1]}; "
                 "they must be the same size. Resize the mask, or describe the area with mask_region instead.",
             )
-        if source.mode in ("RGBA", "LA", "PA") or "transparency" in source.info:
+        if has_alpha_channel(source):
             alpha = source.convert("RGBA").getchannel("A")
         else:
             gray = source.convert("L")

@@ -42,7 +42,7 @@ def fit_preview(data: bytes, max_bytes: int, max_side: int = PREVIEW_MAX_SIDE) -
         width = max(MIN_PREVIEW_SIDE, round(image.width * scale))
         height = max(MIN_PREVIEW_SIDE, round(image.height * scale))
         resized = image if (width, height) == image.size else image.resize((width, height), Image.Resampling.LANCZOS)
-        encoded, mime = _encode(resized, alpha, quality)
+        encoded, mime = _encode(resized, quality, alpha=alpha)
         smallest = width == MIN_PREVIEW_SIDE or height == MIN_PREVIEW_SIDE
         if len(encoded) <= max_bytes or smallest:
             return Preview(encoded, mime, width, height)
@@ -51,7 +51,7 @@ def fit_preview(data: bytes, max_bytes: int, max_side: int = PREVIEW_MAX_SIDE) -
         quality = max(60, quality - 5)
 
 
-def _encode(image: Image.Image, alpha: bool, quality: int) -> tuple[bytes, str]:
+def _encode(image: Image.Image, quality: int, *, alpha: bool) -> tuple[bytes, str]:
     buffer = io.BytesIO()
     if alpha:
         image.save(buffer, format="WEBP", quality=quality, method=4)

@@ -75,9 +75,14 @@ def check_input(data: bytes, shown: str, max_pixels: int) -> ImageInfo:
         raise NotAnImageError(f"{shown} is truncated or damaged and cannot be decoded ({exc}).") from exc
 
 
+def has_alpha_channel(image: Image.Image) -> bool:
+    """Whether the image carries alpha at all (a channel or a transparent palette entry), used or not."""
+    return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
 def has_transparency(image: Image.Image) -> bool:
     """True only when some pixel is not fully opaque; an all-opaque alpha channel does not count."""
-    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+    if has_alpha_channel(image):
         low, _high = image.convert("RGBA").getchannel("A").getextrema()
-        return isinstance(low, int) and low < 255
+        return isinstance(low, int | float) and low < 255
     return False

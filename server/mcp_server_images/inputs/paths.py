@@ -19,7 +19,7 @@ class PathRefusedError(ImageServerError):
     """A path outside the allowed folders, hidden, or leading out through a link."""
 
 
-def on_this_system(windows: bool, shown: str) -> None:
+def on_this_system(shown: str, *, windows: bool) -> None:
     """Refuse a Windows path on a POSIX server and the other way round, with a message that says so."""
     if windows != (os.name == "nt"):
         kind = "Windows" if windows else "POSIX"

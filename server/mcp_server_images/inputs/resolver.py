@@ -66,7 +66,7 @@ class ImageResolver:
                 data = await anyio.to_thread.run_sync(self._store.read, record)
                 stored_id, path = record.id, record.path
             case PathRef(written, windows):
-                on_this_system(windows, shown)
+                on_this_system(shown, windows=windows)
                 path = absolute(written, [*client_roots, Path.cwd(), self._store.root])
                 roots = self.roots(client_roots)
                 data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)

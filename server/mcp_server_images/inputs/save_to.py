@@ -36,7 +36,7 @@ def plan_save(
     """Check a destination for `count` images; raise ParameterError with what to change."""
     shown = repr(save_to)
     ref = parse_path(save_to, windows=os.name == "nt")
-    on_this_system(ref.windows, shown)
+    on_this_system(shown, windows=ref.windows)
     target = allowed(absolute(ref.path, bases), roots, shown)
     if target == store_root or target.is_relative_to(store_root):
         raise ParameterError(

@@ -33,7 +33,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
     notes: list[str] = []
     uploads: list[Upload] = []
     for image in inputs:
-        upload, changes = await anyio.to_thread.run_sync(_prepare_input, image, dall_e_2)
+        upload, changes = await anyio.to_thread.run_sync(partial(_prepare_input, image, dall_e_2=dall_e_2))
         uploads.append(upload)
         notes.extend(changes)
     mask = await _mask(deps, request, inputs[0].info.width, inputs[0].info.height)
@@ -65,7 +65,7 @@ def _check_shape(request: EditRequest, model: str, limit: int) -> None:
         raise ParameterError("mask_invert", "mask_invert needs a mask or a mask_region to invert.")
 
 
-def _prepare_input(image: InputImage, dall_e_2: bool) -> tuple[Upload, list[str]]:
+def _prepare_input(image: InputImage, *, dall_e_2: bool) -> tuple[Upload, list[str]]:
     """Bytes and content type the edits endpoint accepts: dall-e-2 a square PNG, GPT models PNG, JPEG or WebP."""
     if dall_e_2:
         png, notes = square_png(image.data, image.info, repr(image.ref), crop=False)

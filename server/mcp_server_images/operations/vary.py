@@ -48,7 +48,7 @@ class VariationPlan:
     emulation: Emulation
 
 
-def plan_variation(request: VariationRequest, default_model: str, native_unavailable: bool) -> VariationPlan:
+def plan_variation(request: VariationRequest, default_model: str, *, native_unavailable: bool) -> VariationPlan:
     """Decide the route without side effects; validates a native request before anything is sent."""
     requested = request.model or VARIATIONS_MODEL
     spec = catalog.lookup(requested)
@@ -68,7 +68,7 @@ def plan_variation(request: VariationRequest, default_model: str, native_unavail
 
 
 async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> ImagesOutcome:
-    plan = plan_variation(request, deps.default_model, deps.variations.native_unavailable)
+    plan = plan_variation(request, deps.default_model, native_unavailable=deps.variations.native_unavailable)
     notes: list[str] = []
     if plan.native is not None:
         try:
