@@ -92,6 +92,7 @@ class EmulatorState:
             self.stream_interval = 0.0
             self.stream_end_early = False
             self.stream_error = False
+            self.stream_bad_partial = False
             self.streams_aborted = 0
             self.in_flight = 0
             self.max_in_flight = 0
@@ -308,7 +309,8 @@ async def _events(
     try:
         for index in range(int(body.get("partial_images") or 0)):
             await anyio.sleep(state.stream_interval)
-            partial = base64.b64encode(picture(width, height)).decode()
+            damaged = state.stream_bad_partial and index == 0
+            partial = base64.b64encode(b"not a picture" if damaged else picture(width, height)).decode()
             yield b": keep-alive\n\n"
             async for chunk in _split_event(
                 f"{prefix}.partial_image",

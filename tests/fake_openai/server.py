@@ -22,6 +22,7 @@ SWITCHES = frozenset(
         "stream_interval",
         "stream_end_early",
         "stream_error",
+        "stream_bad_partial",
     }
 )
 

@@ -53,11 +53,20 @@ class ImageDeps:
 
 
 def partial_stream(call: Call) -> PartialStream | None:
-    """Partial images as progress, when the caller watches; the backend decides whether the model can stream."""
+    """Partial images as progress, when the caller watches; the backend decides whether the model can stream.
+
+    A partial is checked like a final answer before anyone sees it; a damaged one is skipped with a note, so it
+    can never cost the final image or the job's answer.
+    """
     if call.partial_images <= 0:
         return None
 
     async def on_partial(index: int, data: bytes) -> None:
+        try:
+            await anyio.to_thread.run_sync(probe, data)
+        except NotAnImageError:
+            await call.progress.step(f"partial image {index + 1} was damaged and is skipped")
+            return
         await call.progress.partial(index + 1, call.partial_images, data)
 
     return PartialStream(call.partial_images, on_partial)
@@ -90,7 +99,8 @@ async def send_keeping_partial(
         if exc.partial is None:
             raise
         kept = replace(meta, partial=True, request_id=exc.request_id)
-        [record] = await store_answers(deps.store, [ImagesAnswer([ReceivedImage(exc.partial, None)], None, None)], kept)
+        answer = ImagesAnswer([ReceivedImage(exc.partial, None)], None, exc.request_id)
+        [record], _ = await store_answers(deps.store, [answer], kept)
         raise UpstreamError(
             f"{exc.message} The last partial image was kept as {record.id} at {record.path}.",
             request_id=exc.request_id,
@@ -100,8 +110,9 @@ async def send_keeping_partial(
 async def finish(
     deps: ImageDeps, answers: list[ImagesAnswer], meta: NewImage, notes: list[str], plan: SavePlan | None
 ) -> ImagesOutcome:
-    """Store every image first, then write the save_to copies; a failed copy never loses a stored image."""
-    records = await store_answers(deps.store, answers, meta)
+    """Store every good image first, then write the save_to copies; a failed copy never loses a stored image."""
+    records, problems = await store_answers(deps.store, answers, meta)
+    notes = notes + problems
     usage = sum_usage(answer.usage for answer in answers)
     saved: list[Path] = []
     if plan is not None:
@@ -114,21 +125,32 @@ async def finish(
     return ImagesOutcome(records, meta.model or "unknown", usage, notes, saved=saved)
 
 
-async def store_answers(store: ImageStore, answers: list[ImagesAnswer], meta: NewImage) -> list[ImageRecord]:
+async def store_answers(
+    store: ImageStore, answers: list[ImagesAnswer], meta: NewImage
+) -> tuple[list[ImageRecord], list[str]]:
+    """Store every image that decodes; say which did not. Fails only when not one image could be kept."""
     records: list[ImageRecord] = []
-    for answer in answers:
-        for image in answer.images:
-            try:
-                info = probe(image.data)
-            except NotAnImageError as exc:
-                raise UpstreamError(
-                    f"The image API answered with data that is not an image: {exc}", request_id=answer.request_id
-                ) from exc
-            item_meta = replace(
-                meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id
-            )
-            records.append(await anyio.to_thread.run_sync(store.save, image.data, info, item_meta))
-    return records
+    problems: list[str] = []
+    items = [(answer, image) for answer in answers for image in answer.images]
+    for number, (answer, image) in enumerate(items, start=1):
+        try:
+            info = await anyio.to_thread.run_sync(probe, image.data)
+        except NotAnImageError as exc:
+            problems.append(f"image {number}: {exc}")
+            continue
+        item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
+        records.append(await anyio.to_thread.run_sync(store.save, image.data, info, item_meta))
+    if not problems:
+        return records, []
+    request_ids = ", ".join(sorted({a.request_id for a in answers if a.request_id}))
+    detail = "; ".join(problems)
+    if not records:
+        raise UpstreamError(
+            f"The image API answered with data that is not an image ({detail}).", request_id=request_ids or None
+        )
+    return records, [
+        f"{len(records)} of {len(items)} images were kept; the API sent data that is not an image for {detail}."
+    ]
 
 
 def option_parameters(options: ImageOptions) -> dict[str, Any]:
