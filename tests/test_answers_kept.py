@@ -62,7 +62,7 @@ async def test_a_damaged_partial_image_is_skipped_and_the_final_image_kept(
     emulator.stream_bad_partial = True
     said: list[str] = []
 
-    async def progress(value: float, total: float | None, message: str | None) -> None:
+    async def progress(progress: float, total: float | None, message: str | None) -> None:
         said.append(message or "")
 
     async with connect(make_settings(), mode="legacy") as client:
