@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
-from ..imaging.previews import PREVIEW_MAX_SIDE, Preview, fit_preview
+from ..imaging.previews import PREVIEW_MAX_SIDE, Decoded, decode_for_preview, fit_preview
 from ..operations.analyze import Analysis
 from ..operations.listing import Listing
 from ..operations.requests import ImagesOutcome
@@ -113,12 +113,10 @@ def images_result(
     if outcome.method is not None:
         structured["method"] = outcome.method
     summary = _Summary(outcome, operation.verb, mode)
+    sources = [_Source(record, data) for record, data in zip(outcome.images, files, strict=True)]
 
     def build(max_bytes: int | None) -> CallToolResult:
-        inlines = [
-            _inline(record, data, mode, max_bytes) if max_bytes else None
-            for record, data in zip(outcome.images, files, strict=True)
-        ]
+        inlines = [source.inline(mode, max_bytes) if max_bytes else None for source in sources]
         return _result(outcome, summary.text(inlines, pending=max_bytes is None), inlines, structured)
 
     if mode == "none" or not outcome.images:
@@ -126,12 +124,22 @@ def images_result(
     return fit_in_budget(budget, len(outcome.images), build)
 
 
-def _inline(record: ImageRecord, data: bytes, mode: InlineMode, max_bytes: int) -> Inline:
-    fits = len(data) <= max_bytes
-    if fits and (mode == "full" or max(record.width, record.height) <= PREVIEW_MAX_SIDE):
-        return Inline(data, record.mime_type, record.width, record.height, is_preview=False)
-    preview: Preview = fit_preview(data, max_bytes)
-    return Inline(preview.data, preview.mime_type, preview.width, preview.height, is_preview=True)
+@dataclass
+class _Source:
+    """One stored image being rendered; decoded at most once, however often the budget is retried."""
+
+    record: ImageRecord
+    data: bytes
+    _decoded: Decoded | None = None
+
+    def inline(self, mode: InlineMode, max_bytes: int) -> Inline:
+        record = self.record
+        if len(self.data) <= max_bytes and (mode == "full" or max(record.width, record.height) <= PREVIEW_MAX_SIDE):
+            return Inline(self.data, record.mime_type, record.width, record.height, is_preview=False)
+        if self._decoded is None:
+            self._decoded = decode_for_preview(self.data)
+        preview = fit_preview(self._decoded, max_bytes)
+        return Inline(preview.data, preview.mime_type, preview.width, preview.height, is_preview=True)
 
 
 def _result(
@@ -241,11 +249,14 @@ def listing_result(listing: Listing, files: list[bytes] | None, budget: int) -> 
     structured = ImageList(images=[listed(r) for r in records]).model_dump()
     text = _table(records, listing.query)
 
+    decoded: list[Decoded] = []
+
     def build(max_bytes: int | None) -> CallToolResult:
         content: list[ContentBlock] = [TextContent(type="text", text=text)]
         if max_bytes and files is not None:
-            for data in files:
-                thumbnail = fit_preview(data, max_bytes, max_side=THUMBNAIL_SIDE)
+            decoded[:] = decoded or [decode_for_preview(data) for data in files]
+            for pixels in decoded:
+                thumbnail = fit_preview(pixels, max_bytes, max_side=THUMBNAIL_SIDE)
                 content.append(image_block(thumbnail.data, thumbnail.mime_type))
         return CallToolResult(content=content, structured_content=structured)
 

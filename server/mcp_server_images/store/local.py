@@ -15,6 +15,7 @@ import os
 import re
 import secrets
 import tempfile
+import threading
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,13 +40,20 @@ class ImageStore:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self._cache: dict[str, tuple[int, ImageRecord]] = {}
+        self._lock = threading.Lock()
+        self._index: dict[str, tuple[int, ImageRecord]] = {}
+        """Sidecar name -> (its modification time, its record): every complete image in the folder."""
+        self._indexed_folder: int | None = None
+        """The folder's modification time when the index was last brought up to date."""
 
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """Write the image, then its sidecar, each atomically; return the record."""
         self.root.mkdir(parents=True, exist_ok=True)
+        self._records()  # bring the index up to date, so the new id is checked against every stored one
         now = datetime.now(UTC)
-        image_id = self._new_id()
+        with self._lock:
+            current = self._indexed_folder is not None and self._indexed_folder == _mtime(self.root)
+            image_id = self._new_id()
         stem = f"{now:%Y%m%d-%H%M%S}-{image_id}"
         record = ImageRecord(
             **{f.name: getattr(meta, f.name) for f in fields(NewImage)},
@@ -57,8 +65,14 @@ class ImageStore:
             bytes=len(data),
             created=now.isoformat(timespec="microseconds"),
         )
+        sidecar = self.root / f"{stem}.json"
         write_atomic(record.path, data)
-        write_atomic(self.root / f"{stem}.json", json.dumps(record.sidecar(), indent=2).encode())
+        write_atomic(sidecar, json.dumps(record.sidecar(), indent=2).encode())
+        with self._lock:
+            self._index[sidecar.name] = (_mtime(sidecar), record)
+            if current:
+                # Only this write changed the folder since it was indexed, so the index is still complete.
+                self._indexed_folder = _mtime(self.root)
         log.info("stored image %s at %s (%d bytes)", image_id, record.path, len(data))
         return record
 
@@ -98,28 +112,33 @@ class ImageStore:
         return records[offset:end]
 
     def _records(self) -> list[ImageRecord]:
-        """Every complete image, read from the sidecars; parsed sidecars are cached by modification time."""
-        if not self.root.is_dir():
-            return []
-        records: list[ImageRecord] = []
-        seen: set[str] = set()
+        """Every complete image. The index is read again only when the folder changed behind this store's back."""
+        with self._lock:
+            try:
+                folder = _mtime(self.root)
+            except FileNotFoundError:
+                return []
+            if folder != self._indexed_folder:
+                self._reindex()
+                self._indexed_folder = folder
+            return [record for _mtime_ns, record in self._index.values()]
+
+    def _reindex(self) -> None:
+        """Scan the sidecars; one whose modification time is unchanged is not parsed again."""
+        fresh: dict[str, tuple[int, ImageRecord]] = {}
         with os.scandir(self.root) as entries:
             for entry in entries:
                 if not _SIDECAR.match(entry.name):
                     continue
-                seen.add(entry.name)
                 mtime = entry.stat().st_mtime_ns
-                cached = self._cache.get(entry.name)
+                cached = self._index.get(entry.name)
                 if cached is None or cached[0] != mtime:
                     record = self._load(Path(entry.path))
                     if record is None:
                         continue
                     cached = (mtime, record)
-                    self._cache[entry.name] = cached
-                records.append(cached[1])
-        for gone in set(self._cache) - seen:
-            del self._cache[gone]
-        return records
+                fresh[entry.name] = cached
+        self._index = fresh
 
     def _load(self, sidecar: Path) -> ImageRecord | None:
         try:
@@ -130,11 +149,16 @@ class ImageStore:
         return record if record.path.is_file() else None
 
     def _new_id(self) -> str:
-        taken = {record.id for record in self._records()}
+        """An id no indexed image has (the lock is held); 32 random bits keep other writers' ids apart too."""
+        taken = {record.id for _mtime_ns, record in self._index.values()}
         while True:
             candidate = secrets.token_hex(ID_LENGTH // 2)
             if candidate not in taken:
                 return candidate
+
+
+def _mtime(path: Path) -> int:
+    return os.stat(path).st_mtime_ns
 
 
 def write_atomic(path: Path, data: bytes) -> None:
