@@ -7,7 +7,7 @@ is on disk even when a later step (or a sibling request of a fan-out) fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -37,6 +37,7 @@ from ..inputs import ImageResolver, InputImage
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..settings import ProviderKind
 from ..store import PARTIAL, ImageRecord, ImageStore, NewImage
+from .common import split_batches, sum_usage
 from .progress import NoProgress, Progress
 
 log = logging.getLogger(__name__)
@@ -140,7 +141,7 @@ class ImageService:
         spec = catalog.validate(model, ImageEndpoint.GENERATIONS, request.prompt, options)
         plan = self._plan_save(request.save, options.n, request.client_roots)
         wire_model = catalog.wire_name(model, self.provider)
-        batches = _split(options.n, spec.n_per_request if spec else options.n)
+        batches = split_batches(options.n, spec.n_per_request if spec else options.n)
         ask_for_b64 = spec.accepts_response_format if spec else False
         meta = NewImage(
             prompt=request.prompt,
@@ -341,7 +342,7 @@ class ImageService:
     ) -> ImagesOutcome:
         """Store every image first, then write the save_to copies; a failed copy never loses a stored image."""
         records = await self._store_answers(answers, meta)
-        usage = _sum_usage(a.usage for a in answers)
+        usage = sum_usage(a.usage for a in answers)
         saved: list[Path] = []
         if plan is not None:
             try:
@@ -409,12 +410,6 @@ def _model_missing(error: UpstreamError) -> bool:
     return error.status == 400 and "does not exist" in error.message
 
 
-def _split(total: int, per_request: int) -> list[int]:
-    """Batch sizes: 5 images at 1 per request is [1, 1, 1, 1, 1]; at 10 per request it is [5]."""
-    full, rest = divmod(total, per_request)
-    return [per_request] * full + ([rest] if rest else [])
-
-
 async def _gather(
     calls: Sequence[Callable[[], Awaitable[ImagesAnswer]]],
 ) -> tuple[list[ImagesAnswer], list[ImageServerError]]:
@@ -435,30 +430,8 @@ async def _gather(
     return answers, failures
 
 
-def _sum_usage(usages: Any) -> dict[str, Any] | None:
-    """Add up token counts of several answers (fan-out), keeping nested detail objects."""
-    total: dict[str, Any] | None = None
-    for usage in usages:
-        if usage is None:
-            continue
-        total = usage if total is None else _add(total, usage)
-    return total
-
-
-def _add(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(left)
-    for key, value in right.items():
-        if isinstance(value, bool) or key not in merged:
-            merged.setdefault(key, value)
-        elif isinstance(value, int | float) and isinstance(merged[key], int | float):
-            merged[key] = merged[key] + value
-        elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
-            merged[key] = _add(merged[key], value)
-    return merged
-
-
 def finished_job(records: list[ImageRecord]) -> ImagesOutcome:
     """A job's outcome rebuilt from its stored images (after a restart, the job itself is gone)."""
-    usage = _sum_usage({r.request_id: r.usage for r in records}.values())  # one usage per upstream answer
+    usage = sum_usage({r.request_id: r.usage for r in records}.values())  # one usage per upstream answer
     notes = [f"Recovered from the store: job {records[0].job_id} finished earlier."]
     return ImagesOutcome(records, records[0].model or "unknown", usage, notes)
