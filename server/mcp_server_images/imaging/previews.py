@@ -31,23 +31,24 @@ def fit_preview(data: bytes, max_bytes: int, max_side: int = PREVIEW_MAX_SIDE) -
     """A downscaled copy whose encoded size is at most `max_bytes`.
 
     Opaque images become JPEG; images with transparency become WebP, which keeps alpha at a fraction of PNG's
-    size. The scale shrinks until the encoding fits; the result never goes below a 16 px side.
+    size. The scale shrinks until the encoding fits or the short side is down to 16 px.
     """
     with Image.open(io.BytesIO(data)) as source:
         alpha = has_transparency(source)
         image = source.convert("RGBA" if alpha else "RGB")
     scale = min(1.0, max_side / max(image.width, image.height))
+    # The smallest scale puts the short side at 16 px; one that is shorter already stays as it is. Scaling both
+    # sides alike at the floor too keeps the aspect ratio: an icon is never enlarged nor a banner stretched.
+    floor = min(scale, MIN_PREVIEW_SIDE / min(image.width, image.height))
     quality = 85
     while True:
-        width = max(MIN_PREVIEW_SIDE, round(image.width * scale))
-        height = max(MIN_PREVIEW_SIDE, round(image.height * scale))
+        width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
         resized = image if (width, height) == image.size else image.resize((width, height), Image.Resampling.LANCZOS)
         encoded, mime = _encode(resized, alpha, quality)
-        smallest = width == MIN_PREVIEW_SIDE or height == MIN_PREVIEW_SIDE
-        if len(encoded) <= max_bytes or smallest:
+        if len(encoded) <= max_bytes or scale <= floor:
             return Preview(encoded, mime, width, height)
         # Encoded size grows roughly with the pixel count, so shrink both sides by the square root of the overshoot.
-        scale *= min(0.9, (max_bytes / len(encoded)) ** 0.5)
+        scale = max(floor, scale * min(0.9, (max_bytes / len(encoded)) ** 0.5))
         quality = max(60, quality - 5)
 
 
