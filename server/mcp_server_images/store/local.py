@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from ..errors import ImageServerError
 from ..imaging.probe import ImageInfo
 
@@ -81,6 +83,10 @@ class NewImage:
     request_id: str | None = None
     source_images: list[str] = field(default_factory=list)
     job_id: str | None = None
+
+
+_SIDECAR_RECORD = TypeAdapter(ImageRecord)
+"""Checks a sidecar's fields, so a damaged one hides its own image instead of breaking every listing."""
 
 
 def image_uri(image_id: str) -> str:
@@ -183,11 +189,15 @@ class ImageStore:
         return records
 
     def _load(self, sidecar: Path) -> ImageRecord | None:
+        """The record a sidecar holds, or None (logged) when it is unreadable or its fields have the wrong types.
+
+        Fields this version does not know (written by a newer one) are ignored.
+        """
         try:
             data = json.loads(sidecar.read_text(encoding="utf-8"))
             data["path"] = sidecar.with_name(data["path"])
-            record = ImageRecord(**data)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
+            record = _SIDECAR_RECORD.validate_python(data)
+        except (OSError, ValueError, TypeError, KeyError) as exc:  # pydantic's ValidationError is a ValueError
             log.warning("ignoring unreadable sidecar %s: %s", sidecar, exc)
             return None
         return record if record.path.is_file() else None
