@@ -59,8 +59,11 @@ class Fault:
     path: str | None = None
     delay: float = 0.0
     drop_connection: bool = False
+    hold: threading.Event | None = None
+    """When set, the answer waits until the test sets this event (at most HOLD_LIMIT seconds)."""
 
 
+HOLD_LIMIT = 60.0
 STATUS_MESSAGES = {
     429: ("Rate limit reached for requests.", "requests", "rate_limit_exceeded"),
     500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
@@ -93,6 +96,7 @@ class EmulatorState:
             self.stream_end_early = False
             self.stream_error = False
             self.stream_bad_partial = False
+            self.stream_drop = False
             self.streams_aborted = 0
             self.in_flight = 0
             self.max_in_flight = 0
@@ -211,6 +215,11 @@ def build_app(state: EmulatorState) -> Starlette:
         data, content_type = state.files[name]
         return Response(data, media_type=content_type)
 
+    async def loop(request: Request) -> Response:
+        """A URL that redirects to itself forever: clients must give up after a few hops."""
+        await record(request)
+        return Response(status_code=302, headers={"location": str(request.url)})
+
     async def unknown(request: Request) -> Response:
         recorded = await record(request)
         state.violation([f"{recorded.method} {recorded.path}: not an endpoint of the API"])
@@ -218,6 +227,7 @@ def build_app(state: EmulatorState) -> Starlette:
 
     routes = [Route(path, api, methods=["POST"]) for path in contract.OPERATIONS]
     routes.append(Route("/files/{name}", files, methods=["GET"]))
+    routes.append(Route("/loop/{name}", loop, methods=["GET"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)
 
@@ -225,6 +235,8 @@ def build_app(state: EmulatorState) -> Starlette:
 async def _faulted(fault: Fault) -> Response:
     if fault.delay:
         await anyio.sleep(fault.delay)
+    if fault.hold is not None:
+        await anyio.to_thread.run_sync(fault.hold.wait, HOLD_LIMIT, abandon_on_cancel=True)
     headers = {"x-request-id": _request_id(), **fault.headers}
     if fault.drop_connection:
         return _TruncatedResponse(headers)
@@ -239,6 +251,10 @@ async def _faulted(fault: Fault) -> Response:
         return JSONResponse(fault.body, status_code=fault.status, headers=headers)
     content = fault.body.encode() if isinstance(fault.body, str) else fault.body or b""
     return Response(content, status_code=fault.status, headers=headers)
+
+
+class DroppedStreamError(Exception):
+    """Raised inside a streamed answer: the server closes the connection without ending the body."""
 
 
 class _TruncatedResponse(Response):
@@ -295,7 +311,8 @@ async def _events(
     """The answer as the API streams it: partial images, then one completed event per image; no [DONE].
 
     Each event is written in two chunks and preceded by a comment line, so readers must join split events and
-    skip comments. Switches end the stream early or send an error event instead of the final images.
+    skip comments. Switches end the stream early, send an error event instead of the final images, or drop the
+    connection halfway through the first final event.
     """
     prefix = "image_edit" if path.endswith("/edits") else "image_generation"
     width, height = (int(v) for v in str(answer.get("size", "1024x1024")).split("x"))
@@ -327,6 +344,10 @@ async def _events(
         if state.stream_end_early:
             finished = True
             return
+        if state.stream_drop:
+            finished = True
+            yield f"event: {prefix}.completed\ndata: {{".encode()
+            raise DroppedStreamError("the emulator cut the stream in the middle of an event")
         if state.stream_error:
             error = {
                 "type": "error",

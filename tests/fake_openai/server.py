@@ -23,6 +23,7 @@ SWITCHES = frozenset(
         "stream_end_early",
         "stream_error",
         "stream_bad_partial",
+        "stream_drop",
     }
 )
 
@@ -72,11 +73,15 @@ class Emulator:
         self._state.files[name] = (data, content_type)
         return f"{self.origin}/files/{name}"
 
+    def redirect_loop(self, name: str) -> str:
+        """A URL that answers every request with a redirect to itself."""
+        return f"{self.origin}/loop/{name}"
+
     def reset(self) -> None:
         self._state.reset()
 
     def __setattr__(self, name: str, value: object) -> None:
-        # Switches (photo_like, delay, variations_model_missing, chat_invalid_json) live on the shared state.
+        # Switches (photo_like, delay, stream_drop, ...: see SWITCHES) live on the shared state.
         if name in SWITCHES:
             setattr(self._state, name, value)
         else:

@@ -19,7 +19,7 @@ import httpx2
 
 from ..errors import ConfigurationError
 from ..settings import Endpoint
-from .errors import UpstreamError
+from .errors import ConnectionBrokenError, UpstreamError
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class UpstreamClient:
                             raise UpstreamError(f"The image at {url} is larger than {MAX_DOWNLOAD_BYTES} bytes.")
                         chunks.append(chunk)
                     return b"".join(chunks)
-            except httpx2.TransportError as exc:
+            except httpx2.RequestError as exc:  # TransportError, or TooManyRedirects from a redirect loop
                 raise UpstreamError(f"Could not download the image the API answered with ({url}): {exc!r}") from exc
 
     def _url(self, path: str) -> str:
@@ -150,14 +150,16 @@ class UpstreamClient:
             except httpx2.TransportError as exc:
                 raise self._broken(path, exc) from exc
 
-    def _broken(self, path: str, exc: Exception) -> UpstreamError:
+    def _broken(self, path: str, exc: Exception) -> ConnectionBrokenError:
         # Not retried: the upstream may still be generating, and a second request would be paid twice.
         if isinstance(exc, httpx2.ReadTimeout):
-            return UpstreamError(
+            return ConnectionBrokenError(
                 f"The image API did not answer {path} within {self._http.timeout.read:g} s. "
                 "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
             )
-        return UpstreamError(f"The connection to the image API broke while answering {path} ({type(exc).__name__}).")
+        return ConnectionBrokenError(
+            f"The connection to the image API broke while answering {path} ({type(exc).__name__})."
+        )
 
     @asynccontextmanager
     async def _exchange(
@@ -215,10 +217,10 @@ class UpstreamClient:
         except ValueError:
             body = None
         if not isinstance(body, dict):
+            # No status: the answer was a success (2xx) the server cannot use, not a refusal.
             raise UpstreamError(
                 f"The image API answered {path} with something that is not a JSON object "
                 f"(content type {response.headers.get('content-type', 'none')}).",
-                status=response.status_code,
                 request_id=response.headers.get("x-request-id"),
             )
         return body

@@ -83,6 +83,10 @@ class UpstreamError(ImageServerError):
         return cls(text, status=status, request_id=request_id)
 
 
+class ConnectionBrokenError(UpstreamError):
+    """The connection broke or timed out while an answer was on its way; not retried, as it may already be paid."""
+
+
 def _text(value: object) -> str | None:
     return None if value is None else str(value)
 

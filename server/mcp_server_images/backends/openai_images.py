@@ -14,7 +14,7 @@ from typing import Any
 
 from ..catalog.models import ImageOptions, ModelSpec
 from .client import ApiResponse, FileField, UpstreamClient
-from .errors import UpstreamError
+from .errors import ConnectionBrokenError, UpstreamError
 
 
 @dataclass(frozen=True)
@@ -159,26 +159,34 @@ class ImagesAPI:
         )
 
     async def _collect(self, events: AsyncIterator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
-        """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails."""
+        """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails.
+
+        A stream that ends early, or whose connection breaks, hands on its last partial image to be kept.
+        """
         images: list[ReceivedImage] = []
         usage: dict[str, Any] | None = None
         request_id: str | None = None
         last_partial: bytes | None = None
-        async for event in events:
-            request_id = event.get("request_id")
-            kind = str(event.get("type", ""))
-            error = event.get("error")
-            if error:
-                raise _stream_error(error, request_id)
-            if kind == "response":
-                return await self._decode(ApiResponse(event["response"], request_id))
-            if kind.endswith(".partial_image"):
-                last_partial = _b64(event.get("b64_json"), request_id)
-                await on_partial(int(event.get("partial_image_index", 0)), last_partial)
-            elif kind.endswith(".completed"):
-                images.append(ReceivedImage(_b64(event.get("b64_json"), request_id), _revised(event)))
-                if isinstance(event.get("usage"), dict):
-                    usage = event["usage"]
+        try:
+            async for event in events:
+                request_id = event.get("request_id")
+                kind = str(event.get("type", ""))
+                error = event.get("error")
+                if error:
+                    raise _stream_error(error, request_id)
+                if kind == "response":
+                    return await self._decode(ApiResponse(event["response"], request_id))
+                if kind.endswith(".partial_image"):
+                    last_partial = _b64(event.get("b64_json"), request_id)
+                    await on_partial(int(event.get("partial_image_index", 0)), last_partial)
+                elif kind.endswith(".completed"):
+                    images.append(ReceivedImage(_b64(event.get("b64_json"), request_id), _revised(event)))
+                    if isinstance(event.get("usage"), dict):
+                        usage = event["usage"]
+        except ConnectionBrokenError as exc:
+            if images or last_partial is None:
+                raise
+            raise StreamEndedEarlyError(exc.message, partial=last_partial, request_id=request_id) from exc
         if not images:
             raise StreamEndedEarlyError(
                 "The image stream ended before the final image arrived.", partial=last_partial, request_id=request_id
@@ -188,9 +196,7 @@ class ImagesAPI:
     async def _decode(self, response: ApiResponse) -> ImagesAnswer:
         items = response.body.get("data")
         if not isinstance(items, list) or not items:
-            raise UpstreamError(
-                "The image API answered without any image data.", status=200, request_id=response.request_id
-            )
+            raise UpstreamError("The image API answered without any image data.", request_id=response.request_id)
         images = [await self._image_bytes(item, response.request_id) for item in items]
         usage = response.body.get("usage")
         return ImagesAnswer(images, usage if isinstance(usage, dict) else None, response.request_id)

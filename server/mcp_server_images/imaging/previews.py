@@ -51,21 +51,23 @@ def fit_preview(source: Decoded | bytes, max_bytes: int, max_side: int = PREVIEW
 
     Opaque images become JPEG; images with transparency become WebP, which keeps alpha at a fraction of PNG's
     size. The scale is chosen before encoding, from how densely a small crop of the image encodes; should the
-    estimate miss, the scale shrinks by the square root of the overshoot. Never below a 16 px side.
+    estimate miss, it shrinks by the square root of the overshoot, until the encoding fits or the short side is
+    down to 16 px.
     """
     decoded = decode_for_preview(source) if isinstance(source, bytes) else source
     image = decoded.image
     scale = min(1.0, max_side / max(image.width, image.height))
-    scale = min(scale, _scale_for_budget(decoded, scale, max_bytes))
+    # The smallest scale puts the short side at 16 px; one that is shorter already stays as it is. Scaling both
+    # sides alike at the floor too keeps the aspect ratio: an icon is never enlarged nor a banner stretched.
+    floor = min(scale, MIN_PREVIEW_SIDE / min(image.width, image.height))
+    scale = max(floor, min(scale, _scale_for_budget(decoded, scale, max_bytes)))
     quality = QUALITY
     while True:
-        width = max(MIN_PREVIEW_SIDE, round(image.width * scale))
-        height = max(MIN_PREVIEW_SIDE, round(image.height * scale))
+        width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
         encoded, mime = _encode(_resized(image, (width, height)), quality, alpha=decoded.alpha)
-        smallest = width == MIN_PREVIEW_SIDE or height == MIN_PREVIEW_SIDE
-        if len(encoded) <= max_bytes or smallest:
+        if len(encoded) <= max_bytes or scale <= floor:
             return Preview(encoded, mime, width, height)
-        scale *= min(0.9, (max_bytes / len(encoded)) ** 0.5)
+        scale = max(floor, scale * min(0.9, (max_bytes / len(encoded)) ** 0.5))
         quality = max(60, quality - 5)
 
 
@@ -82,6 +84,8 @@ def _scale_for_budget(decoded: Decoded, scale: float, max_bytes: int) -> float:
     """
     image = decoded.image
     crop = image.crop((image.width * 3 // 8, image.height * 3 // 8, image.width * 5 // 8, image.height * 5 // 8))
+    if min(crop.size) < MIN_PREVIEW_SIDE:
+        return scale  # too small to sample; encoding the whole costs no more
     sample_size = (max(8, round(crop.width * scale)), max(8, round(crop.height * scale)))
     sample, _mime = _encode(_resized(crop, sample_size), QUALITY, alpha=decoded.alpha)
     per_pixel = len(sample) / (sample_size[0] * sample_size[1])

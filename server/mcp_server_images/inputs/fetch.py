@@ -37,13 +37,15 @@ def address_problem(address: str) -> str | None:
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
+    # Private comes last: Python counts 0.0.0.0, 240/4 and 255.255.255.255 as private too, and those must stay
+    # refused when the private-URL setting lets LAN addresses through.
     for label, flag in (
         ("link-local", ip.is_link_local),
         ("loopback", ip.is_loopback),
-        ("private", ip.is_private),
+        ("unspecified", ip.is_unspecified),
         ("multicast", ip.is_multicast),
         ("reserved", ip.is_reserved),
-        ("unspecified", ip.is_unspecified),
+        ("private", ip.is_private),
     ):
         if flag:
             return label

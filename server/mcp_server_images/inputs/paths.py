@@ -50,6 +50,8 @@ def _hidden_part(path: Path, root: Path) -> str | None:
 
 def allowed(path: Path, roots: Sequence[Path], shown: str) -> Path:
     """`path` normalised, after checking it (and where its links lead) against the roots. It need not exist yet."""
+    if "\x00" in str(path):
+        raise PathRefusedError(f"{shown} contains a NUL character, which no file name can hold.")
     real_roots = [Path(os.path.realpath(root)) for root in roots]
     written = Path(os.path.normpath(path))
     written_root = _within(written, [*roots, *real_roots])

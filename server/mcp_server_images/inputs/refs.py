@@ -133,7 +133,10 @@ def parse_path(text: str, *, windows: bool) -> PathRef:
 
 def _file_url(text: str, *, windows: bool) -> PathRef:
     """`file:///home/me/a.png`, `file:///C:/Users/me/a.png`, `file://server/share/a.png`, `file:~/a.png`."""
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+    except ValueError as exc:  # e.g. an unclosed "[" in the host part
+        raise RefError(f"The file URL {short(text)!r} cannot be read ({exc}); use file:///path/to/image.png.") from exc
     path = unquote(parts.path)
     host = parts.netloc
     if host and host.lower() != "localhost":

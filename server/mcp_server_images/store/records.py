@@ -11,6 +11,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pydantic import TypeAdapter
+
 URI_SCHEME = "images"
 _LEGACY_PARTIAL_SUFFIX = " (partial)"
 
@@ -72,10 +74,14 @@ class ImageRecord(NewImage):
 
     @classmethod
     def from_sidecar(cls, data: dict[str, Any], folder: Path) -> ImageRecord:
-        """Parse a sidecar; raises ValueError, TypeError or KeyError when it is not one."""
+        """Parse a sidecar, checking every field's type (pydantic's ValidationError is a ValueError); raises
+        ValueError, TypeError or KeyError when it is not one. Fields a newer version added are ignored.
+        """
         data = dict(data, path=folder / data["path"])
         operation = data.get("operation")
         if isinstance(operation, str) and operation.endswith(_LEGACY_PARTIAL_SUFFIX):
             data["operation"], data["partial"] = operation.removesuffix(_LEGACY_PARTIAL_SUFFIX), True
-        data["operation"] = None if data.get("operation") is None else Operation(data["operation"])
-        return cls(**data)
+        return _SIDECAR.validate_python(data)
+
+
+_SIDECAR = TypeAdapter(ImageRecord)
