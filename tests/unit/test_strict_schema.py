@@ -63,3 +63,9 @@ def test_definitions_are_checked_too() -> None:
     assert not strict_compatible(schema)
     schema["$defs"]["item"] = closed({})
     assert strict_compatible(schema)
+
+
+def test_property_names_are_never_taken_for_keywords() -> None:
+    open_object = {"type": "object", "properties": {"x": STRING}}
+    assert not strict_compatible(closed({"default": open_object, "enum": open_object}))
+    assert strict_compatible(closed({"properties": closed({"x": STRING}), "const": STRING}))

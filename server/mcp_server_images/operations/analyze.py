@@ -128,6 +128,11 @@ def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
     return data
 
 
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+"""Keywords whose value maps names to schemas: the names are the user's, never keywords."""
+NOT_SCHEMAS = ("enum", "const", "default", "examples")
+
+
 def strict_compatible(schema: Any) -> bool:
     """Whether OpenAI's strict structured outputs accept the schema: every object closed and fully required."""
     if isinstance(schema, list):
@@ -138,4 +143,10 @@ def strict_compatible(schema: Any) -> bool:
         properties = schema.get("properties", {})
         if schema.get("additionalProperties") is not False or set(schema.get("required", [])) != set(properties):
             return False
-    return all(strict_compatible(value) for key, value in schema.items() if key not in ("enum", "const", "default"))
+    for key, value in schema.items():
+        if key in NOT_SCHEMAS:
+            continue
+        children = value.values() if key in SCHEMA_MAPS and isinstance(value, dict) else [value]
+        if not all(strict_compatible(child) for child in children):
+            return False
+    return True

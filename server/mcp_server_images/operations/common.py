@@ -6,6 +6,7 @@ is on disk even when a later step (or a sibling request of a fan-out) fails.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -30,6 +31,8 @@ from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..settings import ProviderKind
 from ..store import ImageRecord, ImageStore, NewImage
 from .requests import Call, ImagesOutcome, SaveRequest
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -175,6 +178,9 @@ async def gather(
             results[index] = await calls[index]()
         except ImageServerError as exc:
             results[index] = exc
+        except Exception as exc:  # a bug in one request must not cancel its siblings, whose images are paid for
+            log.exception("request %d of a fan-out failed unexpectedly", index + 1)
+            results[index] = ImageServerError(f"Unexpected error: {type(exc).__name__}: {exc}")
 
     async with anyio.create_task_group() as group:
         for index in range(len(calls)):
