@@ -30,6 +30,19 @@ class ImagesAnswer:
     request_id: str | None
 
 
+GENERATION_OPTIONS = (
+    "size",
+    "quality",
+    "style",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+    "complexity",
+)
+EDIT_OPTIONS = ("size", "quality", "background", "input_fidelity", "output_format", "output_compression", "complexity")
+"""The ImageOptions fields each endpoint takes; only those the user set are sent."""
+
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
 """Called with (0-based partial index, image bytes) for each partial image a stream delivers."""
 
@@ -45,7 +58,7 @@ class StreamEndedEarlyError(UpstreamError):
 def generation_body(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, Any]:
     """The JSON body of POST /images/generations. Only parameters the user set are sent."""
     body: dict[str, Any] = {"model": model, "prompt": prompt, "n": n}
-    for name in ("size", "quality", "style", "background", "output_format", "output_compression", "moderation"):
+    for name in GENERATION_OPTIONS:
         value = getattr(options, name)
         if value is not None:
             body[name] = value
@@ -57,7 +70,7 @@ def generation_body(*, model: str, prompt: str, n: int, options: ImageOptions, a
 def edit_fields(*, model: str, prompt: str, n: int, options: ImageOptions, ask_for_b64: bool) -> dict[str, str]:
     """The text parts of POST /images/edits; numbers and booleans go as text, as multipart requires."""
     fields = {"model": model, "prompt": prompt, "n": str(n)}
-    for name in ("size", "quality", "background", "input_fidelity", "output_format", "output_compression"):
+    for name in EDIT_OPTIONS:
         value = getattr(options, name)
         if value is not None:
             fields[name] = str(value)
