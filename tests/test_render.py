@@ -74,7 +74,8 @@ async def test_previews_keep_transparency(make_settings: SettingsFactory, emulat
     assert serialized_size(result) < 60_000
 
 
-async def test_small_images_are_shown_at_full_resolution(client: Client) -> None:
+async def test_small_images_are_shown_at_full_resolution(client: Client, emulator: Emulator) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
     result = await client.call_tool("generate_image", {"prompt": "a dot", "model": "dall-e-2", "size": "256x256"})
 
     assert result.structured_content is not None

@@ -1,7 +1,8 @@
 """Checks request bodies against the official OpenAI OpenAPI contract (shared/contracts/openai-openapi.yaml).
 
 The emulator is our own reading of the API; this check keeps it honest by validating every request it receives
-against OpenAI's published schemas, so a request that only the emulator would accept fails the test. Unknown
+against OpenAI's published schemas, so a request that only the emulator would accept fails the test. What the API
+gained after the vendored contract is laid over it by `contract_overlay`, each addition with its source. Unknown
 top-level parameters count as mismatches too, because the real API answers them with "Unknown parameter".
 """
 
@@ -16,6 +17,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from . import contract_overlay
 
 SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "contracts" / "openai-openapi.yaml"
 SPEC_URI = "urn:openai-openapi"
@@ -49,6 +52,7 @@ def _spec() -> dict[str, Any]:
         )
     with SPEC_PATH.open("rb") as handle:
         loaded: dict[str, Any] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    contract_overlay.apply(loaded)
     converted: dict[str, Any] = _json_schema(loaded)
     return converted
 

@@ -22,6 +22,9 @@ SWITCHES = frozenset(
         "stream_interval",
         "stream_end_early",
         "stream_error",
+        "serves_retired",
+        "served_models",
+        "models_answer",
     }
 )
 
