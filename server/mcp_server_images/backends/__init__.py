@@ -3,6 +3,7 @@
 from .chat import ChatAnswer, ChatAPI, vision_body
 from .client import UpstreamClient
 from .errors import UpstreamError
+from .models import ModelsAPI
 from .openai_images import (
     ImagesAnswer,
     ImagesAPI,
@@ -21,6 +22,7 @@ __all__ = [
     "ChatAnswer",
     "ImagesAPI",
     "ImagesAnswer",
+    "ModelsAPI",
     "PartialHandler",
     "ReceivedImage",
     "RetryPolicy",
