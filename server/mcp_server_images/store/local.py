@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ImageServerError
-from ..imaging.probe import ImageInfo
+from ..imaging.info import ImageInfo
 
 log = logging.getLogger(__name__)
 
