@@ -144,11 +144,12 @@ class ModelDirectory:
         lifecycle = self.lifecycle(model)
         if lifecycle is None or not self._retired(lifecycle):
             return None
-        served = None if self._key(model) in self._gone else await self.served()
-        if served is not None and served.get(model) is not None:
-            return None
-        if served is None and self._provider is not ProviderKind.OPENAI and self._key(model) not in self._gone:
-            return None
+        served = await self.served()
+        if self._key(model) not in self._gone:
+            if served is not None and served.get(model) is not None:
+                return None
+            if served is None and self._provider is not ProviderKind.OPENAI:
+                return None
         name = self._catalog.canonical_name(model)
         advice = Lifecycle(replacements=self._served_replacements(model, lifecycle, served)).advice()
         return f"{self._retirement(name, lifecycle)}; {advice or 'pick another model'}."
@@ -156,11 +157,7 @@ class ModelDirectory:
     async def resolve_default(self, configured: str, kind: ModelKind) -> DefaultChoice:
         """The configured default if served, else its replacement chain, else the catalog's defaults for the kind."""
         served = await self.served()
-        if served is None and self._key(configured) not in self._gone:
-            lifecycle = self.lifecycle(configured)
-            if self._provider is not ProviderKind.OPENAI or lifecycle is None or not self._retired(lifecycle):
-                return DefaultChoice(configured)
-        elif served is not None and served.get(configured) is not None and self._key(configured) not in self._gone:
+        if self._usable(configured, served):
             return DefaultChoice(configured)
         chain = self._catalog.replacements(configured)
         why = self._unavailable(configured, served)
@@ -188,7 +185,6 @@ class ModelDirectory:
             self._failure = state
             return
         self._served = ServedModels.of(models)
-        self._gone -= set(self._served.by_name)
         if self._failure is not None:
             log.info("The provider's model list is available again.")
         self._failure = None
@@ -213,12 +209,13 @@ class ModelDirectory:
         return shut or (lifecycle.shutdown is not None and lifecycle.shutdown <= self._today())
 
     def _usable(self, model: str, served: ServedModels | None) -> bool:
+        """Served by this provider; with the list unknown, not seen gone and (on OpenAI) not shut down."""
         if self._key(model) in self._gone:
             return False
         if served is not None:
             return served.get(model) is not None
         lifecycle = self.lifecycle(model)
-        return lifecycle is None or not self._retired(lifecycle)
+        return self._provider is not ProviderKind.OPENAI or lifecycle is None or not self._retired(lifecycle)
 
     def _fallbacks(self, kind: ModelKind, chain: list[str]) -> list[tuple[str, str]]:
         relation = f"the first of the catalog's {kind} models this provider serves"

@@ -73,6 +73,8 @@ def load_catalog(user_file: Path | None = None, shipped: Path = SHIPPED) -> Cata
         defaults |= _table(document.get("defaults", {}), f"[defaults] in {path}")
         for name, raw in _table(document.get("models", {}), f"[models] in {path}").items():
             _merge(entries, name, _table(raw, f'[models."{name}"] in {path}'), path)
+    for entry in entries.values():
+        _check_own_fields(entry)
     models = {name: _build(name, _resolve(name, entries, ()), entries[name].where) for name in entries}
     _check_references(models, entries)
     return CatalogData(models, _defaults(defaults, models, [p for p in (shipped, user_file) if p]))
@@ -138,11 +140,18 @@ def _resolve(name: str, entries: Mapping[str, _Entry], seen: tuple[str, ...]) ->
     return inherited | entry.raw
 
 
-def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
-    unknown = set(raw) - set(_FIELDS) - LIFECYCLE_KEYS - {"extends"}
+def _check_own_fields(entry: _Entry) -> None:
+    """Check the fields an entry writes itself, so a mistake is reported where it is written, not where inherited."""
+    unknown = set(entry.raw) - set(_FIELDS) - LIFECYCLE_KEYS - {"extends"}
     if unknown:
         known = ", ".join(sorted({*_FIELDS, *LIFECYCLE_KEYS, "extends"}))
-        raise CatalogError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}. Known fields: {known}.")
+        raise CatalogError(f"{entry.where}: unknown field(s) {', '.join(sorted(unknown))}. Known fields: {known}.")
+    for key, convert in _FIELDS.items():
+        if key in entry.raw:
+            convert(entry.raw[key], f"{entry.where}: {key}")
+
+
+def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
     missing = [key for key in ("kind", "family", "api") if key not in raw]
     if missing:
         raise CatalogError(f"{where}: missing {', '.join(missing)} (or extend a model that has them).")
@@ -204,14 +213,16 @@ def _defaults(raw: Mapping[str, Any], models: Mapping[str, ModelSpec], paths: li
     unknown = set(raw) - {kind.value for kind in ModelKind}
     if unknown:
         raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}; use image and vision.")
+    by_name = {canonical_name(n).lower(): spec for spec in models.values() for n in (spec.name, *spec.aliases)}
     result: dict[ModelKind, tuple[str, ...]] = {}
     for kind in ModelKind:
-        names = _strings(raw.get(kind.value, []), f"{where}: {kind.value}")
-        for name in names:
-            spec = models.get(canonical_name(name))
+        names: list[str] = []
+        for name in _strings(raw.get(kind.value, []), f"{where}: {kind.value}"):
+            spec = by_name.get(canonical_name(name).lower())
             if spec is None or spec.kind is not kind:
                 raise CatalogError(f"{where}: {kind.value} lists {name!r}, which is not a catalogued {kind} model.")
-        result[kind] = names
+            names.append(spec.name)
+        result[kind] = tuple(names)
     return result
 
 
