@@ -121,3 +121,13 @@ def violations(path: str, body: dict[str, Any]) -> list[str]:
     ]
     found += [f"{path}: unknown parameter {name!r}" for name in body if name not in properties]
     return found
+
+
+def answer_violations(schema_name: str, body: Any) -> list[str]:
+    """Mismatches between one of the emulator's own answers and the contract's schema for it."""
+    registry: Registry[Any] = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(_spec()))
+    validator = Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}, registry=registry)
+    return [
+        f"{schema_name}: {'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
+        for error in validator.iter_errors(body)
+    ]
