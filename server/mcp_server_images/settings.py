@@ -87,7 +87,7 @@ class Settings(BaseSettings):
     default_model: str = Field(
         default="gpt-image-2.6-flare",
         description="Image model used when a call names none (either spelling: gpt-image-2.6-flare or "
-        "openai/gpt-image-2.6-flare). When the provider does not serve it, its catalogued replacement is used.",
+        "openai/gpt-image-2.6-flare).",
     )
     vision_model: str = Field(
         default="gpt-6-luna",

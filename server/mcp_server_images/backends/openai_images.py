@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog.models import ImageOptions
+from ..catalog.checks import ImageOptions
 from .client import ApiResponse, FileField, UpstreamClient
 from .errors import UpstreamError
 
