@@ -195,6 +195,8 @@ def check_image_request(body: dict[str, Any], *, endpoint: str) -> str:
 def _check_gpt(body: dict[str, Any], spec: ImageModel, endpoint: str) -> None:
     if body.get("response_format") is not None:
         raise _unknown("response_format")
+    if body.get("complexity") is not None and not spec.complexity:
+        raise _unknown("complexity")
     formats = spec.edit_formats if endpoint == "edits" else spec.formats
     for param, allowed in (
         ("quality", spec.qualities),
@@ -205,8 +207,6 @@ def _check_gpt(body: dict[str, Any], spec: ImageModel, endpoint: str) -> None:
     ):
         if body.get(param) is not None and body[param] not in allowed:
             raise _invalid(param, body[param], allowed)
-    if body.get("complexity") is not None and not spec.complexity:
-        raise _unknown("complexity")
     if body.get("input_fidelity") is not None and not spec.input_fidelity:
         raise ApiError(
             400,
