@@ -32,6 +32,7 @@ async def analyze(client: Client, *images: str, **arguments: object) -> tuple[bo
 
 
 async def test_generate_then_analyze_by_id(client: Client, emulator: Emulator) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
     made = await client.call_tool("generate_image", {"prompt": "a sunset", "model": "dall-e-2", "size": "512x512"})
     assert made.structured_content is not None
     image_id = made.structured_content["images"][0]["id"]
@@ -43,10 +44,10 @@ async def test_generate_then_analyze_by_id(client: Client, emulator: Emulator) -
     assert structured is not None
     assert set(structured) == {"text", "model", "usage"}
     assert structured["text"] == text
-    assert structured["model"] == "gpt-4o-mini"
+    assert structured["model"] == "gpt-6-luna"
     assert structured["usage"]["total_tokens"] > 0
     body = chat_body(emulator)
-    assert body["model"] == "gpt-4o-mini"
+    assert body["model"] == "gpt-6-luna"
     [message] = body["messages"]
     assert message["content"][0] == {"type": "text", "text": "Describe this image."}
     assert message["content"][1]["image_url"]["url"].startswith("data:image/png;base64,")
@@ -56,6 +57,7 @@ async def test_generate_then_analyze_by_id(client: Client, emulator: Emulator) -
 async def test_every_local_form_reaches_the_model(
     client: Client, emulator: Emulator, output_dir: Path, home: Path, form: str
 ) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
     made = await client.call_tool("generate_image", {"prompt": "x", "model": "dall-e-2", "size": "256x256"})
     assert made.structured_content is not None
     entry = made.structured_content["images"][0]
@@ -139,7 +141,7 @@ async def test_structured_round_trip(client: Client, emulator: Emulator, home: P
     assert structured is not None
     assert structured["data"] == {"description": f"image 1: {RED_LINE} detail=auto", "width": 64, "paid": True}
     assert json.loads(text) == structured["data"]
-    assert structured["model"] == "gpt-4o-mini"
+    assert structured["model"] == "gpt-6-luna"
     format_sent = chat_body(emulator)["response_format"]
     assert format_sent == {"type": "json_schema", "json_schema": {"name": "response", "schema": schema, "strict": True}}
 
@@ -220,7 +222,7 @@ async def test_dedalus_gets_the_prefixed_vision_model(
     async with connect(make_settings(provider="dedalus")) as client:
         failed, text, _ = await analyze(client, "~/a.png")
     assert not failed, text
-    assert chat_body(emulator)["model"] == "openai/gpt-4o-mini"
+    assert chat_body(emulator)["model"] == "openai/gpt-6-luna"
 
 
 async def test_list_images_filters_and_previews(make_settings: SettingsFactory, emulator: Emulator) -> None:

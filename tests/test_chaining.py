@@ -1,4 +1,7 @@
-"""The flow an assistant follows in one conversation: generate, edit by id, vary by URI, edit by path, save."""
+"""The flow an assistant follows in one conversation: generate, edit by id, vary by URI, edit by path, save.
+
+The emulator is OpenAI as of November 2026, with default settings throughout.
+"""
 
 from __future__ import annotations
 
@@ -38,15 +41,17 @@ async def test_generate_edit_vary_edit_save(client: Client, emulator: Emulator, 
 
     varied_result = await client.call_tool("create_image_variation", {"image": edited["uri"]})
     varied = only_image(varied_result)
-    [variation_request] = emulator.requests_to("/images/variations")
-    assert variation_request.files["image"][0].content_type == "image/png"
+    # dall-e-2, the only model with native variations, is shut down: the variation is emulated through edits.
+    assert varied_result.structured_content is not None
+    assert varied_result.structured_content["method"] == "edits"
+    assert emulator.requests_to("/images/edits")[1].files["image"][0].data == Path(edited["path"]).read_bytes()
 
     final_result = await client.call_tool(
         "edit_image", {"images": [varied["path"]], "prompt": "add snow", "save_to": "~/barn/final.png"}
     )
     final = only_image(final_result)
-    assert len(emulator.requests_to("/images/edits")) == 2
-    assert emulator.requests_to("/images/edits")[1].files["image"][0].data == Path(varied["path"]).read_bytes()
+    assert len(emulator.requests_to("/images/edits")) == 3
+    assert emulator.requests_to("/images/edits")[2].files["image"][0].data == Path(varied["path"]).read_bytes()
 
     saved = home / "barn" / "final.png"
     assert saved.read_bytes() == Path(final["path"]).read_bytes()

@@ -44,7 +44,7 @@ async def test_one_image_goes_as_image_and_several_as_image_array(
     [request] = emulator.requests_to("/images/edits")
     assert list(request.files) == ["image"]
     assert request.form["prompt"] == ["add a moon"]
-    assert request.form["model"] == ["gpt-image-1"]
+    assert request.form["model"] == ["gpt-image-2.6-flare"]
     assert "response_format" not in request.form
 
     emulator.reset()
@@ -165,6 +165,7 @@ async def test_mask_refusals(client: Client, emulator: Emulator, home: Path) -> 
 async def test_dall_e_2_gets_a_square_png_and_refuses_other_shapes(
     client: Client, emulator: Emulator, home: Path
 ) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-2
     jpeg = home / "square.jpg"
     Image.new("RGB", (512, 512), (9, 9, 9)).save(jpeg, format="JPEG")
     wide = write_png(home / "wide.png", (600, 400))
@@ -183,7 +184,7 @@ async def test_dall_e_2_gets_a_square_png_and_refuses_other_shapes(
     assert refused.is_error
     assert text_of(refused) == (
         f"dall-e-2 edits need a square image, and '{wide}' is 600x400. Crop it to a square first, or use a GPT "
-        "image model (e.g. gpt-image-1), which accepts any aspect ratio."
+        "image model (e.g. gpt-image-2.6-flare), which accepts any aspect ratio."
     )
     too_many = await client.call_tool(
         "edit_image", {"images": [str(jpeg), str(jpeg)], "prompt": "x", "model": "dall-e-2"}
@@ -191,8 +192,8 @@ async def test_dall_e_2_gets_a_square_png_and_refuses_other_shapes(
     assert text_of(too_many) == "dall-e-2 edits take 1 to 1 image; got 2."
     no_edits = await client.call_tool("edit_image", {"images": [str(jpeg)], "prompt": "x", "model": "dall-e-3"})
     assert text_of(no_edits) == (
-        "dall-e-3 does not support image edits. Models that do: gpt-image-2, gpt-image-1.5, gpt-image-1, "
-        "gpt-image-1-mini, dall-e-2."
+        "dall-e-3 does not support image edits. Models that do: gpt-image-2.6-flare, gpt-image-2.6-sunburst, "
+        "gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2."
     )
     assert emulator.requests == []
 
@@ -254,8 +255,14 @@ async def test_save_to_outside_the_roots_is_refused_first(
     assert text_of(hidden) == (
         "'~/.config/x.png' is inside a hidden file or folder ('.config'); the server does not use hidden paths."
     )
-    gif = await client.call_tool("generate_image", {"prompt": "x", "save_to": "~/x.gif"})
-    assert text_of(gif) == "save_to '~/x.gif' must end in .png, .jpg, .jpeg or .webp, or name a folder to save into."
+    bmp = await client.call_tool("generate_image", {"prompt": "x", "save_to": "~/x.bmp"})
+    assert text_of(bmp) == (
+        "save_to '~/x.bmp' must end in .png, .jpg, .jpeg, .webp, .gif or .svg, or name a folder to save into."
+    )
+    svg = await client.call_tool("generate_image", {"prompt": "x", "save_to": "~/x.svg"})
+    assert text_of(svg) == (
+        "save_to '~/x.svg' names an SVG file, but only output_format 'svg' makes SVG; use .png or .webp."
+    )
     assert emulator.requests == []
 
 

@@ -19,7 +19,7 @@ def post(emulator: Emulator, path: str, **kwargs: object) -> httpx2.Response:
 
 
 def test_the_contract_check_accepts_valid_and_flags_invalid_bodies() -> None:
-    assert violations("/v1/images/generations", {"prompt": "x", "model": "gpt-image-1", "n": 2}) == []
+    assert violations("/v1/images/generations", {"prompt": "x", "model": "gpt-image-2", "n": 2}) == []
     assert violations("/v1/images/generations", {"prompt": "x", "n": "two"}) == [
         "/v1/images/generations: n: 'two' is not valid under any of the given schemas"
     ]
@@ -37,7 +37,7 @@ def test_the_contract_check_accepts_valid_and_flags_invalid_bodies() -> None:
 
 
 def test_requests_are_checked_and_recorded(emulator: Emulator) -> None:
-    response = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-1", "size": "huge"})
+    response = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-2", "size": "huge"})
     assert response.status_code == 400
     assert response.json()["error"]["param"] == "size"
     assert response.headers["x-request-id"].startswith("req_")
@@ -53,25 +53,26 @@ def test_auth_and_answers(emulator: Emulator) -> None:
     assert denied.status_code == 401
     assert denied.json()["error"]["code"] == "invalid_api_key"
 
-    gpt = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-1", "output_format": "webp"})
+    gpt = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-2", "output_format": "webp"})
     image = Image.open(io.BytesIO(base64.b64decode(gpt.json()["data"][0]["b64_json"])))
     assert (image.format, image.size) == ("WEBP", (1024, 1024))
     assert gpt.json()["usage"]["total_tokens"] > 0
 
+    emulator.serves_retired = True  # dall-e-2 answers with URLs, where a gateway still serves it
     url_answer = post(emulator, "/images/generations", json={"prompt": "x", "model": "dall-e-2", "size": "256x256"})
     downloaded = httpx2.get(url_answer.json()["data"][0]["url"], timeout=10)
     assert Image.open(io.BytesIO(downloaded.content)).size == (256, 256)
 
     rejected = post(
-        emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-1", "response_format": "url"}
+        emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-2", "response_format": "url"}
     )
     assert rejected.json()["error"]["code"] == "unknown_parameter"
 
 
 def test_faults_are_consumed_once(emulator: Emulator) -> None:
     emulator.enqueue(Fault(status=429, headers={"retry-after": "1"}, path="/v1/images/generations"))
-    first = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-1"})
-    second = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-1"})
+    first = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-2"})
+    second = post(emulator, "/images/generations", json={"prompt": "x", "model": "gpt-image-2"})
     assert (first.status_code, first.headers["retry-after"]) == (429, "1")
     assert first.json()["error"]["code"] == "rate_limit_exceeded"
     assert second.status_code == 200
@@ -82,14 +83,14 @@ def test_edits_check_mimetypes_and_masks(emulator: Emulator) -> None:
     untyped = post(
         emulator,
         "/images/edits",
-        data={"prompt": "x", "model": "gpt-image-1"},
+        data={"prompt": "x", "model": "gpt-image-2"},
         files=[("image", ("a.png", image, "application/octet-stream"))],
     )
     assert untyped.json()["error"]["code"] == "unsupported_file_mimetype"
     no_alpha = post(
         emulator,
         "/images/edits",
-        data={"prompt": "x", "model": "gpt-image-1"},
+        data={"prompt": "x", "model": "gpt-image-2"},
         files=[("image", ("a.png", image, "image/png")), ("mask", ("m.png", image, "image/png"))],
     )
     assert no_alpha.json()["error"]["message"] == "Invalid mask image format - mask image missing alpha channel"

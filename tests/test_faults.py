@@ -56,6 +56,7 @@ def entries(result: CallToolResult) -> list[dict[str, Any]]:
 async def test_a_fan_out_keeps_the_images_of_the_requests_that_worked(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
+    emulator.serves_retired = True  # a gateway that still routes dall-e-3, which makes one image per request
     emulator.enqueue(Fault(status=500, path=GENERATIONS))
     async with connect(make_settings(max_retries=0)) as client:
         result = await client.call_tool("generate_image", {"prompt": "three owls", "model": "dall-e-3", "n": 3})
@@ -204,6 +205,7 @@ async def test_more_than_five_redirects_are_refused(make_settings: SettingsFacto
 async def test_an_answer_url_that_redirects_forever_is_a_readable_error(
     client: Client, emulator: Emulator, output_dir: Path
 ) -> None:
+    emulator.serves_retired = True  # dall-e-2 answers with URLs
     url = emulator.redirect_loop("answer.png")
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body={"created": 1, "data": [{"url": url}]}))
 
@@ -338,6 +340,7 @@ async def assert_only_good_is_listed(client: Client, output_dir: Path, good: Ima
 async def test_save_to_failing_after_the_image_was_stored_keeps_the_image(
     make_settings: SettingsFactory, emulator: Emulator, home: Path
 ) -> None:
+    emulator.serves_retired = True
     destination = home / "out" / "cat.png"
     answered = threading.Event()
     scripted = png_bytes((48, 32), (9, 8, 7))

@@ -30,7 +30,7 @@ async def test_default_model_generates_a_png_on_disk(client: Client, emulator: E
     structured = result.structured_content
     assert structured is not None
     assert set(structured) == {"images", "model", "usage"}
-    assert structured["model"] == "gpt-image-1"
+    assert structured["model"] == "gpt-image-2.6-flare"
     [entry] = structured["images"]
     assert set(entry) == IMAGE_KEYS
     path = Path(entry["path"])
@@ -43,7 +43,7 @@ async def test_default_model_generates_a_png_on_disk(client: Client, emulator: E
     assert structured["usage"]["total_tokens"] > 0
 
     [request] = emulator.requests_to("/images/generations")
-    assert request.json == {"model": "gpt-image-1", "prompt": "a red fox in snow", "n": 1}
+    assert request.json == {"model": "gpt-image-2.6-flare", "prompt": "a red fox in snow", "n": 1}
 
     [link] = links_in(result)
     assert str(link.uri) == entry["uri"] and link.mime_type == "image/png"
@@ -54,13 +54,21 @@ async def test_default_model_generates_a_png_on_disk(client: Client, emulator: E
 
     sidecar = json.loads(path.with_suffix(".json").read_text())
     assert sidecar["prompt"] == "a red fox in snow"
-    assert sidecar["model"] == "gpt-image-1"
+    assert sidecar["model"] == "gpt-image-2.6-flare"
     assert sidecar["usage"] == structured["usage"]
 
 
 @pytest.mark.parametrize(
     ("model", "arguments", "expected_size", "expected_format"),
     [
+        ("gpt-image-2.6-flare", {"quality": "xhigh"}, (1024, 1024), "PNG"),
+        ("gpt-image-2.6-sunburst", {"size": "2048x1152", "quality": "max"}, (2048, 1152), "PNG"),
+        (
+            "gpt-image-2.5-flare",
+            {"background": "transparent", "output_format": "webp", "moderation": "low"},
+            (1024, 1024),
+            "WEBP",
+        ),
         ("gpt-image-2", {"size": "1536x864", "quality": "low"}, (1536, 864), "PNG"),
         (
             "gpt-image-1.5",
@@ -86,6 +94,7 @@ async def test_each_model_family(
     expected_size: tuple[int, int],
     expected_format: str,
 ) -> None:
+    emulator.serves_retired = model.startswith("dall-e")  # a gateway that still serves them
     result = await client.call_tool("generate_image", {"prompt": "a lighthouse at dusk", "model": model, **arguments})
 
     assert not result.is_error, text_of(result)
@@ -120,6 +129,7 @@ async def test_transparent_background_keeps_alpha_on_disk(client: Client) -> Non
 
 
 async def test_dall_e_3_fans_out_n_requests_with_n_1(client: Client, emulator: Emulator, output_dir: Path) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-3
     result = await client.call_tool("generate_image", {"prompt": "three owls", "model": "dall-e-3", "n": 3})
 
     assert not result.is_error, text_of(result)
@@ -179,22 +189,22 @@ async def test_dedalus_gets_prefixed_names_from_either_spelling(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
     async with connect(make_settings(provider="dedalus")) as session:
-        for typed in ("gpt-image-1", "openai/gpt-image-1"):
+        for typed in ("gpt-image-2", "openai/gpt-image-2"):
             result = await session.call_tool("generate_image", {"prompt": "a kite", "model": typed})
             assert not result.is_error, text_of(result)
             assert result.structured_content is not None
-            assert result.structured_content["model"] == "openai/gpt-image-1"
+            assert result.structured_content["model"] == "openai/gpt-image-2"
     sent = [r.json["model"] for r in emulator.requests_to("/images/generations") if r.json]
-    assert sent == ["openai/gpt-image-1", "openai/gpt-image-1"]
+    assert sent == ["openai/gpt-image-2", "openai/gpt-image-2"]
     assert all(r.headers["authorization"] == f"Bearer {emulator.api_key}" for r in emulator.requests_to("/images/"))
 
 
 async def test_openai_gets_bare_names_when_typed_with_prefix(client: Client, emulator: Emulator) -> None:
-    result = await client.call_tool("generate_image", {"prompt": "a kite", "model": "openai/dall-e-3"})
+    result = await client.call_tool("generate_image", {"prompt": "a kite", "model": "openai/gpt-image-2.5-sunburst"})
 
     assert not result.is_error, text_of(result)
     [request] = emulator.requests_to("/images/generations")
-    assert request.json is not None and request.json["model"] == "dall-e-3"
+    assert request.json is not None and request.json["model"] == "gpt-image-2.5-sunburst"
 
 
 async def test_default_model_is_configurable(make_settings: SettingsFactory, emulator: Emulator) -> None:

@@ -76,7 +76,7 @@ async def test_streamed_partials_become_progress(make_settings: SettingsFactory,
     assert request.json is not None
     assert (request.json["stream"], request.json["partial_images"]) == (True, 2)
     said = messages(seen)
-    assert said[0] == "request sent to gpt-image-1"
+    assert said[0] == "request sent to gpt-image-2.6-flare"
     assert [m.split(" received")[0] for m in said if m.startswith("partial")] == [
         "partial image 1 of 2",
         "partial image 2 of 2",
@@ -96,6 +96,7 @@ async def test_no_progress_token_means_no_stream(client: Client, emulator: Emula
 
 
 async def test_models_that_do_not_stream_get_heartbeats(make_settings: SettingsFactory, emulator: Emulator) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-3, which does not stream
     emulator.delay = 1.0
     seen, record = recorder()
     async with connect(make_settings(heartbeat_interval=0.2), mode="legacy") as client:
@@ -182,7 +183,7 @@ async def test_deadline_then_job_then_get_job(make_settings: SettingsFactory, em
     assert set(done.structured_content) == {"images", "model", "usage"}
     [entry] = done.structured_content["images"]
     assert Path(entry["path"]).is_file()
-    assert text_of(done).startswith("Generated 1 image with gpt-image-1.")
+    assert text_of(done).startswith("Generated 1 image with gpt-image-2.6-flare.")
     assert len(emulator.requests_to("/images/generations")) == 1, "the job was not sent twice"
 
 
@@ -277,7 +278,7 @@ async def test_progress_over_stdio(emulator: Emulator, output_dir: Path, mode: M
         result = await client.call_tool("generate_image", {"prompt": "over stdio"}, progress_callback=record)
     assert not result.is_error, text_of(result)
     said = messages(seen)
-    assert said[0] == "request sent to gpt-image-1"
+    assert said[0] == "request sent to gpt-image-2.6-flare"
     assert sum(m.startswith("partial image") for m in said) == 2
     assert_increasing(seen)
 
@@ -296,7 +297,7 @@ async def test_progress_and_jobs_over_http(emulator: Emulator, output_dir: Path,
     assert final.structured_content is not None
     assert "images" in final.structured_content, text_of(final)
     said = messages(seen)
-    assert said[0] == "request sent to gpt-image-1"
+    assert said[0] == "request sent to gpt-image-2.6-flare"
     assert sum(m.startswith("partial image") for m in said) == 2, said
 
 

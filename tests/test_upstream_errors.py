@@ -131,6 +131,7 @@ async def test_a_wrong_key_is_reported_without_echoing_it(
 async def test_the_key_is_in_no_log_line_and_no_result(
     make_settings: SettingsFactory, emulator: Emulator, debug_logs: pytest.LogCaptureFixture
 ) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-3, which answers with URLs
     emulator.enqueue(Fault(status=429, path=GENERATIONS, headers={"retry-after": "0"}))
     emulator.enqueue(Fault(status=500, path=GENERATIONS, body=f"echoing {emulator.api_key} back"))
     results = []
@@ -157,6 +158,7 @@ async def test_the_key_is_in_no_log_line_and_no_result(
 async def test_concurrent_requests_are_capped(
     make_settings: SettingsFactory, emulator: Emulator, limit: int, expected: int
 ) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-3, which makes one image per request
     emulator.delay = 0.3
     async with connect(make_settings(max_concurrency=limit)) as session:
         result = await session.call_tool("generate_image", {"prompt": "owls", "model": "dall-e-3", "n": 4})

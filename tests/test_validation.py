@@ -42,11 +42,13 @@ pytestmark = pytest.mark.anyio
         ),
         (
             {"model": "gpt-image-1", "quality": "hd"},
-            "quality 'hd' is not valid for gpt-image-1. Use one of: auto, low, medium, high.",
+            "quality 'hd' is not valid for gpt-image-1. Use one of: auto, low, medium, high. "
+            "Models that take quality 'hd': dall-e-3.",
         ),
         (
             {"model": "dall-e-3", "quality": "high"},
-            "quality 'high' is not valid for dall-e-3. Use one of: standard, hd.",
+            "quality 'high' is not valid for dall-e-3. Use one of: standard, hd. Models that take quality 'high': "
+            "gpt-image-2.6-flare, gpt-image-2.6-sunburst, gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.",
         ),
         (
             {"model": "gpt-image-1", "style": "vivid"},
@@ -58,12 +60,13 @@ pytestmark = pytest.mark.anyio
         ),
         (
             {"model": "dall-e-3", "background": "transparent"},
-            "background is not supported by dall-e-3; leave it out. Models that take it: gpt-image-2, "
-            "gpt-image-1.5, gpt-image-1, gpt-image-1-mini.",
+            "background is not supported by dall-e-3; leave it out. Models that take it: gpt-image-2.6-flare, "
+            "gpt-image-2.6-sunburst, gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.",
         ),
         (
             {"model": "gpt-image-1", "output_format": "gif"},
-            "output_format 'gif' is not valid for gpt-image-1. Use one of: png, jpeg, webp.",
+            "output_format 'gif' is not valid for gpt-image-1. Use one of: png, jpeg, webp. "
+            "Models that take output_format 'gif': gpt-image-2.6-flare, gpt-image-2.6-sunburst.",
         ),
         (
             {"model": "gpt-image-1", "output_compression": 50},
@@ -72,8 +75,8 @@ pytestmark = pytest.mark.anyio
         ),
         (
             {"model": "dall-e-2", "output_compression": 50},
-            "output_compression is not supported by dall-e-2; models that take it: gpt-image-2, gpt-image-1.5, "
-            "gpt-image-1, gpt-image-1-mini.",
+            "output_compression is not supported by dall-e-2; models that take it: gpt-image-2.6-flare, "
+            "gpt-image-2.6-sunburst, gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.",
         ),
         (
             {"model": "gpt-image-1", "background": "transparent", "output_format": "jpeg"},
@@ -90,6 +93,41 @@ pytestmark = pytest.mark.anyio
         (
             {"model": "dall-e-3", "prompt": "x" * 4001},
             "prompt is 4,001 characters; dall-e-3 takes at most 4,000. Shorten it.",
+        ),
+        (
+            {"model": "gpt-image-2", "background": "transparent"},
+            "background 'transparent' is not valid for gpt-image-2 (OpenAI switched transparent backgrounds off "
+            "for gpt-image-2 on 2026-09-30). Use one of: auto, opaque. Models that take background 'transparent': "
+            "gpt-image-2.6-flare, gpt-image-2.6-sunburst, gpt-image-2.5-flare, gpt-image-2.5-sunburst.",
+        ),
+        (
+            {"model": "gpt-image-2", "quality": "xhigh"},
+            "quality 'xhigh' is not valid for gpt-image-2. Use one of: auto, low, medium, high. Models that take "
+            "quality 'xhigh': gpt-image-2.6-flare, gpt-image-2.6-sunburst, gpt-image-2.5-flare, "
+            "gpt-image-2.5-sunburst.",
+        ),
+        (
+            {"model": "gpt-image-2.6-sunburst", "quality": "ultra"},
+            "quality 'ultra' is not valid for gpt-image-2.6-sunburst. Use one of: auto, low, medium, high, xhigh, max.",
+        ),
+        (
+            {"model": "gpt-image-2.5-flare", "output_format": "svg"},
+            "output_format 'svg' is not valid for gpt-image-2.5-flare. Use one of: png, jpeg, webp. Models that "
+            "take output_format 'svg': gpt-image-2.6-flare, gpt-image-2.6-sunburst.",
+        ),
+        (
+            {"model": "gpt-image-2.6-flare", "output_format": "gif", "background": "transparent"},
+            "a transparent background needs output_format 'png' or 'webp' (the API makes transparent images as "
+            "png or webp only, not gif).",
+        ),
+        (
+            {"model": "gpt-image-2.6-flare", "output_format": "svg", "output_compression": 50},
+            "output_compression applies to jpeg and webp only; set output_format to 'jpeg' or 'webp', "
+            "or leave output_compression out.",
+        ),
+        (
+            {"size": "512x512"},
+            "size '512x512' is not valid for gpt-image-2.6-flare: at least 655,360 pixels in total (e.g. 1024x640).",
         ),
         ({"prompt": "   "}, "prompt is empty; describe the image you want."),
         (

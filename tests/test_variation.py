@@ -15,6 +15,7 @@ pytestmark = pytest.mark.anyio
 
 
 async def test_native_variations_get_a_square_png(client: Client, emulator: Emulator, home: Path) -> None:
+    emulator.serves_retired = True  # a gateway that still serves dall-e-2
     wide = write_png(home / "wide.png", (800, 600), (30, 60, 90))
 
     result = await client.call_tool("create_image_variation", {"image": str(wide), "n": 2, "size": "256x256"})
@@ -37,20 +38,21 @@ async def test_native_variations_get_a_square_png(client: Client, emulator: Emul
 async def test_other_models_are_emulated_through_edits(client: Client, emulator: Emulator, home: Path) -> None:
     source = write_png(home / "cat.png", (1024, 1024))
 
-    result = await client.call_tool("create_image_variation", {"image": str(source), "model": "gpt-image-1"})
+    result = await client.call_tool("create_image_variation", {"image": str(source), "model": "gpt-image-2"})
 
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert result.structured_content["method"] == "edits"
     assert emulator.requests_to("/images/variations") == []
     [request] = emulator.requests_to("/images/edits")
-    assert request.form["model"] == ["gpt-image-1"]
+    assert request.form["model"] == ["gpt-image-2"]
     assert request.form["prompt"][0].startswith("Create a variation of this image")
-    assert "Emulated through /images/edits on gpt-image-1 with a variation prompt." in text_of(result)
+    assert "Emulated through /images/edits on gpt-image-2 with a variation prompt." in text_of(result)
 
 
 async def test_a_missing_dall_e_2_falls_back_to_edits_once(client: Client, emulator: Emulator, home: Path) -> None:
     source = write_png(home / "cat.png", (1024, 1024))
+    emulator.serves_retired = True  # a gateway that lists dall-e-2 but has no variations for it
     emulator.variations_model_missing = True
 
     first = await client.call_tool("create_image_variation", {"image": str(source), "size": "512x512"})
@@ -59,7 +61,7 @@ async def test_a_missing_dall_e_2_falls_back_to_edits_once(client: Client, emula
     assert first.structured_content["method"] == "edits"
     text = text_of(first)
     assert "dall-e-2 is not available at this provider" in text
-    assert "size 512x512 is not available for gpt-image-1 edits, so the model chose the size." in text
+    assert "size 512x512 is not available for gpt-image-2.6-flare edits, so the model chose the size." in text
     assert len(emulator.requests_to("/images/variations")) == 1
 
     second = await client.call_tool("create_image_variation", {"image": str(source)})
@@ -76,3 +78,19 @@ async def test_variation_sizes_are_checked_for_dall_e_2(client: Client, emulator
         text_of(result) == "size '1536x1024' is not valid for dall-e-2 images. Use one of: 256x256, 512x512, 1024x1024."
     )
     assert emulator.requests == []
+
+
+async def test_with_dall_e_2_shut_down_variations_use_the_default_model(
+    client: Client, emulator: Emulator, home: Path
+) -> None:
+    source = write_png(home / "cat.png", (1024, 1024))
+
+    result = await client.call_tool("create_image_variation", {"image": str(source)})
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["method"] == "edits"
+    assert result.structured_content["model"] == "gpt-image-2.6-flare"
+    assert "The model `dall-e-2` has been deprecated" in text_of(result)
+    [request] = emulator.requests_to("/images/edits")
+    assert request.form["model"] == ["gpt-image-2.6-flare"]

@@ -79,13 +79,29 @@ class Settings(BaseSettings):
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     dedalus_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("DEDALUS_API_KEY"))
+    # Defaults with no shutdown announced (November 2026). gpt-image-2.6-flare: the speed-first model of the newest
+    # line, at the same token prices as gpt-image-2 and the Sunburst models; speed matters most here because MCP
+    # clients commonly give a call 60 s. Unlike gpt-image-2 it takes transparent backgrounds, and it offers xhigh /
+    # max quality and GIF / SVG when asked. gpt-6-luna: the model OpenAI names as replacement for every vision model
+    # it has deprecated (gpt-4o, gpt-4o-mini, gpt-4.1, gpt-4.1-mini all shut down on 2027-01-14).
     default_model: str = Field(
-        default="gpt-image-1",
-        description="Image model used when a call names none (either spelling: gpt-image-1 or openai/gpt-image-1).",
+        default="gpt-image-2.6-flare",
+        description="Image model used when a call names none (either spelling: gpt-image-2.6-flare or "
+        "openai/gpt-image-2.6-flare).",
     )
     vision_model: str = Field(
-        default="gpt-4o-mini",
-        description="Chat model analyze_image uses when a call names none (sent as openai/gpt-4o-mini on Dedalus).",
+        default="gpt-6-luna",
+        description="Chat model analyze_image uses when a call names none (sent as openai/gpt-6-luna on Dedalus).",
+    )
+    models_file: Path | None = Field(
+        default=None,
+        description="A TOML file of models that adds to or changes the shipped catalog (same format as the "
+        "package's catalog/models.toml), for a gateway's own models.",
+    )
+    models_refresh_hours: float = Field(
+        default=6.0,
+        gt=0,
+        description="Hours the provider's model list (GET /models) is trusted before it is asked again.",
     )
     inline_image_urls: bool = Field(
         default=False,
@@ -196,6 +212,11 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_output_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
+
+    @field_validator("models_file")
+    @classmethod
+    def _expand_models_file(cls, value: Path | None) -> Path | None:
+        return None if value is None else value.expanduser().resolve()
 
     def extra_roots(self) -> list[Path]:
         """The folders from `allowed_dirs`, expanded and absolute."""

@@ -30,6 +30,7 @@ from starlette.types import Receive, Scope, Send
 from . import contract
 from .pictures import describe, picture
 from .rules import GPT, ApiError, check_image_request, model_name, output_size
+from .served import check_served, models_endpoint
 
 
 @dataclass
@@ -101,6 +102,9 @@ class EmulatorState:
             self.in_flight = 0
             self.max_in_flight = 0
             self.streams_completed = 0
+            self.serves_retired = False
+            self.served_models: list[str | dict[str, Any]] | None = None
+            self.models_answer = "list"
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -191,6 +195,7 @@ def build_app(state: EmulatorState) -> Starlette:
         finally:
             state.in_flight -= 1
         try:
+            check_served(state, body.get("model"))
             if recorded.path.endswith("/chat/completions"):
                 return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})
             answer = _images(state, recorded, body)
@@ -220,6 +225,10 @@ def build_app(state: EmulatorState) -> Starlette:
         await record(request)
         return Response(status_code=302, headers={"location": str(request.url)})
 
+    async def models(request: Request) -> Response:
+        await record(request)
+        return await models_endpoint(state, request)
+
     async def unknown(request: Request) -> Response:
         recorded = await record(request)
         state.violation([f"{recorded.method} {recorded.path}: not an endpoint of the API"])
@@ -228,6 +237,7 @@ def build_app(state: EmulatorState) -> Starlette:
     routes = [Route(path, api, methods=["POST"]) for path in contract.OPERATIONS]
     routes.append(Route("/files/{name}", files, methods=["GET"]))
     routes.append(Route("/loop/{name}", loop, methods=["GET"]))
+    routes.append(Route("/v1/models", models, methods=["GET"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)
 

@@ -1,7 +1,8 @@
 """Checks request bodies against the official OpenAI OpenAPI contract (shared/contracts/openai-openapi.yaml).
 
 The emulator is our own reading of the API; this check keeps it honest by validating every request it receives
-against OpenAI's published schemas, so a request that only the emulator would accept fails the test. Unknown
+against OpenAI's published schemas, so a request that only the emulator would accept fails the test. What the API
+gained after the vendored contract is laid over it by `contract_overlay`, each addition with its source. Unknown
 top-level parameters count as mismatches too, because the real API answers them with "Unknown parameter".
 """
 
@@ -16,6 +17,8 @@ import yaml
 from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from . import contract_overlay
 
 SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "contracts" / "openai-openapi.yaml"
 SPEC_URI = "urn:openai-openapi"
@@ -49,6 +52,7 @@ def _spec() -> dict[str, Any]:
         )
     with SPEC_PATH.open("rb") as handle:
         loaded: dict[str, Any] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    contract_overlay.apply(loaded)
     converted: dict[str, Any] = _json_schema(loaded)
     return converted
 
@@ -117,3 +121,13 @@ def violations(path: str, body: dict[str, Any]) -> list[str]:
     ]
     found += [f"{path}: unknown parameter {name!r}" for name in body if name not in properties]
     return found
+
+
+def answer_violations(schema_name: str, body: Any) -> list[str]:
+    """Mismatches between one of the emulator's own answers and the contract's schema for it."""
+    registry: Registry[Any] = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(_spec()))
+    validator = Draft202012Validator({"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}, registry=registry)
+    return [
+        f"{schema_name}: {'/'.join(map(str, error.absolute_path)) or '(body)'}: {error.message}"
+        for error in validator.iter_errors(body)
+    ]

@@ -12,7 +12,15 @@ FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 def picture(
     width: int, height: int, *, output_format: str = "png", transparent: bool = False, photo: bool = False
 ) -> bytes:
-    """A gradient with a disc (small to encode), or noise (`photo`: encodes like a detailed photo, several MB)."""
+    """A gradient with a disc (small to encode), or noise (`photo`: encodes like a detailed photo, several MB).
+
+    `gif` gives a real animation (a disc moving over the gradient) and `svg` a real vector drawing, as
+    gpt-image-2.6 answers them; both still come as b64_json.
+    """
+    if output_format == "gif":
+        return animation(width, height)
+    if output_format == "svg":
+        return vector(width, height)
     if photo:
         channels = [Image.effect_noise((width, height), 90).point(lambda v, s=s: (v + s) % 256) for s in (0, 60, 120)]
         image = Image.merge("RGB", channels)
@@ -28,6 +36,31 @@ def picture(
     buffer = io.BytesIO()
     image.save(buffer, format=FORMATS[output_format])
     return buffer.getvalue()
+
+
+def animation(width: int, height: int, frames: int = 4) -> bytes:
+    """An animated GIF: the disc moves right frame by frame (palette colours, so it stays small)."""
+    images = []
+    for index in range(frames):
+        frame = Image.new("RGB", (width, height), (30, 60, 120))
+        offset = index * width // (2 * frames)
+        box = (width // 4 + offset, height // 4, width // 2 + offset, height // 2)
+        ImageDraw.Draw(frame).ellipse(box, fill=(240, 180, 40))
+        images.append(frame)
+    buffer = io.BytesIO()
+    images[0].save(buffer, format="GIF", save_all=True, append_images=images[1:], duration=120, loop=0)
+    return buffer.getvalue()
+
+
+def vector(width: int, height: int) -> bytes:
+    """An SVG drawing of the same scene, with its size given as width, height and viewBox."""
+    return (
+        f'<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}">'
+        f'<rect width="{width}" height="{height}" fill="#1e3c78"/>'
+        f'<circle cx="{width // 2}" cy="{height // 2}" r="{min(width, height) // 4}" fill="#f0b428"/>'
+        "</svg>"
+    ).encode()
 
 
 def describe(data: bytes) -> tuple[int, int, str, str]:

@@ -24,6 +24,9 @@ SWITCHES = frozenset(
         "stream_error",
         "stream_bad_partial",
         "stream_drop",
+        "serves_retired",
+        "served_models",
+        "models_answer",
     }
 )
 

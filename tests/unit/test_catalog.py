@@ -23,7 +23,8 @@ from mcp_server_images.errors import ParameterError
 from mcp_server_images.settings import ProviderKind
 from tests.fake_openai.rules import _free_size_ok
 
-RULE = FreeSizeRule()
+RULE = FreeSizeRule(min_pixels=655_360)
+"""gpt-image-2's rule, as models.toml gives it."""
 
 
 @pytest.mark.parametrize(
@@ -99,7 +100,8 @@ def test_parse_size(size: str, parsed: tuple[int, int] | None) -> None:
         (1000, 1024, "both sides must be multiples of 16"),
         (1024, 3088, "the aspect ratio must be between 1:3 and 3:1"),
         (3856, 1536, "the long side must be at most 3840 px"),
-        (3840, 2176, "at most 8,294,400 pixels (3840x2160)"),
+        (3840, 2176, "at most 8,294,400 pixels in total"),
+        (512, 512, "at least 655,360 pixels in total (e.g. 1024x640)"),
     ],
 )
 def test_free_size_rule_boundaries(width: int, height: int, problem: str | None) -> None:
@@ -166,7 +168,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "a cat",
             ImageOptions(size="3840x2176"),
             "size",
-            "size '3840x2176' is not valid for gpt-image-2: at most 8,294,400 pixels (3840x2160).",
+            "size '3840x2176' is not valid for gpt-image-2: at most 8,294,400 pixels in total.",
         ),
         (
             "gpt-image-1-mini",

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
-from ..imaging.previews import PREVIEW_MAX_SIDE, Decoded, decode_for_preview, fit_preview
+from ..imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
 from ..operations.analyze import Analysis
 from ..operations.listing import Listing
 from ..operations.requests import ImagesOutcome
@@ -32,15 +32,6 @@ IMAGE_BLOCK_OVERHEAD = 96
 MIN_INLINE_BYTES = 2_048
 """Below this an image is not worth showing; the result carries links and text only."""
 THUMBNAIL_SIDE = 256
-
-
-@dataclass(frozen=True)
-class Inline:
-    data: bytes
-    mime_type: str
-    width: int
-    height: int
-    is_preview: bool
 
 
 def inline_capacity(budget: int, used: int, count: int) -> int:
@@ -113,10 +104,13 @@ def images_result(
     if outcome.method is not None:
         structured["method"] = outcome.method
     summary = _Summary(outcome, operation.verb, mode)
-    sources = [_Source(record, data) for record, data in zip(outcome.images, files, strict=True)]
+    sources = [
+        Inlinable(data, record.mime_type, (record.width, record.height))
+        for record, data in zip(outcome.images, files, strict=True)
+    ]
 
     def build(max_bytes: int | None) -> CallToolResult:
-        inlines = [source.inline(mode, max_bytes) if max_bytes else None for source in sources]
+        inlines = [source.inline(max_bytes, full=mode == "full") if max_bytes else None for source in sources]
         return _result(outcome, summary.text(inlines, pending=max_bytes is None), inlines, structured)
 
     if mode == "none" or not outcome.images:
@@ -124,26 +118,8 @@ def images_result(
     return fit_in_budget(budget, len(outcome.images), build)
 
 
-@dataclass
-class _Source:
-    """One stored image being rendered; decoded at most once, however often the budget is retried."""
-
-    record: ImageRecord
-    data: bytes
-    _decoded: Decoded | None = None
-
-    def inline(self, mode: InlineMode, max_bytes: int) -> Inline:
-        record = self.record
-        if len(self.data) <= max_bytes and (mode == "full" or max(record.width, record.height) <= PREVIEW_MAX_SIDE):
-            return Inline(self.data, record.mime_type, record.width, record.height, is_preview=False)
-        if self._decoded is None:
-            self._decoded = decode_for_preview(self.data)
-        preview = fit_preview(self._decoded, max_bytes)
-        return Inline(preview.data, preview.mime_type, preview.width, preview.height, is_preview=True)
-
-
 def _result(
-    outcome: ImagesOutcome, text: str, inlines: list[Inline | None], structured: dict[str, Any]
+    outcome: ImagesOutcome, text: str, inlines: list[Preview | None], structured: dict[str, Any]
 ) -> CallToolResult:
     content: list[ContentBlock] = [TextContent(type="text", text=text)]
     for record, inline in zip(outcome.images, inlines, strict=True):
@@ -161,7 +137,7 @@ class _Summary:
     verb: str
     mode: InlineMode
 
-    def text(self, inlines: list[Inline | None], *, pending: bool) -> str:
+    def text(self, inlines: list[Preview | None], *, pending: bool) -> str:
         outcome = self.outcome
         count = len(outcome.images)
         lines = [f"{self.verb} {count} image{'s' if count != 1 else ''} with {outcome.model}."]
@@ -184,7 +160,7 @@ class _Summary:
         lines.append("Refer to an image by its id (or path) in later calls; the files stay on disk.")
         return "\n".join(lines)
 
-    def _shown(self, inline: Inline | None, record: ImageRecord, *, pending: bool) -> str:
+    def _shown(self, inline: Preview | None, record: ImageRecord, *, pending: bool) -> str:
         if pending:
             # Same length class as the final wording, so the skeleton measures close to the real result.
             return f"Shown below as a preview of {record.width}x{record.height} pixels; the full image is in the file."
@@ -192,13 +168,15 @@ class _Summary:
             if self.mode == "none":
                 return "Not shown inline (inline mode 'none'); open the file to see it."
             return "Too large to show inline within the result budget; open the file to see it."
-        if inline.is_preview:
-            kind = inline.mime_type.removeprefix("image/").upper()
-            return (
-                f"Shown below as a preview ({inline.width}x{inline.height} {kind}); "
-                f"the full-resolution image is the file above."
-            )
-        return "Shown below at full resolution."
+        if inline.shows is Shown.ORIGINAL:
+            return "Shown below at full resolution."
+        if inline.shows is Shown.ANIMATION:
+            return "Shown below: the animation itself."
+        kind = inline.mime_type.removeprefix("image/").upper()
+        return (
+            f"Shown below as {inline.shows} ({inline.width}x{inline.height} {kind}); "
+            f"the full-resolution image is the file above."
+        )
 
 
 def _link(record: ImageRecord) -> ResourceLink:
@@ -254,7 +232,7 @@ def listing_result(listing: Listing, files: list[bytes] | None, budget: int) -> 
     def build(max_bytes: int | None) -> CallToolResult:
         content: list[ContentBlock] = [TextContent(type="text", text=text)]
         if max_bytes and files is not None:
-            decoded[:] = decoded or [decode_for_preview(data) for data in files]
+            decoded[:] = decoded or [decode_for_preview(data, THUMBNAIL_SIDE) for data in files]
             for pixels in decoded:
                 thumbnail = fit_preview(pixels, max_bytes, max_side=THUMBNAIL_SIDE)
                 content.append(image_block(thumbnail.data, thumbnail.mime_type))

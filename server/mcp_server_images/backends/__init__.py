@@ -3,6 +3,7 @@
 from .chat import ChatAnswer, ChatAPI, VisionRequest
 from .client import UpstreamClient
 from .errors import UpstreamError
+from .models import ModelsAPI
 from .openai_images import (
     ImageRequest,
     ImagesAnswer,
@@ -21,6 +22,7 @@ __all__ = [
     "ImageRequest",
     "ImagesAPI",
     "ImagesAnswer",
+    "ModelsAPI",
     "PartialHandler",
     "PartialStream",
     "ReceivedImage",

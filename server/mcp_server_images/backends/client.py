@@ -62,6 +62,12 @@ class UpstreamClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
+    async def get_json(self, path: str) -> ApiResponse:
+        """GET `<base_url><path>` (the model list), with the same retries and error handling as every call."""
+        return await self._read(
+            path, lambda: self._http.build_request("GET", self._url(path), headers=self._auth_headers())
+        )
+
     async def post_json(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
         """POST a JSON body to `<base_url><path>`."""
         return await self._read(
@@ -175,15 +181,21 @@ class UpstreamClient:
             last = attempt == attempts - 1
             async with self._slots:
                 started = time.monotonic()
+                request = build()
                 try:
-                    response = await self._http.send(build(), stream=True)
+                    response = await self._http.send(request, stream=True)
                     if read_body:
                         await _read_or_close(response)
                 except httpx2.ReadTimeout as exc:
                     raise self._broken(path, exc) from exc
                 except httpx2.TransportError as exc:
                     log.warning(
-                        "POST %s failed (%s), attempt %d of %d", path, type(exc).__name__, attempt + 1, attempts
+                        "%s %s failed (%s), attempt %d of %d",
+                        request.method,
+                        path,
+                        type(exc).__name__,
+                        attempt + 1,
+                        attempts,
                     )
                     if last:
                         raise UpstreamError(
@@ -194,7 +206,14 @@ class UpstreamClient:
                 else:
                     request_id = response.headers.get("x-request-id")
                     elapsed = time.monotonic() - started
-                    log.info("POST %s -> %d in %.1f s (request id %s)", path, response.status_code, elapsed, request_id)
+                    log.info(
+                        "%s %s -> %d in %.1f s (request id %s)",
+                        request.method,
+                        path,
+                        response.status_code,
+                        elapsed,
+                        request_id,
+                    )
                     if response.is_success:
                         try:
                             yield response
@@ -208,7 +227,9 @@ class UpstreamClient:
                     if last or not self._retry.should_retry(response):
                         raise self._error(response, request_id)
                     wait = self._retry.delay(attempt, response)
-                    log.warning("POST %s answered %d; retrying in %.1f s", path, response.status_code, wait)
+                    log.warning(
+                        "%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait
+                    )
             await anyio.sleep(wait)
 
     def _parse(self, response: httpx2.Response, path: str) -> dict[str, Any]:
@@ -217,10 +238,10 @@ class UpstreamClient:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            # No status: the answer was a success (2xx) the server cannot use, not a refusal.
             raise UpstreamError(
                 f"The image API answered {path} with something that is not a JSON object "
                 f"(content type {response.headers.get('content-type', 'none')}).",
+                status=response.status_code,
                 request_id=response.headers.get("x-request-id"),
             )
         return body

@@ -42,7 +42,7 @@ class UpstreamError(ImageServerError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        if self.status is None:
+        if self.status is None or 200 <= self.status < 300:  # no answer, or a success the server cannot use
             return f"{self.message} (request id {self.request_id})" if self.request_id else self.message
         labels = ", ".join(str(x) for x in (f"HTTP {self.status}", self.code) if x)
         text = f"The image API refused the request ({labels}): {self.message}"

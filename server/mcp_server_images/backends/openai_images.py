@@ -12,7 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..catalog.models import ImageOptions, ModelSpec
+from ..catalog.checks import ImageOptions
+from ..catalog.spec import ModelSpec
 from .client import ApiResponse, FileField, UpstreamClient
 from .errors import ConnectionBrokenError, UpstreamError
 
@@ -83,8 +84,26 @@ class ImageRequest:
         return self.spec is not None and self.spec.accepts_response_format
 
 
-GENERATION_PARAMETERS = ("size", "quality", "style", "background", "output_format", "output_compression", "moderation")
-EDIT_PARAMETERS = ("size", "quality", "background", "input_fidelity", "output_format", "output_compression")
+GENERATION_PARAMETERS = (
+    "size",
+    "quality",
+    "style",
+    "background",
+    "output_format",
+    "output_compression",
+    "moderation",
+    "complexity",
+)
+EDIT_PARAMETERS = (
+    "size",
+    "quality",
+    "background",
+    "input_fidelity",
+    "output_format",
+    "output_compression",
+    "complexity",
+)
+"""The ImageOptions fields each endpoint takes; only those the user set are sent."""
 
 
 def generation_body(request: ImageRequest) -> dict[str, Any]:

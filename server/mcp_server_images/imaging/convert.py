@@ -1,16 +1,22 @@
-"""Conversions: lossless re-encoding, dall-e-2's square PNG, formats a save_to name asks for, vision copies."""
+"""Conversions: lossless re-encoding, stills from animations and SVG, dall-e-2's square PNG, formats a save_to
+name asks for, vision copies."""
 
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 from PIL import Image
 
-from .probe import MIME_BY_FORMAT, ImageInfo, NotAnImageError, has_transparency
+from .info import MIME_BY_FORMAT, SVG_MIME, ImageInfo, NotAnImageError
+from .probe import check_input, has_transparency
+from .svg import probe_svg, rasterize
 
 DALL_E_2_MAX_BYTES = 4 * 1024 * 1024
 DALL_E_2_SIDE = 1024
-FORMAT_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}
+FORMAT_BY_EXTENSION = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".gif": "GIF", ".svg": "SVG"}
+MAX_RASTER_SIDE = 4096
+"""Longest side an SVG input is rasterized to (larger than any model takes or makes)."""
 
 
 def encode(image: Image.Image, image_format: str) -> bytes:
@@ -26,9 +32,32 @@ def encode(image: Image.Image, image_format: str) -> bytes:
 
 
 def to_png(data: bytes) -> bytes:
-    """The same pixels as PNG (alpha kept)."""
+    """The same pixels as PNG (alpha kept); for an animated GIF, its first frame."""
     with Image.open(io.BytesIO(data)) as image:
         return encode(image.convert("RGBA" if has_transparency(image) else "RGB"), "PNG")
+
+
+def flatten(data: bytes, info: ImageInfo, shown: str, max_pixels: int) -> tuple[bytes, ImageInfo, str | None]:
+    """A still image for an input that is animated (its first frame) or vector (rasterized), with a note saying so.
+
+    Other images come back unchanged with no note. The Images API takes neither animations nor SVG, and the first
+    frame is what a viewer shows before the animation starts.
+    """
+    if info.vector:
+        width, height = fit_within(info.width, info.height, max_pixels, MAX_RASTER_SIDE)
+        png = rasterize(data, width, height, shown)
+        note = f"{shown} is an SVG; it was rasterized to a {width}x{height} PNG first."
+        return png, check_input(png, shown, max_pixels), note
+    if info.animated:
+        note = f"{shown} is an animated GIF ({info.frames} frames); its first frame was used."
+        return to_png(data), replace(info, mime_type="image/png", frames=1), note
+    return data, info, None
+
+
+def fit_within(width: int, height: int, max_pixels: int, max_side: int) -> tuple[int, int]:
+    """The largest size of the same aspect ratio within both limits (never scaled up)."""
+    scale = min(1.0, max_side / max(width, height), (max_pixels / (width * height)) ** 0.5)
+    return max(1, int(width * scale)), max(1, int(height * scale))
 
 
 def square_png(data: bytes, info: ImageInfo, shown: str, *, crop: bool) -> tuple[bytes, list[str]]:
@@ -44,7 +73,7 @@ def square_png(data: bytes, info: ImageInfo, shown: str, *, crop: bool) -> tuple
         if not crop:
             raise NotAnImageError(
                 f"dall-e-2 edits need a square image, and {shown} is {image.width}x{image.height}. Crop it to a "
-                "square first, or use a GPT image model (e.g. gpt-image-1), which accepts any aspect ratio."
+                "square first, or use a GPT image model (e.g. gpt-image-2.6-flare), which accepts any aspect ratio."
             )
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2
@@ -63,9 +92,19 @@ def square_png(data: bytes, info: ImageInfo, shown: str, *, crop: bool) -> tuple
 
 
 def convert_to(data: bytes, mime_type: str, image_format: str) -> bytes:
-    """The image in another format, for writing it under a file name whose extension asks for that format."""
+    """The image in another format, for writing it under a file name whose extension asks for that format.
+
+    An SVG is rasterized at its own size first; an animated GIF gives its first frame; nothing becomes an SVG.
+    """
     if MIME_BY_FORMAT[image_format] == mime_type:
         return data
+    if image_format == "SVG":
+        raise NotAnImageError(f"A {mime_type} image cannot be saved as SVG; name the file .png, .jpg or .webp.")
+    if mime_type == SVG_MIME:
+        info = probe_svg(data, "the SVG")
+        data = rasterize(data, *fit_within(info.width, info.height, info.width * info.height, MAX_RASTER_SIDE))
+        if image_format == "PNG":
+            return data
     with Image.open(io.BytesIO(data)) as image:
         alpha = has_transparency(image) and image_format != "JPEG"
         return encode(image.convert("RGBA" if alpha else "RGB"), image_format)

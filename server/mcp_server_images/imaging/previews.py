@@ -1,22 +1,37 @@
-"""Previews that fit a byte budget.
+"""Previews that fit a byte budget, and what a result shows of an image: the image itself, or a preview.
 
 Previews exist because MCP clients reject large results (Claude Desktop fails past 1 MiB of JSON); the full
 image always stays on disk untouched. A preview keeps the aspect ratio and, when the source really has
-transparent pixels, its transparency.
+transparent pixels, its transparency. An SVG is only ever shown rasterized (its text is never handed to a
+client as an image to render), and an animated GIF is shown moving when it fits the budget, else as its first
+frame; `Preview.shows` says which, so the result's text can tell the user.
 """
 
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from enum import StrEnum
 
 from PIL import Image
 
+from .info import SVG_MIME
 from .probe import has_transparency
+from .svg import looks_like_svg, probe_svg, rasterize
 
 PREVIEW_MAX_SIDE = 1568
 """The long side Anthropic's vision models use; larger previews only cost bytes."""
 MIN_PREVIEW_SIDE = 16
+
+
+class Shown(StrEnum):
+    """What an inline image is, relative to the stored one (the values read as text: "shows the first frame")."""
+
+    ORIGINAL = "the image itself"
+    PREVIEW = "a smaller preview"
+    ANIMATION = "the animation itself"
+    FIRST_FRAME = "the first frame of the animation"
+    RASTERIZED = "a PNG rendering of the SVG"
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,38 @@ class Preview:
     mime_type: str
     width: int
     height: int
+    shows: Shown = Shown.PREVIEW
+
+
+def inline_image(data: bytes, mime_type: str, size: tuple[int, int], max_bytes: int, *, full: bool = False) -> Preview:
+    """What a tool result carries for a stored image within `max_bytes` (decoding it if a preview is needed).
+
+    The stored bytes themselves when they fit and are no larger than a preview would be (or `full` asks for the
+    original): an animated GIF that fits is shown moving, whatever its size. Otherwise a still preview: the
+    first frame of an animation, a rendering of an SVG, a smaller copy of anything else.
+    """
+    return Inlinable(data, mime_type, size).inline(max_bytes, full=full)
+
+
+@dataclass
+class Inlinable:
+    """A stored image about to be shown within a budget; decoded at most once however often the budget is retried."""
+
+    data: bytes
+    mime_type: str
+    size: tuple[int, int]
+    _decoded: Decoded | None = None
+
+    def inline(self, max_bytes: int, *, full: bool = False) -> Preview:
+        width, height = self.size
+        if self.mime_type != SVG_MIME and len(self.data) <= max_bytes:
+            if self.mime_type == "image/gif" and _frames(self.data) > 1:
+                return Preview(self.data, self.mime_type, width, height, Shown.ANIMATION)
+            if full or max(width, height) <= PREVIEW_MAX_SIDE:
+                return Preview(self.data, self.mime_type, width, height, Shown.ORIGINAL)
+        if self._decoded is None:
+            self._decoded = decode_for_preview(self.data)
+        return fit_preview(self._decoded, max_bytes)
 
 
 @dataclass(frozen=True)
@@ -33,30 +80,43 @@ class Decoded:
 
     image: Image.Image
     alpha: bool
+    shows: Shown = Shown.PREVIEW
+    rendering: bytes | None = None
+    """For an SVG: its PNG rendering at the preview's largest size, shown as it is when it fits."""
 
 
-def decode_for_preview(data: bytes) -> Decoded:
+def decode_for_preview(data: bytes, max_side: int = PREVIEW_MAX_SIDE) -> Decoded:
+    """The still picture a preview is made from: the image, an animation's first frame, or an SVG rendered."""
+    if looks_like_svg(data):
+        info = probe_svg(data, "the SVG")
+        scale = min(1.0, max_side / max(info.width, info.height))
+        png = rasterize(data, max(1, round(info.width * scale)), max(1, round(info.height * scale)))
+        with Image.open(io.BytesIO(png)) as source:
+            return replace(pixels_for_preview(source), shows=Shown.RASTERIZED, rendering=png)
     with Image.open(io.BytesIO(data)) as source:
-        return pixels_for_preview(source)
+        decoded = pixels_for_preview(source)
+        return replace(decoded, shows=Shown.FIRST_FRAME) if getattr(source, "n_frames", 1) > 1 else decoded
 
 
 def pixels_for_preview(source: Image.Image) -> Decoded:
-    """The preview's working copy of an already opened image (RGB, or RGBA when alpha is used)."""
+    """The preview's working copy of an opened image (its current frame; RGB, or RGBA when alpha is used)."""
     alpha = has_transparency(source)
     return Decoded(source.convert("RGBA" if alpha else "RGB"), alpha)
 
 
 def fit_preview(source: Decoded | bytes, max_bytes: int, max_side: int = PREVIEW_MAX_SIDE) -> Preview:
-    """A downscaled copy whose encoded size is at most `max_bytes`, usually encoded once.
+    """A still, downscaled copy whose encoded size is at most `max_bytes`, usually encoded once.
 
-    Opaque images become JPEG; images with transparency become WebP, which keeps alpha at a fraction of PNG's
-    size. The scale is chosen before encoding, from how densely a small crop of the image encodes; should the
-    estimate miss, it shrinks by the square root of the overshoot, until the encoding fits or the short side is
-    down to 16 px.
+    An SVG's PNG rendering is kept as it is when it fits (flat drawings stay crisp). Opaque images become JPEG;
+    images with transparency become WebP, which keeps alpha at a fraction of PNG's size. The scale is chosen
+    before encoding, from how densely a small crop of the image encodes; should the estimate miss, it shrinks by
+    the square root of the overshoot, until the encoding fits or the short side is down to 16 px.
     """
-    decoded = decode_for_preview(source) if isinstance(source, bytes) else source
+    decoded = decode_for_preview(source, max_side) if isinstance(source, bytes) else source
     image = decoded.image
     scale = min(1.0, max_side / max(image.width, image.height))
+    if decoded.rendering is not None and scale == 1.0 and len(decoded.rendering) <= max_bytes:
+        return Preview(decoded.rendering, "image/png", image.width, image.height, decoded.shows)
     # The smallest scale puts the short side at 16 px; one that is shorter already stays as it is. Scaling both
     # sides alike at the floor too keeps the aspect ratio: an icon is never enlarged nor a banner stretched.
     floor = min(scale, MIN_PREVIEW_SIDE / min(image.width, image.height))
@@ -66,9 +126,14 @@ def fit_preview(source: Decoded | bytes, max_bytes: int, max_side: int = PREVIEW
         width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
         encoded, mime = _encode(_resized(image, (width, height)), quality, alpha=decoded.alpha)
         if len(encoded) <= max_bytes or scale <= floor:
-            return Preview(encoded, mime, width, height)
+            return Preview(encoded, mime, width, height, decoded.shows)
         scale = max(floor, scale * min(0.9, (max_bytes / len(encoded)) ** 0.5))
         quality = max(60, quality - 5)
+
+
+def _frames(data: bytes) -> int:
+    with Image.open(io.BytesIO(data)) as image:
+        return int(getattr(image, "n_frames", 1))
 
 
 QUALITY = 85

@@ -1,59 +1,62 @@
-"""Reading what image bytes are: format, size and real transparency, with the checks every decode goes through.
+"""Reading what image bytes are: format, size, real transparency and frames, with the checks every decode goes through.
 
-Answers from the image API and user inputs share this one decode path, so a bomb, an animation or a damaged
-file is refused the same way wherever it comes from.
+Answers from the image API and user inputs share this one decode path, so a bomb or a damaged file is refused
+the same way wherever it comes from. They differ in one thing: an answer may be an animated GIF or an SVG
+(gpt-image-2.6 makes both) and is accepted as such, because an image the user paid for must never be lost;
+an input is accepted as one only when the caller flattens it to a still first (edits).
 """
 
 from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
 
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from ..errors import ImageServerError
+from .info import EXTENSION_BY_MIME, MIME_BY_FORMAT, ImageInfo, NotAnImageError
+from .svg import looks_like_svg, probe_svg
 
-MIME_BY_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
-EXTENSION_BY_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
+__all__ = ["EXTENSION_BY_MIME", "MIME_BY_FORMAT", "ImageInfo", "NotAnImageError", "check_input", "probe"]
+
 UPSTREAM_MAX_PIXELS = 3840 * 2160 * 4
 """Generous above the largest size any catalogued model produces; a larger answer is not an image we asked for."""
-
-
-class NotAnImageError(ImageServerError):
-    """Bytes that Pillow cannot read as PNG, JPEG, WebP or GIF."""
-
-
-@dataclass(frozen=True)
-class ImageInfo:
-    mime_type: str
-    width: int
-    height: int
-    has_alpha: bool
-
-    @property
-    def extension(self) -> str:
-        return EXTENSION_BY_MIME[self.mime_type]
+MAX_FRAMES = 1000
+"""Most frames an animated GIF may have; each is decoded once to check it."""
+RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 
 def probe(data: bytes) -> ImageInfo:
-    """Format, size and real transparency of image bytes the API answered with (same checks as inputs)."""
-    return check_input(data, "the image", max_pixels=UPSTREAM_MAX_PIXELS)
+    """Format, size and transparency of an answer from the image API: a still, an animated GIF or an SVG."""
+    if looks_like_svg(data):
+        return probe_svg(data, "the image")
+    return _decode(data, "the image", UPSTREAM_MAX_PIXELS, animation=True)
 
 
-def check_input(data: bytes, shown: str, max_pixels: int) -> ImageInfo:
+def check_input(data: bytes, shown: str, max_pixels: int, *, flatten: bool = False) -> ImageInfo:
     """Decode user-supplied bytes fully, refusing what is not a still PNG, JPEG, WebP or GIF within `max_pixels`.
 
-    The pixel count is read from the header and checked before any pixel is decoded, so a small file that
-    claims a huge canvas (a decompression bomb) costs nothing.
+    With `flatten` an animated GIF or an SVG is accepted too; the caller then turns it into a still
+    (convert.flatten). The pixel count is read from the header and checked before any pixel is decoded, so a
+    small file that claims a huge canvas (a decompression bomb) costs nothing.
     """
+    if looks_like_svg(data):
+        if not flatten:
+            raise NotAnImageError(
+                f"{shown} is an SVG (vector) image; this tool needs PNG, JPEG, WebP or a still GIF. "
+                "Edit it with edit_image (which rasterizes it), or convert it first."
+            )
+        return probe_svg(data, shown)
+    return _decode(data, shown, max_pixels, animation=flatten)
+
+
+def _decode(data: bytes, shown: str, max_pixels: int, *, animation: bool) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             # Pillow warns about large canvases at open; the explicit limit below decides instead.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data))
         with image:
-            if image.format not in MIME_BY_FORMAT:
+            if image.format not in RASTER_FORMATS:
                 raise NotAnImageError(
                     f"{shown} is a {image.format} image; use PNG, JPEG, WebP or a still GIF (convert it first)."
                 )
@@ -62,22 +65,34 @@ def check_input(data: bytes, shown: str, max_pixels: int) -> ImageInfo:
                     f"{shown} is {image.width}x{image.height} = {image.width * image.height:,} pixels; the limit is "
                     f"{max_pixels:,}. Downscale it first."
                 )
-            frames: int = getattr(image, "n_frames", 1)
-            if frames > 1:
-                raise NotAnImageError(f"{shown} is animated ({frames} frames); use a still image.")
-            image.load()
-            return ImageInfo(MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image))
+            frames = _check_frames(image, shown, animation=animation)
+            return ImageInfo(
+                MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image), frames=frames
+            )
     except Image.DecompressionBombError as exc:
         raise NotAnImageError(f"{shown} declares an enormous canvas and was refused as a decompression bomb.") from exc
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise NotAnImageError(f"{shown} is not an image the server can read (PNG, JPEG, WebP or GIF).") from exc
-    except OSError as exc:
+    except (OSError, EOFError) as exc:
         raise NotAnImageError(f"{shown} is truncated or damaged and cannot be decoded ({exc}).") from exc
 
 
 def has_alpha_channel(image: Image.Image) -> bool:
     """Whether the image carries alpha at all (a channel or a transparent palette entry), used or not."""
     return image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+
+
+def _check_frames(image: Image.Image, shown: str, *, animation: bool) -> int:
+    """Decode every frame (a damaged later frame is caught here, not by a viewer); return how many there are."""
+    frames: int = getattr(image, "n_frames", 1)
+    if frames > 1 and not (animation and image.format == "GIF"):
+        raise NotAnImageError(f"{shown} is animated ({frames} frames); use a still image.")
+    if frames > MAX_FRAMES:
+        raise NotAnImageError(f"{shown} has {frames:,} frames; the limit is {MAX_FRAMES:,}.")
+    for frame in ImageSequence.Iterator(image):
+        frame.load()
+    image.seek(0)
+    return frames
 
 
 def has_transparency(image: Image.Image) -> bool:

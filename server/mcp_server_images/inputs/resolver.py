@@ -1,7 +1,8 @@
 """One resolver for every tool that takes an image: a reference in, checked image bytes out.
 
 Whatever the form, the result is bytes that decode as a still image within the limits, plus where they came
-from; nothing that fails these checks is ever sent upstream.
+from; nothing that fails these checks is ever sent upstream. Callers that can use an animated GIF or an SVG as a
+still (edits) ask to `flatten` them: the first frame, or a rasterized copy, with a note saying so.
 """
 
 from __future__ import annotations
@@ -9,11 +10,14 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import anyio
 
-from ..imaging.probe import ImageInfo, check_input
+from ..imaging.convert import flatten as flatten_image
+from ..imaging.info import ImageInfo
+from ..imaging.probe import check_input
 from ..store import ImageStore
 from .fetch import UrlFetcher
 from .paths import absolute, on_this_system, read_file
@@ -28,6 +32,8 @@ class InputImage:
     info: ImageInfo
     stored_id: str | None = None
     path: Path | None = None
+    note: str | None = None
+    """What was done to make it usable (first frame of an animation, SVG rasterized), for the result's text."""
 
     @property
     def source(self) -> str:
@@ -55,7 +61,8 @@ class ImageResolver:
         """Folders local paths may be read from: output folder, home, the client's roots, configured extras."""
         return [self._store.root, Path.home(), *client_roots, *self._extra_roots]
 
-    async def resolve(self, ref: str, client_roots: Sequence[Path] = ()) -> InputImage:
+    async def resolve(self, ref: str, client_roots: Sequence[Path] = (), *, flatten: bool = False) -> InputImage:
+        """The checked image a reference names; with `flatten`, animations and SVG become stills instead of errors."""
         shown = repr(short(ref))
         parsed = parse_ref(ref, windows=os.name == "nt")
         stored_id: str | None = None
@@ -78,8 +85,13 @@ class ImageResolver:
                         f"The {kind} image {shown} is {len(inline):,} bytes; the limit is {self._max_bytes:,}."
                     )
                 data = inline
-        info = await anyio.to_thread.run_sync(check_input, data, shown, self._max_pixels)
-        return InputImage(short(ref), data, info, stored_id, path)
+        info = await anyio.to_thread.run_sync(partial(check_input, data, shown, self._max_pixels, flatten=flatten))
+        note = None
+        if flatten:
+            data, info, note = await anyio.to_thread.run_sync(flatten_image, data, info, shown, self._max_pixels)
+        return InputImage(short(ref), data, info, stored_id, path, note)
 
-    async def resolve_all(self, refs: Sequence[str], client_roots: Sequence[Path] = ()) -> list[InputImage]:
-        return [await self.resolve(ref, client_roots) for ref in refs]
+    async def resolve_all(
+        self, refs: Sequence[str], client_roots: Sequence[Path] = (), *, flatten: bool = False
+    ) -> list[InputImage]:
+        return [await self.resolve(ref, client_roots, flatten=flatten) for ref in refs]

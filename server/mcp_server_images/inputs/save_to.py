@@ -2,7 +2,8 @@
 
 The destination is checked before anything is sent upstream, so a bad path or an existing file costs nothing;
 the store keeps its own copy regardless. A file name whose extension asks for another format than the model
-produced gets a converted copy (PNG and WebP lossless, JPEG at quality 95).
+produced gets a converted copy (PNG and WebP lossless, JPEG at quality 95; an SVG is rasterized, an animated GIF
+gives its first frame; only an SVG can be saved as .svg).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..store import ImageRecord, write_atomic
 from .paths import absolute, allowed, on_this_system
 from .refs import parse_path
 
-WRITABLE = (".png", ".jpg", ".jpeg", ".webp")
+WRITABLE = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".svg")
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,20 @@ class SavePlan:
 
 
 def plan_save(
-    save_to: str, *, count: int, overwrite: bool, roots: Sequence[Path], bases: Sequence[Path], store_root: Path
+    save_to: str,
+    *,
+    count: int,
+    overwrite: bool,
+    roots: Sequence[Path],
+    bases: Sequence[Path],
+    store_root: Path,
+    output_format: str | None = None,
 ) -> SavePlan:
-    """Check a destination for `count` images; raise ParameterError with what to change."""
+    """Check a destination for `count` images; raise ParameterError with what to change.
+
+    A `.svg` name is accepted only when the request asks for SVG output (`output_format`), because a raster image
+    cannot become an SVG and the mistake would otherwise show only after the images were paid for.
+    """
     shown = repr(save_to)
     ref = parse_path(save_to, windows=os.name == "nt")
     on_this_system(shown, windows=ref.windows)
@@ -51,7 +63,12 @@ def plan_save(
         return SavePlan(folder=target, files=[], overwrite=overwrite)
     if target.suffix.lower() not in WRITABLE:
         raise ParameterError(
-            "save_to", f"save_to {shown} must end in .png, .jpg, .jpeg or .webp, or name a folder to save into."
+            "save_to",
+            f"save_to {shown} must end in .png, .jpg, .jpeg, .webp, .gif or .svg, or name a folder to save into.",
+        )
+    if target.suffix.lower() == ".svg" and output_format != "svg":
+        raise ParameterError(
+            "save_to", f"save_to {shown} names an SVG file, but only output_format 'svg' makes SVG; use .png or .webp."
         )
     files = [target] if count == 1 else [target.with_stem(f"{target.stem}-{i}") for i in range(1, count + 1)]
     if not overwrite:

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..errors import ImageServerError
-from ..imaging.probe import ImageInfo
+from ..imaging.info import ImageInfo
 from .records import ImageRecord, NewImage
 
 log = logging.getLogger(__name__)

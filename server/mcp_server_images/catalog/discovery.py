@@ -1,0 +1,261 @@
+"""`ModelDirectory`: what the provider serves, asked at run time and cached, combined with the catalog.
+
+The provider's own model list (`GET /models`) has the last word on which models exist and when they shut down;
+the catalog supplies what the list cannot say (replacements, parameters). The list is asked lazily, on the first
+question, so start-up and tools/list never wait for it; concurrent questions share one request; the answer is
+trusted for `refresh_after` seconds. A provider without a usable list (404, 401, not JSON, unreachable) leaves
+the answer "unknown", which means "trust the catalog": a call is never refused only because the list is missing.
+Each failure state is logged once, as one WARNING line, not on every refresh.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+
+import anyio
+
+from ..errors import ConfigurationError, ImageServerError
+from ..settings import ProviderKind
+from .catalog import Catalog
+from .spec import Lifecycle, ModelKind, Replacement, ServedModel, Status
+
+log = logging.getLogger(__name__)
+
+ModelLister = Callable[[], Awaitable[Sequence[ServedModel]]]
+"""Asks the provider for its model list (backends.ModelsAPI.list); raises ImageServerError when there is none."""
+
+LIST_TIMEOUT = 15.0
+"""Most seconds a call waits for the model list before going on without it."""
+
+
+@dataclass(frozen=True)
+class ServedModels:
+    """One answer of the provider's model list, looked up by canonical name (`openai/x` and `x` alike)."""
+
+    by_name: Mapping[str, ServedModel]
+
+    @classmethod
+    def of(cls, models: Iterable[ServedModel]) -> ServedModels:
+        return cls({Catalog.canonical_name(model.id).lower(): model for model in models})
+
+    def get(self, model: str) -> ServedModel | None:
+        return self.by_name.get(Catalog.canonical_name(model).lower())
+
+    def ids(self) -> list[str]:
+        return [model.id for model in self.by_name.values()]
+
+
+@dataclass(frozen=True)
+class DefaultChoice:
+    """The model a call without a model uses, and why it is not the configured one (None when it is)."""
+
+    model: str
+    reason: str | None = None
+
+
+class ModelDirectory:
+    """The provider's model list, cached, and the answers built on it and on the catalog.
+
+    Build one per server (it holds the cache) with the server's `Catalog` and `ModelsAPI(client).list`.
+    """
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        lister: ModelLister,
+        *,
+        provider: ProviderKind,
+        refresh_after: float,
+        clock: Callable[[], float] = time.monotonic,
+        today: Callable[[], date] = date.today,
+        timeout: float = LIST_TIMEOUT,
+    ) -> None:
+        self._catalog = catalog
+        self._lister = lister
+        self._provider = provider
+        self._refresh_after = refresh_after
+        self._clock = clock
+        self._today = today
+        self._timeout = timeout
+        self._served: ServedModels | None = None
+        self._asked_at: float | None = None
+        self._in_flight: anyio.Event | None = None
+        self._failure: str | None = None
+        self._gone: set[str] = set()
+        """Models the provider answered model_not_found for, though its list (or the catalog) still had them."""
+
+    async def served(self) -> ServedModels | None:
+        """The provider's list (asked once, refreshed after `refresh_after` s), or None when it is unknown."""
+        if self._asked_at is not None and self._clock() - self._asked_at < self._refresh_after:
+            return self._served
+        if self._in_flight is not None:
+            await self._in_flight.wait()
+            return self._served
+        self._in_flight = anyio.Event()
+        try:
+            await self._ask()
+        finally:
+            self._in_flight.set()
+            self._in_flight = None
+        return self._served
+
+    async def is_served(self, model: str) -> bool | None:
+        """True or False from the provider's list; None when the provider has no usable list."""
+        if self._key(model) in self._gone:
+            return False
+        served = await self.served()
+        return None if served is None else served.get(model) is not None
+
+    async def shutdown_date(self, model: str) -> date | None:
+        """When the model shuts (or shut) down: the provider's date when it gives one, else the catalog's."""
+        served = await self.served()
+        listed = served.get(model) if served is not None else None
+        if listed is not None and listed.shutdown_date is not None:
+            return listed.shutdown_date
+        lifecycle = self.lifecycle(model)
+        return lifecycle.shutdown if lifecycle is not None else None
+
+    def lifecycle(self, model: str) -> Lifecycle | None:
+        """The catalog's lifecycle, as updated by what the provider answered during this process."""
+        spec = self._catalog.lookup(model)
+        if spec is None:
+            return Lifecycle(Status.SHUT_DOWN) if self._key(model) in self._gone else None
+        if self._key(spec.name) in self._gone:
+            return replace(spec.lifecycle, status=Status.SHUT_DOWN)
+        return spec.lifecycle
+
+    def mark_shut_down(self, model: str) -> None:
+        """Remember for the rest of the process that the provider answered model_not_found for this model."""
+        spec = self._catalog.lookup(model)
+        self._gone.add(self._key(spec.name if spec is not None else model))
+        log.info("%s is not served by the provider (it answered model_not_found); it counts as shut down now", model)
+
+    async def lifecycle_problem(self, model: str) -> str | None:
+        """Why a call naming a shut-down model should be refused before any request, or None to let it go.
+
+        It is refused when the model is shut down (catalog, or a model_not_found seen earlier) and the provider's
+        list lacks it, or when the list is unknown and the provider is OpenAI itself. A gateway whose list still
+        serves the model lets it through.
+        """
+        lifecycle = self.lifecycle(model)
+        if lifecycle is None or not self._retired(lifecycle):
+            return None
+        served = await self.served()
+        if self._key(model) not in self._gone:
+            if served is not None and served.get(model) is not None:
+                return None
+            if served is None and self._provider is not ProviderKind.OPENAI:
+                return None
+        name = self._catalog.canonical_name(model)
+        advice = Lifecycle(replacements=self._served_replacements(model, lifecycle, served)).advice()
+        return f"{self._retirement(name, lifecycle)}; {advice or 'pick another model'}."
+
+    async def resolve_default(self, configured: str, kind: ModelKind) -> DefaultChoice:
+        """The configured default if served, else its replacement chain, else the catalog's defaults for the kind."""
+        served = await self.served()
+        if self._usable(configured, served):
+            return DefaultChoice(configured)
+        chain = self._catalog.replacements(configured)
+        why = self._unavailable(configured, served)
+        for candidate, relation in [*((c, "its replacement") for c in chain), *self._fallbacks(kind, chain)]:
+            if self._usable(candidate, served):
+                listed = served.get(candidate) if served is not None else None
+                chosen = listed.id if listed is not None else candidate
+                return DefaultChoice(chosen, f"{why}; using {chosen}, {relation}")
+        return DefaultChoice(configured, f"{why}, and no catalogued alternative is served; trying it anyway")
+
+    # --- internals ---
+
+    async def _ask(self) -> None:
+        """Ask the provider once; on failure keep what was known (nothing, at first) and log a new state once."""
+        models, failure = await self._fetch()
+        self._asked_at = self._clock()
+        if models is None:
+            state, detail = failure
+            if state != self._failure:
+                log.warning(
+                    "The provider's model list is not available (%s): %s. Trusting the catalog until it is.",
+                    state,
+                    detail,
+                )
+            self._failure = state
+            return
+        self._served = ServedModels.of(models)
+        if self._failure is not None:
+            log.info("The provider's model list is available again.")
+        self._failure = None
+        log.info("The provider lists %d models.", len(self._served.by_name))
+
+    async def _fetch(self) -> tuple[Sequence[ServedModel] | None, tuple[str, str]]:
+        """The list, or None with (failure state, detail)."""
+        with anyio.move_on_after(self._timeout):
+            try:
+                return await self._lister(), ("", "")
+            except ConfigurationError as exc:
+                return None, ("no API key", str(exc))
+            except ImageServerError as exc:
+                return None, (_failure_state(exc), str(exc))
+        return None, ("no answer", f"no answer within {self._timeout:g} s")
+
+    def _key(self, model: str) -> str:
+        return self._catalog.canonical_name(model).lower()
+
+    def _retired(self, lifecycle: Lifecycle) -> bool:
+        shut = lifecycle.status is Status.SHUT_DOWN
+        return shut or (lifecycle.shutdown is not None and lifecycle.shutdown <= self._today())
+
+    def _usable(self, model: str, served: ServedModels | None) -> bool:
+        """Served by this provider; with the list unknown, not seen gone and (on OpenAI) not shut down."""
+        if self._key(model) in self._gone:
+            return False
+        if served is not None:
+            return served.get(model) is not None
+        lifecycle = self.lifecycle(model)
+        return self._provider is not ProviderKind.OPENAI or lifecycle is None or not self._retired(lifecycle)
+
+    def _fallbacks(self, kind: ModelKind, chain: list[str]) -> list[tuple[str, str]]:
+        relation = f"the first of the catalog's {kind} models this provider serves"
+        return [(name, relation) for name in self._catalog.defaults(kind) if name not in chain]
+
+    def _served_replacements(
+        self, model: str, lifecycle: Lifecycle, served: ServedModels | None
+    ) -> tuple[Replacement, ...]:
+        """The named replacements the provider serves; else the nearest served model of the chain."""
+        named = tuple(r for r in lifecycle.replacements if self._usable(r.model, served))
+        if named:
+            return named
+        spec = self._catalog.lookup(model)
+        kind = spec.kind if spec is not None else ModelKind.IMAGE
+        chain = self._catalog.replacements(model)
+        for candidate in [*chain, *(name for name, _ in self._fallbacks(kind, chain))]:
+            if self._usable(candidate, served):
+                return (Replacement(candidate),)
+        return ()
+
+    def _retirement(self, name: str, lifecycle: Lifecycle) -> str:
+        if self._key(name) in self._gone and (lifecycle.shutdown is None or lifecycle.shutdown > self._today()):
+            return f"{name} is not served by this provider any more (it answered model_not_found)"
+        text = f"{name} was shut down by OpenAI on {lifecycle.shutdown}"
+        return text if self._provider is ProviderKind.OPENAI else f"{text}, and this provider does not serve it"
+
+    def _unavailable(self, model: str, served: ServedModels | None) -> str:
+        """Why the configured default cannot be used: not in the list, or (list unknown) shut down by OpenAI."""
+        name = self._catalog.canonical_name(model)
+        lifecycle = self.lifecycle(model)
+        shutdown = lifecycle.shutdown if lifecycle is not None and self._retired(lifecycle) else None
+        if served is None and self._key(model) not in self._gone:
+            return f"{name} was shut down by OpenAI on {shutdown}"
+        why = f" (shut down {shutdown})" if shutdown is not None else ""
+        return f"{name} is not served by this provider{why}"
+
+
+def _failure_state(error: ImageServerError) -> str:
+    """A short name for why the list is missing; the same name twice in a row is logged once."""
+    status = getattr(error, "status", None)
+    if status is None:
+        return "unreachable"
+    return "not a model list" if status == 200 else f"HTTP {status}"

@@ -1,0 +1,330 @@
+"""Reading the catalog: the TOML file shipped in the package, then an optional user file on top.
+
+The user file (MCP_IMAGES_MODELS_FILE) is for gateways' own models and for correcting the shipped table without
+waiting for a release: an entry naming a known model changes only the fields it gives, a new name adds a model.
+Every mistake is refused at start-up with the file, the entry and the field named, because a typo that silently
+turned into "this model takes no quality" would only show up as a confusing refusal much later.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ..errors import ConfigurationError
+from .spec import (
+    Api,
+    Family,
+    FreeSizeRule,
+    ImageEndpoint,
+    Lifecycle,
+    ModelKind,
+    ModelSpec,
+    Prices,
+    Replacement,
+    Status,
+)
+
+SHIPPED = Path(__file__).with_name("models.toml")
+PROVIDER_PREFIX = "openai/"
+NOT_INHERITED = frozenset({"aliases", "status", "shutdown", "notice", "replacements", "extends"})
+LIFECYCLE_KEYS = frozenset({"status", "shutdown", "notice", "replacements"})
+
+
+E = TypeVar("E", ModelKind, Family, Api, Status, ImageEndpoint)
+
+
+class CatalogError(ConfigurationError):
+    """A catalog file that cannot be used; the message names the file, the entry and what to fix."""
+
+
+@dataclass(frozen=True)
+class CatalogData:
+    """Every model by canonical name (in file order) and, per kind, the default preference order."""
+
+    models: dict[str, ModelSpec]
+    defaults: dict[ModelKind, tuple[str, ...]]
+
+
+@dataclass
+class _Entry:
+    raw: dict[str, Any]
+    where: str
+
+
+def canonical_name(model: str) -> str:
+    """The model name without a provider prefix: `openai/gpt-image-1` and `gpt-image-1` are the same model."""
+    model = model.strip()
+    return model[len(PROVIDER_PREFIX) :] if model.lower().startswith(PROVIDER_PREFIX) else model
+
+
+def load_catalog(user_file: Path | None = None, shipped: Path = SHIPPED) -> CatalogData:
+    """Parse and check the shipped file and, when given, the user's file merged on top of it."""
+    entries: dict[str, _Entry] = {}
+    defaults: dict[str, Any] = {}
+    for path in (shipped, user_file):
+        if path is None:
+            continue
+        document = _read(path)
+        defaults |= _table(document.get("defaults", {}), f"[defaults] in {path}")
+        for name, raw in _table(document.get("models", {}), f"[models] in {path}").items():
+            _merge(entries, name, _table(raw, f'[models."{name}"] in {path}'), path)
+    for entry in entries.values():
+        _check_own_fields(entry)
+    models = {name: _build(name, _resolve(name, entries, ()), entries[name].where) for name in entries}
+    _check_references(models, entries)
+    return CatalogData(models, _defaults(defaults, models, [p for p in (shipped, user_file) if p]))
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except OSError as exc:
+        raise CatalogError(f"Cannot read the models file {path}: {exc.strerror or exc}.") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise CatalogError(f"The models file {path} is not valid TOML: {exc}.") from exc
+    unknown = set(document) - {"defaults", "models"}
+    if unknown:
+        raise CatalogError(
+            f"The models file {path} has unknown top-level keys {sorted(unknown)}; only [defaults] and "
+            '[models."NAME"] tables belong there.'
+        )
+    return document
+
+
+def _table(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise CatalogError(f"{where} must be a table, not {type(value).__name__}.")
+    return value
+
+
+def _merge(entries: dict[str, _Entry], name: str, raw: dict[str, Any], path: Path) -> None:
+    """Add a new entry, or lay the given fields over the entry that has this name or alias."""
+    existing = _find(entries, name)
+    where = f'[models."{name}"] in {path}'
+    if existing is None:
+        entries[canonical_name(name)] = _Entry(dict(raw), where)
+        return
+    entry = entries[existing]
+    entry.raw |= raw
+    entry.where = f"{entry.where} (changed by {where})"
+
+
+def _find(entries: Mapping[str, _Entry], name: str) -> str | None:
+    wanted = canonical_name(name).lower()
+    for key, entry in entries.items():
+        names = [key, *(str(a) for a in entry.raw.get("aliases", []))]
+        if wanted in (canonical_name(n).lower() for n in names):
+            return key
+    return None
+
+
+def _resolve(name: str, entries: Mapping[str, _Entry], seen: tuple[str, ...]) -> dict[str, Any]:
+    """The entry's fields with those of the entry it `extends` underneath (names, lifecycle never inherited)."""
+    entry = entries[name]
+    parent_name = entry.raw.get("extends")
+    if parent_name is None:
+        return dict(entry.raw)
+    parent = _find(entries, str(parent_name))
+    if parent is None:
+        raise CatalogError(f"{entry.where}: extends {parent_name!r}, which is not a model in the catalog.")
+    if parent in (*seen, name):
+        chain = " -> ".join((*seen, name, parent))
+        raise CatalogError(f"{entry.where}: extends goes round in a circle ({chain}).")
+    inherited = {k: v for k, v in _resolve(parent, entries, (*seen, name)).items() if k not in NOT_INHERITED}
+    return inherited | entry.raw
+
+
+def _check_own_fields(entry: _Entry) -> None:
+    """Check the fields an entry writes itself, so a mistake is reported where it is written, not where inherited."""
+    unknown = set(entry.raw) - set(_FIELDS) - LIFECYCLE_KEYS - {"extends"}
+    if unknown:
+        known = ", ".join(sorted({*_FIELDS, *LIFECYCLE_KEYS, "extends"}))
+        raise CatalogError(f"{entry.where}: unknown field(s) {', '.join(sorted(unknown))}. Known fields: {known}.")
+    for key, convert in _FIELDS.items():
+        if key in entry.raw:
+            convert(entry.raw[key], f"{entry.where}: {key}")
+
+
+def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
+    missing = [key for key in ("kind", "family", "api") if key not in raw]
+    if missing:
+        raise CatalogError(f"{where}: missing {', '.join(missing)} (or extend a model that has them).")
+    spec_fields = {key: convert(raw[key], f"{where}: {key}") for key, convert in _FIELDS.items() if key in raw}
+    spec_fields.setdefault("edit_sizes", spec_fields.get("sizes", ()))
+    spec_fields.setdefault("edit_output_formats", spec_fields.get("output_formats", ()))
+    return ModelSpec(name=name, lifecycle=_lifecycle(raw, where), **spec_fields)
+
+
+def _lifecycle(raw: Mapping[str, Any], where: str) -> Lifecycle:
+    status = _enum(Status)(raw.get("status", "active"), f"{where}: status")
+    shutdown = _date(raw["shutdown"], f"{where}: shutdown") if "shutdown" in raw else None
+    if status is not Status.ACTIVE and shutdown is None:
+        raise CatalogError(f"{where}: a {status} model needs its shutdown date (shutdown = YYYY-MM-DD).")
+    return Lifecycle(
+        status=status,
+        shutdown=shutdown,
+        notice=_date(raw["notice"], f"{where}: notice") if "notice" in raw else None,
+        replacements=tuple(_replacement(item, f"{where}: replacements") for item in _list(raw, "replacements", where)),
+    )
+
+
+def _list(raw: Mapping[str, Any], key: str, where: str) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list):
+        raise CatalogError(f"{where}: {key} must be a list.")
+    return value
+
+
+def _replacement(item: object, where: str) -> Replacement:
+    if isinstance(item, str):
+        return Replacement(item)
+    table = _table(item, where)
+    well_formed = isinstance(table.get("model"), str) and isinstance(table.get("note", ""), str)
+    if not well_formed or set(table) - {"model", "note"}:
+        raise CatalogError(f'{where}: each replacement is {{ model = "NAME", note = "what it is best for" }}.')
+    return Replacement(table["model"], table.get("note", ""))
+
+
+def _check_references(models: Mapping[str, ModelSpec], entries: Mapping[str, _Entry]) -> None:
+    """Replacements must name catalogued models; an alias may belong to one model only."""
+    owners: dict[str, str] = {}
+    for name, spec in models.items():
+        for alias in (name, *spec.aliases):
+            key = canonical_name(alias).lower()
+            if key in owners and owners[key] != name:
+                raise CatalogError(f"{entries[name].where}: the name {alias!r} already belongs to {owners[key]}.")
+            owners[key] = name
+    for name, spec in models.items():
+        for replacement in spec.lifecycle.replacements:
+            if canonical_name(replacement.model).lower() not in owners:
+                raise CatalogError(
+                    f"{entries[name].where}: replacement {replacement.model!r} is not a model in the catalog."
+                )
+
+
+def _defaults(raw: Mapping[str, Any], models: Mapping[str, ModelSpec], paths: list[Path]) -> dict[ModelKind, Any]:
+    where = f"[defaults] in {' or '.join(map(str, paths))}"
+    unknown = set(raw) - {kind.value for kind in ModelKind}
+    if unknown:
+        raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}; use image and vision.")
+    by_name = {canonical_name(n).lower(): spec for spec in models.values() for n in (spec.name, *spec.aliases)}
+    result: dict[ModelKind, tuple[str, ...]] = {}
+    for kind in ModelKind:
+        names: list[str] = []
+        for name in _strings(raw.get(kind.value, []), f"{where}: {kind.value}"):
+            spec = by_name.get(canonical_name(name).lower())
+            if spec is None or spec.kind is not kind:
+                raise CatalogError(f"{where}: {kind.value} lists {name!r}, which is not a catalogued {kind} model.")
+            names.append(spec.name)
+        result[kind] = tuple(names)
+    return result
+
+
+# --- field converters: each takes (value, "file entry: field") and raises CatalogError naming both ---
+
+
+def _strings(value: object, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise CatalogError(f'{where} must be a list of strings, e.g. ["a", "b"].')
+    return tuple(value)
+
+
+def _integer(value: object, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise CatalogError(f"{where} must be a whole number of 0 or more, not {value!r}.")
+    return value
+
+
+def _positive(value: object, where: str) -> int:
+    number = _integer(value, where)
+    if number < 1:
+        raise CatalogError(f"{where} must be 1 or more, not {number}.")
+    return number
+
+
+def _boolean(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise CatalogError(f"{where} must be true or false, not {value!r}.")
+    return value
+
+
+def _date(value: object, where: str) -> date:
+    if not isinstance(value, date):
+        raise CatalogError(f"{where} must be a TOML date such as 2026-12-01 (no quotes), not {value!r}.")
+    return value
+
+
+def _enum(kind: type[E]) -> Callable[[object, str], E]:
+    def convert(value: object, where: str) -> E:
+        try:
+            return kind(str(value))
+        except ValueError:
+            allowed = ", ".join(member.value for member in kind)
+            raise CatalogError(f"{where} is {value!r}; use one of: {allowed}.") from None
+
+    return convert
+
+
+def _endpoints(value: object, where: str) -> frozenset[ImageEndpoint]:
+    return frozenset(_enum(ImageEndpoint)(item, where) for item in _strings(value, where))
+
+
+def _free_size(value: object, where: str) -> FreeSizeRule:
+    table = _table(value, where)
+    known = set(FreeSizeRule.__dataclass_fields__)
+    if set(table) - known:
+        raise CatalogError(f"{where}: unknown key(s) {sorted(set(table) - known)}; known: {sorted(known)}.")
+    return FreeSizeRule(**{key: _integer(item, f"{where}.{key}") for key, item in table.items()})
+
+
+def _prices(value: object, where: str) -> Prices:
+    table = _table(value, where)
+    known = set(Prices.__dataclass_fields__)
+    if set(table) - known:
+        raise CatalogError(f"{where}: unknown key(s) {sorted(set(table) - known)}; known: {sorted(known)}.")
+    for key, item in table.items():
+        if isinstance(item, bool) or not isinstance(item, int | float) or item < 0:
+            raise CatalogError(f"{where}.{key} must be a price in USD per 1M tokens, not {item!r}.")
+    return Prices(**{key: float(item) for key, item in table.items()})
+
+
+def _remarks(value: object, where: str) -> dict[str, str]:
+    table = _table(value, where)
+    if not all(isinstance(v, str) for v in table.values()):
+        raise CatalogError(f'{where} maps a parameter name to a sentence, e.g. {{ background = "..." }}.')
+    return dict(table)
+
+
+_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    "kind": _enum(ModelKind),
+    "family": _enum(Family),
+    "api": _enum(Api),
+    "aliases": _strings,
+    "endpoints": _endpoints,
+    "sizes": _strings,
+    "edit_sizes": _strings,
+    "free_size": _free_size,
+    "qualities": _strings,
+    "output_formats": _strings,
+    "edit_output_formats": _strings,
+    "backgrounds": _strings,
+    "moderations": _strings,
+    "styles": _strings,
+    "complexities": _strings,
+    "remarks": _remarks,
+    "input_fidelity": _boolean,
+    "max_edit_images": _integer,
+    "max_n": _positive,
+    "n_per_request": _positive,
+    "max_prompt_chars": _positive,
+    "streaming": _boolean,
+    "max_partial_images": _integer,
+    "prices": _prices,
+}
+"""Every field a model entry may give besides its lifecycle, with the converter that checks it."""

@@ -1,0 +1,194 @@
+"""The catalog's vocabulary: what one model accepts, its lifecycle on OpenAI and its prices, as frozen data.
+
+These types carry no behaviour beyond reading themselves; loading lives in `load.py`, request checks in
+`checks.py`. An empty tuple always means "this model does not take that parameter".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+
+class ImageEndpoint(StrEnum):
+    """The three Images API operations; not every model offers all of them."""
+
+    GENERATIONS = "generations"
+    EDITS = "edits"
+    VARIATIONS = "variations"
+
+
+class Family(StrEnum):
+    """Request and answer shapes differ by family: DALL·E answers with URLs and does not stream."""
+
+    GPT_IMAGE = "gpt-image"
+    DALL_E = "dall-e"
+    CHAT = "chat"
+
+
+class ModelKind(StrEnum):
+    """What a model is for here: making images, or reading them (vision)."""
+
+    IMAGE = "image"
+    VISION = "vision"
+
+
+class Api(StrEnum):
+    """Which upstream API serves the model. Image models may later be served by chat or responses too."""
+
+    IMAGES = "images"
+    CHAT = "chat"
+
+
+class Status(StrEnum):
+    """A model's state on OpenAI's own API (gateways may differ; their model list says so)."""
+
+    ACTIVE = "active"
+    DEPRECATED = "deprecated"
+    SHUT_DOWN = "shut_down"
+
+
+@dataclass(frozen=True)
+class FreeSizeRule:
+    """Sizes beyond the fixed list: any WxH within these bounds (gpt-image-2 and later)."""
+
+    multiple: int = 16
+    max_aspect: int = 3
+    max_edge: int = 3840
+    min_pixels: int = 0
+    max_pixels: int = 3840 * 2160
+
+    def problem(self, width: int, height: int) -> str | None:
+        """Why a WxH breaks the rule, or None when it is fine."""
+        if width % self.multiple or height % self.multiple:
+            return f"both sides must be multiples of {self.multiple}"
+        if max(width, height) > self.max_aspect * min(width, height):
+            return f"the aspect ratio must be between 1:{self.max_aspect} and {self.max_aspect}:1"
+        if max(width, height) > self.max_edge:
+            return f"the long side must be at most {self.max_edge} px"
+        if width * height > self.max_pixels:
+            return f"at most {self.max_pixels:,} pixels in total"
+        if width * height < self.min_pixels:
+            return f"at least {self.min_pixels:,} pixels in total (e.g. 1024x640)"
+        return None
+
+    def describe(self) -> str:
+        pixels = f"{self.min_pixels:,} to {self.max_pixels:,}" if self.min_pixels else f"at most {self.max_pixels:,}"
+        return (
+            f"any WIDTHxHEIGHT with both sides multiples of {self.multiple}, aspect between 1:{self.max_aspect} "
+            f"and {self.max_aspect}:1, long side at most {self.max_edge} px and {pixels} pixels"
+        )
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A model to use instead, and what it is best for ("fast", "best quality")."""
+
+    model: str
+    note: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.model} ({self.note})" if self.note else self.model
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """Where a model stands on OpenAI: active, deprecated with a shutdown date, or shut down on a date."""
+
+    status: Status = Status.ACTIVE
+    shutdown: date | None = None
+    notice: date | None = None
+    replacements: tuple[Replacement, ...] = ()
+
+    def advice(self) -> str:
+        """What to use instead, as in 'use A (fast) or B (best quality)'; empty when no replacement is named."""
+        if not self.replacements:
+            return ""
+        named = [str(r) for r in self.replacements]
+        listed = named[0] if len(named) == 1 else ", ".join(named[:-1]) + f" or {named[-1]}"
+        return f"use {listed}"
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per 1M tokens where published; None where our sources give no figure (never guessed)."""
+
+    text_input: float | None = None
+    text_cached: float | None = None
+    image_input: float | None = None
+    image_cached: float | None = None
+    image_output: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model's capabilities. Empty tuples mean the model does not take that parameter."""
+
+    name: str
+    kind: ModelKind
+    family: Family
+    api: Api
+    aliases: tuple[str, ...] = ()
+    endpoints: frozenset[ImageEndpoint] = frozenset()
+    sizes: tuple[str, ...] = ()
+    edit_sizes: tuple[str, ...] = ()
+    free_size: FreeSizeRule | None = None
+    qualities: tuple[str, ...] = ()
+    output_formats: tuple[str, ...] = ()
+    edit_output_formats: tuple[str, ...] = ()
+    backgrounds: tuple[str, ...] = ()
+    moderations: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()
+    complexities: tuple[str, ...] = ()
+    input_fidelity: bool = False
+    max_edit_images: int = 0
+    max_n: int = 1
+    n_per_request: int = 1
+    """Most images one upstream request may ask for; larger n is served by concurrent requests."""
+    max_prompt_chars: int = 32_000
+    streaming: bool = False
+    max_partial_images: int = 0
+    remarks: Mapping[str, str] = field(default_factory=dict)
+    """Per parameter, a sentence added when a value is refused (why gpt-image-2 refuses transparency)."""
+    lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    prices: Prices | None = None
+
+    @property
+    def accepts_response_format(self) -> bool:
+        """DALL·E models answer with a URL unless asked for b64_json; GPT image models reject the parameter."""
+        return self.family is Family.DALL_E
+
+    @property
+    def streams(self) -> bool:
+        return self.streaming
+
+    def values_for(self, param: str, endpoint: ImageEndpoint) -> tuple[str, ...]:
+        """The values a choice parameter takes on an endpoint; () when the model does not take it."""
+        if param == "size":
+            return self.edit_sizes if endpoint is ImageEndpoint.EDITS else self.sizes
+        if param == "output_format":
+            return self.edit_output_formats if endpoint is ImageEndpoint.EDITS else self.output_formats
+        if param == "input_fidelity":
+            return ("high", "low") if self.input_fidelity else ()
+        attribute = CHOICE_ATTRIBUTES.get(param)
+        return getattr(self, attribute) if attribute else ()
+
+
+CHOICE_ATTRIBUTES = {
+    "quality": "qualities",
+    "background": "backgrounds",
+    "moderation": "moderations",
+    "style": "styles",
+    "complexity": "complexities",
+}
+"""Choice parameters whose values do not depend on the endpoint, and the spec field that lists them."""
+
+
+@dataclass(frozen=True)
+class ServedModel:
+    """One entry of the provider's model list, as `GET /models` gave it."""
+
+    id: str
+    shutdown_date: date | None = None
