@@ -159,7 +159,7 @@ async def test_mask_refusals(client: Client, emulator: Emulator, home: Path) -> 
         result = await client.call_tool("edit_image", {"images": [str(source)], "prompt": "x", **arguments})
         assert result.is_error
         assert text_of(result) == message
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
 
 
 async def test_dall_e_2_gets_a_square_png_and_refuses_other_shapes(
@@ -195,7 +195,7 @@ async def test_dall_e_2_gets_a_square_png_and_refuses_other_shapes(
         "dall-e-3 does not support image edits. Models that do: gpt-image-2.6-flare, gpt-image-2.6-sunburst, "
         "gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2."
     )
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
 
 
 async def test_save_to_writes_a_copy_and_refuses_to_overwrite(client: Client, home: Path, emulator: Emulator) -> None:
@@ -219,7 +219,7 @@ async def test_save_to_writes_a_copy_and_refuses_to_overwrite(client: Client, ho
     )
     assert again.is_error
     assert text_of(again) == f"{saved} already exists; pass overwrite: true to replace it, or choose another name."
-    assert emulator.requests == [], "refused before paying for an image"
+    assert emulator.requests_except_models == [], "refused before paying for an image"
 
     replaced = await client.call_tool(
         "edit_image",
@@ -263,7 +263,7 @@ async def test_save_to_outside_the_roots_is_refused_first(
     assert text_of(svg) == (
         "save_to '~/x.svg' names an SVG file, but only output_format 'svg' makes SVG; use .png or .webp."
     )
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
 
 
 async def test_save_to_the_output_folder_is_refused(client: Client, emulator: Emulator, output_dir: Path) -> None:
@@ -273,4 +273,4 @@ async def test_save_to_the_output_folder_is_refused(client: Client, emulator: Em
         f"save_to '{output_dir / 'copy.png'}' is inside the output folder {output_dir}, where every image is "
         "already stored; choose another folder."
     )
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []

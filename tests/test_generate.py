@@ -157,6 +157,7 @@ async def test_gpt_models_ask_for_n_in_one_request(client: Client, emulator: Emu
 async def test_a_url_answer_is_downloaded_and_stored(client: Client, emulator: Emulator) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (256, 256), (10, 200, 30)).save(buffer, format="PNG")
+    emulator.serves_retired = True  # a gateway that still routes dall-e-2, which answers with URLs
     url = emulator.serve_file("green.png", buffer.getvalue(), "image/png")
     emulator.enqueue(Fault(status=200, path="/v1/images/generations", body={"created": 1, "data": [{"url": url}]}))
 
@@ -175,6 +176,7 @@ async def test_a_b64_answer_is_stored_byte_for_byte(client: Client, emulator: Em
     payload = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 0, 0)).save(payload, format="PNG")
     body = {"created": 1, "data": [{"b64_json": base64.b64encode(payload.getvalue()).decode()}]}
+    emulator.served_models = ["some-gateway-model"]  # a gateway's own model, unknown to the catalog
     emulator.enqueue(Fault(status=200, path="/v1/images/generations", body=body))
 
     result = await client.call_tool("generate_image", {"prompt": "red", "model": "some-gateway-model"})

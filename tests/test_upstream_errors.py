@@ -104,7 +104,7 @@ async def test_a_missing_key_names_the_variable_to_set(make_settings: SettingsFa
 
     assert result.is_error
     assert "Set MCP_IMAGES_API_KEY or OPENAI_API_KEY" in text_of(result)
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
 
 
 async def test_a_missing_dedalus_key_names_dedalus_variable(make_settings: SettingsFactory) -> None:

@@ -131,7 +131,7 @@ pytestmark = pytest.mark.anyio
         ),
         ({"prompt": "   "}, "prompt is empty; describe the image you want."),
         (
-            {"model": "my-gateway-model", "size": "big"},
+            {"model": "gpt-image-2.6-sunburst", "size": "big"},
             "size 'big' is not WIDTHxHEIGHT (e.g. 1024x1024) or 'auto'.",
         ),
     ],
@@ -139,11 +139,12 @@ pytestmark = pytest.mark.anyio
 async def test_invalid_arguments_are_refused_before_any_request(
     client: Client, emulator: Emulator, output_dir: Path, arguments: dict[str, object], message: str
 ) -> None:
+    emulator.serves_retired = True  # a gateway that still routes dall-e-2, dall-e-3 and gpt-image-1
     result = await client.call_tool("generate_image", {"prompt": "a bridge", **arguments})
 
     assert result.is_error
     assert text_of(result) == message
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
     assert not output_dir.exists() or not any(output_dir.iterdir())
 
 
@@ -156,12 +157,13 @@ async def test_out_of_range_numbers_are_refused_by_the_schema(
     assert result.is_error
     [name] = arguments
     assert name in text_of(result)
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
 
 
 async def test_unknown_models_pass_through_with_their_parameters(client: Client, emulator: Emulator) -> None:
     # Values our catalog would refuse together for a known model; for an unknown one they go out as given.
     arguments = {"model": "acme/imagine-9", "size": "2000x1000", "style": "natural", "background": "transparent"}
+    emulator.served_models = ["acme/imagine-9", "gpt-image-2.6-flare"]  # a gateway listing its own model
 
     result = await client.call_tool("generate_image", {"prompt": "a bridge", **arguments})
 
@@ -181,4 +183,4 @@ async def test_dated_snapshots_use_their_models_rules(client: Client, emulator: 
 
     assert result.is_error
     assert text_of(result) == "size '1000x1000' is not valid for gpt-image-2: both sides must be multiples of 16."
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []

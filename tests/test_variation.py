@@ -77,7 +77,7 @@ async def test_variation_sizes_are_checked_for_dall_e_2(client: Client, emulator
     assert (
         text_of(result) == "size '1536x1024' is not valid for dall-e-2 images. Use one of: 256x256, 512x512, 1024x1024."
     )
-    assert emulator.requests == []
+    assert emulator.requests_except_models == []
 
 
 async def test_with_dall_e_2_shut_down_variations_use_the_default_model(
@@ -91,6 +91,7 @@ async def test_with_dall_e_2_shut_down_variations_use_the_default_model(
     assert result.structured_content is not None
     assert result.structured_content["method"] == "edits"
     assert result.structured_content["model"] == "gpt-image-2.6-flare"
-    assert "The model `dall-e-2` has been deprecated" in text_of(result)
+    assert "No native variations: dall-e-2 was shut down by OpenAI on 2026-05-12" in text_of(result)
+    assert emulator.requests_to("/images/variations") == [], "a shut-down model is not even tried"
     [request] = emulator.requests_to("/images/edits")
     assert request.form["model"] == ["gpt-image-2.6-flare"]

@@ -11,6 +11,7 @@ from . import __version__
 from .adapter.http import HEALTH_PATH, health
 from .adapter.resources import register_resources
 from .adapter.tools import TOOLS
+from .catalog.catalog import Catalog
 from .services import Services, open_services
 from .settings import Settings
 
@@ -23,11 +24,15 @@ list_images finds earlier images."""
 
 
 def build_server(settings: Settings) -> MCPServer[Services]:
-    """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client)."""
+    """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client).
+
+    The model catalog (with the user's models file) is read here, so a broken file stops the start, not a call.
+    """
+    catalog = Catalog.load(settings.models_file)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with open_services(settings) as services:
+        async with open_services(settings, catalog) as services:
             yield services
 
     server: MCPServer[Services] = MCPServer(

@@ -125,8 +125,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     log.info(describe(settings))
-    server = build_server(settings)
     try:
+        server = build_server(settings)
         if settings.transport == "http":
             anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown
         else:

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 import anyio
 
 from .backends import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
+from .backends.models import ModelsAPI
+from .catalog.catalog import Catalog
+from .catalog.discovery import ModelDirectory
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
-from .operations.common import ImageDeps, VariationsMemo
+from .operations.common import ImageDeps
 from .operations.jobs import JobManager
+from .operations.models import Models
 from .settings import Settings
 from .store import ImageStore
 
@@ -26,12 +30,13 @@ class Services:
     settings: Settings
     images: ImageDeps
     vision: VisionService
+    models: Models
     store: ImageStore
     jobs: JobManager
 
 
 @asynccontextmanager
-async def open_services(settings: Settings) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[Services]:
     """One pooled upstream client, one URL fetcher and one job group for the server's life.
 
     On the way out, running jobs get the shutdown grace period to finish and store their images.
@@ -56,23 +61,19 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
-        images = ImageDeps(
-            images=ImagesAPI(client),
-            store=store,
-            resolver=resolver,
+        directory = ModelDirectory(
+            catalog,
+            ModelsAPI(client).list,
             provider=endpoint.provider,
-            default_model=settings.default_model,
-            variations=VariationsMemo(),
+            refresh_after=settings.models_refresh_hours * 3600,
         )
+        models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
+        images = ImageDeps(images=ImagesAPI(client), store=store, resolver=resolver, models=models)
         vision = VisionService(
-            chat=ChatAPI(client),
-            resolver=resolver,
-            provider=endpoint.provider,
-            default_model=settings.vision_model,
-            inline_urls=settings.inline_image_urls,
+            chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
         )
         try:
-            yield Services(settings=settings, images=images, vision=vision, store=store, jobs=jobs)
+            yield Services(settings=settings, images=images, vision=vision, models=models, store=store, jobs=jobs)
         finally:
             await jobs.drain(settings.shutdown_grace)
             group.cancel_scope.cancel()

@@ -66,6 +66,11 @@ class Emulator:
     def streams_completed(self) -> int:
         return self._state.streams_completed
 
+    @property
+    def requests_except_models(self) -> list[RecordedRequest]:
+        """Every request but GET /v1/models, which the server asks on its own to learn what is served."""
+        return [r for r in self._state.requests if r.path != "/v1/models"]
+
     def requests_to(self, path_part: str) -> list[RecordedRequest]:
         return [r for r in self._state.requests if path_part in r.path]
 

@@ -9,20 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_server_images.catalog.models import (
-    FreeSizeRule,
-    ImageEndpoint,
-    ImageOptions,
-    canonical_name,
-    lookup,
-    parse_size,
-    validate,
-    wire_name,
-)
+from mcp_server_images.catalog.catalog import Catalog
+from mcp_server_images.catalog.checks import ImageOptions, parse_size
+from mcp_server_images.catalog.spec import FreeSizeRule, ImageEndpoint
 from mcp_server_images.errors import ParameterError
 from mcp_server_images.settings import ProviderKind
 from tests.fake_openai.rules import _free_size_ok
 
+CATALOG = Catalog.load()
+lookup, validate = CATALOG.lookup, CATALOG.validate
+canonical_name, wire_name = Catalog.canonical_name, Catalog.wire_name
 RULE = FreeSizeRule(min_pixels=655_360)
 """gpt-image-2's rule, as models.toml gives it."""
 

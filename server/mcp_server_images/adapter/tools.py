@@ -14,7 +14,7 @@ from typing import Annotated
 import anyio
 from mcp.types import CallToolResult, ToolAnnotations
 
-from ..catalog.models import ImageOptions
+from ..catalog.checks import ImageOptions
 from ..errors import ImageServerError
 from ..imaging.masks import Region
 from ..operations.analyze import AnalyzeRequest

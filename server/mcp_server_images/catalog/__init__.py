@@ -6,5 +6,4 @@ load.py       reading and checking the TOML files
 checks.py     the per-request checks that run before anything is sent
 catalog.py    `Catalog`, built once from settings: lookups, checks, hints, replacement chains
 discovery.py  `ModelDirectory`: the provider's GET /models, cached, and the answers built on it
-models.py     the module-level functions older callers use, over a default Catalog (transitional)
 """

@@ -18,13 +18,13 @@ from typing import Any
 import anyio
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
 
-from ..backends import ChatAPI, VisionRequest
-from ..catalog import models as catalog
+from ..backends import ChatAPI, UpstreamError, VisionRequest
+from ..catalog.spec import ModelKind
 from ..errors import ImageServerError, ParameterError
 from ..imaging.convert import for_vision
 from ..inputs import MAX_REFS, ImageResolver
 from ..inputs.refs import UrlRef, parse_ref
-from ..settings import ProviderKind
+from .models import Models, choose, explain_refusal
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")
@@ -56,13 +56,10 @@ class Analysis:
 
 
 class VisionService:
-    def __init__(
-        self, *, chat: ChatAPI, resolver: ImageResolver, provider: ProviderKind, default_model: str, inline_urls: bool
-    ) -> None:
+    def __init__(self, *, chat: ChatAPI, resolver: ImageResolver, models: Models, inline_urls: bool) -> None:
         self._chat = chat
         self._resolver = resolver
-        self._provider = provider
-        self._default_model = default_model
+        self._models = models
         self._inline_urls = inline_urls
 
     async def analyze(self, request: AnalyzeRequest) -> Analysis:
@@ -71,20 +68,23 @@ class VisionService:
         if request.detail not in DETAILS:
             raise ParameterError("detail", f"detail {request.detail!r} is not valid. Use one of: {', '.join(DETAILS)}.")
         validator = _validator(request.response_schema)
-        notes: list[str] = []
+        chosen = await choose(self._models, request.model, ModelKind.VISION)
+        notes = list(chosen.notes)
         urls = [await self._image_url(ref, request.client_roots, notes) for ref in request.images]
         schema = request.response_schema
-        answer = await self._chat.describe(
-            VisionRequest(
-                model=catalog.wire_name(request.model or self._default_model, self._provider),
-                prompt=request.prompt or DEFAULT_PROMPT,
-                image_urls=urls,
-                detail=request.detail,
-                max_tokens=request.max_tokens,
-                schema=schema,
-                strict=schema is not None and strict_compatible(schema),
-            )
+        request_body = VisionRequest(
+            model=chosen.wire,
+            prompt=request.prompt or DEFAULT_PROMPT,
+            image_urls=urls,
+            detail=request.detail,
+            max_tokens=request.max_tokens,
+            schema=schema,
+            strict=schema is not None and strict_compatible(schema),
         )
+        try:
+            answer = await self._chat.describe(request_body)
+        except UpstreamError as exc:
+            raise await explain_refusal(self._models, chosen, exc) from exc
         data = None if validator is None else _parse_reply(answer.text, validator)
         return Analysis(answer.text, data, answer.model, answer.usage, notes)
 

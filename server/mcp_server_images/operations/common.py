@@ -23,24 +23,16 @@ from ..backends import (
     StreamEndedEarlyError,
     UpstreamError,
 )
-from ..catalog.models import ImageOptions
+from ..catalog.checks import ImageOptions
 from ..errors import ImageServerError
 from ..imaging.probe import NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
-from ..settings import ProviderKind
 from ..store import ImageRecord, ImageStore, NewImage
+from .models import Models
 from .requests import Call, ImagesOutcome, SaveRequest
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class VariationsMemo:
-    """What this process learned about native variations; lives as long as the server."""
-
-    native_unavailable: bool = False
-    """Set once the provider says the variations model does not exist, so later variations go straight to edits."""
 
 
 @dataclass(frozen=True)
@@ -50,9 +42,7 @@ class ImageDeps:
     images: ImagesAPI
     store: ImageStore
     resolver: ImageResolver
-    provider: ProviderKind
-    default_model: str
-    variations: VariationsMemo
+    models: Models
 
 
 def partial_stream(call: Call) -> PartialStream | None:

@@ -8,36 +8,36 @@ from typing import Any
 
 import anyio
 
-from ..backends import ImageRequest, Upload
-from ..catalog import models as catalog
-from ..catalog.models import ImageEndpoint
+from ..backends import ImageRequest, Upload, UpstreamError
+from ..catalog.spec import ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
 from .common import ImageDeps, finish, option_parameters, partial_stream, plan_copies, send_keeping_partial
+from .models import choose, explain_refusal
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
 
 DALL_E_2 = "dall-e-2"
 
 
 async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutcome:
-    model = request.model or deps.default_model
     options = request.options
-    spec = catalog.validate(model, ImageEndpoint.EDITS, request.prompt, options)
-    _check_shape(request, model, spec.max_edit_images if spec else MAX_REFS)
+    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
+    spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
+    _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
     plan = plan_copies(deps, request.save, options.n, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots)
     dall_e_2 = spec is not None and spec.name == DALL_E_2
-    notes: list[str] = []
+    notes = list(chosen.notes)
     uploads: list[Upload] = []
     for image in inputs:
         upload, changes = await anyio.to_thread.run_sync(partial(_prepare_input, image, dall_e_2=dall_e_2))
         uploads.append(upload)
         notes.extend(changes)
     mask = await _mask(deps, request, inputs[0].info.width, inputs[0].info.height)
-    wire_model = catalog.wire_name(model, deps.provider)
+    wire_model = chosen.wire
     meta = NewImage(
         prompt=request.prompt,
         model=wire_model,
@@ -48,7 +48,10 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
     )
     upstream = ImageRequest(wire_model, request.prompt, options, spec, uploads, mask, partial_stream(call))
     await call.progress.step(f"request sent to {wire_model}")
-    answer = await send_keeping_partial(deps, deps.images.edit, upstream, meta)
+    try:
+        answer = await send_keeping_partial(deps, deps.images.edit, upstream, meta)
+    except UpstreamError as exc:
+        raise await explain_refusal(deps.models, chosen, exc) from exc
     return await finish(deps, [answer], meta, notes, plan)
 
 

@@ -6,8 +6,7 @@ from dataclasses import replace
 from functools import partial
 
 from ..backends import ImageRequest
-from ..catalog import models as catalog
-from ..catalog.models import ImageEndpoint
+from ..catalog.spec import ImageEndpoint, ModelKind
 from ..store import NewImage, Operation
 from .common import (
     ImageDeps,
@@ -19,15 +18,16 @@ from .common import (
     send_keeping_partial,
     split_batches,
 )
+from .models import choose, explain_refusal
 from .requests import Call, GenerateRequest, ImagesOutcome
 
 
 async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> ImagesOutcome:
-    model = request.model or deps.default_model
     options = request.options
-    spec = catalog.validate(model, ImageEndpoint.GENERATIONS, request.prompt, options)
+    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
+    spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
     plan = plan_copies(deps, request.save, options.n, request.client_roots)
-    wire_model = catalog.wire_name(model, deps.provider)
+    wire_model = chosen.wire
     batches = split_batches(options.n, spec.n_per_request if spec else options.n)
     meta = NewImage(
         prompt=request.prompt,
@@ -42,11 +42,11 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     answers, failures = await gather(
         [partial(send_keeping_partial, deps, deps.images.generate, one, meta) for one in upstream]
     )
-    notes = []
+    notes = list(chosen.notes)
     if len(batches) > 1:
         notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
     if failures:
         if not answers:
-            raise failures[0]
+            raise await explain_refusal(deps.models, chosen, failures[0])
         notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
     return await finish(deps, answers, meta, notes, plan)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..catalog.models import ImageOptions
+from ..catalog.checks import ImageOptions
 from ..imaging.masks import Region
 from ..store import ImageRecord
 from .progress import NoProgress, Progress

@@ -1,8 +1,8 @@
-"""create_image_variation's use case: dall-e-2's native endpoint where it exists, emulation through edits elsewhere.
+"""create_image_variation's use case: dall-e-2's native endpoint where it is served, emulation through edits elsewhere.
 
-Which way a variation goes is a pure plan from the request, the catalog and what this process has learned
-(`VariationsMemo`): a provider that answers "no such model" for dall-e-2 is remembered, and later variations go
-straight to edits.
+Which way a variation goes is a pure plan from the request, the catalog and what the provider serves. A provider
+that answers "no such model" for dall-e-2 is remembered by the model directory (the explicit memo), and later
+variations go straight to edits with the resolved default image model.
 """
 
 from __future__ import annotations
@@ -14,18 +14,20 @@ from functools import partial
 import anyio
 
 from ..backends import ImageRequest, Upload, UpstreamError
-from ..catalog import models as catalog
-from ..catalog.models import ImageEndpoint, ImageOptions
+from ..catalog.catalog import Catalog
+from ..catalog.checks import ImageOptions
+from ..catalog.spec import ImageEndpoint, ModelKind
+from ..errors import ParameterError
 from ..imaging.convert import square_png
 from ..store import NewImage, Operation
 from .common import ImageDeps, finish, plan_copies
 from .edit import edit
+from .models import Chosen, choose
 from .requests import Call, EditRequest, ImagesOutcome, VariationRequest
 
 log = logging.getLogger(__name__)
 
 VARIATIONS_MODEL = "dall-e-2"
-FALLBACK_EDIT_MODEL = "gpt-image-1"
 VARIATION_PROMPT = (
     "Create a variation of this image: keep its subject, composition, colour palette and style, and change the "
     "details so that it is clearly a new, different image."
@@ -44,41 +46,52 @@ class Emulation:
 @dataclass(frozen=True)
 class VariationPlan:
     native: str | None
-    """The model to try on /images/variations first, or None to go straight to edits."""
+    """The model to send to /images/variations, or None to go through edits."""
     emulation: Emulation
 
 
-def plan_variation(request: VariationRequest, default_model: str, *, native_unavailable: bool) -> VariationPlan:
-    """Decide the route without side effects; validates a native request before anything is sent."""
+def plan_variation(
+    request: VariationRequest, catalog: Catalog, *, edit_default: str, native_usable: bool
+) -> VariationPlan:
+    """Decide the route without side effects; validates a native request before anything is sent.
+
+    Without a model, dall-e-2's native endpoint is used where the provider serves it, else edits on the default
+    image model. A model without a variations endpoint is emulated through edits on that model.
+    """
     requested = request.model or VARIATIONS_MODEL
     spec = catalog.lookup(requested)
     native = spec is not None and ImageEndpoint.VARIATIONS in spec.endpoints
     if native:
         catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions(n=request.n, size=request.size))
-    edit_model = default_model if native else requested
-    edit_spec = catalog.lookup(edit_model)
-    if edit_spec is not None and ImageEndpoint.EDITS not in edit_spec.endpoints:
-        edit_model, edit_spec = FALLBACK_EDIT_MODEL, catalog.lookup(FALLBACK_EDIT_MODEL)
+    edit_model = edit_default if native else requested
     size, notes = request.size, []
-    if size is not None and edit_spec is not None and size not in edit_spec.edit_sizes:
+    if size is not None and not _edit_size_ok(catalog, edit_model, size):
         size = None
         notes.append(f"size {request.size} is not available for {edit_model} edits, so the model chose the size.")
-    native_model = requested if native and not native_unavailable else None
+    native_model = requested if native and native_usable else None
     return VariationPlan(native_model, Emulation(edit_model, size, tuple(notes)))
 
 
 async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> ImagesOutcome:
-    plan = plan_variation(request, deps.default_model, native_unavailable=deps.variations.native_unavailable)
+    models = deps.models
     notes: list[str] = []
-    if plan.native is not None:
+    native: Chosen | None = None
+    why_not = None if request.model is not None else await _why_not_native(deps)
+    if why_not is None:
+        native = await choose(models, request.model or VARIATIONS_MODEL, ModelKind.IMAGE)
+    else:
+        notes.append(f"No native variations: {why_not}.")
+    edit_default = (await choose(models, None, ModelKind.IMAGE, ImageEndpoint.EDITS)).name
+    plan = plan_variation(request, models.catalog, edit_default=edit_default, native_usable=native is not None)
+    if plan.native is not None and native is not None:
         try:
-            return await _native(deps, plan.native, request, call)
+            return await _native(deps, native, request, call)
         except UpstreamError as exc:
-            if not _model_missing(exc):
+            if exc.code != "model_not_found" and exc.status != 404:
                 raise
-            deps.variations.native_unavailable = True
-            log.info("variations model %s is not available upstream; emulating through edits", plan.native)
-            notes.append(f"{plan.native} is not available at this provider ({exc.message})")
+            models.directory.mark_shut_down(native.name)
+            log.info("variations model %s is not available upstream; emulating through edits", native.name)
+            notes.append(f"{native.name} is not available at this provider ({exc.message})")
     emulation = plan.emulation
     outcome = await edit(
         deps,
@@ -96,30 +109,37 @@ async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> Images
     return replace(outcome, notes=notes + outcome.notes, method="edits")
 
 
-async def _native(deps: ImageDeps, model: str, request: VariationRequest, call: Call) -> ImagesOutcome:
+def _edit_size_ok(catalog: Catalog, model: str, size: str) -> bool:
+    try:
+        catalog.validate(model, ImageEndpoint.EDITS, None, ImageOptions(size=size))
+    except ParameterError:
+        return False
+    return True
+
+
+async def _why_not_native(deps: ImageDeps) -> str | None:
+    """Why dall-e-2's native endpoint is not worth a try (shut down, not served here), or None to try it."""
+    directory = deps.models.directory
+    problem = await directory.lifecycle_problem(VARIATIONS_MODEL)
+    if problem is None and await directory.is_served(VARIATIONS_MODEL) is False:
+        problem = f"{VARIATIONS_MODEL} is not served by this provider"
+    return problem
+
+
+async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, call: Call) -> ImagesOutcome:
     save_plan = plan_copies(deps, request.save, request.n, request.client_roots)
     source = await deps.resolver.resolve(request.image, request.client_roots)
     png, notes = await anyio.to_thread.run_sync(partial(square_png, source.data, source.info, source.ref, crop=True))
-    wire_model = catalog.wire_name(model, deps.provider)
     options = ImageOptions(n=request.n, size=request.size)
-    await call.progress.step(f"request sent to {wire_model}")
-    answer = await deps.images.vary(
-        ImageRequest(wire_model, None, options, catalog.lookup(model), [Upload(png, "image/png")])
-    )
+    await call.progress.step(f"request sent to {chosen.wire}")
+    answer = await deps.images.vary(ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")]))
     meta = NewImage(
         prompt=None,
-        model=wire_model,
+        model=chosen.wire,
         operation=Operation.VARIATION,
         parameters={"n": request.n} | ({"size": request.size} if request.size else {}),
         source_images=[source.source],
         job_id=call.job_id,
     )
-    outcome = await finish(deps, [answer], meta, notes, save_plan)
+    outcome = await finish(deps, [answer], meta, [*chosen.notes, *notes], save_plan)
     return replace(outcome, method="variations")
-
-
-def _model_missing(error: UpstreamError) -> bool:
-    """The upstream's way of saying a model does not exist (OpenAI: 404 model_not_found; others: 400/404 text)."""
-    if error.code == "model_not_found" or error.status == 404:
-        return True
-    return error.status == 400 and "does not exist" in error.message

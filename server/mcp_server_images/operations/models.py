@@ -1,0 +1,163 @@
+"""Which model a call uses, decided before anything is paid, and what the provider serves (list_models).
+
+The configured defaults are resolved against the provider's own model list; a shut-down model, or one the
+provider does not serve, is refused with the models to use instead; a model with a shutdown date gets a warning
+in the result. When the provider answers `model_not_found` anyway (its list was stale), the same explanation is
+given and the model counts as gone for the rest of the process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from ..backends import UpstreamError
+from ..catalog.catalog import Catalog
+from ..catalog.discovery import ModelDirectory, ServedModels
+from ..catalog.spec import ImageEndpoint, ModelKind, ModelSpec, Prices, Status
+from ..errors import ImageServerError, ParameterError
+from ..settings import ProviderKind
+
+
+@dataclass(frozen=True)
+class Models:
+    """The server's catalog, what the provider serves, and the configured defaults; one per server."""
+
+    catalog: Catalog
+    directory: ModelDirectory
+    provider: ProviderKind
+    default_image: str
+    default_vision: str
+
+    def configured(self, kind: ModelKind) -> str:
+        return self.default_image if kind is ModelKind.IMAGE else self.default_vision
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The model a call goes to: its name, the provider's spelling, its catalog entry, and what to tell the user."""
+
+    name: str
+    wire: str
+    spec: ModelSpec | None
+    notes: tuple[str, ...] = ()
+
+
+async def choose(
+    models: Models, requested: str | None, kind: ModelKind, endpoint: ImageEndpoint | None = None
+) -> Chosen:
+    """The model for a call, checked against the provider before any request; raises ParameterError if unusable."""
+    notes: list[str] = []
+    name = requested.strip() if requested else None
+    if not name:
+        default = await models.directory.resolve_default(models.configured(kind), kind)
+        name = default.model
+        if default.reason:
+            notes.append(f"Default model: {default.reason}.")
+    problem = await models.directory.lifecycle_problem(name)
+    if problem is not None:
+        raise ParameterError("model", problem)
+    if await models.directory.is_served(name) is False:
+        raise ParameterError("model", await _not_served(models, name, kind, endpoint))
+    warning = await _shutdown_warning(models, name)
+    if warning:
+        notes.append(warning)
+    return Chosen(name, Catalog.wire_name(name, models.provider), models.catalog.lookup(name), tuple(notes))
+
+
+async def explain_refusal(models: Models, chosen: Chosen, error: ImageServerError) -> ImageServerError:
+    """A `model_not_found` answer becomes the explanation a refusal before the request would have given."""
+    if not isinstance(error, UpstreamError) or error.code != "model_not_found":
+        return error
+    models.directory.mark_shut_down(chosen.name)
+    problem = await models.directory.lifecycle_problem(chosen.name)
+    message = f"{problem} (The provider answered model_not_found: {error.message})"
+    return UpstreamError(message, code=error.code, request_id=error.request_id)
+
+
+async def _not_served(models: Models, name: str, kind: ModelKind, endpoint: ImageEndpoint | None) -> str:
+    served = await models.directory.served()
+    fitting = [spec.name for spec in _catalogued_and_served(models, served, kind) if _offers(spec, endpoint)]
+    what = f"{kind} models" + (f" that do {endpoint}" if endpoint else "")
+    hint = f" Served {what}: {', '.join(fitting)}." if fitting else ""
+    return f"{name} is not served by this provider.{hint} Call list_models to see what it serves."
+
+
+def _catalogued_and_served(models: Models, served: ServedModels | None, kind: ModelKind) -> list[ModelSpec]:
+    return [spec for spec in models.catalog.of_kind(kind) if served is not None and served.get(spec.name)]
+
+
+def _offers(spec: ModelSpec, endpoint: ImageEndpoint | None) -> bool:
+    return endpoint is None or endpoint in spec.endpoints
+
+
+async def _shutdown_warning(models: Models, name: str) -> str | None:
+    shutdown = await models.directory.shutdown_date(name)
+    if shutdown is None:
+        return None
+    lifecycle = models.directory.lifecycle(name)
+    advice = lifecycle.advice() if lifecycle is not None else ""
+    instead = f"; {advice}" if advice else ""
+    if shutdown <= date.today():
+        return f"Warning: {name} was shut down by OpenAI on {shutdown}; this provider still serves it{instead}."
+    return f"Warning: {name} shuts down on {shutdown}{instead}."
+
+
+@dataclass(frozen=True)
+class ListedModel:
+    """One model as list_models shows it: what it accepts, where it stands, what it costs."""
+
+    name: str
+    kind: ModelKind
+    served: bool | None
+    """From the provider's list; None when the provider has no usable list."""
+    status: Status
+    shutdown: date | None
+    default: bool
+    spec: ModelSpec
+
+    @property
+    def prices(self) -> Prices | None:
+        return self.spec.prices
+
+
+@dataclass(frozen=True)
+class ModelList:
+    models: list[ListedModel]
+    provider_listed: bool
+    """Whether the provider's own list was available (else: the catalog's view, unconfirmed)."""
+    notes: list[str]
+
+
+async def list_models(models: Models) -> ModelList:
+    """The image and vision models this provider serves (or, without its list, the catalog's current ones)."""
+    served = await models.directory.served()
+    defaults = {kind: await models.directory.resolve_default(models.configured(kind), kind) for kind in ModelKind}
+    default_names = {models.catalog.canonical_name(choice.model).lower() for choice in defaults.values()}
+    notes = [f"Default {kind} model: {choice.reason}." for kind, choice in defaults.items() if choice.reason]
+    listed: list[ListedModel] = []
+    for spec in models.catalog:
+        is_served = None if served is None else served.get(spec.name) is not None
+        lifecycle = models.directory.lifecycle(spec.name) or spec.lifecycle
+        if is_served is False or (is_served is None and lifecycle.status is Status.SHUT_DOWN):
+            continue
+        shutdown = await models.directory.shutdown_date(spec.name)
+        listed.append(
+            ListedModel(
+                name=Catalog.wire_name(spec.name, models.provider),
+                kind=spec.kind,
+                served=is_served,
+                status=lifecycle.status,
+                shutdown=shutdown,
+                default=spec.name.lower() in default_names,
+                spec=spec,
+            )
+        )
+    if served is not None:
+        others = [model_id for model_id in served.ids() if models.catalog.lookup(model_id) is None]
+        if others:
+            notes.append(
+                f"The provider also lists {len(others)} models the catalog does not describe (text, audio or a "
+                "gateway's own); any of them can be named as model, and is sent as given."
+            )
+    return ModelList(listed, served is not None, notes)
