@@ -52,6 +52,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--inline", "inline", {"choices": ["preview", "full", "none"]}),
     ("--inline-budget", "inline_budget", {"type": int, "metavar": "BYTES"}),
     ("--upstream-timeout", "upstream_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--max-upstream-bytes", "max_upstream_bytes", {"type": int, "metavar": "BYTES"}),
     ("--max-concurrency", "max_concurrency", {"type": int, "metavar": "N"}),
     ("--max-retries", "max_retries", {"type": int, "metavar": "N"}),
     ("--auth-token", "auth_token", {"metavar": "TOKEN"}),

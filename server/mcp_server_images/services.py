@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import anyio
 
-from .backends import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
+from .backends import ChatAPI, ImagesAPI, Redactor, RetryPolicy, UpstreamClient
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
 from .operations.images import ImageService
@@ -29,15 +29,20 @@ class Services:
 async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """One pooled upstream client, one URL fetcher and one job group for the server's life.
 
-    On the way out, running jobs get the shutdown grace period to finish and store their images.
+    The URL fetcher is the only downloader: image URLs from users and from the image API's answers go through
+    the same address checks and limits. On the way out, running jobs get the shutdown grace period to finish
+    and store their images.
     """
     endpoint = settings.endpoint()
     store = ImageStore(settings.output_dir)
+    credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
         max_concurrency=settings.max_concurrency,
         retry=RetryPolicy(max_retries=settings.max_retries),
+        max_answer_bytes=settings.max_upstream_bytes,
+        redactor=Redactor(secret.get_secret_value() for secret in credentials if secret is not None),
     )
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
@@ -52,7 +57,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
             max_pixels=settings.max_input_pixels,
         )
         images = ImageService(
-            images=ImagesAPI(client),
+            images=ImagesAPI(client, download=fetcher.fetch),
             store=store,
             resolver=resolver,
             provider=endpoint.provider,

@@ -95,7 +95,13 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(
         default=600.0,
         gt=0,
-        description="Seconds to wait for one upstream response; image generation can take minutes.",
+        description="Seconds one upstream answer may take in total, body included; image generation can take minutes.",
+    )
+    max_upstream_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024,
+        description="Largest answer accepted from the API, in bytes (default 128 MiB: about 8 times the largest "
+        "image a model makes, as base64 JSON); a larger one is refused instead of filling memory.",
     )
     max_concurrency: int = Field(default=4, ge=1, le=64, description="Most upstream requests in flight at once.")
     max_retries: int = Field(

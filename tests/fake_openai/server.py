@@ -22,6 +22,7 @@ SWITCHES = frozenset(
         "stream_interval",
         "stream_end_early",
         "stream_error",
+        "hold",
     }
 )
 
@@ -72,7 +73,16 @@ class Emulator:
         return f"{self.origin}/files/{name}"
 
     def reset(self) -> None:
+        self._state.released.set()  # a request still held by an earlier test goes on
         self._state.reset()
+
+    def wait_until_held(self) -> None:
+        """Block until a request arrives while `hold` is on (call it in a worker thread from async tests)."""
+        if not self._state.held.wait(timeout=30):
+            raise AssertionError("no request arrived at the emulator while it was holding requests")
+
+    def release_held(self) -> None:
+        self._state.released.set()
 
     def __setattr__(self, name: str, value: object) -> None:
         # Switches (photo_like, delay, variations_model_missing, chat_invalid_json) live on the shared state.

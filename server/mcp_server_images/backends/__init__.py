@@ -14,6 +14,7 @@ from .openai_images import (
     image_parts,
     variation_fields,
 )
+from .redact import Redactor
 from .retry import RetryPolicy
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ImagesAnswer",
     "PartialHandler",
     "ReceivedImage",
+    "Redactor",
     "RetryPolicy",
     "StreamEndedEarlyError",
     "UpstreamClient",

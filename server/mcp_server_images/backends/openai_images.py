@@ -1,20 +1,26 @@
 """The Images API on the wire: request bodies in, decoded image bytes out.
 
 Image answers come as `b64_json` (always for GPT image models) or as a `url` that expires after an hour
-(DALL·E's default); both end up as bytes here, so nothing above this layer cares which it was.
+(DALL·E's default); both end up as bytes here, so nothing above this layer cares which it was. A URL is
+downloaded by the downloader the server passes in (its guarded URL fetcher), so an answer cannot point the
+server at an address a user's URL could not reach.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ..catalog.models import ImageOptions
+from ..errors import ImageServerError
 from .client import ApiResponse, FileField, UpstreamClient
 from .errors import UpstreamError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -28,10 +34,14 @@ class ImagesAnswer:
     images: list[ReceivedImage]
     usage: dict[str, Any] | None
     request_id: str | None
+    skipped_partials: int = 0
+    """Partial image events of a stream that were malformed (no valid base64) and were passed over."""
 
 
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
-"""Called with (0-based partial index, image bytes) for each partial image a stream delivers."""
+"""Called with (0-based partial index, image bytes) for each well-formed partial image a stream delivers."""
+Downloader = Callable[[str], Awaitable[bytes]]
+"""Fetches an image URL the API answered with (the server's guarded URL fetcher)."""
 
 
 class StreamEndedEarlyError(UpstreamError):
@@ -89,8 +99,9 @@ def image_parts(images: Sequence[tuple[bytes, str]], mask: bytes | None) -> list
 class ImagesAPI:
     """Calls on the Images endpoints through the shared upstream client."""
 
-    def __init__(self, client: UpstreamClient) -> None:
+    def __init__(self, client: UpstreamClient, download: Downloader) -> None:
         self._client = client
+        self._download = download
 
     async def generate(self, body: dict[str, Any], stream: PartialHandler | None = None) -> ImagesAnswer:
         """Generate; with `stream` the answer arrives as events and each partial image goes to the handler."""
@@ -109,11 +120,15 @@ class ImagesAPI:
         return await self._decode(await self._client.post_multipart("/images/variations", fields, files))
 
     async def _collect(self, events: AsyncIterator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
-        """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails."""
+        """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails.
+
+        A partial image is only a preview: a malformed one is passed over (and counted), never costing the answer.
+        """
         images: list[ReceivedImage] = []
         usage: dict[str, Any] | None = None
         request_id: str | None = None
         last_partial: bytes | None = None
+        received = skipped = 0
         async for event in events:
             request_id = event.get("request_id")
             kind = str(event.get("type", ""))
@@ -123,8 +138,14 @@ class ImagesAPI:
             if kind == "response":
                 return await self._decode(ApiResponse(event["response"], request_id))
             if kind.endswith(".partial_image"):
-                last_partial = _b64(event.get("b64_json"), request_id)
-                await on_partial(int(event.get("partial_image_index", 0)), last_partial)
+                partial = _partial_bytes(event.get("b64_json"))
+                if partial is None:
+                    skipped += 1
+                    log.warning("skipped a malformed partial image in the stream (request id %s)", request_id)
+                    continue
+                last_partial = partial
+                await on_partial(_partial_index(event.get("partial_image_index"), received), partial)
+                received += 1
             elif kind.endswith(".completed"):
                 images.append(ReceivedImage(_b64(event.get("b64_json"), request_id), _revised(event)))
                 if isinstance(event.get("usage"), dict):
@@ -133,7 +154,7 @@ class ImagesAPI:
             raise StreamEndedEarlyError(
                 "The image stream ended before the final image arrived.", partial=last_partial, request_id=request_id
             )
-        return ImagesAnswer(images, usage, request_id)
+        return ImagesAnswer(images, usage, request_id, skipped_partials=skipped)
 
     async def _decode(self, response: ApiResponse) -> ImagesAnswer:
         items = response.body.get("data")
@@ -151,7 +172,13 @@ class ImagesAPI:
         if isinstance(item.get("b64_json"), str):
             return ReceivedImage(_b64(item["b64_json"], request_id), _revised(item))
         if isinstance(item.get("url"), str):
-            return ReceivedImage(await self._client.download(item["url"]), _revised(item))
+            try:
+                data = await self._download(item["url"])
+            except ImageServerError as exc:
+                raise UpstreamError(
+                    f"The image API answered with a URL, but the image was not downloaded: {exc}", request_id=request_id
+                ) from exc
+            return ReceivedImage(data, _revised(item))
         raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
 
 
@@ -164,6 +191,23 @@ def _b64(value: object, request_id: str | None) -> bytes:
         raise UpstreamError(
             "The image API answered with image data that is not valid base64.", request_id=request_id
         ) from exc
+
+
+def _partial_bytes(value: object) -> bytes | None:
+    """A partial image's bytes, or None when the event carries no valid base64."""
+    try:
+        return _b64(value, None)
+    except UpstreamError:
+        return None
+
+
+def _partial_index(value: object, received: int) -> int:
+    """The event's 0-based index; a missing or malformed one counts as the next after those received."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return received
 
 
 def _revised(item: dict[str, Any]) -> str | None:
