@@ -35,6 +35,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     """
     endpoint = settings.endpoint()
     store = ImageStore(settings.output_dir)
+    await anyio.to_thread.run_sync(store.remove_stale_temporaries)
     credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
