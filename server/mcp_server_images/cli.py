@@ -44,6 +44,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--max-input-bytes", "max_input_bytes", {"type": int, "metavar": "BYTES"}),
     ("--max-input-pixels", "max_input_pixels", {"type": int, "metavar": "PIXELS"}),
     ("--fetch-timeout", "fetch_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--max-decode-pixels", "max_decode_pixels", {"type": int, "metavar": "PIXELS"}),
     ("--response-deadline", "response_deadline", {"type": float, "metavar": "SECONDS"}),
     ("--partial-images", "partial_images", {"type": int, "metavar": "N"}),
     ("--heartbeat-interval", "heartbeat_interval", {"type": float, "metavar": "SECONDS"}),

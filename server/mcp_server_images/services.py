@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import anyio
 
 from .backends import ChatAPI, ImagesAPI, Redactor, RetryPolicy, UpstreamClient
+from .imaging.budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
 from .operations.images import ImageService
@@ -36,6 +37,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     endpoint = settings.endpoint()
     store = ImageStore(settings.output_dir)
     await anyio.to_thread.run_sync(store.remove_stale_temporaries)
+    DECODE_BUDGET.resize(settings.max_decode_pixels)
     credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,

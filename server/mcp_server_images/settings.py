@@ -166,6 +166,12 @@ class Settings(BaseSettings):
         default=64_000_000, ge=1024, description="Largest input image in pixels; bigger ones are refused as bombs."
     )
     fetch_timeout: float = Field(default=30.0, gt=0, description="Seconds allowed for fetching one image URL.")
+    max_decode_pixels: int = Field(
+        default=64_000_000,
+        ge=1024,
+        description="Most pixels decoded at once across all calls; later decodes wait their turn (one larger "
+        "image is decoded alone).",
+    )
 
     # --- transport ---
     transport: Literal["stdio", "http"] = Field(default="stdio", description="'stdio' or 'http' (streamable HTTP).")

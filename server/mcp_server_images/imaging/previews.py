@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from .budget import decoding
 from .probe import has_transparency
 
 PREVIEW_MAX_SIDE = 1568
@@ -31,11 +32,16 @@ def fit_preview(data: bytes, max_bytes: int, max_side: int = PREVIEW_MAX_SIDE) -
     """A downscaled copy whose encoded size is at most `max_bytes`.
 
     Opaque images become JPEG; images with transparency become WebP, which keeps alpha at a fraction of PNG's
-    size. The scale shrinks until the encoding fits; the result never goes below a 16 px side.
+    size. The scale shrinks until the encoding fits; the result never goes below a 16 px side. The preview
+    shows the image the right way up (EXIF orientation applied).
     """
-    with Image.open(io.BytesIO(data)) as source:
+    with decoding(data, fit=(max_side, max_side)) as source:
         alpha = has_transparency(source)
-        image = source.convert("RGBA" if alpha else "RGB")
+        return _fit(source.convert("RGBA" if alpha else "RGB"), alpha, max_bytes, max_side)
+
+
+def _fit(image: Image.Image, alpha: bool, max_bytes: int, max_side: int) -> Preview:
+    """fit_preview's shrinking loop, run while the decoded pixels are held in the decode budget."""
     scale = min(1.0, max_side / max(image.width, image.height))
     quality = 85
     while True:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PIL import Image, UnidentifiedImageError
 
 from ..errors import ImageServerError
+from .budget import DECODE_BUDGET
 
 MIME_BY_FORMAT = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp", "GIF": "image/gif"}
 EXTENSION_BY_MIME = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp", "image/gif": "gif"}
@@ -65,14 +66,22 @@ def check_input(data: bytes, shown: str, max_pixels: int) -> ImageInfo:
             frames: int = getattr(image, "n_frames", 1)
             if frames > 1:
                 raise NotAnImageError(f"{shown} is animated ({frames} frames); use a still image.")
-            image.load()
-            return ImageInfo(MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image))
+            with DECODE_BUDGET.hold(image.width * image.height):
+                image.load()
+                return ImageInfo(MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image))
     except Image.DecompressionBombError as exc:
         raise NotAnImageError(f"{shown} declares an enormous canvas and was refused as a decompression bomb.") from exc
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise NotAnImageError(f"{shown} is not an image the server can read (PNG, JPEG, WebP or GIF).") from exc
     except OSError as exc:
         raise NotAnImageError(f"{shown} is truncated or damaged and cannot be decoded ({exc}).") from exc
+    except ValueError as exc:
+        # How Pillow refuses metadata bombs: a zTXt, iTXt or iCCP chunk inflating past 1 MB, or all text chunks
+        # together past 64 MB ("Decompressed data too large ...", "Too much memory used in text chunks").
+        raise NotAnImageError(
+            f"{shown} cannot be decoded: {exc}. If it carries large compressed metadata (text or a colour "
+            "profile), save it again without that metadata."
+        ) from exc
 
 
 def has_transparency(image: Image.Image) -> bool:

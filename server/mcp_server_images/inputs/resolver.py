@@ -1,7 +1,9 @@
 """One resolver for every tool that takes an image: a reference in, checked image bytes out.
 
 Whatever the form, the result is bytes that decode as a still image within the limits, plus where they came
-from; nothing that fails these checks is ever sent upstream.
+from; nothing that fails these checks is ever sent upstream. An image whose EXIF orientation says it is stored
+turned or mirrored (phone photos) is re-encoded the right way up here, so every later step, and the model,
+sees it as a person does.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 
 import anyio
 
+from ..imaging.convert import upright
 from ..imaging.probe import ImageInfo, check_input
 from ..store import ImageStore
 from .fetch import UrlFetcher
@@ -74,6 +77,9 @@ class ImageResolver:
                     )
                 data = inline
         info = await anyio.to_thread.run_sync(check_input, data, shown, self._max_pixels)
+        turned = await anyio.to_thread.run_sync(upright, data, info)
+        if turned is not None:
+            data, info = turned
         return InputImage(short(ref), data, info, stored_id, path)
 
     async def resolve_all(self, refs: Sequence[str], client_roots: Sequence[Path] = ()) -> list[InputImage]:
