@@ -48,3 +48,26 @@ def pixel_bomb(width: int, height: int) -> bytes:
         + chunk(b"IDAT", zlib.compress(b"\x00" * 64))
         + chunk(b"IEND", b"")
     )
+
+
+def sideways_jpeg(size: tuple[int, int] = (60, 40)) -> bytes:
+    """A JPEG stored as a phone stores a portrait photo: landscape pixels plus EXIF orientation 6 (turn 90° right).
+
+    The stored pixels are red on the left half and blue on the right, so the upright picture is red on top.
+    """
+    width, height = size
+    image = Image.new("RGB", size, (0, 0, 255))
+    image.paste((255, 0, 0), (0, 0, width // 2, height))
+    exif = image.getexif()
+    exif[0x0112] = 6
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif.tobytes(), quality=95)
+    return buffer.getvalue()
+
+
+def png_with_chunk(kind: bytes, payload: bytes) -> bytes:
+    """A small valid PNG with one extra ancillary chunk (e.g. zTXt or iCCP) right after its header."""
+    plain = png_bytes((16, 16))
+    header_end = 8 + 25  # signature, then the IHDR chunk: length, type, 13 bytes of data, CRC
+    extra = struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+    return plain[:header_end] + extra + plain[header_end:]

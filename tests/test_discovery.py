@@ -16,7 +16,7 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from mcp_server_images.backends import ModelsAPI, RetryPolicy, UpstreamClient, UpstreamError
+from mcp_server_images.backends import ModelsAPI, Redactor, RetryPolicy, UpstreamClient, UpstreamError
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.discovery import DefaultChoice, ModelDirectory
 from mcp_server_images.catalog.spec import ModelKind, ServedModel
@@ -331,7 +331,14 @@ async def test_model_not_found_marks_a_model_shut_down_for_the_rest_of_the_proce
 
 @asynccontextmanager
 async def models_api(settings: Settings) -> AsyncIterator[ModelsAPI]:
-    client = UpstreamClient(settings.endpoint(), timeout=30, max_concurrency=2, retry=RetryPolicy(max_retries=0))
+    client = UpstreamClient(
+        settings.endpoint(),
+        timeout=30,
+        max_concurrency=2,
+        retry=RetryPolicy(max_retries=0),
+        max_answer_bytes=settings.max_upstream_bytes,
+        redactor=Redactor([]),
+    )
     try:
         yield ModelsAPI(client)
     finally:

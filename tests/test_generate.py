@@ -154,14 +154,16 @@ async def test_gpt_models_ask_for_n_in_one_request(client: Client, emulator: Emu
     assert request.json is not None and request.json["n"] == 4
 
 
-async def test_a_url_answer_is_downloaded_and_stored(client: Client, emulator: Emulator) -> None:
+async def test_a_url_answer_is_downloaded_and_stored(make_settings: SettingsFactory, emulator: Emulator) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (256, 256), (10, 200, 30)).save(buffer, format="PNG")
     emulator.serves_retired = True  # a gateway that still routes dall-e-2, which answers with URLs
     url = emulator.serve_file("green.png", buffer.getvalue(), "image/png")
     emulator.enqueue(Fault(status=200, path="/v1/images/generations", body={"created": 1, "data": [{"url": url}]}))
 
-    result = await client.call_tool("generate_image", {"prompt": "green", "model": "dall-e-2", "size": "256x256"})
+    # The emulator's files are on loopback, which answer URLs may reach only as user URLs may: when allowed.
+    async with connect(make_settings(allow_private_urls=True)) as client:
+        result = await client.call_tool("generate_image", {"prompt": "green", "model": "dall-e-2", "size": "256x256"})
 
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None

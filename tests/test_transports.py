@@ -45,16 +45,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A server subprocess on streamable HTTP; yields its origin once /healthz answers."""
+def http_server(
+    env: dict[str, str], *args: str, host: str = "127.0.0.1", reach: str = "127.0.0.1"
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server subprocess on streamable HTTP bound to `host`; yields its origin (at `reach`) once /healthz answers."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", str(port), *args],
+        [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--host", host, "--port", str(port), *args],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    origin = f"http://127.0.0.1:{port}"
+    origin = f"http://{reach}:{port}"
     try:
         deadline = time.monotonic() + 30
         while True:

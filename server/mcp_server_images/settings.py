@@ -111,7 +111,13 @@ class Settings(BaseSettings):
     upstream_timeout: float = Field(
         default=600.0,
         gt=0,
-        description="Seconds to wait for one upstream response; image generation can take minutes.",
+        description="Seconds one upstream answer may take in total, body included; image generation can take minutes.",
+    )
+    max_upstream_bytes: int = Field(
+        default=128 * 1024 * 1024,
+        ge=1024,
+        description="Largest answer accepted from the API, in bytes (default 128 MiB: about 8 times the largest "
+        "image a model makes, as base64 JSON); a larger one is refused instead of filling memory.",
     )
     max_concurrency: int = Field(default=4, ge=1, le=64, description="Most upstream requests in flight at once.")
     max_retries: int = Field(
@@ -176,6 +182,12 @@ class Settings(BaseSettings):
         default=64_000_000, ge=1024, description="Largest input image in pixels; bigger ones are refused as bombs."
     )
     fetch_timeout: float = Field(default=30.0, gt=0, description="Seconds allowed for fetching one image URL.")
+    max_decode_pixels: int = Field(
+        default=64_000_000,
+        ge=1024,
+        description="Most pixels decoded at once across all calls; later decodes wait their turn (one larger "
+        "image is decoded alone).",
+    )
 
     # --- transport ---
     transport: Literal["stdio", "http"] = Field(default="stdio", description="'stdio' or 'http' (streamable HTTP).")

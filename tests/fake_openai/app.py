@@ -62,6 +62,8 @@ class Fault:
     drop_connection: bool = False
     hold: threading.Event | None = None
     """When set, the answer waits until the test sets this event (at most HOLD_LIMIT seconds)."""
+    trickle: float = 0.0
+    """Above 0: send the body one byte at a time, this many seconds apart (each read is quick, the whole is not)."""
 
 
 HOLD_LIMIT = 60.0
@@ -105,6 +107,10 @@ class EmulatorState:
             self.serves_retired = False
             self.served_models: list[str | dict[str, Any]] | None = None
             self.models_answer = "list"
+            self.hold = False
+            self.held = threading.Event()
+            """Set when a request is being held (with `hold` on) until the test sets `released`."""
+            self.released = threading.Event()
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -187,6 +193,9 @@ def build_app(state: EmulatorState) -> Starlette:
                 "https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
+        if state.hold:
+            state.held.set()
+            await anyio.to_thread.run_sync(state.released.wait)
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
@@ -250,6 +259,9 @@ async def _faulted(fault: Fault) -> Response:
     headers = {"x-request-id": _request_id(), **fault.headers}
     if fault.drop_connection:
         return _TruncatedResponse(headers)
+    if fault.trickle:
+        content = fault.body.encode() if isinstance(fault.body, str) else json.dumps(fault.body).encode()
+        return StreamingResponse(_trickled(content, fault.trickle), status_code=fault.status, headers=headers)
     if fault.body is None and fault.status >= 400:
         message, error_type, code = STATUS_MESSAGES.get(fault.status, ("Error.", "server_error", None))
         return JSONResponse(
@@ -265,6 +277,12 @@ async def _faulted(fault: Fault) -> Response:
 
 class DroppedStreamError(Exception):
     """Raised inside a streamed answer: the server closes the connection without ending the body."""
+
+
+async def _trickled(content: bytes, interval: float) -> AsyncIterator[bytes]:
+    for index in range(len(content)):
+        await anyio.sleep(interval)
+        yield content[index : index + 1]
 
 
 class _TruncatedResponse(Response):

@@ -27,6 +27,7 @@ SWITCHES = frozenset(
         "serves_retired",
         "served_models",
         "models_answer",
+        "hold",
     }
 )
 
@@ -86,7 +87,16 @@ class Emulator:
         return f"{self.origin}/loop/{name}"
 
     def reset(self) -> None:
+        self._state.released.set()  # a request still held by an earlier test goes on
         self._state.reset()
+
+    def wait_until_held(self) -> None:
+        """Block until a request arrives while `hold` is on (call it in a worker thread from async tests)."""
+        if not self._state.held.wait(timeout=30):
+            raise AssertionError("no request arrived at the emulator while it was holding requests")
+
+    def release_held(self) -> None:
+        self._state.released.set()
 
     def __setattr__(self, name: str, value: object) -> None:
         # Switches (photo_like, delay, stream_drop, ...: see SWITCHES) live on the shared state.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from mcp_server_images.inputs.fetch import ALLOWABLE, address_problem
+from mcp_server_images.inputs.fetch import address_problem
 
 
 @pytest.mark.parametrize(
@@ -33,14 +33,17 @@ from mcp_server_images.inputs.fetch import ALLOWABLE, address_problem
         ("::", "unspecified"),
         ("::ffff:0.0.0.0", "unspecified"),
         ("240.0.0.1", "reserved"),
-        ("255.255.255.255", "reserved"),
+        ("255.255.255.255", "broadcast"),
         ("100.64.0.1", "non-global"),
     ],
 )
 def test_address_classification(address: str, label: str | None) -> None:
-    assert address_problem(address) == label
+    problem = address_problem(address)
+    assert (None if problem is None else problem.description.split(" ", 1)[1]) == (label and f"{label} address")
+    assert problem is None or problem.allowable == (label in ("loopback", "private"))
 
 
 @pytest.mark.parametrize("address", ["0.0.0.0", "::", "240.0.0.1", "255.255.255.255", "169.254.169.254", "fe80::1"])
 def test_special_ranges_stay_refused_when_private_urls_are_allowed(address: str) -> None:
-    assert address_problem(address) not in ALLOWABLE
+    problem = address_problem(address)
+    assert problem is not None and not problem.allowable

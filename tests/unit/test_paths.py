@@ -64,7 +64,9 @@ def test_a_nul_character_is_refused_by_name(tree: Path) -> None:
     with pytest.raises(PathRefusedError) as refused:
         allowed(tree / "root" / "cat\x00.png", [tree / "root"], "'cat.png'")
 
-    assert str(refused.value) == "'cat.png' contains a NUL character, which no file name can hold."
+    assert str(refused.value) == (
+        "'cat.png' contains a NUL character (\\x00), which no file name can hold; check how the path was written."
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,7 +1,10 @@
 """Streamable HTTP: the MCP endpoint, bearer-token auth, DNS-rebinding protection and an open health check.
 
 The server binds to loopback by default. Listening anywhere else without a token would hand the user's API key
-(and their disk, through image paths) to anyone who can reach the port, so that needs an explicit flag.
+(and their disk, through image paths) to anyone who can reach the port, so that needs an explicit flag. The
+bind address is judged by the address it names, not by its spelling: `0:0:0:0:0:0:0:1`, `::ffff:127.0.0.1`,
+`127.0.0.2` and `localhost.` are loopback like `127.0.0.1`, and each keeps the Host and Origin checks that stop
+DNS rebinding.
 """
 
 from __future__ import annotations
@@ -26,13 +29,38 @@ log = logging.getLogger(__name__)
 HEALTH_PATH = "/healthz"
 
 
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
+"""How clients name a loopback server in Host and Origin headers."""
+
+
+def loopback_address(host: str) -> str | None:
+    """The host as Host headers spell it (`127.0.0.2`, `[::1]`, `localhost`) when it is loopback, else None."""
+    name = host.strip().rstrip(".").lower()
+    if name == "localhost":
+        return name
     try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
+        ip = ipaddress.ip_address(name.strip("[]"))
     except ValueError:
-        return False
+        return None
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if not ip.is_loopback:
+        return None
+    return f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
+def rebinding_protection(host: str, local_name: str) -> TransportSecuritySettings:
+    """Host/Origin checks for a loopback bind: only the usual loopback names and the bound address pass.
+
+    The bound address counts in its usual form (`[::1]`) and as it was typed (`[0:0:0:0:0:0:0:1]`).
+    """
+    typed = f"[{host.strip('[]')}]" if ":" in host else host.strip()
+    names = dict.fromkeys([*LOCAL_NAMES, local_name, typed.lower()])
+    return TransportSecuritySettings(
+        enable_dns_rebinding_protection=True,
+        allowed_hosts=[f"{name}:*" for name in names],
+        allowed_origins=[f"http://{name}:*" for name in names],
+    )
 
 
 class BearerTokenMiddleware:
@@ -59,17 +87,20 @@ class BearerTokenMiddleware:
 def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
     """The ASGI app serving MCP at `settings.path` and the health check at /healthz."""
     token = settings.auth_token.get_secret_value() if settings.auth_token else None
-    if not is_loopback(settings.host) and not token and not settings.allow_remote:
+    local_name = loopback_address(settings.host)
+    if local_name is None and not token and not settings.allow_remote:
         raise ConfigurationError(
             f"Refusing to listen on {settings.host} without an auth token: anyone who reaches the port could use "
             "your API key. Set MCP_IMAGES_AUTH_TOKEN, bind to 127.0.0.1, or pass --allow-remote if a proxy in "
             "front of this server authenticates requests."
         )
 
-    security = None
-    if not is_loopback(settings.host):
-        # Host names clients will use are unknown off loopback; the bearer token is what stops rebinding there.
-        security = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    # Host names clients will use are unknown off loopback; the bearer token is what stops rebinding there.
+    security = (
+        rebinding_protection(settings.host, local_name)
+        if local_name is not None
+        else TransportSecuritySettings(enable_dns_rebinding_protection=False)
+    )
     app = server.streamable_http_app(
         streamable_http_path=settings.path, host=settings.host, transport_security=security
     )

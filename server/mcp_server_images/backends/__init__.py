@@ -14,6 +14,7 @@ from .openai_images import (
     StreamEndedEarlyError,
     Upload,
 )
+from .redact import Redactor
 from .retry import RetryPolicy
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "PartialHandler",
     "PartialStream",
     "ReceivedImage",
+    "Redactor",
     "RetryPolicy",
     "StreamEndedEarlyError",
     "Upload",

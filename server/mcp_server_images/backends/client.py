@@ -1,18 +1,21 @@
 """The only code that speaks HTTP to the API: one pooled httpx2 client for the server's life.
 
 It owns authentication (the key goes into a header of API requests and nowhere else), the cap on concurrent
-requests, timeouts sized for image generation, and retries. Callers get parsed JSON plus the request id, or an
-`UpstreamError` whose message is safe to show (the key is redacted from anything the upstream echoes).
+requests, retries, and the limits on each answer: a total deadline (a server that trickles one byte at a time
+cannot hold a call forever) and a size cap (a huge answer cannot exhaust memory). Callers get parsed JSON plus
+the request id, or an `UpstreamError` whose message is safe to show: everything the upstream says passes
+through the redactor first, so no secret it echoes gets any further.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 import httpx2
@@ -20,6 +23,7 @@ import httpx2
 from ..errors import ConfigurationError
 from ..settings import Endpoint
 from .errors import ConnectionBrokenError, UpstreamError
+from .redact import Redactor
 from .retry import RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -27,14 +31,27 @@ log = logging.getLogger(__name__)
 FileField = tuple[str, tuple[str, bytes, str]]
 """A multipart file part: (field name, (filename, bytes, content type))."""
 
+T = TypeVar("T")
+
+WIRE_LOGGERS = ("httpcore2",)
+"""Libraries whose debug traces print the upstream's response headers as received; they log at INFO at most."""
 CONNECT_TIMEOUT = 15.0
 WRITE_TIMEOUT = 120.0
-MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True)
 class ApiResponse:
     body: dict[str, Any]
+    request_id: str | None
+
+
+@dataclass(frozen=True)
+class _Reply:
+    """A successful answer inside its exchange: the body when it was read, and when the answer must be done."""
+
+    response: httpx2.Response
+    body: bytes | None
+    deadline: float
     request_id: str | None
 
 
@@ -48,8 +65,16 @@ class UpstreamClient:
         timeout: float,
         max_concurrency: int,
         retry: RetryPolicy,
+        max_answer_bytes: int,
+        redactor: Redactor,
     ) -> None:
         self.endpoint = endpoint
+        self._timeout = timeout
+        self._max_bytes = max_answer_bytes
+        self._redactor = redactor
+        for name in WIRE_LOGGERS:
+            wire = logging.getLogger(name)
+            wire.setLevel(max(wire.level, logging.INFO))
         self._retry = retry
         self._slots = anyio.Semaphore(max_concurrency)
         self._http = httpx2.AsyncClient(
@@ -92,27 +117,6 @@ class UpstreamClient:
         """POST multipart/form-data that asks for server-sent events; yield each event's data object."""
         return self._events(path, self._multipart(path, fields, files))
 
-    async def download(self, url: str) -> bytes:
-        """Fetch an image the API answered with by URL. No credentials go to that host."""
-        async with self._slots:
-            try:
-                async with self._http.stream("GET", url, follow_redirects=True) as response:
-                    if response.status_code != 200:
-                        raise UpstreamError(
-                            f"The image API answered with a URL, but downloading it failed with HTTP "
-                            f"{response.status_code}: {url}"
-                        )
-                    chunks: list[bytes] = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > MAX_DOWNLOAD_BYTES:
-                            raise UpstreamError(f"The image at {url} is larger than {MAX_DOWNLOAD_BYTES} bytes.")
-                        chunks.append(chunk)
-                    return b"".join(chunks)
-            except httpx2.RequestError as exc:  # TransportError, or TooManyRedirects from a redirect loop
-                raise UpstreamError(f"Could not download the image the API answered with ({url}): {exc!r}") from exc
-
     def _url(self, path: str) -> str:
         return f"{self.endpoint.base_url}{path}"
 
@@ -134,47 +138,91 @@ class UpstreamClient:
         return {"authorization": f"Bearer {key.get_secret_value()}"}
 
     async def _read(self, path: str, build: Callable[[], httpx2.Request]) -> ApiResponse:
-        async with self._exchange(path, build, read_body=True) as response:
-            return ApiResponse(self._parse(response, path), response.headers.get("x-request-id"))
+        async with self._exchange(path, build, read_body=True) as reply:
+            assert reply.body is not None  # read_body=True
+            return ApiResponse(self._parse(reply.body, reply.response, path), reply.request_id)
 
     async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncIterator[dict[str, Any]]:
-        async with self._exchange(path, build) as response:
-            request_id = response.headers.get("x-request-id")
+        async with self._exchange(path, build) as reply:
+            response, request_id = reply.response, reply.request_id
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
                 # A provider that ignores `stream` answers with the whole result at once; take it as one event.
-                await response.aread()
-                yield {"type": "response", "response": self._parse(response, path), "request_id": request_id}
+                body = await self._within(reply.deadline, path, self._body(response, path))
+                yield {"type": "response", "response": self._parse(body, response, path), "request_id": request_id}
                 return
-            try:
-                async for event in httpx2.EventSource(response, max_event_size=None):
-                    try:
-                        data = event.json()
-                    except ValueError:
-                        continue
-                    if isinstance(data, dict):
-                        yield data | {"request_id": request_id}
-            except httpx2.TransportError as exc:
-                raise self._broken(path, exc) from exc
+            events = httpx2.EventSource(response, max_event_size=self._max_bytes).__aiter__()
+            while True:
+                try:
+                    event = await self._within(reply.deadline, path, events.__anext__())
+                except StopAsyncIteration:
+                    return
+                except httpx2.SSEError as exc:
+                    raise self._too_large(path, "one event of its stream") from exc
+                except httpx2.TransportError as exc:
+                    raise self._broken(path, exc) from exc
+                try:
+                    data = event.json()
+                except ValueError:
+                    continue
+                if isinstance(data, dict):
+                    yield self._redactor.json(data) | {"request_id": request_id}
+
+    async def _within(self, deadline: float, path: str, step: Awaitable[T]) -> T:
+        """Await `step` before the answer's deadline; past it, the answer is too slow."""
+        try:
+            with anyio.fail_after(max(0.0, deadline - anyio.current_time())):
+                return await step
+        except TimeoutError as exc:
+            raise self._too_slow(path) from exc
+
+    def _too_slow(self, path: str) -> ConnectionBrokenError:
+        """Past the deadline of one answer; like a broken connection, not retried (it may already be paid)."""
+        return ConnectionBrokenError(
+            f"The image API did not answer {path} within {self._timeout:g} s. "
+            "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
+        )
+
+    def _too_large(self, path: str, what: str) -> UpstreamError:
+        return UpstreamError(
+            f"The image API's answer to {path} was refused: {what} is larger than {self._max_bytes:,} bytes, the "
+            "most the server accepts (MCP_IMAGES_MAX_UPSTREAM_BYTES)."
+        )
 
     def _broken(self, path: str, exc: Exception) -> ConnectionBrokenError:
         # Not retried: the upstream may still be generating, and a second request would be paid twice.
         if isinstance(exc, httpx2.ReadTimeout):
-            return ConnectionBrokenError(
-                f"The image API did not answer {path} within {self._http.timeout.read:g} s. "
-                "Try again, pick a lower quality, or raise MCP_IMAGES_UPSTREAM_TIMEOUT."
-            )
+            return self._too_slow(path)
         return ConnectionBrokenError(
             f"The connection to the image API broke while answering {path} ({type(exc).__name__})."
         )
 
+    async def _body(self, response: httpx2.Response, path: str) -> bytes:
+        """The whole (decoded) body, refused as soon as it exceeds the size cap; the response is closed on failure."""
+        try:
+            declared = response.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self._max_bytes:
+                raise self._too_large(path, f"its body ({int(declared):,} bytes)")
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > self._max_bytes:
+                    raise self._too_large(path, "its body")
+                chunks.append(chunk)
+            return b"".join(chunks)
+        except BaseException:
+            await response.aclose()
+            raise
+
     @asynccontextmanager
     async def _exchange(
         self, path: str, build: Callable[[], httpx2.Request], *, read_body: bool = False
-    ) -> AsyncIterator[httpx2.Response]:
-        """Send with retries; yield the first successful response, holding a concurrency slot.
+    ) -> AsyncIterator[_Reply]:
+        """Send with retries; yield the first successful answer, holding a concurrency slot.
 
-        With `read_body` the whole body is read inside the retry loop, so a connection that drops mid-answer is
-        retried like one that never connected; streams are yielded unread and are not retried once they start.
+        Each attempt has one deadline for the whole answer, body included. With `read_body` the body is read
+        inside the retry loop, so a connection that drops mid-answer is retried like one that never connected;
+        streams are yielded unread (with their deadline) and are not retried once they start.
         """
         attempts = self._retry.max_retries + 1
         for attempt in range(attempts):
@@ -182,12 +230,11 @@ class UpstreamClient:
             async with self._slots:
                 started = time.monotonic()
                 request = build()
+                deadline = anyio.current_time() + self._timeout
                 try:
-                    response = await self._http.send(request, stream=True)
-                    if read_body:
-                        await _read_or_close(response)
+                    response, body = await self._within(deadline, path, self._send(request, path, read_body=read_body))
                 except httpx2.ReadTimeout as exc:
-                    raise self._broken(path, exc) from exc
+                    raise self._too_slow(path) from exc
                 except httpx2.TransportError as exc:
                     log.warning(
                         "%s %s failed (%s), attempt %d of %d",
@@ -200,11 +247,12 @@ class UpstreamClient:
                     if last:
                         raise UpstreamError(
                             f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
-                            f"({type(exc).__name__}: {exc}). Check the network and the base URL."
+                            f"({type(exc).__name__}: {self._redactor.text(str(exc))}). Check the network and the "
+                            "base URL."
                         ) from exc
                     wait = self._retry.delay(attempt)
                 else:
-                    request_id = response.headers.get("x-request-id")
+                    request_id = self._redactor.optional(response.headers.get("x-request-id"))
                     elapsed = time.monotonic() - started
                     log.info(
                         "%s %s -> %d in %.1f s (request id %s)",
@@ -216,47 +264,43 @@ class UpstreamClient:
                     )
                     if response.is_success:
                         try:
-                            yield response
+                            yield _Reply(response, body, deadline, request_id)
                         finally:
                             await response.aclose()
                         return
-                    try:
-                        await response.aread()
-                    finally:
-                        await response.aclose()
+                    await response.aclose()
                     if last or not self._retry.should_retry(response):
-                        raise self._error(response, request_id)
+                        raise self._error(response.status_code, body or b"", request_id)
                     wait = self._retry.delay(attempt, response)
                     log.warning(
                         "%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait
                     )
             await anyio.sleep(wait)
 
-    def _parse(self, response: httpx2.Response, path: str) -> dict[str, Any]:
+    async def _send(
+        self, request: httpx2.Request, path: str, *, read_body: bool
+    ) -> tuple[httpx2.Response, bytes | None]:
+        """One attempt: the response, and its body when asked for or when it is an error answer."""
+        response = await self._http.send(request, stream=True)
+        if read_body or not response.is_success:
+            return response, await self._body(response, path)
+        return response, None
+
+    def _parse(self, body: bytes, response: httpx2.Response, path: str) -> dict[str, Any]:
         try:
-            body = response.json()
+            parsed = json.loads(body)
         except ValueError:
-            body = None
-        if not isinstance(body, dict):
+            parsed = None
+        if not isinstance(parsed, dict):
             raise UpstreamError(
                 f"The image API answered {path} with something that is not a JSON object "
-                f"(content type {response.headers.get('content-type', 'none')}).",
+                f"(content type {self._redactor.text(response.headers.get('content-type', 'none'))}).",
                 status=response.status_code,
-                request_id=response.headers.get("x-request-id"),
+                request_id=self._redactor.optional(response.headers.get("x-request-id")),
             )
-        return body
+        redacted: dict[str, Any] = self._redactor.json(parsed)
+        return redacted
 
-    def _error(self, response: httpx2.Response, request_id: str | None) -> UpstreamError:
-        content = response.content
-        key = self.endpoint.api_key
-        if key is not None and key.get_secret_value():
-            content = content.replace(key.get_secret_value().encode(), b"[redacted]")
-        return UpstreamError.from_body(response.status_code, content, request_id)
-
-
-async def _read_or_close(response: httpx2.Response) -> None:
-    try:
-        await response.aread()
-    except BaseException:
-        await response.aclose()
-        raise
+    def _error(self, status: int, body: bytes, request_id: str | None) -> UpstreamError:
+        text = self._redactor.text(body.decode("utf-8", "replace"))
+        return UpstreamError.from_body(status, text.encode(), request_id)

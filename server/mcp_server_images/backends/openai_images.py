@@ -1,21 +1,27 @@
 """The Images API on the wire: request bodies in, decoded image bytes out.
 
 Image answers come as `b64_json` (always for GPT image models) or as a `url` that expires after an hour
-(DALL·E's default); both end up as bytes here, so nothing above this layer cares which it was.
+(DALL·E's default); both end up as bytes here, so nothing above this layer cares which it was. A URL is
+downloaded by the downloader the server passes in (its guarded URL fetcher), so an answer cannot point the
+server at an address a user's URL could not reach.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import ModelSpec
+from ..errors import ImageServerError
 from .client import ApiResponse, FileField, UpstreamClient
 from .errors import ConnectionBrokenError, UpstreamError
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,10 +35,14 @@ class ImagesAnswer:
     images: list[ReceivedImage]
     usage: dict[str, Any] | None
     request_id: str | None
+    skipped_partials: int = 0
+    """Partial image events of a stream that were malformed (no valid base64) and were passed over."""
 
 
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
-"""Called with (0-based partial index, image bytes) for each partial image a stream delivers."""
+"""Called with (0-based partial index, image bytes) for each well-formed partial image a stream delivers."""
+Downloader = Callable[[str], Awaitable[bytes]]
+"""Fetches an image URL the API answered with (the server's guarded URL fetcher)."""
 
 
 class StreamEndedEarlyError(UpstreamError):
@@ -155,8 +165,9 @@ def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]
 class ImagesAPI:
     """The OpenAI Images endpoints through the shared upstream client."""
 
-    def __init__(self, client: UpstreamClient) -> None:
+    def __init__(self, client: UpstreamClient, download: Downloader) -> None:
         self._client = client
+        self._download = download
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer:
         """Generate; when streamed, each partial image goes to the request's handler as it arrives."""
@@ -180,37 +191,27 @@ class ImagesAPI:
     async def _collect(self, events: AsyncIterator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
         """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails.
 
-        A stream that ends early, or whose connection breaks, hands on its last partial image to be kept.
+        A stream that ends early, or whose connection breaks, hands on its last partial image to be kept. A partial
+        image is only a preview: a malformed one is passed over (and counted), never costing the answer.
         """
-        images: list[ReceivedImage] = []
-        usage: dict[str, Any] | None = None
-        request_id: str | None = None
-        last_partial: bytes | None = None
+        stream = _Stream(on_partial)
         try:
             async for event in events:
-                request_id = event.get("request_id")
+                stream.request_id = event.get("request_id")
+                if event.get("error"):
+                    raise _stream_error(event["error"], stream.request_id)
                 kind = str(event.get("type", ""))
-                error = event.get("error")
-                if error:
-                    raise _stream_error(error, request_id)
                 if kind == "response":
-                    return await self._decode(ApiResponse(event["response"], request_id))
+                    return await self._decode(ApiResponse(event["response"], stream.request_id))
                 if kind.endswith(".partial_image"):
-                    last_partial = _b64(event.get("b64_json"), request_id)
-                    await on_partial(int(event.get("partial_image_index", 0)), last_partial)
+                    await stream.partial(event)
                 elif kind.endswith(".completed"):
-                    images.append(ReceivedImage(_b64(event.get("b64_json"), request_id), _revised(event)))
-                    if isinstance(event.get("usage"), dict):
-                        usage = event["usage"]
+                    stream.completed(event)
         except ConnectionBrokenError as exc:
-            if images or last_partial is None:
+            if stream.images or stream.last_partial is None:
                 raise
-            raise StreamEndedEarlyError(exc.message, partial=last_partial, request_id=request_id) from exc
-        if not images:
-            raise StreamEndedEarlyError(
-                "The image stream ended before the final image arrived.", partial=last_partial, request_id=request_id
-            )
-        return ImagesAnswer(images, usage, request_id)
+            raise StreamEndedEarlyError(exc.message, partial=stream.last_partial, request_id=stream.request_id) from exc
+        return stream.answer()
 
     async def _decode(self, response: ApiResponse) -> ImagesAnswer:
         items = response.body.get("data")
@@ -226,7 +227,13 @@ class ImagesAPI:
         if isinstance(item.get("b64_json"), str):
             return ReceivedImage(_b64(item["b64_json"], request_id), _revised(item))
         if isinstance(item.get("url"), str):
-            return ReceivedImage(await self._client.download(item["url"]), _revised(item))
+            try:
+                data = await self._download(item["url"])
+            except ImageServerError as exc:
+                raise UpstreamError(
+                    f"The image API answered with a URL, but the image was not downloaded: {exc}", request_id=request_id
+                ) from exc
+            return ReceivedImage(data, _revised(item))
         raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
 
 
@@ -239,6 +246,60 @@ def _b64(value: object, request_id: str | None) -> bytes:
         raise UpstreamError(
             "The image API answered with image data that is not valid base64.", request_id=request_id
         ) from exc
+
+
+@dataclass
+class _Stream:
+    """What a stream of image events has delivered so far."""
+
+    on_partial: PartialHandler
+    images: list[ReceivedImage] = field(default_factory=list)
+    usage: dict[str, Any] | None = None
+    request_id: str | None = None
+    last_partial: bytes | None = None
+    received: int = 0
+    skipped: int = 0
+
+    async def partial(self, event: dict[str, Any]) -> None:
+        data = _partial_bytes(event.get("b64_json"))
+        if data is None:
+            self.skipped += 1
+            log.warning("skipped a malformed partial image in the stream (request id %s)", self.request_id)
+            return
+        self.last_partial = data
+        await self.on_partial(_partial_index(event.get("partial_image_index"), self.received), data)
+        self.received += 1
+
+    def completed(self, event: dict[str, Any]) -> None:
+        self.images.append(ReceivedImage(_b64(event.get("b64_json"), self.request_id), _revised(event)))
+        if isinstance(event.get("usage"), dict):
+            self.usage = event["usage"]
+
+    def answer(self) -> ImagesAnswer:
+        if not self.images:
+            raise StreamEndedEarlyError(
+                "The image stream ended before the final image arrived.",
+                partial=self.last_partial,
+                request_id=self.request_id,
+            )
+        return ImagesAnswer(self.images, self.usage, self.request_id, skipped_partials=self.skipped)
+
+
+def _partial_bytes(value: object) -> bytes | None:
+    """A partial image's bytes, or None when the event carries no valid base64."""
+    try:
+        return _b64(value, None)
+    except UpstreamError:
+        return None
+
+
+def _partial_index(value: object, received: int) -> int:
+    """The event's 0-based index; a missing or malformed one counts as the next after those received."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return received
 
 
 def _revised(item: dict[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from PIL import Image
 
+from .budget import decoding, exif_orientation
 from .info import MIME_BY_FORMAT, SVG_MIME, ImageInfo, NotAnImageError
 from .probe import check_input, has_transparency
 from .svg import probe_svg, rasterize
@@ -33,7 +34,7 @@ def encode(image: Image.Image, image_format: str) -> bytes:
 
 def to_png(data: bytes) -> bytes:
     """The same pixels as PNG (alpha kept); for an animated GIF, its first frame."""
-    with Image.open(io.BytesIO(data)) as image:
+    with decoding(data) as image:
         return encode(image.convert("RGBA" if has_transparency(image) else "RGB"), "PNG")
 
 
@@ -66,9 +67,13 @@ def square_png(data: bytes, info: ImageInfo, shown: str, *, crop: bool) -> tuple
     A non-square image is cropped to its centre square when `crop` is set (variations: the whole point is a
     look-alike), and refused otherwise (edits: cropping would silently change what the user asked to edit).
     """
+    with decoding(data) as source:
+        return _square_png(source.convert("RGBA"), info, shown, crop=crop)
+
+
+def _square_png(image: Image.Image, info: ImageInfo, shown: str, *, crop: bool) -> tuple[bytes, list[str]]:
+    """square_png's work on the decoded image, done while its pixels are held in the decode budget."""
     notes: list[str] = []
-    with Image.open(io.BytesIO(data)) as source:
-        image = source.convert("RGBA")
     if image.width != image.height:
         if not crop:
             raise NotAnImageError(
@@ -105,7 +110,7 @@ def convert_to(data: bytes, mime_type: str, image_format: str) -> bytes:
         data = rasterize(data, *fit_within(info.width, info.height, info.width * info.height, MAX_RASTER_SIDE))
         if image_format == "PNG":
             return data
-    with Image.open(io.BytesIO(data)) as image:
+    with decoding(data) as image:
         alpha = has_transparency(image) and image_format != "JPEG"
         return encode(image.convert("RGBA" if alpha else "RGB"), image_format)
 
@@ -122,11 +127,26 @@ def for_vision(data: bytes, info: ImageInfo) -> tuple[bytes, str, bool]:
     """
     if max(info.width, info.height) <= VISION_MAX_SIDE and len(data) <= VISION_MAX_BYTES:
         return data, info.mime_type, False
-    with Image.open(io.BytesIO(data)) as source:
+    with decoding(data, fit=(VISION_MAX_SIDE, VISION_MAX_SIDE)) as source:
         image = source.convert("RGBA" if info.has_alpha else "RGB")
-    image.thumbnail((VISION_MAX_SIDE, VISION_MAX_SIDE), Image.Resampling.LANCZOS)
-    if info.has_alpha:
-        return encode(image, "PNG"), "image/png", True
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=90)
-    return buffer.getvalue(), "image/jpeg", True
+        image.thumbnail((VISION_MAX_SIDE, VISION_MAX_SIDE), Image.Resampling.LANCZOS)
+        if info.has_alpha:
+            return encode(image, "PNG"), "image/png", True
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=90)
+        return buffer.getvalue(), "image/jpeg", True
+
+
+def upright(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo] | None:
+    """An input whose EXIF orientation says it is stored turned or mirrored, re-encoded the right way up.
+
+    None when it is stored upright already (the usual case), so its bytes go on untouched. Phone photos are
+    often stored sideways with an orientation tag; models and Pillow-based steps would see them sideways. The
+    re-encoded copy is lossless for PNG and WebP and JPEG at quality 95, and no longer carries the tag.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        if exif_orientation(image) == 1:
+            return None
+        image_format = image.format or "PNG"
+    with decoding(data) as turned:
+        return encode(turned, image_format), replace(info, width=turned.width, height=turned.height)

@@ -15,6 +15,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageOps
 
 from ..errors import ParameterError
+from .budget import decoding
 from .probe import has_alpha_channel
 
 EDIT = 0
@@ -40,7 +41,7 @@ def _png(image: Image.Image) -> bytes:
 
 def mask_from_image(data: bytes, size: tuple[int, int], *, invert: bool, shown: str) -> bytes:
     """The API's mask from a mask image: RGBA used as is (alpha 0 = edit); otherwise white = edit, black = keep."""
-    with Image.open(io.BytesIO(data)) as source:
+    with decoding(data) as source:
         if source.size != size:
             raise ParameterError(
                 "mask",

@@ -15,6 +15,7 @@ from enum import StrEnum
 
 from PIL import Image
 
+from .budget import decoding
 from .info import SVG_MIME
 from .probe import has_transparency
 from .svg import looks_like_svg, probe_svg, rasterize
@@ -93,7 +94,7 @@ def decode_for_preview(data: bytes, max_side: int = PREVIEW_MAX_SIDE) -> Decoded
         png = rasterize(data, max(1, round(info.width * scale)), max(1, round(info.height * scale)))
         with Image.open(io.BytesIO(png)) as source:
             return replace(pixels_for_preview(source), shows=Shown.RASTERIZED, rendering=png)
-    with Image.open(io.BytesIO(data)) as source:
+    with decoding(data, fit=(max_side, max_side)) as source:
         decoded = pixels_for_preview(source)
         return replace(decoded, shows=Shown.FIRST_FRAME) if getattr(source, "n_frames", 1) > 1 else decoded
 

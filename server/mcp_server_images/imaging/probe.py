@@ -13,6 +13,7 @@ import warnings
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
+from .budget import DECODE_BUDGET
 from .info import EXTENSION_BY_MIME, MIME_BY_FORMAT, ImageInfo, NotAnImageError
 from .svg import looks_like_svg, probe_svg
 
@@ -65,16 +66,24 @@ def _decode(data: bytes, shown: str, max_pixels: int, *, animation: bool) -> Ima
                     f"{shown} is {image.width}x{image.height} = {image.width * image.height:,} pixels; the limit is "
                     f"{max_pixels:,}. Downscale it first."
                 )
-            frames = _check_frames(image, shown, animation=animation)
-            return ImageInfo(
-                MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image), frames=frames
-            )
+            with DECODE_BUDGET.hold(image.width * image.height):
+                frames = _check_frames(image, shown, animation=animation)
+                return ImageInfo(
+                    MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image), frames=frames
+                )
     except Image.DecompressionBombError as exc:
         raise NotAnImageError(f"{shown} declares an enormous canvas and was refused as a decompression bomb.") from exc
     except (UnidentifiedImageError, SyntaxError) as exc:
         raise NotAnImageError(f"{shown} is not an image the server can read (PNG, JPEG, WebP or GIF).") from exc
     except (OSError, EOFError) as exc:
         raise NotAnImageError(f"{shown} is truncated or damaged and cannot be decoded ({exc}).") from exc
+    except ValueError as exc:
+        # How Pillow refuses metadata bombs: a zTXt, iTXt or iCCP chunk inflating past 1 MB, or all text chunks
+        # together past 64 MB ("Decompressed data too large ...", "Too much memory used in text chunks").
+        raise NotAnImageError(
+            f"{shown} cannot be decoded: {exc}. If it carries large compressed metadata (text or a colour "
+            "profile), save it again without that metadata."
+        ) from exc
 
 
 def has_alpha_channel(image: Image.Image) -> bool:

@@ -1,11 +1,13 @@
 """Fetching images from http(s) URLs without becoming a way into the user's network.
 
 The host of every connection, redirects included, is resolved here and refused when any of its addresses is
-loopback, private, link-local (169.254/16, cloud metadata), multicast, reserved or otherwise not global. The
+loopback, private, link-local (169.254/16, cloud metadata), multicast, unspecified, broadcast, reserved,
+benchmarking, Teredo, a 6to4 or NAT64 address carrying a refused IPv4 one, or otherwise not global. The
 private-URL setting lets loopback and private (LAN) addresses through for local image servers; link-local and
 the other special ranges stay refused, because cloud metadata endpoints live there. The connection then goes to
 the address that was checked, so a DNS answer cannot change between the check and the connect. Bodies are
-limited in bytes and time, and must say they are images.
+limited in bytes and time, and must say they are images. Image URLs the image API answers with are fetched
+here too, under the same rules.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import anyio
 import httpcore2
@@ -29,27 +32,69 @@ class BlockedAddressError(RefError):
 
 
 ALLOWABLE = frozenset({"loopback", "private"})
-"""What MCP_IMAGES_ALLOW_PRIVATE_URLS lets through."""
+"""The kinds MCP_IMAGES_ALLOW_PRIVATE_URLS lets through."""
+LAN_NETWORKS = tuple(
+    ipaddress.ip_network(network) for network in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7")
+)
+"""Private in the sense the setting means: local networks (RFC 1918, IPv6 unique local), nothing else."""
+BENCHMARKING = ipaddress.ip_network("198.18.0.0/15")
+BROADCAST = ipaddress.ip_address("255.255.255.255")
+TEREDO = ipaddress.ip_network("2001::/32")
+NAT64 = ipaddress.ip_network("64:ff9b::/96")
+MASK32 = 0xFFFFFFFF
 
 
-def address_problem(address: str) -> str | None:
-    """Why an IP address is off limits (its kind), or None when it is a public address."""
+@dataclass(frozen=True)
+class AddressProblem:
+    description: str
+    """What the address is, for messages: "a loopback address", "a 6to4 address carrying 169.254.169.254, ..."."""
+    allowable: bool
+    """Loopback or private (LAN): what MCP_IMAGES_ALLOW_PRIVATE_URLS lets through."""
+
+
+def address_problem(address: str) -> AddressProblem | None:
+    """Why an IP address is off limits, or None when it is a public address.
+
+    Special ranges are decided before private ones, so the private-URL setting can never let through an
+    address that merely counts as private to Python (0.0.0.0, 255.255.255.255, 198.18.0.0/15, Teredo). An IPv6
+    address that carries an IPv4 one (mapped, 6to4, NAT64) is judged by the address it carries; a tunnel to a
+    refused address is refused whatever the setting.
+    """
     ip = ipaddress.ip_address(address)
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    # Private comes last: Python counts 0.0.0.0, 240/4 and 255.255.255.255 as private too, and those must stay
-    # refused when the private-URL setting lets LAN addresses through.
-    for label, flag in (
-        ("link-local", ip.is_link_local),
-        ("loopback", ip.is_loopback),
+    elif isinstance(ip, ipaddress.IPv6Address) and (ip.sixtofour is not None or ip in NAT64):
+        tunnel, embedded = (
+            ("6to4", ip.sixtofour) if ip.sixtofour else ("NAT64", ipaddress.IPv4Address(int(ip) & MASK32))
+        )
+        inner = _kind(embedded)
+        if inner is None:
+            return None
+        return AddressProblem(f"a {tunnel} address carrying {embedded}, {_a(inner)} address", allowable=False)
+    kind = _kind(ip)
+    return None if kind is None else AddressProblem(f"{_a(kind)} address", allowable=kind in ALLOWABLE)
+
+
+def _kind(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """The kind of a non-public address; None for a public one. Only the last two kinds are allowable."""
+    for kind, flag in (
         ("unspecified", ip.is_unspecified),
+        ("broadcast", ip == BROADCAST),
+        ("link-local", ip.is_link_local),
         ("multicast", ip.is_multicast),
+        ("benchmarking", ip in BENCHMARKING),
+        ("Teredo", ip in TEREDO),
+        ("loopback", ip.is_loopback),
         ("reserved", ip.is_reserved),
-        ("private", ip.is_private),
+        ("private", any(ip in network for network in LAN_NETWORKS)),
     ):
         if flag:
-            return label
+            return kind
     return None if ip.is_global else "non-global"
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
 class GuardedBackend(httpcore2.AsyncNetworkBackend):
@@ -78,15 +123,15 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         addresses = [str(info[4][0]) for info in infos]
         for address in addresses:
             problem = address_problem(address)
-            if problem is None or (self._allow_private and problem in ALLOWABLE):
+            if problem is None or (self._allow_private and problem.allowable):
                 continue
             hint = (
                 "set MCP_IMAGES_ALLOW_PRIVATE_URLS=true to allow loopback and private ones"
-                if problem in ALLOWABLE
+                if problem.allowable
                 else "this kind is never fetched"
             )
             raise BlockedAddressError(
-                f"Refusing to fetch an image from {host}: it resolves to {address}, a {problem} address. "
+                f"Refusing to fetch an image from {host}: it resolves to {address}, {problem.description}. "
                 f"Only public addresses are fetched; {hint}."
             )
         return addresses[0]
@@ -132,6 +177,11 @@ class UrlFetcher:
             raise RefError(f"Fetching {url} took longer than {self._timeout:.0f} s.") from exc
         except httpx2.HTTPError as exc:
             raise RefError(f"Could not fetch {url}: {type(exc).__name__}: {exc}") from exc
+        except httpx2.InvalidURL as exc:
+            raise RefError(
+                f"Could not fetch {url}: the URL is malformed ({exc}). Write a host as a name or as an IP address in "
+                "its usual form (four decimal numbers without leading zeros, or IPv6 in brackets)."
+            ) from exc
 
     async def _follow(self, url: str) -> bytes:
         current = httpx2.URL(url)

@@ -2,7 +2,9 @@
 
 Whatever the form, the result is bytes that decode as a still image within the limits, plus where they came
 from; nothing that fails these checks is ever sent upstream. Callers that can use an animated GIF or an SVG as a
-still (edits) ask to `flatten` them: the first frame, or a rasterized copy, with a note saying so.
+still (edits) ask to `flatten` them: the first frame, or a rasterized copy, with a note saying so. An image whose
+EXIF orientation says it is stored turned or mirrored (phone photos) is re-encoded the right way up here, so every
+later step, and the model, sees it as a person does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 import anyio
 
 from ..imaging.convert import flatten as flatten_image
+from ..imaging.convert import upright
 from ..imaging.info import ImageInfo
 from ..imaging.probe import check_input
 from ..store import ImageStore
@@ -89,6 +92,9 @@ class ImageResolver:
         note = None
         if flatten:
             data, info, note = await anyio.to_thread.run_sync(flatten_image, data, info, shown, self._max_pixels)
+        turned = await anyio.to_thread.run_sync(upright, data, info)
+        if turned is not None:
+            data, info = turned
         return InputImage(short(ref), data, info, stored_id, path, note)
 
     async def resolve_all(

@@ -3,20 +3,24 @@
 Stored and local images go up as data URLs (downscaled to what vision models use); public http(s) URLs go by
 URL unless the server is set to inline them. With a response schema the model is asked for structured output
 (strict when the schema qualifies) and the reply is parsed and validated here, so a caller never receives JSON
-that does not match what it asked for.
+that does not match what it asked for. A schema may only refer within itself (`#/$defs/...`): references to
+other documents are refused rather than fetched, and validation runs in a worker thread, so a schema can
+neither reach the network nor stall the server.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 from jsonschema import Draft202012Validator, SchemaError, ValidationError
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 from ..backends import ChatAPI, UpstreamError, VisionRequest
 from ..catalog.spec import ModelKind
@@ -28,6 +32,9 @@ from .models import Models, choose, explain_refusal
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")
+REFERENCE_KEYS = ("$ref", "$dynamicRef")
+DATA_KEYS = ("enum", "const", "default", "examples")
+"""Keywords whose values are data, not schemas: a "$ref" inside them is not a reference."""
 
 
 class StructuredReplyError(ImageServerError):
@@ -67,7 +74,7 @@ class VisionService:
             raise ParameterError("images", f"analyze_image takes 1 to {MAX_REFS} images; got {len(request.images)}.")
         if request.detail not in DETAILS:
             raise ParameterError("detail", f"detail {request.detail!r} is not valid. Use one of: {', '.join(DETAILS)}.")
-        validator = _validator(request.response_schema)
+        validator = await anyio.to_thread.run_sync(_validator, request.response_schema)
         chosen = await choose(self._models, request.model, ModelKind.VISION)
         notes = list(chosen.notes)
         urls = [await self._image_url(ref, request.client_roots, notes) for ref in request.images]
@@ -85,7 +92,7 @@ class VisionService:
             answer = await self._chat.describe(request_body)
         except UpstreamError as exc:
             raise await explain_refusal(self._models, chosen, exc) from exc
-        data = None if validator is None else _parse_reply(answer.text, validator)
+        data = None if validator is None else await anyio.to_thread.run_sync(_parse_reply, answer.text, validator)
         return Analysis(answer.text, data, answer.model, answer.usage, notes)
 
     async def _image_url(self, ref: str, client_roots: Sequence[Path], notes: list[str]) -> str:
@@ -102,15 +109,37 @@ class VisionService:
 
 
 def _validator(schema: dict[str, Any] | None) -> Draft202012Validator | None:
+    """A validator for the schema that can never load another document; None without a schema."""
     if schema is None:
         return None
     if schema.get("type") != "object":
         raise ParameterError("response_schema", 'response_schema must be a JSON Schema whose "type" is "object".')
+    outside = next(_outside_references(schema), None)
+    if outside is not None:
+        raise ParameterError(
+            "response_schema",
+            f"response_schema refers to another document with $ref {outside!r}; references are never fetched. "
+            'Put the referenced schema under "$defs" and refer to it as "#/$defs/<name>".',
+        )
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         raise ParameterError("response_schema", f"response_schema is not a valid JSON Schema: {exc.message}") from exc
-    return Draft202012Validator(schema)
+    # An empty registry retrieves nothing; without one, jsonschema would fetch remote references with urllib.
+    return Draft202012Validator(schema, registry=Registry())
+
+
+def _outside_references(schema: Any) -> Iterator[str]:
+    """Every `$ref` / `$dynamicRef` that points outside the schema (anything but a `#` fragment)."""
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _outside_references(item)
+    elif isinstance(schema, dict):
+        for key, value in schema.items():
+            if key in REFERENCE_KEYS and isinstance(value, str) and not value.startswith("#"):
+                yield value
+            elif key not in DATA_KEYS:
+                yield from _outside_references(value)
 
 
 def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
@@ -120,6 +149,10 @@ def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
         raise StructuredReplyError(f"The model's reply is not valid JSON ({exc}). Raw reply: {text}") from exc
     try:
         validator.validate(data)
+    except Unresolvable as exc:
+        raise ParameterError(
+            "response_schema", f"response_schema has a $ref that leads nowhere inside it ({exc}); fix the reference."
+        ) from exc
     except ValidationError as exc:
         where = "/".join(str(part) for part in exc.absolute_path) or "the top level"
         raise StructuredReplyError(
@@ -130,7 +163,6 @@ def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
 
 SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
 """Keywords whose value maps names to schemas: the names are the user's, never keywords."""
-NOT_SCHEMAS = ("enum", "const", "default", "examples")
 
 
 def strict_compatible(schema: Any) -> bool:
@@ -144,7 +176,7 @@ def strict_compatible(schema: Any) -> bool:
         if schema.get("additionalProperties") is not False or set(schema.get("required", [])) != set(properties):
             return False
     for key, value in schema.items():
-        if key in NOT_SCHEMAS:
+        if key in DATA_KEYS:
             continue
         children = value.values() if key in SCHEMA_MAPS and isinstance(value, dict) else [value]
         if not all(strict_compatible(child) for child in children):

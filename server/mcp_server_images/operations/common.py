@@ -106,6 +106,9 @@ async def finish(
     """Store every good image first, then write the save_to copies; a failed copy never loses a stored image."""
     records, problems = await store_answers(deps.store, answers, meta)
     notes = notes + problems
+    skipped = sum(answer.skipped_partials for answer in answers)
+    if skipped:
+        notes.append(f"{skipped} partial image(s) arrived damaged and were skipped; the final image is complete.")
     usage = sum_usage(answer.usage for answer in answers)
     saved: list[Path] = []
     if plan is not None:

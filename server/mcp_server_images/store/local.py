@@ -2,9 +2,10 @@
 
 Every image lands as `<UTC time>-<id>.<ext>` with a sidecar `<UTC time>-<id>.json` holding its metadata. Writes
 are atomic (temporary file, fsync, rename) and the image is written before its sidecar, so a sidecar always
-points at a complete image and a crash never leaves a half image that looks finished. Ids are 8 hex characters,
-unique in the directory, and stay valid across sessions because they live in the file names; a unique prefix
-of at least 4 characters finds an image too.
+points at a complete image and a crash never leaves a half image that looks finished; the temporary files such
+a crash leaves behind are removed at the next start. Files are private to the user (mode 0600). Ids are 8 hex
+characters, unique in the directory, and stay valid across sessions because they live in the file names; a
+unique prefix of at least 4 characters finds an image too.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import re
 import secrets
 import tempfile
 import threading
+import time
 from dataclasses import fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,6 +30,9 @@ log = logging.getLogger(__name__)
 
 ID_LENGTH = 8
 MIN_PREFIX = 4
+TEMPORARY_PREFIX = ".partial-"
+STALE_TEMPORARY_SECONDS = 300.0
+"""A temporary file this old is left from a crash: writes take seconds, even by another server on the folder."""
 _SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
 
 
@@ -75,6 +80,22 @@ class ImageStore:
                 self._indexed_folder = _mtime(self.root)
         log.info("stored image %s at %s (%d bytes)", image_id, record.path, len(data))
         return record
+
+    def remove_stale_temporaries(self, older_than: float = STALE_TEMPORARY_SECONDS) -> int:
+        """Delete the temporary files of writes a crash interrupted; return how many there were."""
+        if not self.root.is_dir():
+            return 0
+        cutoff = time.time() - older_than
+        removed = 0
+        with os.scandir(self.root) as entries:
+            for entry in entries:
+                temporary = entry.name.startswith(TEMPORARY_PREFIX) and entry.is_file(follow_symlinks=False)
+                if temporary and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
+        if removed:
+            log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.root)
+        return removed
 
     def get(self, image_id: str) -> ImageRecord:
         """The image with this id, or with this unique id prefix (at least 4 characters)."""
@@ -163,7 +184,7 @@ def _mtime(path: Path) -> int:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write through a temporary file in the same folder, fsync, then rename: readers never see half a file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=path.suffix)
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=path.suffix)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)

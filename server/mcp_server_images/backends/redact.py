@@ -1,0 +1,68 @@
+"""Keeping secrets out of everything the upstream says.
+
+An upstream, or a proxy in front of it, can echo the API key or the server's HTTP token back: in an error body,
+a header, a revised prompt, a stream event, a chat answer. Every string that comes from upstream passes through
+one `Redactor` at the backends' boundary, before it can reach a result, a log line, a sidecar or an exception,
+so nothing above this package ever holds a secret. A secret is found however it is spelled: raw, JSON-escaped
+(`\\u0073k-…`, `\\/`) or percent-encoded, in any mix of these.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any
+
+REDACTED = "[redacted]"
+IMAGE_DATA_KEYS = frozenset({"b64_json"})
+"""JSON fields holding image data: decoded to bytes, never shown as text, and too large to scan for nothing."""
+
+
+class Redactor:
+    """Replaces every known secret in upstream text with `[redacted]`."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        patterns = [_spellings(secret) for secret in sorted(set(secrets), key=len, reverse=True) if secret]
+        self._pattern = re.compile("|".join(patterns)) if patterns else None
+
+    def text(self, value: str) -> str:
+        return value if self._pattern is None else self._pattern.sub(REDACTED, value)
+
+    def optional(self, value: str | None) -> str | None:
+        return None if value is None else self.text(value)
+
+    def json(self, value: Any) -> Any:
+        """A parsed JSON value with every string (keys included) redacted; image data is left as it is."""
+        if self._pattern is None:
+            return value
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, list):
+            return [self.json(item) for item in value]
+        if isinstance(value, dict):
+            return {
+                self.text(str(key)): item if key in IMAGE_DATA_KEYS else self.json(item) for key, item in value.items()
+            }
+        return value
+
+
+def _spellings(secret: str) -> str:
+    """A pattern matching the secret with each character raw, JSON-escaped or percent-encoded."""
+    return "".join(_character(char) for char in secret)
+
+
+def _character(char: str) -> str:
+    options = [re.escape(char)]
+    if ord(char) <= 0xFFFF:
+        options.append(r"\\u" + _hex(f"{ord(char):04x}"))
+    if char in '/"\\':
+        options.append(re.escape("\\" + char))
+    if char == " ":
+        options.append(r"\+")
+    options.append("".join("%" + _hex(f"{byte:02x}") for byte in char.encode()))
+    return "(?:" + "|".join(options) + ")"
+
+
+def _hex(digits: str) -> str:
+    """Hex digits matched in either case (`%2F` and `%2f`, `\\u002F` and `\\u002f`)."""
+    return "".join(f"[{d.lower()}{d.upper()}]" if d.isalpha() else d for d in digits)
