@@ -22,12 +22,20 @@ from PIL import Image
 
 from mcp_server_images.app import build_server
 from mcp_server_images.settings import Settings
-from tests.fake_openai import Emulator
+from tests.fake_openai import Emulator, contract
 from tests.fake_openai.fixtures import emulator, emulator_server
 
 __all__ = ["emulator", "emulator_server"]
 
 SettingsFactory = Callable[..., Settings]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Without the contract every test using the emulator would error; stop once with a message that says why."""
+    try:
+        contract.require_spec()
+    except FileNotFoundError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture
