@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 import os
+import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,12 +24,23 @@ from PIL import Image
 
 from mcp_server_images.app import build_server
 from mcp_server_images.settings import Settings
-from tests.fake_openai import Emulator
+from tests.fake_openai import Emulator, contract
 from tests.fake_openai.fixtures import emulator, emulator_server
+from tests.waiting import until
 
 __all__ = ["emulator", "emulator_server"]
 
 SettingsFactory = Callable[..., Settings]
+SIDECAR_NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}\.json$")
+"""How the store names the metadata it writes after each image (`20261104-093012-3f9a2c7b.json`)."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Without the contract every test using the emulator would error; stop once with a message that says why."""
+    try:
+        contract.require_spec()
+    except FileNotFoundError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.fixture
@@ -122,3 +135,21 @@ def serialized_size(result: CallToolResult) -> int:
     """Bytes of the result as it goes on the wire inside a JSON-RPC response."""
     body = result.model_dump_json(by_alias=True, exclude_none=True)
     return len(f'{{"jsonrpc":"2.0","id":123456,"result":{body}}}'.encode())
+
+
+def stored_images(output_dir: Path) -> list[Path]:
+    """The images the store has finished writing, in the order of their names (when they were stored, to the second).
+
+    The store writes an image and then its sidecar, each through a `.partial-*` temporary: an image counts once its
+    sidecar is there, and temporaries never do.
+    """
+    if not output_dir.is_dir():
+        return []
+    sidecars = sorted(path for path in output_dir.iterdir() if SIDECAR_NAME.match(path.name))
+    return [sidecar.with_name(json.loads(sidecar.read_text())["path"]) for sidecar in sidecars]
+
+
+async def wait_for_images(output_dir: Path, count: int) -> list[Path]:
+    """Wait until the store has finished writing `count` images (a job that outlived its call stores them later)."""
+    await until(lambda: len(stored_images(output_dir)) >= count, f"{count} stored image(s) in {output_dir}")
+    return stored_images(output_dir)

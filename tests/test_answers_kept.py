@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, text_of
+from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
 
@@ -25,10 +25,6 @@ def answer_with(*items: bytes) -> dict[str, object]:
     }
 
 
-def sidecars(output_dir: Path) -> list[Path]:
-    return sorted(output_dir.glob("*.json"))
-
-
 async def test_one_damaged_item_keeps_the_good_images(client: Client, emulator: Emulator, output_dir: Path) -> None:
     good = png_bytes((40, 30), (10, 200, 10))
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(good, b"garbage", good)))
@@ -38,7 +34,7 @@ async def test_one_damaged_item_keeps_the_good_images(client: Client, emulator: 
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert len(result.structured_content["images"]) == 2
-    assert len(sidecars(output_dir)) == 2
+    assert len(stored_images(output_dir)) == 2
     assert all(Path(e["path"]).read_bytes() == good for e in result.structured_content["images"])
     text = text_of(result)
     assert "2 of 3 images were kept; the API sent data that is not an image for image 2:" in text
@@ -53,7 +49,7 @@ async def test_an_answer_with_no_image_at_all_is_a_clear_error(
 
     assert result.is_error
     assert text_of(result).startswith("The image API answered with data that is not an image (image 1:")
-    assert sidecars(output_dir) == []
+    assert stored_images(output_dir) == []
 
 
 async def test_a_damaged_partial_image_is_skipped_and_the_final_image_kept(
@@ -71,4 +67,4 @@ async def test_a_damaged_partial_image_is_skipped_and_the_final_image_kept(
     assert not result.is_error, text_of(result)
     assert "partial image 1 was damaged and is skipped" in said
     assert any(message.startswith("partial image 2 of 2 received") for message in said)
-    assert len(sidecars(output_dir)) == 1
+    assert len(stored_images(output_dir)) == 1

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import io
 
+import anyio
 import httpx2
+import pytest
 from PIL import Image
 
 from tests.fake_openai import Emulator, Fault
@@ -110,3 +112,50 @@ def test_vision_reports_what_it_received(emulator: Emulator) -> None:
     assert answer.json()["choices"][0]["message"]["content"] == (
         "image 1: 40x30 png dominant #f80808 detail=low\nimage 2: 20x10 png dominant #0808f8 detail=auto"
     )
+
+
+@pytest.mark.anyio
+async def test_a_hold_keeps_requests_until_released(emulator: Emulator) -> None:
+    statuses: list[int] = []
+
+    async def generate() -> None:
+        async with httpx2.AsyncClient(timeout=30) as http:
+            response = await http.post(
+                f"{emulator.base_url}/images/generations",
+                headers={"authorization": f"Bearer {emulator.api_key}"},
+                json={"prompt": "x", "model": "gpt-image-2.6-flare"},
+            )
+        statuses.append(response.status_code)
+
+    with emulator.hold("/images/generations") as upstream:
+        async with anyio.create_task_group() as group:
+            group.start_soon(generate)
+            await upstream.until_held()
+            assert statuses == [], "a held request is not answered"
+            upstream.release()
+    assert statuses == [200]
+
+
+@pytest.mark.anyio
+async def test_a_held_stream_pauses_after_the_partial_images_asked_for(emulator: Emulator) -> None:
+    body = {"prompt": "x", "model": "gpt-image-2.6-flare", "stream": True, "partial_images": 2}
+    headers = {"authorization": f"Bearer {emulator.api_key}"}
+    events: list[str] = []
+    with emulator.hold("/images/generations", after_partials=1) as upstream:
+        async with (
+            httpx2.AsyncClient(timeout=30) as http,
+            http.stream("POST", f"{emulator.base_url}/images/generations", json=body, headers=headers) as response,
+        ):
+            lines = response.aiter_lines()
+            async for line in lines:
+                if line.startswith("event: "):
+                    events.append(line.removeprefix("event: "))
+                    break
+            await upstream.until_held()
+            upstream.release()
+            events += [line.removeprefix("event: ") async for line in lines if line.startswith("event: ")]
+    assert events == [
+        "image_generation.partial_image",
+        "image_generation.partial_image",
+        "image_generation.completed",
+    ]

@@ -1,7 +1,7 @@
 """Fault paths as a user meets them: what the tool answers when the upstream, the network or the store misbehaves,
 and which images are on disk afterwards.
 
-Faults are scripted in the emulator (one answer replaced, a held answer, a stream cut halfway, a redirect loop),
+Faults are scripted in the emulator (one answer replaced, a held request, a stream cut halfway, a redirect loop),
 so every test is deterministic; nothing here waits on a clock except the retry backoff under test.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import json
 import socket
-import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -23,21 +22,14 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
 from mcp_server_images.store import ImageRecord, Operation
-from tests.conftest import SettingsFactory, connect, text_of
+from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
+from tests.waiting import patiently
 
 pytestmark = pytest.mark.anyio
 
 GENERATIONS = "/v1/images/generations"
-HANG_GUARD = 120
-"""Seconds after which a call that should have finished long ago fails the test instead of hanging the suite."""
-
-
-def stored_images(output_dir: Path) -> list[Path]:
-    if not output_dir.exists():
-        return []
-    return sorted(p for p in output_dir.iterdir() if p.suffix != ".json" and not p.name.startswith("."))
 
 
 def b64_answer(image: bytes) -> dict[str, Any]:
@@ -182,7 +174,7 @@ async def test_a_retry_after_beyond_the_cap_falls_back_to_backoff(
         Fault(status=200, path=GENERATIONS, body=b64_answer(scripted)),
     )
 
-    with anyio.fail_after(HANG_GUARD):
+    with patiently("the retry to back off instead of waiting as long as the server asked"):
         result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert not result.is_error, text_of(result)
@@ -346,29 +338,22 @@ async def test_save_to_failing_after_the_image_was_stored_keeps_the_image(
 ) -> None:
     emulator.serves_retired = True
     destination = home / "out" / "cat.png"
-    answered = threading.Event()
     scripted = png_bytes((48, 32), (9, 8, 7))
-    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(scripted), hold=answered))
-    sent = anyio.Event()
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(scripted)))
     results: list[CallToolResult] = []
 
-    async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-        if message == "request sent to dall-e-3":
-            sent.set()
-
     async def call(client: Client) -> None:
-        try:
-            arguments = {"prompt": "a cat", "model": "dall-e-3", "save_to": str(destination)}
-            results.append(await client.call_tool("generate_image", arguments, progress_callback=on_progress))
-        finally:
-            sent.set()
+        arguments = {"prompt": "a cat", "model": "dall-e-3", "save_to": str(destination)}
+        results.append(await client.call_tool("generate_image", arguments))
 
-    async with connect(make_settings(), mode="legacy") as client, anyio.create_task_group() as group:
-        group.start_soon(call, client)
-        await sent.wait()  # save_to was checked and found free; the upstream answer is held
-        destination.parent.mkdir()
-        destination.write_bytes(b"someone else's file")
-        answered.set()
+    async with connect(make_settings(), mode="legacy") as client:
+        with emulator.hold(GENERATIONS) as upstream:
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, client)
+                await upstream.until_held()  # save_to was checked and found free; the upstream answer is held
+                destination.parent.mkdir()
+                destination.write_bytes(b"someone else's file")
+                upstream.release()
 
     [result] = results
     assert not result.is_error, text_of(result)

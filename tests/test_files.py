@@ -143,18 +143,18 @@ async def test_save_to_is_checked_again_when_written(
     folder.mkdir()
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    emulator.hold = True
     results: list[CallToolResult] = []
 
     async def call() -> None:
         results.append(await client.call_tool("generate_image", {"prompt": "a lighthouse", "save_to": "~/out/pic.png"}))
 
-    async with anyio.create_task_group() as group:
-        group.start_soon(call)
-        await anyio.to_thread.run_sync(emulator.wait_until_held)
-        folder.rename(home / "out-before")
-        folder.symlink_to(elsewhere)
-        emulator.release_held()
+    with emulator.hold("/images/generations") as hold:
+        async with anyio.create_task_group() as group:
+            group.start_soon(call)
+            await hold.until_held()
+            folder.rename(home / "out-before")
+            folder.symlink_to(elsewhere)
+            hold.release()
 
     [result] = results
     assert not result.is_error, text_of(result)

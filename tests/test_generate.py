@@ -11,16 +11,12 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from tests.conftest import SettingsFactory, connect, decode_image, images_in, links_in, text_of
+from tests.conftest import SettingsFactory, connect, decode_image, images_in, links_in, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
 
 pytestmark = pytest.mark.anyio
 
 IMAGE_KEYS = {"id", "uri", "path", "mime_type", "width", "height", "bytes", "revised_prompt"}
-
-
-def stored_files(output_dir: Path) -> list[Path]:
-    return sorted(p for p in output_dir.iterdir() if p.suffix != ".json")
 
 
 async def test_default_model_generates_a_png_on_disk(client: Client, emulator: Emulator, output_dir: Path) -> None:
@@ -140,7 +136,7 @@ async def test_dall_e_3_fans_out_n_requests_with_n_1(client: Client, emulator: E
     entries = result.structured_content["images"]
     assert len(entries) == 3
     assert len({e["id"] for e in entries}) == 3
-    assert len(stored_files(output_dir)) == 3
+    assert len(stored_images(output_dir)) == 3
     assert len(images_in(result)) == 3 and len(links_in(result)) == 3
     assert "3 requests were sent concurrently" in text_of(result)
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from tests.conftest import stored_images
 from tests.fake_openai import Emulator
 
 pytestmark = pytest.mark.anyio
@@ -88,4 +89,4 @@ async def test_checkout_form_starts_the_server(name: str, server_of: Any, emulat
 
     assert "generate_image" in [tool.name for tool in tools.tools]
     assert not result.is_error
-    assert len(list(output_dir.glob("*.png"))) == 1
+    assert len(stored_images(output_dir)) == 1

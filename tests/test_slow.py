@@ -1,5 +1,10 @@
 """Slow generations: progress while waiting, partial images, the response deadline and get_job, cancellation,
-and shutdown, with the emulator's slow and streaming modes and short deadlines."""
+and shutdown.
+
+Nothing here waits for a number of seconds or asserts on one: the emulator holds the upstream request (or its
+stream, between partial images) until the test has seen what it wants to see, then the test releases it. A short
+response deadline is used only while the request is held, so the deadline answer always comes first.
+"""
 
 from __future__ import annotations
 
@@ -8,80 +13,145 @@ import os
 import signal
 import subprocess
 import sys
-import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import IO, Any, Literal
 
 import anyio
 import pytest
 from mcp import Client, StdioServerParameters
-from mcp.shared.dispatcher import ProgressFnT
 from mcp.types import CallToolResult
 
-from tests.conftest import SettingsFactory, connect, decode_image, images_in, text_of
+from tests.conftest import (
+    SettingsFactory,
+    connect,
+    decode_image,
+    images_in,
+    stored_images,
+    text_of,
+    wait_for_images,
+)
 from tests.fake_openai import Emulator
 from tests.images import write_png
 from tests.test_transports import http_server, server_env
+from tests.waiting import PATIENCE, patiently, until
 
 pytestmark = pytest.mark.anyio
 
 Mode = Literal["legacy", "auto"]
-Progress = list[tuple[float, float | None, str | None]]
+Transport = Literal["memory", "stdio", "http"]
+Opener = Callable[..., AbstractAsyncContextManager[Client]]
+GENERATIONS = "/images/generations"
+HEARTBEAT = "waiting for the image API: "
+WAITING_FOR_JOBS = "running job(s) to finish"
+"""What the server logs when it stops with jobs still running and waits for them."""
 
 
-def recorder() -> tuple[Progress, ProgressFnT]:
-    seen: Progress = []
+class ProgressLog:
+    """The progress notifications one call received, in order; a test can wait for one to arrive."""
 
-    async def record(progress: float, total: float | None, message: str | None) -> None:
-        seen.append((progress, total, message))
+    def __init__(self) -> None:
+        self.seen: list[tuple[float, float | None, str | None]] = []
 
-    return seen, record
+    async def record(self, progress: float, total: float | None, message: str | None) -> None:
+        self.seen.append((progress, total, message))
+
+    @property
+    def messages(self) -> list[str]:
+        return [message or "" for _, _, message in self.seen]
+
+    def count(self, prefix: str) -> int:
+        return sum(message.startswith(prefix) for message in self.messages)
+
+    async def until(self, prefix: str, count: int = 1) -> None:
+        await until(lambda: self.count(prefix) >= count, f"{count} progress message(s) starting {prefix!r}")
+
+    def assert_increasing(self) -> None:
+        values = [progress for progress, _, _ in self.seen]
+        assert values == sorted(values) and len(set(values)) == len(values), values
 
 
-def messages(seen: Progress) -> list[str]:
-    return [message or "" for _, _, message in seen]
+@pytest.fixture
+def open_client(make_settings: SettingsFactory, emulator: Emulator, output_dir: Path) -> Opener:
+    """A client session with a server in memory, over stdio or over streamable HTTP; settings as keywords."""
 
+    @asynccontextmanager
+    async def open_session(transport: Transport, mode: Mode = "auto", **settings: str) -> AsyncIterator[Client]:
+        if transport == "memory":
+            async with connect(make_settings(**settings), mode=mode) as client:
+                yield client
+            return
+        env = server_env(emulator, output_dir, **{f"MCP_IMAGES_{name.upper()}": v for name, v in settings.items()})
+        if transport == "stdio":
+            params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
+            async with Client(params, mode=mode) as client:
+                yield client
+            return
+        with http_server(env) as (origin, _):
+            async with Client(f"{origin}/mcp", mode=mode) as client:
+                yield client
 
-def assert_increasing(seen: Progress) -> None:
-    values = [progress for progress, _, _ in seen]
-    assert values == sorted(values) and len(set(values)) == len(values), values
-
-
-async def wait_for_images(output_dir: Path, count: int) -> list[Path]:
-    with anyio.fail_after(15):
-        while True:
-            images = sorted(p for p in output_dir.glob("*") if p.suffix in (".png", ".jpg", ".webp"))
-            if len(images) >= count:
-                return images
-            await anyio.sleep(0.05)
+    return open_session
 
 
 async def until_done(client: Client, job_id: str) -> CallToolResult:
     """What an assistant does with a job id: call get_job until the answer is no longer 'running'."""
-    for _ in range(40):
-        result = await client.call_tool("get_job", {"job_id": job_id})
-        if result.is_error or (result.structured_content or {}).get("status") != "running":
-            return result
-    raise AssertionError(f"job {job_id} never finished")
+    with patiently(f"job {job_id} to finish"):
+        while True:
+            result = await client.call_tool("get_job", {"job_id": job_id})
+            if result.is_error or (result.structured_content or {}).get("status") != "running":
+                return result
 
 
-async def test_streamed_partials_become_progress(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.stream_interval = 0.05
-    seen, record = recorder()
-    async with connect(make_settings(), mode="legacy") as client:
-        result = await client.call_tool("generate_image", {"prompt": "a slow lake"}, progress_callback=record)
+async def cancel_when(
+    client: Client,
+    arguments: dict[str, Any],
+    reached: Callable[[], Awaitable[None]],
+    progress: ProgressLog | None = None,
+) -> None:
+    """Start generate_image, wait until `reached` returns (the upstream request got where the test wants it), then
+    cancel the call as a user would.
+
+    A list_images round trip follows: the cancellation travels ahead of it, so once it has answered the server has
+    seen the cancellation, and releasing the upstream request afterwards cannot beat it.
+    """
+    callback = progress.record if progress else None
+    async with anyio.create_task_group() as group:
+        group.start_soon(partial(client.call_tool, "generate_image", arguments, progress_callback=callback))
+        await reached()
+        group.cancel_scope.cancel()
+    await client.call_tool("list_images", {})
+
+
+@pytest.mark.parametrize(
+    ("transport", "mode"),
+    [
+        ("memory", "legacy"),
+        ("stdio", "legacy"),
+        ("stdio", "auto"),
+        ("http", "legacy"),
+        ("http", "auto"),
+    ],
+)
+async def test_streamed_partials_become_progress(
+    open_client: Opener, emulator: Emulator, transport: Transport, mode: Mode
+) -> None:
+    progress = ProgressLog()
+    async with open_client(transport, mode) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a slow lake"}, progress_callback=progress.record)
 
     assert not result.is_error, text_of(result)
-    [request] = emulator.requests_to("/images/generations")
+    [request] = emulator.requests_to(GENERATIONS)
     assert request.json is not None
     assert (request.json["stream"], request.json["partial_images"]) == (True, 2)
-    said = messages(seen)
-    assert said[0] == "request sent to gpt-image-2.6-flare"
-    assert [m.split(" received")[0] for m in said if m.startswith("partial")] == [
+    assert progress.messages[0] == "request sent to gpt-image-2.6-flare"
+    assert [m.split(" received")[0] for m in progress.messages if m.startswith("partial")] == [
         "partial image 1 of 2",
         "partial image 2 of 2",
     ]
-    assert_increasing(seen)
+    progress.assert_increasing()
     assert result.structured_content is not None
     assert len(result.structured_content["images"]) == 1
 
@@ -90,36 +160,42 @@ async def test_no_progress_token_means_no_stream(client: Client, emulator: Emula
     result = await client.call_tool("generate_image", {"prompt": "a quiet lake"})
 
     assert not result.is_error
-    [request] = emulator.requests_to("/images/generations")
+    [request] = emulator.requests_to(GENERATIONS)
     assert request.json is not None
     assert "stream" not in request.json
 
 
 async def test_models_that_do_not_stream_get_heartbeats(make_settings: SettingsFactory, emulator: Emulator) -> None:
     emulator.serves_retired = True  # a gateway that still serves dall-e-3, which does not stream
-    emulator.delay = 1.0
-    seen, record = recorder()
-    async with connect(make_settings(heartbeat_interval=0.2), mode="legacy") as client:
-        result = await client.call_tool(
-            "generate_image", {"prompt": "a slow owl", "model": "dall-e-3"}, progress_callback=record
-        )
+    progress = ProgressLog()
+    results: list[CallToolResult] = []
 
+    async def call(client: Client) -> None:
+        arguments = {"prompt": "a slow owl", "model": "dall-e-3"}
+        results.append(await client.call_tool("generate_image", arguments, progress_callback=progress.record))
+
+    async with connect(make_settings(heartbeat_interval=0.2), mode="legacy") as client:
+        with emulator.hold(GENERATIONS) as upstream:
+            async with anyio.create_task_group() as group:
+                group.start_soon(call, client)
+                await progress.until(HEARTBEAT, count=2)
+                upstream.release()
+
+    [result] = results
     assert not result.is_error, text_of(result)
-    said = messages(seen)
-    assert said[0] == "request sent to dall-e-3"
-    heartbeats = [m for m in said if m.startswith("waiting for the image API: ")]
-    assert len(heartbeats) >= 3
-    assert heartbeats[-1].endswith(" s elapsed")
-    assert_increasing(seen)
+    assert progress.messages[0] == "request sent to dall-e-3"
+    heartbeats = [m for m in progress.messages if m.startswith(HEARTBEAT)]
+    assert all(m.endswith(" s elapsed") for m in heartbeats), heartbeats
+    progress.assert_increasing()
 
 
 async def test_a_stream_that_ends_early_keeps_the_partial(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
     emulator.stream_end_early = True
-    seen, record = recorder()
+    progress = ProgressLog()
     async with connect(make_settings(), mode="legacy") as client:
-        result = await client.call_tool("generate_image", {"prompt": "cut short"}, progress_callback=record)
+        result = await client.call_tool("generate_image", {"prompt": "cut short"}, progress_callback=progress.record)
         listing = await client.call_tool("list_images", {})
 
     assert result.is_error
@@ -130,7 +206,7 @@ async def test_a_stream_that_ends_early_keeps_the_partial(
     [kept] = listing.structured_content["images"]
     assert kept["id"] in text
     assert Path(kept["path"]).parent == output_dir
-    assert "partial image 2 of 2" in " ".join(messages(seen))
+    assert "partial image 2 of 2" in " ".join(progress.messages)
 
     job_id = json.loads(Path(kept["path"]).with_suffix(".json").read_text())["job_id"]
     async with connect(make_settings()) as restarted:
@@ -141,9 +217,9 @@ async def test_a_stream_that_ends_early_keeps_the_partial(
 
 async def test_a_stream_error_event_is_readable(make_settings: SettingsFactory, emulator: Emulator) -> None:
     emulator.stream_error = True
-    _, record = recorder()
+    progress = ProgressLog()
     async with connect(make_settings(), mode="legacy") as client:
-        result = await client.call_tool("generate_image", {"prompt": "fails"}, progress_callback=record)
+        result = await client.call_tool("generate_image", {"prompt": "fails"}, progress_callback=progress.record)
 
     assert result.is_error
     assert text_of(result).startswith("The image stream reported an error: Image generation failed midway.")
@@ -151,32 +227,35 @@ async def test_a_stream_error_event_is_readable(make_settings: SettingsFactory, 
 
 async def test_edits_stream_too(make_settings: SettingsFactory, emulator: Emulator, home: Path) -> None:
     write_png(home / "a.png", (512, 512))
-    seen, record = recorder()
+    progress = ProgressLog()
     async with connect(make_settings(), mode="legacy") as client:
         result = await client.call_tool(
-            "edit_image", {"images": ["~/a.png"], "prompt": "snow"}, progress_callback=record
+            "edit_image", {"images": ["~/a.png"], "prompt": "snow"}, progress_callback=progress.record
         )
 
     assert not result.is_error, text_of(result)
     [request] = emulator.requests_to("/images/edits")
     assert (request.form["stream"], request.form["partial_images"]) == (["true"], ["2"])
-    assert sum(m.startswith("partial image") for m in messages(seen)) == 2
+    assert progress.count("partial image") == 2
 
 
-async def test_deadline_then_job_then_get_job(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.delay = 1.2
-    async with connect(make_settings(response_deadline=0.8)) as client:
-        first = await client.call_tool("generate_image", {"prompt": "a very slow mountain"})
+@pytest.mark.parametrize(("transport", "mode"), [("memory", "auto"), ("http", "legacy"), ("http", "auto")])
+async def test_deadline_then_job_then_get_job(
+    open_client: Opener, emulator: Emulator, transport: Transport, mode: Mode
+) -> None:
+    async with open_client(transport, mode, response_deadline="0.5") as client:
+        with emulator.hold(GENERATIONS):
+            first = await client.call_tool("generate_image", {"prompt": "a very slow mountain"})
         assert not first.is_error, text_of(first)
         status = first.structured_content
         assert status is not None
         assert set(status) == {"job_id", "status", "elapsed_seconds"}
         assert status["status"] == "running"
-        assert 0.2 < status["elapsed_seconds"] < 1.2
+        assert isinstance(status["elapsed_seconds"], float)
         job_id = status["job_id"]
         assert f'Call get_job with job_id "{job_id}"' in text_of(first)
 
-        done = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 5})
+        done = await until_done(client, job_id)
 
     assert not done.is_error, text_of(done)
     assert done.structured_content is not None
@@ -184,43 +263,49 @@ async def test_deadline_then_job_then_get_job(make_settings: SettingsFactory, em
     [entry] = done.structured_content["images"]
     assert Path(entry["path"]).is_file()
     assert text_of(done).startswith("Generated 1 image with gpt-image-2.6-flare.")
-    assert len(emulator.requests_to("/images/generations")) == 1, "the job was not sent twice"
+    assert len(emulator.requests_to(GENERATIONS)) == 1, "the job was not sent twice"
 
 
 async def test_get_job_waits_no_longer_than_the_deadline(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.delay = 2.0
-    async with connect(make_settings(response_deadline=0.3)) as client:
-        first = await client.call_tool("generate_image", {"prompt": "slow"})
-        assert first.structured_content is not None
-        again = await client.call_tool("get_job", {"job_id": first.structured_content["job_id"], "wait_seconds": 30})
-        assert again.structured_content is not None
-        assert again.structured_content["status"] == "running"
-        assert again.structured_content["elapsed_seconds"] < 1.5
+    async with connect(make_settings(response_deadline=0.5)) as client:
+        with emulator.hold(GENERATIONS):
+            first = await client.call_tool("generate_image", {"prompt": "slow"})
+            assert first.structured_content is not None
+            job_id = first.structured_content["job_id"]
+            with patiently("get_job to answer at the deadline rather than wait the hour it was asked to"):
+                again = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 3600})
+            assert again.structured_content is not None
+            assert again.structured_content["status"] == "running"
         unknown = await client.call_tool("get_job", {"job_id": "job_00000000"})
     assert unknown.is_error
     assert text_of(unknown).startswith("No job 'job_00000000' is known.")
 
 
 async def test_the_latest_partial_is_shown_while_running(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.stream_interval = 0.4
-    _, record = recorder()
-    async with connect(make_settings(response_deadline=0.6), mode="legacy") as client:
-        first = await client.call_tool("generate_image", {"prompt": "partial"}, progress_callback=record)
-        assert first.structured_content is not None
-        assert first.structured_content["status"] == "running"
-        [preview] = images_in(first)
+    progress = ProgressLog()
+    async with connect(make_settings(response_deadline=0.5), mode="legacy") as client:
+        with emulator.hold(GENERATIONS, after_partials=1):
+            first = await client.call_tool("generate_image", {"prompt": "partial"}, progress_callback=progress.record)
+            assert first.structured_content is not None
+            assert first.structured_content["status"] == "running"
+            job_id = first.structured_content["job_id"]
+            status = first
+            with patiently("get_job to show the first partial image"):  # it may come after the deadline answer
+                while "Shown below: the latest partial image" not in text_of(status):
+                    status = await client.call_tool("get_job", {"job_id": job_id})
+        [preview] = images_in(status)
         assert decode_image(preview.data).size[0] > 0
-        assert "Shown below: the latest partial image (partial image " in text_of(first)
-        final = await until_done(client, first.structured_content["job_id"])
+        assert "Shown below: the latest partial image (partial image 1 of 2 received after " in text_of(status)
+        final = await until_done(client, job_id)
     assert final.structured_content is not None
     assert "images" in final.structured_content
 
 
 async def test_a_finished_job_is_found_after_a_restart(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.delay = 0.6
-    settings = make_settings(response_deadline=0.2)
+    settings = make_settings(response_deadline=0.5)
     async with connect(settings) as client:
-        first = await client.call_tool("generate_image", {"prompt": "survives", "n": 2, "quality": "low"})
+        with emulator.hold(GENERATIONS):
+            first = await client.call_tool("generate_image", {"prompt": "survives", "n": 2, "quality": "low"})
         assert first.structured_content is not None
         job_id = first.structured_content["job_id"]
         finished = await until_done(client, job_id)
@@ -236,165 +321,112 @@ async def test_a_finished_job_is_found_after_a_restart(make_settings: SettingsFa
     assert f"Recovered from the store: job {job_id} finished earlier." in text_of(recovered)
 
 
+@pytest.mark.parametrize(("transport", "mode"), [("memory", "auto"), ("stdio", "legacy"), ("http", "auto")])
 async def test_a_cancelled_call_still_stores_its_image(
-    make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
+    open_client: Opener, emulator: Emulator, output_dir: Path, transport: Transport, mode: Mode
 ) -> None:
-    emulator.delay = 1.0
-    async with connect(make_settings(response_deadline=0)) as client:
-        with anyio.move_on_after(0.3):
-            await client.call_tool("generate_image", {"prompt": "cancelled but kept"})
+    async with open_client(transport, mode, response_deadline="0") as client:
+        with emulator.hold(GENERATIONS) as upstream:
+            await cancel_when(client, {"prompt": f"cancelled over {transport}"}, upstream.until_held)
+            assert stored_images(output_dir) == []
         [image] = await wait_for_images(output_dir, 1)
         listing = await client.call_tool("list_images", {})
 
     assert listing.structured_content is not None
     [entry] = listing.structured_content["images"]
     assert entry["path"] == str(image)
+    assert len(emulator.requests_to(GENERATIONS)) == 1
     assert not list(output_dir.glob(".partial-*")), "no half-written file is left behind"
 
 
+@pytest.mark.parametrize("transport", ["memory", "stdio"])
 async def test_cancel_upstream_aborts_the_request(
-    make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
+    open_client: Opener, emulator: Emulator, output_dir: Path, transport: Transport
 ) -> None:
-    emulator.stream_interval = 0.5
-    _, record = recorder()
-    async with connect(make_settings(response_deadline=0, cancel_upstream=True), mode="legacy") as client:
-        with anyio.move_on_after(0.3):
-            await client.call_tool("generate_image", {"prompt": "abort me"}, progress_callback=record)
-        with anyio.fail_after(5):
-            while emulator.streams_aborted == 0:
-                await anyio.sleep(0.05)
-    await anyio.sleep(0.5)
+    progress = ProgressLog()
+    async with open_client(transport, "legacy", response_deadline="0", cancel_upstream="true") as client:
+        with emulator.hold(GENERATIONS, after_partials=1) as upstream:
+            await cancel_when(client, {"prompt": "abort me"}, upstream.until_held, progress)
+            await until(lambda: emulator.streams_aborted == 1, "the upstream stream to be closed")
+    # The server has stopped: nothing it could still have stored is missing from what follows.
     assert emulator.streams_completed == 0
-    assert not output_dir.exists() or not any(output_dir.iterdir())
+    assert stored_images(output_dir) == []
 
 
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_progress_over_stdio(emulator: Emulator, output_dir: Path, mode: Mode) -> None:
-    emulator.stream_interval = 0.05
-    env = server_env(emulator, output_dir, MCP_IMAGES_HEARTBEAT_INTERVAL="0.2")
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
-    seen, record = recorder()
-    async with Client(params, mode=mode) as client:
-        result = await client.call_tool("generate_image", {"prompt": "over stdio"}, progress_callback=record)
-    assert not result.is_error, text_of(result)
-    said = messages(seen)
-    assert said[0] == "request sent to gpt-image-2.6-flare"
-    assert sum(m.startswith("partial image") for m in said) == 2
-    assert_increasing(seen)
-
-
-@pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_progress_and_jobs_over_http(emulator: Emulator, output_dir: Path, mode: Mode) -> None:
-    emulator.stream_interval = 0.3
-    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.5")
-    seen, record = recorder()
-    with http_server(env) as (origin, _):
-        async with Client(f"{origin}/mcp", mode=mode) as client:
-            first = await client.call_tool("generate_image", {"prompt": "over http"}, progress_callback=record)
-            assert first.structured_content is not None, text_of(first)
-            job_id = first.structured_content["job_id"]
-            final = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10}, progress_callback=record)
-    assert final.structured_content is not None
-    assert "images" in final.structured_content, text_of(final)
-    said = messages(seen)
-    assert said[0] == "request sent to gpt-image-2.6-flare"
-    assert sum(m.startswith("partial image") for m in said) == 2, said
-
-
-async def test_end_of_stdin_waits_for_running_jobs(emulator: Emulator, output_dir: Path) -> None:
-    # The SDK's stdio client kills a server 2 s after closing its stdin, so the job must end within that.
-    emulator.delay = 1.0
-    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.2")
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
-    async with Client(params) as client:
-        first = await client.call_tool("generate_image", {"prompt": "finish before exit"})
-        assert first.structured_content is not None
-        assert first.structured_content["status"] == "running"
-    # The client closed stdin at once; the server stayed until the job had stored its image.
-    assert len(list(output_dir.glob("*.png"))) == 1
-
-
-async def test_sigterm_gives_jobs_a_grace_period(emulator: Emulator, output_dir: Path) -> None:
-    emulator.delay = 1.5
-    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.2", MCP_IMAGES_SHUTDOWN_GRACE="10")
-    with http_server(env) as (origin, process):
-        async with Client(f"{origin}/mcp", mode="legacy") as client:
-            first = await client.call_tool("generate_image", {"prompt": "graceful"})
-            assert first.structured_content is not None
-        process.send_signal(signal.SIGTERM)
-        _, stderr = process.communicate(timeout=20)
-    logs = stderr.decode()
-    [image] = list(output_dir.glob("*.png"))
-    assert f"finished during shutdown; kept {image.stem.rsplit('-', 1)[1]} ({image})" in logs
-
-
-def test_sigterm_on_stdio_waits_too(emulator: Emulator, output_dir: Path) -> None:
-    """A raw stdio session: start a slow call, send SIGTERM, and find the image stored before the exit."""
-    emulator.delay = 1.2
-    env = {**os.environ, **server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0")}
+@contextmanager
+def raw_stdio_server(env: dict[str, str], stderr: IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
+    """A server on stdio driven by hand: initialised, with one generate_image call sent."""
     process = subprocess.Popen(
         [sys.executable, "-m", "mcp_server_images"],
-        env=env,
+        env={**os.environ, **env},
         stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
     )
-    assert process.stdin is not None and process.stdout is not None
+    assert process.stdin is not None
     lines = [
         '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
         '"capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}',
         '{"jsonrpc":"2.0","method":"notifications/initialized"}',
         '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"generate_image",'
-        '"arguments":{"prompt":"sigterm"}}}',
+        '"arguments":{"prompt":"stopped while running"}}}',
     ]
     process.stdin.write(("\n".join(lines) + "\n").encode())
     process.stdin.flush()
-    assert b'"id":1' in process.stdout.readline()
-    deadline = time.monotonic() + 10
-    while not emulator.requests_to("/images/generations") and time.monotonic() < deadline:
-        time.sleep(0.05)
-    process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=20)
-    assert len(list(output_dir.glob("*.png"))) == 1, stderr.decode()
-    assert "finished during shutdown; kept" in stderr.decode()
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
-async def test_cancelling_over_stdio_keeps_the_image(emulator: Emulator, output_dir: Path) -> None:
-    emulator.delay = 1.0
-    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0")
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
-    async with Client(params, mode="legacy") as client:
-        with anyio.move_on_after(0.4) as scope:
-            await client.call_tool("generate_image", {"prompt": "cancelled over stdio"})
-        assert scope.cancelled_caught
-        [image] = await wait_for_images(output_dir, 1)
-        listing = await client.call_tool("list_images", {})
-    assert listing.structured_content is not None
-    assert listing.structured_content["images"][0]["path"] == str(image)
+async def until_logged(log: Path, text: str) -> None:
+    await until(lambda: text in log.read_text(), f"the server to log {text!r}")
 
 
-async def test_closing_the_http_request_stream_keeps_the_image(emulator: Emulator, output_dir: Path) -> None:
-    emulator.delay = 1.0
-    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0")
-    with http_server(env) as (origin, _):
-        async with Client(f"{origin}/mcp") as client:
-            with anyio.move_on_after(0.4) as scope:
-                await client.call_tool("generate_image", {"prompt": "cancelled over http"})
-            assert scope.cancelled_caught
-            await wait_for_images(output_dir, 1)
-    assert len(emulator.requests_to("/images/generations")) == 1
+@pytest.mark.parametrize("stop", ["end of stdin", "SIGTERM"])
+async def test_stopping_a_stdio_server_waits_for_running_jobs(
+    emulator: Emulator, output_dir: Path, tmp_path: Path, stop: str
+) -> None:
+    """The client goes away (or the server is told to stop) while the image API is still working: the server
+    stays until the job has stored its image."""
+    log = tmp_path / "server.log"
+    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0", MCP_IMAGES_SHUTDOWN_GRACE="60")
+    with log.open("wb") as stderr, raw_stdio_server(env, stderr) as process, emulator.hold(GENERATIONS) as upstream:
+        assert process.stdin is not None
+        await upstream.until_held()
+        if stop == "SIGTERM":
+            process.send_signal(signal.SIGTERM)
+        else:
+            process.stdin.close()
+        await until_logged(log, WAITING_FOR_JOBS)
+        upstream.release()
+        await until_logged(log, "finished during shutdown; kept")
+        [image] = stored_images(output_dir)
+        assert f"finished during shutdown; kept {image.stem.rsplit('-', 1)[1]} ({image})" in log.read_text()
+        # After SIGTERM the process exits only once its stdin ends too: the SDK reads stdin in a thread a signal
+        # cannot interrupt. Clients close stdin before they signal; here it is closed last, to show that SIGTERM
+        # alone was enough to keep the image.
+        process.stdin.close()
+        await anyio.to_thread.run_sync(partial(process.wait, timeout=PATIENCE))
 
 
-async def test_cancel_upstream_over_stdio(emulator: Emulator, output_dir: Path) -> None:
-    emulator.stream_interval = 0.5
-    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0", MCP_IMAGES_CANCEL_UPSTREAM="true")
-    params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
-    _, record = recorder()
-    async with Client(params, mode="legacy") as client:
-        with anyio.move_on_after(0.6):
-            await client.call_tool("generate_image", {"prompt": "abort over stdio"}, progress_callback=record)
-        with anyio.fail_after(5):
-            while emulator.streams_aborted == 0:
-                await anyio.sleep(0.05)
-    assert emulator.streams_completed == 0
-    assert not output_dir.exists() or not list(output_dir.glob("*.png"))
+async def test_sigterm_gives_http_jobs_a_grace_period(emulator: Emulator, output_dir: Path, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.5", MCP_IMAGES_SHUTDOWN_GRACE="60")
+    with (
+        log.open("wb") as stderr,
+        http_server(env, stderr=stderr) as (origin, process),
+        emulator.hold(GENERATIONS) as upstream,
+    ):
+        async with Client(f"{origin}/mcp", mode="legacy") as client:
+            first = await client.call_tool("generate_image", {"prompt": "graceful"})
+            assert first.structured_content is not None
+            assert first.structured_content["status"] == "running"
+        process.send_signal(signal.SIGTERM)
+        await until_logged(log, WAITING_FOR_JOBS)
+        upstream.release()
+        await anyio.to_thread.run_sync(partial(process.wait, timeout=PATIENCE))
+    [image] = stored_images(output_dir)
+    assert f"finished during shutdown; kept {image.stem.rsplit('-', 1)[1]} ({image})" in log.read_text()

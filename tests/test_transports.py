@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Literal
+from typing import IO, Literal
 
 import httpx2
 import pytest
@@ -46,15 +46,22 @@ def free_port() -> int:
 
 @contextmanager
 def http_server(
-    env: dict[str, str], *args: str, host: str = "127.0.0.1", reach: str = "127.0.0.1"
+    env: dict[str, str],
+    *args: str,
+    host: str = "127.0.0.1",
+    reach: str = "127.0.0.1",
+    stderr: IO[bytes] | int = subprocess.PIPE,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A server subprocess on streamable HTTP bound to `host`; yields its origin (at `reach`) once /healthz answers."""
+    """A server subprocess on streamable HTTP bound to `host`; yields its origin (at `reach`) once /healthz answers.
+
+    Its logs go to a pipe read at the end, or to `stderr` (a file a test can read while the server runs).
+    """
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--host", host, "--port", str(port), *args],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=stderr,
     )
     origin = f"http://{reach}:{port}"
     try:
@@ -66,7 +73,7 @@ def http_server(
             except httpx2.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.communicate()[1].decode()}")
+                raise RuntimeError(f"server did not start: {(process.communicate()[1] or b'').decode()}")
             time.sleep(0.1)
         yield origin, process
     finally:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
 from mcp import Client
+from mcp.types import CallToolResult
 
 from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
@@ -154,30 +156,38 @@ async def test_the_key_is_in_no_log_line_and_no_result(
         assert emulator.api_key not in record.getMessage()
 
 
-@pytest.mark.parametrize(("limit", "expected"), [(1, 1), (4, 4)])
-async def test_concurrent_requests_are_capped(
-    make_settings: SettingsFactory, emulator: Emulator, limit: int, expected: int
-) -> None:
+@pytest.mark.parametrize("limit", [1, 4])
+async def test_concurrent_requests_are_capped(make_settings: SettingsFactory, emulator: Emulator, limit: int) -> None:
     emulator.serves_retired = True  # a gateway that still serves dall-e-3, which makes one image per request
-    emulator.delay = 0.3
-    async with connect(make_settings(max_concurrency=limit)) as session:
-        result = await session.call_tool("generate_image", {"prompt": "owls", "model": "dall-e-3", "n": 4})
+    results: list[CallToolResult] = []
 
+    async def generate(session: Client) -> None:
+        results.append(await session.call_tool("generate_image", {"prompt": "owls", "model": "dall-e-3", "n": 4}))
+
+    async with connect(make_settings(max_concurrency=limit)) as session:
+        with emulator.hold(GENERATIONS) as upstream:
+            async with anyio.create_task_group() as group:
+                group.start_soon(generate, session)
+                await upstream.until_held(limit)
+                upstream.release()
+
+    [result] = results
     assert not result.is_error, text_of(result)
     assert len(emulator.requests_to("/images/generations")) == 4
-    assert emulator.max_in_flight == expected
+    assert emulator.max_in_flight == limit
 
 
 async def test_the_upstream_timeout_is_reported_and_not_retried(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    emulator.delay = 1.0
     async with connect(make_settings(upstream_timeout=0.3)) as session:
-        result = await session.call_tool("generate_image", {"prompt": "too slow"})
+        with emulator.hold(GENERATIONS):
+            result = await session.call_tool("generate_image", {"prompt": "too slow"})
 
     assert result.is_error
     assert text_of(result) == (
         "The image API did not answer /images/generations within 0.3 s. Try again, pick a lower quality, or raise "
         "MCP_IMAGES_UPSTREAM_TIMEOUT."
     )
-    assert len(emulator.requests_to("/images/generations")) == 1, "a paid request that may still run is not resent"
+    sent = await emulator.wait_for_request("/images/generations")
+    assert len(sent) == 1, "a paid request that may still run is not resent"

@@ -1,19 +1,22 @@
 """The emulated OpenAI API: a Starlette app with the real endpoints, answers and error bodies.
 
 Every request is recorded and checked against the official contract; scripted faults replace the next matching
-answer; switches make it slow, photo-like or missing dall-e-2, as the tests need.
+answer; holds keep a request (or a stream, between its events) waiting until the test releases it; switches make
+answers photo-like, break streams or drop dall-e-2, as the tests need, or slow for benchmarks.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import io
 import json
 import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +29,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
+
+from tests.waiting import until
 
 from . import contract
 from .pictures import describe, picture
@@ -58,15 +63,65 @@ class Fault:
     body: dict[str, Any] | str | bytes | None = None
     headers: dict[str, str] = field(default_factory=dict)
     path: str | None = None
-    delay: float = 0.0
     drop_connection: bool = False
-    hold: threading.Event | None = None
-    """When set, the answer waits until the test sets this event (at most HOLD_LIMIT seconds)."""
     trickle: float = 0.0
     """Above 0: send the body one byte at a time, this many seconds apart (each read is quick, the whole is not)."""
 
 
-HOLD_LIMIT = 60.0
+class Hold:
+    """Keeps matching requests waiting until the test releases them, so a test orders events instead of timing them.
+
+    With `after_partials` None a request whose path contains `path_part` waits before it is answered; with a number,
+    a streamed answer waits after sending that many partial images (0: as soon as the stream has started). Requests
+    wait in the emulator's event loop; the test releases them from its own thread.
+    """
+
+    def __init__(self, path_part: str, after_partials: int | None) -> None:
+        self.path_part = path_part
+        self.after_partials = after_partials
+        self._lock = threading.Lock()
+        self._released = False
+        self._held = 0
+        self._waiting: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = []
+
+    @property
+    def held(self) -> int:
+        """How many requests have reached this hold (including those already let through)."""
+        return self._held
+
+    def applies_to(self, path: str, partials_sent: int | None) -> bool:
+        return self.path_part in path and self.after_partials == partials_sent
+
+    async def wait(self) -> None:
+        event = asyncio.Event()
+        with self._lock:
+            self._held += 1
+            if self._released:
+                return
+            self._waiting.append((asyncio.get_running_loop(), event))
+        await event.wait()
+
+    def release(self) -> None:
+        """Let every request waiting here, and every later one, through."""
+        with self._lock:
+            self._released = True
+            waiting, self._waiting = self._waiting, []
+        for loop, event in waiting:
+            # A loop that has already closed (the emulator stopped) has nobody left to wake.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(event.set)
+
+    async def until_held(self, count: int = 1) -> None:
+        """Wait (in the test) until `count` requests have reached this hold."""
+        await until(lambda: self.held >= count, f"{count} request(s) to {self.path_part} to reach the hold")
+
+    def __enter__(self) -> Hold:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.release()
+
+
 STATUS_MESSAGES = {
     429: ("Rate limit reached for requests.", "requests", "rate_limit_exceeded"),
     500: ("The server had an error while processing your request. Sorry about that!", "server_error", None),
@@ -82,6 +137,7 @@ class EmulatorState:
         self.api_key = api_key
         self.origin = ""
         self._lock = threading.Lock()
+        self.holds: list[Hold] = []
         self.reset()
 
     def reset(self) -> None:
@@ -95,7 +151,6 @@ class EmulatorState:
             self.delay = 0.0
             self.variations_model_missing = False
             self.chat_invalid_json = False
-            self.stream_interval = 0.0
             self.stream_end_early = False
             self.stream_error = False
             self.stream_bad_partial = False
@@ -107,10 +162,38 @@ class EmulatorState:
             self.serves_retired = False
             self.served_models: list[str | dict[str, Any]] | None = None
             self.models_answer = "list"
-            self.hold = False
-            self.held = threading.Event()
-            """Set when a request is being held (with `hold` on) until the test sets `released`."""
-            self.released = threading.Event()
+        self.release_holds()
+
+    def release_holds(self) -> None:
+        with self._lock:
+            released, self.holds = self.holds, []
+        for hold in released:
+            hold.release()
+
+    def hold(self, path_part: str, after_partials: int | None) -> Hold:
+        hold = Hold(path_part, after_partials)
+        with self._lock:
+            self.holds.append(hold)
+        return hold
+
+    @contextlib.contextmanager
+    def answering(self) -> Iterator[None]:
+        """Counts the requests being answered at the same time."""
+        with self._lock:
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight -= 1
+
+    async def pass_holds(self, path: str, partials_sent: int | None = None) -> None:
+        """Wait at every hold that applies to this request at this point of its answer."""
+        with self._lock:
+            applying = [hold for hold in self.holds if hold.applies_to(path, partials_sent)]
+        for hold in applying:
+            await hold.wait()
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
@@ -181,9 +264,14 @@ def build_app(state: EmulatorState) -> Starlette:
             )
         )
         state.violation(contract.violations(recorded.path, body))
+        with state.answering():
+            await state.pass_holds(recorded.path)
+            return await scripted_or_normal(recorded, body)
+
+    async def scripted_or_normal(recorded: RecordedRequest, body: dict[str, Any]) -> Response:
         fault = state.take_fault(recorded.path)
         if fault is not None:
-            return await _faulted(fault)
+            return _faulted(fault)
         if not authorised(recorded):
             presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
             masked = f"{presented[:3]}{'*' * 8}{presented[-4:]}" if len(presented) > 8 else "(none)"
@@ -193,36 +281,15 @@ def build_app(state: EmulatorState) -> Starlette:
                 "https://platform.openai.com/account/api-keys.",
                 code="invalid_api_key",
             )
-        if state.hold:
-            state.held.set()
-            await anyio.to_thread.run_sync(state.released.wait)
-        state.in_flight += 1
-        state.max_in_flight = max(state.max_in_flight, state.in_flight)
-        try:
-            if state.delay:
-                await anyio.sleep(state.delay)
-        finally:
-            state.in_flight -= 1
-        try:
-            check_served(state, body.get("model"))
-            if recorded.path.endswith("/chat/completions"):
-                return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})
-            answer = _images(state, recorded, body)
-            if body.get("stream") is True and model_name(body.get("model"), "dall-e-2") in GPT:
-                return StreamingResponse(
-                    _events(state, recorded.path, body, answer),
-                    media_type="text/event-stream",
-                    headers={"x-request-id": _request_id()},
-                )
-            return JSONResponse(answer, headers={"x-request-id": _request_id()})
-        except ApiError as exc:
-            return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": _request_id()})
+        if state.delay:  # a slow upstream for `make bench`; tests hold requests instead of timing them
+            await anyio.sleep(state.delay)
+        return await _answer(state, recorded, body)
 
     async def files(request: Request) -> Response:
         recorded = await record(request)
         fault = state.take_fault(recorded.path)
         if fault is not None:
-            return await _faulted(fault)
+            return _faulted(fault)
         name = request.path_params["name"]
         if name not in state.files:
             return Response("not found", status_code=404)
@@ -251,11 +318,25 @@ def build_app(state: EmulatorState) -> Starlette:
     return Starlette(routes=routes)
 
 
-async def _faulted(fault: Fault) -> Response:
-    if fault.delay:
-        await anyio.sleep(fault.delay)
-    if fault.hold is not None:
-        await anyio.to_thread.run_sync(fault.hold.wait, HOLD_LIMIT, abandon_on_cancel=True)
+async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any]) -> Response:
+    """The normal answer of an API endpoint: a chat completion, images as JSON, or images as an event stream."""
+    try:
+        check_served(state, body.get("model"))
+        if recorded.path.endswith("/chat/completions"):
+            return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})
+        answer = _images(state, recorded, body)
+        if body.get("stream") is True and model_name(body.get("model"), "dall-e-2") in GPT:
+            return StreamingResponse(
+                _events(state, recorded.path, body, answer),
+                media_type="text/event-stream",
+                headers={"x-request-id": _request_id()},
+            )
+        return JSONResponse(answer, headers={"x-request-id": _request_id()})
+    except ApiError as exc:
+        return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": _request_id()})
+
+
+def _faulted(fault: Fault) -> Response:
     headers = {"x-request-id": _request_id(), **fault.headers}
     if fault.drop_connection:
         return _TruncatedResponse(headers)
@@ -275,14 +356,14 @@ async def _faulted(fault: Fault) -> Response:
     return Response(content, status_code=fault.status, headers=headers)
 
 
-class DroppedStreamError(Exception):
-    """Raised inside a streamed answer: the server closes the connection without ending the body."""
-
-
 async def _trickled(content: bytes, interval: float) -> AsyncIterator[bytes]:
     for index in range(len(content)):
         await anyio.sleep(interval)
         yield content[index : index + 1]
+
+
+class DroppedStreamError(Exception):
+    """Raised inside a streamed answer: the server closes the connection without ending the body."""
 
 
 class _TruncatedResponse(Response):
@@ -339,8 +420,8 @@ async def _events(
     """The answer as the API streams it: partial images, then one completed event per image; no [DONE].
 
     Each event is written in two chunks and preceded by a comment line, so readers must join split events and
-    skip comments. Switches end the stream early, send an error event instead of the final images, or drop the
-    connection halfway through the first final event.
+    skip comments. Holds pause the stream before a partial image or the final event; switches end the stream early,
+    send an error event instead of the final images, or drop the connection halfway through the first final event.
     """
     prefix = "image_edit" if path.endswith("/edits") else "image_generation"
     width, height = (int(v) for v in str(answer.get("size", "1024x1024")).split("x"))
@@ -351,9 +432,10 @@ async def _events(
         "output_format": answer.get("output_format"),
     }
     finished = False
+    partials = int(body.get("partial_images") or 0)
     try:
-        for index in range(int(body.get("partial_images") or 0)):
-            await anyio.sleep(state.stream_interval)
+        for index in range(partials):
+            await state.pass_holds(path, index)
             damaged = state.stream_bad_partial and index == 0
             partial = base64.b64encode(b"not a picture" if damaged else picture(width, height)).decode()
             yield b": keep-alive\n\n"
@@ -368,7 +450,7 @@ async def _events(
                 },
             ):
                 yield chunk
-        await anyio.sleep(state.stream_interval)
+        await state.pass_holds(path, partials)
         if state.stream_end_early:
             finished = True
             return

@@ -43,13 +43,18 @@ def _json_schema(node: Any) -> Any:
     return converted
 
 
-@cache
-def _spec() -> dict[str, Any]:
+def require_spec() -> None:
+    """Fail with one message naming the missing file and the fix, before anything needs the contract."""
     if not SPEC_PATH.is_file():
         raise FileNotFoundError(
-            f"The OpenAPI contract is missing at {SPEC_PATH}; the emulator checks every request against it. "
-            "Check out the shared/ folder beside the repository."
+            f"The OpenAPI contract is missing at {SPEC_PATH}; the test emulator checks every request against it. "
+            "Check out the project's shared/ folder beside this repository (as ../shared) and run the tests again."
         )
+
+
+@cache
+def _spec() -> dict[str, Any]:
+    require_spec()
     with SPEC_PATH.open("rb") as handle:
         loaded: dict[str, Any] = yaml.load(handle, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     contract_overlay.apply(loaded)

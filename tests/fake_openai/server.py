@@ -9,8 +9,10 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from tests.waiting import until
+
 from . import contract
-from .app import EmulatorState, Fault, RecordedRequest, build_app
+from .app import EmulatorState, Fault, Hold, RecordedRequest, build_app
 
 DEFAULT_KEY = "sk-test-emulator-key-0123456789abcdef"
 SWITCHES = frozenset(
@@ -19,7 +21,6 @@ SWITCHES = frozenset(
         "delay",
         "variations_model_missing",
         "chat_invalid_json",
-        "stream_interval",
         "stream_end_early",
         "stream_error",
         "stream_bad_partial",
@@ -27,13 +28,12 @@ SWITCHES = frozenset(
         "serves_retired",
         "served_models",
         "models_answer",
-        "hold",
     }
 )
 
 
 class Emulator:
-    """A running emulated API: its address and key, what it received, and the switches tests set."""
+    """A running emulated API: its address and key, what it received, the holds and the switches tests set."""
 
     def __init__(self, state: EmulatorState, origin: str) -> None:
         self._state = state
@@ -78,6 +78,19 @@ class Emulator:
     def enqueue(self, *faults: Fault) -> None:
         self._state.faults.extend(faults)
 
+    def hold(self, path_part: str, *, after_partials: int | None = None) -> Hold:
+        """Keep requests whose path contains `path_part` waiting until the returned hold is released.
+
+        Use it as a context manager, so that a failing test lets its requests go; reset() releases every hold too.
+        With `after_partials`, a streamed answer pauses after that many partial images instead.
+        """
+        return self._state.hold(path_part, after_partials)
+
+    async def wait_for_request(self, path_part: str, count: int = 1) -> list[RecordedRequest]:
+        """Wait until `count` requests whose path contains `path_part` arrived; they are returned."""
+        await until(lambda: len(self.requests_to(path_part)) >= count, f"{count} request(s) to {path_part}")
+        return self.requests_to(path_part)
+
     def serve_file(self, name: str, data: bytes, content_type: str) -> str:
         self._state.files[name] = (data, content_type)
         return f"{self.origin}/files/{name}"
@@ -86,20 +99,15 @@ class Emulator:
         """A URL that answers every request with a redirect to itself."""
         return f"{self.origin}/loop/{name}"
 
+    def release_holds(self) -> None:
+        """Let every held request go (reset() does this too)."""
+        self._state.release_holds()
+
     def reset(self) -> None:
-        self._state.released.set()  # a request still held by an earlier test goes on
         self._state.reset()
 
-    def wait_until_held(self) -> None:
-        """Block until a request arrives while `hold` is on (call it in a worker thread from async tests)."""
-        if not self._state.held.wait(timeout=30):
-            raise AssertionError("no request arrived at the emulator while it was holding requests")
-
-    def release_held(self) -> None:
-        self._state.released.set()
-
     def __setattr__(self, name: str, value: object) -> None:
-        # Switches (photo_like, delay, stream_drop, ...: see SWITCHES) live on the shared state.
+        # Switches (photo_like, delay, stream_drop, ...: see SWITCHES) live on the shared state the server thread reads.
         if name in SWITCHES:
             setattr(self._state, name, value)
         else:
