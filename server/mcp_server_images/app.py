@@ -6,9 +6,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from mcp.server.mcpserver import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from . import __version__
+from .adapter.auth import JwtVerifier, oauth_settings, root_metadata, signed_in_only
 from .adapter.http import HEALTH_PATH, health
+from .adapter.links import IMAGE_ROUTE, serve_image
 from .adapter.resources import register_resources
 from .adapter.tools import TOOLS
 from .services import Services, open_services
@@ -25,11 +29,24 @@ list_images finds earlier images."""
 def build_server(settings: Settings) -> MCPServer[Services]:
     """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client)."""
 
+    opened: list[Services] = []
+    """The lifespan's services while it runs, for the HTTP routes (which get no MCP context)."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         async with open_services(settings) as services:
-            yield services
+            opened.append(services)
+            try:
+                yield services
+            finally:
+                opened.remove(services)
 
+    auth = oauth_settings(settings)
+    verifier = None
+    if auth is not None and settings.oauth_issuer and settings.resource_url:
+        verifier = JwtVerifier(
+            issuer=settings.oauth_issuer, audience=settings.resource_url, jwks_url=settings.oauth_jwks_url
+        )
     server: MCPServer[Services] = MCPServer(
         "mcp-server-images",
         title="Images",
@@ -37,10 +54,22 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
+        auth=auth,
+        token_verifier=verifier,
     )
     for tool in TOOLS:
         description = tool.describe(settings) if tool.describe else None
         server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
     server.custom_route(HEALTH_PATH, methods=["GET"])(health)
+    if auth is not None:
+        server.custom_route("/.well-known/oauth-protected-resource", methods=["GET"])(root_metadata(auth))
+    if settings.public_base_url:
+
+        async def image(request: Request) -> Response:
+            if not opened:
+                return JSONResponse({"error": "starting", "message": "The server is starting."}, status_code=503)
+            return await serve_image(opened[0], request)
+
+        server.custom_route(IMAGE_ROUTE, methods=["GET"])(image if auth is None else signed_in_only(auth, image))
     return server

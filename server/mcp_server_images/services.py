@@ -13,12 +13,14 @@ from dataclasses import dataclass
 import anyio
 
 from .backends import ChatAPI, ImagesAPI, RetryPolicy, UpstreamClient
+from .errors import ConfigurationError
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
 from .operations.common import ImageDeps, VariationsMemo
 from .operations.jobs import JobManager
+from .operations.sharing import JobPublisher
 from .settings import Settings
-from .store import ImageStore
+from .store import LocalStore, Store
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ class Services:
     settings: Settings
     images: ImageDeps
     vision: VisionService
-    store: ImageStore
+    store: Store
     jobs: JobManager
 
 
@@ -37,7 +39,7 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
     On the way out, running jobs get the shutdown grace period to finish and store their images.
     """
     endpoint = settings.endpoint()
-    store = ImageStore(settings.output_dir)
+    store = await anyio.to_thread.run_sync(open_store, settings)
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
@@ -48,7 +50,11 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
     )
     async with aclosing(client), aclosing(fetcher), anyio.create_task_group() as group:
-        jobs = JobManager(group, heartbeat_interval=settings.heartbeat_interval)
+        board = store.jobs
+        publisher = (
+            None if board is None else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease)
+        )
+        jobs = JobManager(group, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -76,3 +82,43 @@ async def open_services(settings: Settings) -> AsyncIterator[Services]:
         finally:
             await jobs.drain(settings.shutdown_grace)
             group.cancel_scope.cancel()
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured store; a bucket is listed once here, so a wrong name or key stops the start, not a call."""
+    if settings.store == "local":
+        return LocalStore(settings.output_dir)
+    try:
+        from obstore.store import S3Config
+        from obstore.store import S3Store as ObjectStore
+
+        from .store.s3 import S3Store, StoreError
+    except ImportError as exc:
+        raise ConfigurationError(
+            "--store s3 needs the S3 client library: install mcp-server-images[s3] (it adds obstore)."
+        ) from exc
+    config: S3Config = {"region": settings.s3_region}
+    if settings.s3_endpoint_url:
+        config["endpoint"] = settings.s3_endpoint_url
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        config["access_key_id"] = settings.s3_access_key_id.get_secret_value()
+        config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
+    http = (settings.s3_endpoint_url or "").startswith("http://")
+    client = ObjectStore(
+        settings.s3_bucket,
+        prefix=settings.s3_prefix.strip("/") or None,
+        config=config,
+        client_options={"allow_http": http},
+    )
+    store = S3Store(
+        client,
+        bucket=settings.s3_bucket or "",
+        prefix=settings.s3_prefix,
+        link_expiry=settings.link_expiry,
+        index_ttl=settings.index_ttl,
+    )
+    try:
+        store.check()
+    except StoreError as exc:
+        raise ConfigurationError(f"{exc} (check the bucket name, endpoint and credentials)") from exc
+    return store

@@ -31,14 +31,24 @@ class SavePlan:
 
 
 def plan_save(
-    save_to: str, *, count: int, overwrite: bool, roots: Sequence[Path], bases: Sequence[Path], store_root: Path
+    save_to: str,
+    *,
+    count: int,
+    overwrite: bool,
+    roots: Sequence[Path],
+    bases: Sequence[Path],
+    store_root: Path | None,
 ) -> SavePlan:
-    """Check a destination for `count` images; raise ParameterError with what to change."""
+    """Check a destination for `count` images; raise ParameterError with what to change.
+
+    `store_root` is the output folder when images are stored on this machine; with a bucket there is none, and
+    save_to is the way to get a local copy.
+    """
     shown = repr(save_to)
     ref = parse_path(save_to, windows=os.name == "nt")
     on_this_system(shown, windows=ref.windows)
     target = allowed(absolute(ref.path, bases), roots, shown)
-    if target == store_root or target.is_relative_to(store_root):
+    if store_root is not None and (target == store_root or target.is_relative_to(store_root)):
         raise ParameterError(
             "save_to",
             f"save_to {shown} is inside the output folder {store_root}, where every image is already stored; "
@@ -71,7 +81,7 @@ def write_copies(
     written: list[Path] = []
     notes: list[str] = []
     for index, (record, data) in enumerate(zip(records, files, strict=True)):
-        destination = plan.folder / record.path.name if plan.folder is not None else plan.files[index]
+        destination = plan.folder / record.name if plan.folder is not None else plan.files[index]
         if destination.exists() and not plan.overwrite and plan.folder is None:
             raise ParameterError("save_to", f"{destination} appeared meanwhile; nothing was overwritten.")
         image_format = FORMAT_BY_EXTENSION[destination.suffix.lower()]

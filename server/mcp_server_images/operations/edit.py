@@ -16,7 +16,7 @@ from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
-from .common import ImageDeps, finish, option_parameters, partial_stream, plan_copies, send_keeping_partial
+from .common import ImageDeps, deliver, finish, option_parameters, partial_stream, plan_copies
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
 
 DALL_E_2 = "dall-e-2"
@@ -45,11 +45,12 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         parameters=option_parameters(options) | _mask_parameters(request.mask),
         source_images=[image.source for image in inputs],
         job_id=call.job_id,
+        user=call.user,
     )
     upstream = ImageRequest(wire_model, request.prompt, options, spec, uploads, mask, partial_stream(call))
     await call.progress.step(f"request sent to {wire_model}")
-    answer = await send_keeping_partial(deps, deps.images.edit, upstream, meta)
-    return await finish(deps, [answer], meta, notes, plan)
+    delivered = await deliver(deps, deps.images.edit, upstream, meta, call)
+    return await finish(deps, [delivered], notes, plan)
 
 
 def _check_shape(request: EditRequest, model: str, limit: int) -> None:

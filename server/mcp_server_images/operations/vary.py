@@ -18,7 +18,7 @@ from ..catalog import models as catalog
 from ..catalog.models import ImageEndpoint, ImageOptions
 from ..imaging.convert import square_png
 from ..store import NewImage, Operation
-from .common import ImageDeps, finish, plan_copies
+from .common import ImageDeps, deliver, finish, plan_copies
 from .edit import edit
 from .requests import Call, EditRequest, ImagesOutcome, VariationRequest
 
@@ -102,10 +102,6 @@ async def _native(deps: ImageDeps, model: str, request: VariationRequest, call: 
     png, notes = await anyio.to_thread.run_sync(partial(square_png, source.data, source.info, source.ref, crop=True))
     wire_model = catalog.wire_name(model, deps.provider)
     options = ImageOptions(n=request.n, size=request.size)
-    await call.progress.step(f"request sent to {wire_model}")
-    answer = await deps.images.vary(
-        ImageRequest(wire_model, None, options, catalog.lookup(model), [Upload(png, "image/png")])
-    )
     meta = NewImage(
         prompt=None,
         model=wire_model,
@@ -113,8 +109,12 @@ async def _native(deps: ImageDeps, model: str, request: VariationRequest, call: 
         parameters={"n": request.n} | ({"size": request.size} if request.size else {}),
         source_images=[source.source],
         job_id=call.job_id,
+        user=call.user,
     )
-    outcome = await finish(deps, [answer], meta, notes, save_plan)
+    upstream = ImageRequest(wire_model, None, options, catalog.lookup(model), [Upload(png, "image/png")])
+    await call.progress.step(f"request sent to {wire_model}")
+    delivered = await deliver(deps, deps.images.vary, upstream, meta, call)
+    outcome = await finish(deps, [delivered], notes, save_plan)
     return replace(outcome, method="variations")
 
 
