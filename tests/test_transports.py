@@ -45,14 +45,20 @@ def free_port() -> int:
 
 
 @contextmanager
-def http_server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A server subprocess on streamable HTTP; yields its origin once /healthz answers."""
-    port = free_port()
+def http_server(
+    env: dict[str, str], *args: str, port: int | None = None, log: Path | None = None
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A server subprocess on streamable HTTP; yields its origin once /healthz answers.
+
+    With `log`, the server's stderr goes to that file (for long runs, whose logs would fill a pipe).
+    """
+    port = port or free_port()
+    log_file = log.open("ab") if log is not None else None
     process = subprocess.Popen(
         [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", str(port), *args],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+        stderr=subprocess.PIPE if log_file is None else log_file,
     )
     origin = f"http://127.0.0.1:{port}"
     try:
@@ -64,12 +70,15 @@ def http_server(env: dict[str, str], *args: str) -> Iterator[tuple[str, subproce
             except httpx2.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {process.communicate()[1].decode()}")
+                said = log.read_text() if log is not None else process.communicate()[1].decode()
+                raise RuntimeError(f"server did not start: {said}")
             time.sleep(0.1)
         yield origin, process
     finally:
         process.terminate()
         process.wait(timeout=15)
+        if log_file is not None:
+            log_file.close()
 
 
 async def generate_through(client: Client, output_dir: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -21,6 +22,9 @@ from .operations.jobs import JobManager
 from .operations.sharing import JobPublisher
 from .settings import Settings
 from .store import LocalStore, Store
+
+if TYPE_CHECKING:
+    from obstore.store import S3Config
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,6 @@ def open_store(settings: Settings) -> Store:
     if settings.store == "local":
         return LocalStore(settings.output_dir)
     try:
-        from obstore.store import S3Config
         from obstore.store import S3Store as ObjectStore
 
         from .store.s3 import S3Store, StoreError

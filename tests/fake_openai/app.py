@@ -226,7 +226,7 @@ def build_app(state: EmulatorState) -> Starlette:
         return _error(404, f"Invalid URL ({recorded.method} {recorded.path})")
 
     routes = [Route(path, api, methods=["POST"]) for path in contract.OPERATIONS]
-    routes.append(Route("/files/{name}", files, methods=["GET"]))
+    routes.append(Route("/files/{name:path}", files, methods=["GET"]))
     routes.append(Route("/loop/{name}", loop, methods=["GET"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)

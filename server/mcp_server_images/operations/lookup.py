@@ -7,6 +7,7 @@ longer than its lease belonged to an instance that died: it is reported as lost,
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from ..store.base import JobStatus
 from .common import sum_usage
 from .jobs import Job, JobManager
 from .requests import ImagesOutcome
+
+log = logging.getLogger(__name__)
 
 
 class JobNotFoundError(ImageServerError):
@@ -43,7 +46,10 @@ def find_job(jobs: JobManager, store: Store, job_id: str) -> Job | StoredJob:
     wanted = job_id.strip()
     state = store.jobs.fetch(wanted) if store.jobs is not None else None
     if state is not None:
-        return _from_state(store, state)
+        found = _from_state(store, state)
+        if found.status != "running":
+            log.info("job %s of instance %s read from the store: %s", found.id, state.instance, found.status)
+        return found
     records = store.job_images(wanted)
     if not records:
         raise JobNotFoundError(
