@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -24,7 +27,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents, CallToolResult
 
-from tests.conftest import text_of
+from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
 from tests.seaweedfs import S3Server, s3_prefix, s3_server
@@ -231,3 +234,40 @@ def job_of(s3: S3Server, prefix: str, image_id: str) -> str:
     [sidecar] = [m["path"] for m in obstore.list(view).collect() if m["path"].endswith(f"-{image_id}.json")]
     job_id: str = json.loads(bytes(obstore.get(view, sidecar).bytes()))["job_id"]
     return job_id
+
+
+async def test_save_to_writes_a_local_copy_of_a_bucket_image(
+    make_settings: SettingsFactory, s3_server: S3Server, s3_prefix: str, home: Path
+) -> None:
+    """With a bucket there is no output folder on this machine: save_to is how a user gets a local file."""
+    settings = make_settings(
+        **{key.removeprefix("MCP_IMAGES_").lower(): v for key, v in s3_server.env(s3_prefix).items()}
+    )
+    async with connect(settings) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a kite", "save_to": str(home / "kite.png")})
+        [image] = entries(result)
+        stored = await blob(client, image["uri"])
+    assert image["path"].startswith(f"s3://team-images/{s3_prefix}")
+    assert (home / "kite.png").read_bytes() == stored
+    assert not settings.output_dir.exists(), "nothing is written to the local output folder"
+
+
+def test_a_wrong_key_stops_the_start_with_one_line(emulator: Emulator, s3_server: S3Server, tmp_path: Path) -> None:
+    env = (
+        server_env(emulator, tmp_path / "unused")
+        | s3_server.env("any/")
+        | {"MCP_IMAGES_S3_SECRET_ACCESS_KEY": "wrong-secret"}
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", "0"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("mcp-server-images: Could not list the images in s3://team-images/any/: ")
+    assert last.endswith("(check the bucket name, endpoint and credentials)")
+    assert "Traceback" not in result.stderr and "wrong-secret" not in result.stderr

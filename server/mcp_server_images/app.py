@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import __version__
-from .adapter.auth import JwtVerifier, oauth_settings, root_metadata, signed_in_only
+from .adapter.auth import oauth, root_metadata, signed_in_only
 from .adapter.http import HEALTH_PATH, health
 from .adapter.links import IMAGE_ROUTE, serve_image
 from .adapter.resources import register_resources
@@ -41,12 +42,7 @@ def build_server(settings: Settings) -> MCPServer[Services]:
             finally:
                 opened.remove(services)
 
-    auth = oauth_settings(settings)
-    verifier = None
-    if auth is not None and settings.oauth_issuer and settings.resource_url:
-        verifier = JwtVerifier(
-            issuer=settings.oauth_issuer, audience=settings.resource_url, jwks_url=settings.oauth_jwks_url
-        )
+    sign_in = oauth(settings)
     server: MCPServer[Services] = MCPServer(
         "mcp-server-images",
         title="Images",
@@ -54,13 +50,21 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
-        auth=auth,
-        token_verifier=verifier,
+        auth=sign_in[0] if sign_in else None,
+        token_verifier=sign_in[1] if sign_in else None,
     )
     for tool in TOOLS:
         description = tool.describe(settings) if tool.describe else None
         server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
+    add_routes(server, settings, sign_in[0] if sign_in else None, opened)
+    return server
+
+
+def add_routes(
+    server: MCPServer[Services], settings: Settings, auth: AuthSettings | None, opened: list[Services]
+) -> None:
+    """The HTTP routes beside the MCP endpoint: health, the bare resource metadata path, and image links."""
     server.custom_route(HEALTH_PATH, methods=["GET"])(health)
     if auth is not None:
         server.custom_route("/.well-known/oauth-protected-resource", methods=["GET"])(root_metadata(auth))
@@ -72,4 +76,3 @@ def build_server(settings: Settings) -> MCPServer[Services]:
             return await serve_image(opened[0], request)
 
         server.custom_route(IMAGE_ROUTE, methods=["GET"])(image if auth is None else signed_in_only(auth, image))
-    return server

@@ -21,7 +21,7 @@ from . import __version__
 from .adapter.http import serve_http
 from .app import build_server
 from .errors import ConfigurationError
-from .services import Services
+from .services import Services, open_store
 from .settings import ENV_PREFIX, Settings
 
 log = logging.getLogger("mcp_server_images")
@@ -158,6 +158,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     log.info(describe(settings))
     server = build_server(settings)
     try:
+        if settings.store == "s3":
+            open_store(settings)  # a wrong bucket, endpoint or key stops here with one line, not a traceback
         if settings.transport == "http":
             anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown
         else:

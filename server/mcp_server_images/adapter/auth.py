@@ -44,16 +44,20 @@ JWKS_MIN_REFETCH = 30.0
 FETCH_TIMEOUT = 10.0
 
 
-def oauth_settings(settings: Settings) -> AuthSettings | None:
-    """The SDK's resource-server settings, when an issuer is configured."""
+def oauth(settings: Settings) -> tuple[AuthSettings, JwtVerifier] | None:
+    """The SDK's resource-server settings and this module's verifier, when an issuer is configured."""
     if settings.oauth_issuer is None or settings.resource_url is None:
         return None
-    return AuthSettings(
+    auth = AuthSettings(
         issuer_url=AnyHttpUrl(settings.oauth_issuer),
         resource_server_url=AnyHttpUrl(settings.resource_url),
         required_scopes=settings.required_scopes() or None,
         validate_token_resource=True,
     )
+    verifier = JwtVerifier(
+        issuer=settings.oauth_issuer, audience=settings.resource_url, jwks_url=settings.oauth_jwks_url
+    )
+    return auth, verifier
 
 
 Endpoint = Callable[[Request], Awaitable[Response]]

@@ -55,8 +55,8 @@ def bucket_errors(action: str, where: str) -> Iterator[None]:
     try:
         yield
     except BaseError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise StoreError(f"Could not {action} in {where}: {first_line}") from exc
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StoreError(f"Could not {action} in {where}: {said.split(': <?xml')[0]}") from exc
 
 
 class S3Store:
