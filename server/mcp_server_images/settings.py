@@ -268,11 +268,15 @@ class Settings(BaseSettings):
     @field_validator("oauth_issuer", "resource_url", "public_base_url", "s3_endpoint_url")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
+        """Issuer and resource URL are kept exactly as given: tokens must carry them character for character."""
+        if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value.rstrip("/")
+        return value
+
+    @field_validator("public_base_url", "s3_endpoint_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return None if value is None else value.rstrip("/")
 
     @model_validator(mode="after")
     def _complete(self) -> Settings:

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from ..errors import ImageServerError
 from ..store import JobBoard, JobState
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ class JobPublisher:
         state = self.state_of(job)
         try:
             await anyio.to_thread.run_sync(self.board.publish, state)
-        except ImageServerError as exc:
+        except Exception as exc:  # the images are what matters; a job record that could not be written is not
             log.warning("could not publish job %s (%s): %s", job.id, job.status, exc)
 
     async def renew(self, job: Job) -> None:

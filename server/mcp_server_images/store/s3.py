@@ -40,6 +40,8 @@ from .records import ImageRecord, NewImage, new_record
 
 log = logging.getLogger(__name__)
 
+CLAIM_ATTEMPTS = 20
+"""Ids tried before giving up; with 32 random bits, more than one is already rare."""
 READ_THREADS = 16
 """Sidecars read in parallel when an instance first lists a bucket that already holds many images."""
 JOB_ID = re.compile(r"^job_[0-9a-f]{8,32}$")
@@ -128,7 +130,7 @@ class S3Store:
 
     def _claim_id(self, taken: set[str]) -> str:
         """An id no other instance holds: `ids/<id>` is created only if it does not exist yet."""
-        while True:
+        for _ in range(CLAIM_ATTEMPTS):
             candidate = secrets.token_hex(ID_LENGTH // 2)
             if candidate in taken:
                 continue
@@ -138,6 +140,7 @@ class S3Store:
                 except AlreadyExistsError:
                     continue
             return candidate
+        raise StoreError(f"Could not claim a free image id in {self._where} in {CLAIM_ATTEMPTS} attempts.")
 
     def _records(self, *, fresh: bool = False) -> list[ImageRecord]:
         with self._lock:
