@@ -56,10 +56,10 @@ async def wait_for_images(output_dir: Path, count: int) -> list[Path]:
             await anyio.sleep(0.05)
 
 
-async def until_done(client: Client, job_id: str) -> CallToolResult:
+async def until_done(client: Client, job_id: str, progress: ProgressFnT | None = None) -> CallToolResult:
     """What an assistant does with a job id: call get_job until the answer is no longer 'running'."""
     for _ in range(40):
-        result = await client.call_tool("get_job", {"job_id": job_id})
+        result = await client.call_tool("get_job", {"job_id": job_id}, progress_callback=progress)
         if result.is_error or (result.structured_content or {}).get("status") != "running":
             return result
     raise AssertionError(f"job {job_id} never finished")
@@ -292,7 +292,7 @@ async def test_progress_and_jobs_over_http(emulator: Emulator, output_dir: Path,
             first = await client.call_tool("generate_image", {"prompt": "over http"}, progress_callback=record)
             assert first.structured_content is not None, text_of(first)
             job_id = first.structured_content["job_id"]
-            final = await client.call_tool("get_job", {"job_id": job_id, "wait_seconds": 10}, progress_callback=record)
+            final = await until_done(client, job_id, record)  # get_job waits at most the 0.5 s deadline
     assert final.structured_content is not None
     assert "images" in final.structured_content, text_of(final)
     said = messages(seen)
