@@ -48,7 +48,8 @@ def find_job(jobs: JobManager, store: Store, job_id: str) -> Job | StoredJob:
     if state is not None:
         found = _from_state(store, state)
         if found.status != "running":
-            log.info("job %s of instance %s read from the store: %s", found.id, state.instance, found.status)
+            said = found.status if found.error is None else f"failed: {found.error[:100]}"
+            log.info("job %s of instance %s read from the store: %s", found.id, state.instance, said)
         return found
     records = store.job_images(wanted)
     if not records:
