@@ -21,7 +21,7 @@ from mcp_server_images.imaging.probe import check_input, probe
 from mcp_server_images.imaging.svg import SVG_MAX_BYTES, rasterize
 from mcp_server_images.inputs import ImageResolver, UrlFetcher
 from mcp_server_images.inputs.save_to import plan_save
-from mcp_server_images.store import ImageStore, NewImage, Operation
+from mcp_server_images.store import LocalStore, NewImage, Operation
 from tests.conftest import images_in, text_of
 from tests.fake_openai import Emulator
 from tests.fake_openai.pictures import animation, vector
@@ -256,8 +256,8 @@ def test_save_to_an_svg_file_needs_svg_output(home: Path, tmp_path: Path) -> Non
 
 
 @pytest.fixture
-async def resolver(output_dir: Path) -> AsyncIterator[tuple[ImageStore, ImageResolver]]:
-    store = ImageStore(output_dir)
+async def resolver(output_dir: Path) -> AsyncIterator[tuple[LocalStore, ImageResolver]]:
+    store = LocalStore(output_dir)
     fetcher = UrlFetcher(allow_private=False, timeout=5, max_bytes=10**7)
     try:
         yield store, ImageResolver(store=store, fetcher=fetcher, extra_roots=[], max_bytes=10**7, max_pixels=10**7)
@@ -265,12 +265,12 @@ async def resolver(output_dir: Path) -> AsyncIterator[tuple[ImageStore, ImageRes
         await fetcher.aclose()
 
 
-async def test_stored_gif_and_svg_can_be_edit_inputs(resolver: tuple[ImageStore, ImageResolver]) -> None:
+async def test_stored_gif_and_svg_can_be_edit_inputs(resolver: tuple[LocalStore, ImageResolver]) -> None:
     store, images = resolver
     meta = NewImage(prompt="p", model="gpt-image-2.6-flare", operation=Operation.GENERATE, parameters={})
     gif_record = store.save(animation(64, 64), probe(animation(64, 64)), meta)
     svg_record = store.save(vector(300, 200), probe(vector(300, 200)), meta)
-    assert (gif_record.path.suffix, svg_record.path.suffix) == (".gif", ".svg")
+    assert (Path(gif_record.name).suffix, Path(svg_record.name).suffix) == (".gif", ".svg")
     assert store.get(svg_record.id).mime_type == SVG_MIME
 
     with pytest.raises(NotAnImageError, match="is animated"):

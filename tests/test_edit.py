@@ -12,7 +12,7 @@ from PIL import Image
 
 from tests.conftest import decode_image, text_of
 from tests.fake_openai import Emulator
-from tests.images import write_png
+from tests.images import animated_gif, write_png
 
 pytestmark = pytest.mark.anyio
 
@@ -274,3 +274,17 @@ async def test_save_to_the_output_folder_is_refused(client: Client, emulator: Em
         "already stored; choose another folder."
     )
     assert emulator.requests_except_models == []
+
+
+async def test_an_animated_gif_input_is_edited_from_its_first_frame(
+    client: Client, emulator: Emulator, home: Path
+) -> None:
+    (home / "dance.gif").write_bytes(animated_gif())
+
+    result = await client.call_tool("edit_image", {"images": ["~/dance.gif"], "prompt": "make it calm"})
+
+    assert not result.is_error, text_of(result)
+    assert "'~/dance.gif' is an animated GIF (2 frames); its first frame was used." in text_of(result)
+    [request] = emulator.requests_to("/images/edits")
+    [upload] = request.files["image"]
+    assert upload.content_type == "image/png"

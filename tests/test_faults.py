@@ -220,7 +220,8 @@ def store_as(output_dir: Path, image_id: str, **fields: Any) -> ImageRecord:
     data = png_bytes((32, 32), (len(image_id), 0, 0))
     record = ImageRecord(
         id=image_id,
-        path=output_dir / f"20260101-000000-{image_id}.png",
+        name=f"20260101-000000-{image_id}.png",
+        location=str(output_dir / f"20260101-000000-{image_id}.png"),
         mime_type="image/png",
         width=32,
         height=32,
@@ -231,8 +232,8 @@ def store_as(output_dir: Path, image_id: str, **fields: Any) -> ImageRecord:
         operation=Operation.GENERATE,
     )
     output_dir.mkdir(parents=True, exist_ok=True)
-    record.path.write_bytes(data)
-    record.path.with_suffix(".json").write_text(json.dumps(record.sidecar() | fields))
+    Path(record.location).write_bytes(data)
+    Path(record.location).with_suffix(".json").write_text(json.dumps(record.sidecar() | fields))
     return record
 
 
@@ -254,7 +255,7 @@ async def test_an_ambiguous_id_prefix_names_the_candidates(
     assert str(unreadable.value) == text
     assert not chosen.is_error, text_of(chosen)
     [request] = emulator.requests_to("/images/edits")
-    assert [part.data for part in request.files["image"]] == [second.path.read_bytes()]
+    assert [part.data for part in request.files["image"]] == [Path(second.location).read_bytes()]
 
 
 @pytest.mark.parametrize("cursor", ["next", "-50", "1e3", ""])
@@ -290,7 +291,7 @@ async def test_a_corrupt_sidecar_hides_only_its_image(
 ) -> None:
     good = store_as(output_dir, "600d600d")
     bad = store_as(output_dir, "0bad0bad")
-    bad.path.with_suffix(".json").write_bytes(CORRUPTIONS[damage])
+    Path(bad.location).with_suffix(".json").write_bytes(CORRUPTIONS[damage])
 
     await assert_only_good_is_listed(client, output_dir, good, bad)
 
@@ -330,7 +331,7 @@ async def assert_only_good_is_listed(client: Client, output_dir: Path, good: Ima
     assert missing.is_error
     assert text_of(missing).startswith(f"No stored image has id '{bad.id}' in {output_dir}.")
     assert not made.is_error, text_of(made)
-    assert bad.path.exists() and bad.path.with_suffix(".json").exists(), "nothing is deleted"
+    assert Path(bad.location).exists() and Path(bad.location).with_suffix(".json").exists(), "nothing is deleted"
 
 
 async def test_save_to_failing_after_the_image_was_stored_keeps_the_image(

@@ -13,7 +13,7 @@ from mcp.types import BlobResourceContents
 from PIL import Image
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import ImageStore, NewImage, Operation
+from mcp_server_images.store import LocalStore, NewImage, Operation
 from tests.conftest import text_of
 
 pytestmark = pytest.mark.anyio
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.anyio
 
 def seed(output_dir: Path, count: int) -> list[str]:
     """Store `count` small images through the store itself, oldest first; return their ids."""
-    store = ImageStore(output_dir)
+    store = LocalStore(output_dir)
     ids = []
     for index in range(count):
         buffer = io.BytesIO()
@@ -78,8 +78,8 @@ async def test_ids_survive_a_new_session(client: Client, output_dir: Path) -> No
     assert result.structured_content is not None, text_of(result)
     [entry] = result.structured_content["images"]
 
-    later = ImageStore(output_dir)
+    later = LocalStore(output_dir)
     record = later.get(entry["id"])
-    assert record.path == Path(entry["path"])
+    assert record.location == entry["path"]
     assert later.get(entry["id"][:4]).id == entry["id"], "a unique 4-character prefix finds it"
     assert record.prompt == "kept"

@@ -416,8 +416,7 @@ async def test_sigterm_gives_http_jobs_a_grace_period(emulator: Emulator, output
     log = tmp_path / "server.log"
     env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.5", MCP_IMAGES_SHUTDOWN_GRACE="60")
     with (
-        log.open("wb") as stderr,
-        http_server(env, stderr=stderr) as (origin, process),
+        http_server(env, log=log) as (origin, process),
         emulator.hold(GENERATIONS) as upstream,
     ):
         async with Client(f"{origin}/mcp", mode="legacy") as client:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import httpx2
 import pytest
@@ -50,18 +50,21 @@ def http_server(
     *args: str,
     host: str = "127.0.0.1",
     reach: str = "127.0.0.1",
-    stderr: IO[bytes] | int = subprocess.PIPE,
+    port: int | None = None,
+    log: Path | None = None,
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """A server subprocess on streamable HTTP bound to `host`; yields its origin (at `reach`) once /healthz answers.
 
-    Its logs go to a pipe read at the end, or to `stderr` (a file a test can read while the server runs).
+    With `log`, the server's stderr goes to that file (a test can read it while the server runs, and long runs
+    would fill a pipe); else to a pipe read at the end.
     """
-    port = free_port()
+    port = port or free_port()
+    log_file = log.open("ab") if log is not None else None
     process = subprocess.Popen(
         [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--host", host, "--port", str(port), *args],
         env={**os.environ, **env},
         stdout=subprocess.PIPE,
-        stderr=stderr,
+        stderr=subprocess.PIPE if log_file is None else log_file,
     )
     origin = f"http://{reach}:{port}"
     try:
@@ -73,12 +76,15 @@ def http_server(
             except httpx2.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {(process.communicate()[1] or b'').decode()}")
+                said = log.read_text() if log is not None else (process.communicate()[1] or b"").decode()
+                raise RuntimeError(f"server did not start: {said}")
             time.sleep(0.1)
         yield origin, process
     finally:
         process.terminate()
         process.wait(timeout=15)
+        if log_file is not None:
+            log_file.close()
 
 
 async def generate_through(client: Client, output_dir: Path) -> None:

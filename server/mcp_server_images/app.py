@@ -5,10 +5,15 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from . import __version__
+from .adapter.auth import oauth, root_metadata, signed_in_only
 from .adapter.http import HEALTH_PATH, health
+from .adapter.links import IMAGE_ROUTE, serve_image
 from .adapter.resources import register_resources
 from .adapter.tools import TOOLS
 from .catalog.catalog import Catalog
@@ -30,11 +35,19 @@ def build_server(settings: Settings) -> MCPServer[Services]:
     """
     catalog = Catalog.load(settings.models_file)
 
+    opened: list[Services] = []
+    """The lifespan's services while it runs, for the HTTP routes (which get no MCP context)."""
+
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
         async with open_services(settings, catalog) as services:
-            yield services
+            opened.append(services)
+            try:
+                yield services
+            finally:
+                opened.remove(services)
 
+    sign_in = oauth(settings)
     server: MCPServer[Services] = MCPServer(
         "mcp-server-images",
         title="Images",
@@ -42,10 +55,29 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         instructions=INSTRUCTIONS,
         lifespan=lifespan,
         log_level=settings.log_level,
+        auth=sign_in[0] if sign_in else None,
+        token_verifier=sign_in[1] if sign_in else None,
     )
     for tool in TOOLS:
         description = tool.describe(settings) if tool.describe else None
         server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
-    server.custom_route(HEALTH_PATH, methods=["GET"])(health)
+    add_routes(server, settings, sign_in[0] if sign_in else None, opened)
     return server
+
+
+def add_routes(
+    server: MCPServer[Services], settings: Settings, auth: AuthSettings | None, opened: list[Services]
+) -> None:
+    """The HTTP routes beside the MCP endpoint: health, the bare resource metadata path, and image links."""
+    server.custom_route(HEALTH_PATH, methods=["GET"])(health)
+    if auth is not None:
+        server.custom_route("/.well-known/oauth-protected-resource", methods=["GET"])(root_metadata(auth))
+    if settings.public_base_url:
+
+        async def image(request: Request) -> Response:
+            if not opened:
+                return JSONResponse({"error": "starting", "message": "The server is starting."}, status_code=503)
+            return await serve_image(opened[0], request)
+
+        server.custom_route(IMAGE_ROUTE, methods=["GET"])(image if auth is None else signed_in_only(auth, image))

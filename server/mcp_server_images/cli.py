@@ -21,7 +21,7 @@ from . import __version__
 from .adapter.http import serve_http
 from .app import build_server
 from .errors import ConfigurationError
-from .services import Services
+from .services import Services, open_store
 from .settings import ENV_PREFIX, Settings
 
 log = logging.getLogger("mcp_server_images")
@@ -59,6 +59,24 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--max-concurrency", "max_concurrency", {"type": int, "metavar": "N"}),
     ("--max-retries", "max_retries", {"type": int, "metavar": "N"}),
     ("--auth-token", "auth_token", {"metavar": "TOKEN"}),
+    ("--stateless-http", "stateless_http", {"action": "store_true", "default": None}),
+    ("--store", "store", {"choices": ["local", "s3"]}),
+    ("--s3-bucket", "s3_bucket", {"metavar": "BUCKET"}),
+    ("--s3-prefix", "s3_prefix", {"metavar": "PREFIX"}),
+    ("--s3-endpoint-url", "s3_endpoint_url", {"metavar": "URL"}),
+    ("--s3-region", "s3_region", {"metavar": "REGION"}),
+    ("--s3-access-key-id", "s3_access_key_id", {"metavar": "KEY"}),
+    ("--s3-secret-access-key", "s3_secret_access_key", {"metavar": "SECRET"}),
+    ("--link-expiry", "link_expiry", {"type": int, "metavar": "SECONDS"}),
+    ("--public-base-url", "public_base_url", {"metavar": "URL"}),
+    ("--index-ttl", "index_ttl", {"type": float, "metavar": "SECONDS"}),
+    ("--job-lease", "job_lease", {"type": float, "metavar": "SECONDS"}),
+    ("--instance-name", "instance_name", {"metavar": "NAME"}),
+    ("--oauth-issuer", "oauth_issuer", {"metavar": "URL"}),
+    ("--oauth-jwks-url", "oauth_jwks_url", {"metavar": "URL"}),
+    ("--resource-url", "resource_url", {"metavar": "URL"}),
+    ("--oauth-scopes", "oauth_scopes", {"metavar": "SCOPES"}),
+    ("--own-images-only", "own_images_only", {"action": "store_true", "default": None}),
     ("--allow-remote", "allow_remote", {"action": "store_true", "default": None}),
     ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
 )
@@ -97,8 +115,23 @@ def describe(settings: Settings) -> str:
     )
     return (
         f"mcp-server-images {__version__}: provider {endpoint.provider} at {endpoint.base_url}, {key}; "
-        f"default model {settings.default_model}; images in {settings.output_dir}; transport {settings.transport}"
+        f"default model {settings.default_model}; images in {where_images_go(settings)}; "
+        f"transport {settings.transport}{sign_in(settings)}"
     )
+
+
+def where_images_go(settings: Settings) -> str:
+    if settings.store == "s3":
+        endpoint = f" at {settings.s3_endpoint_url}" if settings.s3_endpoint_url else ""
+        prefix = settings.s3_prefix.strip("/")
+        return f"s3://{settings.s3_bucket}/{prefix + '/' if prefix else ''}{endpoint}"
+    return str(settings.output_dir)
+
+
+def sign_in(settings: Settings) -> str:
+    if settings.oauth_issuer:
+        return f"; OAuth tokens from {settings.oauth_issuer} for {settings.resource_url}"
+    return "; static bearer token" if settings.auth_token else ""
 
 
 async def serve_stdio(server: MCPServer[Services]) -> None:
@@ -128,6 +161,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     log.info(describe(settings))
     try:
+        if settings.store == "s3":
+            open_store(settings)  # a wrong bucket, endpoint or key stops here with one line, not a traceback
         server = build_server(settings)
         if settings.transport == "http":
             anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown

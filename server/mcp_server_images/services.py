@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import anyio
 
@@ -16,14 +17,19 @@ from .backends import ChatAPI, ImagesAPI, Redactor, RetryPolicy, UpstreamClient
 from .backends.models import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
+from .errors import ConfigurationError
 from .imaging.budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
 from .operations.common import ImageDeps
 from .operations.jobs import JobManager
 from .operations.models import Models
+from .operations.sharing import JobPublisher
 from .settings import Settings
-from .store import ImageStore
+from .store import LocalStore, Store
+
+if TYPE_CHECKING:
+    from obstore.store import S3Config
 
 
 @dataclass(frozen=True)
@@ -32,7 +38,7 @@ class Services:
     images: ImageDeps
     vision: VisionService
     models: Models
-    store: ImageStore
+    store: Store
     jobs: JobManager
 
 
@@ -45,8 +51,7 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
     and store their images.
     """
     endpoint = settings.endpoint()
-    store = ImageStore(settings.output_dir)
-    await anyio.to_thread.run_sync(store.remove_stale_temporaries)
+    store = await anyio.to_thread.run_sync(open_store, settings)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
     credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
@@ -61,7 +66,11 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
     )
     async with aclosing(client), aclosing(fetcher), anyio.create_task_group() as group:
-        jobs = JobManager(group, heartbeat_interval=settings.heartbeat_interval)
+        board = store.jobs
+        publisher = (
+            None if board is None else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease)
+        )
+        jobs = JobManager(group, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -86,3 +95,44 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
         finally:
             await jobs.drain(settings.shutdown_grace)
             group.cancel_scope.cancel()
+
+
+def open_store(settings: Settings) -> Store:
+    """The configured store; a bucket is listed once here, so a wrong name or key stops the start, not a call."""
+    if settings.store == "local":
+        local = LocalStore(settings.output_dir)
+        local.remove_stale_temporaries()
+        return local
+    try:
+        from obstore.store import S3Store as ObjectStore
+
+        from .store.s3 import S3Store, StoreError
+    except ImportError as exc:
+        raise ConfigurationError(
+            "--store s3 needs the S3 client library: install mcp-server-images[s3] (it adds obstore)."
+        ) from exc
+    config: S3Config = {"region": settings.s3_region}
+    if settings.s3_endpoint_url:
+        config["endpoint"] = settings.s3_endpoint_url
+    if settings.s3_access_key_id and settings.s3_secret_access_key:
+        config["access_key_id"] = settings.s3_access_key_id.get_secret_value()
+        config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
+    http = (settings.s3_endpoint_url or "").startswith("http://")
+    client = ObjectStore(
+        settings.s3_bucket,
+        prefix=settings.s3_prefix.strip("/") or None,
+        config=config,
+        client_options={"allow_http": http},
+    )
+    store = S3Store(
+        client,
+        bucket=settings.s3_bucket or "",
+        prefix=settings.s3_prefix,
+        link_expiry=settings.link_expiry,
+        index_ttl=settings.index_ttl,
+    )
+    try:
+        store.check()
+    except StoreError as exc:
+        raise ConfigurationError(f"{exc} (check the bucket name, endpoint and credentials)") from exc
+    return store

@@ -9,13 +9,14 @@ No other module reads the environment.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_pictures_dir
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MCP_IMAGES_"
@@ -189,6 +190,69 @@ class Settings(BaseSettings):
         "image is decoded alone).",
     )
 
+    # --- team deployment: a shared store ---
+    store: Literal["local", "s3"] = Field(
+        default="local",
+        description="Where images are stored: 'local' (the output folder) or 's3' (an S3-compatible bucket that "
+        "several server instances share).",
+    )
+    s3_bucket: str | None = Field(default=None, description="S3 bucket (with --store s3).")
+    s3_prefix: str = Field(default="", description="Key prefix inside the bucket, e.g. 'images/'.")
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        description="S3 endpoint for non-AWS stores (MinIO, SeaweedFS, R2, ...), e.g. https://s3.example.com.",
+    )
+    s3_region: str = Field(default="us-east-1", description="S3 region.")
+    s3_access_key_id: SecretStr | None = Field(
+        default=None, description="S3 access key id (default: the AWS_* environment variables or instance role)."
+    )
+    s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
+    link_expiry: int = Field(
+        default=3600,
+        ge=60,
+        le=604_800,
+        description="Seconds the image links in results stay valid (presigned URLs of the bucket).",
+    )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The server's public URL (e.g. https://images.example.com): results then link to "
+        "<URL>/images/<id>, served by this server behind the same sign-in as the MCP endpoint.",
+    )
+    index_ttl: float = Field(
+        default=2.0,
+        ge=0,
+        le=300,
+        description="Seconds an instance reuses its listing of the bucket before asking for it again.",
+    )
+    job_lease: float = Field(
+        default=60.0,
+        ge=1,
+        description="Seconds without a heartbeat after which a shared job counts as lost (its instance died).",
+    )
+    instance_name: str | None = Field(
+        default=None, description="This instance's name in shared job records (default: host name and process id)."
+    )
+
+    # --- sign-in (OAuth 2.1 resource server) ---
+    oauth_issuer: str | None = Field(
+        default=None,
+        description="Issuer URL of the identity provider whose JWT access tokens are accepted (turns on OAuth).",
+    )
+    oauth_jwks_url: str | None = Field(
+        default=None,
+        description="The issuer's JWKS URL (default: discovered from the issuer's metadata).",
+    )
+    resource_url: str | None = Field(
+        default=None,
+        description="This server's MCP endpoint as clients reach it, e.g. https://images.example.com/mcp: tokens "
+        "must name it as their audience.",
+    )
+    oauth_scopes: str = Field(default="", description="Scopes every token must carry, separated by spaces.")
+    own_images_only: bool = Field(
+        default=False,
+        description="With sign-in, list_images and resources/list show each user only the images they made.",
+    )
+
     # --- transport ---
     transport: Literal["stdio", "http"] = Field(default="stdio", description="'stdio' or 'http' (streamable HTTP).")
     host: str = Field(default="127.0.0.1", description="HTTP bind address.")
@@ -196,6 +260,10 @@ class Settings(BaseSettings):
     path: str = Field(default="/mcp", description="HTTP path of the MCP endpoint.")
     auth_token: SecretStr | None = Field(
         default=None, description="Bearer token every HTTP request must carry (recommended for HTTP)."
+    )
+    stateless_http: bool = Field(
+        default=False,
+        description="Serve HTTP without sessions, so any instance behind a load balancer can answer any request.",
     )
     allow_remote: bool = Field(
         default=False,
@@ -229,6 +297,38 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_models_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
+
+    @field_validator("oauth_issuer", "resource_url", "public_base_url", "s3_endpoint_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        """Issuer and resource URL are kept exactly as given: tokens must carry them character for character."""
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+    @field_validator("public_base_url", "s3_endpoint_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return None if value is None else value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _complete(self) -> Settings:
+        if self.store == "s3" and not self.s3_bucket:
+            raise ValueError("--store s3 needs a bucket: set MCP_IMAGES_S3_BUCKET")
+        if (self.oauth_issuer is None) != (self.resource_url is None):
+            raise ValueError(
+                "OAuth needs both MCP_IMAGES_OAUTH_ISSUER and MCP_IMAGES_RESOURCE_URL (the audience tokens must name)"
+            )
+        if self.oauth_issuer is not None and self.auth_token is not None:
+            raise ValueError("use either OAuth (MCP_IMAGES_OAUTH_ISSUER) or a static MCP_IMAGES_AUTH_TOKEN, not both")
+        return self
+
+    def required_scopes(self) -> list[str]:
+        return self.oauth_scopes.replace(",", " ").split()
+
+    def instance(self) -> str:
+        """This instance's name in shared job records."""
+        return self.instance_name or f"{socket.gethostname()}:{os.getpid()}"
 
     def extra_roots(self) -> list[Path]:
         """The folders from `allowed_dirs`, expanded and absolute."""

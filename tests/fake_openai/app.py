@@ -66,6 +66,12 @@ class Fault:
     drop_connection: bool = False
     trickle: float = 0.0
     """Above 0: send the body one byte at a time, this many seconds apart (each read is quick, the whole is not)."""
+    hold: threading.Event | None = None
+    """When given, this one answer waits until the test sets the event (at most HOLD_LIMIT seconds); for holding
+    one of several scripted answers to the same path, which `Emulator.hold` (every request to a path) cannot."""
+
+
+HOLD_LIMIT = 60.0
 
 
 class Hold:
@@ -271,6 +277,8 @@ def build_app(state: EmulatorState) -> Starlette:
     async def scripted_or_normal(recorded: RecordedRequest, body: dict[str, Any]) -> Response:
         fault = state.take_fault(recorded.path)
         if fault is not None:
+            if fault.hold is not None:
+                await anyio.to_thread.run_sync(fault.hold.wait, HOLD_LIMIT, abandon_on_cancel=True)
             return _faulted(fault)
         if not authorised(recorded):
             presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
@@ -311,7 +319,7 @@ def build_app(state: EmulatorState) -> Starlette:
         return _error(404, f"Invalid URL ({recorded.method} {recorded.path})")
 
     routes = [Route(path, api, methods=["POST"]) for path in contract.OPERATIONS]
-    routes.append(Route("/files/{name}", files, methods=["GET"]))
+    routes.append(Route("/files/{name:path}", files, methods=["GET"]))
     routes.append(Route("/loop/{name}", loop, methods=["GET"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))

@@ -14,6 +14,8 @@ from mcp.server.mcpserver import Context
 
 from ..inputs.refs import parse_path
 from ..services import Services
+from ..settings import Settings
+from .auth import subject_of
 
 log = logging.getLogger(__name__)
 
@@ -54,3 +56,13 @@ def wants_progress(ctx: Ctx) -> bool:
     if meta is None:
         return False
     return any(meta.get(key) is not None for key in ("progress_token", "progressToken"))
+
+
+def caller(ctx: Ctx) -> str | None:
+    """The signed-in user's subject (OAuth over HTTP); None without sign-in."""
+    return subject_of(ctx.request_context.request)
+
+
+def listing_user(settings: Settings, request: object) -> str | None:
+    """Whose images a listing shows: the caller's own with `own_images_only` and a signed-in caller, else all."""
+    return subject_of(request) if settings.own_images_only else None

@@ -88,11 +88,12 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
     """The ASGI app serving MCP at `settings.path` and the health check at /healthz."""
     token = settings.auth_token.get_secret_value() if settings.auth_token else None
     local_name = loopback_address(settings.host)
-    if local_name is None and not token and not settings.allow_remote:
+    signed_in = token is not None or settings.oauth_issuer is not None  # OAuth: the SDK checks every MCP request
+    if local_name is None and not signed_in and not settings.allow_remote:
         raise ConfigurationError(
             f"Refusing to listen on {settings.host} without an auth token: anyone who reaches the port could use "
-            "your API key. Set MCP_IMAGES_AUTH_TOKEN, bind to 127.0.0.1, or pass --allow-remote if a proxy in "
-            "front of this server authenticates requests."
+            "your API key. Set MCP_IMAGES_AUTH_TOKEN (or MCP_IMAGES_OAUTH_ISSUER), bind to 127.0.0.1, or pass "
+            "--allow-remote if a proxy in front of this server authenticates requests."
         )
 
     # Host names clients will use are unknown off loopback; the bearer token is what stops rebinding there.
@@ -102,7 +103,10 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
         else TransportSecuritySettings(enable_dns_rebinding_protection=False)
     )
     app = server.streamable_http_app(
-        streamable_http_path=settings.path, host=settings.host, transport_security=security
+        streamable_http_path=settings.path,
+        host=settings.host,
+        transport_security=security,
+        stateless_http=settings.stateless_http,
     )
     return BearerTokenMiddleware(app, token) if token else app
 

@@ -12,25 +12,30 @@ import anyio
 from mcp.types import CallToolResult
 
 from ..operations.common import ImageDeps
-from ..operations.jobs import Job, RecoveredJob
+from ..operations.jobs import Job
+from ..operations.lookup import StoredJob, find_job
 from ..operations.requests import Call, ImagesOutcome
 from ..services import Services
 from ..store import Operation
-from .context import Ctx, services_of, wants_progress
+from .context import Ctx, caller, services_of, wants_progress
+from .links import image_url
 from .render import error_result, images_result, job_status_result
 
 Work = Callable[[ImageDeps, Call], Awaitable[ImagesOutcome]]
+POLL_INTERVAL = 1.0
+"""Seconds between reads of a job that another instance runs."""
 
 
 async def run_as_job(ctx: Ctx, operation: Operation, work: Work) -> CallToolResult:
     """The shared body of every image-producing tool: run it as a job, wait up to the deadline, render."""
     services = services_of(ctx)
     partials = services.settings.partial_images if wants_progress(ctx) else 0
+    user = caller(ctx)
 
     def start(job: Job) -> Awaitable[ImagesOutcome]:
-        return work(services.images, Call(progress=job, job_id=job.id, partial_images=partials))
+        return work(services.images, Call(progress=job, job_id=job.id, partial_images=partials, user=user))
 
-    job = services.jobs.start(operation, start)
+    job = services.jobs.start(operation, start, user=user)
     return await wait_for_job(ctx, job, services.settings.response_deadline)
 
 
@@ -58,9 +63,23 @@ async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
     return await render_job(services, job)
 
 
-async def render_job(services: Services, job: Job | RecoveredJob) -> CallToolResult:
-    if isinstance(job, RecoveredJob):
-        return await render_outcome(services, job.outcome, job.operation)
+async def wait_for_stored(ctx: Ctx, job: StoredJob, wait: float) -> CallToolResult:
+    """A job another instance runs: read its state from the store until it ends or `wait` seconds pass, saying
+    so as progress (its own progress stays with the instance running it)."""
+    services = services_of(ctx)
+    current: Job | StoredJob = job
+    with anyio.move_on_after(wait):
+        while isinstance(current, StoredJob) and current.status == "running":
+            elapsed = current.elapsed
+            await ctx.report_progress(elapsed, None, f"running on another instance: {elapsed:.0f} s elapsed")
+            await anyio.sleep(POLL_INTERVAL)
+            current = await anyio.to_thread.run_sync(find_job, services.jobs, services.store, job.id)
+    return await render_job(services, current)
+
+
+async def render_job(services: Services, job: Job | StoredJob) -> CallToolResult:
+    if isinstance(job, StoredJob):
+        return await render_stored(services, job)
     if job.status == "failed":
         return error_result(job.error or "The call failed.")
     if job.status == "running" or job.outcome is None:
@@ -70,14 +89,24 @@ async def render_job(services: Services, job: Job | RecoveredJob) -> CallToolRes
     return await render_outcome(services, job.outcome, job.operation)
 
 
+async def render_stored(services: Services, job: StoredJob) -> CallToolResult:
+    if job.status == "failed":
+        return error_result(job.error or "The call failed.")
+    if job.outcome is None:
+        budget = services.settings.inline_budget
+        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, job.elapsed, None, "", budget))
+    return await render_outcome(services, job.outcome, job.operation)
+
+
 async def render_outcome(services: Services, outcome: ImagesOutcome, operation: Operation) -> CallToolResult:
     """Read the stored files and render them within the inline budget, off the event loop."""
     settings = services.settings
 
     def render() -> CallToolResult:
         files = [services.store.read(record) for record in outcome.images]
+        urls = [image_url(services, record) for record in outcome.images]
         return images_result(
-            outcome, operation=operation, mode=settings.inline, budget=settings.inline_budget, files=files
+            outcome, operation=operation, mode=settings.inline, budget=settings.inline_budget, files=files, urls=urls
         )
 
     return await anyio.to_thread.run_sync(render)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -21,7 +21,7 @@ from ..operations.analyze import Analysis
 from ..operations.listing import Listing
 from ..operations.requests import ImagesOutcome
 from ..store import ImageRecord, Operation
-from .results import ImageList, entry, listed
+from .results import entry, listed
 
 InlineMode = Literal["preview", "full", "none"]
 
@@ -91,11 +91,19 @@ def job_status_result(
 
 
 def images_result(
-    outcome: ImagesOutcome, *, operation: Operation, mode: InlineMode, budget: int, files: list[bytes]
+    outcome: ImagesOutcome,
+    *,
+    operation: Operation,
+    mode: InlineMode,
+    budget: int,
+    files: list[bytes],
+    urls: Sequence[str | None] = (),
 ) -> CallToolResult:
-    """Render stored images (their bytes in `files`, same order) within `budget` bytes of serialized JSON."""
+    """Render stored images (their bytes in `files`, their links in `urls`, same order) within `budget` bytes of
+    serialized JSON."""
+    links = list(urls) or [None] * len(outcome.images)
     structured: dict[str, Any] = {
-        "images": [entry(record).model_dump() for record in outcome.images],
+        "images": [entry(record, url).public() for record, url in zip(outcome.images, links, strict=True)],
         "model": outcome.model,
         "usage": outcome.usage,
     }
@@ -145,7 +153,7 @@ class _Summary:
             kind = record.mime_type.removeprefix("image/").upper()
             lines.append(
                 f"{number}. id {record.id}: {record.width}x{record.height} {kind}, {_human_bytes(record.bytes)}, "
-                f"saved to {record.path} ({record.uri})."
+                f"saved to {record.location} ({record.uri})."
             )
             lines.append("   " + self._shown(inline, record, pending=pending))
             if record.revised_prompt:
@@ -183,7 +191,7 @@ def _link(record: ImageRecord) -> ResourceLink:
     return ResourceLink(
         type="resource_link",
         uri=record.uri,
-        name=record.path.name,
+        name=record.name,
         mime_type=record.mime_type,
         size=record.bytes,
         description=f"Full-resolution image {record.id} ({record.width}x{record.height})",
@@ -221,10 +229,13 @@ def analysis_result(analysis: Analysis) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
-def listing_result(listing: Listing, files: list[bytes] | None, budget: int) -> CallToolResult:
+def listing_result(
+    listing: Listing, files: list[bytes] | None, budget: int, urls: Sequence[str | None] = ()
+) -> CallToolResult:
     """The store's images as structured entries and a compact table; thumbnails when `files` are given."""
     records = listing.images
-    structured = ImageList(images=[listed(r) for r in records]).model_dump()
+    links = list(urls) or [None] * len(records)
+    structured = {"images": [listed(r, url).public() for r, url in zip(records, links, strict=True)]}
     text = _table(records, listing.query)
 
     decoded: list[Decoded] = []

@@ -26,6 +26,7 @@ from mcp.types import (
 from ..errors import ImageServerError
 from ..services import Services
 from ..store import URI_SCHEME, ImageRecord
+from .context import listing_user
 
 PAGE_SIZE = 50
 
@@ -34,7 +35,7 @@ def _resource(record: ImageRecord) -> Resource:
     described = record.prompt or record.operation or "image"
     return Resource(
         uri=record.uri,
-        name=record.path.name,
+        name=record.name,
         title=f"{record.id}: {described[:80]}",
         description=f"{record.width}x{record.height} {record.mime_type}, {record.model}, created {record.created}",
         mime_type=record.mime_type,
@@ -57,8 +58,9 @@ def register_resources(server: MCPServer[Services]) -> None:
         ctx: ServerRequestContext[Services, Any], params: PaginatedRequestParams
     ) -> ListResourcesResult:
         offset = _cursor_offset(params.cursor)
-        store = ctx.lifespan_context.store
-        page = await anyio.to_thread.run_sync(lambda: store.recent(offset=offset, limit=PAGE_SIZE + 1))
+        services = ctx.lifespan_context
+        store, user = services.store, listing_user(services.settings, ctx.request)
+        page = await anyio.to_thread.run_sync(lambda: store.recent(offset=offset, limit=PAGE_SIZE + 1, user=user))
         more = len(page) > PAGE_SIZE
         return ListResourcesResult(
             resources=[_resource(record) for record in page[:PAGE_SIZE]],

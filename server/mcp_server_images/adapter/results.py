@@ -12,12 +12,24 @@ from ..store import ImageRecord
 class ImageEntry(BaseModel):
     id: str
     uri: str
-    path: str
+    path: str = Field(description="Where the full image is: a file path, or s3://bucket/key in a team deployment.")
     mime_type: str
     width: int
     height: int
     bytes: int
     revised_prompt: str | None
+    url: str | None = Field(
+        default=None,
+        description="A link to the full image that a client can fetch (time-limited with object storage); present "
+        "only when the server has one.",
+    )
+
+    def public(self) -> dict[str, Any]:
+        """As structuredContent: `url` only when there is one, so a server without links keeps the old keys."""
+        data = self.model_dump()
+        if data["url"] is None:
+            del data["url"]
+        return data
 
 
 class ImagesResult(BaseModel):
@@ -60,18 +72,21 @@ class ImageList(BaseModel):
     images: list[ListedImage]
 
 
-def entry(record: ImageRecord) -> ImageEntry:
+def entry(record: ImageRecord, url: str | None = None) -> ImageEntry:
     return ImageEntry(
         id=record.id,
         uri=record.uri,
-        path=str(record.path),
+        path=record.location,
         mime_type=record.mime_type,
         width=record.width,
         height=record.height,
         bytes=record.bytes,
         revised_prompt=record.revised_prompt,
+        url=url,
     )
 
 
-def listed(record: ImageRecord) -> ListedImage:
-    return ListedImage(**entry(record).model_dump(), prompt=record.prompt, model=record.model, created=record.created)
+def listed(record: ImageRecord, url: str | None = None) -> ListedImage:
+    return ListedImage(
+        **entry(record, url).model_dump(), prompt=record.prompt, model=record.model, created=record.created
+    )

@@ -20,14 +20,15 @@ from ..imaging.masks import Region
 from ..operations.analyze import AnalyzeRequest
 from ..operations.edit import edit
 from ..operations.generate import generate
-from ..operations.jobs import RecoveredJob, find_job
 from ..operations.listing import list_images as list_stored
+from ..operations.lookup import StoredJob, find_job
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ..operations.vary import vary
 from ..settings import Settings
 from ..store import Operation
-from .context import Ctx, client_roots, services_of
-from .jobs import render_job, run_as_job, wait_for_job
+from .context import Ctx, client_roots, listing_user, services_of
+from .jobs import render_job, run_as_job, wait_for_job, wait_for_stored
+from .links import image_url
 from .params import (
     AnalyzeImages,
     Background,
@@ -198,11 +199,13 @@ async def list_images(
     """List stored images, newest first: ids, paths, sizes, prompts and models, to pick one for a next call."""
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
+    user = listing_user(services.settings, ctx.request_context.request)
 
     def render() -> CallToolResult:
-        listing = list_stored(store, limit, query)
+        listing = list_stored(store, limit, query, user)
         files = [store.read(record) for record in listing.images] if previews else None
-        return listing_result(listing, files, budget)
+        urls = [image_url(services, record) for record in listing.images]
+        return listing_result(listing, files, budget, urls)
 
     return await anyio.to_thread.run_sync(render)
 
@@ -210,7 +213,8 @@ async def list_images(
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
     """Get the result of a call that outlived the response deadline: the images once ready, else its status.
 
-    Finished jobs are found again after a server restart, from the stored images.
+    Finished jobs are found again after a server restart, from the stored images; in a team deployment any
+    instance answers for a job another instance runs.
     """
     services = services_of(ctx)
     try:
@@ -219,8 +223,10 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
         return error_result(str(exc))
     deadline = services.settings.response_deadline
     wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
-    if isinstance(job, RecoveredJob) or wait <= 0:
+    if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
         return await render_job(services, job)
+    if isinstance(job, StoredJob):
+        return await wait_for_stored(ctx, job, wait)
     return await wait_for_job(ctx, job, wait)
 
 

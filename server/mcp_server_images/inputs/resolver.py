@@ -21,7 +21,7 @@ from ..imaging.convert import flatten as flatten_image
 from ..imaging.convert import upright
 from ..imaging.info import ImageInfo
 from ..imaging.probe import check_input
-from ..store import ImageStore
+from ..store import Store
 from .fetch import UrlFetcher
 from .paths import absolute, on_this_system, read_file
 from .refs import InlineRef, PathRef, RefError, StoredRef, UrlRef, parse_ref, short
@@ -48,7 +48,7 @@ class ImageResolver:
     def __init__(
         self,
         *,
-        store: ImageStore,
+        store: Store,
         fetcher: UrlFetcher,
         extra_roots: Sequence[Path],
         max_bytes: int,
@@ -61,8 +61,12 @@ class ImageResolver:
         self._max_pixels = max_pixels
 
     def roots(self, client_roots: Sequence[Path] = ()) -> list[Path]:
-        """Folders local paths may be read from: output folder, home, the client's roots, configured extras."""
-        return [self._store.root, Path.home(), *client_roots, *self._extra_roots]
+        """Folders local paths may be read from: output folder (if local), home, the client's roots, extras."""
+        return [*self._store_folder(), Path.home(), *client_roots, *self._extra_roots]
+
+    def _store_folder(self) -> list[Path]:
+        folder = self._store.folder
+        return [] if folder is None else [folder]
 
     async def resolve(self, ref: str, client_roots: Sequence[Path] = (), *, flatten: bool = False) -> InputImage:
         """The checked image a reference names; with `flatten`, animations and SVG become stills instead of errors."""
@@ -74,10 +78,10 @@ class ImageResolver:
             case StoredRef(image_id):
                 record = await anyio.to_thread.run_sync(self._store.get, image_id)
                 data = await anyio.to_thread.run_sync(self._store.read, record)
-                stored_id, path = record.id, record.path
+                stored_id = record.id
             case PathRef(written, windows):
                 on_this_system(shown, windows=windows)
-                path = absolute(written, [*client_roots, Path.cwd(), self._store.root])
+                path = absolute(written, [*client_roots, Path.cwd(), *self._store_folder()])
                 roots = self.roots(client_roots)
                 data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)
             case UrlRef(url):

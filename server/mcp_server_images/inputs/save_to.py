@@ -46,7 +46,8 @@ class SavePlan:
     overwrite: bool
     roots: list[Path]
     """The allowed folders, to check each destination again when it is written."""
-    store_root: Path
+    store_root: Path | None
+    """The output folder, when images are stored on this machine (None with a bucket)."""
 
 
 def plan_save(
@@ -56,13 +57,15 @@ def plan_save(
     overwrite: bool,
     roots: Sequence[Path],
     bases: Sequence[Path],
-    store_root: Path,
+    store_root: Path | None,
     output_format: str | None = None,
 ) -> SavePlan:
     """Check a destination for `count` images; raise ParameterError with what to change.
 
     A `.svg` name is accepted only when the request asks for SVG output (`output_format`), because a raster image
     cannot become an SVG and the mistake would otherwise show only after the images were paid for.
+    `store_root` is the output folder when images are stored on this machine; with a bucket there is none, and
+    save_to is the way to get a local copy.
     """
     shown = repr(save_to)
     ref = parse_path(save_to, windows=os.name == "nt")
@@ -93,9 +96,11 @@ def plan_save(
     return SavePlan(folder=None, files=files, overwrite=overwrite, roots=list(roots), store_root=store_root)
 
 
-def checked_destination(path: Path, roots: Sequence[Path], store_root: Path, shown: str) -> Path:
+def checked_destination(path: Path, roots: Sequence[Path], store_root: Path | None, shown: str) -> Path:
     """`path` normalised, when it is allowed and outside the output folder however either is spelled."""
     target = allowed(path, roots, shown)
+    if store_root is None:
+        return target
     if _in_store(target, store_root) or _in_store(Path(os.path.realpath(target)), store_root):
         raise ParameterError(
             "save_to",
@@ -117,7 +122,7 @@ def write_copies(
     written: list[Path] = []
     notes: list[str] = []
     for index, (record, data) in enumerate(zip(records, files, strict=True)):
-        destination = plan.folder / record.path.name if plan.folder is not None else plan.files[index]
+        destination = plan.folder / record.name if plan.folder is not None else plan.files[index]
         destination = checked_destination(destination, plan.roots, plan.store_root, repr(str(destination)))
         image_format = FORMAT_BY_EXTENSION[destination.suffix.lower()]
         payload = convert_to(data, record.mime_type, image_format)
@@ -137,7 +142,7 @@ def write_copies(
 
 
 @contextmanager
-def checked_folder(folder: Path, roots: Sequence[Path], store_root: Path) -> Iterator[int]:
+def checked_folder(folder: Path, roots: Sequence[Path], store_root: Path | None) -> Iterator[int]:
     """A descriptor of `folder` (created if missing), reached from its allowed root without following links.
 
     The folder's path is resolved once; each part below the root is then opened (or made) relative to the one
@@ -146,7 +151,7 @@ def checked_folder(folder: Path, roots: Sequence[Path], store_root: Path) -> Ite
     """
     real = Path(os.path.realpath(folder))
     root = inside_real_roots(real, real_paths(roots), repr(str(folder)))
-    if root is None or _in_store(real, store_root):
+    if root is None or (store_root is not None and _in_store(real, store_root)):
         raise ParameterError("save_to", f"{folder} changed while the image was being made; nothing was written there.")
     descriptor = os.open(root, DIRECTORY_FLAGS)
     try:

@@ -1,7 +1,8 @@
 """The steps every image-producing use case shares: send, keep what was paid for, store, copy, add up usage.
 
-Every image the upstream delivers is stored before anything else happens with it, so an image that was paid for
-is on disk even when a later step (or a sibling request of a fan-out) fails.
+Every image the upstream delivers is stored the moment its answer arrives, before anything else happens with it,
+so an image that was paid for is kept even when a later step, a sibling request of a fan-out, or this process
+fails.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ..errors import ImageServerError
 from ..imaging.probe import NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
-from ..store import ImageRecord, ImageStore, NewImage
+from ..store import ImageRecord, NewImage, Store
 from .models import Models
 from .requests import Call, ImagesOutcome, SaveRequest
 
@@ -40,7 +41,7 @@ class ImageDeps:
     """What the image use cases work with, opened once by the server's lifespan."""
 
     images: ImagesAPI
-    store: ImageStore
+    store: Store
     resolver: ImageResolver
     models: Models
 
@@ -65,18 +66,50 @@ def partial_stream(call: Call) -> PartialStream | None:
     return PartialStream(call.partial_images, on_partial)
 
 
-def plan_copies(deps: ImageDeps, save: SaveRequest | None, count: int, client_roots: Sequence[Path]) -> SavePlan | None:
-    """Check a save_to destination before anything is paid for."""
+def plan_copies(
+    deps: ImageDeps, save: SaveRequest | None, options: ImageOptions, client_roots: Sequence[Path]
+) -> SavePlan | None:
+    """Check a save_to destination for the images `options` ask for, before anything is paid for."""
     if save is None:
         return None
     return plan_save(
         save.save_to,
-        count=count,
+        count=options.n,
         overwrite=save.overwrite,
         roots=deps.resolver.roots(client_roots),
         bases=[*client_roots, Path.cwd()],
-        store_root=deps.store.root,
+        store_root=deps.store.folder,
+        output_format=options.output_format,
     )
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """One upstream answer whose good images are already stored."""
+
+    records: list[ImageRecord]
+    problems: list[str]
+    """One line per item of the answer that was not an image."""
+    items: int
+    usage: dict[str, Any] | None
+    request_id: str | None
+    skipped_partials: int = 0
+
+
+async def deliver(
+    deps: ImageDeps,
+    send: Callable[[ImageRequest], Awaitable[ImagesAnswer]],
+    request: ImageRequest,
+    meta: NewImage,
+    call: Call,
+) -> Delivered:
+    """One upstream request, its images stored the moment it answers: a fan-out sibling that is still running, a
+    crash or a kill of this instance can no longer lose them."""
+    answer = await send_keeping_partial(deps, send, request, meta)
+    delivered = await store_answer(deps.store, answer, meta)
+    for record in delivered.records:
+        await call.progress.step(f"image {record.id} stored")
+    return delivered
 
 
 async def send_keeping_partial(
@@ -93,23 +126,20 @@ async def send_keeping_partial(
             raise
         kept = replace(meta, partial=True, request_id=exc.request_id)
         answer = ImagesAnswer([ReceivedImage(exc.partial, None)], None, exc.request_id)
-        [record], _ = await store_answers(deps.store, [answer], kept)
-        raise UpstreamError(
-            f"{exc.message} The last partial image was kept as {record.id} at {record.path}.",
-            request_id=exc.request_id,
-        ) from exc
+        delivered = await store_answer(deps.store, answer, kept)
+        record = delivered.records[0] if delivered.records else None
+        where = f" The last partial image was kept as {record.id} at {record.location}." if record else ""
+        raise UpstreamError(f"{exc.message}{where}", request_id=exc.request_id) from exc
 
 
-async def finish(
-    deps: ImageDeps, answers: list[ImagesAnswer], meta: NewImage, notes: list[str], plan: SavePlan | None
-) -> ImagesOutcome:
-    """Store every good image first, then write the save_to copies; a failed copy never loses a stored image."""
-    records, problems = await store_answers(deps.store, answers, meta)
-    notes = notes + problems
-    skipped = sum(answer.skipped_partials for answer in answers)
+async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], plan: SavePlan | None) -> ImagesOutcome:
+    """Check what was kept, then write the save_to copies; a failed copy never loses a stored image."""
+    records, notes = kept_images(delivered, notes)
+    skipped = sum(one.skipped_partials for one in delivered)
     if skipped:
         notes.append(f"{skipped} partial image(s) arrived damaged and were skipped; the final image is complete.")
-    usage = sum_usage(answer.usage for answer in answers)
+    usage = sum_usage(one.usage for one in delivered)
+    model = records[0].model or "unknown"
     saved: list[Path] = []
     if plan is not None:
         try:
@@ -118,17 +148,34 @@ async def finish(
             notes = notes + conversions
         except (ImageServerError, OSError) as exc:
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
-    return ImagesOutcome(records, meta.model or "unknown", usage, notes, saved=saved)
+    return ImagesOutcome(records, model, usage, notes, saved=saved)
 
 
-async def store_answers(
-    store: ImageStore, answers: list[ImagesAnswer], meta: NewImage
-) -> tuple[list[ImageRecord], list[str]]:
-    """Store every image that decodes; say which did not. Fails only when not one image could be kept."""
+def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
+    """The stored images of every answer, and a note on items that were not images. Fails only when not one
+    image could be kept."""
+    records = [record for one in delivered for record in one.records]
+    problems = [problem for one in delivered for problem in one.problems]
+    if not problems:
+        return records, notes
+    detail = "; ".join(problems)
+    if not records:
+        request_ids = ", ".join(sorted({one.request_id for one in delivered if one.request_id}))
+        raise UpstreamError(
+            f"The image API answered with data that is not an image ({detail}).", request_id=request_ids or None
+        )
+    items = sum(one.items for one in delivered)
+    return records, [
+        *notes,
+        f"{len(records)} of {items} images were kept; the API sent data that is not an image for {detail}.",
+    ]
+
+
+async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> Delivered:
+    """Store every image of the answer that decodes; say which did not."""
     records: list[ImageRecord] = []
     problems: list[str] = []
-    items = [(answer, image) for answer in answers for image in answer.images]
-    for number, (answer, image) in enumerate(items, start=1):
+    for number, image in enumerate(answer.images, start=1):
         try:
             info = await anyio.to_thread.run_sync(probe, image.data)
         except NotAnImageError as exc:
@@ -136,17 +183,7 @@ async def store_answers(
             continue
         item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
         records.append(await anyio.to_thread.run_sync(store.save, image.data, info, item_meta))
-    if not problems:
-        return records, []
-    request_ids = ", ".join(sorted({a.request_id for a in answers if a.request_id}))
-    detail = "; ".join(problems)
-    if not records:
-        raise UpstreamError(
-            f"The image API answered with data that is not an image ({detail}).", request_id=request_ids or None
-        )
-    return records, [
-        f"{len(records)} of {len(items)} images were kept; the API sent data that is not an image for {detail}."
-    ]
+    return Delivered(records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials)
 
 
 def option_parameters(options: ImageOptions) -> dict[str, Any]:
@@ -160,11 +197,9 @@ def split_batches(total: int, per_request: int) -> list[int]:
     return [per_request] * full + ([rest] if rest else [])
 
 
-async def gather(
-    calls: Sequence[Callable[[], Awaitable[ImagesAnswer]]],
-) -> tuple[list[ImagesAnswer], list[ImageServerError]]:
+async def gather(calls: Sequence[Callable[[], Awaitable[Delivered]]]) -> tuple[list[Delivered], list[ImageServerError]]:
     """Run the calls concurrently; keep every success (in order) and every user-facing failure."""
-    results: list[ImagesAnswer | ImageServerError | None] = [None] * len(calls)
+    results: list[Delivered | ImageServerError | None] = [None] * len(calls)
 
     async def run(index: int) -> None:
         try:
@@ -178,9 +213,9 @@ async def gather(
     async with anyio.create_task_group() as group:
         for index in range(len(calls)):
             group.start_soon(run, index)
-    answers = [r for r in results if isinstance(r, ImagesAnswer)]
+    delivered = [r for r in results if isinstance(r, Delivered)]
     failures = [r for r in results if isinstance(r, ImageServerError)]
-    return answers, failures
+    return delivered, failures
 
 
 def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:

@@ -15,7 +15,7 @@ from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
-from .common import ImageDeps, finish, option_parameters, partial_stream, plan_copies, send_keeping_partial
+from .common import ImageDeps, deliver, finish, option_parameters, partial_stream, plan_copies
 from .models import choose, explain_refusal
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
 
@@ -27,10 +27,10 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
-    plan = plan_copies(deps, request.save, options.n, request.client_roots)
-    inputs = await deps.resolver.resolve_all(request.images, request.client_roots)
+    plan = plan_copies(deps, request.save, options, request.client_roots)
+    inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
     dall_e_2 = spec is not None and spec.name == DALL_E_2
-    notes = list(chosen.notes)
+    notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
     uploads: list[Upload] = []
     for image in inputs:
         upload, changes = await anyio.to_thread.run_sync(partial(_prepare_input, image, dall_e_2=dall_e_2))
@@ -45,14 +45,15 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         parameters=option_parameters(options) | _mask_parameters(request.mask),
         source_images=[image.source for image in inputs],
         job_id=call.job_id,
+        user=call.user,
     )
     upstream = ImageRequest(wire_model, request.prompt, options, spec, uploads, mask, partial_stream(call))
     await call.progress.step(f"request sent to {wire_model}")
     try:
-        answer = await send_keeping_partial(deps, deps.images.edit, upstream, meta)
+        delivered = await deliver(deps, deps.images.edit, upstream, meta, call)
     except UpstreamError as exc:
         raise await explain_refusal(deps.models, chosen, exc) from exc
-    return await finish(deps, [answer], meta, notes, plan)
+    return await finish(deps, [delivered], notes, plan)
 
 
 def _check_shape(request: EditRequest, model: str, limit: int) -> None:

@@ -10,12 +10,12 @@ from ..catalog.spec import ImageEndpoint, ModelKind
 from ..store import NewImage, Operation
 from .common import (
     ImageDeps,
+    deliver,
     finish,
     gather,
     option_parameters,
     partial_stream,
     plan_copies,
-    send_keeping_partial,
     split_batches,
 )
 from .models import choose, explain_refusal
@@ -26,7 +26,7 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     options = request.options
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
-    plan = plan_copies(deps, request.save, options.n, request.client_roots)
+    plan = plan_copies(deps, request.save, options, request.client_roots)
     wire_model = chosen.wire
     batches = split_batches(options.n, spec.n_per_request if spec else options.n)
     meta = NewImage(
@@ -35,18 +35,19 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
         operation=Operation.GENERATE,
         parameters=option_parameters(options),
         job_id=call.job_id,
+        user=call.user,
     )
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
     await call.progress.step(f"request sent to {wire_model}")
-    answers, failures = await gather(
-        [partial(send_keeping_partial, deps, deps.images.generate, one, meta) for one in upstream]
+    delivered, failures = await gather(
+        [partial(deliver, deps, deps.images.generate, one, meta, call) for one in upstream]
     )
     notes = list(chosen.notes)
     if len(batches) > 1:
         notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
     if failures:
-        if not answers:
+        if not delivered:
             raise await explain_refusal(deps.models, chosen, failures[0])
         notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
-    return await finish(deps, answers, meta, notes, plan)
+    return await finish(deps, delivered, notes, plan)

@@ -13,21 +13,20 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
 
 import anyio
 from anyio.abc import TaskGroup
 
 from ..errors import ImageServerError
-from ..store import ImageRecord, ImageStore, Operation
-from .common import sum_usage
+from ..store import Operation
+from ..store.base import JobStatus
 from .requests import ImagesOutcome
+from .sharing import JobPublisher
 
 log = logging.getLogger(__name__)
 
 Listener = Callable[[float, float | None, str], Awaitable[None]]
 """Receives (progress, total, message); progress is the elapsed seconds, strictly increasing."""
-Status = Literal["running", "succeeded", "failed"]
 KEEP_FINISHED = 200
 """Finished jobs kept in memory for get_job; older ones are still found through the store's metadata."""
 
@@ -37,8 +36,12 @@ class Job:
     id: str
     operation: Operation
     """What the job makes, to render its result the way the starting tool would have."""
+    user: str | None = None
+    """Who started it (OAuth subject), published with a shared job."""
     started: float = field(default_factory=time.monotonic)
-    status: Status = "running"
+    started_at: float = field(default_factory=time.time)
+    """Wall-clock start, for other instances (monotonic clocks are per process)."""
+    status: JobStatus = "running"
     outcome: ImagesOutcome | None = None
     error: str | None = None
     latest_partial: bytes | None = None
@@ -91,13 +94,19 @@ class Job:
 class JobManager:
     """Starts jobs in the server's task group and finds them again by id."""
 
-    def __init__(self, group: TaskGroup, *, heartbeat_interval: float) -> None:
+    def __init__(self, group: TaskGroup, *, heartbeat_interval: float, publisher: JobPublisher | None = None) -> None:
         self._group = group
         self._heartbeat = heartbeat_interval
+        self._publisher = publisher
+        """Publishes jobs to the shared store when several instances share one; None keeps them in memory."""
         self._jobs: dict[str, Job] = {}
 
-    def start(self, operation: Operation, work: Callable[[Job], Awaitable[ImagesOutcome]]) -> Job:
-        job = Job(id=f"job_{secrets.token_hex(4)}", operation=operation)
+    def start(
+        self, operation: Operation, work: Callable[[Job], Awaitable[ImagesOutcome]], *, user: str | None = None
+    ) -> Job:
+        # Shared job ids get more random bits: they must not collide across instances and days.
+        job_id = f"job_{secrets.token_hex(4 if self._publisher is None else 8)}"
+        job = Job(id=job_id, operation=operation, user=user)
         self._forget_old()
         self._jobs[job.id] = job
         self._group.start_soon(self._run, job, work, name=job.id)
@@ -120,6 +129,9 @@ class JobManager:
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as beats:
                 beats.start_soon(job.heartbeat, self._heartbeat)
+                if self._publisher is not None:
+                    await self._publisher.publish(job)
+                    beats.start_soon(self._publisher.renew, job)
                 try:
                     with job.cancel_scope:
                         job.outcome = await work(job)
@@ -134,6 +146,8 @@ class JobManager:
                 finally:
                     if job.status == "succeeded":
                         job.latest_partial = None  # the final images are stored; the preview has served its turn
+                    if self._publisher is not None:
+                        await self._publisher.publish(job)  # before done: whoever was waiting may ask elsewhere next
                     job.done.set()
         log.info("job %s %s after %.1f s", job.id, job.status, job.elapsed)
 
@@ -151,42 +165,9 @@ class JobManager:
                 job.cancel()
         for job in running:
             if job.status == "succeeded" and job.outcome is not None:
-                kept = ", ".join(f"{r.id} ({r.path})" for r in job.outcome.images)
+                kept = ", ".join(f"{r.id} ({r.location})" for r in job.outcome.images)
                 log.info("job %s finished during shutdown; kept %s", job.id, kept)
             elif job.cancel_scope.cancel_called:
                 log.warning("job %s did not finish within %.0f s and was stopped", job.id, grace)
             else:
                 log.info("job %s ended during shutdown: %s", job.id, job.error)
-
-
-class JobNotFoundError(ImageServerError):
-    """Neither a running job nor stored images have this job id."""
-
-
-@dataclass(frozen=True)
-class RecoveredJob:
-    """A job that finished before the server restarted, rebuilt from the images it stored."""
-
-    operation: Operation
-    outcome: ImagesOutcome
-
-
-def find_job(jobs: JobManager, store: ImageStore, job_id: str) -> Job | RecoveredJob:
-    """The job in memory, else its stored images (after a restart); blocks on the store, so run it in a thread."""
-    job = jobs.get(job_id)
-    if job is not None:
-        return job
-    records = store.job_images(job_id.strip())
-    if not records:
-        raise JobNotFoundError(
-            f"No job {job_id!r} is known. Jobs are kept while the server runs; after a restart only jobs whose "
-            "images were stored can be found. Call list_images to see the stored images."
-        )
-    return RecoveredJob(records[0].operation or Operation.GENERATE, recovered_outcome(records))
-
-
-def recovered_outcome(records: list[ImageRecord]) -> ImagesOutcome:
-    """A job's outcome rebuilt from its stored images (after a restart, the job itself is gone)."""
-    usage = sum_usage({r.request_id: r.usage for r in records}.values())  # one usage per upstream answer
-    notes = [f"Recovered from the store: job {records[0].job_id} finished earlier."]
-    return ImagesOutcome(records, records[0].model or "unknown", usage, notes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..store import ImageRecord, ImageStore
+from ..store import ImageRecord, Store
 
 
 @dataclass(frozen=True)
@@ -13,6 +13,6 @@ class Listing:
     query: str | None
 
 
-def list_images(store: ImageStore, limit: int, query: str | None) -> Listing:
-    """Blocks on the store; run it in a worker thread."""
-    return Listing(store.recent(limit=limit, query=query), query)
+def list_images(store: Store, limit: int, query: str | None, user: str | None = None) -> Listing:
+    """Blocks on the store; run it in a worker thread. With `user`, only the images that user made."""
+    return Listing(store.recent(limit=limit, query=query, user=user), query)

@@ -81,3 +81,5 @@ class Call:
     job_id: str | None = None
     partial_images: int = 0
     """Above 0, models that can stream are asked to, with this many partial images."""
+    user: str | None = None
+    """The signed-in user's subject (OAuth), recorded with every image the call makes."""

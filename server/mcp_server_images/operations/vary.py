@@ -20,7 +20,7 @@ from ..catalog.spec import ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png
 from ..store import NewImage, Operation
-from .common import ImageDeps, finish, plan_copies
+from .common import ImageDeps, deliver, finish, plan_copies
 from .edit import edit
 from .models import Chosen, choose
 from .requests import Call, EditRequest, ImagesOutcome, VariationRequest
@@ -127,12 +127,11 @@ async def _why_not_native(deps: ImageDeps) -> str | None:
 
 
 async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, call: Call) -> ImagesOutcome:
-    save_plan = plan_copies(deps, request.save, request.n, request.client_roots)
-    source = await deps.resolver.resolve(request.image, request.client_roots)
-    png, notes = await anyio.to_thread.run_sync(partial(square_png, source.data, source.info, source.ref, crop=True))
     options = ImageOptions(n=request.n, size=request.size)
-    await call.progress.step(f"request sent to {chosen.wire}")
-    answer = await deps.images.vary(ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")]))
+    save_plan = plan_copies(deps, request.save, options, request.client_roots)
+    source = await deps.resolver.resolve(request.image, request.client_roots, flatten=True)
+    png, notes = await anyio.to_thread.run_sync(partial(square_png, source.data, source.info, source.ref, crop=True))
+    notes = [note for note in (source.note, *notes) if note]
     meta = NewImage(
         prompt=None,
         model=chosen.wire,
@@ -140,6 +139,10 @@ async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, ca
         parameters={"n": request.n} | ({"size": request.size} if request.size else {}),
         source_images=[source.source],
         job_id=call.job_id,
+        user=call.user,
     )
-    outcome = await finish(deps, [answer], meta, [*chosen.notes, *notes], save_plan)
+    upstream = ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")])
+    await call.progress.step(f"request sent to {chosen.wire}")
+    delivered = await deliver(deps, deps.images.vary, upstream, meta, call)
+    outcome = await finish(deps, [delivered], [*chosen.notes, *notes], save_plan)
     return replace(outcome, method="variations")

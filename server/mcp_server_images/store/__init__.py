@@ -1,15 +1,19 @@
-"""Where images live. Only this package touches the output folder."""
+"""Where images live. Only this package touches the output folder or the bucket."""
 
-from .local import ImageNotFoundError, ImageStore, write_atomic
+from .base import ImageNotFoundError, JobBoard, JobState, Store
+from .local import LocalStore, write_atomic
 from .records import URI_SCHEME, ImageRecord, NewImage, Operation, image_uri
 
 __all__ = [
     "URI_SCHEME",
     "ImageNotFoundError",
     "ImageRecord",
-    "ImageStore",
+    "JobBoard",
+    "JobState",
+    "LocalStore",
     "NewImage",
     "Operation",
+    "Store",
     "image_uri",
     "write_atomic",
 ]

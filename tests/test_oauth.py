@@ -1,0 +1,158 @@
+"""Sign-in with OAuth 2.1 over streamable HTTP: a test issuer (keys made here, its metadata and JWKS served on
+loopback by the emulator) signs access tokens; the server accepts its tokens for this resource and refuses every
+other kind with 401 and a WWW-Authenticate header that points at the protected resource metadata."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import jwt
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+from mcp import Client
+from mcp.client.streamable_http import streamable_http_client
+
+from tests.conftest import text_of
+from tests.fake_openai import Emulator
+from tests.test_faults import entries
+from tests.test_transports import free_port, http_server, server_env
+
+pytestmark = pytest.mark.anyio
+
+SCOPE = "images"
+
+
+class Issuer:
+    """An identity provider as far as a resource server sees one: an issuer URL, signing keys, a JWKS."""
+
+    def __init__(self, url: str, kid: str = "key-1") -> None:
+        self.url = url
+        self.kid = kid
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def jwks(self) -> dict[str, Any]:
+        public = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [public | {"kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    def token(self, audience: str, subject: str = "alice", **claims: Any) -> str:
+        now = int(time.time())
+        payload = {"iss": self.url, "aud": audience, "sub": subject, "iat": now, "exp": now + 300, "scope": SCOPE}
+        return jwt.encode(payload | claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+
+
+def unsigned(token: str) -> str:
+    """The same claims with `alg: none` and no signature."""
+    _, payload, _ = token.split(".")
+    header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
+    return f"{header}.{payload}."
+
+
+@contextmanager
+def signed_in_server(emulator: Emulator, issuer: Issuer, output_dir: Path) -> Iterator[tuple[str, str]]:
+    """A server that takes the issuer's tokens (found through its OpenID metadata) and links images through
+    itself; yields (origin, resource URL)."""
+    jwks_url = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
+    metadata = {"issuer": issuer.url, "jwks_uri": jwks_url}
+    emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    env = server_env(emulator, output_dir) | {
+        "MCP_IMAGES_OAUTH_ISSUER": issuer.url,
+        "MCP_IMAGES_RESOURCE_URL": f"{origin}/mcp",
+        "MCP_IMAGES_OAUTH_SCOPES": SCOPE,
+        "MCP_IMAGES_PUBLIC_BASE_URL": origin,
+        "MCP_IMAGES_OWN_IMAGES_ONLY": "true",
+        "MCP_IMAGES_STATELESS_HTTP": "true",
+    }
+    with http_server(env, port=port, log=output_dir.parent / "server.log"):
+        yield origin, f"{origin}/mcp"
+
+
+@asynccontextmanager
+async def session(url: str, token: str) -> AsyncIterator[Client]:
+    headers = {"authorization": f"Bearer {token}"}
+    async with (
+        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
+        Client(streamable_http_client(url, http_client=http)) as client,
+    ):
+        yield client
+
+
+def issuer_of(emulator: Emulator) -> Issuer:
+    return Issuer(f"{emulator.origin}/files/idp")
+
+
+async def test_only_the_issuers_tokens_for_this_server_pass(emulator: Emulator, output_dir: Path) -> None:
+    issuer = issuer_of(emulator)
+    impostor = Issuer(issuer.url, kid=issuer.kid)  # same issuer name and key id, another key
+    with signed_in_server(emulator, issuer, output_dir) as (origin, resource):
+        metadata = httpx2.get(f"{origin}/.well-known/oauth-protected-resource/mcp", timeout=10).json()
+        root = httpx2.get(f"{origin}/.well-known/oauth-protected-resource", timeout=10).json()
+        refused = {
+            "no token": None,
+            "expired": issuer.token(resource, exp=int(time.time()) - 600),
+            "not yet valid": issuer.token(resource, nbf=int(time.time()) + 600),
+            "wrong audience": issuer.token("https://other.example/mcp"),
+            "wrong issuer": issuer.token(resource, iss="https://evil.example"),
+            "unsigned (alg none)": unsigned(issuer.token(resource)),
+            "wrongly signed": impostor.token(resource),
+            "not a JWT": "opaque-token-123",
+        }
+        answers = {name: post_mcp(origin, token) for name, token in refused.items()}
+        without_scope = post_mcp(origin, issuer.token(resource, scope="profile"))
+        async with session(resource, issuer.token(resource)) as client:
+            tools = await client.list_tools()
+
+    assert metadata["resource"] == resource and metadata["authorization_servers"] == [issuer.url]
+    assert metadata["scopes_supported"] == [SCOPE] and root == metadata
+    challenge = f'resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"'
+    for name, answer in answers.items():
+        assert answer.status_code == 401, name
+        assert answer.headers["www-authenticate"].startswith("Bearer "), name
+        assert challenge in answer.headers["www-authenticate"], name
+    assert without_scope.status_code == 403
+    assert 'error="insufficient_scope"' in without_scope.headers["www-authenticate"]
+    assert "generate_image" in [tool.name for tool in tools.tools]
+
+
+def post_mcp(origin: str, token: str | None) -> httpx2.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    return httpx2.post(f"{origin}/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers=headers)
+
+
+async def test_images_are_tagged_with_their_user_and_linked_behind_sign_in(
+    emulator: Emulator, output_dir: Path
+) -> None:
+    issuer = issuer_of(emulator)
+    with signed_in_server(emulator, issuer, output_dir) as (origin, resource):
+        alice, bob = issuer.token(resource, subject="alice"), issuer.token(resource, subject="bob")
+        async with session(resource, alice) as client:
+            made = await client.call_tool("generate_image", {"prompt": "alice's fox"})
+            [image] = entries(made)
+            alices_list = entries(await client.call_tool("list_images", {}))
+        async with session(resource, bob) as client:
+            bobs_list = entries(await client.call_tool("list_images", {}))
+            shared = await client.call_tool("analyze_image", {"images": [image["id"]]})
+        with_token = httpx2.get(image["url"], headers={"authorization": f"Bearer {bob}"}, timeout=10)
+        without = httpx2.get(image["url"], timeout=10)
+
+    sidecar = json.loads(Path(image["path"]).with_suffix(".json").read_text())
+    assert sidecar["user"] == "alice"
+    assert [entry["id"] for entry in alices_list] == [image["id"]]
+    assert bobs_list == [], "each user lists only their own images"
+    assert not shared.is_error, text_of(shared)
+    assert image["url"] == f"{origin}/images/{image['id']}"
+    assert with_token.status_code == 200 and with_token.content == Path(image["path"]).read_bytes()
+    assert with_token.headers["content-type"] == "image/png"
+    assert without.status_code == 401
+    assert (
+        f'resource_metadata="{origin}/.well-known/oauth-protected-resource/mcp"' in without.headers["www-authenticate"]
+    )
