@@ -8,8 +8,12 @@ from contextlib import asynccontextmanager
 from mcp.server.mcpserver import MCPServer
 
 from . import __version__
+from .adapter.client_log import register_logging
+from .adapter.completions import register_completions
 from .adapter.http import HEALTH_PATH, health
+from .adapter.prompts import register_prompts
 from .adapter.resources import register_resources
+from .adapter.server import ImagesServer
 from .adapter.tools import TOOLS
 from .services import Services, open_services
 from .settings import Settings
@@ -19,7 +23,7 @@ Image generation, editing, variations and vision. Every image this server makes 
 id; pass that id (or a file path or URL) to later calls instead of image data. Results show a preview when the
 original is too large to inline; the full image is always in the file named in the result. A slow generation
 answers with a job id: call get_job with it for the result. analyze_image lets you check what an image shows;
-list_images finds earlier images."""
+list_images finds earlier images. The prompts are ready-made recipes that chain these tools."""
 
 
 def build_server(settings: Settings) -> MCPServer[Services]:
@@ -30,7 +34,7 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         async with open_services(settings) as services:
             yield services
 
-    server: MCPServer[Services] = MCPServer(
+    server: MCPServer[Services] = ImagesServer(
         "mcp-server-images",
         title="Images",
         version=__version__,
@@ -42,5 +46,8 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         description = tool.describe(settings) if tool.describe else None
         server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
+    register_prompts(server)
+    register_completions(server)
+    register_logging(server)
     server.custom_route(HEALTH_PATH, methods=["GET"])(health)
     return server

@@ -9,13 +9,14 @@ import math
 from collections.abc import Awaitable, Callable
 
 import anyio
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, LoggingLevel
 
 from ..operations.common import ImageDeps
 from ..operations.jobs import Job, RecoveredJob
 from ..operations.requests import Call, ImagesOutcome
 from ..services import Services
 from ..store import Operation
+from .client_log import client_log
 from .context import Ctx, services_of, wants_progress
 from .render import error_result, images_result, job_status_result
 
@@ -55,7 +56,21 @@ async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
         raise
     finally:
         job.listeners.remove(forward)
+    await client_log(ctx, *_summary(job))
     return await render_job(services, job)
+
+
+def _summary(job: Job) -> tuple[LoggingLevel, str]:
+    """The log line a client gets when a call answers: the images stored, the failure, or the job to ask about."""
+    if job.status == "failed":
+        return "error", f"{job.operation.value} failed: {job.error}"
+    if job.status == "running" or job.outcome is None:
+        return "warning", (
+            f"{job.operation.value} is still running after {job.elapsed:.0f} s; answered with job id {job.id} "
+            "(get_job returns the result)"
+        )
+    ids = ", ".join(record.id for record in job.outcome.images)
+    return "info", f"{job.operation.value}: stored {len(job.outcome.images)} image(s) with {job.outcome.model}: {ids}"
 
 
 async def render_job(services: Services, job: Job | RecoveredJob) -> CallToolResult:
