@@ -61,6 +61,8 @@ class Settings(BaseSettings):
         populate_by_name=True,
         extra="ignore",
         frozen=True,
+        # An empty variable means "not set": client configs and bundles often pass blanks for optional fields.
+        env_ignore_empty=True,
     )
 
     # --- upstream ---
@@ -90,7 +92,7 @@ class Settings(BaseSettings):
     inline_image_urls: bool = Field(
         default=False,
         description="analyze_image fetches http(s) image URLs and sends them inline, for gateways that cannot "
-        "fetch URLs themselves (default: URLs are passed through).",
+        "fetch URLs themselves (off: URLs are passed through).",
     )
     upstream_timeout: float = Field(
         default=600.0,
@@ -121,7 +123,7 @@ class Settings(BaseSettings):
     )
     cancel_upstream: bool = Field(
         default=False,
-        description="On a cancelled call, abort the upstream request too (default: let it finish and store the "
+        description="On a cancelled call, abort the upstream request too (off: let it finish and store the "
         "images, since the cost is usually incurred already).",
     )
     shutdown_grace: float = Field(

@@ -29,7 +29,7 @@ from starlette.types import Receive, Scope, Send
 
 from . import contract
 from .pictures import describe, picture
-from .rules import GPT, ApiError, check_image_request, model_name, output_size
+from .rules import CHAT, DALL_E, GPT, ApiError, check_image_request, model_name, output_size
 
 
 @dataclass
@@ -153,9 +153,18 @@ def build_app(state: EmulatorState) -> Starlette:
         state.record(recorded)
         return recorded
 
-    def authorised(recorded: RecordedRequest) -> bool:
+    def unauthorised(recorded: RecordedRequest) -> Response | None:
+        """The real API's 401 for a missing or wrong key, or None when the key is right."""
         presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return state.api_key in (presented, recorded.headers.get("x-api-key"))
+        if state.api_key in (presented, recorded.headers.get("x-api-key")):
+            return None
+        masked = f"{presented[:3]}{'*' * 8}{presented[-4:]}" if len(presented) > 8 else "(none)"
+        return _error(
+            401,
+            f"Incorrect API key provided: {masked}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
 
     async def api(request: Request) -> Response:
         recorded = await record(request)
@@ -170,15 +179,9 @@ def build_app(state: EmulatorState) -> Starlette:
         fault = state.take_fault(recorded.path)
         if fault is not None:
             return await _faulted(fault)
-        if not authorised(recorded):
-            presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            masked = f"{presented[:3]}{'*' * 8}{presented[-4:]}" if len(presented) > 8 else "(none)"
-            return _error(
-                401,
-                f"Incorrect API key provided: {masked}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                code="invalid_api_key",
-            )
+        refused = unauthorised(recorded)
+        if refused is not None:
+            return refused
         state.in_flight += 1
         state.max_in_flight = max(state.max_in_flight, state.in_flight)
         try:
@@ -211,12 +214,28 @@ def build_app(state: EmulatorState) -> Starlette:
         data, content_type = state.files[name]
         return Response(data, media_type=content_type)
 
+    async def models(request: Request) -> Response:
+        """GET /v1/models: every model the emulator serves, as the real list answers (no shutdown announced)."""
+        recorded = await record(request)
+        fault = state.take_fault(recorded.path)
+        if fault is not None:
+            return await _faulted(fault)
+        refused = unauthorised(recorded)
+        if refused is not None:
+            return refused
+        listed = [
+            {"id": name, "object": "model", "created": 1_700_000_000, "owned_by": "system", "shutdown_date": None}
+            for name in (*GPT, *DALL_E, *CHAT)
+        ]
+        return JSONResponse({"object": "list", "data": listed}, headers={"x-request-id": _request_id()})
+
     async def unknown(request: Request) -> Response:
         recorded = await record(request)
         state.violation([f"{recorded.method} {recorded.path}: not an endpoint of the API"])
         return _error(404, f"Invalid URL ({recorded.method} {recorded.path})")
 
     routes = [Route(path, api, methods=["POST"]) for path in contract.OPERATIONS]
+    routes.append(Route("/v1/models", models, methods=["GET"]))
     routes.append(Route("/files/{name}", files, methods=["GET"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)

@@ -13,6 +13,8 @@ GPT = (
     "chatgpt-image-latest",
 )
 DALL_E = ("dall-e-2", "dall-e-3")
+CHAT = ("gpt-4o-mini", "gpt-4o", "gpt-4.1-mini")
+"""Chat models the emulator lists; its chat endpoint answers for any model name."""
 GPT_SIZES = ("1024x1024", "1024x1536", "1536x1024", "auto")
 SIZES = {"dall-e-2": ("256x256", "512x512", "1024x1024"), "dall-e-3": ("1024x1024", "1792x1024", "1024x1792")}
 PROMPT_LIMITS = {"dall-e-2": 1000, "dall-e-3": 4000}

@@ -69,6 +69,12 @@ class UpstreamClient:
             lambda: self._http.build_request("POST", self._url(path), json=dict(body), headers=self._auth_headers()),
         )
 
+    async def get_json(self, path: str) -> ApiResponse:
+        """GET `<base_url><path>` (with the key, like every API request) and parse the JSON answer."""
+        return await self._read(
+            path, lambda: self._http.build_request("GET", self._url(path), headers=self._auth_headers())
+        )
+
     async def post_multipart(self, path: str, fields: Mapping[str, str], files: Sequence[FileField]) -> ApiResponse:
         """POST multipart/form-data; every file part carries a filename and content type."""
         return await self._read(path, self._multipart(path, fields, files))
@@ -173,15 +179,21 @@ class UpstreamClient:
             last = attempt == attempts - 1
             async with self._slots:
                 started = time.monotonic()
+                request = build()
                 try:
-                    response = await self._http.send(build(), stream=True)
+                    response = await self._http.send(request, stream=True)
                     if read_body:
                         await _read_or_close(response)
                 except httpx2.ReadTimeout as exc:
                     raise self._broken(path, exc) from exc
                 except httpx2.TransportError as exc:
                     log.warning(
-                        "POST %s failed (%s), attempt %d of %d", path, type(exc).__name__, attempt + 1, attempts
+                        "%s %s failed (%s), attempt %d of %d",
+                        request.method,
+                        path,
+                        type(exc).__name__,
+                        attempt + 1,
+                        attempts,
                     )
                     if last:
                         raise UpstreamError(
@@ -192,7 +204,14 @@ class UpstreamClient:
                 else:
                     request_id = response.headers.get("x-request-id")
                     elapsed = time.monotonic() - started
-                    log.info("POST %s -> %d in %.1f s (request id %s)", path, response.status_code, elapsed, request_id)
+                    log.info(
+                        "%s %s -> %d in %.1f s (request id %s)",
+                        request.method,
+                        path,
+                        response.status_code,
+                        elapsed,
+                        request_id,
+                    )
                     if response.is_success:
                         try:
                             yield response
@@ -206,7 +225,9 @@ class UpstreamClient:
                     if last or not self._retry.should_retry(response):
                         raise self._error(response, request_id)
                     wait = self._retry.delay(attempt, response)
-                    log.warning("POST %s answered %d; retrying in %.1f s", path, response.status_code, wait)
+                    log.warning(
+                        "%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait
+                    )
             await anyio.sleep(wait)
 
     def _parse(self, response: httpx2.Response, path: str) -> dict[str, Any]:
