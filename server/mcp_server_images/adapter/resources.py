@@ -81,7 +81,9 @@ def register_resources(server: MCPServer[Services]) -> None:
         prefix = f"{URI_SCHEME}://"
         if not params.uri.startswith(prefix):
             raise MCPError(
-                code=INVALID_PARAMS, message=f"unknown resource {params.uri!r}; image URIs look like {prefix}<id>"
+                code=INVALID_PARAMS,
+                message=f"unknown resource {params.uri!r}; image URIs look like {prefix}<id>",
+                data={"uri": params.uri},
             )
         store = ctx.lifespan_context.store
         try:
