@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import subprocess
 import sys
 from pathlib import Path
@@ -114,13 +115,15 @@ def test_started_in_a_terminal_it_says_what_it_waits_for(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        bufsize=0,  # unbuffered, so select() sees every line that has not been read yet
     )
     os.close(terminal)
     assert process.stderr is not None
     lines: list[str] = []
     while not any("WARNING" in line for line in lines):
-        line = process.stderr.readline().decode()
-        assert line, f"stderr ended early: {lines}"
+        ready, _, _ = select.select([process.stderr], [], [], 120)  # a guard against a hang, not a timing check
+        line = process.stderr.readline().decode() if ready else ""
+        assert line, f"stderr ended or went quiet before the warning: {lines}"
         lines.append(line)
     process.terminate()
     stdout, _ = process.communicate(timeout=30)
