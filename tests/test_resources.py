@@ -83,3 +83,41 @@ async def test_ids_survive_a_new_session(client: Client, output_dir: Path) -> No
     assert record.location == entry["path"]
     assert later.get(entry["id"][:4]).id == entry["id"], "a unique 4-character prefix finds it"
     assert record.prompt == "kept"
+
+
+async def test_list_images_pages_with_a_cursor_and_says_the_total(client: Client, output_dir: Path) -> None:
+    ids = seed(output_dir, 5)
+
+    first = await client.call_tool("list_images", {"limit": 2})
+    assert first.structured_content is not None
+    assert [image["id"] for image in first.structured_content["images"]] == ids[::-1][:2]
+    assert (first.structured_content["total"], first.structured_content["next_cursor"]) == (5, "2")
+    assert text_of(first).startswith("Images 1-2 of 5, newest first:")
+    assert "3 more: call list_images again with cursor '2' for the next page." in text_of(first)
+
+    last = await client.call_tool("list_images", {"limit": 2, "cursor": "4"})
+    assert last.structured_content is not None
+    assert [image["id"] for image in last.structured_content["images"]] == [ids[0]]
+    assert last.structured_content["next_cursor"] is None
+    assert "more:" not in text_of(last)
+
+    beyond = await client.call_tool("list_images", {"cursor": "9"})
+    assert text_of(beyond) == "No more images: all 5 are listed on the earlier pages."
+
+    wrong = await client.call_tool("list_images", {"cursor": "page-2"})
+    assert wrong.is_error
+    assert text_of(wrong) == (
+        "cursor 'page-2' is not one list_images gave; leave it out to start from the newest image."
+    )
+
+
+async def test_the_image_template_names_every_stored_image(client: Client, output_dir: Path) -> None:
+    [image_id] = seed(output_dir, 1)
+
+    templates = (await client.list_resource_templates()).resource_templates
+
+    assert [t.uri_template for t in templates] == ["images://{id}"]
+    read = await client.read_resource(templates[0].uri_template.replace("{id}", image_id[:5]))
+    [contents] = read.contents
+    assert isinstance(contents, BlobResourceContents)
+    assert base64.b64decode(contents.blob) == next(output_dir.glob(f"*{image_id}.png")).read_bytes()

@@ -12,9 +12,13 @@ from starlette.responses import JSONResponse, Response
 
 from . import __version__
 from .adapter.auth import oauth, root_metadata, signed_in_only
+from .adapter.client_log import register_logging
+from .adapter.completions import register_completions
 from .adapter.http import HEALTH_PATH, health
 from .adapter.links import IMAGE_ROUTE, serve_image
+from .adapter.prompts import register_prompts
 from .adapter.resources import register_resources
+from .adapter.server import ImagesServer
 from .adapter.tools import TOOLS
 from .catalog.catalog import Catalog
 from .services import Services, open_services
@@ -25,7 +29,7 @@ Image generation, editing, variations and vision. Every image this server makes 
 id; pass that id (or a file path or URL) to later calls instead of image data. Results show a preview when the
 original is too large to inline; the full image is always in the file named in the result. A slow generation
 answers with a job id: call get_job with it for the result. analyze_image lets you check what an image shows;
-list_images finds earlier images."""
+list_images finds earlier images. The prompts are ready-made recipes that chain these tools."""
 
 
 def build_server(settings: Settings) -> MCPServer[Services]:
@@ -48,7 +52,7 @@ def build_server(settings: Settings) -> MCPServer[Services]:
                 opened.remove(services)
 
     sign_in = oauth(settings)
-    server: MCPServer[Services] = MCPServer(
+    server: MCPServer[Services] = ImagesServer(
         "mcp-server-images",
         title="Images",
         version=__version__,
@@ -62,6 +66,9 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         description = tool.describe(settings) if tool.describe else None
         server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
+    register_prompts(server)
+    register_completions(server)
+    register_logging(server)
     add_routes(server, settings, sign_in[0] if sign_in else None, opened)
     return server
 

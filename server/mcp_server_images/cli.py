@@ -1,7 +1,9 @@
 """Command line entry point: flags mirror the `MCP_IMAGES_*` environment variables one to one.
 
-On start it logs (to stderr) what it resolved: provider, base URL, where the key came from (never the key),
-the output directory and the default model, so a misconfiguration is visible before the first call.
+`mcp-server-images` serves MCP; `mcp-server-images config <client>` prints a client snippet and
+`mcp-server-images doctor` checks the set-up. On start the server logs (to stderr) what it resolved: provider,
+base URL, where the key came from (never the key), the output directory and the default model, so a
+misconfiguration is visible before the first call. Started in a terminal, it also says what it is waiting for.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from pydantic import ValidationError
 from . import __version__
 from .adapter.http import serve_http
 from .app import build_server
+from .client_config import CLIENTS, this_install
+from .doctor import diagnose, report
 from .errors import ConfigurationError
 from .services import Services, open_store
 from .settings import ENV_PREFIX, Settings
@@ -40,9 +44,9 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--vision-model", "vision_model", {"metavar": "MODEL"}),
     ("--models-file", "models_file", {"metavar": "FILE"}),
     ("--models-refresh-hours", "models_refresh_hours", {"type": float, "metavar": "HOURS"}),
-    ("--inline-image-urls", "inline_image_urls", {"action": "store_true", "default": None}),
+    ("--inline-image-urls", "inline_image_urls", {"action": "store_true"}),
     ("--allowed-dirs", "allowed_dirs", {"metavar": "DIRS"}),
-    ("--allow-private-urls", "allow_private_urls", {"action": "store_true", "default": None}),
+    ("--allow-private-urls", "allow_private_urls", {"action": "store_true"}),
     ("--max-input-bytes", "max_input_bytes", {"type": int, "metavar": "BYTES"}),
     ("--max-input-pixels", "max_input_pixels", {"type": int, "metavar": "PIXELS"}),
     ("--fetch-timeout", "fetch_timeout", {"type": float, "metavar": "SECONDS"}),
@@ -50,7 +54,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--response-deadline", "response_deadline", {"type": float, "metavar": "SECONDS"}),
     ("--partial-images", "partial_images", {"type": int, "metavar": "N"}),
     ("--heartbeat-interval", "heartbeat_interval", {"type": float, "metavar": "SECONDS"}),
-    ("--cancel-upstream", "cancel_upstream", {"action": "store_true", "default": None}),
+    ("--cancel-upstream", "cancel_upstream", {"action": "store_true"}),
     ("--shutdown-grace", "shutdown_grace", {"type": float, "metavar": "SECONDS"}),
     ("--inline", "inline", {"choices": ["preview", "full", "none"]}),
     ("--inline-budget", "inline_budget", {"type": int, "metavar": "BYTES"}),
@@ -59,7 +63,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--max-concurrency", "max_concurrency", {"type": int, "metavar": "N"}),
     ("--max-retries", "max_retries", {"type": int, "metavar": "N"}),
     ("--auth-token", "auth_token", {"metavar": "TOKEN"}),
-    ("--stateless-http", "stateless_http", {"action": "store_true", "default": None}),
+    ("--stateless-http", "stateless_http", {"action": "store_true"}),
     ("--store", "store", {"choices": ["local", "s3"]}),
     ("--s3-bucket", "s3_bucket", {"metavar": "BUCKET"}),
     ("--s3-prefix", "s3_prefix", {"metavar": "PREFIX"}),
@@ -76,14 +80,36 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--oauth-jwks-url", "oauth_jwks_url", {"metavar": "URL"}),
     ("--resource-url", "resource_url", {"metavar": "URL"}),
     ("--oauth-scopes", "oauth_scopes", {"metavar": "SCOPES"}),
-    ("--own-images-only", "own_images_only", {"action": "store_true", "default": None}),
-    ("--allow-remote", "allow_remote", {"action": "store_true", "default": None}),
+    ("--own-images-only", "own_images_only", {"action": "store_true"}),
+    ("--allow-remote", "allow_remote", {"action": "store_true"}),
     ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
 )
 
 
-def parser() -> argparse.ArgumentParser:
+COMMANDS_HELP = "Without a command the server runs (on stdio unless --transport http)."
+
+
+def _default(name: str) -> str:
+    """A setting's default as --help shows it."""
+    value = Settings.model_fields[name].get_default(call_default_factory=True)
+    if value is None or value == "":
+        return "none"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
+def _add_setting_flags(target: argparse.ArgumentParser) -> None:
+    """Every setting as a flag. Absent flags leave no attribute, so the environment and defaults apply."""
     fields = Settings.model_fields
+    for flag, name, extra in FLAGS:
+        env = ENV_PREFIX + name.upper()
+        description = (fields[name].description or "").replace("%", "%%")
+        help_text = f"{description} (default: {_default(name)}) [env: {env}]"
+        target.add_argument(flag, dest=name, help=help_text, default=argparse.SUPPRESS, **extra)
+
+
+def parser() -> argparse.ArgumentParser:
     result = argparse.ArgumentParser(
         prog="mcp-server-images",
         description="MCP server for image generation, editing, variations and vision on OpenAI-compatible APIs. "
@@ -93,16 +119,31 @@ def parser() -> argparse.ArgumentParser:
         "lines are visible to other users of the machine.",
     )
     result.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    for flag, name, extra in FLAGS:
-        env = ENV_PREFIX + name.upper()
-        description = fields[name].description or ""
-        result.add_argument(flag, dest=name, help=f"{description} [env: {env}]", **extra)
+    _add_setting_flags(result)
+    commands = result.add_subparsers(dest="command", title="commands", description=COMMANDS_HELP)
+    config = commands.add_parser(
+        "config",
+        help="print the snippet that adds this server to an MCP client, with this install's command",
+        description="Print the snippet that adds this server to an MCP client (stdout), and where it goes (stderr).",
+    )
+    config.add_argument("client", choices=list(CLIENTS), help="the MCP client")
+    _add_setting_flags(config)
+    doctor = commands.add_parser(
+        "doctor",
+        help="check the set-up: versions, key, provider, models, image folder, HTTP safety",
+        description="Check the set-up the server would run with; exit status 1 when something must be fixed.",
+    )
+    doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
+    _add_setting_flags(doctor)
     return result
 
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
-    args = parser().parse_args(argv)
-    overrides = {name: value for name, value in vars(args).items() if value is not None}
+    return _settings(parser().parse_args(argv))
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: value for name, value in vars(args).items() if name in Settings.model_fields}
     return Settings(**overrides)
 
 
@@ -134,6 +175,19 @@ def sign_in(settings: Settings) -> str:
     return "; static bearer token" if settings.auth_token else ""
 
 
+def banner() -> str:
+    """What a person who starts the server in a terminal needs to know: it is waiting for a client, not hung."""
+    clients = ", ".join(CLIENTS)
+    return (
+        f"mcp-server-images {__version__}: an MCP server for image generation, editing and vision.\n"
+        "It is now waiting for an MCP client on stdin/stdout; typing here does nothing useful. "
+        "Press Ctrl+C to stop.\n"
+        "  Connect a client:   mcp-server-images config <client>   (" + clients + ")\n"
+        "  Check the set-up:   mcp-server-images doctor\n"
+        "  All options:        mcp-server-images --help"
+    )
+
+
 async def serve_stdio(server: MCPServer[Services]) -> None:
     """Serve on stdio until stdin ends or SIGTERM/SIGINT arrives; either way running jobs get their grace period."""
     async with anyio.create_task_group() as group:
@@ -151,15 +205,46 @@ async def serve_stdio(server: MCPServer[Services]) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    args = parser().parse_args(argv)
     try:
-        settings = load_settings(argv)
+        settings = _settings(args)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         sys.exit(f"mcp-server-images: invalid configuration: {problems}")
+    if args.command == "config":
+        print_config(settings, args.client)
+    elif args.command == "doctor":
+        sys.exit(run_doctor(settings, as_json=args.json))
+    else:
+        serve(settings)
+
+
+def print_config(settings: Settings, client: str) -> None:
+    chosen = CLIENTS[client]
+    print(chosen.render(this_install(settings)))
+    print(f"{chosen.title}: {chosen.where}", file=sys.stderr)
+
+
+def run_doctor(settings: Settings, *, as_json: bool) -> int:
+    """Exit status 0 when nothing must be fixed, else 1."""
+    checks = anyio.run(diagnose, settings)
+    print(report(checks, as_json=as_json))
+    return 1 if any(check.status == "fail" for check in checks) else 0
+
+
+def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if settings.transport == "stdio" and sys.stdin.isatty():
+        print(banner(), file=sys.stderr, flush=True)
     log.info(describe(settings))
+    endpoint = settings.endpoint()
+    if endpoint.key_source is None:
+        log.warning(
+            "No API key: set %s. The tools are listed, but every call fails until a key is set.",
+            " or ".join(endpoint.key_variables),
+        )
     try:
         if settings.store == "s3":
             open_store(settings)  # a wrong bucket, endpoint or key stops here with one line, not a traceback

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import anyio
@@ -40,6 +40,9 @@ class Services:
     models: Models
     store: Store
     jobs: JobManager
+    client_log_levels: dict[str | None, str] = field(default_factory=dict)
+    """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
+    (None for the one client of a stdio server)."""
 
 
 @asynccontextmanager

@@ -62,6 +62,8 @@ class Settings(BaseSettings):
         populate_by_name=True,
         extra="ignore",
         frozen=True,
+        # An empty variable means "not set": client configs and bundles often pass blanks for optional fields.
+        env_ignore_empty=True,
     )
 
     # --- upstream ---
@@ -107,7 +109,7 @@ class Settings(BaseSettings):
     inline_image_urls: bool = Field(
         default=False,
         description="analyze_image fetches http(s) image URLs and sends them inline, for gateways that cannot "
-        "fetch URLs themselves (default: URLs are passed through).",
+        "fetch URLs themselves (off: URLs are passed through).",
     )
     upstream_timeout: float = Field(
         default=600.0,
@@ -144,7 +146,7 @@ class Settings(BaseSettings):
     )
     cancel_upstream: bool = Field(
         default=False,
-        description="On a cancelled call, abort the upstream request too (default: let it finish and store the "
+        description="On a cancelled call, abort the upstream request too (off: let it finish and store the "
         "images, since the cost is usually incurred already).",
     )
     shutdown_grace: float = Field(
@@ -204,7 +206,7 @@ class Settings(BaseSettings):
     )
     s3_region: str = Field(default="us-east-1", description="S3 region.")
     s3_access_key_id: SecretStr | None = Field(
-        default=None, description="S3 access key id (default: the AWS_* environment variables or instance role)."
+        default=None, description="S3 access key id; without it, the AWS_* environment variables or the instance role."
     )
     s3_secret_access_key: SecretStr | None = Field(default=None, description="S3 secret access key.")
     link_expiry: int = Field(
@@ -230,7 +232,7 @@ class Settings(BaseSettings):
         description="Seconds without a heartbeat after which a shared job counts as lost (its instance died).",
     )
     instance_name: str | None = Field(
-        default=None, description="This instance's name in shared job records (default: host name and process id)."
+        default=None, description="This instance's name in shared job records; without it, host name and process id."
     )
 
     # --- sign-in (OAuth 2.1 resource server) ---
@@ -240,7 +242,7 @@ class Settings(BaseSettings):
     )
     oauth_jwks_url: str | None = Field(
         default=None,
-        description="The issuer's JWKS URL (default: discovered from the issuer's metadata).",
+        description="The issuer's JWKS URL; without it, discovered from the issuer's metadata.",
     )
     resource_url: str | None = Field(
         default=None,

@@ -256,9 +256,18 @@ def build_app(state: EmulatorState) -> Starlette:
         state.record(recorded)
         return recorded
 
-    def authorised(recorded: RecordedRequest) -> bool:
+    def unauthorised(recorded: RecordedRequest) -> Response | None:
+        """The real API's 401 for a missing or wrong key, or None when the key is right."""
         presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        return state.api_key in (presented, recorded.headers.get("x-api-key"))
+        if state.api_key in (presented, recorded.headers.get("x-api-key")):
+            return None
+        masked = f"{presented[:3]}{'*' * 8}{presented[-4:]}" if len(presented) > 8 else "(none)"
+        return _error(
+            401,
+            f"Incorrect API key provided: {masked}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            code="invalid_api_key",
+        )
 
     async def api(request: Request) -> Response:
         recorded = await record(request)
@@ -280,15 +289,9 @@ def build_app(state: EmulatorState) -> Starlette:
             if fault.hold is not None:
                 await anyio.to_thread.run_sync(fault.hold.wait, HOLD_LIMIT, abandon_on_cancel=True)
             return _faulted(fault)
-        if not authorised(recorded):
-            presented = recorded.headers.get("authorization", "").removeprefix("Bearer ").strip()
-            masked = f"{presented[:3]}{'*' * 8}{presented[-4:]}" if len(presented) > 8 else "(none)"
-            return _error(
-                401,
-                f"Incorrect API key provided: {masked}. You can find your API key at "
-                "https://platform.openai.com/account/api-keys.",
-                code="invalid_api_key",
-            )
+        refused = unauthorised(recorded)
+        if refused is not None:
+            return refused
         if state.delay:  # a slow upstream for `make bench`; tests hold requests instead of timing them
             await anyio.sleep(state.delay)
         return await _answer(state, recorded, body)

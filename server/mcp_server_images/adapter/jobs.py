@@ -9,7 +9,7 @@ import math
 from collections.abc import Awaitable, Callable
 
 import anyio
-from mcp.types import CallToolResult
+from mcp.types import CallToolResult, LoggingLevel
 
 from ..operations.common import ImageDeps
 from ..operations.jobs import Job
@@ -17,6 +17,7 @@ from ..operations.lookup import StoredJob, find_job
 from ..operations.requests import Call, ImagesOutcome
 from ..services import Services
 from ..store import Operation
+from .client_log import client_log
 from .context import Ctx, caller, services_of, wants_progress
 from .links import image_url
 from .render import error_result, images_result, job_status_result
@@ -60,6 +61,7 @@ async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
         raise
     finally:
         job.listeners.remove(forward)
+    await client_log(ctx, *_summary(job))
     return await render_job(services, job)
 
 
@@ -75,6 +77,19 @@ async def wait_for_stored(ctx: Ctx, job: StoredJob, wait: float) -> CallToolResu
             await anyio.sleep(POLL_INTERVAL)
             current = await anyio.to_thread.run_sync(find_job, services.jobs, services.store, job.id)
     return await render_job(services, current)
+
+
+def _summary(job: Job) -> tuple[LoggingLevel, str]:
+    """The log line a client gets when a call answers: the images stored, the failure, or the job to ask about."""
+    if job.status == "failed":
+        return "error", f"{job.operation.value} failed: {job.error}"
+    if job.status == "running" or job.outcome is None:
+        return "warning", (
+            f"{job.operation.value} is still running after {job.elapsed:.0f} s; answered with job id {job.id} "
+            "(get_job returns the result)"
+        )
+    ids = ", ".join(record.id for record in job.outcome.images)
+    return "info", f"{job.operation.value}: stored {len(job.outcome.images)} image(s) with {job.outcome.model}: {ids}"
 
 
 async def render_job(services: Services, job: Job | StoredJob) -> CallToolResult:

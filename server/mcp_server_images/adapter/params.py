@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..inputs import MAX_REFS
+
+
+def _one_as_list(kind: type) -> BeforeValidator:
+    """Assistants often send one item where the schema asks for a list of them; take it as a list of one.
+
+    The advertised schema keeps the list, the form that always works; this only forgives the near-miss.
+    """
+    return BeforeValidator(lambda value: [value] if isinstance(value, kind) else value)
+
 
 Prompt = Annotated[
     str,
@@ -107,6 +116,10 @@ InputFidelity = Annotated[
 class MaskRegion(BaseModel):
     """A shape to edit, in fractions of the image size (0..1); (x, y) is its top-left corner."""
 
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"shape": "rect", "x": 0, "y": 0, "width": 0.5, "height": 0.5}]}
+    )
+
     shape: Literal["rect", "ellipse"] = Field(default="rect", description="rect or ellipse (inscribed in the box).")
     x: float = Field(description="Left edge, 0 = left border, 1 = right border.")
     y: float = Field(description="Top edge, 0 = top border, 1 = bottom border.")
@@ -116,6 +129,7 @@ class MaskRegion(BaseModel):
 
 EditImages = Annotated[
     list[ImageRef],
+    _one_as_list(str),
     Field(
         min_length=1,
         max_length=MAX_REFS,
@@ -135,6 +149,7 @@ Mask = Annotated[
 ]
 MaskRegions = Annotated[
     list[MaskRegion] | None,
+    _one_as_list(dict),
     Field(
         description="Where to edit, as shapes in fractions of the image: e.g. the top-left quadrant is "
         '[{"shape": "rect", "x": 0, "y": 0, "width": 0.5, "height": 0.5}]; the sky is usually a rect '
@@ -158,6 +173,7 @@ VariationModel = Annotated[
 ]
 AnalyzeImages = Annotated[
     list[ImageRef],
+    _one_as_list(str),
     Field(
         min_length=1,
         max_length=MAX_REFS,
@@ -183,8 +199,14 @@ ResponseSchema = Annotated[
         "The parsed object comes back as structuredContent.data and the JSON as text."
     ),
 ]
-ListLimit = Annotated[int, Field(ge=1, le=200, description="Most images to list, newest first.")]
+ListLimit = Annotated[
+    int, Field(ge=1, le=200, description="Most images to list per page, newest first (the result says the total).")
+]
 ListQuery = Annotated[str | None, Field(description="Only images whose prompt contains this text (case-insensitive).")]
+ListCursor = Annotated[
+    str | None,
+    Field(description="next_cursor from an earlier list_images result, to list the next page (default: the newest)."),
+]
 Previews = Annotated[bool, Field(description="Also return small thumbnails (all together within the inline budget).")]
 JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
 WaitSeconds = Annotated[

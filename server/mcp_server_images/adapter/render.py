@@ -235,8 +235,12 @@ def listing_result(
     """The store's images as structured entries and a compact table; thumbnails when `files` are given."""
     records = listing.images
     links = list(urls) or [None] * len(records)
-    structured = {"images": [listed(r, url).public() for r, url in zip(records, links, strict=True)]}
-    text = _table(records, listing.query)
+    structured = {
+        "images": [listed(r, url).public() for r, url in zip(records, links, strict=True)],
+        "total": listing.total,
+        "next_cursor": listing.next_cursor,
+    }
+    text = _table(listing)
 
     decoded: list[Decoded] = []
 
@@ -254,16 +258,23 @@ def listing_result(
     return fit_in_budget(budget, len(records), build)
 
 
-def _table(records: list[ImageRecord], query: str | None) -> str:
+def _table(listing: Listing) -> str:
+    records, query = listing.images, listing.query
     if not records:
+        if listing.offset:
+            return f"No more images: all {listing.total} are listed on the earlier pages."
         return f"No stored images match {query!r}." if query else "No images are stored yet."
     matching = f" matching {query!r}" if query else ""
-    lines = [f"{len(records)} image{'s' if len(records) != 1 else ''}{matching}, newest first:"]
+    first, last = listing.offset + 1, listing.offset + len(records)
+    lines = [f"Images {first}-{last} of {listing.total}{matching}, newest first:"]
     lines.append("id       | created (UTC)    | size      | model        | prompt")
     for r in records:
         prompt = (r.prompt or f"({r.operation})").replace("\n", " ")
         prompt = prompt if len(prompt) <= 60 else prompt[:57] + "..."
         created = r.created[:16].replace("T", " ")
         lines.append(f"{r.id} | {created} | {r.width}x{r.height} | {r.model or '-'} | {prompt}")
+    if listing.next_cursor is not None:
+        more = listing.total - last
+        lines.append(f"{more} more: call list_images again with cursor {listing.next_cursor!r} for the next page.")
     lines.append("Pass an id to edit_image, create_image_variation or analyze_image; paths are in structuredContent.")
     return "\n".join(lines)

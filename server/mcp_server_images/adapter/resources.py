@@ -1,4 +1,5 @@
-"""Stored images as MCP resources: `resources/list` newest first with pagination, `resources/read` as blobs.
+"""Stored images as MCP resources: `resources/list` newest first with pagination, `resources/read` as blobs, and
+the template `images://{id}` that says how to name any stored image (its ids complete, see completions.py).
 
 MCPServer's built-in resource handlers serve a fixed list registered up front and one mime type per template;
 the store grows while the server runs and mixes PNG, JPEG and WebP, so these two handlers replace them.
@@ -17,10 +18,12 @@ from mcp.types import (
     INVALID_PARAMS,
     BlobResourceContents,
     ListResourcesResult,
+    ListResourceTemplatesResult,
     PaginatedRequestParams,
     ReadResourceRequestParams,
     ReadResourceResult,
     Resource,
+    ResourceTemplate,
 )
 
 from ..errors import ImageServerError
@@ -29,6 +32,13 @@ from ..store import URI_SCHEME, ImageRecord
 from .context import listing_user
 
 PAGE_SIZE = 50
+IMAGE_TEMPLATE = ResourceTemplate(
+    uri_template=f"{URI_SCHEME}://{{id}}",
+    name="image",
+    title="Stored image",
+    description="Any stored image by its id (8 hex characters, or a unique prefix of at least 4), "
+    "e.g. images://3f9a2c7b. The full-resolution file as PNG, JPEG or WebP.",
+)
 
 
 def _resource(record: ImageRecord) -> Resource:
@@ -73,7 +83,9 @@ def register_resources(server: MCPServer[Services]) -> None:
         prefix = f"{URI_SCHEME}://"
         if not params.uri.startswith(prefix):
             raise MCPError(
-                code=INVALID_PARAMS, message=f"unknown resource {params.uri!r}; image URIs look like {prefix}<id>"
+                code=INVALID_PARAMS,
+                message=f"unknown resource {params.uri!r}; image URIs look like {prefix}<id>",
+                data={"uri": params.uri},
             )
         store = ctx.lifespan_context.store
         try:
@@ -86,6 +98,13 @@ def register_resources(server: MCPServer[Services]) -> None:
             contents=[BlobResourceContents(uri=params.uri, blob=blob, mime_type=record.mime_type)]
         )
 
+    async def list_templates(
+        ctx: ServerRequestContext[Services, Any], params: PaginatedRequestParams
+    ) -> ListResourceTemplatesResult:
+        return ListResourceTemplatesResult(resource_templates=[IMAGE_TEMPLATE])
+
     lowlevel = server._lowlevel_server  # MCPServer has no public hook for dynamic resources
     lowlevel.add_request_handler("resources/list", PaginatedRequestParams, list_images)
     lowlevel.add_request_handler("resources/read", ReadResourceRequestParams, read_image)
+    # MCPServer's own template list would need a read function per template, and reads are handled above.
+    lowlevel.add_request_handler("resources/templates/list", PaginatedRequestParams, list_templates)

@@ -70,6 +70,8 @@ class ListedImage(ImageEntry):
 
 class ImageList(BaseModel):
     images: list[ListedImage]
+    total: int = Field(description="How many stored images match (on every page).")
+    next_cursor: str | None = Field(description="Pass as cursor to list the next page; null on the last page.")
 
 
 def entry(record: ImageRecord, url: str | None = None) -> ImageEntry:

@@ -41,6 +41,7 @@ from .params import (
     ImageRef,
     InputFidelity,
     JobId,
+    ListCursor,
     ListLimit,
     ListQuery,
     Mask,
@@ -194,20 +195,26 @@ async def analyze_image(
 
 
 async def list_images(
-    ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False
+    ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False, cursor: ListCursor = None
 ) -> Annotated[CallToolResult, ImageList]:
-    """List stored images, newest first: ids, paths, sizes, prompts and models, to pick one for a next call."""
+    """List stored images, newest first: ids, paths, sizes, prompts and models, to pick one for a next call.
+
+    The result gives the total and, when there are more, a next_cursor to pass back for the next page.
+    """
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     user = listing_user(services.settings, ctx.request_context.request)
 
     def render() -> CallToolResult:
-        listing = list_stored(store, limit, query, user)
+        listing = list_stored(store, limit, query, cursor, user)
         files = [store.read(record) for record in listing.images] if previews else None
         urls = [image_url(services, record) for record in listing.images]
         return listing_result(listing, files, budget, urls)
 
-    return await anyio.to_thread.run_sync(render)
+    try:
+        return await anyio.to_thread.run_sync(render)
+    except ImageServerError as exc:
+        return error_result(str(exc))
 
 
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:

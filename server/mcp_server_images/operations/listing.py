@@ -1,9 +1,10 @@
-"""list_images' use case: the stored images, newest first, optionally those whose prompt matches."""
+"""list_images' use case: the stored images, newest first, optionally those whose prompt matches, a page at a time."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..errors import ParameterError
 from ..store import ImageRecord, Store
 
 
@@ -11,8 +12,30 @@ from ..store import ImageRecord, Store
 class Listing:
     images: list[ImageRecord]
     query: str | None
+    total: int
+    """How many stored images match, on every page."""
+    offset: int
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; None on the last page."""
 
 
-def list_images(store: Store, limit: int, query: str | None, user: str | None = None) -> Listing:
-    """Blocks on the store; run it in a worker thread. With `user`, only the images that user made."""
-    return Listing(store.recent(limit=limit, query=query, user=user), query)
+def list_images(
+    store: Store, limit: int, query: str | None, cursor: str | None = None, user: str | None = None
+) -> Listing:
+    """Blocks on the store; run it in a worker thread. The cursor is the offset into the newest-first listing;
+    with `user`, only the images that user made are listed."""
+    offset = _offset(cursor)
+    matching = store.recent(query=query, user=user)
+    page = matching[offset : offset + limit]
+    end = offset + len(page)
+    return Listing(page, query, len(matching), offset, str(end) if end < len(matching) else None)
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None or cursor == "":
+        return 0
+    if not cursor.isdigit():
+        raise ParameterError(
+            "cursor", f"cursor {cursor!r} is not one list_images gave; leave it out to start from the newest image."
+        )
+    return int(cursor)

@@ -1,0 +1,242 @@
+"""Clients nobody here wrote, against the real server: the official TypeScript SDK client, the MCP Inspector CLI
+and the MCP conformance suite (all from tests/node/package-lock.json, run with Node 22).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image
+
+from tests.fake_openai import Emulator
+from tests.outside import NodeTools, first_json, node_tools
+from tests.test_resources import seed
+from tests.test_transports import http_server, server_env
+
+__all__ = ["node_tools"]
+
+TIMEOUT = 300
+RESULT_FOLDER = re.compile(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
+"""The time stamp the suite appends to each scenario's result folder."""
+
+
+def run(command: list[str], tools: NodeTools, **extra: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        command, env=tools.env(), capture_output=True, text=True, timeout=TIMEOUT, check=False, **extra
+    )
+
+
+def ts_client(tools: NodeTools, mode: str, target: str, out: Path) -> dict[str, Any]:
+    result = run([*tools.script("ts_client.mjs"), mode, target, str(out)], tools)
+    seen: dict[str, Any] = json.loads(out.read_text())
+    assert result.returncode == 0 and seen["ok"], seen.get("error") or result.stderr
+    return seen
+
+
+def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
+    tools_with_schema = ["generate_image", "edit_image", "create_image_variation", "list_images", "get_job"]
+    assert seen["tools"] == [
+        "generate_image",
+        "edit_image",
+        "create_image_variation",
+        "analyze_image",
+        "list_images",
+        "get_job",
+    ]
+    assert seen["outputSchemas"] == tools_with_schema
+    assert seen["validatorsCompiled"] == tools_with_schema, "the SDK validates every structuredContent"
+    assert seen["malformedRejected"] is True, "the compiled validator rejects a result that breaks the schema"
+    assert seen["progress"][0] == "request sent to gpt-image-2.6-flare"
+    assert sum(message.startswith("partial image") for message in seen["progress"]) == 2
+    [generated] = seen["generated"]["images"]
+    with Image.open(generated["path"]) as image:
+        assert image.size == (1536, 1024)
+    assert Path(generated["path"]).parent == output_dir
+    assert seen["edited"]["images"][0]["id"] != generated["id"]
+    assert (seen["listed"]["total"], seen["listed"]["next_cursor"]) == (2, "1")
+    blob_length = len(base64.b64encode(Path(generated["path"]).read_bytes()))
+    assert seen["resource"] == {"uri": generated["uri"], "mimeType": "image/png", "blobLength": blob_length}
+    assert seen["templates"] == ["images://{id}"]
+    assert seen["prompts"] == ["concept_art", "product_shot", "logo_iterations", "edit_then_verify"]
+    assert f'edit_image with images ["{generated["id"]}"] and the prompt "make the paper red"' in seen["promptText"]
+    assert generated["id"] in seen["completedIds"]
+
+
+def test_typescript_sdk_client_over_stdio(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
+    emulator.stream_interval = 0.05
+    server = {"command": sys.executable, "args": ["-m", "mcp_server_images"], "env": server_env(emulator, output_dir)}
+
+    seen = ts_client(node_tools, "stdio", json.dumps(server), output_dir.parent / "ts-stdio.json")
+
+    check_ts_client_run(seen, output_dir)
+
+
+def test_typescript_sdk_client_over_streamable_http(
+    node_tools: NodeTools, emulator: Emulator, output_dir: Path
+) -> None:
+    emulator.stream_interval = 0.05
+    with http_server(server_env(emulator, output_dir)) as (origin, _):
+        seen = ts_client(node_tools, "http", f"{origin}/mcp", output_dir.parent / "ts-http.json")
+
+    check_ts_client_run(seen, output_dir)
+
+
+def test_inspector_cli_lists_tools_and_calls_one(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
+    env_flags = [part for name, value in server_env(emulator, output_dir).items() for part in ("-e", f"{name}={value}")]
+    inspector = [*node_tools.command("mcp-inspector"), "--cli", *env_flags, sys.executable, "-m", "mcp_server_images"]
+
+    listed = run([*inspector, "--method", "tools/list"], node_tools)
+    called = run(
+        [*inspector, "--method", "tools/call", "--tool-name", "generate_image", "--tool-arg", "prompt=a kite", "n=2"],
+        node_tools,
+    )
+
+    assert listed.returncode == 0, listed.stderr
+    assert [tool["name"] for tool in first_json(listed.stdout)["tools"]][:3] == [
+        "generate_image",
+        "edit_image",
+        "create_image_variation",
+    ]
+    assert called.returncode == 0, called.stderr
+    result = first_json(called.stdout)
+    assert not result.get("isError"), result
+    assert len(result["structuredContent"]["images"]) == 2
+    assert len(list(output_dir.glob("*.png"))) == 2
+
+
+# Server scenarios of the pinned conformance suite that cannot apply to this server, and why. Every other
+# scenario the suite runs must pass: initialize, session lifecycle, ping, tools/resources/prompts list,
+# logging-set-level, completion-complete, DNS rebinding, SSE streams, stateless requests, caching hints, HTTP
+# header validation and resource-not-found.
+FIXTURES = "calls the suite's own fixture {what}, which only the suite's reference server has"
+NOT_APPLICABLE = {
+    **{
+        name: FIXTURES.format(what="tool")
+        for name in (
+            "tools-call-simple-text",
+            "tools-call-image",
+            "tools-call-audio",
+            "tools-call-embedded-resource",
+            "tools-call-mixed-content",
+            "tools-call-with-logging",
+            "tools-call-error",
+            "tools-call-with-progress",
+            "tools-call-sampling",
+            "tools-call-elicitation",
+            "elicitation-sep1034-defaults",
+            "elicitation-sep1330-enums",
+            "json-schema-2020-12",
+            "server-sse-polling",
+        )
+    },
+    **{
+        name: FIXTURES.format(what="prompt")
+        for name in (
+            "prompts-get-simple",
+            "prompts-get-with-args",
+            "prompts-get-embedded-resource",
+            "prompts-get-with-image",
+        )
+    },
+    **{
+        name: FIXTURES.format(what="test:// resource")
+        for name in ("resources-read-text", "resources-read-binary", "resources-templates-read")
+    },
+    "resources-subscribe": "the server offers no resource subscriptions (not advertised); the scenario subscribes "
+    "to a fixture resource",
+    "resources-unsubscribe": "the server offers no resource subscriptions (not advertised)",
+    "http-custom-header-server-validation": "needs a tool whose input schema carries x-mcp-header annotations; "
+    "this server's tools take no header-bound arguments",
+    **{
+        f"input-required-result-{case}": FIXTURES.format(what="tools that ask for more input (InputRequiredResult)")
+        for case in (
+            "basic-elicitation",
+            "basic-list-roots",
+            "basic-sampling",
+            "capability-check",
+            "ignore-extra-params",
+            "missing-input-response",
+            "multi-round",
+            "multiple-input-requests",
+            "non-tool-request",
+            "request-state",
+            "result-type",
+            "tampered-state",
+            "unsupported-methods",
+            "validate-input",
+        )
+    },
+    **{
+        f"tasks-{case}": "the tasks extension: the SDK does not implement it; get_job is this server's fallback"
+        for case in (
+            "lifecycle",
+            "capability-negotiation",
+            "wire-fields",
+            "request-state-removal",
+            "mrtr-input",
+            "request-headers",
+            "dispatch-and-envelope",
+            "status-notifications",
+            "required-task-error",
+            "mrtr-composition",
+        )
+    },
+    **{
+        f"sep-2640-skills-{case}": "the skills extension, which this server does not offer"
+        for case in ("directory", "enumeration", "manifest")
+    },
+}
+# Checks inside otherwise generic scenarios that need a fixture tool.
+FIXTURE_CHECKS = {
+    ("server-stateless", "sep-2575-server-rejects-undeclared-capability"): "calls the fixture test_missing_capability",
+    ("server-stateless", "sep-2575-missing-capability-http-400"): "needs the fixture test_missing_capability",
+}
+
+
+def conformance_results(tools: NodeTools, url: str, out: Path, *spec: str) -> dict[str, list[dict[str, Any]]]:
+    """Run every server scenario of the suite; the checks of each scenario, from the files it writes."""
+    command = [*tools.command("conformance"), "server", "--url", url, "--suite", "all", "-o", str(out), *spec]
+    finished = run(command, tools)
+    results: dict[str, list[dict[str, Any]]] = {}
+    for checks in sorted(out.glob("server-*/checks.json")):
+        scenario = RESULT_FOLDER.sub("", checks.parent.name.removeprefix("server-"))
+        results[scenario] = json.loads(checks.read_text())
+    assert results, f"the suite wrote no results: {finished.stdout[-3000:]} {finished.stderr[-3000:]}"
+    return results
+
+
+def failures(results: dict[str, list[dict[str, Any]]]) -> Iterator[str]:
+    for scenario, checks in results.items():
+        if scenario in NOT_APPLICABLE:
+            continue
+        for check in checks:
+            if check["status"] == "FAILURE" and (scenario, check["id"]) not in FIXTURE_CHECKS:
+                yield f"{scenario}/{check['id']}: {check.get('errorMessage')}"
+
+
+@pytest.mark.parametrize(
+    ("era", "spec"), [("handshake", ()), ("2026-07-28", ("--spec-version", "2026-07-28"))], ids=["handshake", "2026"]
+)
+def test_conformance_suite_generic_server_scenarios(
+    node_tools: NodeTools, emulator: Emulator, output_dir: Path, era: str, spec: tuple[str, ...]
+) -> None:
+    seed(output_dir, 2)  # so that resources/read is exercised too
+    with http_server(server_env(emulator, output_dir)) as (origin, _):
+        results = conformance_results(node_tools, f"{origin}/mcp", output_dir.parent / f"conformance-{era}", *spec)
+
+    generic = sorted(set(results) - set(NOT_APPLICABLE))
+    expected = {"server-sse-multiple-streams", "tools-list", "resources-list", "prompts-list", "completion-complete"}
+    expected |= {"dns-rebinding-protection", "caching", "http-header-validation", "sep-2164-resource-not-found"}
+    expected |= {"server-stateless"}
+    if era == "handshake":
+        expected |= {"server-initialize", "server-session-lifecycle", "ping", "logging-set-level"}
+    assert set(generic) == expected
+    assert list(failures(results)) == []
