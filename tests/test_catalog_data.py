@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
 from pathlib import Path
 
@@ -343,3 +344,15 @@ def test_mistakes_in_a_user_file_name_the_file_and_the_entry(tmp_path: Path, tex
 def test_a_missing_user_file_says_so(tmp_path: Path) -> None:
     with pytest.raises(CatalogError, match=r"Cannot read the models file .*nowhere\.toml"):
         Catalog.load(tmp_path / "nowhere.toml")
+
+
+def test_the_readme_example_of_a_models_file_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    [example] = [block for block in re.findall(r"```toml\n(.*?)```", readme, re.S) if "acme/imagine-9" in block]
+    user_file = tmp_path / "models.toml"
+    user_file.write_text(example)
+    catalog = Catalog.load(user_file)
+    gateway_model = catalog.lookup("acme/imagine-9")
+    assert gateway_model is not None and gateway_model.sizes == ("1024x1024", "2048x2048")
+    changed = catalog.lookup("gpt-image-2.5-flare")
+    assert changed is not None and changed.lifecycle.status is Status.DEPRECATED
