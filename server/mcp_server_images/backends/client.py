@@ -140,7 +140,9 @@ class UpstreamClient:
     async def _read(self, path: str, build: Callable[[], httpx2.Request]) -> ApiResponse:
         async with self._exchange(path, build, read_body=True) as reply:
             assert reply.body is not None  # read_body=True
-            return ApiResponse(self._parse(reply.body, reply.response, path), reply.request_id)
+            # Answers carry megabytes of base64: parse them off the event loop, which other calls share.
+            parsed = await anyio.to_thread.run_sync(self._parse, reply.body, reply.response, path)
+            return ApiResponse(parsed, reply.request_id)
 
     async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncIterator[dict[str, Any]]:
         async with self._exchange(path, build) as reply:

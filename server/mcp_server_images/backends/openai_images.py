@@ -8,12 +8,13 @@ server at an address a user's URL could not reach.
 
 from __future__ import annotations
 
-import base64
 import binascii
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import anyio
 
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import ModelSpec
@@ -206,7 +207,7 @@ class ImagesAPI:
                 if kind.endswith(".partial_image"):
                     await stream.partial(event)
                 elif kind.endswith(".completed"):
-                    stream.completed(event)
+                    await stream.completed(event)
         except ConnectionBrokenError as exc:
             if stream.images or stream.last_partial is None:
                 raise
@@ -225,7 +226,7 @@ class ImagesAPI:
         if not isinstance(item, dict):
             raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
         if isinstance(item.get("b64_json"), str):
-            return ReceivedImage(_b64(item["b64_json"], request_id), _revised(item))
+            return ReceivedImage(await _decoded(item["b64_json"], request_id), _revised(item))
         if isinstance(item.get("url"), str):
             try:
                 data = await self._download(item["url"])
@@ -237,11 +238,16 @@ class ImagesAPI:
         raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
 
 
+async def _decoded(value: object, request_id: str | None) -> bytes:
+    """An image's base64 decoded in a worker thread: megabytes of it would stall every other call on the loop."""
+    return await anyio.to_thread.run_sync(_b64, value, request_id)
+
+
 def _b64(value: object, request_id: str | None) -> bytes:
     try:
         if not isinstance(value, str):
             raise ValueError("missing")
-        return base64.b64decode(value, validate=True)
+        return binascii.a2b_base64(value, strict_mode=True)  # validates in C, as b64decode(validate=True) would
     except (binascii.Error, ValueError) as exc:
         raise UpstreamError(
             "The image API answered with image data that is not valid base64.", request_id=request_id
@@ -261,7 +267,7 @@ class _Stream:
     skipped: int = 0
 
     async def partial(self, event: dict[str, Any]) -> None:
-        data = _partial_bytes(event.get("b64_json"))
+        data = await anyio.to_thread.run_sync(_partial_bytes, event.get("b64_json"))
         if data is None:
             self.skipped += 1
             log.warning("skipped a malformed partial image in the stream (request id %s)", self.request_id)
@@ -270,8 +276,8 @@ class _Stream:
         await self.on_partial(_partial_index(event.get("partial_image_index"), self.received), data)
         self.received += 1
 
-    def completed(self, event: dict[str, Any]) -> None:
-        self.images.append(ReceivedImage(_b64(event.get("b64_json"), self.request_id), _revised(event)))
+    async def completed(self, event: dict[str, Any]) -> None:
+        self.images.append(ReceivedImage(await _decoded(event.get("b64_json"), self.request_id), _revised(event)))
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
 

@@ -162,9 +162,12 @@ def _scale_for_budget(decoded: Decoded, scale: float, max_bytes: int) -> float:
 
 
 def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
-    """LANCZOS after a cheap integer reduce() for large factors: sharp where it shows, fast where it does not."""
+    """The cheapest filter that looks right for the factor: a mild shrink takes BICUBIC (it antialiases in Pillow,
+    at two thirds of LANCZOS' cost); a strong one an integer reduce() first, then a short LANCZOS."""
     if size == image.size:
         return image
+    if size[0] >= image.width / 2:
+        return image.resize(size, Image.Resampling.BICUBIC)
     return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
 
 
