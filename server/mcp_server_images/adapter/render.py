@@ -113,7 +113,7 @@ def images_result(
         structured["method"] = outcome.method
     summary = _Summary(outcome, operation.verb, mode)
     sources = [
-        Inlinable(data, record.mime_type, (record.width, record.height))
+        Inlinable(data, record.mime_type, (record.width, record.height), outcome.previews.pop(record.id, None))
         for record, data in zip(outcome.images, files, strict=True)
     ]
 

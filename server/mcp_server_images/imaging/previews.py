@@ -15,9 +15,9 @@ from enum import StrEnum
 
 from PIL import Image
 
-from .budget import decoding
-from .info import SVG_MIME
-from .probe import has_transparency
+from .budget import decoding, upright_image
+from .info import SVG_MIME, ImageInfo
+from .probe import has_transparency, probe
 from .svg import looks_like_svg, probe_svg, rasterize
 
 PREVIEW_MAX_SIDE = 1568
@@ -84,6 +84,26 @@ class Decoded:
     shows: Shown = Shown.PREVIEW
     rendering: bytes | None = None
     """For an SVG: its PNG rendering at the preview's largest size, shown as it is when it fits."""
+
+
+def probe_keeping_pixels(data: bytes) -> tuple[ImageInfo, Decoded | None]:
+    """Probe an answer and, when a preview will likely be needed, keep the pixels that decode gave.
+
+    The probe decodes every answer anyway (to check it); a large image would be decoded a second time for its
+    preview. Small images are shown as they are, so their pixels are not kept.
+    """
+    kept: list[Decoded] = []
+
+    def keep(image: Image.Image) -> None:
+        if max(image.size) > PREVIEW_MAX_SIDE or len(data) > LIKELY_PREVIEWED_BYTES:
+            kept.append(pixels_for_preview(upright_image(image)))
+
+    info = probe(data, keep=keep)
+    return info, kept[0] if kept else None
+
+
+LIKELY_PREVIEWED_BYTES = 400_000
+"""Above this an answer rarely fits a result beside its text and siblings, so it gets a preview."""
 
 
 def decode_for_preview(data: bytes, max_side: int = PREVIEW_MAX_SIDE) -> Decoded:

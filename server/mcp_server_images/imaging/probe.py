@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Callable
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
@@ -26,11 +27,15 @@ MAX_FRAMES = 1000
 RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 
 
-def probe(data: bytes) -> ImageInfo:
-    """Format, size and transparency of an answer from the image API: a still, an animated GIF or an SVG."""
+def probe(data: bytes, *, keep: Callable[[Image.Image], None] | None = None) -> ImageInfo:
+    """Format, size and transparency of an answer from the image API: a still, an animated GIF or an SVG.
+
+    `keep` is handed a still image's decoded pixels (while they are held in the decode budget), so that a
+    preview made later needs no second decode.
+    """
     if looks_like_svg(data):
         return probe_svg(data, "the image")
-    return _decode(data, "the image", UPSTREAM_MAX_PIXELS, animation=True)
+    return _decode(data, "the image", UPSTREAM_MAX_PIXELS, animation=True, keep=keep)
 
 
 def check_input(data: bytes, shown: str, max_pixels: int, *, flatten: bool = False) -> ImageInfo:
@@ -50,7 +55,9 @@ def check_input(data: bytes, shown: str, max_pixels: int, *, flatten: bool = Fal
     return _decode(data, shown, max_pixels, animation=flatten)
 
 
-def _decode(data: bytes, shown: str, max_pixels: int, *, animation: bool) -> ImageInfo:
+def _decode(
+    data: bytes, shown: str, max_pixels: int, *, animation: bool, keep: Callable[[Image.Image], None] | None = None
+) -> ImageInfo:
     try:
         with warnings.catch_warnings():
             # Pillow warns about large canvases at open; the explicit limit below decides instead.
@@ -68,9 +75,12 @@ def _decode(data: bytes, shown: str, max_pixels: int, *, animation: bool) -> Ima
                 )
             with DECODE_BUDGET.hold(image.width * image.height):
                 frames = _check_frames(image, shown, animation=animation)
-                return ImageInfo(
+                info = ImageInfo(
                     MIME_BY_FORMAT[image.format], image.width, image.height, has_transparency(image), frames=frames
                 )
+                if keep is not None and frames == 1:
+                    keep(image)
+                return info
     except Image.DecompressionBombError as exc:
         raise NotAnImageError(f"{shown} declares an enormous canvas and was refused as a decompression bomb.") from exc
     except (UnidentifiedImageError, SyntaxError) as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from ..backends import (
 )
 from ..catalog.checks import ImageOptions
 from ..errors import ImageServerError
+from ..imaging.previews import Decoded, probe_keeping_pixels
 from ..imaging.probe import NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
@@ -94,6 +95,8 @@ class Delivered:
     usage: dict[str, Any] | None
     request_id: str | None
     skipped_partials: int = 0
+    previews: dict[str, Decoded] = field(default_factory=dict)
+    """Decoded pixels of large stored images, by id, so their first preview needs no second decode."""
 
 
 async def deliver(
@@ -148,7 +151,8 @@ async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], 
             notes = notes + conversions
         except (ImageServerError, OSError) as exc:
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
-    return ImagesOutcome(records, model, usage, notes, saved=saved)
+    previews = {key: pixels for one in delivered for key, pixels in one.previews.items()}
+    return ImagesOutcome(records, model, usage, notes, saved=saved, previews=previews)
 
 
 def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
@@ -175,15 +179,21 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
     """Store every image of the answer that decodes; say which did not."""
     records: list[ImageRecord] = []
     problems: list[str] = []
+    previews: dict[str, Decoded] = {}
     for number, image in enumerate(answer.images, start=1):
         try:
-            info = await anyio.to_thread.run_sync(probe, image.data)
+            info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, image.data)
         except NotAnImageError as exc:
             problems.append(f"image {number}: {exc}")
             continue
         item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
-        records.append(await anyio.to_thread.run_sync(store.save, image.data, info, item_meta))
-    return Delivered(records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials)
+        record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
+        records.append(record)
+        if pixels is not None:
+            previews[record.id] = pixels
+    return Delivered(
+        records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials, previews
+    )
 
 
 def option_parameters(options: ImageOptions) -> dict[str, Any]:

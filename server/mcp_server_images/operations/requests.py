@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from ..catalog.checks import ImageOptions
 from ..imaging.masks import Region
+from ..imaging.previews import Decoded
 from ..store import ImageRecord
 from .progress import NoProgress, Progress
 
@@ -71,6 +72,8 @@ class ImagesOutcome:
     method: Literal["variations", "edits"] | None = None
     """For variations: "variations" (native endpoint) or "edits" (emulated)."""
     saved: list[Path] = field(default_factory=list)
+    previews: dict[str, Decoded] = field(default_factory=dict, compare=False, repr=False)
+    """Decoded pixels of the large images, by id, for their first rendering only (taken then, to free memory)."""
 
 
 @dataclass(frozen=True)
