@@ -114,14 +114,25 @@ async def render_stored(services: Services, job: StoredJob) -> CallToolResult:
 
 
 async def render_outcome(services: Services, outcome: ImagesOutcome, operation: Operation) -> CallToolResult:
-    """Read the stored files and render them within the inline budget, off the event loop."""
+    """Render the images within the inline budget, off the event loop: the ones just received from memory (taken
+    from the outcome, so a later rendering reads the store), earlier ones from the store."""
     settings = services.settings
 
     def render() -> CallToolResult:
-        files = [services.store.read(record) for record in outcome.images]
+        fresh = [outcome.fresh.pop(record.id, None) for record in outcome.images]
+        files = [
+            one.data if one else services.store.read(record) for one, record in zip(fresh, outcome.images, strict=True)
+        ]
+        pixels = [one.pixels if one else None for one in fresh]
         urls = [image_url(services, record) for record in outcome.images]
         return images_result(
-            outcome, operation=operation, mode=settings.inline, budget=settings.inline_budget, files=files, urls=urls
+            outcome,
+            operation=operation,
+            mode=settings.inline,
+            budget=settings.inline_budget,
+            files=files,
+            urls=urls,
+            pixels=pixels,
         )
 
     return await anyio.to_thread.run_sync(render)

@@ -98,6 +98,7 @@ def images_result(
     budget: int,
     files: list[bytes],
     urls: Sequence[str | None] = (),
+    pixels: Sequence[Decoded | None] = (),
 ) -> CallToolResult:
     """Render stored images (their bytes in `files`, their links in `urls`, same order) within `budget` bytes of
     serialized JSON."""
@@ -112,9 +113,10 @@ def images_result(
     if outcome.method is not None:
         structured["method"] = outcome.method
     summary = _Summary(outcome, operation.verb, mode)
+    decoded = list(pixels) or [None] * len(files)
     sources = [
-        Inlinable(data, record.mime_type, (record.width, record.height), outcome.previews.pop(record.id, None))
-        for record, data in zip(outcome.images, files, strict=True)
+        Inlinable(data, record.mime_type, (record.width, record.height), kept)
+        for record, data, kept in zip(outcome.images, files, decoded, strict=True)
     ]
 
     def build(max_bytes: int | None) -> CallToolResult:

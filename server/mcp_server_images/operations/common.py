@@ -26,13 +26,13 @@ from ..backends import (
 )
 from ..catalog.checks import ImageOptions
 from ..errors import ImageServerError
-from ..imaging.previews import Decoded, probe_keeping_pixels
+from ..imaging.previews import probe_keeping_pixels
 from ..imaging.probe import NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
 from .models import Models
-from .requests import Call, ImagesOutcome, SaveRequest
+from .requests import Call, FreshImage, ImagesOutcome, SaveRequest
 
 log = logging.getLogger(__name__)
 
@@ -95,8 +95,8 @@ class Delivered:
     usage: dict[str, Any] | None
     request_id: str | None
     skipped_partials: int = 0
-    previews: dict[str, Decoded] = field(default_factory=dict)
-    """Decoded pixels of large stored images, by id, so their first preview needs no second decode."""
+    fresh: dict[str, FreshImage] = field(default_factory=dict)
+    """What was stored, by id, so the first rendering neither reads the file back nor decodes a large image again."""
 
 
 async def deliver(
@@ -151,8 +151,8 @@ async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], 
             notes = notes + conversions
         except (ImageServerError, OSError) as exc:
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
-    previews = {key: pixels for one in delivered for key, pixels in one.previews.items()}
-    return ImagesOutcome(records, model, usage, notes, saved=saved, previews=previews)
+    fresh = {key: image for one in delivered for key, image in one.fresh.items()}
+    return ImagesOutcome(records, model, usage, notes, saved=saved, fresh=fresh)
 
 
 def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
@@ -179,7 +179,7 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
     """Store every image of the answer that decodes; say which did not."""
     records: list[ImageRecord] = []
     problems: list[str] = []
-    previews: dict[str, Decoded] = {}
+    fresh: dict[str, FreshImage] = {}
     for number, image in enumerate(answer.images, start=1):
         try:
             info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, image.data)
@@ -189,10 +189,9 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
         item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
         record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
         records.append(record)
-        if pixels is not None:
-            previews[record.id] = pixels
+        fresh[record.id] = FreshImage(image.data, pixels)
     return Delivered(
-        records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials, previews
+        records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials, fresh
     )
 
 

@@ -62,6 +62,12 @@ class VariationRequest:
 
 
 @dataclass(frozen=True)
+class FreshImage:
+    data: bytes
+    pixels: Decoded | None
+
+
+@dataclass(frozen=True)
 class ImagesOutcome:
     """What an image-producing operation made: stored records, the model, summed usage, and notes for the user."""
 
@@ -72,8 +78,9 @@ class ImagesOutcome:
     method: Literal["variations", "edits"] | None = None
     """For variations: "variations" (native endpoint) or "edits" (emulated)."""
     saved: list[Path] = field(default_factory=list)
-    previews: dict[str, Decoded] = field(default_factory=dict, compare=False, repr=False)
-    """Decoded pixels of the large images, by id, for their first rendering only (taken then, to free memory)."""
+    fresh: dict[str, FreshImage] = field(default_factory=dict, compare=False, repr=False)
+    """The images just received, by id, for their first rendering only (taken then, to free the memory): the
+    bytes, so the file just written is not read back, and for large ones their decoded pixels."""
 
 
 @dataclass(frozen=True)
