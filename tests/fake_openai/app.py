@@ -280,11 +280,13 @@ def build_app(state: EmulatorState) -> Starlette:
         )
         state.violation(contract.violations(recorded.path, body))
         with state.answering():
+            # The scripted answer is bound on arrival: a request held by an earlier test and released by reset()
+            # must not take the answer the next test scripted.
+            fault = state.take_fault(recorded.path)
             await state.pass_holds(recorded.path)
-            return await scripted_or_normal(recorded, body)
+            return await scripted_or_normal(recorded, body, fault)
 
-    async def scripted_or_normal(recorded: RecordedRequest, body: dict[str, Any]) -> Response:
-        fault = state.take_fault(recorded.path)
+    async def scripted_or_normal(recorded: RecordedRequest, body: dict[str, Any], fault: Fault | None) -> Response:
         if fault is not None:
             if fault.hold is not None:
                 await anyio.to_thread.run_sync(fault.hold.wait, HOLD_LIMIT, abandon_on_cancel=True)
