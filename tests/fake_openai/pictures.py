@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
 
+@lru_cache(maxsize=32)  # the same request gets the same bytes; encoding noise costs the emulator 100s of ms
 def picture(
     width: int, height: int, *, output_format: str = "png", transparent: bool = False, photo: bool = False
 ) -> bytes:
