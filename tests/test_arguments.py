@@ -68,8 +68,7 @@ async def test_nested_missing_and_long_values_are_named_and_shortened(client: Cl
     ]
     missing = await client.call_tool("edit_image", {"images": ["a1b2c3d4"], "mask_region": ["top half"]})
     assert text_of(missing).splitlines() == [
-        "Argument prompt of edit_image: got nothing, expected text (What to change, or how to combine the images, "
-        "e.g. 'make the sky purple').",
+        "Argument prompt of edit_image: got nothing, expected text (What to change, or how to combine the images).",
         'Argument mask_region[0] of edit_image: got "top half", expected an object like '
         '{"height": 0.5, "shape": "rect", "width": 0.5, "x": 0, "y": 0}.',
     ]

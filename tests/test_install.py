@@ -32,7 +32,15 @@ pytestmark = pytest.mark.anyio
 
 README = (REPO / "README.md").read_text()
 KEY_INPUT = "${input:api-key}"
-TOOLS = ["generate_image", "edit_image", "create_image_variation", "analyze_image", "list_images", "get_job"]
+TOOLS = [
+    "generate_image",
+    "edit_image",
+    "create_image_variation",
+    "analyze_image",
+    "list_images",
+    "list_models",
+    "get_job",
+]
 
 
 def parse_snippet(client: str, text: str) -> Launch:

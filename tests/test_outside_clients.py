@@ -42,13 +42,21 @@ def ts_client(tools: NodeTools, mode: str, target: str, out: Path) -> dict[str, 
 
 
 def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
-    tools_with_schema = ["generate_image", "edit_image", "create_image_variation", "list_images", "get_job"]
+    tools_with_schema = [
+        "generate_image",
+        "edit_image",
+        "create_image_variation",
+        "list_images",
+        "list_models",
+        "get_job",
+    ]
     assert seen["tools"] == [
         "generate_image",
         "edit_image",
         "create_image_variation",
         "analyze_image",
         "list_images",
+        "list_models",
         "get_job",
     ]
     assert seen["outputSchemas"] == tools_with_schema

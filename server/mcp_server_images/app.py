@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,7 +64,7 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         token_verifier=sign_in[1] if sign_in else None,
     )
     for tool in TOOLS:
-        description = tool.describe(settings) if tool.describe else None
+        description = tool.describe(settings) if tool.describe else inspect.cleandoc(tool.handler.__doc__ or "")
         server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
     register_resources(server)
     register_prompts(server)

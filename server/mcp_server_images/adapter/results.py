@@ -92,3 +92,38 @@ def listed(record: ImageRecord, url: str | None = None) -> ListedImage:
     return ListedImage(
         **entry(record, url).model_dump(), prompt=record.prompt, model=record.model, created=record.created
     )
+
+
+class ModelPrices(BaseModel):
+    """USD per 1M tokens; a figure is null where no price is published."""
+
+    text_input: float | None
+    text_cached: float | None
+    image_input: float | None
+    image_cached: float | None
+    image_output: float | None
+
+
+class ListedModelEntry(BaseModel):
+    name: str = Field(description="The name to pass as model, in this provider's spelling.")
+    kind: Literal["image", "vision"]
+    status: Literal["active", "deprecated", "shut_down"] = Field(description="On OpenAI's own API.")
+    shutdown: str | None = Field(description="YYYY-MM-DD it shuts (or shut) down, null when none is announced.")
+    served: bool | None = Field(description="In the provider's model list; null when the provider gives no list.")
+    default: bool
+    endpoints: list[str] = Field(description="Image models: generations, edits, variations.")
+    sizes: list[str]
+    free_size: str | None = Field(description="The rule for other WIDTHxHEIGHT sizes, when the model takes them.")
+    qualities: list[str]
+    output_formats: list[str]
+    complexities: list[str]
+    max_edit_images: int
+    prices_per_1m: ModelPrices | None
+
+
+class ModelListResult(BaseModel):
+    """structuredContent of list_models; keys may be added, never renamed."""
+
+    models: list[ListedModelEntry]
+    provider_listed: bool = Field(description="Whether the provider's own model list was available.")
+    notes: list[str]

@@ -1,6 +1,7 @@
 """The MCP server class: MCPServer with answers a person can act on when a call does not fit.
 
-Two of MCPServer's public methods are overridden, each to replace an error text, not to change behaviour:
+Three of MCPServer's public methods are overridden. `list_tools` gives the tools' input schemas without
+pydantic's titles and null wrappers (see `schemas.py`); the two others each replace an error text, not behaviour:
 - `call_tool`: arguments that fail the input schema come back from the SDK as pydantic's multi-line dump with
   links to pydantic's docs. The SDK has no hook for that text, so the override re-raises the same `ToolError`
   (the SDK still turns it into an `isError` result and logs only the field names) with one line per argument.
@@ -16,14 +17,20 @@ from typing import Any
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError, UnexpectedToolError
 from mcp.types import CallToolResult, GetPromptResult, InputRequiredResult
+from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from ..services import Services
 from .arguments import argument_problems
 from .prompts import checked_recipe
+from .schemas import lean_schema
 
 
 class ImagesServer(MCPServer[Services]):
+    async def list_tools(self) -> list[MCPTool]:
+        tools = await super().list_tools()
+        return [tool.model_copy(update={"input_schema": lean_schema(tool.input_schema)}) for tool in tools]
+
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[Services, Any] | None = None
     ) -> CallToolResult | InputRequiredResult:

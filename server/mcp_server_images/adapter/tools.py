@@ -7,6 +7,7 @@ and one use case.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated
@@ -22,6 +23,7 @@ from ..operations.edit import edit
 from ..operations.generate import generate
 from ..operations.listing import list_images as list_stored
 from ..operations.lookup import StoredJob, find_job
+from ..operations.models import list_models as served_models
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ..operations.vary import vary
 from ..settings import Settings
@@ -29,9 +31,13 @@ from ..store import Operation
 from .context import Ctx, client_roots, listing_user, services_of
 from .jobs import render_job, run_as_job, wait_for_job, wait_for_stored
 from .links import image_url
+from .models_render import model_list_result
 from .params import (
     AnalyzeImages,
+    AsForGenerate,
     Background,
+    Complexity,
+    CompressionAsForGenerate,
     Count,
     Detail,
     EditImages,
@@ -67,7 +73,7 @@ from .params import (
     WaitSeconds,
 )
 from .render import analysis_result, error_result, listing_result
-from .results import ImageList, ImagesResult
+from .results import ImageList, ImagesResult, ModelListResult
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
@@ -81,6 +87,7 @@ async def generate_image(
     n: Count = 1,
     size: Size = None,
     quality: Quality = None,
+    complexity: Complexity = None,
     style: Style = None,
     background: Background = None,
     output_format: OutputFormat = None,
@@ -91,15 +98,14 @@ async def generate_image(
 ) -> Annotated[CallToolResult, ImagesResult]:
     """Create images from a text prompt.
 
-    Every image is saved to disk and gets a short id; the result shows each image (a downscaled preview when
-    the original is too large to inline), links to the full file, and lists ids, paths and sizes. Use an id
-    in later calls (edit_image, create_image_variation) instead of copying image data. Parameters left out
-    use the model's defaults.
+    Each image is saved with a short id, shown (a preview when large) and linked; pass the id to later calls
+    instead of image data. Left-out parameters use the model's defaults.
     """
     options = ImageOptions(
         n=n,
         size=size,
         quality=quality,
+        complexity=complexity,
         style=style,
         background=background,
         output_format=output_format,
@@ -120,23 +126,25 @@ async def edit_image(
     model: EditModel = None,
     n: Count = 1,
     size: EditSize = None,
-    quality: Quality = None,
-    background: Background = None,
+    quality: AsForGenerate = None,
+    complexity: AsForGenerate = None,
+    background: AsForGenerate = None,
     input_fidelity: InputFidelity = None,
-    output_format: OutputFormat = None,
-    output_compression: OutputCompression = None,
+    output_format: AsForGenerate = None,
+    output_compression: CompressionAsForGenerate = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
 ) -> Annotated[CallToolResult, ImagesResult]:
     """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
 
-    Images are given by reference (stored id, path, URL, data URL or base64), never pasted pixels. Without a
-    mask the model may change the whole image. Results are stored and shown like generate_image's.
+    Without a mask the model may change the whole image. quality, complexity, background, output_format and
+    output_compression are as for generate_image; results are stored and shown the same way.
     """
     options = ImageOptions(
         n=n,
         size=size,
         quality=quality,
+        complexity=complexity,
         background=background,
         output_format=output_format,
         output_compression=output_compression,
@@ -166,8 +174,7 @@ async def create_image_variation(
 ) -> Annotated[CallToolResult, ImagesResult]:
     """Make new images that look like a given one (same subject and style, different details).
 
-    The result says whether the native variations endpoint or emulation through edits made them
-    (structuredContent "method": "variations" or "edits").
+    structuredContent "method" says whether the variations endpoint or edits made them.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
     return await run_as_job(ctx, Operation.VARIATION, lambda deps, call: vary(deps, request, call))
@@ -182,10 +189,7 @@ async def analyze_image(
     max_tokens: MaxTokens = None,
     response_schema: ResponseSchema = None,
 ) -> CallToolResult:
-    """Look at images and answer: describe them, read text, compare them, or check an edit worked.
-
-    Useful when the client cannot show images to you, or to verify a result before reporting it.
-    """
+    """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
     request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, await client_roots(ctx))
     try:
         analysis = await services_of(ctx).vision.analyze(request)
@@ -197,10 +201,7 @@ async def analyze_image(
 async def list_images(
     ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False, cursor: ListCursor = None
 ) -> Annotated[CallToolResult, ImageList]:
-    """List stored images, newest first: ids, paths, sizes, prompts and models, to pick one for a next call.
-
-    The result gives the total and, when there are more, a next_cursor to pass back for the next page.
-    """
+    """List stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     user = listing_user(services.settings, ctx.request_context.request)
@@ -220,8 +221,7 @@ async def list_images(
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
     """Get the result of a call that outlived the response deadline: the images once ready, else its status.
 
-    Finished jobs are found again after a server restart, from the stored images; in a team deployment any
-    instance answers for a job another instance runs.
+    Finished jobs are found again after a restart, and by any instance of a team deployment.
     """
     services = services_of(ctx)
     try:
@@ -235,6 +235,13 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
     if isinstance(job, StoredJob):
         return await wait_for_stored(ctx, job, wait)
     return await wait_for_job(ctx, job, wait)
+
+
+async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
+    """The image and vision models this provider serves: sizes, qualities, formats, status, shutdown dates,
+    prices per 1M tokens and the defaults. Call it when unsure of a model or value.
+    """
+    return model_list_result(await served_models(services_of(ctx).models))
 
 
 @dataclass(frozen=True)
@@ -252,10 +259,7 @@ READS_STORE = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
 def _describe_analyze(settings: Settings) -> str:
-    return (
-        f"{(analyze_image.__doc__ or '').strip()}\n\nDefault model: {settings.vision_model} (the server's vision "
-        "model; sent with the provider's naming)."
-    )
+    return f"{inspect.cleandoc(analyze_image.__doc__ or '')}\n\nDefault model: {settings.vision_model}."
 
 
 TOOLS: tuple[ToolRow, ...] = (
@@ -264,5 +268,6 @@ TOOLS: tuple[ToolRow, ...] = (
     ToolRow(create_image_variation, "Create image variation", PRODUCING),
     ToolRow(analyze_image, "Analyze image", READS_UPSTREAM, _describe_analyze),
     ToolRow(list_images, "List images", READS_STORE),
+    ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE),
 )
