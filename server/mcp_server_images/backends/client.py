@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -104,7 +104,7 @@ class UpstreamClient:
         """POST multipart/form-data; every file part carries a filename and content type."""
         return await self._read(path, self._multipart(path, fields, files))
 
-    def stream_json(self, path: str, body: Mapping[str, Any]) -> AsyncIterator[dict[str, Any]]:
+    def stream_json(self, path: str, body: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any]]:
         """POST a JSON body that asks for server-sent events; yield each event's data object."""
         return self._events(
             path,
@@ -113,7 +113,7 @@ class UpstreamClient:
 
     def stream_multipart(
         self, path: str, fields: Mapping[str, str], files: Sequence[FileField]
-    ) -> AsyncIterator[dict[str, Any]]:
+    ) -> AsyncGenerator[dict[str, Any]]:
         """POST multipart/form-data that asks for server-sent events; yield each event's data object."""
         return self._events(path, self._multipart(path, fields, files))
 
@@ -144,7 +144,7 @@ class UpstreamClient:
             parsed = await anyio.to_thread.run_sync(self._parse, reply.body, reply.response, path)
             return ApiResponse(parsed, reply.request_id)
 
-    async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncIterator[dict[str, Any]]:
+    async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncGenerator[dict[str, Any]]:
         async with self._exchange(path, build) as reply:
             response, request_id = reply.response, reply.request_id
             if not response.headers.get("content-type", "").startswith("text/event-stream"):

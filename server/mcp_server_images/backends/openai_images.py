@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import binascii
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -189,25 +190,28 @@ class ImagesAPI:
             await self._client.post_multipart("/images/variations", variation_fields(request), files)
         )
 
-    async def _collect(self, events: AsyncIterator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
+    async def _collect(self, events: AsyncGenerator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
         """Read `*.partial_image` and `*.completed` events; an `error` event or a stream without a final image fails.
 
         A stream that ends early, or whose connection breaks, hands on its last partial image to be kept. A partial
         image is only a preview: a malformed one is passed over (and counted), never costing the answer.
         """
         stream = _Stream(on_partial)
+        # Closed here, in this task, however the loop ends: a stream left to the garbage collector would be
+        # closed from another task, outside the cancel scopes and the connection slot it holds.
         try:
-            async for event in events:
-                stream.request_id = event.get("request_id")
-                if event.get("error"):
-                    raise _stream_error(event["error"], stream.request_id)
-                kind = str(event.get("type", ""))
-                if kind == "response":
-                    return await self._decode(ApiResponse(event["response"], stream.request_id))
-                if kind.endswith(".partial_image"):
-                    await stream.partial(event)
-                elif kind.endswith(".completed"):
-                    await stream.completed(event)
+            async with aclosing(events):
+                async for event in events:
+                    stream.request_id = event.get("request_id")
+                    if event.get("error"):
+                        raise _stream_error(event["error"], stream.request_id)
+                    kind = str(event.get("type", ""))
+                    if kind == "response":
+                        return await self._decode(ApiResponse(event["response"], stream.request_id))
+                    if kind.endswith(".partial_image"):
+                        await stream.partial(event)
+                    elif kind.endswith(".completed"):
+                        await stream.completed(event)
         except ConnectionBrokenError as exc:
             if stream.images or stream.last_partial is None:
                 raise
