@@ -18,6 +18,7 @@ from PIL import Image
 
 from tests.fake_openai import Emulator
 from tests.outside import NodeTools, first_json, node_tools
+from tests.test_install import TOOLS
 from tests.test_resources import seed
 from tests.test_transports import http_server, server_env
 
@@ -50,15 +51,7 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
         "list_models",
         "get_job",
     ]
-    assert seen["tools"] == [
-        "generate_image",
-        "edit_image",
-        "create_image_variation",
-        "analyze_image",
-        "list_images",
-        "list_models",
-        "get_job",
-    ]
+    assert seen["tools"] == TOOLS
     assert seen["outputSchemas"] == tools_with_schema
     assert seen["validatorsCompiled"] == tools_with_schema, "the SDK validates every structuredContent"
     assert seen["malformedRejected"] is True, "the compiled validator rejects a result that breaks the schema"
