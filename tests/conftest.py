@@ -31,6 +31,16 @@ from tests.waiting import until
 __all__ = ["emulator", "emulator_server"]
 
 SettingsFactory = Callable[..., Settings]
+TOOLS = [
+    "generate_image",
+    "edit_image",
+    "create_image_variation",
+    "analyze_image",
+    "list_images",
+    "list_models",
+    "get_job",
+]
+"""Every tool the server lists, in the order it lists them."""
 SIDECAR_NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}\.json$")
 """How the store names the metadata it writes after each image (`20261104-093012-3f9a2c7b.json`)."""
 

@@ -22,6 +22,7 @@ from mcp import Client, StdioServerParameters
 
 from mcp_server_images import __version__
 from mcp_server_images.client_config import CLIENTS, KEY_PLACEHOLDER, Launch
+from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
 from tests.outside import REPO, NodeTools, node_tools
 from tests.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA
@@ -32,15 +33,6 @@ pytestmark = pytest.mark.anyio
 
 README = (REPO / "README.md").read_text()
 KEY_INPUT = "${input:api-key}"
-TOOLS = [
-    "generate_image",
-    "edit_image",
-    "create_image_variation",
-    "analyze_image",
-    "list_images",
-    "list_models",
-    "get_job",
-]
 
 
 def parse_snippet(client: str, text: str) -> Launch:

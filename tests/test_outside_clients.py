@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
 from tests.outside import NodeTools, first_json, node_tools
-from tests.test_install import TOOLS
 from tests.test_resources import seed
 from tests.test_transports import http_server, server_env
 

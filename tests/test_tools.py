@@ -9,21 +9,15 @@ import pytest
 from mcp import Client
 from mcp.types import Tool
 
+from tests.conftest import TOOLS
+
 pytestmark = pytest.mark.anyio
 
 
 async def test_tool_list(client: Client) -> None:
     tools = {tool.name: tool for tool in (await client.list_tools()).tools}
 
-    assert set(tools) == {
-        "generate_image",
-        "edit_image",
-        "create_image_variation",
-        "analyze_image",
-        "list_images",
-        "list_models",
-        "get_job",
-    }
+    assert list(tools) == TOOLS
     for name in ("analyze_image", "list_images", "list_models", "get_job"):
         annotations = tools[name].annotations
         assert annotations is not None and annotations.read_only_hint is True
