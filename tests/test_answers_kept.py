@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import base64
+import io
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
 from mcp import Client
+from PIL import Image
 
 from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
@@ -68,3 +72,50 @@ async def test_a_damaged_partial_image_is_skipped_and_the_final_image_kept(
     assert "partial image 1 was damaged and is skipped" in said
     assert any(message.startswith("partial image 2 of 2 received") for message in said)
     assert len(stored_images(output_dir)) == 1
+
+
+def with_idat_damaged(png: bytes) -> bytes:
+    """The PNG with a byte of its compressed pixels changed and the chunk's checksum made to match again."""
+    start = png.index(b"IDAT") - 4
+    length = struct.unpack(">I", png[start : start + 4])[0]
+    body = bytearray(png[start + 8 : start + 8 + length])
+    body[len(body) // 2] ^= 0xFF
+    crc = struct.pack(">I", zlib.crc32(b"IDAT" + bytes(body)))
+    return png[: start + 8] + bytes(body) + crc + png[start + 12 + length :]
+
+
+@pytest.mark.parametrize("cut", ["truncated", "changed byte"])
+async def test_an_answer_damaged_on_the_way_is_refused(
+    client: Client, emulator: Emulator, output_dir: Path, cut: str
+) -> None:
+    """Opaque PNGs are checked by their chunk checksums rather than decoded: a cut or changed byte still shows."""
+    good = png_bytes((300, 200), (10, 200, 10))
+    damaged = good[: len(good) - 20] if cut == "truncated" else good[:60] + bytes([good[60] ^ 0xFF]) + good[61:]
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(damaged)))
+
+    result = await client.call_tool("generate_image", {"prompt": "a frog"})
+
+    assert result.is_error
+    assert text_of(result).startswith("The image API answered with data that is not an image (image 1:")
+    assert stored_images(output_dir) == []
+
+
+async def test_an_answer_whose_pixels_do_not_decode_is_kept_and_said_so(
+    client: Client, emulator: Emulator, output_dir: Path
+) -> None:
+    """Checksums intact but pixels broken (an encoder's bug): stored as sent, not shown, and the text says why."""
+    noisy = Image.effect_noise((1800, 1000), 60).convert("RGB")
+    buffer = io.BytesIO()
+    noisy.save(buffer, format="PNG")
+    broken = with_idat_damaged(buffer.getvalue())
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(broken)))
+
+    result = await client.call_tool("generate_image", {"prompt": "static"})
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    [entry] = result.structured_content["images"]
+    assert Path(entry["path"]).read_bytes() == broken
+    assert (entry["width"], entry["height"]) == (1800, 1000)
+    assert "Not shown: its pixels do not decode, though the file is stored as the API sent it." in text_of(result)
+    assert [block.type for block in result.content] == ["text", "resource_link"]

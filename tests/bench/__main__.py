@@ -138,8 +138,13 @@ async def call_overhead(runs: int, upstream: dict[str, str], output_dir: Path, s
     }
 
 
-async def concurrent_calls(count: int, upstream: dict[str, str], output_dir: Path) -> dict[str, float]:
-    """`count` clients over HTTP, each making one call at the same moment, against 1 s of upstream latency."""
+async def concurrent_calls(count: int, upstream: dict[str, str], output_dir: Path, rounds: int = 3) -> dict[str, float]:
+    """`count` clients over HTTP, each making one call at the same moment, against 1 s of upstream latency.
+
+    One round is not timed: a client's first call also lists the tools and compiles a validator for the output
+    schema (the SDK client does both once), work of the measuring process, not of the server. The median of
+    `rounds` timed rounds follows.
+    """
     env = server_env(upstream, output_dir)
     with http_server(env, "--max-concurrency", str(count)) as (url, _pid):
         async with AsyncExitStack() as stack:
@@ -150,8 +155,9 @@ async def concurrent_calls(count: int, upstream: dict[str, str], output_dir: Pat
                     for client in clients:
                         group.start_soon(client.call_tool, "generate_image", {"prompt": "together", "size": SMALL_SIZE})
 
-            wall = await timed(all_at_once)
-    return {"calls": count, "wall_s": wall, "ideal_s": 1.0}
+            first = await timed(all_at_once)
+            wall = await median_of(rounds, all_at_once)
+    return {"calls": count, "wall_s": wall, "first_round_s": first, "ideal_s": 1.0}
 
 
 def memory_kb(pid: int, field: str) -> int:
@@ -211,7 +217,10 @@ def table(results: dict[str, Any]) -> str:
         ),
         (f"overhead, small image ({small['bytes'] / 1e3:.0f} KB)", f"{small['overhead_ms']:.1f} ms"),
         (f"overhead, large image ({large['bytes'] / 1e6:.1f} MB)", f"{large['overhead_ms']:.1f} ms"),
-        (f"{together['calls']} concurrent calls, 1 s upstream", f"{together['wall_s']:.2f} s wall (ideal 1 s)"),
+        (
+            f"{together['calls']} concurrent calls, 1 s upstream",
+            f"{together['wall_s']:.2f} s wall (ideal 1 s; the clients' first round {together['first_round_s']:.2f} s)",
+        ),
         (
             "peak RSS added, 1 large image",
             f"{memory['added_peak_mb_1']:.1f} MB ({memory['per_image_x_encoded_1']:.1f}x its encoded size)",

@@ -8,12 +8,12 @@ because base64 makes images a third larger than their bytes.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import pybase64
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
 from ..imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
@@ -32,6 +32,7 @@ IMAGE_BLOCK_OVERHEAD = 96
 MIN_INLINE_BYTES = 2_048
 """Below this an image is not worth showing; the result carries links and text only."""
 THUMBNAIL_SIDE = 256
+UNDECODABLE = "Not shown: its pixels do not decode, though the file is stored as the API sent it."
 
 
 def inline_capacity(budget: int, used: int, count: int) -> int:
@@ -64,7 +65,7 @@ def error_result(message: str) -> CallToolResult:
 
 
 def image_block(data: bytes, mime_type: str) -> ImageContent:
-    return ImageContent(type="image", data=base64.b64encode(data).decode("ascii"), mime_type=mime_type)
+    return ImageContent(type="image", data=pybase64.b64encode_as_string(data), mime_type=mime_type)
 
 
 def job_status_result(
@@ -121,7 +122,9 @@ def images_result(
 
     def build(max_bytes: int | None) -> CallToolResult:
         inlines = [source.inline(max_bytes, full=mode == "full") if max_bytes else None for source in sources]
-        return _result(outcome, summary.text(inlines, pending=max_bytes is None), inlines, structured)
+        undecodable = {record.id for record, source in zip(outcome.images, sources, strict=True) if source.undecodable}
+        text = summary.text(inlines, pending=max_bytes is None, undecodable=undecodable)
+        return _result(outcome, text, inlines, structured)
 
     if mode == "none" or not outcome.images:
         return build(0)
@@ -147,7 +150,7 @@ class _Summary:
     verb: str
     mode: InlineMode
 
-    def text(self, inlines: list[Preview | None], *, pending: bool) -> str:
+    def text(self, inlines: list[Preview | None], *, pending: bool, undecodable: set[str]) -> str:
         outcome = self.outcome
         count = len(outcome.images)
         lines = [f"{self.verb} {count} image{'s' if count != 1 else ''} with {outcome.model}."]
@@ -157,7 +160,8 @@ class _Summary:
                 f"{number}. id {record.id}: {record.width}x{record.height} {kind}, {_human_bytes(record.bytes)}, "
                 f"saved to {record.location} ({record.uri})."
             )
-            lines.append("   " + self._shown(inline, record, pending=pending))
+            shown = "" if record.id not in undecodable else UNDECODABLE
+            lines.append("   " + (shown or self._shown(inline, record, pending=pending)))
             if record.revised_prompt:
                 lines.append(f"   Revised prompt: {record.revised_prompt}")
         if outcome.saved:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import pybase64
 
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import ModelSpec
@@ -251,7 +252,8 @@ def _b64(value: object, request_id: str | None) -> bytes:
     try:
         if not isinstance(value, str):
             raise ValueError("missing")
-        return binascii.a2b_base64(value, strict_mode=True)  # validates in C, as b64decode(validate=True) would
+        # pybase64 validates as strictly as the standard library and decodes megabytes 20-40x faster (SIMD).
+        return pybase64.b64decode(value, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise UpstreamError(
             "The image API answered with image data that is not valid base64.", request_id=request_id

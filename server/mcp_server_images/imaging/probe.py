@@ -30,12 +30,13 @@ RASTER_FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
 def probe(data: bytes, *, keep: Callable[[Image.Image], None] | None = None) -> ImageInfo:
     """Format, size and transparency of an answer from the image API: a still, an animated GIF or an SVG.
 
-    `keep` is handed a still image's decoded pixels (while they are held in the decode budget), so that a
-    preview made later needs no second decode.
+    An opaque still PNG or JPEG is checked without decoding every pixel (see `_check_cheaply`); anything else
+    is decoded, and `keep` is then handed the still image's pixels (while they are held in the decode budget),
+    so that a preview made later needs no second decode.
     """
     if looks_like_svg(data):
         return probe_svg(data, "the image")
-    return _decode(data, "the image", UPSTREAM_MAX_PIXELS, animation=True, keep=keep)
+    return _decode(data, "the image", UPSTREAM_MAX_PIXELS, animation=True, keep=keep, cheaply=True)
 
 
 def check_input(data: bytes, shown: str, max_pixels: int, *, flatten: bool = False) -> ImageInfo:
@@ -56,7 +57,13 @@ def check_input(data: bytes, shown: str, max_pixels: int, *, flatten: bool = Fal
 
 
 def _decode(
-    data: bytes, shown: str, max_pixels: int, *, animation: bool, keep: Callable[[Image.Image], None] | None = None
+    data: bytes,
+    shown: str,
+    max_pixels: int,
+    *,
+    animation: bool,
+    keep: Callable[[Image.Image], None] | None = None,
+    cheaply: bool = False,
 ) -> ImageInfo:
     try:
         with warnings.catch_warnings():
@@ -73,6 +80,9 @@ def _decode(
                     f"{shown} is {image.width}x{image.height} = {image.width * image.height:,} pixels; the limit is "
                     f"{max_pixels:,}. Downscale it first."
                 )
+            mime, (width, height) = MIME_BY_FORMAT[image.format], image.size  # before a reduced decode shrinks it
+            if cheaply and _check_cheaply(image):
+                return ImageInfo(mime, width, height, has_alpha=False)
             with DECODE_BUDGET.hold(image.width * image.height):
                 frames = _check_frames(image, shown, animation=animation)
                 info = ImageInfo(
@@ -94,6 +104,24 @@ def _decode(
             f"{shown} cannot be decoded: {exc}. If it carries large compressed metadata (text or a colour "
             "profile), save it again without that metadata."
         ) from exc
+
+
+def _check_cheaply(image: Image.Image) -> bool:
+    """Check an opaque still PNG or JPEG for damage without decoding all its pixels; False if it is not one.
+
+    A PNG's chunks each carry a checksum and the file an end marker, so a byte changed or cut off on the way
+    is caught without inflating the pixels (a tenth of a millisecond instead of 10-25). A JPEG is decoded at
+    an eighth of its scale, which still reads every byte of its entropy-coded data. Images with an alpha
+    channel are decoded in full, because only their pixels say whether they are really transparent.
+    """
+    if image.format not in ("PNG", "JPEG") or has_alpha_channel(image) or getattr(image, "n_frames", 1) > 1:
+        return False
+    if image.format == "PNG":
+        image.verify()
+    else:
+        image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+        image.load()
+    return True
 
 
 def has_alpha_channel(image: Image.Image) -> bool:

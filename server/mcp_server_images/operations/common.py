@@ -26,8 +26,8 @@ from ..backends import (
 )
 from ..catalog.checks import ImageOptions
 from ..errors import ImageServerError
-from ..imaging.previews import probe_keeping_pixels
-from ..imaging.probe import NotAnImageError, probe
+from ..imaging.previews import Decoded, decode_for_preview, likely_previewed, probe_keeping_pixels
+from ..imaging.probe import ImageInfo, NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
@@ -187,12 +187,37 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
             problems.append(f"image {number}: {exc}")
             continue
         item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
-        record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
+        if pixels is None and likely_previewed(image.data):
+            record, pixels = await _save_while_decoding(store, image.data, info, item_meta)
+        else:
+            record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
         records.append(record)
         fresh[record.id] = FreshImage(image.data, pixels)
     return Delivered(
         records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials, fresh
     )
+
+
+async def _save_while_decoding(
+    store: Store, data: bytes, info: ImageInfo, meta: NewImage
+) -> tuple[ImageRecord, Decoded | None]:
+    """Store an image while its preview's pixels are decoded: the disk and a second core work at once.
+
+    The probe checked the image without its pixels; should they not decode after all, the image is stored
+    just the same, and the result says it cannot be shown.
+    """
+    decoded: list[Decoded] = []
+
+    async def decode() -> None:
+        try:
+            decoded.append(await anyio.to_thread.run_sync(decode_for_preview, data))
+        except (OSError, ValueError) as exc:
+            log.warning("a stored image could not be decoded for its preview: %s", exc)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(decode)
+        record = await anyio.to_thread.run_sync(store.save, data, info, meta)
+    return record, decoded[0] if decoded else None
 
 
 def option_parameters(options: ImageOptions) -> dict[str, Any]:
