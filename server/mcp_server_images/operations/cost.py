@@ -128,7 +128,7 @@ def price(parts: Sequence[UsagePart], lookup: Lookup) -> Cost:
         spec = lookup(part.model)
         if part.usage is None:
             return Cost(None, exact=True, basis=f"the API returned no usage for {part.model}")
-        if spec is None or spec.prices is None:
+        if spec is None or spec.prices is None or all(getattr(spec.prices, kind) is None for kind in PRICED):
             return Cost(None, exact=True, basis=f"no published prices for {part.model} in the catalog")
         tokens = usage_tokens(part.usage, spec, part.partial_images)
         if spec.name in by_model:
