@@ -22,6 +22,7 @@ from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator
 from tests.images import png_bytes
 from tests.seaweedfs import S3Server, s3_prefix, s3_server
+from tests.test_oauth import issuer_of, session, signed_in_server
 from tests.waiting import until
 
 __all__ = ["s3_prefix", "s3_server"]
@@ -192,6 +193,28 @@ async def test_the_ledger_survives_a_restart(make_settings: SettingsFactory, emu
     assert report.structured_content["today"]["spent"] == pytest.approx(FOX_COST)
 
 
+async def test_signed_in_users_have_budgets_of_their_own(emulator: Emulator, output_dir: Path) -> None:
+    issuer = issuer_of(emulator)
+    budgets = {"MCP_IMAGES_USER_DAILY_BUDGET": "0.13", "MCP_IMAGES_DAILY_BUDGET": "5"}
+    with signed_in_server(emulator, issuer, output_dir, budgets) as (_, resource):
+        async with session(resource, issuer.token(resource, subject="alice")) as alice:
+            first = await alice.call_tool("generate_image", {"prompt": FOX, **LOW})
+            again = await alice.call_tool("generate_image", {"prompt": FOX, **LOW})
+        async with session(resource, issuer.token(resource, subject="bob")) as bob:
+            bobs = await bob.call_tool("generate_image", {"prompt": FOX, **LOW})
+            report = await bob.call_tool("usage_report", {})
+
+    assert not first.is_error and not bobs.is_error, text_of(first) + text_of(bobs)
+    assert again.is_error
+    assert "$0.125 of the daily budget of user alice of $0.130 is spent" in text_of(again)
+    assert "--user-daily-budget (MCP_IMAGES_USER_DAILY_BUDGET)" in text_of(again)
+    assert len(image_requests(emulator)) == 2
+    summary = report.structured_content
+    assert summary is not None
+    assert summary["by_user"] == {"alice": pytest.approx(FOX_COST), "bob": pytest.approx(FOX_COST)}
+    assert summary["user"]["name"] == "bob" and summary["user"]["today"]["remaining"] == pytest.approx(0.13 - FOX_COST)
+
+
 def s3_settings(s3: S3Server, prefix: str) -> dict[str, Any]:
     return {key.removeprefix("MCP_IMAGES_").lower(): value for key, value in s3.env(prefix).items()}
 
@@ -330,3 +353,27 @@ async def test_usage_report_and_resource_add_up_the_spend(make_settings: Setting
     [contents] = read.contents
     assert isinstance(contents, TextResourceContents)
     assert json.loads(contents.text)["today"]["spent"] == pytest.approx(two + FOX_COST)
+
+
+async def test_a_session_as_the_client_prints_it(make_settings: SettingsFactory, emulator: Emulator) -> None:
+    """Estimate, call, cost, refusal at the daily cap: run with `-s` to see the session as the SDK client got it."""
+    shown: list[str] = []
+
+    async def say(name: str, arguments: dict[str, Any], client: Client) -> CallToolResult:
+        result = await client.call_tool(name, arguments)
+        shown.append(f">>> {name} {json.dumps(arguments)}\n{'ERROR: ' if result.is_error else ''}{text_of(result)}")
+        if result.structured_content and "cost" in result.structured_content:
+            shown.append(f"structuredContent.cost = {json.dumps(result.structured_content['cost'])}")
+        return result
+
+    async with connect(make_settings(daily_budget=0.3, inline="none")) as client:
+        dry = await say("generate_image", {"prompt": FOX, **HIGH, "dry_run": True}, client)
+        made = await say("generate_image", {"prompt": FOX, **HIGH}, client)
+        refused = await say("generate_image", {"prompt": FOX, **HIGH}, client)
+        await say("usage_report", {}, client)
+    print("\n\n".join(shown))
+
+    assert not dry.is_error and not made.is_error and refused.is_error
+    assert "Estimated cost: $0.211" in text_of(dry) and "Cost: $0.125 (from usage); estimated $0.211." in text_of(made)
+    assert "$0.175 remains" in text_of(refused)
+    assert len(image_requests(emulator)) == 1
