@@ -73,7 +73,7 @@ async def test_the_cost_comes_from_usage_at_catalog_prices(
     assert (cost["currency"], cost["exact"]) == ("USD", True)
     assert "7033 image out @ $30" in cost["basis"] and "400 cached image in @ $2" in cost["basis"]
     assert "Cost: $0.217 (from usage)" in text_of(result)
-    [image] = result.structured_content["images"]  # type: ignore[index]
+    [image] = result.structured_content["images"]
     sidecar = json.loads(Path(image["path"]).with_suffix(".json").read_text())
     assert sidecar["cost"]["amount"] == pytest.approx(expected) and sidecar["cost"]["exact"] is True
 

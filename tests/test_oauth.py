@@ -73,7 +73,8 @@ def signed_in_server(
         "MCP_IMAGES_PUBLIC_BASE_URL": origin,
         "MCP_IMAGES_OWN_IMAGES_ONLY": "true",
         "MCP_IMAGES_STATELESS_HTTP": "true",
-    } | (extra or {})
+        **(extra or {}),
+    }
     with http_server(env, port=port, log=output_dir.parent / "server.log"):
         yield origin, f"{origin}/mcp"
 

@@ -163,8 +163,22 @@ def describe(settings: Settings) -> str:
     return (
         f"mcp-server-images {__version__}: provider {endpoint.provider} at {endpoint.base_url}, {key}; "
         f"default model {settings.default_model}; images in {where_images_go(settings)}; "
-        f"transport {settings.transport}{sign_in(settings)}"
+        f"transport {settings.transport}{sign_in(settings)}{budgets(settings)}"
     )
+
+
+def budgets(settings: Settings) -> str:
+    """The spending limits in force, when any is set."""
+    named = (
+        ("per call", settings.max_cost_per_call),
+        ("daily", settings.daily_budget),
+        ("monthly", settings.monthly_budget),
+        ("per user daily", settings.user_daily_budget),
+        ("per user monthly", settings.user_monthly_budget),
+        ("confirm above", settings.confirm_above),
+    )
+    limits = [f"{name} ${value:g}" for name, value in named if value is not None]
+    return f"; budgets (USD, UTC): {', '.join(limits)}" if limits else ""
 
 
 def where_images_go(settings: Settings) -> str:
