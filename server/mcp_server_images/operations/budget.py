@@ -40,10 +40,6 @@ class BudgetError(ImageServerError):
     """A cap refused the call before any request: nothing was paid."""
 
 
-class CostNotConfirmedError(ImageServerError):
-    """The call's estimate is above the confirmation threshold and the user did not confirm it."""
-
-
 @dataclass(frozen=True)
 class Quote:
     """What a call is about to send, and its estimate: shown by dry_run, asked about, and reserved."""
