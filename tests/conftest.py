@@ -39,6 +39,7 @@ TOOLS = [
     "list_images",
     "list_models",
     "get_job",
+    "usage_report",
 ]
 """Every tool the server lists, in the order it lists them."""
 SIDECAR_NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}\.json$")

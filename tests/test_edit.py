@@ -70,7 +70,7 @@ async def test_edit_results_are_stored_with_their_sources(client: Client, home: 
 
     assert result.structured_content is not None
     [entry] = result.structured_content["images"]
-    assert set(result.structured_content) == {"images", "model", "usage"}
+    assert set(result.structured_content) == {"images", "model", "usage", "cost"}
     sidecar = Path(entry["path"]).with_suffix(".json").read_text()
     assert str(source) in sidecar and '"operation": "edit"' in sidecar
 

@@ -25,7 +25,7 @@ async def test_default_model_generates_a_png_on_disk(client: Client, emulator: E
     assert not result.is_error, text_of(result)
     structured = result.structured_content
     assert structured is not None
-    assert set(structured) == {"images", "model", "usage"}
+    assert set(structured) == {"images", "model", "usage", "cost"}
     assert structured["model"] == "gpt-image-2.6-flare"
     [entry] = structured["images"]
     assert set(entry) == IMAGE_KEYS

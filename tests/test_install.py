@@ -216,7 +216,7 @@ async def test_the_bundle_validates_packs_unpacks_and_starts(
     manifest = json.loads((unpacked / "manifest.json").read_text())
     assert manifest["version"] == __version__
     assert manifest["user_config"]["api_key"]["sensitive"] is True
-    assert set(manifest["user_config"]) == {"api_key", "provider", "base_url", "output_dir"}
+    assert set(manifest["user_config"]) == {"api_key", "provider", "base_url", "output_dir", "daily_budget"}
     [wheel] = (unpacked / "server" / "wheels").glob("*.whl")
     assert wheel.name == f"mcp_server_images-{__version__}-py3-none-any.whl"
 
@@ -226,6 +226,7 @@ async def test_the_bundle_validates_packs_unpacks_and_starts(
         "provider": "openai",
         "base_url": emulator.base_url,
         "output_dir": str(output_dir),
+        "daily_budget": "",
     }
     launch = Launch(
         config["command"],

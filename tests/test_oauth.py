@@ -56,9 +56,11 @@ def unsigned(token: str) -> str:
 
 
 @contextmanager
-def signed_in_server(emulator: Emulator, issuer: Issuer, output_dir: Path) -> Iterator[tuple[str, str]]:
+def signed_in_server(
+    emulator: Emulator, issuer: Issuer, output_dir: Path, extra: dict[str, str] | None = None
+) -> Iterator[tuple[str, str]]:
     """A server that takes the issuer's tokens (found through its OpenID metadata) and links images through
-    itself; yields (origin, resource URL)."""
+    itself, with `extra` settings; yields (origin, resource URL)."""
     jwks_url = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
     metadata = {"issuer": issuer.url, "jwks_uri": jwks_url}
     emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
@@ -71,6 +73,7 @@ def signed_in_server(emulator: Emulator, issuer: Issuer, output_dir: Path) -> It
         "MCP_IMAGES_PUBLIC_BASE_URL": origin,
         "MCP_IMAGES_OWN_IMAGES_ONLY": "true",
         "MCP_IMAGES_STATELESS_HTTP": "true",
+        **(extra or {}),
     }
     with http_server(env, port=port, log=output_dir.parent / "server.log"):
         yield origin, f"{origin}/mcp"

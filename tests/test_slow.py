@@ -259,7 +259,7 @@ async def test_deadline_then_job_then_get_job(
 
     assert not done.is_error, text_of(done)
     assert done.structured_content is not None
-    assert set(done.structured_content) == {"images", "model", "usage"}
+    assert set(done.structured_content) == {"images", "model", "usage", "cost"}
     [entry] = done.structured_content["images"]
     assert Path(entry["path"]).is_file()
     assert text_of(done).startswith("Generated 1 image with gpt-image-2.6-flare.")

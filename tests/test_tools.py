@@ -40,9 +40,10 @@ async def test_tool_list(client: Client) -> None:
     assert "2048" in tools["analyze_image"].input_schema["properties"]["images"]["description"]
 
 
-MODEL_VISIBLE_BOUND = 9_900
-"""Bytes of name, description and input schema of every tool: 8981 when measured (15012 before the schemas were
-made lean and list_models was added), plus 10% for growth. An assistant reads all of it on every turn."""
+MODEL_VISIBLE_BOUND = 10_900
+"""Bytes of name, description and input schema of every tool: 9949 when measured (8981 before usage_report,
+dry_run and confirm_cost were added; 15012 before the schemas were made lean and list_models was added), plus 10%
+for growth. An assistant reads all of it on every turn."""
 
 
 def model_visible(tools: list[Tool]) -> str:

@@ -64,6 +64,12 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--max-retries", "max_retries", {"type": int, "metavar": "N"}),
     ("--auth-token", "auth_token", {"metavar": "TOKEN"}),
     ("--stateless-http", "stateless_http", {"action": "store_true"}),
+    ("--max-cost-per-call", "max_cost_per_call", {"type": float, "metavar": "USD"}),
+    ("--daily-budget", "daily_budget", {"type": float, "metavar": "USD"}),
+    ("--monthly-budget", "monthly_budget", {"type": float, "metavar": "USD"}),
+    ("--user-daily-budget", "user_daily_budget", {"type": float, "metavar": "USD"}),
+    ("--user-monthly-budget", "user_monthly_budget", {"type": float, "metavar": "USD"}),
+    ("--confirm-above", "confirm_above", {"type": float, "metavar": "USD"}),
     ("--store", "store", {"choices": ["local", "s3"]}),
     ("--s3-bucket", "s3_bucket", {"metavar": "BUCKET"}),
     ("--s3-prefix", "s3_prefix", {"metavar": "PREFIX"}),
@@ -157,8 +163,22 @@ def describe(settings: Settings) -> str:
     return (
         f"mcp-server-images {__version__}: provider {endpoint.provider} at {endpoint.base_url}, {key}; "
         f"default model {settings.default_model}; images in {where_images_go(settings)}; "
-        f"transport {settings.transport}{sign_in(settings)}"
+        f"transport {settings.transport}{sign_in(settings)}{budgets(settings)}"
     )
+
+
+def budgets(settings: Settings) -> str:
+    """The spending limits in force, when any is set."""
+    named = (
+        ("per call", settings.max_cost_per_call),
+        ("daily", settings.daily_budget),
+        ("monthly", settings.monthly_budget),
+        ("per user daily", settings.user_daily_budget),
+        ("per user monthly", settings.user_monthly_budget),
+        ("confirm above", settings.confirm_above),
+    )
+    limits = [f"{name} ${value:g}" for name, value in named if value is not None]
+    return f"; budgets (USD, UTC): {', '.join(limits)}" if limits else ""
 
 
 def where_images_go(settings: Settings) -> str:

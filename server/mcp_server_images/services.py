@@ -21,6 +21,7 @@ from .errors import ConfigurationError
 from .imaging.budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
+from .operations.budget import Caps, Ledger
 from .operations.common import ImageDeps
 from .operations.jobs import JobManager
 from .operations.models import Models
@@ -40,6 +41,8 @@ class Services:
     models: Models
     store: Store
     jobs: JobManager
+    ledger: Ledger
+    """Where every call's cost is recorded, with the budgets it enforces."""
     client_log_levels: dict[str | None, str] = field(default_factory=dict)
     """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
     (None for the one client of a stdio server)."""
@@ -94,10 +97,29 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
             chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
         )
         try:
-            yield Services(settings=settings, images=images, vision=vision, models=models, store=store, jobs=jobs)
+            yield Services(
+                settings=settings,
+                images=images,
+                vision=vision,
+                models=models,
+                store=store,
+                jobs=jobs,
+                ledger=Ledger(store, caps(settings)),
+            )
         finally:
             await jobs.drain(settings.shutdown_grace)
             group.cancel_scope.cancel()
+
+
+def caps(settings: Settings) -> Caps:
+    return Caps(
+        per_call=settings.max_cost_per_call,
+        daily=settings.daily_budget,
+        monthly=settings.monthly_budget,
+        user_daily=settings.user_daily_budget,
+        user_monthly=settings.user_monthly_budget,
+        confirm_above=settings.confirm_above,
+    )
 
 
 def open_store(settings: Settings) -> Store:

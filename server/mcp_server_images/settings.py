@@ -192,6 +192,36 @@ class Settings(BaseSettings):
         "image is decoded alone).",
     )
 
+    # --- costs and budgets (USD; every call's cost is recorded in the store's spend ledger) ---
+    max_cost_per_call: float | None = Field(
+        default=None,
+        ge=0,
+        description="Refuse, before any request, a call whose estimate is above this many USD.",
+    )
+    daily_budget: float | None = Field(
+        default=None,
+        ge=0,
+        description="USD the server may spend per day (UTC) in total; a call that would cross it is refused before "
+        "any request.",
+    )
+    monthly_budget: float | None = Field(
+        default=None, ge=0, description="USD the server may spend per calendar month (UTC) in total."
+    )
+    user_daily_budget: float | None = Field(
+        default=None,
+        ge=0,
+        description="With sign-in (OAuth), USD each user may spend per day (UTC), on top of the totals.",
+    )
+    user_monthly_budget: float | None = Field(
+        default=None, ge=0, description="With sign-in (OAuth), USD each user may spend per calendar month (UTC)."
+    )
+    confirm_above: float | None = Field(
+        default=None,
+        ge=0,
+        description="Ask the user to confirm a call estimated above this many USD (clients with elicitation); other "
+        "clients must pass confirm_cost: true.",
+    )
+
     # --- team deployment: a shared store ---
     store: Literal["local", "s3"] = Field(
         default="local",

@@ -168,6 +168,8 @@ class EmulatorState:
             self.serves_retired = False
             self.served_models: list[str | dict[str, Any]] | None = None
             self.models_answer = "list"
+            self.usage: dict[str, Any] | None = None
+            """The `usage` every GPT image answer reports, instead of the one computed from the request."""
         self.release_holds()
 
     def release_holds(self) -> None:
@@ -418,7 +420,8 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
             "output_format": output_format,
             "size": f"{width}x{height}",
             "quality": body.get("quality") or "medium",
-            "usage": _usage(
+            "usage": state.usage
+            or _usage(
                 str(body.get("prompt", "")),
                 n,
                 len(recorded.files.get("image", [])) + len(recorded.files.get("image[]", [])),

@@ -28,6 +28,7 @@ SWITCHES = frozenset(
         "serves_retired",
         "served_models",
         "models_answer",
+        "usage",
     }
 )
 

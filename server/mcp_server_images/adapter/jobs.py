@@ -34,7 +34,9 @@ async def run_as_job(ctx: Ctx, operation: Operation, work: Work) -> CallToolResu
     user = caller(ctx)
 
     def start(job: Job) -> Awaitable[ImagesOutcome]:
-        return work(services.images, Call(progress=job, job_id=job.id, partial_images=partials, user=user))
+        spending = services.ledger.for_user(user)
+        call = Call(progress=job, job_id=job.id, partial_images=partials, user=user, spending=spending)
+        return work(services.images, call)
 
     job = services.jobs.start(operation, start, user=user)
     return await wait_for_job(ctx, job, services.settings.response_deadline)

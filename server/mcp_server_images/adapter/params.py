@@ -77,6 +77,8 @@ SaveTo = Annotated[
     ),
 ]
 Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to.")]
+DryRun = Annotated[bool, Field(description="Only show what the call would do and cost; nothing is sent.")]
+ConfirmCost = Annotated[bool, Field(description="Accept a cost above the confirmation threshold.")]
 ImageRef = Annotated[
     str,
     Field(description="A stored image id (or prefix), images:// URI, file path, http(s) URL, data URL or base64."),

@@ -113,6 +113,8 @@ def images_result(
         structured["saved_to"] = [str(path) for path in outcome.saved]
     if outcome.method is not None:
         structured["method"] = outcome.method
+    if outcome.cost is not None:
+        structured["cost"] = outcome.cost.public()
     summary = _Summary(outcome, operation.verb, mode)
     decoded = list(pixels) or [None] * len(files)
     sources = [
@@ -170,6 +172,8 @@ class _Summary:
             lines.append("Made with the native /images/variations endpoint.")
         if outcome.usage:
             lines.append(f"Usage: {_usage_text(outcome.usage)}.")
+        if outcome.cost is not None:
+            lines.append(outcome.cost.text())
         lines.extend(f"Note: {note}" for note in outcome.notes)
         lines.append("Refer to an image by its id (or path) in later calls; the files stay on disk.")
         return "\n".join(lines)

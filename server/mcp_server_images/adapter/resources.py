@@ -24,14 +24,19 @@ from mcp.types import (
     ReadResourceResult,
     Resource,
     ResourceTemplate,
+    TextResourceContents,
 )
 
 from ..errors import ImageServerError
 from ..services import Services
 from ..store import URI_SCHEME, ImageRecord
+from .auth import subject_of
 from .context import listing_user
+from .costs import usage_json, usage_of
 
 PAGE_SIZE = 50
+USAGE_URI = f"{URI_SCHEME}://usage"
+"""The usage report (as usage_report returns it) as JSON; read by URI, not listed among the images."""
 IMAGE_TEMPLATE = ResourceTemplate(
     uri_template=f"{URI_SCHEME}://{{id}}",
     name="image",
@@ -81,6 +86,11 @@ def register_resources(server: MCPServer[Services]) -> None:
         ctx: ServerRequestContext[Services, Any], params: ReadResourceRequestParams
     ) -> ReadResourceResult:
         prefix = f"{URI_SCHEME}://"
+        if params.uri == USAGE_URI:
+            summary = await usage_of(ctx.lifespan_context, subject_of(ctx.request))
+            return ReadResourceResult(
+                contents=[TextResourceContents(uri=USAGE_URI, text=usage_json(summary), mime_type="application/json")]
+            )
         if not params.uri.startswith(prefix):
             raise MCPError(
                 code=INVALID_PARAMS,

@@ -32,6 +32,21 @@ class ImageEntry(BaseModel):
         return data
 
 
+class EstimateInfo(BaseModel):
+    amount: float | None = Field(description="USD; null when no published figure covers the call.")
+    basis: str
+
+
+class CostInfo(BaseModel):
+    """What a call cost, in USD."""
+
+    amount: float | None = Field(description="null when unknown (no usage, or no published price): never guessed.")
+    currency: Literal["USD"] = "USD"
+    exact: bool = Field(description="True when computed from the usage the API returned; false for an estimate.")
+    basis: str = Field(description="Which prices or formula the amount comes from.")
+    estimate: EstimateInfo | None = Field(description="The estimate made before the call, when there was one.")
+
+
 class ImagesResult(BaseModel):
     """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
@@ -56,6 +71,11 @@ class ImagesResult(BaseModel):
     saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
     method: Literal["variations", "edits"] | None = Field(
         default=None, description="Variations only: dall-e-2's native endpoint, or emulated through edits."
+    )
+    cost: CostInfo | None = Field(default=None, description="What the call cost, with the estimate made before it.")
+    dry_run: bool | None = Field(default=None, description="True when nothing was sent (dry_run: true).")
+    plan: dict[str, Any] | None = Field(
+        default=None, description="dry_run: the operation, model, endpoint, parameters and requests it would send."
     )
     job_id: str | None = Field(default=None, description="Pass to get_job when the images are not ready yet.")
     status: Literal["running", "succeeded", "failed"] | None = None
@@ -102,6 +122,7 @@ class ModelPrices(BaseModel):
     image_input: float | None
     image_cached: float | None
     image_output: float | None
+    text_output: float | None = None
 
 
 class ListedModelEntry(BaseModel):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import anyio
-from mcp.types import CallToolResult, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 
 from ..catalog.checks import ImageOptions
 from ..errors import ImageServerError
@@ -28,8 +28,9 @@ from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, Sav
 from ..operations.vary import vary
 from ..settings import Settings
 from ..store import Operation
-from .context import Ctx, client_roots, listing_user, services_of
-from .jobs import render_job, run_as_job, wait_for_job, wait_for_stored
+from .context import Ctx, caller, client_roots, listing_user, services_of
+from .costs import produce, usage_of, usage_text
+from .jobs import Work, render_job, wait_for_job, wait_for_stored
 from .links import image_url
 from .models_render import model_list_result
 from .params import (
@@ -38,8 +39,10 @@ from .params import (
     Background,
     Complexity,
     CompressionAsForGenerate,
+    ConfirmCost,
     Count,
     Detail,
+    DryRun,
     EditImages,
     EditModel,
     EditPrompt,
@@ -95,7 +98,9 @@ async def generate_image(
     moderation: Moderation = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
-) -> Annotated[CallToolResult, ImagesResult]:
+    dry_run: DryRun = False,
+    confirm_cost: ConfirmCost = False,
+) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Create images from a text prompt.
 
     Each image is saved with a short id, shown (a preview when large) and linked; pass the id to later calls
@@ -113,7 +118,8 @@ async def generate_image(
         moderation=moderation,
     )
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx))
-    return await run_as_job(ctx, Operation.GENERATE, lambda deps, call: generate(deps, request, call))
+    work: Work = lambda deps, call: generate(deps, request, call)  # noqa: E731
+    return await produce(ctx, Operation.GENERATE, work, dry_run=dry_run, confirm_cost=confirm_cost)
 
 
 async def edit_image(
@@ -134,7 +140,9 @@ async def edit_image(
     output_compression: CompressionAsForGenerate = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
-) -> Annotated[CallToolResult, ImagesResult]:
+    dry_run: DryRun = False,
+    confirm_cost: ConfirmCost = False,
+) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
 
     Without a mask the model may change the whole image. quality, complexity, background, output_format and
@@ -160,7 +168,8 @@ async def edit_image(
         save=_save(save_to, overwrite),
         client_roots=await client_roots(ctx),
     )
-    return await run_as_job(ctx, Operation.EDIT, lambda deps, call: edit(deps, request, call))
+    work: Work = lambda deps, call: edit(deps, request, call)  # noqa: E731
+    return await produce(ctx, Operation.EDIT, work, dry_run=dry_run, confirm_cost=confirm_cost)
 
 
 async def create_image_variation(
@@ -171,13 +180,16 @@ async def create_image_variation(
     model: VariationModel = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
-) -> Annotated[CallToolResult, ImagesResult]:
+    dry_run: DryRun = False,
+    confirm_cost: ConfirmCost = False,
+) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Make new images that look like a given one (same subject and style, different details).
 
     structuredContent "method" says whether the variations endpoint or edits made them.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
-    return await run_as_job(ctx, Operation.VARIATION, lambda deps, call: vary(deps, request, call))
+    work: Work = lambda deps, call: vary(deps, request, call)  # noqa: E731
+    return await produce(ctx, Operation.VARIATION, work, dry_run=dry_run, confirm_cost=confirm_cost)
 
 
 async def analyze_image(
@@ -244,9 +256,19 @@ async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
     return model_list_result(await served_models(services_of(ctx).models))
 
 
+async def usage_report(ctx: Ctx) -> CallToolResult:
+    """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
+    user = caller(ctx)
+    try:
+        summary = await usage_of(services_of(ctx), user)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)
+
+
 @dataclass(frozen=True)
 class ToolRow:
-    handler: Callable[..., Awaitable[CallToolResult]]
+    handler: Callable[..., Awaitable[CallToolResult | InputRequiredResult]]
     title: str
     annotations: ToolAnnotations
     describe: Callable[[Settings], str] | None = None
@@ -270,4 +292,5 @@ TOOLS: tuple[ToolRow, ...] = (
     ToolRow(list_images, "List images", READS_STORE),
     ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE),
+    ToolRow(usage_report, "Usage report", READS_STORE),
 )

@@ -40,6 +40,8 @@ class ImagesAnswer:
     request_id: str | None
     skipped_partials: int = 0
     """Partial image events of a stream that were malformed (no valid base64) and were passed over."""
+    partials: int = 0
+    """Well-formed partial images the stream delivered (each may cost extra output tokens)."""
 
 
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
@@ -294,7 +296,9 @@ class _Stream:
                 partial=self.last_partial,
                 request_id=self.request_id,
             )
-        return ImagesAnswer(self.images, self.usage, self.request_id, skipped_partials=self.skipped)
+        return ImagesAnswer(
+            self.images, self.usage, self.request_id, skipped_partials=self.skipped, partials=self.received
+        )
 
 
 def _partial_bytes(value: object) -> bytes | None:

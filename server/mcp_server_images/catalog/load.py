@@ -301,6 +301,11 @@ def _remarks(value: object, where: str) -> dict[str, str]:
     return dict(table)
 
 
+def _token_table(value: object, where: str) -> dict[str, int]:
+    table = _table(value, where)
+    return {quality: _integer(tokens, f"{where}.{quality}") for quality, tokens in table.items()}
+
+
 _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "kind": _enum(ModelKind),
     "family": _enum(Family),
@@ -326,5 +331,7 @@ _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "streaming": _boolean,
     "max_partial_images": _integer,
     "prices": _prices,
+    "estimate_tokens": _token_table,
+    "partial_image_tokens": _integer,
 }
 """Every field a model entry may give besides its lifecycle, with the converter that checks it."""

@@ -120,6 +120,12 @@ class Prices:
     image_input: float | None = None
     image_cached: float | None = None
     image_output: float | None = None
+    text_output: float | None = None
+    """Text a model writes (a mainline model's answer in a Responses call); no current catalogued model has one."""
+
+
+REFERENCE_PIXELS = 1024 * 1024
+"""The size `ModelSpec.estimate_tokens` is given for; other sizes scale with their pixel count."""
 
 
 @dataclass(frozen=True)
@@ -154,6 +160,10 @@ class ModelSpec:
     """Per parameter, a sentence added when a value is refused (why gpt-image-2 refuses transparency)."""
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
     prices: Prices | None = None
+    estimate_tokens: Mapping[str, int] = field(default_factory=dict)
+    """Quality -> image output tokens of one 1024x1024 image, for estimates before a call (from published figures)."""
+    partial_image_tokens: int = 0
+    """Extra image output tokens each streamed partial image costs."""
 
     @property
     def accepts_response_format(self) -> bool:

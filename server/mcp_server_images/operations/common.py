@@ -31,6 +31,8 @@ from ..imaging.probe import ImageInfo, NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
+from .budget import Quote
+from .cost import Estimate, UsagePart, price
 from .models import Models
 from .requests import Call, FreshImage, ImagesOutcome, SaveRequest
 
@@ -67,6 +69,11 @@ def partial_stream(call: Call) -> PartialStream | None:
     return PartialStream(call.partial_images, on_partial)
 
 
+def streamed_count(request: ImageRequest) -> int:
+    """Partial images the request asks for (only a model that streams is asked)."""
+    return request.streamed.count if request.streamed is not None else 0
+
+
 def plan_copies(
     deps: ImageDeps, save: SaveRequest | None, options: ImageOptions, client_roots: Sequence[Path]
 ) -> SavePlan | None:
@@ -96,6 +103,9 @@ class Delivered:
     request_id: str | None
     skipped_partials: int = 0
     fresh: dict[str, FreshImage] = field(default_factory=dict)
+    model: str | None = None
+    partials: int = 0
+    """Well-formed partial images streamed before the answer."""
     """What was stored, by id, so the first rendering neither reads the file back nor decodes a large image again."""
 
 
@@ -109,7 +119,8 @@ async def deliver(
     """One upstream request, its images stored the moment it answers: a fan-out sibling that is still running, a
     crash or a kill of this instance can no longer lose them."""
     answer = await send_keeping_partial(deps, send, request, meta)
-    delivered = await store_answer(deps.store, answer, meta)
+    cost = price([UsagePart(request.model, answer.usage, answer.partials)], deps.models.catalog.lookup)
+    delivered = await store_answer(deps.store, answer, replace(meta, cost=cost.public()))
     for record in delivered.records:
         await call.progress.step(f"image {record.id} stored")
     return delivered
@@ -135,8 +146,29 @@ async def send_keeping_partial(
         raise UpstreamError(f"{exc.message}{where}", request_id=exc.request_id) from exc
 
 
-async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], plan: SavePlan | None) -> ImagesOutcome:
-    """Check what was kept, then write the save_to copies; a failed copy never loses a stored image."""
+async def pay(call: Call, quote: Quote, run: Callable[[], Awaitable[ImagesOutcome]]) -> ImagesOutcome:
+    """Reserve the quote against the budgets (or stop a dry run), run the requests, then settle with the actual
+    cost; when they fail, the reservation is released, since a failed request returns no usage to bill."""
+    reservation = await call.spending.reserve(quote)
+    try:
+        outcome = await run()
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await reservation.release()
+        raise
+    with anyio.CancelScope(shield=True):
+        await reservation.settle(outcome.cost, len(outcome.images))
+    return outcome
+
+
+async def finish(
+    deps: ImageDeps,
+    delivered: list[Delivered],
+    notes: list[str],
+    plan: SavePlan | None,
+    estimate: Estimate | None = None,
+) -> ImagesOutcome:
+    """Check what was kept, price it, then write the save_to copies; a failed copy never loses a stored image."""
     records, notes = kept_images(delivered, notes)
     skipped = sum(one.skipped_partials for one in delivered)
     if skipped:
@@ -152,7 +184,9 @@ async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], 
         except (ImageServerError, OSError) as exc:
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
     fresh = {key: image for one in delivered for key, image in one.fresh.items()}
-    return ImagesOutcome(records, model, usage, notes, saved=saved, fresh=fresh)
+    parts = [UsagePart(one.model or model, one.usage, one.partials) for one in delivered]
+    cost = replace(price(parts, deps.models.catalog.lookup), estimate=estimate)
+    return ImagesOutcome(records, model, usage, notes, saved=saved, fresh=fresh, cost=cost)
 
 
 def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
@@ -194,7 +228,15 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
         records.append(record)
         fresh[record.id] = FreshImage(image.data, pixels)
     return Delivered(
-        records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials, fresh
+        records,
+        problems,
+        len(answer.images),
+        answer.usage,
+        answer.request_id,
+        answer.skipped_partials,
+        fresh,
+        model=meta.model,
+        partials=answer.partials,
     )
 
 

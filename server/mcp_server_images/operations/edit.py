@@ -15,7 +15,9 @@ from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
-from .common import ImageDeps, deliver, finish, option_parameters, partial_stream, plan_copies
+from .budget import Quote
+from .common import ImageDeps, deliver, finish, option_parameters, partial_stream, pay, plan_copies, streamed_count
+from .cost import Ask, estimate
 from .models import choose, explain_refusal
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
 
@@ -48,12 +50,34 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         user=call.user,
     )
     upstream = ImageRequest(wire_model, request.prompt, options, spec, uploads, mask, partial_stream(call))
-    await call.progress.step(f"request sent to {wire_model}")
-    try:
-        delivered = await deliver(deps, deps.images.edit, upstream, meta, call)
-    except UpstreamError as exc:
-        raise await explain_refusal(deps.models, chosen, exc) from exc
-    return await finish(deps, [delivered], notes, plan)
+    quote = _quote(chosen.name, upstream, request.mask)
+
+    async def run() -> ImagesOutcome:
+        await call.progress.step(f"request sent to {wire_model}")
+        try:
+            delivered = await deliver(deps, deps.images.edit, upstream, meta, call)
+        except UpstreamError as exc:
+            raise await explain_refusal(deps.models, chosen, exc) from exc
+        return await finish(deps, [delivered], notes, plan, quote.estimate)
+
+    return await pay(call, quote, run)
+
+
+def _quote(model: str, upstream: ImageRequest, mask: MaskRequest) -> Quote:
+    """What the edit would send, and its estimate (input images are not estimated)."""
+    options = upstream.options
+    ask = Ask(
+        model,
+        upstream.spec,
+        n=options.n,
+        size=options.size,
+        quality=options.quality,
+        prompt=upstream.prompt,
+        partial_images=streamed_count(upstream),
+        input_images=len(upstream.inputs),
+    )
+    parameters = option_parameters(options) | {"images": len(upstream.inputs)} | _mask_parameters(mask)
+    return Quote("edit", upstream.model, "images/edits", parameters, 1, estimate(ask))
 
 
 def _check_shape(request: EditRequest, model: str, limit: int) -> None:

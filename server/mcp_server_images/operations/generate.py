@@ -8,6 +8,7 @@ from functools import partial
 from ..backends import ImageRequest
 from ..catalog.spec import ImageEndpoint, ModelKind
 from ..store import NewImage, Operation
+from .budget import Quote
 from .common import (
     ImageDeps,
     deliver,
@@ -15,9 +16,12 @@ from .common import (
     gather,
     option_parameters,
     partial_stream,
+    pay,
     plan_copies,
     split_batches,
+    streamed_count,
 )
+from .cost import Ask, estimate
 from .models import choose, explain_refusal
 from .requests import Call, GenerateRequest, ImagesOutcome
 
@@ -39,15 +43,30 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     )
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
-    await call.progress.step(f"request sent to {wire_model}")
-    delivered, failures = await gather(
-        [partial(deliver, deps, deps.images.generate, one, meta, call) for one in upstream]
+    ask = Ask(
+        chosen.name,
+        spec,
+        n=options.n,
+        size=options.size,
+        quality=options.quality,
+        prompt=request.prompt,
+        requests=len(batches),
+        partial_images=streamed_count(upstream[0]),
     )
-    notes = list(chosen.notes)
-    if len(batches) > 1:
-        notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
-    if failures:
-        if not delivered:
-            raise await explain_refusal(deps.models, chosen, failures[0])
-        notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
-    return await finish(deps, delivered, notes, plan)
+    quote = Quote("generate", wire_model, "images/generations", meta.parameters, len(batches), estimate(ask))
+
+    async def run() -> ImagesOutcome:
+        await call.progress.step(f"request sent to {wire_model}")
+        delivered, failures = await gather(
+            [partial(deliver, deps, deps.images.generate, one, meta, call) for one in upstream]
+        )
+        notes = list(chosen.notes)
+        if len(batches) > 1:
+            notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
+        if failures:
+            if not delivered:
+                raise await explain_refusal(deps.models, chosen, failures[0])
+            notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
+        return await finish(deps, delivered, notes, plan, quote.estimate)
+
+    return await pay(call, quote, run)

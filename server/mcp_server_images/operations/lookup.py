@@ -16,6 +16,7 @@ from ..errors import ImageServerError
 from ..store import ImageRecord, JobState, Operation, Store
 from ..store.base import JobStatus
 from .common import sum_usage
+from .cost import Cost, stored_cost
 from .jobs import Job, JobManager
 from .requests import ImagesOutcome
 
@@ -64,7 +65,11 @@ def find_job(jobs: JobManager, store: Store, job_id: str) -> Job | StoredJob:
 def recovered_outcome(records: list[ImageRecord], notes: list[str]) -> ImagesOutcome:
     """A job's outcome rebuilt from its stored images (after a restart, the job itself is gone)."""
     usage = sum_usage({r.request_id: r.usage for r in records}.values())  # one usage per upstream answer
-    return ImagesOutcome(records, records[0].model or "unknown", usage, notes)
+    return ImagesOutcome(records, records[0].model or "unknown", usage, notes, cost=_cost_of(records))
+
+
+def _cost_of(records: list[ImageRecord]) -> Cost | None:
+    return stored_cost(list({r.request_id: r.cost for r in records}.values()))  # one cost per upstream answer
 
 
 def _from_state(store: Store, state: JobState) -> StoredJob:
@@ -74,7 +79,13 @@ def _from_state(store: Store, state: JobState) -> StoredJob:
         records = [store.get(image_id) for image_id in state.images]
         notes = [*state.notes, f"Job {state.id} ran on instance {state.instance}."]
         outcome = ImagesOutcome(
-            records, state.model or "unknown", state.usage, notes, state.method, [Path(p) for p in state.saved]
+            records,
+            state.model or "unknown",
+            state.usage,
+            notes,
+            state.method,
+            [Path(p) for p in state.saved],
+            cost=_cost_of(records),
         )
         return StoredJob(state.id, state.operation, "succeeded", outcome, elapsed=elapsed)
     if state.status == "failed":

@@ -11,6 +11,8 @@ from ..catalog.checks import ImageOptions
 from ..imaging.masks import Region
 from ..imaging.previews import Decoded
 from ..store import ImageRecord
+from .budget import Spending, Unmetered
+from .cost import Cost
 from .progress import NoProgress, Progress
 
 
@@ -78,6 +80,8 @@ class ImagesOutcome:
     method: Literal["variations", "edits"] | None = None
     """For variations: "variations" (native endpoint) or "edits" (emulated)."""
     saved: list[Path] = field(default_factory=list)
+    cost: Cost | None = None
+    """What the call cost (from usage), with the estimate made before it."""
     fresh: dict[str, FreshImage] = field(default_factory=dict, compare=False, repr=False)
     """The images just received, by id, for their first rendering only (taken then, to free the memory): the
     bytes, so the file just written is not read back, and for large ones their decoded pixels."""
@@ -93,3 +97,6 @@ class Call:
     """Above 0, models that can stream are asked to, with this many partial images."""
     user: str | None = None
     """The signed-in user's subject (OAuth), recorded with every image the call makes."""
+    spending: Spending = field(default_factory=Unmetered)
+    """Asked right before anything is sent upstream: reserves the estimate against the budgets, or stops a dry
+    run; settled with the actual cost afterwards."""

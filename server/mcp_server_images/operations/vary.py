@@ -20,7 +20,9 @@ from ..catalog.spec import ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png
 from ..store import NewImage, Operation
-from .common import ImageDeps, deliver, finish, plan_copies
+from .budget import Quote
+from .common import ImageDeps, deliver, finish, pay, plan_copies
+from .cost import Ask, estimate
 from .edit import edit
 from .models import Chosen, choose
 from .requests import Call, EditRequest, ImagesOutcome, VariationRequest
@@ -142,7 +144,13 @@ async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, ca
         user=call.user,
     )
     upstream = ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")])
-    await call.progress.step(f"request sent to {chosen.wire}")
-    delivered = await deliver(deps, deps.images.vary, upstream, meta, call)
-    outcome = await finish(deps, [delivered], [*chosen.notes, *notes], save_plan)
-    return replace(outcome, method="variations")
+    ask = Ask(chosen.name, chosen.spec, n=request.n, size=request.size)
+    quote = Quote("variation", chosen.wire, "images/variations", meta.parameters, 1, estimate(ask))
+
+    async def run() -> ImagesOutcome:
+        await call.progress.step(f"request sent to {chosen.wire}")
+        delivered = await deliver(deps, deps.images.vary, upstream, meta, call)
+        outcome = await finish(deps, [delivered], [*chosen.notes, *notes], save_plan, quote.estimate)
+        return replace(outcome, method="variations")
+
+    return await pay(call, quote, run)

@@ -6,15 +6,21 @@ several server instances). Methods block on I/O; async callers run them in a wor
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
+
+from pydantic import TypeAdapter
 
 from ..errors import ImageServerError
 from ..imaging.probe import ImageInfo
 from .records import ImageRecord, NewImage, Operation
+
+log = logging.getLogger(__name__)
 
 ID_LENGTH = 8
 MIN_PREFIX = 4
@@ -52,6 +58,50 @@ class JobState:
     method: Literal["variations", "edits"] | None = None
     saved: list[str] = field(default_factory=list)
     error: str | None = None
+
+
+LedgerKind = Literal["reserve", "settle", "release"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LedgerEntry:
+    """One line of the spend ledger. A call first reserves its estimate (so that concurrent calls cannot all pass a
+    budget), then settles it with the actual cost, or releases it when nothing was paid; settle and release name
+    the reservation by `id` and carry its `time`, so an entry's day is the day its call started."""
+
+    id: str
+    kind: LedgerKind
+    time: str
+    """UTC time of the reservation, ISO 8601."""
+    amount: float | None
+    """USD; None when the cost is unknown (no usage, or no published price)."""
+    model: str | None = None
+    user: str | None = None
+    images: int = 0
+    exact: bool = False
+
+
+LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")
+"""A ledger entry's name inside its month, `000000042.json`."""
+LEDGER_MONTH = re.compile(r"^\d{4}-\d{2}$")
+_LEDGER_ENTRY = TypeAdapter(LedgerEntry)
+
+
+def ledger_name(number: int) -> str:
+    return f"{number:09d}.json"
+
+
+def encode_entry(entry: LedgerEntry) -> bytes:
+    return json.dumps(asdict(entry)).encode()
+
+
+def decode_entry(raw: bytes, where: str) -> LedgerEntry | None:
+    """The entry, or None (logged) when it is not one: a damaged entry must not stop every later call."""
+    try:
+        return _LEDGER_ENTRY.validate_json(raw)
+    except ValueError as exc:
+        log.warning("ignoring unreadable ledger entry %s: %s", where, exc)
+        return None
 
 
 class JobBoard(Protocol):
@@ -93,6 +143,16 @@ class Store(Protocol):
 
     def link(self, record: ImageRecord) -> str | None:
         """A time-limited URL anyone holding it can fetch the image from; None when the store has none."""
+
+    def ledger(self, month: str) -> dict[int, LedgerEntry]:
+        """The spend ledger of a month ("2026-11"): every entry by its sequence number, first to last."""
+
+    def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
+        """Write entry `number` of the month only if no writer has (atomic create); False when it is taken.
+
+        Every process sharing the store appends through this, so a reader that saw entries 0..k and appends k+1
+        knows nobody wrote in between: that is what makes check-then-reserve safe across processes.
+        """
 
 
 def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageRecord:

@@ -20,12 +20,27 @@ import time
 from pathlib import Path
 
 from ..imaging.info import ImageInfo
-from .base import ID_LENGTH, SIDECAR, JobBoard, find, job_finals, newest
+from .base import (
+    ID_LENGTH,
+    LEDGER_ENTRY,
+    LEDGER_MONTH,
+    SIDECAR,
+    JobBoard,
+    LedgerEntry,
+    decode_entry,
+    encode_entry,
+    find,
+    job_finals,
+    ledger_name,
+    newest,
+)
 from .records import ImageRecord, NewImage, new_record
 
 log = logging.getLogger(__name__)
 
 TEMPORARY_PREFIX = ".partial-"
+LEDGER_FOLDER = ".ledger"
+"""The spend ledger, one folder per month and one file per entry; hidden, so no image path can name it."""
 STALE_TEMPORARY_SECONDS = 300.0
 """A temporary file this old is left from a crash: writes take seconds, even by another server on the folder."""
 
@@ -40,6 +55,8 @@ class LocalStore:
         """Sidecar name -> (its modification time, its record): every complete image in the folder."""
         self._indexed_folder: int | None = None
         """The folder's modification time when the index was last brought up to date."""
+        self._ledger: dict[tuple[str, int], LedgerEntry] = {}
+        """Ledger entries read so far; an entry never changes once written."""
 
     @property
     def location(self) -> str:
@@ -105,6 +122,52 @@ class LocalStore:
 
     def link(self, record: ImageRecord) -> str | None:
         return None
+
+    def ledger(self, month: str) -> dict[int, LedgerEntry]:
+        """Every entry of the month; only files not read before are parsed."""
+        folder = self._ledger_folder(month)
+        if not folder.is_dir():
+            return {}
+        entries: dict[int, LedgerEntry] = {}
+        with os.scandir(folder) as found:
+            for item in found:
+                match = LEDGER_ENTRY.match(item.name)
+                if match is None:
+                    continue
+                number = int(match["number"])
+                entry = self._ledger.get((month, number))
+                if entry is None:
+                    entry = decode_entry(Path(item.path).read_bytes(), item.path)
+                    if entry is None:
+                        continue
+                    self._ledger[(month, number)] = entry
+                entries[number] = entry
+        return dict(sorted(entries.items()))
+
+    def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
+        """Write the entry complete under a temporary name, then hard-link it to its number: the link fails when
+        another process (or thread) took the number first, and nobody ever sees a half-written entry."""
+        folder = self._ledger_folder(month)
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX, suffix=".json")
+        try:
+            with os.fdopen(handle, "wb") as temp:
+                temp.write(encode_entry(entry))
+                temp.flush()
+                os.fsync(temp.fileno())
+            try:
+                os.link(temp_name, folder / ledger_name(number))
+            except FileExistsError:
+                return False
+        finally:
+            Path(temp_name).unlink(missing_ok=True)
+        self._ledger[(month, number)] = entry
+        return True
+
+    def _ledger_folder(self, month: str) -> Path:
+        if not LEDGER_MONTH.match(month):
+            raise ValueError(f"not a month: {month!r}")
+        return self.root / LEDGER_FOLDER / month
 
     def _locate(self, name: str) -> str:
         return str(self.root / name)

@@ -50,6 +50,9 @@ class NewImage:
     """Kept from a stream that ended before its final image: not a finished result."""
     revised_prompt: str | None = None
     usage: dict[str, Any] | None = None
+    cost: dict[str, Any] | None = None
+    """The cost of the upstream request that made the image (structuredContent's `cost` object); None in sidecars
+    written before costs were recorded."""
     request_id: str | None = None
     source_images: list[str] = field(default_factory=list)
     job_id: str | None = None

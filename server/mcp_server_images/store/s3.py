@@ -35,7 +35,21 @@ from pydantic import TypeAdapter
 
 from ..errors import ImageServerError
 from ..imaging.probe import ImageInfo
-from .base import ID_LENGTH, SIDECAR, ImageNotFoundError, JobState, find, job_finals, newest
+from .base import (
+    ID_LENGTH,
+    LEDGER_ENTRY,
+    LEDGER_MONTH,
+    SIDECAR,
+    ImageNotFoundError,
+    JobState,
+    LedgerEntry,
+    decode_entry,
+    encode_entry,
+    find,
+    job_finals,
+    ledger_name,
+    newest,
+)
 from .records import ImageRecord, NewImage, new_record
 
 log = logging.getLogger(__name__)
@@ -73,6 +87,8 @@ class S3Store:
         self._index: dict[str, tuple[str | None, ImageRecord]] = {}
         """Sidecar key -> (its ETag, its record): every complete image in the bucket, as last listed."""
         self._listed_at: float | None = None
+        self._ledger: dict[tuple[str, int], LedgerEntry] = {}
+        """Ledger entries read so far; an entry never changes once written."""
         self.jobs = S3JobBoard(client, self._where)
 
     @property
@@ -124,6 +140,43 @@ class S3Store:
     def link(self, record: ImageRecord) -> str:
         """A presigned GET URL: computed locally (no request), valid for the configured expiry."""
         return obstore.sign(self._s3, "GET", record.name, self._link_expiry)
+
+    def ledger(self, month: str) -> dict[int, LedgerEntry]:
+        """Every entry of the month (`ledger/<month>/<number>.json`): one LIST, and a GET for each new entry."""
+        prefix = self._ledger_prefix(month)
+        with bucket_errors("read the spend ledger", self._where):
+            listed = [meta["path"] for batch in obstore.list(self._s3, prefix=prefix) for meta in batch]
+            entries: dict[int, LedgerEntry] = {}
+            for key in listed:
+                match = LEDGER_ENTRY.match(key.rsplit("/", 1)[-1])
+                if match is None:
+                    continue
+                number = int(match["number"])
+                entry = self._ledger.get((month, number))
+                if entry is None:
+                    entry = decode_entry(bytes(obstore.get(self._s3, key).bytes()), self._where + key)
+                    if entry is None:
+                        continue
+                    self._ledger[(month, number)] = entry
+                entries[number] = entry
+        return dict(sorted(entries.items()))
+
+    def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
+        """A conditional put (`If-None-Match: *`): exactly one instance gets each number."""
+        key = self._ledger_prefix(month) + ledger_name(number)
+        with bucket_errors("write the spend ledger", self._where):
+            try:
+                obstore.put(self._s3, key, encode_entry(entry), mode="create")
+            except AlreadyExistsError:
+                return False
+        self._ledger[(month, number)] = entry
+        return True
+
+    @staticmethod
+    def _ledger_prefix(month: str) -> str:
+        if not LEDGER_MONTH.match(month):
+            raise ValueError(f"not a month: {month!r}")
+        return f"ledger/{month}/"
 
     def _locate(self, name: str) -> str:
         return self._where + name

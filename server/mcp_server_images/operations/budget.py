@@ -1,0 +1,302 @@
+"""Budgets that refuse before paying, and the spend ledger they are checked against.
+
+Every call that would reach the image API first reserves its estimate in the store's ledger, checked against the
+caps together with what was already spent; then it settles the reservation with the actual cost (or releases it
+when nothing came back). The check and the reservation are one step: the ledger is an append-only sequence of
+numbered entries that each store creates atomically (create-if-absent), so a process that read entries up to k and
+writes k+1 knows nobody wrote in between, and two processes on one store can neither both pass a cap nor lose or
+double an entry. A reservation whose process died stays counted at its estimate (erring on the safe side).
+
+Days and months are UTC. Unknown amounts (no usage, no published price) count as nothing against a cap; a cap that
+is already used up still refuses every call.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import anyio
+
+from ..errors import ImageServerError
+from ..store import Store
+from ..store.base import LedgerEntry
+from .cost import Cost, Estimate, usd
+
+APPEND_ATTEMPTS = 200
+"""Numbers tried before giving up on a ledger other writers keep taking; each try re-reads and re-checks."""
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class BudgetError(ImageServerError):
+    """A cap refused the call before any request: nothing was paid."""
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a call is about to send, and its estimate: shown by dry_run, asked about, and reserved."""
+
+    operation: str
+    model: str
+    endpoint: str
+    parameters: dict[str, Any]
+    requests: int
+    estimate: Estimate
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "operation": self.operation,
+            "model": self.model,
+            "endpoint": self.endpoint,
+            "parameters": self.parameters,
+            "requests": self.requests,
+        }
+
+    def describe(self) -> str:
+        shown = ", ".join(f"{key} {value}" for key, value in self.parameters.items())
+        requests = f" as {self.requests} concurrent requests" if self.requests > 1 else ""
+        return f"{self.operation} with {self.model} on /{self.endpoint}{requests} ({shown})"
+
+
+class Reservation(Protocol):
+    async def settle(self, cost: Cost | None, images: int) -> None: ...
+
+    async def release(self) -> None: ...
+
+
+class Spending(Protocol):
+    """Asked right before a call reaches the image API; raises to stop it (a budget, a dry run)."""
+
+    async def reserve(self, quote: Quote) -> Reservation: ...
+
+
+class _Nothing:
+    async def settle(self, cost: Cost | None, images: int) -> None:
+        return None
+
+    async def release(self) -> None:
+        return None
+
+
+class Unmetered:
+    """No ledger: for use cases driven without a server (tests, a future CLI)."""
+
+    async def reserve(self, quote: Quote) -> Reservation:
+        return _Nothing()
+
+
+class WouldSendError(Exception):
+    """Raised by a dry run where the request would be sent: everything before it was checked."""
+
+    def __init__(self, quote: Quote) -> None:
+        super().__init__(quote.describe())
+        self.quote = quote
+
+
+class DryRun:
+    async def reserve(self, quote: Quote) -> Reservation:
+        raise WouldSendError(quote)
+
+
+@dataclass(frozen=True)
+class Caps:
+    """The budgets in USD; None is no cap. User caps apply to each signed-in user on top of the totals."""
+
+    per_call: float | None = None
+    daily: float | None = None
+    monthly: float | None = None
+    user_daily: float | None = None
+    user_monthly: float | None = None
+    confirm_above: float | None = None
+
+    @property
+    def capped(self) -> bool:
+        """Whether any spending cap is in force (the confirmation threshold is not a cap)."""
+        return any(
+            cap is not None for cap in (self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly)
+        )
+
+
+@dataclass
+class Spent:
+    """Totals of a ledger for one day and its month (UTC)."""
+
+    today: float = 0.0
+    month: float = 0.0
+    user_today: float = 0.0
+    user_month: float = 0.0
+    images: int = 0
+    calls: int = 0
+    unknown_calls: int = 0
+    by_model: dict[str, float] = field(default_factory=dict)
+    by_user: dict[str, float] = field(default_factory=dict)
+
+
+def tally(entries: list[LedgerEntry], now: datetime, user: str | None = None) -> Spent:
+    """What the month's entries add up to: each reservation counts once, at its latest amount."""
+    latest: dict[str, LedgerEntry] = {}
+    for entry in entries:
+        if entry.kind == "reserve":
+            latest[entry.id] = entry
+        elif entry.id in latest:
+            latest[entry.id] = replace(
+                latest[entry.id], kind=entry.kind, amount=entry.amount, images=entry.images, exact=entry.exact
+            )
+    spent = Spent()
+    day = now.strftime("%Y-%m-%d")
+    for entry in latest.values():
+        if entry.kind == "release":
+            continue
+        amount = entry.amount or 0.0
+        spent.calls += 1
+        spent.images += entry.images
+        spent.unknown_calls += entry.amount is None
+        spent.month += amount
+        today = entry.time.startswith(day)
+        spent.today += amount if today else 0.0
+        if user is not None and entry.user == user:
+            spent.user_month += amount
+            spent.user_today += amount if today else 0.0
+        spent.by_model[entry.model or "unknown"] = spent.by_model.get(entry.model or "unknown", 0.0) + amount
+        who = entry.user or "(not signed in)"
+        spent.by_user[who] = spent.by_user.get(who, 0.0) + amount
+    return spent
+
+
+def next_day(now: datetime) -> datetime:
+    return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def next_month(now: datetime) -> datetime:
+    return datetime(now.year + now.month // 12, now.month % 12 + 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class _Limit:
+    name: str
+    cap: float
+    spent: float
+    resets: datetime | None
+    flag: str
+
+
+def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_Limit]:
+    limits = []
+    if caps.daily is not None:
+        limits.append(_Limit("daily budget", caps.daily, spent.today, next_day(now), "daily-budget"))
+    if caps.monthly is not None:
+        limits.append(_Limit("monthly budget", caps.monthly, spent.month, next_month(now), "monthly-budget"))
+    if user is not None and caps.user_daily is not None:
+        who = f"daily budget of user {user}"
+        limits.append(_Limit(who, caps.user_daily, spent.user_today, next_day(now), "user-daily-budget"))
+    if user is not None and caps.user_monthly is not None:
+        who = f"monthly budget of user {user}"
+        limits.append(_Limit(who, caps.user_monthly, spent.user_month, next_month(now), "user-monthly-budget"))
+    return limits
+
+
+def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None) -> str | None:
+    """Why the call may not be made, or None. Unknown estimates count as nothing: only a used-up cap refuses them."""
+    amount = estimate.amount or 0.0
+    if caps.per_call is not None and amount > caps.per_call:
+        return (
+            f"Refused before any request: this call is estimated at {usd(amount)} ({estimate.basis}), above the "
+            f"per-call cap of {usd(caps.per_call)}. Ask for fewer or smaller images or a lower quality, or raise "
+            f"the cap with --max-cost-per-call (MCP_IMAGES_MAX_COST_PER_CALL)."
+        )
+    for limit in _limits(caps, spent, now, user):
+        if limit.spent + amount > limit.cap or limit.spent >= limit.cap:
+            remaining = max(limit.cap - limit.spent, 0.0)
+            resets = limit.resets.strftime("%Y-%m-%d %H:%M UTC") if limit.resets else "never"
+            env = "MCP_IMAGES_" + limit.flag.upper().replace("-", "_")
+            return (
+                f"Refused before any request: this call is estimated at {usd(estimate.amount)}, and "
+                f"{usd(limit.spent)} of the {limit.name} of {usd(limit.cap)} is spent, so {usd(remaining)} remains. "
+                f"It resets at {resets}. To allow more, raise --{limit.flag} ({env}), or ask for a cheaper call "
+                "(fewer or smaller images, lower quality); dry_run: true shows what a call would cost."
+            )
+    return None
+
+
+@dataclass
+class LedgerReservation:
+    ledger: Ledger
+    entry: LedgerEntry
+    done: bool = False
+
+    async def settle(self, cost: Cost | None, images: int) -> None:
+        amount = cost.amount if cost is not None else None
+        exact = cost.exact if cost is not None else False
+        await self._close(replace(self.entry, kind="settle", amount=amount, images=images, exact=exact))
+
+    async def release(self) -> None:
+        await self._close(replace(self.entry, kind="release", amount=0.0))
+
+    async def _close(self, entry: LedgerEntry) -> None:
+        if self.done:
+            return
+        self.done = True
+        await anyio.to_thread.run_sync(self.ledger.append, entry, None)
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """The spend ledger in a store, with the caps it enforces."""
+
+    store: Store
+    caps: Caps
+    clock: Clock = utc_now
+
+    def spent(self, user: str | None = None) -> Spent:
+        now = self.clock()
+        return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user)
+
+    def append(self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None) -> None:
+        """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
+        month = entry.time[:7]
+        now = self.clock()
+        for _ in range(APPEND_ATTEMPTS):
+            entries = self.store.ledger(month)
+            if check is not None:
+                problem = check(tally(list(entries.values()), now, entry.user))
+                if problem is not None:
+                    raise BudgetError(problem)
+            number = max(entries, default=-1) + 1
+            if self.store.append_ledger(month, number, entry):
+                return
+        raise ImageServerError(f"The spend ledger in {self.store.location} is too busy to record this call; try again.")
+
+    def for_user(self, user: str | None) -> Spending:
+        return _Metered(self, user)
+
+
+@dataclass(frozen=True)
+class _Metered:
+    ledger: Ledger
+    user: str | None
+
+    async def reserve(self, quote: Quote) -> Reservation:
+        now = self.ledger.clock()
+        entry = LedgerEntry(
+            id=secrets.token_hex(8),
+            kind="reserve",
+            time=now.isoformat(timespec="microseconds"),
+            amount=quote.estimate.amount,
+            model=quote.model,
+            user=self.user,
+        )
+        caps = self.ledger.caps
+
+        def check(spent: Spent) -> str | None:
+            return refusal(caps, quote.estimate, spent, now, self.user)
+
+        await anyio.to_thread.run_sync(self.ledger.append, entry, check)
+        return LedgerReservation(self.ledger, entry)

@@ -1,0 +1,262 @@
+"""What a call cost and what it would cost: pure functions of usage, the catalog's prices and the request.
+
+A call is priced as a list of parts, one per upstream request, each a model and the `usage` its answer gave: a
+fan-out is several parts of one model; a Responses call (a mainline model plus the image tool) is two parts of two
+models. Prices are the catalog's, in USD per 1M tokens. When any part lacks usage, or a price its tokens need, the
+amount is unknown (None) and the basis says why: a figure is never made up.
+
+Streamed partial images: the catalog gives the extra output tokens each partial costs (gpt-image-2.5 and 2.6: 100).
+Our sources do not say whether the `usage` of the final event already counts them, so they are added to it; at
+most 3 partials x 100 tokens ($0.009) may be counted twice, never missed.
+
+Estimates come from the catalog's per-image output tokens at 1024x1024 by quality (published per-image figures),
+scaled by pixel count, plus the prompt's text at about 4 characters a token. Input images of an edit are not
+estimated (no published formula), which the basis says.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..catalog.spec import REFERENCE_PIXELS, ModelKind, ModelSpec, Prices
+
+CURRENCY = "USD"
+CHARS_PER_TOKEN = 4
+"""A prompt's text tokens, estimated from its length (English averages about 4 characters a token)."""
+PER_MILLION = 1_000_000
+
+Lookup = Callable[[str], ModelSpec | None]
+"""The catalog's entry for a model name (either spelling), or None for a model it does not describe."""
+
+
+@dataclass(frozen=True)
+class UsagePart:
+    """One upstream request's share of a call: the model that answered and the usage it reported."""
+
+    model: str
+    usage: Mapping[str, Any] | None
+    partial_images: int = 0
+    """Well-formed partial images the request streamed."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    amount: float | None
+    basis: str
+
+    def public(self) -> dict[str, Any]:
+        return {"amount": _rounded(self.amount), "basis": self.basis}
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A call's cost: exact when computed from usage, with the estimate made before the call when there was one."""
+
+    amount: float | None
+    exact: bool
+    basis: str
+    estimate: Estimate | None = None
+    currency: str = CURRENCY
+
+    def public(self) -> dict[str, Any]:
+        """The `cost` object of structuredContent and of the sidecar."""
+        return {
+            "amount": _rounded(self.amount),
+            "currency": self.currency,
+            "exact": self.exact,
+            "basis": self.basis,
+            "estimate": self.estimate.public() if self.estimate else None,
+        }
+
+    def text(self) -> str:
+        """One line for the result's text: "Cost: $0.125 (from usage); estimated $0.211."."""
+        if self.amount is None:
+            line = f"Cost: unknown ({self.basis})"
+        else:
+            line = f"Cost: {usd(self.amount)} ({'from usage' if self.exact else 'estimated'})"
+        if self.estimate is not None:
+            line += f"; estimated {usd(self.estimate.amount)}" if self.estimate.amount is not None else ""
+        return line + "."
+
+
+def usd(amount: float | None) -> str:
+    if amount is None:
+        return "unknown"
+    return f"${amount:.4f}" if 0 < amount < 0.01 else f"${amount:.3f}"
+
+
+def _rounded(amount: float | None) -> float | None:
+    return None if amount is None else round(amount, 6)
+
+
+@dataclass
+class Tokens:
+    """Tokens of one model by what they are billed as."""
+
+    text_input: int = 0
+    text_cached: int = 0
+    image_input: int = 0
+    image_cached: int = 0
+    image_output: int = 0
+    text_output: int = 0
+
+    def add(self, other: Tokens) -> None:
+        for name in PRICED:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+PRICED = ("text_input", "text_cached", "image_input", "image_cached", "image_output", "text_output")
+SHORT = {
+    "text_input": "text in",
+    "text_cached": "cached text in",
+    "image_input": "image in",
+    "image_cached": "cached image in",
+    "image_output": "image out",
+    "text_output": "text out",
+}
+
+
+def price(parts: Sequence[UsagePart], lookup: Lookup) -> Cost:
+    """The exact cost of a call's parts from their usage and the catalog's prices, or unknown with the reason."""
+    if not parts:
+        return Cost(None, exact=True, basis="no request was answered")
+    by_model: dict[str, tuple[ModelSpec, Tokens]] = {}
+    for part in parts:
+        spec = lookup(part.model)
+        if part.usage is None:
+            return Cost(None, exact=True, basis=f"the API returned no usage for {part.model}")
+        if spec is None or spec.prices is None or all(getattr(spec.prices, kind) is None for kind in PRICED):
+            return Cost(None, exact=True, basis=f"no published prices for {part.model} in the catalog")
+        tokens = usage_tokens(part.usage, spec, part.partial_images)
+        if spec.name in by_model:
+            by_model[spec.name][1].add(tokens)
+        else:
+            by_model[spec.name] = (spec, tokens)
+    total = 0.0
+    terms: list[str] = []
+    for name, (spec, tokens) in by_model.items():
+        prices = spec.prices or Prices()
+        for kind in PRICED:
+            count = getattr(tokens, kind)
+            if count <= 0:
+                continue
+            rate = getattr(prices, kind)
+            if rate is None:
+                return Cost(None, exact=True, basis=f"no published {SHORT[kind]} price for {name}")
+            total += count * rate / PER_MILLION
+            terms.append(f"{count} {SHORT[kind]} @ ${rate:g}")
+    return Cost(total, exact=True, basis=f"usage x catalog prices per 1M tokens: {', '.join(terms) or 'no tokens'}")
+
+
+def usage_tokens(usage: Mapping[str, Any], spec: ModelSpec, partial_images: int = 0) -> Tokens:
+    """Split an answer's usage into what each is billed as.
+
+    Reads the Images and Responses shape (`input_tokens`, `input_tokens_details` with `text_tokens`, `image_tokens`,
+    `cached_tokens`) and the Chat Completions shape (`prompt_tokens`, `completion_tokens`). Output without a split
+    is image output for an image model and text output for a chat model.
+    """
+    details = _mapping(usage.get("input_tokens_details") or usage.get("prompt_tokens_details"))
+    total_in = _count(usage.get("input_tokens", usage.get("prompt_tokens")))
+    image_in = _count(details.get("image_tokens"))
+    text_in = _count(details["text_tokens"]) if "text_tokens" in details else max(total_in - image_in, 0)
+    cached = _mapping(details.get("cached_tokens_details"))
+    if cached:
+        cached_text, cached_image = _count(cached.get("text_tokens")), _count(cached.get("image_tokens"))
+    else:
+        cached_total = _count(details.get("cached_tokens"))
+        cached_text = min(cached_total, text_in)
+        cached_image = min(cached_total - cached_text, image_in)
+    out = _count(usage.get("output_tokens", usage.get("completion_tokens")))
+    out_details = _mapping(usage.get("output_tokens_details") or usage.get("completion_tokens_details"))
+    if "image_tokens" in out_details or "text_tokens" in out_details:
+        image_out, text_out = _count(out_details.get("image_tokens")), _count(out_details.get("text_tokens"))
+    elif spec.kind is ModelKind.IMAGE:
+        image_out, text_out = out, 0
+    else:
+        image_out, text_out = 0, out
+    return Tokens(
+        text_input=text_in - cached_text,
+        text_cached=cached_text,
+        image_input=image_in - cached_image,
+        image_cached=cached_image,
+        image_output=image_out + partial_images * spec.partial_image_tokens,
+        text_output=text_out,
+    )
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What an estimate needs to know about a call."""
+
+    model: str
+    spec: ModelSpec | None
+    n: int = 1
+    size: str | None = None
+    quality: str | None = None
+    prompt: str | None = None
+    requests: int = 1
+    partial_images: int = 0
+    """Partial images each request would stream."""
+    input_images: int = 0
+
+
+def estimate(ask: Ask) -> Estimate:
+    """The cost before calling, from the catalog's published per-image figures; unknown where there are none."""
+    spec = ask.spec
+    if spec is None or spec.prices is None or not spec.estimate_tokens or spec.prices.image_output is None:
+        return Estimate(None, f"no published per-image figure for {ask.model}")
+    quality, assumed = ask.quality, ""
+    if quality in (None, "auto"):
+        quality = max(spec.estimate_tokens, key=lambda name: spec.estimate_tokens[name])
+        assumed = f" (quality {ask.quality or 'left out'} counted as {quality})"
+    if quality not in spec.estimate_tokens:
+        return Estimate(None, f"no published per-image figure for {ask.model} at quality {quality}")
+    width, height, size_note = _size(ask.size, spec)
+    per_image = round(spec.estimate_tokens[quality] * width * height / REFERENCE_PIXELS)
+    image_out = ask.n * per_image + ask.requests * ask.partial_images * spec.partial_image_tokens
+    text_in = ask.requests * math.ceil(len(ask.prompt or "") / CHARS_PER_TOKEN)
+    amount = image_out * spec.prices.image_output / PER_MILLION
+    if text_in and spec.prices.text_input is not None:
+        amount += text_in * spec.prices.text_input / PER_MILLION
+    basis = (
+        f"{ask.n} x {width}x{height}{size_note} at {quality}{assumed}: {per_image} image out tokens each "
+        f"@ ${spec.prices.image_output:g}/1M (published per-image figure)"
+    )
+    if ask.partial_images and spec.partial_image_tokens:
+        basis += f", {ask.partial_images} partial(s) x {spec.partial_image_tokens} tokens per request"
+    if ask.input_images:
+        basis += "; input images not counted"
+    return Estimate(amount, basis)
+
+
+def _size(size: str | None, spec: ModelSpec) -> tuple[int, int, str]:
+    """The pixels an image of `size` has; auto or left out counts as the model's largest listed size."""
+    if size not in (None, "auto"):
+        width, height = (int(side) for side in str(size).lower().split("x"))
+        return width, height, ""
+    listed = [tuple(int(side) for side in s.split("x")) for s in spec.sizes if "x" in s]
+    width, height = max(listed, key=lambda wh: wh[0] * wh[1], default=(1024, 1024))
+    return width, height, f" (size {size or 'left out'} counted as the largest)"
+
+
+def stored_cost(costs: Sequence[Mapping[str, Any] | None]) -> Cost | None:
+    """A call's cost rebuilt from its requests' `cost` objects (sidecars); None when none was recorded (older
+    sidecars), unknown when any request's cost is."""
+    if not costs or all(cost is None for cost in costs):
+        return None
+    amounts = [cost.get("amount") if cost is not None else None for cost in costs]
+    if any(not isinstance(amount, int | float) for amount in amounts):
+        return Cost(None, exact=True, basis="the cost of a request that made these images is not known")
+    total = sum(amount for amount in amounts if isinstance(amount, int | float))
+    return Cost(float(total), exact=True, basis=f"sum of the recorded costs of {len(costs)} request(s)")

@@ -1,0 +1,76 @@
+"""Pricing usage as a list of parts: the shapes the Images, Chat Completions and Responses APIs report, partial
+images, several models in one call, and prices that are not published."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from mcp_server_images.catalog.catalog import Catalog
+from mcp_server_images.catalog.spec import Prices
+from mcp_server_images.operations.cost import Ask, UsagePart, estimate, price, stored_cost
+
+CATALOG = Catalog.load(None)
+
+
+def test_partial_images_add_their_output_tokens() -> None:
+    usage = {"input_tokens": 0, "output_tokens": 4160}
+
+    flare = price([UsagePart("gpt-image-2.6-flare", usage, partial_images=2)], CATALOG.lookup)
+    plain = price([UsagePart("gpt-image-2", usage, partial_images=2)], CATALOG.lookup)
+
+    assert flare.amount == pytest.approx((4160 + 200) * 30 / 1e6), "100 tokens per partial on 2.5 and 2.6"
+    assert plain.amount == pytest.approx(4160 * 30 / 1e6), "gpt-image-2 publishes no partial cost"
+
+
+def test_a_provider_prefix_and_flat_cached_tokens_are_understood() -> None:
+    usage = {"input_tokens": 100, "output_tokens": 10, "input_tokens_details": {"cached_tokens": 40}}
+
+    cost = price([UsagePart("openai/gpt-image-2", usage)], CATALOG.lookup)
+
+    assert cost.amount == pytest.approx((60 * 5 + 40 * 1.25 + 10 * 30) / 1e6)
+
+
+def test_a_call_of_two_models_is_two_parts_and_unknown_when_one_has_no_price() -> None:
+    image = UsagePart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
+    mainline = UsagePart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
+
+    both = price([image, mainline], CATALOG.lookup)
+
+    assert both.amount is None and "gpt-6-luna" in both.basis
+
+
+def test_a_priced_mainline_model_adds_its_text_tokens() -> None:
+    luna = replace(CATALOG.lookup("gpt-6-luna"), prices=Prices(text_input=2.0, text_output=8.0))  # type: ignore[type-var]
+    specs = {"gpt-6-luna": luna, "gpt-image-2": CATALOG.lookup("gpt-image-2")}
+    image = UsagePart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
+    mainline = UsagePart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
+
+    both = price([image, mainline], specs.get)
+
+    assert both.amount == pytest.approx((10 * 5 + 1000 * 30 + 500 * 2 + 80 * 8) / 1e6)
+    assert both.exact and "80 text out @ $8" in both.basis
+
+
+def test_no_usage_means_unknown() -> None:
+    cost = price([UsagePart("gpt-image-2", None)], CATALOG.lookup)
+    assert cost.amount is None and cost.text() == "Cost: unknown (the API returned no usage for gpt-image-2)."
+
+
+def test_estimates_scale_with_size_and_know_nothing_of_unpublished_qualities() -> None:
+    spec = CATALOG.lookup("gpt-image-2.6-sunburst")
+
+    square = estimate(Ask("gpt-image-2.6-sunburst", spec, quality="medium", size="1024x1024"))
+    wide = estimate(Ask("gpt-image-2.6-sunburst", spec, quality="medium", size="2048x1024", n=3))
+    xhigh = estimate(Ask("gpt-image-2.6-sunburst", spec, quality="xhigh", size="1024x1024"))
+
+    assert square.amount == pytest.approx(0.053, abs=1e-4)
+    assert wide.amount == pytest.approx(3 * 2 * 1767 * 30 / 1e6)
+    assert xhigh.amount is None and "quality xhigh" in xhigh.basis
+
+
+def test_a_call_rebuilt_from_sidecars_sums_their_costs() -> None:
+    assert stored_cost([{"amount": 0.1}, {"amount": 0.2}]).amount == pytest.approx(0.3)  # type: ignore[union-attr]
+    assert stored_cost([{"amount": 0.1}, {"amount": None}]).amount is None  # type: ignore[union-attr]
+    assert stored_cost([None]) is None
