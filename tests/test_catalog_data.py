@@ -30,6 +30,8 @@ IMAGE_MODELS = [
     "gpt-image-1",
     "dall-e-3",
     "dall-e-2",
+    "gemini-3.1-flash-image",
+    "gemini-2.5-flash-image",
 ]
 VISION_MODELS = ["gpt-6-luna", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"]
 CURRENT_PRICES = Prices(text_input=5.0, text_cached=1.25, image_input=8.0, image_cached=2.0, image_output=30.0)

@@ -113,6 +113,8 @@ def images_result(
         structured["saved_to"] = [str(path) for path in outcome.saved]
     if outcome.method is not None:
         structured["method"] = outcome.method
+    if outcome.usage_parts:
+        structured["usage_parts"] = [part._asdict() for part in outcome.usage_parts]
     summary = _Summary(outcome, operation.verb, mode)
     decoded = list(pixels) or [None] * len(files)
     sources = [

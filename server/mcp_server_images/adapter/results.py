@@ -32,6 +32,11 @@ class ImageEntry(BaseModel):
         return data
 
 
+class UsagePartEntry(BaseModel):
+    model: str
+    usage: dict[str, Any]
+
+
 class ImagesResult(BaseModel):
     """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
@@ -56,6 +61,11 @@ class ImagesResult(BaseModel):
     saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
     method: Literal["variations", "edits"] | None = Field(
         default=None, description="Variations only: dall-e-2's native endpoint, or emulated through edits."
+    )
+    usage_parts: list[UsagePartEntry] | None = Field(
+        default=None,
+        description="Usage per model when several worked on the call (Responses API: the mainline model and the "
+        "image model); usage is their sum.",
     )
     job_id: str | None = Field(default=None, description="Pass to get_job when the images are not ready yet.")
     status: Literal["running", "succeeded", "failed"] | None = None
@@ -119,6 +129,9 @@ class ListedModelEntry(BaseModel):
     complexities: list[str]
     max_edit_images: int
     prices_per_1m: ModelPrices | None
+    apis: list[Literal["images", "chat", "responses"]] = Field(
+        description="The APIs the model can be used through (generate_image/edit_image `api`), its default first."
+    )
 
 
 class ModelListResult(BaseModel):

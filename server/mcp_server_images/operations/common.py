@@ -8,7 +8,7 @@ fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 import anyio
 
 from ..backends import (
+    ImageBackend,
     ImageRequest,
     ImagesAnswer,
     ImagesAPI,
@@ -23,8 +24,12 @@ from ..backends import (
     ReceivedImage,
     StreamEndedEarlyError,
     UpstreamError,
+    UsagePart,
+    sum_usage,
 )
+from ..backends.base import quoted
 from ..catalog.checks import ImageOptions
+from ..catalog.spec import Api
 from ..errors import ImageServerError
 from ..imaging.previews import Decoded, decode_for_preview, likely_previewed, probe_keeping_pixels
 from ..imaging.probe import ImageInfo, NotAnImageError, probe
@@ -45,6 +50,10 @@ class ImageDeps:
     store: Store
     resolver: ImageResolver
     models: Models
+    backends: Mapping[Api, ImageBackend] = field(default_factory=dict)
+    """Every image-making API by name (the Images API too); operations pick one with `routing.route`."""
+    preferred_api: Api = Api.IMAGES
+    """The API a GPT image model uses when a call names none (setting image_api)."""
 
 
 def partial_stream(call: Call) -> PartialStream | None:
@@ -97,6 +106,9 @@ class Delivered:
     skipped_partials: int = 0
     fresh: dict[str, FreshImage] = field(default_factory=dict)
     """What was stored, by id, so the first rendering neither reads the file back nor decodes a large image again."""
+    notes: list[str] = field(default_factory=list)
+    """What the backend said about the answer, and the model's own words beside the image."""
+    usage_parts: tuple[UsagePart, ...] = ()
 
 
 async def deliver(
@@ -142,6 +154,7 @@ async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], 
     if skipped:
         notes.append(f"{skipped} partial image(s) arrived damaged and were skipped; the final image is complete.")
     usage = sum_usage(one.usage for one in delivered)
+    notes = list(dict.fromkeys([*notes, *(note for one in delivered for note in one.notes)]))
     model = records[0].model or "unknown"
     saved: list[Path] = []
     if plan is not None:
@@ -152,7 +165,8 @@ async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], 
         except (ImageServerError, OSError) as exc:
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
     fresh = {key: image for one in delivered for key, image in one.fresh.items()}
-    return ImagesOutcome(records, model, usage, notes, saved=saved, fresh=fresh)
+    parts = [part for one in delivered for part in one.usage_parts]
+    return ImagesOutcome(records, model, usage, notes, saved=saved, usage_parts=parts, fresh=fresh)
 
 
 def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
@@ -186,15 +200,31 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
         except NotAnImageError as exc:
             problems.append(f"image {number}: {exc}")
             continue
-        item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
+        item_meta = replace(
+            meta,
+            revised_prompt=image.revised_prompt,
+            usage=answer.usage,
+            request_id=answer.request_id,
+            response_id=answer.response_id,
+            usage_parts=[part._asdict() for part in answer.usage_parts],
+        )
         if pixels is None and likely_previewed(image.data):
             record, pixels = await _save_while_decoding(store, image.data, info, item_meta)
         else:
             record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
         records.append(record)
         fresh[record.id] = FreshImage(image.data, pixels)
+    said = [f"The model said: {quoted(answer.text, 1000)}"] if answer.text else []
     return Delivered(
-        records, problems, len(answer.images), answer.usage, answer.request_id, answer.skipped_partials, fresh
+        records,
+        problems,
+        len(answer.images),
+        answer.usage,
+        answer.request_id,
+        answer.skipped_partials,
+        fresh,
+        notes=[*answer.notes, *said],
+        usage_parts=answer.usage_parts,
     )
 
 
@@ -250,25 +280,3 @@ async def gather(calls: Sequence[Callable[[], Awaitable[Delivered]]]) -> tuple[l
     delivered = [r for r in results if isinstance(r, Delivered)]
     failures = [r for r in results if isinstance(r, ImageServerError)]
     return delivered, failures
-
-
-def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:
-    """Add up token counts of several answers (fan-out), keeping nested detail objects."""
-    total: dict[str, Any] | None = None
-    for usage in usages:
-        if usage is None:
-            continue
-        total = dict(usage) if total is None else _add(total, usage)
-    return total
-
-
-def _add(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(left)
-    for key, value in right.items():
-        if isinstance(value, bool) or key not in merged:
-            merged.setdefault(key, value)
-        elif isinstance(value, int | float) and isinstance(merged[key], int | float):
-            merged[key] = merged[key] + value
-        elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
-            merged[key] = _add(merged[key], value)
-    return merged

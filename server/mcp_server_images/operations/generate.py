@@ -20,15 +20,17 @@ from .common import (
 )
 from .models import choose, explain_refusal
 from .requests import Call, GenerateRequest, ImagesOutcome
+from .routing import route
 
 
 async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> ImagesOutcome:
     options = request.options
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
+    road = route(deps, chosen, request.api)
     plan = plan_copies(deps, request.save, options, request.client_roots)
     wire_model = chosen.wire
-    batches = split_batches(options.n, spec.n_per_request if spec else options.n)
+    batches = split_batches(options.n, road.backend.per_request(spec, options.n))
     meta = NewImage(
         prompt=request.prompt,
         model=wire_model,
@@ -36,16 +38,20 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
         parameters=option_parameters(options),
         job_id=call.job_id,
         user=call.user,
+        api=road.api.value,
     )
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
-    await call.progress.step(f"request sent to {wire_model}")
+    await call.progress.step(f"request sent to {wire_model} ({road.api} API)")
     delivered, failures = await gather(
-        [partial(deliver, deps, deps.images.generate, one, meta, call) for one in upstream]
+        [partial(deliver, deps, road.backend.generate, one, meta, call) for one in upstream]
     )
     notes = list(chosen.notes)
     if len(batches) > 1:
-        notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
+        notes.append(
+            f"{wire_model} makes one image per request on the {road.api} API, so {options.n} requests were sent "
+            "concurrently."
+        )
     if failures:
         if not delivered:
             raise await explain_refusal(deps.models, chosen, failures[0])

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..backends import UsagePart
 from ..catalog.checks import ImageOptions
+from ..catalog.spec import Api
 from ..imaging.masks import Region
 from ..imaging.previews import Decoded
 from ..store import ImageRecord
@@ -29,6 +31,8 @@ class GenerateRequest:
     options: ImageOptions = field(default_factory=ImageOptions)
     save: SaveRequest | None = None
     client_roots: Sequence[Path] = ()
+    api: Api | None = None
+    """The upstream API the call asks for; None lets the catalog and the settings decide."""
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class EditRequest:
     options: ImageOptions = field(default_factory=ImageOptions)
     save: SaveRequest | None = None
     client_roots: Sequence[Path] = ()
+    api: Api | None = None
+    """The upstream API the call asks for; None lets the catalog and the settings decide."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,8 @@ class ImagesOutcome:
     method: Literal["variations", "edits"] | None = None
     """For variations: "variations" (native endpoint) or "edits" (emulated)."""
     saved: list[Path] = field(default_factory=list)
+    usage_parts: list[UsagePart] = field(default_factory=list)
+    """Usage per model when several models worked on the call (Responses: mainline and image model)."""
     fresh: dict[str, FreshImage] = field(default_factory=dict, compare=False, repr=False)
     """The images just received, by id, for their first rendering only (taken then, to free the memory): the
     bytes, so the file just written is not read back, and for large ones their decoded pixels."""

@@ -1,0 +1,56 @@
+"""Which API a call goes through: the catalog says which APIs can serve a model, the call and the settings choose.
+
+A catalogued model lists its APIs (`api` first). A model outside the catalog goes to the provider's default API,
+the Images API, unless its name carries a vendor prefix other than `openai/` (`google/gemini-...`): gateways such
+as Dedalus serve those multimodal models through Chat Completions only. A call may ask for any API for such a
+model, since nothing is known against it; a gateway's own model is routed for good by an entry in the models file.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..backends import ImageBackend
+from ..catalog.load import PROVIDER_PREFIX
+from ..catalog.spec import Api, ModelSpec
+from ..errors import ParameterError
+from .common import ImageDeps
+from .models import Chosen
+
+
+@dataclass(frozen=True)
+class Route:
+    """The API a call goes through and the backend that speaks it."""
+
+    api: Api
+    backend: ImageBackend
+
+
+def usable_apis(spec: ModelSpec | None, name: str) -> tuple[Api, ...]:
+    """The APIs a model can be used through, the one a call without a wish uses first."""
+    if spec is not None:
+        return spec.usable_apis
+    default = Api.CHAT if _other_vendor(name) else Api.IMAGES
+    return (default, *(api for api in Api if api is not default))
+
+
+def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: Api) -> Api:
+    """The call's wish when the model can take it; else the preferred API (setting) when the model offers it; else
+    the model's default."""
+    apis = usable_apis(spec, name)
+    if wish is not None:
+        if wish not in apis:
+            listed = ", ".join(api.value for api in apis)
+            raise ParameterError("api", f"{name} cannot be used through the {wish} API; it can through: {listed}.")
+        return wish
+    return preferred if spec is not None and preferred in apis else apis[0]
+
+
+def route(deps: ImageDeps, chosen: Chosen, wish: Api | None) -> Route:
+    api = choose_api(chosen.spec, chosen.name, wish, deps.preferred_api)
+    return Route(api, deps.backends[api])
+
+
+def _other_vendor(name: str) -> bool:
+    """`google/gemini-...` or any other `vendor/model` spelling that is not OpenAI's."""
+    return "/" in name.strip() and not name.strip().lower().startswith(PROVIDER_PREFIX)
