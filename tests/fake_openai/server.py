@@ -67,6 +67,10 @@ class Emulator:
         """Every Responses answer the emulator gave, by id (what `previous_response_id` may name)."""
         return dict(self._state.conversations)
 
+    def forget_conversations(self) -> None:
+        """Drop every kept Responses conversation, as the provider does after its retention period."""
+        self._state.conversations.clear()
+
     @property
     def max_in_flight(self) -> int:
         """The most API requests that were being answered at the same time."""

@@ -124,10 +124,33 @@ class ResponsesAPI:
 
     async def _send(self, request: ImageRequest, previous: str | None) -> ImagesAnswer:
         body = responses_body(request, self.mainline, previous)
-        if request.streamed is None:
-            response = await self._client.post_json(PATH, body)
-            return await self._answer(request, response.body, response.request_id)
-        return await self._collect(request, self._client.stream_json(PATH, body), request.streamed.handler)
+        try:
+            if request.streamed is None:
+                response = await self._client.post_json(PATH, body)
+                answer = await self._answer(request, response.body, response.request_id)
+            else:
+                answer = await self._collect(request, self._client.stream_json(PATH, body), request.streamed.handler)
+        except UpstreamError as exc:
+            missing = self._mainline_missing(exc)
+            if missing is None:
+                raise
+            raise missing from exc
+        conversation = f"continuing conversation {previous}" if previous else "a new conversation"
+        note = f"Made through the Responses API: {self.mainline} called the image_generation tool ({conversation})."
+        return replace(answer, notes=(note, *answer.notes))
+
+    def _mainline_missing(self, error: UpstreamError) -> UpstreamError | None:
+        """A model_not_found about the mainline model, told as such: it is not the image model that is gone."""
+        bare = self.mainline.rsplit("/", 1)[-1]
+        if error.code != "model_not_found" or bare not in error.message:
+            return None
+        return UpstreamError(
+            f"The Responses API's mainline model {self.mainline} is not served here ({error.message}); set "
+            "MCP_IMAGES_RESPONSES_MODEL (--responses-model) to a chat model this provider serves.",
+            status=error.status,
+            code="mainline_model_not_found",
+            request_id=error.request_id,
+        )
 
     async def _answer(self, request: ImageRequest, body: dict[str, Any], request_id: str | None) -> ImagesAnswer:
         """The image_generation_call items' images, the mainline model's text, and both models' usage."""

@@ -34,6 +34,8 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         _refuse_mask(deps.models.catalog, request.mask, chosen.name)
     plan = plan_copies(deps, request.save, options, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
+    if request.api is None and inputs[0].response_id and Api.RESPONSES in usable_apis(chosen.spec, chosen.name):
+        road = route(deps, chosen, Api.RESPONSES)  # an image made through Responses is refined in its conversation
     dall_e_2 = spec is not None and spec.name == DALL_E_2
     notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
     uploads: list[Upload] = []
@@ -53,7 +55,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         api=road.api.value,
     )
     upstream = ImageRequest(chosen.wire, request.prompt, options, spec, uploads, mask, partial_stream(call))
-    await call.progress.step(f"request sent to {chosen.wire} ({road.api} API)")
+    await call.progress.step(road.sent_to(chosen.wire))
     try:
         delivered = await _send(deps, road, chosen, upstream, meta, call)
     except UpstreamError as exc:

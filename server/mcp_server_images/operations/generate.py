@@ -42,7 +42,7 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     )
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
-    await call.progress.step(f"request sent to {wire_model} ({road.api} API)")
+    await call.progress.step(road.sent_to(wire_model))
     delivered, failures = await gather(
         [partial(deliver, deps, road.backend.generate, one, meta, call) for one in upstream]
     )

@@ -25,6 +25,10 @@ class Route:
     api: Api
     backend: ImageBackend
 
+    def sent_to(self, model: str) -> str:
+        """The progress message when the request goes out (the Images API, the usual case, goes unnamed)."""
+        return f"request sent to {model}" + ("" if self.api is Api.IMAGES else f" through the {self.api} API")
+
 
 def usable_apis(spec: ModelSpec | None, name: str) -> tuple[Api, ...]:
     """The APIs a model can be used through, the one a call without a wish uses first."""
