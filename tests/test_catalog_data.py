@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server_images.backends.openai_images import ImageRequest, edit_fields, generation_body
+from mcp_server_images.backends.base import ImageRequest
+from mcp_server_images.backends.openai_images import edit_fields, generation_body
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.checks import ImageOptions
 from mcp_server_images.catalog.load import SHIPPED, CatalogError

@@ -211,9 +211,7 @@ async def test_an_api_the_model_cannot_use_is_refused_naming_those_it_can(gatewa
     )
 
     assert result.is_error
-    assert text_of(result) == (
-        "gemini-3.1-flash-image cannot be used through the responses API; it can through: chat."
-    )
+    assert text_of(result) == ("gemini-3.1-flash-image cannot be used through the responses API; it can through: chat.")
     assert emulator.requests_except_models == []
 
 
