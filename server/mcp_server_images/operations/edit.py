@@ -19,7 +19,7 @@ from ..store import NewImage, Operation
 from .common import Delivered, ImageDeps, deliver, finish, option_parameters, partial_stream, plan_copies
 from .models import Chosen, choose, explain_refusal
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
-from .routing import Route, route, usable_apis
+from .routing import Route, offers, route
 
 DALL_E_2 = "dall-e-2"
 
@@ -34,7 +34,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         _refuse_mask(deps.models.catalog, request.mask, chosen.name)
     plan = plan_copies(deps, request.save, options, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
-    if request.api is None and inputs[0].response_id and Api.RESPONSES in usable_apis(chosen.spec, chosen.name):
+    if request.api is None and inputs[0].response_id and offers(deps, chosen, Api.RESPONSES):
         road = route(deps, chosen, Api.RESPONSES)  # an image made through Responses is refined in its conversation
     dall_e_2 = spec is not None and spec.name == DALL_E_2
     notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
@@ -70,7 +70,7 @@ async def _send(
     try:
         return await deliver(deps, road.backend.edit, upstream, meta, call)
     except UpstreamError as exc:
-        fallback = road.api is Api.IMAGES and Api.RESPONSES in usable_apis(chosen.spec, chosen.name)
+        fallback = road.api is Api.IMAGES and offers(deps, chosen, Api.RESPONSES)
         if not fallback or not edits_refused(exc, chosen.wire):
             raise
         await call.progress.step(f"/images/edits refused {chosen.wire}; trying the Responses API")

@@ -1,9 +1,11 @@
 """Which API a call goes through: the catalog says which APIs can serve a model, the call and the settings choose.
 
 A catalogued model lists its APIs (`api` first). A model outside the catalog goes to the provider's default API,
-the Images API, unless its name carries a vendor prefix other than `openai/` (`google/gemini-...`): gateways such
-as Dedalus serve those multimodal models through Chat Completions only. A call may ask for any API for such a
-model, since nothing is known against it; a gateway's own model is routed for good by an entry in the models file.
+the Images API, except where its name says it is another vendor's multimodal model: on Dedalus any vendor prefix
+other than `openai/` (its create-image page sends multimodal models to /v1/chat/completions), and on every provider
+`google/` (Gemini's image models are served through Chat Completions by every gateway we know). `acme/imagine-9`
+on a custom gateway stays on the Images API, as before. A call may ask for any API for an unknown model, since
+nothing is known against it; a gateway's own model is routed for good by an entry in the models file.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from ..backends import ImageBackend
 from ..catalog.load import PROVIDER_PREFIX
 from ..catalog.spec import Api, ModelSpec
 from ..errors import ParameterError
+from ..settings import ProviderKind
 from .common import ImageDeps
 from .models import Chosen
 
@@ -30,18 +33,22 @@ class Route:
         return f"request sent to {model}" + ("" if self.api is Api.IMAGES else f" through the {self.api} API")
 
 
-def usable_apis(spec: ModelSpec | None, name: str) -> tuple[Api, ...]:
+CHAT_VENDORS = ("google/",)
+"""Vendor prefixes whose unknown models go to Chat Completions on any provider."""
+
+
+def usable_apis(spec: ModelSpec | None, name: str, provider: ProviderKind) -> tuple[Api, ...]:
     """The APIs a model can be used through, the one a call without a wish uses first."""
     if spec is not None:
         return spec.usable_apis
-    default = Api.CHAT if _other_vendor(name) else Api.IMAGES
+    default = Api.CHAT if _multimodal_vendor(name, provider) else Api.IMAGES
     return (default, *(api for api in Api if api is not default))
 
 
-def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: Api) -> Api:
+def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: Api, provider: ProviderKind) -> Api:
     """The call's wish when the model can take it; else the preferred API (setting) when the model offers it; else
     the model's default."""
-    apis = usable_apis(spec, name)
+    apis = usable_apis(spec, name, provider)
     if wish is not None:
         if wish not in apis:
             listed = ", ".join(api.value for api in apis)
@@ -51,10 +58,18 @@ def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: A
 
 
 def route(deps: ImageDeps, chosen: Chosen, wish: Api | None) -> Route:
-    api = choose_api(chosen.spec, chosen.name, wish, deps.preferred_api)
+    api = choose_api(chosen.spec, chosen.name, wish, deps.preferred_api, deps.models.provider)
     return Route(api, deps.backends[api])
 
 
-def _other_vendor(name: str) -> bool:
-    """`google/gemini-...` or any other `vendor/model` spelling that is not OpenAI's."""
-    return "/" in name.strip() and not name.strip().lower().startswith(PROVIDER_PREFIX)
+def offers(deps: ImageDeps, chosen: Chosen, api: Api) -> bool:
+    """Whether the chosen model can be used through `api`."""
+    return api in usable_apis(chosen.spec, chosen.name, deps.models.provider)
+
+
+def _multimodal_vendor(name: str, provider: ProviderKind) -> bool:
+    """`google/gemini-...` anywhere; on Dedalus any `vendor/model` spelling that is not OpenAI's."""
+    lowered = name.strip().lower()
+    if lowered.startswith(CHAT_VENDORS):
+        return True
+    return provider is ProviderKind.DEDALUS and "/" in lowered and not lowered.startswith(PROVIDER_PREFIX)
