@@ -102,16 +102,17 @@ async def test_a_chat_image_model_edits_with_image_url_parts(
     first = made.structured_content["images"][0]["id"]
 
     result = await gateway.call_tool(
-        "edit_image", {"images": [first], "prompt": "add a canoe", "model": "gemini-3.1-flash-image"}
+        "edit_image", {"images": [first], "prompt": "add a canoe", "model": "gemini-3.1-flash-image", "n": 2}
     )
 
     assert not result.is_error, text_of(result)
-    [body] = chat_requests(emulator)
+    body, same = chat_requests(emulator)  # one image per request: n=2 is two requests
+    assert body == same
     [text_part, image_part] = body["messages"][0]["content"]
     assert text_part == {"type": "text", "text": "add a canoe"}
     assert image_part["type"] == "image_url" and image_part["image_url"]["url"].startswith("data:image/png;base64,")
     assert "image_config" not in body
-    assert result.structured_content is not None
+    assert result.structured_content is not None and len(result.structured_content["images"]) == 2
     edited = Path(result.structured_content["images"][0]["path"])
     assert decode_image(edited.read_bytes()).size == (1024, 1536)
     assert sidecar(edited)["source_images"] == [first]

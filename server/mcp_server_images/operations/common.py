@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ from ..imaging.probe import ImageInfo, NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
-from .models import Models
+from .models import Chosen, Models, explain_refusal
 from .requests import Call, FreshImage, ImagesOutcome, SaveRequest
 
 log = logging.getLogger(__name__)
@@ -280,3 +281,25 @@ async def gather(calls: Sequence[Callable[[], Awaitable[Delivered]]]) -> tuple[l
     delivered = [r for r in results if isinstance(r, Delivered)]
     failures = [r for r in results if isinstance(r, ImageServerError)]
     return delivered, failures
+
+
+async def fan_out(
+    deps: ImageDeps,
+    chosen: Chosen,
+    api: Api,
+    send: Callable[[ImageRequest], Awaitable[Delivered]],
+    upstream: Sequence[ImageRequest],
+) -> tuple[list[Delivered], list[str]]:
+    """Send the batches of one call concurrently; keep what arrived, say what failed, fail only if all did."""
+    delivered, failures = await gather([partial(send, one) for one in upstream])
+    notes = []
+    if len(upstream) > 1:
+        total = sum(one.options.n for one in upstream)
+        notes.append(
+            f"{chosen.wire} makes one image per request on the {api} API, so {total} requests were sent concurrently."
+        )
+    if failures:
+        if not delivered:
+            raise await explain_refusal(deps.models, chosen, failures[0])
+        notes.append(f"{len(failures)} of {len(upstream)} requests failed: {failures[0]}")
+    return delivered, notes

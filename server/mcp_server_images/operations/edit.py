@@ -16,8 +16,18 @@ from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
-from .common import Delivered, ImageDeps, deliver, finish, option_parameters, partial_stream, plan_copies
-from .models import Chosen, choose, explain_refusal
+from .common import (
+    Delivered,
+    ImageDeps,
+    deliver,
+    fan_out,
+    finish,
+    option_parameters,
+    partial_stream,
+    plan_copies,
+    split_batches,
+)
+from .models import Chosen, choose
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
 from .routing import Route, offers, route
 
@@ -54,17 +64,19 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         user=call.user,
         api=road.api.value,
     )
-    upstream = ImageRequest(chosen.wire, request.prompt, options, spec, uploads, mask, partial_stream(call))
+    stream = partial_stream(call)
+    upstream = [
+        ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask, stream)
+        for n in split_batches(options.n, road.backend.per_request(spec, options.n))
+    ]
     await call.progress.step(road.sent_to(chosen.wire))
-    try:
-        delivered = await _send(deps, road, chosen, upstream, meta, call)
-    except UpstreamError as exc:
-        raise await explain_refusal(deps.models, chosen, exc) from exc
-    return await finish(deps, [delivered], notes, plan)
+    send = partial(_send, deps, road, chosen, meta=meta, call=call)
+    delivered, sent = await fan_out(deps, chosen, road.api, send, upstream)
+    return await finish(deps, delivered, notes + sent, plan)
 
 
 async def _send(
-    deps: ImageDeps, road: Route, chosen: Chosen, upstream: ImageRequest, meta: NewImage, call: Call
+    deps: ImageDeps, road: Route, chosen: Chosen, upstream: ImageRequest, *, meta: NewImage, call: Call
 ) -> Delivered:
     """The edit through the chosen API; when /images/edits refuses the model itself, once more through Responses."""
     try:

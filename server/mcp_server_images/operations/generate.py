@@ -11,14 +11,14 @@ from ..store import NewImage, Operation
 from .common import (
     ImageDeps,
     deliver,
+    fan_out,
     finish,
-    gather,
     option_parameters,
     partial_stream,
     plan_copies,
     split_batches,
 )
-from .models import choose, explain_refusal
+from .models import choose
 from .requests import Call, GenerateRequest, ImagesOutcome
 from .routing import route
 
@@ -43,17 +43,6 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
     await call.progress.step(road.sent_to(wire_model))
-    delivered, failures = await gather(
-        [partial(deliver, deps, road.backend.generate, one, meta, call) for one in upstream]
-    )
-    notes = list(chosen.notes)
-    if len(batches) > 1:
-        notes.append(
-            f"{wire_model} makes one image per request on the {road.api} API, so {options.n} requests were sent "
-            "concurrently."
-        )
-    if failures:
-        if not delivered:
-            raise await explain_refusal(deps.models, chosen, failures[0])
-        notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
-    return await finish(deps, delivered, notes, plan)
+    send = partial(deliver, deps, road.backend.generate, meta=meta, call=call)
+    delivered, notes = await fan_out(deps, chosen, road.api, send, upstream)
+    return await finish(deps, delivered, [*chosen.notes, *notes], plan)
