@@ -75,7 +75,7 @@ class Upload:
 
     def data_url(self) -> str:
         """The image as a `data:` URL, the form chat and Responses take inline images in."""
-        return f"data:{self.mime_type};base64,{binascii.b2a_base64(self.data, newline=False).decode()}"
+        return f"data:{self.mime_type};base64,{pybase64.b64encode_as_string(self.data)}"
 
 
 @dataclass(frozen=True)
