@@ -36,7 +36,7 @@ from .errors import UpstreamError
 PATH = "/chat/completions"
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 """The aspect ratios gateways document for image_config (OpenRouter)."""
-_DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+")
+_DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 
 
 def image_config(width: int, height: int) -> dict[str, str]:
@@ -198,7 +198,7 @@ class ChatImagesAPI:
 
     async def _image(self, url: str, request_id: str | None) -> ReceivedImage:
         if url.startswith("data:"):
-            return ReceivedImage(await decoded("".join(url.partition(",")[2].split()), request_id), None)
+            return ReceivedImage(await decoded(url.partition(",")[2], request_id), None)
         try:
             return ReceivedImage(await self._download(url), None)
         except ImageServerError as exc:
