@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from mcp_server_images.backends.openai_images import ImageRequest, edit_fields, generation_body
+from mcp_server_images.backends.base import ImageRequest
+from mcp_server_images.backends.openai_images import edit_fields, generation_body
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.checks import ImageOptions
 from mcp_server_images.catalog.load import SHIPPED, CatalogError
-from mcp_server_images.catalog.spec import Family, ImageEndpoint, ModelKind, Prices, Status
+from mcp_server_images.catalog.spec import Api, Family, ImageEndpoint, ModelKind, Prices, Status
 from mcp_server_images.cli import load_settings
 from mcp_server_images.errors import ParameterError
 from mcp_server_images.settings import ProviderKind, Settings
@@ -30,6 +31,8 @@ IMAGE_MODELS = [
     "gpt-image-1",
     "dall-e-3",
     "dall-e-2",
+    "gemini-3.1-flash-image",
+    "gemini-2.5-flash-image",
 ]
 VISION_MODELS = ["gpt-6-luna", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"]
 CURRENT_PRICES = Prices(text_input=5.0, text_cached=1.25, image_input=8.0, image_cached=2.0, image_output=30.0)
@@ -356,3 +359,30 @@ def test_the_readme_example_of_a_models_file_loads(tmp_path: Path) -> None:
     assert gateway_model is not None and gateway_model.sizes == ("1024x1024", "2048x2048")
     changed = catalog.lookup("gpt-image-2.5-flare")
     assert changed is not None and changed.lifecycle.status is Status.DEPRECATED
+
+
+def test_the_readme_example_of_a_chat_routed_gateway_model_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    [example] = [block for block in re.findall(r"```toml\n(.*?)```", readme, re.S) if "acme/painter-image" in block]
+    user_file = tmp_path / "models.toml"
+    user_file.write_text("\n".join(line.strip() for line in example.splitlines()))
+    painter = Catalog.load(user_file).lookup("acme/painter-image")
+    assert painter is not None and painter.usable_apis == (Api.CHAT,) and painter.max_edit_images == 2
+
+
+def test_catalogued_apis_vendors_and_image_config() -> None:
+    gemini = CATALOG.lookup("google/gemini-3.1-flash-image")
+    assert gemini is not None and (gemini.vendor, gemini.image_config, gemini.usable_apis) == (
+        "google",
+        True,
+        (Api.CHAT,),
+    )
+    retired = CATALOG.lookup("gemini-2.5-flash-image")
+    assert retired is not None and retired.lifecycle.owner == "Google" and retired.lifecycle.status is Status.SHUT_DOWN
+    gpt = CATALOG.lookup("gpt-image-2.6-flare")
+    assert gpt is not None and gpt.usable_apis == (Api.IMAGES, Api.RESPONSES)
+    dall_e = CATALOG.lookup("dall-e-3")
+    assert dall_e is not None and dall_e.usable_apis == (Api.IMAGES,)
+    assert (
+        Catalog.wire_name("gemini-3.1-flash-image", ProviderKind.DEDALUS, "google") == "google/gemini-3.1-flash-image"
+    )

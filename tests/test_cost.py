@@ -384,3 +384,30 @@ async def test_a_session_as_the_client_prints_it(make_settings: SettingsFactory,
     assert "Estimated cost: $0.211" in text_of(dry) and "Cost: $0.125 (from usage); estimated $0.211." in text_of(made)
     assert "$0.175 remains" in text_of(refused)
     assert len(image_requests(emulator)) == 1
+
+
+@pytest.mark.parametrize("mainline_priced", [False, True])
+async def test_a_responses_call_is_priced_for_both_models(
+    make_settings: SettingsFactory, emulator: Emulator, mainline_priced: bool
+) -> None:
+    """The mainline model's tokens and the image tool's are two parts; an unpriced mainline makes the sum unknown."""
+    models = make_settings().output_dir.parent / "models.toml"
+    priced = "prices = { text_input = 2.0, text_output = 8.0 }\n" if mainline_priced else ""
+    models.write_text(f'[models."gpt-6-luna"]\n{priced}')
+    async with connect(make_settings(models_file=models)) as client:
+        dry = await client.call_tool("generate_image", {"prompt": FOX, **HIGH, "api": "responses", "dry_run": True})
+        made = await client.call_tool("generate_image", {"prompt": FOX, **HIGH, "api": "responses"})
+
+    assert "plus the mainline model's tokens (one call per request), which are not estimated" in text_of(dry)
+    assert made.structured_content is not None
+    mainline, image = made.structured_content["usage_parts"]
+    assert (mainline["model"], image["model"]) == ("gpt-6-luna", "gpt-image-2.6-flare")
+    cost = cost_of(made)
+    if not mainline_priced:
+        assert cost["amount"] is None and "gpt-6-luna" in cost["basis"]
+        return
+    main_usage, image_usage = mainline["usage"], image["usage"]
+    expected = (main_usage["input_tokens"] * 2 + main_usage["output_tokens"] * 8) / 1e6 + (
+        image_usage["input_tokens"] * 5 + image_usage["output_tokens"] * 30
+    ) / 1e6
+    assert cost["exact"] is True and cost["amount"] == pytest.approx(expected)

@@ -42,6 +42,8 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--api-key", "api_key", {"metavar": "KEY"}),
     ("--default-model", "default_model", {"metavar": "MODEL"}),
     ("--vision-model", "vision_model", {"metavar": "MODEL"}),
+    ("--image-api", "image_api", {"choices": ["images", "responses"]}),
+    ("--responses-model", "responses_model", {"metavar": "MODEL"}),
     ("--models-file", "models_file", {"metavar": "FILE"}),
     ("--models-refresh-hours", "models_refresh_hours", {"type": float, "metavar": "HOURS"}),
     ("--inline-image-urls", "inline_image_urls", {"action": "store_true"}),

@@ -13,10 +13,20 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from .backends import ChatAPI, ImagesAPI, Redactor, RetryPolicy, UpstreamClient
+from .backends import (
+    ChatAPI,
+    ChatImagesAPI,
+    ImageBackend,
+    ImagesAPI,
+    Redactor,
+    ResponsesAPI,
+    RetryPolicy,
+    UpstreamClient,
+)
 from .backends.models import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
+from .catalog.spec import Api
 from .errors import ConfigurationError
 from .imaging.budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
@@ -92,7 +102,20 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
         )
         models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
         upstream_images = ImagesAPI(client, download=fetcher.fetch)
-        images = ImageDeps(images=upstream_images, store=store, resolver=resolver, models=models)
+        mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
+        backends: tuple[ImageBackend, ...] = (
+            upstream_images,
+            ChatImagesAPI(client, download=fetcher.fetch),
+            ResponsesAPI(client, mainline),
+        )
+        images = ImageDeps(
+            images=upstream_images,
+            store=store,
+            resolver=resolver,
+            models=models,
+            backends={backend.api: backend for backend in backends},
+            preferred_api=Api(settings.image_api),
+        )
         vision = VisionService(
             chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
         )

@@ -96,6 +96,19 @@ class Settings(BaseSettings):
         default="gpt-6-luna",
         description="Chat model analyze_image uses when a call names none (sent as openai/gpt-6-luna on Dedalus).",
     )
+    image_api: Literal["images", "responses"] = Field(
+        default="images",
+        description="The API GPT image models use when a call names none: 'images' (/images/generations and "
+        "/images/edits) or 'responses' (the Responses API's image_generation tool, through --responses-model; "
+        "every image then has a conversation a later edit continues).",
+    )
+    # gpt-6-luna: the current mainline model in the catalog, named by OpenAI as the replacement of gpt-4o, gpt-4.1
+    # and their minis (all shut down on 2027-01-14), with no shutdown announced.
+    responses_model: str = Field(
+        default="gpt-6-luna",
+        description="The mainline model that calls the image_generation tool on the Responses API (one call of "
+        "it per image and per refinement).",
+    )
     models_file: Path | None = Field(
         default=None,
         description="A TOML file of models that adds to or changes the shipped catalog (same format as the "

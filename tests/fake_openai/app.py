@@ -33,9 +33,11 @@ from starlette.types import Receive, Scope, Send
 from tests.waiting import until
 
 from . import contract
+from .image_apis import Conversation, chat_image, respond, wants_images
 from .pictures import describe, picture
 from .rules import GPT, ApiError, check_image_request, model_name, output_size
 from .served import check_served, models_endpoint
+from .wire import request_id, split_event
 
 
 @dataclass
@@ -166,6 +168,10 @@ class EmulatorState:
             self.max_in_flight = 0
             self.streams_completed = 0
             self.serves_retired = False
+            self.chat_image_shape = "images"
+            self.responses_text_only = False
+            self.conversations: dict[str, Conversation] = {}
+            self.edits_refused: set[str] = set()
             self.served_models: list[str | dict[str, Any]] | None = None
             self.models_answer = "list"
             self.usage: dict[str, Any] | None = None
@@ -203,6 +209,10 @@ class EmulatorState:
         for hold in applying:
             await hold.wait()
 
+    def remember_sent(self, data: bytes) -> None:
+        with self._lock:
+            self.sent_images.append(data)
+
     def record(self, request: RecordedRequest) -> None:
         with self._lock:
             self.requests.append(request)
@@ -220,10 +230,6 @@ class EmulatorState:
         return None
 
 
-def _request_id() -> str:
-    return f"req_{secrets.token_hex(12)}"
-
-
 def _error(
     status: int,
     message: str,
@@ -233,7 +239,7 @@ def _error(
     error_type: str = "invalid_request_error",
 ) -> JSONResponse:
     body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
-    return JSONResponse(body, status_code=status, headers={"x-request-id": _request_id()})
+    return JSONResponse(body, status_code=status, headers={"x-request-id": request_id()})
 
 
 def build_app(state: EmulatorState) -> Starlette:
@@ -337,22 +343,26 @@ async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[st
     """The normal answer of an API endpoint: a chat completion, images as JSON, or images as an event stream."""
     try:
         check_served(state, body.get("model"))
+        if recorded.path.endswith("/responses"):
+            return respond(state, body)
+        if recorded.path.endswith("/chat/completions") and wants_images(body):
+            return chat_image(state, body)
         if recorded.path.endswith("/chat/completions"):
-            return JSONResponse(await _chat(state, body), headers={"x-request-id": _request_id()})
+            return JSONResponse(await _chat(state, body), headers={"x-request-id": request_id()})
         answer = _images(state, recorded, body)
         if body.get("stream") is True and model_name(body.get("model"), "dall-e-2") in GPT:
             return StreamingResponse(
                 _events(state, recorded.path, body, answer),
                 media_type="text/event-stream",
-                headers={"x-request-id": _request_id()},
+                headers={"x-request-id": request_id()},
             )
-        return JSONResponse(answer, headers={"x-request-id": _request_id()})
+        return JSONResponse(answer, headers={"x-request-id": request_id()})
     except ApiError as exc:
-        return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": _request_id()})
+        return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
 
 
 def _faulted(fault: Fault) -> Response:
-    headers = {"x-request-id": _request_id(), **fault.headers}
+    headers = {"x-request-id": request_id(), **fault.headers}
     if fault.drop_connection:
         return _TruncatedResponse(headers)
     if fault.trickle:
@@ -403,6 +413,10 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
     if endpoint == "variations":
         return _variations(state, recorded, body)
     model = check_image_request(body, endpoint=endpoint)
+    if endpoint == "edits" and model in state.edits_refused:
+        # As /images/edits answered gpt-image-2 at launch (reported by a peer that routes its edits through the
+        # Responses API for that reason; shared/reference/models-2026-11.md).
+        raise ApiError(400, f"Image edits are not supported for {model}.", param="model", code="invalid_value")
     first_input = None
     if endpoint == "edits":
         first_input = _check_edit_files(recorded, model)
@@ -455,7 +469,7 @@ async def _events(
             damaged = state.stream_bad_partial and index == 0
             partial = base64.b64encode(b"not a picture" if damaged else picture(width, height)).decode()
             yield b": keep-alive\n\n"
-            async for chunk in _split_event(
+            async for chunk in split_event(
                 f"{prefix}.partial_image",
                 {
                     "type": f"{prefix}.partial_image",
@@ -484,12 +498,12 @@ async def _events(
                     "param": None,
                 },
             }
-            async for chunk in _split_event("error", error):
+            async for chunk in split_event("error", error):
                 yield chunk
             finished = True
             return
         for item in answer["data"]:
-            async for chunk in _split_event(
+            async for chunk in split_event(
                 f"{prefix}.completed",
                 {
                     "type": f"{prefix}.completed",
@@ -507,17 +521,8 @@ async def _events(
             state.streams_aborted += 1
 
 
-async def _split_event(name: str, data: dict[str, Any]) -> AsyncIterator[bytes]:
-    encoded = f"event: {name}\ndata: {json.dumps(data)}\n\n".encode()
-    middle = len(encoded) // 2
-    yield encoded[:middle]
-    await anyio.lowlevel.checkpoint()
-    yield encoded[middle:]
-
-
 def _item(state: EmulatorState, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
-    with state._lock:
-        state.sent_images.append(data)
+    state.remember_sent(data)
     item: dict[str, Any] = {}
     if model in GPT or body.get("response_format") == "b64_json":
         item["b64_json"] = base64.b64encode(data).decode()

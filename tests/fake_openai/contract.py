@@ -28,6 +28,7 @@ OPERATIONS = {
     "/v1/images/edits": "CreateImageEditRequest",
     "/v1/images/variations": "CreateImageVariationRequest",
     "/v1/chat/completions": "CreateChatCompletionRequest",
+    "/v1/responses": "CreateResponse",
 }
 
 

@@ -31,6 +31,20 @@ NEW_GENERATION_FORMATS = ("gif", "svg")
 
 IMAGE_REQUESTS = ("CreateImageRequest", "CreateImageEditRequest")
 
+CHAT_IMAGE_MODALITY = "image"
+"""Chat Completions image output as gateways serve it: `modalities: ["image", "text"]` (OpenRouter's documented
+request; Dedalus routes gemini-2.5-flash-image through /v1/chat/completions), see shared/reference/models-2026-11.md
+"Other APIs that return images". OpenAI's own contract knows text and audio only."""
+IMAGE_CONFIG = {
+    "type": "object",
+    "properties": {
+        "aspect_ratio": {"type": "string"},
+        "image_size": {"type": "string", "enum": ["1K", "2K", "4K"]},
+    },
+    "additionalProperties": False,
+    "description": "OpenRouter's image_config for chat image output (models-2026-11.md).",
+}
+
 
 def apply(spec: dict[str, Any]) -> None:
     """Extend the loaded contract in place (before its `nullable` flags are converted)."""
@@ -41,6 +55,19 @@ def apply(spec: dict[str, Any]) -> None:
         _extend_enum(properties["quality"], NEW_QUALITIES)
         properties["complexity"] = dict(COMPLEXITY)
     _extend_enum(schemas["CreateImageRequest"]["properties"]["output_format"], NEW_GENERATION_FORMATS)
+    # The Responses API's image_generation tool takes what the image models take on the Images API (the newer
+    # models' qualities, complexity and generation formats from the same sources as above).
+    tool = schemas["ImageGenTool"]["properties"]
+    _extend_enum(tool["quality"], NEW_QUALITIES)
+    _extend_enum(tool["output_format"], NEW_GENERATION_FORMATS)
+    tool["complexity"] = dict(COMPLEXITY)
+    _extend_enum(schemas["ResponseModalities"]["anyOf"][0]["items"], (CHAT_IMAGE_MODALITY,))
+    chat = next(part for part in schemas["CreateChatCompletionRequest"]["allOf"] if "properties" in part)
+    chat["properties"]["image_config"] = dict(IMAGE_CONFIG)
+    # Not newer than the contract, but a reading of it: InputItem is a `oneOf` told apart by its OpenAPI
+    # `discriminator: type`, which JSON Schema ignores, and a user message with input_text/input_image parts is
+    # both an EasyInputMessage and an Item, so every such request would fail `oneOf`. `anyOf` still requires one.
+    schemas["InputItem"]["anyOf"] = schemas["InputItem"].pop("oneOf")
 
 
 def _extend_enum(schema: dict[str, Any], values: tuple[str, ...]) -> None:

@@ -13,6 +13,7 @@ from tests.waiting import until
 
 from . import contract
 from .app import EmulatorState, Fault, Hold, RecordedRequest, build_app
+from .image_apis import Conversation
 
 DEFAULT_KEY = "sk-test-emulator-key-0123456789abcdef"
 SWITCHES = frozenset(
@@ -29,6 +30,9 @@ SWITCHES = frozenset(
         "served_models",
         "models_answer",
         "usage",
+        "chat_image_shape",
+        "responses_text_only",
+        "edits_refused",
     }
 )
 
@@ -58,6 +62,15 @@ class Emulator:
     def streams_aborted(self) -> int:
         """Streams the client closed before the last event: how an aborted upstream request shows here."""
         return self._state.streams_aborted
+
+    @property
+    def conversations(self) -> dict[str, Conversation]:
+        """Every Responses answer the emulator gave, by id (what `previous_response_id` may name)."""
+        return dict(self._state.conversations)
+
+    def forget_conversations(self) -> None:
+        """Drop every kept Responses conversation, as the provider does after its retention period."""
+        self._state.conversations.clear()
 
     @property
     def max_in_flight(self) -> int:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_server_images.operations.common import split_batches, sum_usage
+from mcp_server_images.backends import sum_usage
+from mcp_server_images.operations.common import split_batches
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ import pytest
 
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.spec import Prices
-from mcp_server_images.operations.cost import Ask, UsagePart, estimate, price, stored_cost
+from mcp_server_images.operations.cost import Ask, BilledPart, estimate, price, stored_cost
 
 CATALOG = Catalog.load(None)
 
@@ -17,8 +17,8 @@ CATALOG = Catalog.load(None)
 def test_partial_images_add_their_output_tokens() -> None:
     usage = {"input_tokens": 0, "output_tokens": 4160}
 
-    flare = price([UsagePart("gpt-image-2.6-flare", usage, partial_images=2)], CATALOG.lookup)
-    plain = price([UsagePart("gpt-image-2", usage, partial_images=2)], CATALOG.lookup)
+    flare = price([BilledPart("gpt-image-2.6-flare", usage, partial_images=2)], CATALOG.lookup)
+    plain = price([BilledPart("gpt-image-2", usage, partial_images=2)], CATALOG.lookup)
 
     assert flare.amount == pytest.approx((4160 + 200) * 30 / 1e6), "100 tokens per partial on 2.5 and 2.6"
     assert plain.amount == pytest.approx(4160 * 30 / 1e6), "gpt-image-2 publishes no partial cost"
@@ -27,14 +27,14 @@ def test_partial_images_add_their_output_tokens() -> None:
 def test_a_provider_prefix_and_flat_cached_tokens_are_understood() -> None:
     usage = {"input_tokens": 100, "output_tokens": 10, "input_tokens_details": {"cached_tokens": 40}}
 
-    cost = price([UsagePart("openai/gpt-image-2", usage)], CATALOG.lookup)
+    cost = price([BilledPart("openai/gpt-image-2", usage)], CATALOG.lookup)
 
     assert cost.amount == pytest.approx((60 * 5 + 40 * 1.25 + 10 * 30) / 1e6)
 
 
 def test_a_call_of_two_models_is_two_parts_and_unknown_when_one_has_no_price() -> None:
-    image = UsagePart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
-    mainline = UsagePart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
+    image = BilledPart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
+    mainline = BilledPart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
 
     both = price([image, mainline], CATALOG.lookup)
 
@@ -44,8 +44,8 @@ def test_a_call_of_two_models_is_two_parts_and_unknown_when_one_has_no_price() -
 def test_a_priced_mainline_model_adds_its_text_tokens() -> None:
     luna = replace(CATALOG.lookup("gpt-6-luna"), prices=Prices(text_input=2.0, text_output=8.0))  # type: ignore[type-var]
     specs = {"gpt-6-luna": luna, "gpt-image-2": CATALOG.lookup("gpt-image-2")}
-    image = UsagePart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
-    mainline = UsagePart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
+    image = BilledPart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
+    mainline = BilledPart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
 
     both = price([image, mainline], specs.get)
 
@@ -54,7 +54,7 @@ def test_a_priced_mainline_model_adds_its_text_tokens() -> None:
 
 
 def test_no_usage_means_unknown() -> None:
-    cost = price([UsagePart("gpt-image-2", None)], CATALOG.lookup)
+    cost = price([BilledPart("gpt-image-2", None)], CATALOG.lookup)
     assert cost.amount is None and cost.text() == "Cost: unknown (the API returned no usage for gpt-image-2)."
 
 

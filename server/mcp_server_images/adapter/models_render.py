@@ -38,6 +38,7 @@ def _entry(model: ListedModel) -> ListedModelEntry:
         complexities=list(spec.complexities),
         max_edit_images=spec.max_edit_images,
         prices_per_1m=ModelPrices(**asdict(prices)) if prices else None,
+        apis=[api.value for api in spec.usable_apis],
     )
 
 
@@ -65,4 +66,6 @@ def _line(model: ListedModelEntry) -> str:
         parts.append(f"up to {model.max_edit_images} edit images")
     if model.prices_per_1m and model.prices_per_1m.image_output is not None:
         parts.append(f"${model.prices_per_1m.image_output:g}/1M image out")
+    if model.kind == "image":
+        parts.append("api " + "/".join(model.apis))
     return "; ".join(parts)

@@ -90,6 +90,13 @@ EditModel = Annotated[
         "flare/sunburst or gpt-image-2, as for generate_image."
     ),
 ]
+UpstreamApi = Annotated[
+    Literal["images", "responses", "chat"] | None,
+    Field(
+        description="The API to use: images, responses (a conversation later edits continue) or chat; default: "
+        "the model's own. list_models shows each model's apis."
+    ),
+]
 EditSize = Annotated[
     str | None,
     Field(description="Output size, as for generate_image (default auto: follows the input)."),

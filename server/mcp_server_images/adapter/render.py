@@ -115,6 +115,8 @@ def images_result(
         structured["method"] = outcome.method
     if outcome.cost is not None:
         structured["cost"] = outcome.cost.public()
+    if outcome.usage_parts:
+        structured["usage_parts"] = [part._asdict() for part in outcome.usage_parts]
     summary = _Summary(outcome, operation.verb, mode)
     decoded = list(pixels) or [None] * len(files)
     sources = [

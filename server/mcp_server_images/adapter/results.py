@@ -47,6 +47,11 @@ class CostInfo(BaseModel):
     estimate: EstimateInfo | None = Field(description="The estimate made before the call, when there was one.")
 
 
+class UsagePartEntry(BaseModel):
+    model: str
+    usage: dict[str, Any]
+
+
 class ImagesResult(BaseModel):
     """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
@@ -76,6 +81,11 @@ class ImagesResult(BaseModel):
     dry_run: bool | None = Field(default=None, description="True when nothing was sent (dry_run: true).")
     plan: dict[str, Any] | None = Field(
         default=None, description="dry_run: the operation, model, endpoint, parameters and requests it would send."
+    )
+    usage_parts: list[UsagePartEntry] | None = Field(
+        default=None,
+        description="Usage per model when several worked on the call (Responses API: the mainline model and the "
+        "image model); usage is their sum.",
     )
     job_id: str | None = Field(default=None, description="Pass to get_job when the images are not ready yet.")
     status: Literal["running", "succeeded", "failed"] | None = None
@@ -140,6 +150,9 @@ class ListedModelEntry(BaseModel):
     complexities: list[str]
     max_edit_images: int
     prices_per_1m: ModelPrices | None
+    apis: list[Literal["images", "chat", "responses"]] = Field(
+        description="The APIs the model can be used through (generate_image/edit_image `api`), its default first."
+    )
 
 
 class ModelListResult(BaseModel):

@@ -16,6 +16,7 @@ import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 
 from ..catalog.checks import ImageOptions
+from ..catalog.spec import Api
 from ..errors import ImageServerError
 from ..imaging.masks import Region
 from ..operations.analyze import AnalyzeRequest
@@ -70,6 +71,7 @@ from .params import (
     SaveTo,
     Size,
     Style,
+    UpstreamApi,
     VariationModel,
     VariationSize,
     VisionModel,
@@ -81,6 +83,10 @@ from .results import ImageList, ImagesResult, ModelListResult
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
     return SaveRequest(save_to, overwrite) if save_to else None
+
+
+def _api(api: str | None) -> Api | None:
+    return None if api is None else Api(api)
 
 
 async def generate_image(
@@ -96,6 +102,7 @@ async def generate_image(
     output_format: OutputFormat = None,
     output_compression: OutputCompression = None,
     moderation: Moderation = None,
+    api: UpstreamApi = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
@@ -117,7 +124,7 @@ async def generate_image(
         output_compression=output_compression,
         moderation=moderation,
     )
-    request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx))
+    request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), _api(api))
     work: Work = lambda deps, call: generate(deps, request, call)  # noqa: E731
     return await produce(ctx, Operation.GENERATE, work, dry_run=dry_run, confirm_cost=confirm_cost)
 
@@ -138,6 +145,7 @@ async def edit_image(
     input_fidelity: InputFidelity = None,
     output_format: AsForGenerate = None,
     output_compression: CompressionAsForGenerate = None,
+    api: UpstreamApi = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
@@ -167,6 +175,7 @@ async def edit_image(
         options=options,
         save=_save(save_to, overwrite),
         client_roots=await client_roots(ctx),
+        api=_api(api),
     )
     work: Work = lambda deps, call: edit(deps, request, call)  # noqa: E731
     return await produce(ctx, Operation.EDIT, work, dry_run=dry_run, confirm_cost=confirm_cost)

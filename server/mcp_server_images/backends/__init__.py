@@ -1,25 +1,36 @@
-"""OpenAI-compatible HTTP API access. Nothing outside this package builds a URL or parses an error body."""
+"""OpenAI-compatible HTTP API access. Nothing outside this package builds a URL or parses an error body.
 
-from .chat import ChatAnswer, ChatAPI, VisionRequest
-from .client import UpstreamClient
-from .errors import UpstreamError
-from .models import ModelsAPI
-from .openai_images import (
+Images come from three APIs behind one seam (`base.ImageBackend`): the Images API, chat-completions image output
+and the Responses API's image_generation tool. Vision (`ChatAPI.describe`) is Chat Completions as well.
+"""
+
+from .base import (
+    ImageBackend,
     ImageRequest,
     ImagesAnswer,
-    ImagesAPI,
     PartialHandler,
     PartialStream,
     ReceivedImage,
     StreamEndedEarlyError,
     Upload,
+    UsagePart,
+    sum_usage,
 )
+from .chat import ChatAnswer, ChatAPI, VisionRequest
+from .chat_images import ChatImagesAPI
+from .client import UpstreamClient
+from .errors import UpstreamError
+from .models import ModelsAPI
+from .openai_images import ImagesAPI, edits_refused
 from .redact import Redactor
+from .responses import ResponsesAPI
 from .retry import RetryPolicy
 
 __all__ = [
     "ChatAPI",
     "ChatAnswer",
+    "ChatImagesAPI",
+    "ImageBackend",
     "ImageRequest",
     "ImagesAPI",
     "ImagesAnswer",
@@ -28,10 +39,14 @@ __all__ = [
     "PartialStream",
     "ReceivedImage",
     "Redactor",
+    "ResponsesAPI",
     "RetryPolicy",
     "StreamEndedEarlyError",
     "Upload",
     "UpstreamClient",
     "UpstreamError",
+    "UsagePart",
     "VisionRequest",
+    "edits_refused",
+    "sum_usage",
 ]

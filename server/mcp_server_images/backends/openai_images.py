@@ -8,95 +8,35 @@ server at an address a user's URL could not reach.
 
 from __future__ import annotations
 
-import binascii
 import logging
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-import pybase64
 
 from ..catalog.checks import ImageOptions
-from ..catalog.spec import ModelSpec
+from ..catalog.spec import Api, ModelSpec
 from ..errors import ImageServerError
+from .base import (
+    Downloader,
+    ImageRequest,
+    ImagesAnswer,
+    PartialHandler,
+    ReceivedImage,
+    StreamEndedEarlyError,
+    Upload,
+    decoded,
+    partial_bytes,
+    partial_index,
+    revised,
+    stream_error,
+)
 from .client import ApiResponse, FileField, UpstreamClient
 from .errors import ConnectionBrokenError, UpstreamError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ReceivedImage:
-    data: bytes
-    revised_prompt: str | None
-
-
-@dataclass(frozen=True)
-class ImagesAnswer:
-    images: list[ReceivedImage]
-    usage: dict[str, Any] | None
-    request_id: str | None
-    skipped_partials: int = 0
-    """Partial image events of a stream that were malformed (no valid base64) and were passed over."""
-    partials: int = 0
-    """Well-formed partial images the stream delivered (each may cost extra output tokens)."""
-
-
-PartialHandler = Callable[[int, bytes], Awaitable[None]]
-"""Called with (0-based partial index, image bytes) for each well-formed partial image a stream delivers."""
-Downloader = Callable[[str], Awaitable[bytes]]
-"""Fetches an image URL the API answered with (the server's guarded URL fetcher)."""
-
-
-class StreamEndedEarlyError(UpstreamError):
-    """The stream closed before any final image; `partial` is the last partial image received, if any."""
-
-    def __init__(self, message: str, *, partial: bytes | None, request_id: str | None) -> None:
-        super().__init__(message, request_id=request_id)
-        self.partial = partial
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An input image as it goes up: bytes and the content type the API must see."""
-
-    data: bytes
-    mime_type: str
-
-
-@dataclass(frozen=True)
-class PartialStream:
-    """The caller's wish to see partial images while the model works: how many, and who gets them."""
-
-    count: int
-    handler: PartialHandler
-
-
-@dataclass(frozen=True)
-class ImageRequest:
-    """One upstream request for images, in the operation's terms; the wire form is built here."""
-
-    model: str
-    """As the provider spells it."""
-    prompt: str | None
-    options: ImageOptions
-    spec: ModelSpec | None
-    """The catalog entry, None for a model outside the catalog (sent as given, never streamed)."""
-    inputs: Sequence[Upload] = ()
-    mask: bytes | None = None
-    stream: PartialStream | None = None
-
-    @property
-    def streamed(self) -> PartialStream | None:
-        """The stream to ask for, when the caller wants one and the model can stream."""
-        return self.stream if self.stream is not None and self.spec is not None and self.spec.streams else None
-
-    @property
-    def wants_b64(self) -> bool:
-        """DALL·E models answer with a URL unless asked for b64_json; GPT image models reject the parameter."""
-        return self.spec is not None and self.spec.accepts_response_format
 
 
 GENERATION_PARAMETERS = (
@@ -167,12 +107,30 @@ def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]
     return parts
 
 
+def edits_refused(error: UpstreamError, model: str) -> bool:
+    """Whether /images/edits refused the model itself (a 400 naming it), as it did gpt-image-2 at launch; such an
+    edit can go through the Responses API instead."""
+    if error.status != 400 or error.code == "moderation_blocked":
+        return False
+    text = error.message.lower()
+    names = {model.lower(), model.lower().rsplit("/", 1)[-1]}
+    return "edit" in text and (error.param == "model" or any(name in text for name in names))
+
+
 class ImagesAPI:
     """The OpenAI Images endpoints through the shared upstream client."""
 
     def __init__(self, client: UpstreamClient, download: Downloader) -> None:
         self._client = client
         self._download = download
+
+    @property
+    def api(self) -> Api:
+        return Api.IMAGES
+
+    def per_request(self, spec: ModelSpec | None, n: int) -> int:
+        """The catalog's figure (dall-e-3 takes n=1); a model outside the catalog gets all n in one request."""
+        return spec.n_per_request if spec is not None else n
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer:
         """Generate; when streamed, each partial image goes to the request's handler as it arrives."""
@@ -207,7 +165,7 @@ class ImagesAPI:
                 async for event in events:
                     stream.request_id = event.get("request_id")
                     if event.get("error"):
-                        raise _stream_error(event["error"], stream.request_id)
+                        raise stream_error(event["error"], stream.request_id)
                     kind = str(event.get("type", ""))
                     if kind == "response":
                         return await self._decode(ApiResponse(event["response"], stream.request_id))
@@ -233,7 +191,7 @@ class ImagesAPI:
         if not isinstance(item, dict):
             raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
         if isinstance(item.get("b64_json"), str):
-            return ReceivedImage(await _decoded(item["b64_json"], request_id), _revised(item))
+            return ReceivedImage(await decoded(item["b64_json"], request_id), revised(item))
         if isinstance(item.get("url"), str):
             try:
                 data = await self._download(item["url"])
@@ -241,25 +199,8 @@ class ImagesAPI:
                 raise UpstreamError(
                     f"The image API answered with a URL, but the image was not downloaded: {exc}", request_id=request_id
                 ) from exc
-            return ReceivedImage(data, _revised(item))
+            return ReceivedImage(data, revised(item))
         raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
-
-
-async def _decoded(value: object, request_id: str | None) -> bytes:
-    """An image's base64 decoded in a worker thread: megabytes of it would stall every other call on the loop."""
-    return await anyio.to_thread.run_sync(_b64, value, request_id)
-
-
-def _b64(value: object, request_id: str | None) -> bytes:
-    try:
-        if not isinstance(value, str):
-            raise ValueError("missing")
-        # pybase64 validates as strictly as the standard library and decodes megabytes 20-40x faster (SIMD).
-        return pybase64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise UpstreamError(
-            "The image API answered with image data that is not valid base64.", request_id=request_id
-        ) from exc
 
 
 @dataclass
@@ -275,17 +216,17 @@ class _Stream:
     skipped: int = 0
 
     async def partial(self, event: dict[str, Any]) -> None:
-        data = await anyio.to_thread.run_sync(_partial_bytes, event.get("b64_json"))
+        data = await anyio.to_thread.run_sync(partial_bytes, event.get("b64_json"))
         if data is None:
             self.skipped += 1
             log.warning("skipped a malformed partial image in the stream (request id %s)", self.request_id)
             return
         self.last_partial = data
-        await self.on_partial(_partial_index(event.get("partial_image_index"), self.received), data)
+        await self.on_partial(partial_index(event.get("partial_image_index"), self.received), data)
         self.received += 1
 
     async def completed(self, event: dict[str, Any]) -> None:
-        self.images.append(ReceivedImage(await _decoded(event.get("b64_json"), self.request_id), _revised(event)))
+        self.images.append(ReceivedImage(await decoded(event.get("b64_json"), self.request_id), revised(event)))
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
 
@@ -299,35 +240,3 @@ class _Stream:
         return ImagesAnswer(
             self.images, self.usage, self.request_id, skipped_partials=self.skipped, partials=self.received
         )
-
-
-def _partial_bytes(value: object) -> bytes | None:
-    """A partial image's bytes, or None when the event carries no valid base64."""
-    try:
-        return _b64(value, None)
-    except UpstreamError:
-        return None
-
-
-def _partial_index(value: object, received: int) -> int:
-    """The event's 0-based index; a missing or malformed one counts as the next after those received."""
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
-        return value
-    if isinstance(value, str) and value.isascii() and value.isdigit():
-        return int(value)
-    return received
-
-
-def _revised(item: dict[str, Any]) -> str | None:
-    revised = item.get("revised_prompt")
-    return revised if isinstance(revised, str) and revised else None
-
-
-def _stream_error(error: object, request_id: str | None) -> UpstreamError:
-    if isinstance(error, dict):
-        return UpstreamError(
-            f"The image stream reported an error: {error.get('message') or error}",
-            code=None if error.get("code") is None else str(error["code"]),
-            request_id=request_id,
-        )
-    return UpstreamError(f"The image stream reported an error: {error}", request_id=request_id)

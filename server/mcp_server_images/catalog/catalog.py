@@ -69,12 +69,13 @@ class Catalog:
         return canonical_name(model)
 
     @staticmethod
-    def wire_name(model: str, provider: ProviderKind) -> str:
-        """The spelling the provider expects: Dedalus wants `openai/…`, OpenAI the bare name, gateways as typed."""
+    def wire_name(model: str, provider: ProviderKind, vendor: str = PROVIDER_PREFIX.rstrip("/")) -> str:
+        """The spelling the provider expects: Dedalus wants `openai/…` (`google/…` for the vendor's models),
+        OpenAI the bare name, gateways as typed."""
         if provider is ProviderKind.OPENAI:
             return canonical_name(model)
         if provider is ProviderKind.DEDALUS and "/" not in model:
-            return PROVIDER_PREFIX + model.strip()
+            return f"{vendor}/{model.strip()}"
         return model.strip()
 
     def models_supporting(

@@ -239,7 +239,7 @@ class ModelDirectory:
     def _retirement(self, name: str, lifecycle: Lifecycle) -> str:
         if self._key(name) in self._gone and (lifecycle.shutdown is None or lifecycle.shutdown > self._today()):
             return f"{name} is not served by this provider any more (it answered model_not_found)"
-        text = f"{name} was shut down by OpenAI on {lifecycle.shutdown}"
+        text = f"{name} was shut down by {lifecycle.owner} on {lifecycle.shutdown}"
         return text if self._provider is ProviderKind.OPENAI else f"{text}, and this provider does not serve it"
 
     def _unavailable(self, model: str, served: ServedModels | None) -> str:
@@ -248,7 +248,7 @@ class ModelDirectory:
         lifecycle = self.lifecycle(model)
         shutdown = lifecycle.shutdown if lifecycle is not None and self._retired(lifecycle) else None
         if served is None and self._key(model) not in self._gone:
-            return f"{name} was shut down by OpenAI on {shutdown}"
+            return f"{name} was shut down by {lifecycle.owner if lifecycle else 'OpenAI'} on {shutdown}"
         why = f" (shut down {shutdown})" if shutdown is not None else ""
         return f"{name} is not served by this provider{why}"
 

@@ -31,6 +31,9 @@ from .spec import (
 
 SHIPPED = Path(__file__).with_name("models.toml")
 PROVIDER_PREFIX = "openai/"
+VENDOR_PREFIXES = (PROVIDER_PREFIX, "google/")
+"""Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`)."""
+OWNERS = {"openai": "OpenAI", "google": "Google"}
 NOT_INHERITED = frozenset({"aliases", "status", "shutdown", "notice", "replacements", "extends"})
 LIFECYCLE_KEYS = frozenset({"status", "shutdown", "notice", "replacements"})
 
@@ -57,9 +60,13 @@ class _Entry:
 
 
 def canonical_name(model: str) -> str:
-    """The model name without a provider prefix: `openai/gpt-image-1` and `gpt-image-1` are the same model."""
+    """The model name without a vendor prefix: `openai/gpt-image-1` and `gpt-image-1` are the same model, as are
+    `google/gemini-3.1-flash-image` and `gemini-3.1-flash-image`."""
     model = model.strip()
-    return model[len(PROVIDER_PREFIX) :] if model.lower().startswith(PROVIDER_PREFIX) else model
+    for prefix in VENDOR_PREFIXES:
+        if model.lower().startswith(prefix):
+            return model[len(prefix) :]
+    return model
 
 
 def load_catalog(user_file: Path | None = None, shipped: Path = SHIPPED) -> CatalogData:
@@ -166,7 +173,9 @@ def _lifecycle(raw: Mapping[str, Any], where: str) -> Lifecycle:
     shutdown = _date(raw["shutdown"], f"{where}: shutdown") if "shutdown" in raw else None
     if status is not Status.ACTIVE and shutdown is None:
         raise CatalogError(f"{where}: a {status} model needs its shutdown date (shutdown = YYYY-MM-DD).")
+    vendor = str(raw.get("vendor", "openai"))
     return Lifecycle(
+        owner=OWNERS.get(vendor, vendor),
         status=status,
         shutdown=shutdown,
         notice=_date(raw["notice"], f"{where}: notice") if "notice" in raw else None,
@@ -271,6 +280,16 @@ def _enum(kind: type[E]) -> Callable[[object, str], E]:
     return convert
 
 
+def _apis(value: object, where: str) -> tuple[Api, ...]:
+    return tuple(_enum(Api)(item, where) for item in _strings(value, where))
+
+
+def _vendor(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip() or "/" in value:
+        raise CatalogError(f'{where} must be a vendor name without "/", e.g. "google", not {value!r}.')
+    return value.strip().lower()
+
+
 def _endpoints(value: object, where: str) -> frozenset[ImageEndpoint]:
     return frozenset(_enum(ImageEndpoint)(item, where) for item in _strings(value, where))
 
@@ -310,6 +329,9 @@ _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "kind": _enum(ModelKind),
     "family": _enum(Family),
     "api": _enum(Api),
+    "apis": _apis,
+    "vendor": _vendor,
+    "image_config": _boolean,
     "aliases": _strings,
     "endpoints": _endpoints,
     "sizes": _strings,

@@ -36,10 +36,12 @@ class ModelKind(StrEnum):
 
 
 class Api(StrEnum):
-    """Which upstream API serves the model. Image models may later be served by chat or responses too."""
+    """An upstream API that serves models: the Images API, Chat Completions, or the Responses API (whose
+    image_generation tool drives a GPT image model through a mainline model)."""
 
     IMAGES = "images"
     CHAT = "chat"
+    RESPONSES = "responses"
 
 
 class Status(StrEnum):
@@ -101,6 +103,8 @@ class Lifecycle:
     shutdown: date | None = None
     notice: date | None = None
     replacements: tuple[Replacement, ...] = ()
+    owner: str = "OpenAI"
+    """Whose lifecycle this is (Google retires its Gemini image models itself), for messages."""
 
     def advice(self) -> str:
         """What to use instead, as in 'use A (fast) or B (best quality)'; empty when no replacement is named."""
@@ -136,6 +140,13 @@ class ModelSpec:
     kind: ModelKind
     family: Family
     api: Api
+    """The API a call uses when it asks for none (and no setting prefers another of `apis`)."""
+    apis: tuple[Api, ...] = ()
+    """Every API the model can be used through, `api` first; () means `api` only (see `usable_apis`)."""
+    vendor: str = "openai"
+    """Whose model it is: the prefix gateways such as Dedalus put before the name (`google/gemini-...`)."""
+    image_config: bool = False
+    """Chat image models: takes `image_config` {aspect_ratio, image_size}; without it a size goes into the text."""
     aliases: tuple[str, ...] = ()
     endpoints: frozenset[ImageEndpoint] = frozenset()
     sizes: tuple[str, ...] = ()
@@ -173,6 +184,11 @@ class ModelSpec:
     @property
     def streams(self) -> bool:
         return self.streaming
+
+    @property
+    def usable_apis(self) -> tuple[Api, ...]:
+        """The APIs this model can be used through, its default first."""
+        return (self.api, *(api for api in self.apis if api is not self.api))
 
     def values_for(self, param: str, endpoint: ImageEndpoint) -> tuple[str, ...]:
         """The values a choice parameter takes on an endpoint; () when the model does not take it."""

@@ -37,6 +37,8 @@ class InputImage:
     path: Path | None = None
     note: str | None = None
     """What was done to make it usable (first frame of an animation, SVG rasterized), for the result's text."""
+    response_id: str | None = None
+    """A stored image made through the Responses API: the answer whose conversation an edit continues."""
 
     @property
     def source(self) -> str:
@@ -73,12 +75,13 @@ class ImageResolver:
         shown = repr(short(ref))
         parsed = parse_ref(ref, windows=os.name == "nt")
         stored_id: str | None = None
+        response_id: str | None = None
         path: Path | None = None
         match parsed:
             case StoredRef(image_id):
                 record = await anyio.to_thread.run_sync(self._store.get, image_id)
                 data = await anyio.to_thread.run_sync(self._store.read, record)
-                stored_id = record.id
+                stored_id, response_id = record.id, record.response_id
             case PathRef(written, windows):
                 on_this_system(shown, windows=windows)
                 path = absolute(written, [*client_roots, Path.cwd(), *self._store_folder()])
@@ -99,7 +102,7 @@ class ImageResolver:
         turned = await anyio.to_thread.run_sync(upright, data, info)
         if turned is not None:
             data, info = turned
-        return InputImage(short(ref), data, info, stored_id, path, note)
+        return InputImage(short(ref), data, info, stored_id, path, note, response_id)
 
     async def resolve_all(
         self, refs: Sequence[str], client_roots: Sequence[Path] = (), *, flatten: bool = False

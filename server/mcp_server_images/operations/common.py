@@ -8,14 +8,16 @@ fails.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from ..backends import (
+    ImageBackend,
     ImageRequest,
     ImagesAnswer,
     ImagesAPI,
@@ -23,8 +25,12 @@ from ..backends import (
     ReceivedImage,
     StreamEndedEarlyError,
     UpstreamError,
+    UsagePart,
+    sum_usage,
 )
+from ..backends.base import quoted
 from ..catalog.checks import ImageOptions
+from ..catalog.spec import Api
 from ..errors import ImageServerError
 from ..imaging.previews import Decoded, decode_for_preview, likely_previewed, probe_keeping_pixels
 from ..imaging.probe import ImageInfo, NotAnImageError, probe
@@ -32,8 +38,8 @@ from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
 from .budget import Quote
-from .cost import Estimate, UsagePart, price
-from .models import Models
+from .cost import BilledPart, Estimate, price
+from .models import Chosen, Models, explain_refusal
 from .requests import Call, FreshImage, ImagesOutcome, SaveRequest
 
 log = logging.getLogger(__name__)
@@ -47,6 +53,10 @@ class ImageDeps:
     store: Store
     resolver: ImageResolver
     models: Models
+    backends: Mapping[Api, ImageBackend] = field(default_factory=dict)
+    """Every image-making API by name (the Images API too); operations pick one with `routing.route`."""
+    preferred_api: Api = Api.IMAGES
+    """The API a GPT image model uses when a call names none (setting image_api)."""
 
 
 def partial_stream(call: Call) -> PartialStream | None:
@@ -103,10 +113,12 @@ class Delivered:
     request_id: str | None
     skipped_partials: int = 0
     fresh: dict[str, FreshImage] = field(default_factory=dict)
-    model: str | None = None
-    partials: int = 0
-    """Well-formed partial images streamed before the answer."""
     """What was stored, by id, so the first rendering neither reads the file back nor decodes a large image again."""
+    notes: list[str] = field(default_factory=list)
+    """What the backend said about the answer, and the model's own words beside the image."""
+    usage_parts: tuple[UsagePart, ...] = ()
+    billed: tuple[BilledPart, ...] = ()
+    """What the request is billed for, model by model (see `billed_parts`)."""
 
 
 async def deliver(
@@ -119,8 +131,9 @@ async def deliver(
     """One upstream request, its images stored the moment it answers: a fan-out sibling that is still running, a
     crash or a kill of this instance can no longer lose them."""
     answer = await send_keeping_partial(deps, send, request, meta)
-    cost = price([UsagePart(request.model, answer.usage, answer.partials)], deps.models.catalog.lookup)
-    delivered = await store_answer(deps.store, answer, replace(meta, cost=cost.public()))
+    billed = billed_parts(request.model, answer)
+    cost = price(billed, deps.models.catalog.lookup)
+    delivered = replace(await store_answer(deps.store, answer, replace(meta, cost=cost.public())), billed=billed)
     for record in delivered.records:
         await call.progress.step(f"image {record.id} stored")
     return delivered
@@ -174,6 +187,7 @@ async def finish(
     if skipped:
         notes.append(f"{skipped} partial image(s) arrived damaged and were skipped; the final image is complete.")
     usage = sum_usage(one.usage for one in delivered)
+    notes = list(dict.fromkeys([*notes, *(note for one in delivered for note in one.notes)]))
     model = records[0].model or "unknown"
     saved: list[Path] = []
     if plan is not None:
@@ -184,9 +198,20 @@ async def finish(
         except (ImageServerError, OSError) as exc:
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
     fresh = {key: image for one in delivered for key, image in one.fresh.items()}
-    parts = [UsagePart(one.model or model, one.usage, one.partials) for one in delivered]
-    cost = replace(price(parts, deps.models.catalog.lookup), estimate=estimate)
-    return ImagesOutcome(records, model, usage, notes, saved=saved, fresh=fresh, cost=cost)
+    billed = [part for one in delivered for part in one.billed]
+    cost = replace(price(billed, deps.models.catalog.lookup), estimate=estimate)
+    parts = [part for one in delivered for part in one.usage_parts]
+    return ImagesOutcome(records, model, usage, notes, saved=saved, usage_parts=parts, fresh=fresh, cost=cost)
+
+
+def billed_parts(model: str, answer: ImagesAnswer) -> tuple[BilledPart, ...]:
+    """What one request is billed for: its usage on `model`, or, when the backend reports usage per model (a
+    Responses call bills its mainline model and the image tool), each part; streamed partials count on `model`."""
+    if not answer.usage_parts:
+        return (BilledPart(model, answer.usage, answer.partials),)
+    return tuple(
+        BilledPart(part.model, part.usage, answer.partials if part.model == model else 0) for part in answer.usage_parts
+    )
 
 
 def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
@@ -220,13 +245,21 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
         except NotAnImageError as exc:
             problems.append(f"image {number}: {exc}")
             continue
-        item_meta = replace(meta, revised_prompt=image.revised_prompt, usage=answer.usage, request_id=answer.request_id)
+        item_meta = replace(
+            meta,
+            revised_prompt=image.revised_prompt,
+            usage=answer.usage,
+            request_id=answer.request_id,
+            response_id=answer.response_id,
+            usage_parts=[part._asdict() for part in answer.usage_parts],
+        )
         if pixels is None and likely_previewed(image.data):
             record, pixels = await _save_while_decoding(store, image.data, info, item_meta)
         else:
             record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
         records.append(record)
         fresh[record.id] = FreshImage(image.data, pixels)
+    said = [f"The model said: {quoted(answer.text, 1000)}"] if answer.text else []
     return Delivered(
         records,
         problems,
@@ -235,8 +268,8 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
         answer.request_id,
         answer.skipped_partials,
         fresh,
-        model=meta.model,
-        partials=answer.partials,
+        notes=[*answer.notes, *said],
+        usage_parts=answer.usage_parts,
     )
 
 
@@ -294,23 +327,23 @@ async def gather(calls: Sequence[Callable[[], Awaitable[Delivered]]]) -> tuple[l
     return delivered, failures
 
 
-def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:
-    """Add up token counts of several answers (fan-out), keeping nested detail objects."""
-    total: dict[str, Any] | None = None
-    for usage in usages:
-        if usage is None:
-            continue
-        total = dict(usage) if total is None else _add(total, usage)
-    return total
-
-
-def _add(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(left)
-    for key, value in right.items():
-        if isinstance(value, bool) or key not in merged:
-            merged.setdefault(key, value)
-        elif isinstance(value, int | float) and isinstance(merged[key], int | float):
-            merged[key] = merged[key] + value
-        elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
-            merged[key] = _add(merged[key], value)
-    return merged
+async def fan_out(
+    deps: ImageDeps,
+    chosen: Chosen,
+    api: Api,
+    send: Callable[[ImageRequest], Awaitable[Delivered]],
+    upstream: Sequence[ImageRequest],
+) -> tuple[list[Delivered], list[str]]:
+    """Send the batches of one call concurrently; keep what arrived, say what failed, fail only if all did."""
+    delivered, failures = await gather([partial(send, one) for one in upstream])
+    notes = []
+    if len(upstream) > 1:
+        total = sum(one.options.n for one in upstream)
+        notes.append(
+            f"{chosen.wire} makes one image per request on the {api} API, so {total} requests were sent concurrently."
+        )
+    if failures:
+        if not delivered:
+            raise await explain_refusal(deps.models, chosen, failures[0])
+        notes.append(f"{len(failures)} of {len(upstream)} requests failed: {failures[0]}")
+    return delivered, notes

@@ -33,7 +33,7 @@ Lookup = Callable[[str], ModelSpec | None]
 
 
 @dataclass(frozen=True)
-class UsagePart:
+class BilledPart:
     """One upstream request's share of a call: the model that answered and the usage it reported."""
 
     model: str
@@ -119,7 +119,7 @@ SHORT = {
 }
 
 
-def price(parts: Sequence[UsagePart], lookup: Lookup) -> Cost:
+def price(parts: Sequence[BilledPart], lookup: Lookup) -> Cost:
     """The exact cost of a call's parts from their usage and the catalog's prices, or unknown with the reason."""
     if not parts:
         return Cost(None, exact=True, basis="no request was answered")
@@ -209,6 +209,8 @@ class Ask:
     partial_images: int = 0
     """Partial images each request would stream."""
     input_images: int = 0
+    leaves_out: str | None = None
+    """What else the call pays for that no published figure covers (the Responses API's mainline model)."""
 
 
 def estimate(ask: Ask) -> Estimate:
@@ -237,6 +239,8 @@ def estimate(ask: Ask) -> Estimate:
         basis += f", {ask.partial_images} partial(s) x {spec.partial_image_tokens} tokens per request"
     if ask.input_images:
         basis += "; input images not counted"
+    if ask.leaves_out:
+        basis += f"; plus {ask.leaves_out}"
     return Estimate(amount, basis)
 
 

@@ -2,24 +2,38 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from functools import partial
 from typing import Any
 
 import anyio
 
-from ..backends import ImageRequest, Upload, UpstreamError
-from ..catalog.spec import ImageEndpoint, ModelKind
+from ..backends import ImageRequest, Upload, UpstreamError, edits_refused
+from ..catalog.catalog import Catalog
+from ..catalog.spec import Api, ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
 from .budget import Quote
-from .common import ImageDeps, deliver, finish, option_parameters, partial_stream, pay, plan_copies, streamed_count
+from .common import (
+    Delivered,
+    ImageDeps,
+    deliver,
+    fan_out,
+    finish,
+    option_parameters,
+    partial_stream,
+    pay,
+    plan_copies,
+    split_batches,
+    streamed_count,
+)
 from .cost import Ask, estimate
-from .models import choose, explain_refusal
+from .models import Chosen, choose
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
+from .routing import Route, offers, route
 
 DALL_E_2 = "dall-e-2"
 
@@ -28,9 +42,14 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
     options = request.options
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
+    road = route(deps, chosen, request.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
+    if road.api is Api.CHAT:
+        _refuse_mask(deps.models.catalog, request.mask, chosen.name)
     plan = plan_copies(deps, request.save, options, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
+    if request.api is None and inputs[0].response_id and offers(deps, chosen, Api.RESPONSES):
+        road = route(deps, chosen, Api.RESPONSES)  # an image made through Responses is refined in its conversation
     dall_e_2 = spec is not None and spec.name == DALL_E_2
     notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
     uploads: list[Upload] = []
@@ -39,45 +58,85 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         uploads.append(upload)
         notes.extend(changes)
     mask = await _mask(deps, request, inputs[0].info.width, inputs[0].info.height)
-    wire_model = chosen.wire
     meta = NewImage(
         prompt=request.prompt,
-        model=wire_model,
+        model=chosen.wire,
         operation=Operation.EDIT,
         parameters=option_parameters(options) | _mask_parameters(request.mask),
         source_images=[image.source for image in inputs],
         job_id=call.job_id,
         user=call.user,
+        api=road.api.value,
     )
-    upstream = ImageRequest(wire_model, request.prompt, options, spec, uploads, mask, partial_stream(call))
-    quote = _quote(chosen.name, upstream, request.mask)
+    stream = partial_stream(call)
+    upstream = [
+        ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask, stream)
+        for n in split_batches(options.n, road.backend.per_request(spec, options.n))
+    ]
+    quote = _quote(chosen.name, road, upstream, request.mask)
 
     async def run() -> ImagesOutcome:
-        await call.progress.step(f"request sent to {wire_model}")
-        try:
-            delivered = await deliver(deps, deps.images.edit, upstream, meta, call)
-        except UpstreamError as exc:
-            raise await explain_refusal(deps.models, chosen, exc) from exc
-        return await finish(deps, [delivered], notes, plan, quote.estimate)
+        await call.progress.step(road.sent_to(chosen.wire))
+        send = partial(_send, deps, road, chosen, meta=meta, call=call)
+        delivered, sent = await fan_out(deps, chosen, road.api, send, upstream)
+        return await finish(deps, delivered, notes + sent, plan, quote.estimate)
 
     return await pay(call, quote, run)
 
 
-def _quote(model: str, upstream: ImageRequest, mask: MaskRequest) -> Quote:
+def _quote(model: str, road: Route, upstream: list[ImageRequest], mask: MaskRequest) -> Quote:
     """What the edit would send, and its estimate (input images are not estimated)."""
-    options = upstream.options
+    first = upstream[0]
+    options = first.options
     ask = Ask(
         model,
-        upstream.spec,
-        n=options.n,
+        first.spec,
+        n=sum(one.options.n for one in upstream),
         size=options.size,
         quality=options.quality,
-        prompt=upstream.prompt,
-        partial_images=streamed_count(upstream),
-        input_images=len(upstream.inputs),
+        prompt=first.prompt,
+        requests=len(upstream),
+        partial_images=streamed_count(first),
+        input_images=len(first.inputs),
+        leaves_out=road.unestimated,
     )
-    parameters = option_parameters(options) | {"images": len(upstream.inputs)} | _mask_parameters(mask)
-    return Quote("edit", upstream.model, "images/edits", parameters, 1, estimate(ask))
+    parameters = option_parameters(first.options) | {"images": len(first.inputs)} | _mask_parameters(mask)
+    endpoint = road.endpoint("images/edits")
+    return Quote("edit", first.model, endpoint, parameters, len(upstream), estimate(ask))
+
+
+async def _send(
+    deps: ImageDeps, road: Route, chosen: Chosen, upstream: ImageRequest, *, meta: NewImage, call: Call
+) -> Delivered:
+    """The edit through the chosen API; when /images/edits refuses the model itself, once more through Responses."""
+    try:
+        return await deliver(deps, road.backend.edit, upstream, meta, call)
+    except UpstreamError as exc:
+        fallback = road.api is Api.IMAGES and offers(deps, chosen, Api.RESPONSES)
+        if not fallback or not edits_refused(exc, chosen.wire):
+            raise
+        await call.progress.step(f"/images/edits refused {chosen.wire}; trying the Responses API")
+        meta = replace(meta, api=Api.RESPONSES.value)
+        delivered = await deliver(deps, deps.backends[Api.RESPONSES].edit, upstream, meta, call)
+        note = f"Edited through the Responses API because /images/edits refused {chosen.wire} ({exc.message})."
+        return replace(delivered, notes=[note, *delivered.notes])
+
+
+def _refuse_mask(catalog: Catalog, mask: MaskRequest, model: str) -> None:
+    """Chat-completions image models edit from the instruction alone; a mask would be silently ignored."""
+    if mask.image is None and mask.regions is None:
+        return
+    takers = [
+        name
+        for name in catalog.models_supporting(endpoint=ImageEndpoint.EDITS)
+        if (spec := catalog.lookup(name)) is not None and spec.api is not Api.CHAT
+    ]
+    param = "mask" if mask.image is not None else "mask_region"
+    raise ParameterError(
+        param,
+        f"{model} edits through Chat Completions, which takes no mask; describe the change in the prompt instead, "
+        f"or use a model that takes masks: {', '.join(takers)}.",
+    )
 
 
 def _check_shape(request: EditRequest, model: str, limit: int) -> None:
@@ -99,8 +158,9 @@ def _prepare_input(image: InputImage, *, dall_e_2: bool) -> tuple[Upload, list[s
         png, notes = square_png(image.data, image.info, repr(image.ref), crop=False)
         return Upload(png, "image/png"), notes
     if image.info.mime_type == "image/gif":
-        return Upload(to_png(image.data), "image/png"), [f"{image.ref} was converted from GIF to PNG (lossless)."]
-    return Upload(image.data, image.info.mime_type), []
+        converted = Upload(to_png(image.data), "image/png", image.response_id)
+        return converted, [f"{image.ref} was converted from GIF to PNG (lossless)."]
+    return Upload(image.data, image.info.mime_type, image.response_id), []
 
 
 async def _mask(deps: ImageDeps, request: EditRequest, width: int, height: int) -> bytes | None:

@@ -12,8 +12,8 @@ from .budget import Quote
 from .common import (
     ImageDeps,
     deliver,
+    fan_out,
     finish,
-    gather,
     option_parameters,
     partial_stream,
     pay,
@@ -22,17 +22,19 @@ from .common import (
     streamed_count,
 )
 from .cost import Ask, estimate
-from .models import choose, explain_refusal
+from .models import choose
 from .requests import Call, GenerateRequest, ImagesOutcome
+from .routing import route
 
 
 async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> ImagesOutcome:
     options = request.options
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
+    road = route(deps, chosen, request.api)
     plan = plan_copies(deps, request.save, options, request.client_roots)
     wire_model = chosen.wire
-    batches = split_batches(options.n, spec.n_per_request if spec else options.n)
+    batches = split_batches(options.n, road.backend.per_request(spec, options.n))
     meta = NewImage(
         prompt=request.prompt,
         model=wire_model,
@@ -40,6 +42,7 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
         parameters=option_parameters(options),
         job_id=call.job_id,
         user=call.user,
+        api=road.api.value,
     )
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
@@ -52,21 +55,15 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
         prompt=request.prompt,
         requests=len(batches),
         partial_images=streamed_count(upstream[0]),
+        leaves_out=road.unestimated,
     )
-    quote = Quote("generate", wire_model, "images/generations", meta.parameters, len(batches), estimate(ask))
+    endpoint = road.endpoint("images/generations")
+    quote = Quote("generate", wire_model, endpoint, meta.parameters, len(batches), estimate(ask))
 
     async def run() -> ImagesOutcome:
-        await call.progress.step(f"request sent to {wire_model}")
-        delivered, failures = await gather(
-            [partial(deliver, deps, deps.images.generate, one, meta, call) for one in upstream]
-        )
-        notes = list(chosen.notes)
-        if len(batches) > 1:
-            notes.append(f"{wire_model} makes one image per request, so {options.n} requests were sent concurrently.")
-        if failures:
-            if not delivered:
-                raise await explain_refusal(deps.models, chosen, failures[0])
-            notes.append(f"{len(failures)} of {len(batches)} requests failed: {failures[0]}")
-        return await finish(deps, delivered, notes, plan, quote.estimate)
+        await call.progress.step(road.sent_to(wire_model))
+        send = partial(deliver, deps, road.backend.generate, meta=meta, call=call)
+        delivered, notes = await fan_out(deps, chosen, road.api, send, upstream)
+        return await finish(deps, delivered, [*chosen.notes, *notes], plan, quote.estimate)
 
     return await pay(call, quote, run)

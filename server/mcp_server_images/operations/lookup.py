@@ -12,10 +12,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..backends import sum_usage
 from ..errors import ImageServerError
 from ..store import ImageRecord, JobState, Operation, Store
 from ..store.base import JobStatus
-from .common import sum_usage
 from .cost import Cost, stored_cost
 from .jobs import Job, JobManager
 from .requests import ImagesOutcome

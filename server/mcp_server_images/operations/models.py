@@ -62,7 +62,9 @@ async def choose(
     warning = await _shutdown_warning(models, name)
     if warning:
         notes.append(warning)
-    return Chosen(name, Catalog.wire_name(name, models.provider), models.catalog.lookup(name), tuple(notes))
+    spec = models.catalog.lookup(name)
+    wire = Catalog.wire_name(name, models.provider, *((spec.vendor,) if spec else ()))
+    return Chosen(name, wire, spec, tuple(notes))
 
 
 async def explain_refusal(models: Models, chosen: Chosen, error: ImageServerError) -> ImageServerError:
@@ -99,7 +101,8 @@ async def _shutdown_warning(models: Models, name: str) -> str | None:
     advice = lifecycle.advice() if lifecycle is not None else ""
     instead = f"; {advice}" if advice else ""
     if shutdown <= date.today():
-        return f"Warning: {name} was shut down by OpenAI on {shutdown}; this provider still serves it{instead}."
+        owner = lifecycle.owner if lifecycle is not None else "OpenAI"
+        return f"Warning: {name} was shut down by {owner} on {shutdown}; this provider still serves it{instead}."
     return f"Warning: {name} shuts down on {shutdown}{instead}."
 
 
@@ -144,7 +147,7 @@ async def list_models(models: Models) -> ModelList:
         shutdown = await models.directory.shutdown_date(spec.name)
         listed.append(
             ListedModel(
-                name=Catalog.wire_name(spec.name, models.provider),
+                name=Catalog.wire_name(spec.name, models.provider, spec.vendor),
                 kind=spec.kind,
                 served=is_served,
                 status=lifecycle.status,

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from ..backends import UsagePart
 from ..catalog.checks import ImageOptions
+from ..catalog.spec import Api
 from ..imaging.masks import Region
 from ..imaging.previews import Decoded
 from ..store import ImageRecord
@@ -31,6 +33,8 @@ class GenerateRequest:
     options: ImageOptions = field(default_factory=ImageOptions)
     save: SaveRequest | None = None
     client_roots: Sequence[Path] = ()
+    api: Api | None = None
+    """The upstream API the call asks for; None lets the catalog and the settings decide."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class EditRequest:
     options: ImageOptions = field(default_factory=ImageOptions)
     save: SaveRequest | None = None
     client_roots: Sequence[Path] = ()
+    api: Api | None = None
+    """The upstream API the call asks for; None lets the catalog and the settings decide."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +88,8 @@ class ImagesOutcome:
     saved: list[Path] = field(default_factory=list)
     cost: Cost | None = None
     """What the call cost (from usage), with the estimate made before it."""
+    usage_parts: list[UsagePart] = field(default_factory=list)
+    """Usage per model when several models worked on the call (Responses: mainline and image model)."""
     fresh: dict[str, FreshImage] = field(default_factory=dict, compare=False, repr=False)
     """The images just received, by id, for their first rendering only (taken then, to free the memory): the
     bytes, so the file just written is not read back, and for large ones their decoded pixels."""

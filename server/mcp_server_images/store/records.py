@@ -58,6 +58,12 @@ class NewImage:
     job_id: str | None = None
     user: str | None = None
     """Who made it: the signed-in user's subject (OAuth); None without sign-in."""
+    api: str | None = None
+    """The upstream API that made it: "images", "chat" or "responses" (None in sidecars older than the choice)."""
+    response_id: str | None = None
+    """The Responses API answer that made it: an edit of this image continues that conversation."""
+    usage_parts: list[dict[str, Any]] = field(default_factory=list)
+    """Usage per model ({"model", "usage"}) when several models worked on it (Responses: mainline and image)."""
 
 
 @dataclass(frozen=True, kw_only=True)

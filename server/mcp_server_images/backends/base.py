@@ -1,0 +1,207 @@
+"""The seam every image-making API sits behind: one request type, one answer type, one small Protocol.
+
+The Images API, chat-completions image output and the Responses API's image_generation tool each implement
+`ImageBackend`; operations pick one from the catalog (which API serves the model) and never see a wire body.
+Adding an upstream API is one module implementing this Protocol, an `Api` value and catalog entries naming it.
+"""
+
+from __future__ import annotations
+
+import binascii
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple, Protocol
+
+import anyio
+import pybase64
+
+from ..catalog.checks import ImageOptions
+from ..catalog.spec import Api, ModelSpec
+from .errors import UpstreamError
+
+
+@dataclass(frozen=True)
+class ReceivedImage:
+    data: bytes
+    revised_prompt: str | None
+
+
+class UsagePart(NamedTuple):
+    """The usage one model reported for its share of a call (Responses: the mainline model and the image model)."""
+
+    model: str
+    usage: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ImagesAnswer:
+    images: list[ReceivedImage]
+    usage: dict[str, Any] | None
+    request_id: str | None
+    skipped_partials: int = 0
+    """Partial image events of a stream that were malformed (no valid base64) and were passed over."""
+    partials: int = 0
+    """Well-formed partial images the stream delivered (each may cost extra output tokens)."""
+    text: str | None = None
+    """What the model said beside the image (chat and Responses answers), for the result."""
+    response_id: str | None = None
+    """The Responses API's id of this answer: an edit of its image continues the conversation from it."""
+    usage_parts: tuple[UsagePart, ...] = ()
+    """Usage per model when more than one model worked on the call; `usage` is then their sum."""
+    notes: tuple[str, ...] = ()
+    """What the backend did that the user should know (a size sent as words, a conversation restarted)."""
+
+
+PartialHandler = Callable[[int, bytes], Awaitable[None]]
+"""Called with (0-based partial index, image bytes) for each well-formed partial image a stream delivers."""
+Downloader = Callable[[str], Awaitable[bytes]]
+"""Fetches an image URL the API answered with (the server's guarded URL fetcher)."""
+
+
+class StreamEndedEarlyError(UpstreamError):
+    """The stream closed before any final image; `partial` is the last partial image received, if any."""
+
+    def __init__(self, message: str, *, partial: bytes | None, request_id: str | None) -> None:
+        super().__init__(message, request_id=request_id)
+        self.partial = partial
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An input image as it goes up: bytes and the content type the API must see."""
+
+    data: bytes
+    mime_type: str
+    response_id: str | None = None
+    """The Responses API answer that made this image, when one did: an edit through Responses continues it."""
+
+    def data_url(self) -> str:
+        """The image as a `data:` URL, the form chat and Responses take inline images in."""
+        return f"data:{self.mime_type};base64,{pybase64.b64encode_as_string(self.data)}"
+
+
+@dataclass(frozen=True)
+class PartialStream:
+    """The caller's wish to see partial images while the model works: how many, and who gets them."""
+
+    count: int
+    handler: PartialHandler
+
+
+@dataclass(frozen=True)
+class ImageRequest:
+    """One upstream request for images, in the operation's terms; the wire form is built by the backend."""
+
+    model: str
+    """As the provider spells it."""
+    prompt: str | None
+    options: ImageOptions
+    spec: ModelSpec | None
+    """The catalog entry, None for a model outside the catalog (sent as given, never streamed)."""
+    inputs: Sequence[Upload] = ()
+    mask: bytes | None = None
+    stream: PartialStream | None = None
+
+    @property
+    def streamed(self) -> PartialStream | None:
+        """The stream to ask for, when the caller wants one and the model can stream."""
+        return self.stream if self.stream is not None and self.spec is not None and self.spec.streams else None
+
+    @property
+    def wants_b64(self) -> bool:
+        """DALL·E models answer with a URL unless asked for b64_json; GPT image models reject the parameter."""
+        return self.spec is not None and self.spec.accepts_response_format
+
+
+class ImageBackend(Protocol):
+    """An upstream API that makes images. Variations are the Images API's own (dall-e-2) and not part of it."""
+
+    @property
+    def api(self) -> Api:
+        """Which API this is, as the catalog names it."""
+        ...
+
+    def per_request(self, spec: ModelSpec | None, n: int) -> int:
+        """Most images one upstream request may ask for; larger n is sent as concurrent requests."""
+        ...
+
+    async def generate(self, request: ImageRequest) -> ImagesAnswer: ...
+
+    async def edit(self, request: ImageRequest) -> ImagesAnswer: ...
+
+
+async def decoded(value: object, request_id: str | None) -> bytes:
+    """An image's base64 decoded in a worker thread: megabytes of it would stall every other call on the loop."""
+    return await anyio.to_thread.run_sync(b64, value, request_id)
+
+
+def b64(value: object, request_id: str | None) -> bytes:
+    try:
+        if not isinstance(value, str):
+            raise ValueError("missing")
+        # pybase64 validates as strictly as the standard library and decodes megabytes 20-40x faster (SIMD).
+        return pybase64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise UpstreamError(
+            "The image API answered with image data that is not valid base64.", request_id=request_id
+        ) from exc
+
+
+def partial_bytes(value: object) -> bytes | None:
+    """A partial image's bytes, or None when the event carries no valid base64."""
+    try:
+        return b64(value, None)
+    except UpstreamError:
+        return None
+
+
+def partial_index(value: object, received: int) -> int:
+    """The event's 0-based index; a missing or malformed one counts as the next after those received."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return received
+
+
+def revised(item: dict[str, Any]) -> str | None:
+    text = item.get("revised_prompt")
+    return text if isinstance(text, str) and text else None
+
+
+def stream_error(error: object, request_id: str | None) -> UpstreamError:
+    if isinstance(error, dict):
+        return UpstreamError(
+            f"The image stream reported an error: {error.get('message') or error}",
+            code=None if error.get("code") is None else str(error["code"]),
+            request_id=request_id,
+        )
+    return UpstreamError(f"The image stream reported an error: {error}", request_id=request_id)
+
+
+def quoted(text: str, limit: int = 200) -> str:
+    """A bit of what a model said, for an error that must show it without flooding the result."""
+    flat = " ".join(text.split())
+    return f"{flat[:limit]}..." if len(flat) > limit else flat
+
+
+def sum_usage(usages: Iterable[Mapping[str, Any] | None]) -> dict[str, Any] | None:
+    """Add up token counts of several answers (fan-out) or models (Responses), keeping nested detail objects."""
+    total: dict[str, Any] | None = None
+    for usage in usages:
+        if usage is None:
+            continue
+        total = dict(usage) if total is None else _add(total, usage)
+    return total
+
+
+def _add(left: Mapping[str, Any], right: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(left)
+    for key, value in right.items():
+        if isinstance(value, bool) or key not in merged:
+            merged.setdefault(key, value)
+        elif isinstance(value, int | float) and isinstance(merged[key], int | float):
+            merged[key] = merged[key] + value
+        elif isinstance(value, Mapping) and isinstance(merged[key], Mapping):
+            merged[key] = _add(merged[key], value)
+    return merged

@@ -1,0 +1,208 @@
+"""Chat Completions with image output (gateways such as Dedalus and OpenRouter): one user message in, images out.
+
+The request asks for `modalities: ["image", "text"]`, with `image_config` {aspect_ratio, image_size} where the
+catalog says the model takes it; otherwise a size wish is written into the instruction. Gateways put the image in
+different places, so the answer is read defensively: `message.images[]` (OpenRouter's documented shape), content
+parts of type `image_url`, or `data:` URLs inside the text. A stream delivers them as `delta.images`, each of which
+is shown as progress. What the model writes beside the image is kept for the result; an answer with text only is
+an error that quotes it, and nothing is stored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..catalog.checks import parse_size
+from ..catalog.spec import Api, ModelSpec
+from ..errors import ImageServerError
+from .base import (
+    Downloader,
+    ImageRequest,
+    ImagesAnswer,
+    PartialHandler,
+    ReceivedImage,
+    decoded,
+    quoted,
+    stream_error,
+)
+from .client import UpstreamClient
+from .errors import UpstreamError
+
+PATH = "/chat/completions"
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+"""The aspect ratios gateways document for image_config (OpenRouter)."""
+_DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
+
+
+def image_config(width: int, height: int) -> dict[str, str]:
+    """The nearest documented aspect ratio, and the resolution tier that covers the long side."""
+    wanted = math.log(width / height)
+    ratio = min(ASPECT_RATIOS, key=lambda r: abs(math.log(int(r.split(":")[0]) / int(r.split(":")[1])) - wanted))
+    long_side = max(width, height)
+    tier = "1K" if long_side <= 1024 else "2K" if long_side <= 2048 else "4K"
+    return {"aspect_ratio": ratio, "image_size": tier}
+
+
+def chat_image_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
+    """The request body, and notes on what the user should know about how the size was passed."""
+    text, notes = request.prompt or "", []
+    body: dict[str, Any] = {"model": request.model, "modalities": ["image", "text"]}
+    dims = parse_size(request.options.size) if request.options.size else None
+    if dims is not None and request.spec is not None and request.spec.image_config:
+        body["image_config"] = config = image_config(*dims)
+        ratio, tier = config["aspect_ratio"], config["image_size"]
+        notes.append(f"size {request.options.size} was sent as aspect ratio {ratio} at {tier}.")
+    elif dims is not None:
+        text += f"\n\nMake the image {dims[0]}x{dims[1]} pixels."
+        notes.append(
+            f"{request.model} takes no size parameter, so size {request.options.size} was asked for in the "
+            "instruction; the image may come out at another size."
+        )
+    content: list[dict[str, Any]] = [{"type": "text", "text": text}]
+    content += [{"type": "image_url", "image_url": {"url": upload.data_url()}} for upload in request.inputs]
+    body["messages"] = [{"role": "user", "content": content}]
+    if request.streamed is not None:
+        body["stream"] = True
+    return body, notes
+
+
+@dataclass
+class _Found:
+    """Image URLs and text read from a message (or from the deltas of a stream)."""
+
+    urls: list[str] = field(default_factory=list)
+    text: list[str] = field(default_factory=list)
+
+    def read(self, message: dict[str, Any]) -> list[str]:
+        """Take the images and text of one message or delta; return the image URLs it added."""
+        added = [url for url in map(_image_url, _list(message.get("images"))) if url]
+        content = message.get("content")
+        if isinstance(content, str):
+            added += [match.group(0) for match in _DATA_URL.finditer(content)]
+            self.text.append(_DATA_URL.sub("", content))
+        for part in _list(content):
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                added += [url for url in [_image_url(part)] if url]
+            elif isinstance(part, dict) and isinstance(part.get("text"), str):
+                self.text.append(part["text"])
+        self.urls += added
+        return added
+
+    @property
+    def said(self) -> str | None:
+        text = "".join(self.text).strip()
+        return text or None
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _image_url(item: object) -> str | None:
+    if not isinstance(item, dict):
+        return None
+    inner = item.get("image_url")
+    url = inner.get("url") if isinstance(inner, dict) else inner if isinstance(inner, str) else item.get("url")
+    return url if isinstance(url, str) and url else None
+
+
+class ChatImagesAPI:
+    """Image output through /chat/completions; one image per request (n > 1 is sent concurrently)."""
+
+    def __init__(self, client: UpstreamClient, download: Downloader) -> None:
+        self._client = client
+        self._download = download
+
+    @property
+    def api(self) -> Api:
+        return Api.CHAT
+
+    def per_request(self, spec: ModelSpec | None, n: int) -> int:
+        return 1
+
+    async def generate(self, request: ImageRequest) -> ImagesAnswer:
+        body, notes = chat_image_body(request)
+        if request.streamed is None:
+            response = await self._client.post_json(PATH, body)
+            return await self._answer(request, response.body, response.request_id, notes)
+        return await self._collect(request, self._client.stream_json(PATH, body), request.streamed.handler, notes)
+
+    async def edit(self, request: ImageRequest) -> ImagesAnswer:
+        """The instruction with the input images as `image_url` parts; the same request as a generation."""
+        return await self.generate(request)
+
+    async def _answer(
+        self, request: ImageRequest, body: dict[str, Any], request_id: str | None, notes: list[str]
+    ) -> ImagesAnswer:
+        choices = _list(body.get("choices"))
+        message = choices[0].get("message") if choices and isinstance(choices[0], dict) else None
+        if not isinstance(message, dict):
+            raise UpstreamError("The chat API answered without a message.", request_id=request_id)
+        if message.get("refusal"):
+            raise UpstreamError(f"The model refused: {message['refusal']}", request_id=request_id)
+        found = _Found()
+        found.read(message)
+        images = [await self._image(url, request_id) for url in found.urls]
+        return self._images_answer(request, images, found.said, body, request_id, notes)
+
+    async def _collect(
+        self,
+        request: ImageRequest,
+        events: AsyncGenerator[dict[str, Any]],
+        on_partial: PartialHandler,
+        notes: list[str],
+    ) -> ImagesAnswer:
+        """Read the chunks of a stream: text pieces and `delta.images`; each image is progress as it arrives."""
+        found, images, request_id = _Found(), list[ReceivedImage](), None
+        last: dict[str, Any] = {}
+        async with aclosing(events):
+            async for event in events:
+                request_id = event.get("request_id")
+                if event.get("error"):
+                    raise stream_error(event["error"], request_id)
+                if event.get("type") == "response":
+                    return await self._answer(request, event["response"], request_id, notes)
+                last = event if event.get("usage") else last
+                for choice in _list(event.get("choices")):
+                    delta = choice.get("delta") if isinstance(choice, dict) else None
+                    for url in found.read(delta) if isinstance(delta, dict) else []:
+                        images.append(image := await self._image(url, request_id))
+                        await on_partial(len(images) - 1, image.data)
+        return self._images_answer(request, images, found.said, last, request_id, notes)
+
+    def _images_answer(
+        self,
+        request: ImageRequest,
+        images: list[ReceivedImage],
+        said: str | None,
+        body: dict[str, Any],
+        request_id: str | None,
+        notes: list[str],
+    ) -> ImagesAnswer:
+        if not images:
+            what = f'only text: "{quoted(said)}"' if said else "neither an image nor text"
+            raise UpstreamError(
+                f"{request.model} answered with {what}. Nothing was stored; ask for a picture explicitly, or try "
+                "another model.",
+                request_id=request_id,
+            )
+        usage = body.get("usage")
+        return ImagesAnswer(
+            images, usage if isinstance(usage, dict) else None, request_id, text=said, notes=tuple(notes)
+        )
+
+    async def _image(self, url: str, request_id: str | None) -> ReceivedImage:
+        if url.startswith("data:"):
+            return ReceivedImage(await decoded(url.partition(",")[2], request_id), None)
+        try:
+            return ReceivedImage(await self._download(url), None)
+        except ImageServerError as exc:
+            raise UpstreamError(
+                f"The chat API answered with an image URL, but the image was not downloaded: {exc}",
+                request_id=request_id,
+            ) from exc
