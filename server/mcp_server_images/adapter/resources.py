@@ -30,6 +30,7 @@ from ..errors import ImageServerError
 from ..services import Services
 from ..store import URI_SCHEME, ImageRecord
 from .context import listing_user
+from .ui import read_app
 
 PAGE_SIZE = 50
 IMAGE_TEMPLATE = ResourceTemplate(
@@ -81,6 +82,8 @@ def register_resources(server: MCPServer[Services]) -> None:
         ctx: ServerRequestContext[Services, Any], params: ReadResourceRequestParams
     ) -> ReadResourceResult:
         prefix = f"{URI_SCHEME}://"
+        if params.uri.startswith("ui://"):
+            return await read_app(server, params.uri)
         if not params.uri.startswith(prefix):
             raise MCPError(
                 code=INVALID_PARAMS,
