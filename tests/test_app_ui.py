@@ -20,15 +20,13 @@ from typing import Any
 
 import pytest
 from PIL import Image
+from playwright.sync_api import Browser, ConsoleMessage, Frame, Page, Route, expect, sync_playwright
 
 from tests.fake_openai import Emulator
 from tests.outside import REPO, NodeTools, node_tools
 from tests.test_transports import http_server, server_env
 
 __all__ = ["node_tools"]
-
-playwright_sync = pytest.importorskip("playwright.sync_api", reason="Playwright comes with the dev extra")
-from playwright.sync_api import Browser, ConsoleMessage, Frame, Page, Route, expect  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 HOST_SOURCE = REPO / "tests" / "node" / "app_host"
@@ -69,7 +67,7 @@ def app_server(emulator_server: Emulator, tmp_path_factory: pytest.TempPathFacto
 
 @pytest.fixture(scope="module")
 def browser(chromium: Path) -> Iterator[Browser]:
-    with playwright_sync.sync_playwright() as playwright:
+    with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(chromium), args=["--no-sandbox"])
         yield launched
         launched.close()
