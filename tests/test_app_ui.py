@@ -10,6 +10,7 @@ the host page nor the app logged an error, and leaves a screenshot of its view i
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 import subprocess
@@ -270,4 +271,57 @@ def test_a_slow_job_shows_a_partial_then_the_final_image(host: Host, emulator: E
         expect(app.locator("#progress")).to_be_hidden()
         host.shows_image("#after")
     expect(app.locator("#facts")).to_contain_text("a slow sunrise")
+    host.assert_no_errors()
+
+
+def mask_in_page(frame: Frame) -> Image.Image:
+    """The mask the painter would send now, decoded from the data URL it builds."""
+    url: str = frame.evaluate("() => maskDataUrl()")
+    return Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).convert("RGBA")
+
+
+def alpha(mask: Image.Image, *points: tuple[int, int]) -> list[object]:
+    channel = mask.getchannel("A")
+    return [channel.getpixel(point) for point in points]
+
+
+def test_the_painter_works_from_the_keyboard_and_inverts_and_clears(host: Host) -> None:
+    host.run("generate_image", {"prompt": "a quiet pond"})
+    host.shows_image("#after")
+    app = host.app
+    app.locator("#act-edit").focus()
+    app.locator("#act-edit").press("Enter")
+    expect(app.locator("#painter")).to_be_visible()
+
+    app.locator("#tool-brush").focus()
+    for name in ["tool-rect", "tool-ellipse", "tool-eraser", "brush-size", "invert", "clear"]:
+        host.page.keyboard.press("Tab")
+        expect(app.locator(f"#{name}")).to_be_focused()
+    paint = app.locator("#paint")
+    paint.focus()
+    paint.press("e")
+    expect(app.locator("#tool-ellipse")).to_have_attribute("aria-pressed", "true")
+    size = app.locator("#brush-size")
+    before = int(size.input_value())
+    paint.press("]")
+    expect(size).to_have_value(str(before + 8))
+
+    box = paint.bounding_box()
+    assert box is not None
+    host.page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.3 * box["height"])
+    host.page.mouse.down()
+    host.page.mouse.move(box["x"] + 0.7 * box["width"], box["y"] + 0.7 * box["height"], steps=4)
+    host.page.mouse.up()
+    painted = mask_in_page(app)
+    shown = app.evaluate(
+        "() => [document.querySelector('#after').naturalWidth, document.querySelector('#after').naturalHeight]"
+    )
+    assert list(painted.size) == shown
+    centre, corner = (painted.width // 2, painted.height // 2), (5, 5)
+    assert alpha(painted, centre, corner) == [0, 255]
+
+    paint.press("i")
+    assert alpha(mask_in_page(app), centre, corner) == [255, 0]
+    paint.press("c")
+    assert mask_in_page(app).getchannel("A").getextrema() == (255, 255)
     host.assert_no_errors()
