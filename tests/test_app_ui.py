@@ -325,3 +325,36 @@ def test_the_painter_works_from_the_keyboard_and_inverts_and_clears(host: Host) 
     paint.press("c")
     assert mask_in_page(app).getchannel("A").getextrema() == (255, 255)
     host.assert_no_errors()
+
+
+def test_several_images_side_by_side_and_the_result_actions(host: Host) -> None:
+    host.run("generate_image", {"prompt": "two paper boats", "n": 2, "quality": "low"})
+    app = host.app
+    cards = app.locator("#cards .card")
+    expect(cards).to_have_count(2)
+    app.wait_for_function("() => [...document.querySelectorAll('#cards img')].every(i => i.naturalWidth > 0)")
+    second = cards.nth(1)
+    second.click()
+    expect(second).to_have_attribute("aria-current", "true")
+    expect(app.locator("#facts")).to_contain_text(second.get_attribute("data-id") or "missing id")
+
+    app.locator("#act-save").click()
+    host.page.wait_for_function("() => window.downloads.length === 1")
+    [item] = host.page.evaluate("() => window.downloads[0].contents")
+    image_id = second.get_attribute("data-id")
+    assert image_id
+    assert item["resource"]["uri"] == f"images://{image_id}"
+    assert base64.b64decode(item["resource"]["blob"]) == stored_file(host.output_dir, image_id).read_bytes()
+
+    app.locator("#act-analyze").click()
+    expect(app.locator("#answer")).to_be_visible()
+    expect(app.locator("#answer")).not_to_be_empty()
+
+    stage = app.locator("#stage")
+    stage.focus()
+    before = app.evaluate("() => document.querySelector('#after').getBoundingClientRect().width")
+    stage.press("+")
+    app.wait_for_function(f"() => document.querySelector('#after').getBoundingClientRect().width > {before}")
+    stage.press("0")
+    app.wait_for_function(f"() => document.querySelector('#after').getBoundingClientRect().width === {before}")
+    host.assert_no_errors()

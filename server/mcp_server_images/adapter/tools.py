@@ -27,7 +27,7 @@ from ..operations.models import list_models as served_models
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ..operations.vary import vary
 from ..settings import Settings
-from ..store import ImageRecord, Operation
+from ..store import URI_SCHEME, ImageRecord, Operation
 from .context import Ctx, client_roots, listing_user, services_of
 from .jobs import render_job, run_as_job, wait_for_job, wait_for_stored
 from .links import image_url
@@ -256,7 +256,7 @@ async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResul
             return None  # a path or URL the image was made from: not in the store
 
     def look_up() -> ImageDetails:
-        record = store.get(image.removeprefix("images://"))
+        record = store.get(image.removeprefix(f"{URI_SCHEME}://"))
         return details(record, [source for ref in record.source_images if (source := stored(ref)) is not None])
 
     try:
