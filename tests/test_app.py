@@ -15,7 +15,8 @@ from typing import Any, Literal
 import pytest
 from mcp import Client
 from mcp.client.extension import advertise
-from mcp.types import CallToolResult, TextResourceContents
+from mcp.shared.exceptions import MCPError
+from mcp.types import INVALID_PARAMS, CallToolResult, TextResourceContents
 
 from mcp_server_images.app import build_server
 from tests.conftest import TOOLS, SettingsFactory, text_of
@@ -83,6 +84,14 @@ async def test_the_app_is_one_self_contained_document_with_a_strict_policy(open_
     assert directives["img-src"] == "data: blob:"
     assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]{44}'", directives["script-src"]), "only the app's own script"
     assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]{44}'", directives["style-src"])
+
+
+async def test_an_unknown_app_resource_is_an_invalid_request(open_client: Opener) -> None:
+    async with open_client(apps=True) as client:
+        with pytest.raises(MCPError) as raised:
+            await client.read_resource("ui://mcp-server-images/other.html")
+    assert raised.value.error.code == INVALID_PARAMS
+    assert APP_URI in raised.value.error.message
 
 
 def _normalized(result: CallToolResult) -> str:

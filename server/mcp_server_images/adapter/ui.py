@@ -20,7 +20,10 @@ from typing import Any
 from mcp.server.apps import APP_MIME_TYPE, Apps, ResourceCsp, client_supports_apps
 from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver.exceptions import ResourceError
+from mcp.shared.exceptions import MCPError
 from mcp.types import (
+    INVALID_PARAMS,
     InputRequiredResult,
     ListToolsResult,
     PaginatedRequestParams,
@@ -106,7 +109,10 @@ def register_app_listing(server: MCPServer[Services]) -> None:
 
 async def read_app(server: MCPServer[Services], uri: str) -> ReadResourceResult:
     """resources/read of a `ui://` resource, which the image resources' own handler leaves to MCPServer."""
-    found = await server.read_resource(uri)
+    try:
+        found = await server.read_resource(uri)
+    except ResourceError as exc:
+        raise MCPError(code=INVALID_PARAMS, message=f"unknown resource {uri!r}; the app is {APP_URI}") from exc
     if isinstance(found, InputRequiredResult):  # only resource templates ask for input; the app is a plain resource
         raise TypeError(f"{uri} asked for input")
     return ReadResourceResult(
