@@ -333,6 +333,7 @@ def test_several_images_side_by_side_and_the_result_actions(host: Host) -> None:
     cards = app.locator("#cards .card")
     expect(cards).to_have_count(2)
     app.wait_for_function("() => [...document.querySelectorAll('#cards img')].every(i => i.naturalWidth > 0)")
+    expect(app.locator("#facts")).to_contain_text(cards.first.get_attribute("data-id") or "missing id")
     second = cards.nth(1)
     second.click()
     expect(second).to_have_attribute("aria-current", "true")
@@ -357,4 +358,19 @@ def test_several_images_side_by_side_and_the_result_actions(host: Host) -> None:
     app.wait_for_function(f"() => document.querySelector('#after').getBoundingClientRect().width > {before}")
     stage.press("0")
     app.wait_for_function(f"() => document.querySelector('#after').getBoundingClientRect().width === {before}")
+    host.assert_no_errors()
+
+
+def test_a_listing_the_model_asked_for_opens_the_gallery_at_its_search(host: Host) -> None:
+    host.run("generate_image", {"prompt": "an umbrella in the rain"})
+    host.shows_image("#after")
+    host.run("list_images", {"query": "umbrella", "previews": True})
+    app = host.app
+    expect(app.locator("#gallery")).to_be_visible()
+    expect(app.locator("#query")).to_have_value("umbrella")
+    cards = app.locator("#grid .card")
+    expect(cards).to_have_count(1)
+    expect(cards.first).to_contain_text("an umbrella in the rain")
+    app.wait_for_function("() => document.querySelector('#grid img').src.startsWith('data:image/')")
+    app.wait_for_function("() => document.querySelector('#grid img').naturalWidth > 0")
     host.assert_no_errors()
