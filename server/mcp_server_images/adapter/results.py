@@ -124,6 +124,27 @@ def listed(record: ImageRecord, url: str | None = None) -> ListedImage:
     )
 
 
+class ImageDetails(ListedImage):
+    """structuredContent of image_details: what the app shows beside an image, and the images it came from."""
+
+    operation: str | None
+    usage: dict[str, Any] | None
+    cost: dict[str, Any] | None = Field(description="What the request that made this image cost (see cost).")
+    parameters: dict[str, Any]
+    sources: list[ImageEntry] = Field(description="The stored images this one was made from (before/after).")
+
+
+def details(record: ImageRecord, sources: list[ImageRecord]) -> ImageDetails:
+    return ImageDetails(
+        **listed(record).model_dump(),
+        operation=record.operation,
+        usage=record.usage,
+        cost=record.cost,
+        parameters=record.parameters,
+        sources=[entry(source) for source in sources],
+    )
+
+
 class ModelPrices(BaseModel):
     """USD per 1M tokens; a figure is null where no price is published."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
@@ -28,7 +28,7 @@ from ..operations.models import list_models as served_models
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ..operations.vary import vary
 from ..settings import Settings
-from ..store import Operation
+from ..store import URI_SCHEME, ImageRecord, Operation
 from .context import Ctx, caller, client_roots, listing_user, services_of
 from .costs import produce, usage_of, usage_text
 from .jobs import Work, render_job, wait_for_job, wait_for_stored
@@ -70,6 +70,7 @@ from .params import (
     ResponseSchema,
     SaveTo,
     Size,
+    StoredImage,
     Style,
     UpstreamApi,
     VariationModel,
@@ -78,7 +79,7 @@ from .params import (
     WaitSeconds,
 )
 from .render import analysis_result, error_result, listing_result
-from .results import ImageList, ImagesResult, ModelListResult
+from .results import ImageDetails, ImageList, ImagesResult, ModelListResult, details
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
@@ -275,6 +276,34 @@ async def usage_report(ctx: Ctx) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)
 
 
+async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResult, ImageDetails]:
+    """For the image app: one stored image's prompt, model, size, usage and the stored images it was made from."""
+    store = services_of(ctx).store
+
+    def stored(ref: str) -> ImageRecord | None:
+        try:
+            return store.get(ref)
+        except ImageServerError:
+            return None  # a path or URL the image was made from: not in the store
+
+    def look_up() -> ImageDetails:
+        record = store.get(image.removeprefix(f"{URI_SCHEME}://"))
+        return details(record, [source for ref in record.source_images if (source := stored(ref)) is not None])
+
+    try:
+        found = await anyio.to_thread.run_sync(look_up)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    return CallToolResult(
+        content=[TextContent(type="text", text=f"Image {found.id}: {found.width}x{found.height}.")],
+        structured_content=found.model_dump(),
+    )
+
+
+AppBinding = Literal["view", "app_only"]
+"""How a tool meets the image app: 'view' shows its results in the app; 'app_only' is called by the app alone."""
+
+
 @dataclass(frozen=True)
 class ToolRow:
     handler: Callable[..., Awaitable[CallToolResult | InputRequiredResult]]
@@ -282,6 +311,7 @@ class ToolRow:
     annotations: ToolAnnotations
     describe: Callable[[Settings], str] | None = None
     """Optional: builds the description from the settings, for tools whose text names configured values."""
+    app: AppBinding | None = None
 
 
 PRODUCING = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
@@ -294,12 +324,13 @@ def _describe_analyze(settings: Settings) -> str:
 
 
 TOOLS: tuple[ToolRow, ...] = (
-    ToolRow(generate_image, "Generate image", PRODUCING),
-    ToolRow(edit_image, "Edit image", PRODUCING),
-    ToolRow(create_image_variation, "Create image variation", PRODUCING),
+    ToolRow(generate_image, "Generate image", PRODUCING, app="view"),
+    ToolRow(edit_image, "Edit image", PRODUCING, app="view"),
+    ToolRow(create_image_variation, "Create image variation", PRODUCING, app="view"),
     ToolRow(analyze_image, "Analyze image", READS_UPSTREAM, _describe_analyze),
-    ToolRow(list_images, "List images", READS_STORE),
+    ToolRow(list_images, "List images", READS_STORE, app="view"),
     ToolRow(list_models, "List models", READS_UPSTREAM),
-    ToolRow(get_job, "Get job", READS_STORE),
+    ToolRow(get_job, "Get job", READS_STORE, app="view"),
     ToolRow(usage_report, "Usage report", READS_STORE),
+    ToolRow(image_details, "Image details", READS_STORE, app="app_only"),
 )
