@@ -47,7 +47,8 @@ async def test_each_remaining_problem_is_one_plain_line(client: Client, emulator
     assert text_of(result).splitlines() == [
         "Argument n of generate_image: got 20, expected a whole number from 1 to 10.",
         "Argument size of generate_image: got 1536, expected text (WIDTHxHEIGHT).",
-        'Argument quality of generate_image: got ["hd"], expected text.',
+        'Argument quality of generate_image: got ["hd"], expected text (auto, low, medium, high; gpt-image-2.5/2.6 '
+        "also xhigh, max (slower)).",
     ]
     assert emulator.requests == []
 

@@ -19,7 +19,7 @@ from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextResourceContents
 
 from tests.conftest import SettingsFactory, connect, text_of
-from tests.fake_openai import Emulator
+from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
 from tests.seaweedfs import S3Server, s3_prefix, s3_server
 from tests.test_oauth import issuer_of, session, signed_in_server
@@ -411,3 +411,21 @@ async def test_a_responses_call_is_priced_for_both_models(
         image_usage["input_tokens"] * 5 + image_usage["output_tokens"] * 30
     ) / 1e6
     assert cost["exact"] is True and cost["amount"] == pytest.approx(expected)
+
+
+async def test_without_caps_a_call_is_recorded_once_settled(
+    client: Client, emulator: Emulator, output_dir: Path
+) -> None:
+    """No cap to check: no reservation is written before the call, one entry after it, and a failure writes none."""
+    made = await client.call_tool("generate_image", {"prompt": FOX})
+    refusal = {"error": {"message": "Your request was rejected.", "type": "invalid_request_error", "code": None}}
+    emulator.enqueue(Fault(status=400, path="/v1" + GENERATIONS, body=refusal))
+    failed = await client.call_tool("generate_image", {"prompt": FOX})
+    report = await client.call_tool("usage_report", {})
+
+    assert not made.is_error and failed.is_error
+    [month] = (output_dir / ".ledger").iterdir()
+    [entry] = [json.loads(path.read_text()) for path in month.glob("*.json")]
+    assert (entry["kind"], entry["amount"], entry["images"]) == ("settle", pytest.approx(FOX_COST), 1)
+    assert report.structured_content is not None
+    assert report.structured_content["calls"] == 1

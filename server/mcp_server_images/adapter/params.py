@@ -32,8 +32,8 @@ Model = Annotated[
     str | None,
     Field(
         description="gpt-image-2.6-flare (default, fast), gpt-image-2.6-sunburst (best quality), "
-        "gpt-image-2.5-flare/-sunburst or gpt-image-2. Shut-down models (dall-e-3, gpt-image-1...) are refused "
-        "unless the provider still serves them; list_models says what it serves."
+        "gpt-image-2.5-flare/-sunburst or gpt-image-2; shut-down ones (dall-e-3, gpt-image-1) are refused; "
+        "list_models says what the provider serves."
     ),
 ]
 Count = Annotated[int, Field(ge=1, le=10, description="How many images.")]
@@ -46,7 +46,7 @@ Size = Annotated[
 ]
 Quality = Annotated[
     str | None,
-    Field(description="auto, low, medium, high; gpt-image-2.5/2.6 also xhigh, max (slower); dall-e-3: standard, hd."),
+    Field(description="auto, low, medium, high; gpt-image-2.5/2.6 also xhigh, max (slower)."),
 ]
 Complexity = Annotated[
     str | None,
@@ -72,29 +72,30 @@ CompressionAsForGenerate = Annotated[int | None, Field(ge=0, le=100)]
 SaveTo = Annotated[
     str | None,
     Field(
-        description="Also write the image to this file or folder (in home, the output folder or the client's roots; "
-        "other formats are converted; several images get -1, -2... suffixes)."
+        description="Also write the image to this file or folder (under home, the output folder or client roots; "
+        "converted to its extension; -1, -2... for several)."
     ),
 ]
 Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to.")]
-DryRun = Annotated[bool, Field(description="Only show what the call would do and cost; nothing is sent.")]
-ConfirmCost = Annotated[bool, Field(description="Accept a cost above the confirmation threshold.")]
+DryRun = Annotated[bool, Field(description="Show what the call would do and cost; send nothing.")]
+ConfirmCost = Annotated[bool, Field(description="Go ahead when the cost needs confirmation.")]
+ApiAsForGenerate = Literal["images", "responses", "chat"] | None
+"""Parameters the other image tools share with generate_image, which describes them; each tool says so once."""
+SaveToAsForGenerate = str | None
+FlagAsForGenerate = bool
 ImageRef = Annotated[
     str,
-    Field(description="A stored image id (or prefix), images:// URI, file path, http(s) URL, data URL or base64."),
+    Field(description="A stored image id, images:// URI, file path, http(s) URL, data URL or base64."),
 ]
 EditModel = Annotated[
     str | None,
-    Field(
-        description="gpt-image-2.6-flare (default, fast), gpt-image-2.6-sunburst (best quality), 2.5 "
-        "flare/sunburst or gpt-image-2, as for generate_image."
-    ),
+    Field(description="As for generate_image (default gpt-image-2.6-flare)."),
 ]
 UpstreamApi = Annotated[
     Literal["images", "responses", "chat"] | None,
     Field(
-        description="The API to use: images, responses (a conversation later edits continue) or chat; default: "
-        "the model's own. list_models shows each model's apis."
+        description="responses: later edits continue the conversation; default: the model's own API (list_models "
+        "shows each model's apis)."
     ),
 ]
 EditSize = Annotated[
@@ -161,14 +162,14 @@ AnalyzeImages = Annotated[
     Field(
         min_length=1,
         max_length=MAX_REFS,
-        description=f"1-{MAX_REFS} images, in the order the prompt names them. Local ones over 2048 px or 20 MB are "
-        "downscaled to 2048 px; URLs are passed as they are; animated GIFs are refused.",
+        description=f"1-{MAX_REFS} images, in the order the prompt names them (local ones are downscaled to 2048 px; "
+        "no animated GIFs).",
     ),
 ]
 Question = Annotated[str | None, Field(description="The question or instruction. Default: 'Describe this image.'")]
 VisionModel = Annotated[
     str | None,
-    Field(description="Vision chat model; the default is in the tool description, list_models names others."),
+    Field(description="Vision chat model (default in the tool description; list_models names others)."),
 ]
 Detail = Annotated[
     Literal["auto", "low", "high"],
@@ -190,5 +191,5 @@ StoredImage = Annotated[str, Field(description="A stored image id (or unique pre
 JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
 WaitSeconds = Annotated[
     float,
-    Field(ge=0, description="How long to wait for the job to finish (capped by the server)."),
+    Field(ge=0, description="Seconds to wait for the job to finish (capped by the server)."),
 ]

@@ -1,7 +1,8 @@
 """Tool input schemas as the assistant reads them: pydantic's bookkeeping left out, every word kept.
 
 pydantic writes a `title` on every property and model, wraps each optional parameter in
-`anyOf [{type}, {"type": "null"}]` with `"default": null`. None of it helps an assistant choose an argument, and
+`anyOf [{type}, {"type": "null"}]` with `"default": null`, and a flag's `"default": false` says what leaving a
+flag out already says. None of it helps an assistant choose an argument, and
 across the tools it was about a third of what tools/list costs in the assistant's context on every turn. An
 omitted parameter means the same as null here, so the schema shows the plain type; the server still accepts an
 explicit null, since arguments are validated against the handlers' own types, not against this schema.
@@ -16,12 +17,12 @@ NAMED_CHILDREN = ("properties", "$defs")
 
 
 def lean_schema(schema: dict[str, Any]) -> dict[str, Any]:
-    """A copy of the schema without titles, null branches and null defaults."""
+    """A copy of the schema without titles, null branches, null defaults and flags' false defaults."""
     lean: dict[str, Any] = {}
     for key, value in schema.items():
         if key == "title" and isinstance(value, str):
             continue
-        if key == "default" and value is None:
+        if key == "default" and (value is None or (value is False and schema.get("type") == "boolean")):
             continue
         if key in NAMED_CHILDREN and isinstance(value, dict):
             lean[key] = {name: _lean_value(child) for name, child in value.items()}

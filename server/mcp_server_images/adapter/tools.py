@@ -36,6 +36,7 @@ from .links import image_url
 from .models_render import model_list_result
 from .params import (
     AnalyzeImages,
+    ApiAsForGenerate,
     AsForGenerate,
     Background,
     Complexity,
@@ -48,6 +49,7 @@ from .params import (
     EditModel,
     EditPrompt,
     EditSize,
+    FlagAsForGenerate,
     ImageRef,
     InputFidelity,
     JobId,
@@ -69,6 +71,7 @@ from .params import (
     Question,
     ResponseSchema,
     SaveTo,
+    SaveToAsForGenerate,
     Size,
     StoredImage,
     Style,
@@ -111,8 +114,8 @@ async def generate_image(
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Create images from a text prompt.
 
-    Each image is saved with a short id, shown (a preview when large) and linked; pass the id to later calls
-    instead of image data. Left-out parameters use the model's defaults.
+    Each image is stored under a short id, shown (a preview when large) and linked; pass the id, not image
+    data, to later calls. Left-out parameters use the model's defaults.
     """
     options = ImageOptions(
         n=n,
@@ -146,16 +149,16 @@ async def edit_image(
     input_fidelity: InputFidelity = None,
     output_format: AsForGenerate = None,
     output_compression: CompressionAsForGenerate = None,
-    api: UpstreamApi = None,
-    save_to: SaveTo = None,
-    overwrite: Overwrite = False,
-    dry_run: DryRun = False,
-    confirm_cost: ConfirmCost = False,
+    api: ApiAsForGenerate = None,
+    save_to: SaveToAsForGenerate = None,
+    overwrite: FlagAsForGenerate = False,
+    dry_run: FlagAsForGenerate = False,
+    confirm_cost: FlagAsForGenerate = False,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
 
-    Without a mask the model may change the whole image. quality, complexity, background, output_format and
-    output_compression are as for generate_image; results are stored and shown the same way.
+    Without a mask the model may change the whole image. Parameters without a description are as for
+    generate_image; results are stored and shown the same way.
     """
     options = ImageOptions(
         n=n,
@@ -188,14 +191,15 @@ async def create_image_variation(
     n: Count = 1,
     size: VariationSize = None,
     model: VariationModel = None,
-    save_to: SaveTo = None,
-    overwrite: Overwrite = False,
-    dry_run: DryRun = False,
-    confirm_cost: ConfirmCost = False,
+    save_to: SaveToAsForGenerate = None,
+    overwrite: FlagAsForGenerate = False,
+    dry_run: FlagAsForGenerate = False,
+    confirm_cost: FlagAsForGenerate = False,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Make new images that look like a given one (same subject and style, different details).
 
-    structuredContent "method" says whether the variations endpoint or edits made them.
+    structuredContent "method" says whether the variations endpoint or edits made them. Parameters without a
+    description are as for generate_image.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
     work: Work = lambda deps, call: vary(deps, request, call)  # noqa: E731
@@ -243,7 +247,7 @@ async def list_images(
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
     """Get the result of a call that outlived the response deadline: the images once ready, else its status.
 
-    Finished jobs are found again after a restart, and by any instance of a team deployment.
+    Works after a restart, and on any instance of a team deployment.
     """
     services = services_of(ctx)
     try:
@@ -260,8 +264,8 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
 
 
 async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
-    """The image and vision models this provider serves: sizes, qualities, formats, status, shutdown dates,
-    prices per 1M tokens and the defaults. Call it when unsure of a model or value.
+    """The image and vision models the provider serves: sizes, qualities, formats, APIs, status, shutdown
+    dates, prices and defaults. Call it when unsure of a model or value.
     """
     return model_list_result(await served_models(services_of(ctx).models))
 

@@ -26,7 +26,7 @@ from .base import (
     ImagesAnswer,
     PartialHandler,
     ReceivedImage,
-    decoded,
+    b64,
     quoted,
     stream_error,
 )
@@ -198,7 +198,7 @@ class ChatImagesAPI:
 
     async def _image(self, url: str, request_id: str | None) -> ReceivedImage:
         if url.startswith("data:"):
-            return ReceivedImage(await decoded(url.partition(",")[2], request_id), None)
+            return ReceivedImage(b64(url.partition(",")[2], request_id), None)
         try:
             return ReceivedImage(await self._download(url), None)
         except ImageServerError as exc:

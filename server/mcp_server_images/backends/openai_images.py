@@ -14,8 +14,6 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-import anyio
-
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import Api, ModelSpec
 from ..errors import ImageServerError
@@ -27,7 +25,7 @@ from .base import (
     ReceivedImage,
     StreamEndedEarlyError,
     Upload,
-    decoded,
+    b64,
     partial_bytes,
     partial_index,
     revised,
@@ -191,7 +189,7 @@ class ImagesAPI:
         if not isinstance(item, dict):
             raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
         if isinstance(item.get("b64_json"), str):
-            return ReceivedImage(await decoded(item["b64_json"], request_id), revised(item))
+            return ReceivedImage(b64(item["b64_json"], request_id), revised(item))
         if isinstance(item.get("url"), str):
             try:
                 data = await self._download(item["url"])
@@ -216,7 +214,7 @@ class _Stream:
     skipped: int = 0
 
     async def partial(self, event: dict[str, Any]) -> None:
-        data = await anyio.to_thread.run_sync(partial_bytes, event.get("b64_json"))
+        data = partial_bytes(event.get("b64_json"))
         if data is None:
             self.skipped += 1
             log.warning("skipped a malformed partial image in the stream (request id %s)", self.request_id)
@@ -226,7 +224,7 @@ class _Stream:
         self.received += 1
 
     async def completed(self, event: dict[str, Any]) -> None:
-        self.images.append(ReceivedImage(await decoded(event.get("b64_json"), self.request_id), revised(event)))
+        self.images.append(ReceivedImage(b64(event.get("b64_json"), self.request_id), revised(event)))
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
 

@@ -24,7 +24,7 @@ from .base import (
     StreamEndedEarlyError,
     Upload,
     UsagePart,
-    decoded,
+    b64,
     partial_bytes,
     partial_index,
     quoted,
@@ -159,7 +159,7 @@ class ResponsesAPI:
             raise stream_error(error or "the response failed", request_id)
         output = [item for item in _list(body.get("output")) if isinstance(item, dict)]
         calls = [item for item in output if item.get("type") == "image_generation_call" and item.get("result")]
-        images = [ReceivedImage(await decoded(item["result"], request_id), revised(item)) for item in calls]
+        images = [ReceivedImage(b64(item["result"], request_id), revised(item)) for item in calls]
         said = _text(output)
         if not images:
             what = f'the mainline model said: "{quoted(said)}"' if said else "and no text either"

@@ -14,6 +14,7 @@ is already used up still refuses every call.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -141,12 +142,13 @@ class Spent:
 
 
 def tally(entries: list[LedgerEntry], now: datetime, user: str | None = None) -> Spent:
-    """What the month's entries add up to: each reservation counts once, at its latest amount."""
+    """What the month's entries add up to: each call counts once, at its latest amount (a call made while no cap
+    was set has only its settle entry)."""
     latest: dict[str, LedgerEntry] = {}
     for entry in entries:
-        if entry.kind == "reserve":
+        if entry.kind == "reserve" or entry.id not in latest:
             latest[entry.id] = entry
-        elif entry.id in latest:
+        else:
             latest[entry.id] = replace(
                 latest[entry.id], kind=entry.kind, amount=entry.amount, images=entry.images, exact=entry.exact
             )
@@ -231,6 +233,8 @@ class LedgerReservation:
     ledger: Ledger
     entry: LedgerEntry
     done: bool = False
+    reserved: bool = True
+    """False when no cap was in force: nothing was written before the call, so a failure writes nothing either."""
 
     async def settle(self, cost: Cost | None, images: int) -> None:
         amount = cost.amount if cost is not None else None
@@ -238,7 +242,8 @@ class LedgerReservation:
         await self._close(replace(self.entry, kind="settle", amount=amount, images=images, exact=exact))
 
     async def release(self) -> None:
-        await self._close(replace(self.entry, kind="release", amount=0.0))
+        if self.reserved:
+            await self._close(replace(self.entry, kind="release", amount=0.0))
 
     async def _close(self, entry: LedgerEntry) -> None:
         if self.done:
@@ -254,6 +259,9 @@ class Ledger:
     store: Store
     caps: Caps
     clock: Clock = utc_now
+    _appending: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    """One append at a time in this process: concurrent calls would otherwise all race for the same number and
+    retry, each retry a scan and a synced write. Other processes sharing the store still race, and retry."""
 
     def spent(self, user: str | None = None) -> Spent:
         now = self.clock()
@@ -263,6 +271,12 @@ class Ledger:
         """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
         month = entry.time[:7]
         now = self.clock()
+        with self._appending:
+            self._append(entry, check, month, now)
+
+    def _append(
+        self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None, month: str, now: datetime
+    ) -> None:
         for _ in range(APPEND_ATTEMPTS):
             entries = self.store.ledger(month)
             if check is not None:
@@ -294,6 +308,9 @@ class _Metered:
             user=self.user,
         )
         caps = self.ledger.caps
+        if not caps.capped:
+            # Nothing to check against: the call is only recorded once it is settled (one write, not two).
+            return LedgerReservation(self.ledger, entry, reserved=False)
 
         def check(spent: Spent) -> str | None:
             return refusal(caps, quote.estimate, spent, now, self.user)

@@ -146,7 +146,12 @@ class LocalStore:
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write the entry complete under a temporary name, then hard-link it to its number: the link fails when
-        another process (or thread) took the number first, and nobody ever sees a half-written entry."""
+        another process (or thread) took the number first, and nobody ever sees a half-written entry.
+
+        Only reservations are synced to disk before the call they allow is made. A settle or release that a power
+        failure loses leaves its reservation counted at the estimate (estimates err high); a call made while no
+        cap was set, recorded by its settle alone, may then be missing from the usage report.
+        """
         folder = self._ledger_folder(month)
         folder.mkdir(parents=True, exist_ok=True)
         handle, temp_name = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX, suffix=".json")
@@ -154,7 +159,8 @@ class LocalStore:
             with os.fdopen(handle, "wb") as temp:
                 temp.write(encode_entry(entry))
                 temp.flush()
-                os.fsync(temp.fileno())
+                if entry.kind == "reserve":
+                    os.fsync(temp.fileno())
             try:
                 os.link(temp_name, folder / ledger_name(number))
             except FileExistsError:
