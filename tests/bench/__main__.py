@@ -171,6 +171,18 @@ def memory_kb(pid: int, field: str) -> int:
     raise KeyError(field)
 
 
+async def settled_rss(pid: int) -> int:
+    """The resident size once the server is idle: after a large decode it hands freed memory back to the system
+    (a moment after answering), and a baseline read before that would hide what the next call allocates anew."""
+    previous, current = -1, memory_kb(pid, "VmRSS")
+    for _ in range(30):
+        if current == previous:
+            break
+        await anyio.sleep(0.1)
+        previous, current = current, memory_kb(pid, "VmRSS")
+    return current
+
+
 def reset_peak(pid: int) -> None:
     """Make VmHWM start again from the current RSS (Linux: writing 5 to clear_refs)."""
     Path(f"/proc/{pid}/clear_refs").write_text("5")
@@ -185,7 +197,7 @@ async def peak_memory(upstream: dict[str, str], output_dir: Path, image_bytes: i
         async with Client(url) as client:
             await client.call_tool("generate_image", arguments)
             for count in (1, 32):
-                baseline = memory_kb(pid, "VmRSS")
+                baseline = await settled_rss(pid)
                 reset_peak(pid)
                 async with anyio.create_task_group() as group:
                     for _ in range(count):
