@@ -101,22 +101,19 @@ def probe_keeping_pixels(data: bytes) -> tuple[ImageInfo, Decoded | None]:
     those pixels spares the preview a second decode. An opaque PNG or JPEG is checked without its pixels, and
     `likely_previewed` tells the caller whether to decode it for a preview (which it can do while storing).
     """
-    if not likely_previewed(data):
-        return probe(data), None
     kept: list[Decoded] = []
-    info = probe(data, keep=lambda image: kept.append(pixels_for_preview(upright_image(image))))
+
+    def keep(image: Image.Image) -> None:
+        if likely_previewed(len(data), image.size):
+            kept.append(pixels_for_preview(upright_image(image)))
+
+    info = probe(data, keep=keep)
     return info, kept[0] if kept else None
 
 
-def likely_previewed(data: bytes) -> bool:
-    """Whether a preview is likely: many bytes, or more pixels on a side than a preview has (header only)."""
-    if len(data) > LIKELY_PREVIEWED_BYTES:
-        return True
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            return max(image.size) > PREVIEW_MAX_SIDE
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return False  # the probe says what is wrong with it
+def likely_previewed(size_in_bytes: int, size: tuple[int, int]) -> bool:
+    """Whether a preview is likely: many bytes, or more pixels on a side than a preview has."""
+    return size_in_bytes > LIKELY_PREVIEWED_BYTES or max(size) > PREVIEW_MAX_SIDE
 
 
 LIKELY_PREVIEWED_BYTES = 400_000

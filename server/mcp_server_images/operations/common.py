@@ -253,7 +253,7 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
             response_id=answer.response_id,
             usage_parts=[part._asdict() for part in answer.usage_parts],
         )
-        if pixels is None and likely_previewed(image.data):
+        if pixels is None and likely_previewed(len(image.data), (info.width, info.height)):
             record, pixels = await _save_while_decoding(store, image.data, info, item_meta)
         else:
             record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
