@@ -16,7 +16,6 @@ from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
-from .budget import Quote
 from .common import (
     Delivered,
     ImageDeps,
@@ -28,12 +27,11 @@ from .common import (
     pay,
     plan_copies,
     split_batches,
-    streamed_count,
 )
-from .cost import Ask, estimate
 from .models import Chosen, choose
 from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
 from .routing import Route, offers, route
+from .routing import quote as quote_for
 
 DALL_E_2 = "dall-e-2"
 
@@ -73,7 +71,8 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask, stream)
         for n in split_batches(options.n, road.backend.per_request(spec, options.n))
     ]
-    quote = _quote(chosen.name, road, upstream, request.mask)
+    parameters = option_parameters(options) | {"images": len(uploads)} | _mask_parameters(request.mask)
+    quote = quote_for(road, "edit", ImageEndpoint.EDITS, chosen.name, upstream, parameters)
 
     async def run() -> ImagesOutcome:
         await call.progress.step(road.sent_to(chosen.wire))
@@ -82,27 +81,6 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         return await finish(deps, delivered, notes + sent, plan, quote.estimate)
 
     return await pay(call, quote, run)
-
-
-def _quote(model: str, road: Route, upstream: list[ImageRequest], mask: MaskRequest) -> Quote:
-    """What the edit would send, and its estimate (input images are not estimated)."""
-    first = upstream[0]
-    options = first.options
-    ask = Ask(
-        model,
-        first.spec,
-        n=sum(one.options.n for one in upstream),
-        size=options.size,
-        quality=options.quality,
-        prompt=first.prompt,
-        requests=len(upstream),
-        partial_images=streamed_count(first),
-        input_images=len(first.inputs),
-        leaves_out=road.unestimated,
-    )
-    parameters = option_parameters(first.options) | {"images": len(first.inputs)} | _mask_parameters(mask)
-    endpoint = road.endpoint("images/edits")
-    return Quote("edit", first.model, endpoint, parameters, len(upstream), estimate(ask))
 
 
 async def _send(

@@ -8,7 +8,6 @@ from functools import partial
 from ..backends import ImageRequest
 from ..catalog.spec import ImageEndpoint, ModelKind
 from ..store import NewImage, Operation
-from .budget import Quote
 from .common import (
     ImageDeps,
     deliver,
@@ -19,11 +18,10 @@ from .common import (
     pay,
     plan_copies,
     split_batches,
-    streamed_count,
 )
-from .cost import Ask, estimate
 from .models import choose
 from .requests import Call, GenerateRequest, ImagesOutcome
+from .routing import quote as quote_for
 from .routing import route
 
 
@@ -46,19 +44,7 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     )
     stream = partial_stream(call)
     upstream = [ImageRequest(wire_model, request.prompt, replace(options, n=n), spec, stream=stream) for n in batches]
-    ask = Ask(
-        chosen.name,
-        spec,
-        n=options.n,
-        size=options.size,
-        quality=options.quality,
-        prompt=request.prompt,
-        requests=len(batches),
-        partial_images=streamed_count(upstream[0]),
-        leaves_out=road.unestimated,
-    )
-    endpoint = road.endpoint("images/generations")
-    quote = Quote("generate", wire_model, endpoint, meta.parameters, len(batches), estimate(ask))
+    quote = quote_for(road, "generate", ImageEndpoint.GENERATIONS, chosen.name, upstream, meta.parameters)
 
     async def run() -> ImagesOutcome:
         await call.progress.step(road.sent_to(wire_model))

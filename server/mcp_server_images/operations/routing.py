@@ -10,14 +10,18 @@ nothing is known against it; a gateway's own model is routed for good by an entr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from ..backends import ImageBackend
+from ..backends import ImageBackend, ImageRequest
 from ..catalog.load import PROVIDER_PREFIX
-from ..catalog.spec import Api, ModelSpec
+from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ParameterError
 from ..settings import ProviderKind
-from .common import ImageDeps
+from .budget import Quote
+from .common import ImageDeps, streamed_count
+from .cost import Ask, estimate
 from .models import Chosen
 
 
@@ -45,6 +49,35 @@ class Route:
 
 
 API_ENDPOINTS = {Api.CHAT: "chat/completions", Api.RESPONSES: "responses"}
+
+
+def quote(
+    road: Route,
+    operation: str,
+    endpoint: ImageEndpoint,
+    model: str,
+    upstream: Sequence[ImageRequest],
+    parameters: dict[str, Any],
+) -> Quote:
+    """What sending `upstream` (the batches of one call) through `road` would do, and its estimate from the
+    catalog entry of `model` (input images are not estimated); `endpoint` is the Images API's, named when the
+    route is that API."""
+    first = upstream[0]
+    options = first.options
+    ask = Ask(
+        model,
+        first.spec,
+        n=sum(one.options.n for one in upstream),
+        size=options.size,
+        quality=options.quality,
+        prompt=first.prompt,
+        requests=len(upstream),
+        partial_images=streamed_count(first),
+        input_images=len(first.inputs),
+        leaves_out=road.unestimated,
+    )
+    where = road.endpoint(f"images/{endpoint.value}")
+    return Quote(operation, first.model, where, parameters, len(upstream), estimate(ask))
 
 
 CHAT_VENDORS = ("google/",)
