@@ -23,6 +23,7 @@ from pydantic_core import from_json
 from ..errors import ConfigurationError
 from ..settings import Endpoint
 from .errors import ConnectionBrokenError, UpstreamError
+from .lifted import parse_lifting
 from .redact import Redactor
 from .retry import RetryPolicy
 
@@ -50,7 +51,7 @@ class _Reply:
     """A successful answer inside its exchange: the body when it was read, and when the answer must be done."""
 
     response: httpx2.Response
-    body: bytes | None
+    body: bytes | bytearray | None
     deadline: float
     request_id: str | None
 
@@ -93,16 +94,21 @@ class UpstreamClient:
             path, lambda: self._http.build_request("GET", self._url(path), headers=self._auth_headers())
         )
 
-    async def post_json(self, path: str, body: Mapping[str, Any]) -> ApiResponse:
-        """POST a JSON body to `<base_url><path>`."""
+    async def post_json(self, path: str, body: Mapping[str, Any], *, lift: str | None = None) -> ApiResponse:
+        """POST a JSON body to `<base_url><path>`; the answer's string values of `lift` come as views of its
+        bytes (see `lifted`), not as strings."""
         return await self._read(
             path,
             lambda: self._http.build_request("POST", self._url(path), json=dict(body), headers=self._auth_headers()),
+            lift,
         )
 
-    async def post_multipart(self, path: str, fields: Mapping[str, str], files: Sequence[FileField]) -> ApiResponse:
-        """POST multipart/form-data; every file part carries a filename and content type."""
-        return await self._read(path, self._multipart(path, fields, files))
+    async def post_multipart(
+        self, path: str, fields: Mapping[str, str], files: Sequence[FileField], *, lift: str | None = None
+    ) -> ApiResponse:
+        """POST multipart/form-data; every file part carries a filename and content type. `lift` as for
+        `post_json`."""
+        return await self._read(path, self._multipart(path, fields, files), lift)
 
     def stream_json(self, path: str, body: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any]]:
         """POST a JSON body that asks for server-sent events; yield each event's data object."""
@@ -137,11 +143,11 @@ class UpstreamClient:
             )
         return {"authorization": f"Bearer {key.get_secret_value()}"}
 
-    async def _read(self, path: str, build: Callable[[], httpx2.Request]) -> ApiResponse:
+    async def _read(self, path: str, build: Callable[[], httpx2.Request], lift: str | None = None) -> ApiResponse:
         async with self._exchange(path, build, read_body=True) as reply:
             assert reply.body is not None  # read_body=True
             # Answers carry megabytes of base64: parse them off the event loop, which other calls share.
-            parsed = await anyio.to_thread.run_sync(self._parse, reply.body, reply.response, path)
+            parsed = await anyio.to_thread.run_sync(self._parse, reply.body, reply.response, path, lift)
             return ApiResponse(parsed, reply.request_id)
 
     async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncGenerator[dict[str, Any]]:
@@ -198,20 +204,26 @@ class UpstreamClient:
             f"The connection to the image API broke while answering {path} ({type(exc).__name__})."
         )
 
-    async def _body(self, response: httpx2.Response, path: str) -> bytes:
-        """The whole (decoded) body, refused as soon as it exceeds the size cap; the response is closed on failure."""
+    async def _body(self, response: httpx2.Response, path: str) -> bytes | bytearray:
+        """The whole (decoded) body, refused as soon as it exceeds the size cap; the response is closed on failure.
+
+        A body of declared length is read into one buffer of that size: a list of chunks joined at the end would
+        hold the answer twice.
+        """
         try:
             declared = response.headers.get("content-length", "")
             if declared.isdigit() and int(declared) > self._max_bytes:
                 raise self._too_large(path, f"its body ({int(declared):,} bytes)")
-            chunks: list[bytes] = []
+            exact = declared.isdigit() and "content-encoding" not in response.headers
+            body = bytearray(int(declared)) if exact else bytearray()
             size = 0
             async for chunk in response.aiter_bytes():
-                size += len(chunk)
-                if size > self._max_bytes:
+                if size + len(chunk) > self._max_bytes:
                     raise self._too_large(path, "its body")
-                chunks.append(chunk)
-            return b"".join(chunks)
+                body[size : size + len(chunk)] = chunk
+                size += len(chunk)
+            del body[size:]
+            return body
         except BaseException:
             await response.aclose()
             raise
@@ -281,17 +293,19 @@ class UpstreamClient:
 
     async def _send(
         self, request: httpx2.Request, path: str, *, read_body: bool
-    ) -> tuple[httpx2.Response, bytes | None]:
+    ) -> tuple[httpx2.Response, bytes | bytearray | None]:
         """One attempt: the response, and its body when asked for or when it is an error answer."""
         response = await self._http.send(request, stream=True)
         if read_body or not response.is_success:
             return response, await self._body(response, path)
         return response, None
 
-    def _parse(self, body: bytes, response: httpx2.Response, path: str) -> dict[str, Any]:
+    def _parse(
+        self, body: bytes | bytearray, response: httpx2.Response, path: str, lift: str | None = None
+    ) -> dict[str, Any]:
         try:
             # pydantic-core's parser reads megabytes of base64 in JSON 20x faster than the json module.
-            parsed = from_json(body)
+            parsed = from_json(body) if lift is None else parse_lifting(body, lift)
         except ValueError:
             parsed = None
         if not isinstance(parsed, dict):
@@ -304,6 +318,6 @@ class UpstreamClient:
         redacted: dict[str, Any] = self._redactor.json(parsed)
         return redacted
 
-    def _error(self, status: int, body: bytes, request_id: str | None) -> UpstreamError:
+    def _error(self, status: int, body: bytes | bytearray, request_id: str | None) -> UpstreamError:
         text = self._redactor.text(body.decode("utf-8", "replace"))
         return UpstreamError.from_body(status, text.encode(), request_id)

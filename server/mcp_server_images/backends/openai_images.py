@@ -57,6 +57,8 @@ EDIT_PARAMETERS = (
     "complexity",
 )
 """The ImageOptions fields each endpoint takes; only those the user set are sent."""
+IMAGE_KEY = "b64_json"
+"""Where an answer's image is; its megabytes of base64 are decoded straight from the answer's bytes."""
 
 
 def generation_body(request: ImageRequest) -> dict[str, Any]:
@@ -134,19 +136,19 @@ class ImagesAPI:
         """Generate; when streamed, each partial image goes to the request's handler as it arrives."""
         path, body = "/images/generations", generation_body(request)
         if request.streamed is None:
-            return await self._decode(await self._client.post_json(path, body))
+            return await self._decode(await self._client.post_json(path, body, lift=IMAGE_KEY))
         return await self._collect(self._client.stream_json(path, body), request.streamed.handler)
 
     async def edit(self, request: ImageRequest) -> ImagesAnswer:
         path, fields, files = "/images/edits", edit_fields(request), image_parts(request.inputs, request.mask)
         if request.streamed is None:
-            return await self._decode(await self._client.post_multipart(path, fields, files))
+            return await self._decode(await self._client.post_multipart(path, fields, files, lift=IMAGE_KEY))
         return await self._collect(self._client.stream_multipart(path, fields, files), request.streamed.handler)
 
     async def vary(self, request: ImageRequest) -> ImagesAnswer:
         files = image_parts(request.inputs, None)
         return await self._decode(
-            await self._client.post_multipart("/images/variations", variation_fields(request), files)
+            await self._client.post_multipart("/images/variations", variation_fields(request), files, lift=IMAGE_KEY)
         )
 
     async def _collect(self, events: AsyncGenerator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:
@@ -188,8 +190,8 @@ class ImagesAPI:
     async def _image_bytes(self, item: object, request_id: str | None) -> ReceivedImage:
         if not isinstance(item, dict):
             raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
-        if isinstance(item.get("b64_json"), str):
-            return ReceivedImage(b64(item["b64_json"], request_id), revised(item))
+        if isinstance(item.get(IMAGE_KEY), str | memoryview):
+            return ReceivedImage(b64(item[IMAGE_KEY], request_id), revised(item))
         if isinstance(item.get("url"), str):
             try:
                 data = await self._download(item["url"])

@@ -1,0 +1,90 @@
+"""JSON answers parsed without copying their megabytes of base64 into Python strings.
+
+An image answer is a few hundred bytes of JSON around megabytes of base64. Parsed whole, the base64 is copied
+into a string, and decoding copies it once more; each fresh megabyte costs time (the pages are new to the
+process) and peak memory. Here the base64 values of one key are left where they are in the body: the JSON
+around them is parsed with a short placeholder in each value's place, and the parsed answer then carries a view
+of the body's bytes where the string would have been. `pybase64` decodes a view as it decodes a string, with
+the same validation.
+
+Only a value that is plain base64 text between quotes is lifted. Should any value of the key hold an escape
+sequence (valid JSON, never seen from a real API), nothing is lifted and the body is parsed whole as before.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic_core import from_json
+
+PLACEHOLDER = "*lifted*"
+"""Starts each placeholder (followed by the value's index); `*` is not a base64 character."""
+
+
+def parse_lifting(body: bytes | bytearray, key: str) -> Any:
+    """The parsed JSON body, each string value of `key` replaced by a memoryview of its text in `body`.
+
+    Raises ValueError when the body is not JSON, as `from_json` does.
+    """
+    spans = _value_spans(body, key)
+    if not spans:
+        return from_json(body)
+    view = memoryview(body)
+    pieces: list[bytes | memoryview] = []
+    start = 0
+    for index, (begin, end) in enumerate(spans):
+        pieces += [view[start:begin], f"{PLACEHOLDER}{index}".encode()]
+        start = end
+    pieces.append(view[start:])
+    parsed = from_json(b"".join(pieces))
+    lifted = [view[begin:end] for begin, end in spans]
+    restored = _restore(parsed, key, lifted, set())
+    if restored is None:  # a placeholder landed elsewhere than a value of `key` (an escaped quote fooled the search)
+        return from_json(body)
+    return restored
+
+
+def _value_spans(body: bytes | bytearray, key: str) -> list[tuple[int, int]]:
+    """Where each string value of `key` lies in `body` (between its quotes); [] when one holds an escape.
+
+    A quoted `key` followed by a colon is an object key unless its first quote is an escaped one inside another
+    string; `parse_lifting` notices that case when the placeholders do not all come back. The value ends at the
+    next quote, since plain base64 holds no quotes and no backslashes.
+    """
+    pattern = re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*"')
+    spans: list[tuple[int, int]] = []
+    found = pattern.search(body)
+    while found is not None:
+        begin = found.end()
+        end = body.find(b'"', begin)
+        if end < 0 or body.find(b"\\", begin, end) >= 0:
+            return []
+        spans.append((begin, end))
+        found = pattern.search(body, end + 1)
+    return spans
+
+
+def _restore(value: Any, key: str, lifted: list[memoryview], seen: set[int]) -> Any:
+    """The parsed value with each placeholder under `key` replaced by its view; None unless every one came back."""
+    done = _put_back(value, key, lifted, seen)
+    return done if len(seen) == len(lifted) else None
+
+
+def _put_back(value: Any, key: str, lifted: list[memoryview], seen: set[int]) -> Any:
+    if isinstance(value, list):
+        return [_put_back(item, key, lifted, seen) for item in value]
+    if isinstance(value, dict):
+        return {
+            name: _view(item, lifted, seen) if name == key else _put_back(item, key, lifted, seen)
+            for name, item in value.items()
+        }
+    return value
+
+
+def _view(value: Any, lifted: list[memoryview], seen: set[int]) -> Any:
+    number = value[len(PLACEHOLDER) :] if isinstance(value, str) and value.startswith(PLACEHOLDER) else ""
+    if not (number.isascii() and number.isdigit() and int(number) < len(lifted)):
+        return value
+    seen.add(int(number))
+    return lifted[int(number)]
