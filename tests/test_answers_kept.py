@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import io
+import json
 import struct
 import zlib
 from pathlib import Path
@@ -12,6 +14,7 @@ import pytest
 from mcp import Client
 from PIL import Image
 
+from mcp_server_images.imaging.previews import LIKELY_PREVIEWED_BYTES
 from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
@@ -84,12 +87,22 @@ def with_idat_damaged(png: bytes) -> bytes:
     return png[: start + 8] + bytes(body) + crc + png[start + 12 + length :]
 
 
+def noisy_png(size: tuple[int, int]) -> bytes:
+    """An opaque PNG of noise: megabytes for a large size, like a detailed photo."""
+    buffer = io.BytesIO()
+    Image.effect_noise(size, 60).convert("RGB").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small", "large"])
 @pytest.mark.parametrize("cut", ["truncated", "changed byte"])
 async def test_an_answer_damaged_on_the_way_is_refused(
-    client: Client, emulator: Emulator, output_dir: Path, cut: str
+    client: Client, emulator: Emulator, output_dir: Path, cut: str, large: bool
 ) -> None:
-    """Opaque PNGs are checked by their chunk checksums rather than decoded: a cut or changed byte still shows."""
-    good = png_bytes((300, 200), (10, 200, 10))
+    """Opaque PNGs are checked by their chunk checksums rather than decoded: a cut or changed byte still shows.
+    A large one is decoded for its preview while it is checked; the check still decides."""
+    good = noisy_png((900, 700)) if large else png_bytes((300, 200), (10, 200, 10))
+    assert (len(good) > LIKELY_PREVIEWED_BYTES) is large
     damaged = good[: len(good) - 20] if cut == "truncated" else good[:60] + bytes([good[60] ^ 0xFF]) + good[61:]
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(damaged)))
 
@@ -119,3 +132,33 @@ async def test_an_answer_whose_pixels_do_not_decode_is_kept_and_said_so(
     assert (entry["width"], entry["height"]) == (1800, 1000)
     assert "Not shown: its pixels do not decode, though the file is stored as the API sent it." in text_of(result)
     assert [block.type for block in result.content] == ["text", "resource_link"]
+
+
+async def test_an_answer_whose_json_escapes_slashes_is_kept_byte_identical(
+    client: Client, emulator: Emulator, output_dir: Path
+) -> None:
+    """Some JSON encoders (PHP's, and gateways built on it) write every `/` as `\\/`: still valid JSON, and the
+    image is the one sent."""
+    image = noisy_png((640, 480))
+    body = json.dumps(answer_with(image)).replace("/", "\\/")
+    assert "\\/" in body
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=body, headers={"content-type": "application/json"}))
+
+    result = await client.call_tool("generate_image", {"prompt": "static"})
+
+    assert not result.is_error, text_of(result)
+    assert [path.read_bytes() for path in stored_images(output_dir)] == [image]
+
+
+async def test_a_compressed_answer_is_read_whole(client: Client, emulator: Emulator, output_dir: Path) -> None:
+    """A gzip answer declares its compressed length; the body read is the longer decompressed JSON."""
+    images = [noisy_png((300, 200)), png_bytes((40, 30), (10, 200, 10))]
+    body = gzip.compress(json.dumps(answer_with(*images)).encode())
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=body, headers=headers))
+
+    result = await client.call_tool("generate_image", {"prompt": "two frogs", "n": 2})
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    assert [Path(entry["path"]).read_bytes() for entry in result.structured_content["images"]] == images

@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageChops
 
-from mcp_server_images.imaging.previews import MIN_PREVIEW_SIDE, PREVIEW_MAX_SIDE, Preview, fit_preview
+from mcp_server_images.imaging import previews
+from mcp_server_images.imaging.previews import (
+    BANDED_PIXELS,
+    MIN_PREVIEW_SIDE,
+    PREVIEW_MAX_SIDE,
+    Preview,
+    decode_for_preview,
+    fit_preview,
+)
+from mcp_server_images.imaging.previews import _resized as resized
 from tests.images import png_bytes
 
 
@@ -110,3 +121,53 @@ def test_previews_stay_within_the_budget_or_hit_the_floor(
     assert max(preview.width, preview.height) <= max_side
     assert abs(preview.width * height - preview.height * width) <= width + height, "the same shape, up to rounding"
     decoded(preview)
+
+
+def within_one_level(image: Image.Image, other: Image.Image) -> bool:
+    return ImageChops.difference(image, other).point(lambda level: 255 if level > 1 else 0).getbbox() is None
+
+
+@pytest.mark.parametrize("size", [(1113, 742), (1500, 1000), (769, 513), (1530, 170)])
+def test_a_banded_shrink_has_the_pixels_of_a_whole_one(size: tuple[int, int]) -> None:
+    """Large mild shrinks are resized in bands on two threads; every pixel is within one level of a whole
+    BILINEAR resize (the bands' source boxes are fractional), and the image is complete to its last row."""
+    source = Image.open(io.BytesIO(noise(1536, 1024, seed=7)))
+    source.load()
+    assert size[0] * size[1] >= BANDED_PIXELS
+
+    banded = resized(source, size)
+
+    whole = source.resize(size, Image.Resampling.BILINEAR)
+    assert banded.size == size
+    assert banded.mode == source.mode
+    assert within_one_level(banded, whole)
+
+
+def test_a_preview_of_an_rgb_png_keeps_its_pixels_after_the_file_is_closed() -> None:
+    """The decoded pixels of an RGB image are used as they are (no copy) and stay usable once decoding ends."""
+    data = noise(400, 300, seed=3)
+    pixels = decode_for_preview(data)
+
+    assert pixels.image.mode == "RGB"
+    assert pixels.image.tobytes() == Image.open(io.BytesIO(data)).convert("RGB").tobytes()
+    assert fit_preview(pixels, 1_000_000).width == 400
+
+
+def test_a_banded_shrink_does_not_wait_for_a_busy_helper() -> None:
+    """While the helper thread works on another preview, the caller resizes every band itself."""
+    source = Image.open(io.BytesIO(noise(1536, 1024, seed=11)))
+    source.load()
+    busy, release = threading.Event(), threading.Event()
+
+    def occupy() -> None:
+        busy.set()
+        release.wait(30)
+
+    other = previews._HELPER.submit(occupy)
+    try:
+        assert busy.wait(30)
+        banded = resized(source, (1113, 742))
+        assert not other.done(), "resized while the helper was still busy"
+    finally:
+        release.set()
+    assert within_one_level(banded, source.resize((1113, 742), Image.Resampling.BILINEAR))

@@ -10,6 +10,8 @@ frame; `Preview.shows` says which, so the result's text can tell the user.
 from __future__ import annotations
 
 import io
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -17,7 +19,7 @@ from PIL import Image
 
 from .budget import decoding, upright_image
 from .info import SVG_MIME, ImageInfo, NotAnImageError
-from .probe import has_transparency, probe
+from .probe import checked_without_pixels, has_transparency, probe
 from .svg import looks_like_svg, probe_svg, rasterize
 
 PREVIEW_MAX_SIDE = 1568
@@ -116,6 +118,16 @@ def likely_previewed(size_in_bytes: int, size: tuple[int, int]) -> bool:
     return size_in_bytes > LIKELY_PREVIEWED_BYTES or max(size) > PREVIEW_MAX_SIDE
 
 
+def decode_ahead(data: bytes) -> bool:
+    """Whether to decode an answer's preview pixels before it is even probed: an opaque still PNG or JPEG (which
+    the probe checks without its pixels) that will likely be previewed. Reads only the header."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return checked_without_pixels(image) and likely_previewed(len(data), image.size)
+    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+        return False  # the probe says what is wrong with it
+
+
 LIKELY_PREVIEWED_BYTES = 400_000
 """Above this an answer rarely fits a result beside its text and siblings, so it gets a preview."""
 
@@ -134,9 +146,14 @@ def decode_for_preview(data: bytes, max_side: int = PREVIEW_MAX_SIDE) -> Decoded
 
 
 def pixels_for_preview(source: Image.Image) -> Decoded:
-    """The preview's working copy of an opened image (its current frame; RGB, or RGBA when alpha is used)."""
+    """The pixels a preview is made from (the current frame; RGB, or RGBA when alpha is used): the decoded image
+    itself when it already has that mode (a copy would double the memory a large image holds), else a copy."""
     alpha = has_transparency(source)
-    return Decoded(source.convert("RGBA" if alpha else "RGB"), alpha)
+    mode = "RGBA" if alpha else "RGB"
+    if source.mode != mode:
+        return Decoded(source.convert(mode), alpha)
+    source.load()  # closing the file later leaves loaded pixels usable
+    return Decoded(source, alpha)
 
 
 def fit_preview(source: Decoded | bytes, max_bytes: int, max_side: int = PREVIEW_MAX_SIDE) -> Preview:
@@ -198,12 +215,74 @@ def _scale_for_budget(decoded: Decoded, scale: float, max_bytes: int) -> float:
 def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
     """The cheapest filter that looks right for the factor: a mild shrink takes BILINEAR (Pillow widens its
     triangle to the factor, so it antialiases: on fine diagonal lines it matches BICUBIC where BOX shows moire,
-    at 60% of BICUBIC's cost); a strong one an integer reduce() first, then a short LANCZOS."""
+    at 60% of BICUBIC's cost), in bands on two cores when it is large; a strong one an integer reduce() first,
+    then a short LANCZOS."""
     if size == image.size:
         return image
-    if size[0] >= image.width / 2:
+    if size[0] < image.width / 2:
+        return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    if size[0] * size[1] < BANDED_PIXELS:
         return image.resize(size, Image.Resampling.BILINEAR)
-    return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
+    return _Bands(image, Image.new(image.mode, size)).resize()
+
+
+BANDED_PIXELS = 250_000
+"""From this many preview pixels a mild shrink is split into bands, which two threads share (Pillow lets go of
+the interpreter lock while it resamples and pastes); below it, handing over costs more than it saves."""
+BAND_ROWS = 128
+"""Rows of the preview per band: a band's working memory is small next to the preview it fills."""
+_HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview-bands")
+
+
+class _Bands:
+    """A mild shrink by BILINEAR, band by band, shared between the calling thread and one helper thread.
+
+    Each band has the pixels a whole resize gives it (within one level: the filter reaches past the band's
+    source rows into its neighbours', `box` only places it). The caller never waits for the helper to start:
+    when the helper is busy with another preview, the caller takes every band itself.
+    """
+
+    def __init__(self, image: Image.Image, resized: Image.Image) -> None:
+        self._source: Image.Image | None = image
+        self._target: Image.Image | None = resized
+        self._tops = iter(range(0, resized.height, BAND_ROWS))
+        self._left = len(range(0, resized.height, BAND_ROWS))
+        self._changed = threading.Condition()
+        self._failure: BaseException | None = None
+
+    def resize(self) -> Image.Image:
+        target = self._target
+        assert target is not None
+        _HELPER.submit(self._work)
+        self._work()
+        with self._changed:
+            self._changed.wait_for(lambda: self._left == 0)
+            self._source = self._target = None  # a helper that starts late holds no pixels
+        if self._failure is not None:
+            raise self._failure
+        return target
+
+    def _work(self) -> None:
+        while (band := self._take()) is not None:
+            top, source, target = band
+            try:
+                bottom = min(top + BAND_ROWS, target.height)
+                scale = source.height / target.height
+                box = (0.0, top * scale, float(source.width), bottom * scale)
+                target.paste(source.resize((target.width, bottom - top), Image.Resampling.BILINEAR, box=box), (0, top))
+            except BaseException as exc:  # handed to the caller, which re-raises it
+                self._failure = self._failure or exc
+            finally:
+                with self._changed:
+                    self._left -= 1
+                    self._changed.notify_all()
+
+    def _take(self) -> tuple[int, Image.Image, Image.Image] | None:
+        with self._changed:
+            top = next(self._tops, None)
+            if top is None or self._source is None or self._target is None:
+                return None
+            return top, self._source, self._target
 
 
 def _encode(image: Image.Image, quality: int, *, alpha: bool) -> tuple[bytes, str]:

@@ -114,7 +114,7 @@ def _check_cheaply(image: Image.Image) -> bool:
     an eighth of its scale, which still reads every byte of its entropy-coded data. Images with an alpha
     channel are decoded in full, because only their pixels say whether they are really transparent.
     """
-    if image.format not in ("PNG", "JPEG") or has_alpha_channel(image) or getattr(image, "n_frames", 1) > 1:
+    if not checked_without_pixels(image):
         return False
     if image.format == "PNG":
         image.verify()
@@ -122,6 +122,11 @@ def _check_cheaply(image: Image.Image) -> bool:
         image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
         image.load()
     return True
+
+
+def checked_without_pixels(image: Image.Image) -> bool:
+    """Whether the probe checks this opened image without decoding its pixels: an opaque still PNG or JPEG."""
+    return image.format in ("PNG", "JPEG") and not has_alpha_channel(image) and getattr(image, "n_frames", 1) == 1
 
 
 def has_alpha_channel(image: Image.Image) -> bool:

@@ -32,8 +32,8 @@ from ..backends.base import quoted
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import Api
 from ..errors import ImageServerError
-from ..imaging.previews import Decoded, decode_for_preview, likely_previewed, probe_keeping_pixels
-from ..imaging.probe import ImageInfo, NotAnImageError, probe
+from ..imaging.previews import Decoded, decode_ahead, decode_for_preview, likely_previewed, probe_keeping_pixels
+from ..imaging.probe import NotAnImageError, probe
 from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
@@ -240,11 +240,6 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
     problems: list[str] = []
     fresh: dict[str, FreshImage] = {}
     for number, image in enumerate(answer.images, start=1):
-        try:
-            info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, image.data)
-        except NotAnImageError as exc:
-            problems.append(f"image {number}: {exc}")
-            continue
         item_meta = replace(
             meta,
             revised_prompt=image.revised_prompt,
@@ -253,10 +248,11 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
             response_id=answer.response_id,
             usage_parts=[part._asdict() for part in answer.usage_parts],
         )
-        if pixels is None and likely_previewed(len(image.data), (info.width, info.height)):
-            record, pixels = await _save_while_decoding(store, image.data, info, item_meta)
-        else:
-            record = await anyio.to_thread.run_sync(store.save, image.data, info, item_meta)
+        try:
+            record, pixels = await _store_one(store, image.data, item_meta)
+        except NotAnImageError as exc:
+            problems.append(f"image {number}: {exc}")
+            continue
         records.append(record)
         fresh[record.id] = FreshImage(image.data, pixels)
     said = [f"The model said: {quoted(answer.text, 1000)}"] if answer.text else []
@@ -273,26 +269,38 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
     )
 
 
-async def _save_while_decoding(
-    store: Store, data: bytes, info: ImageInfo, meta: NewImage
-) -> tuple[ImageRecord, Decoded | None]:
-    """Store an image while its preview's pixels are decoded: the disk and a second core work at once.
+async def _store_one(store: Store, data: bytes, meta: NewImage) -> tuple[ImageRecord, Decoded | None]:
+    """Probe and store one image; return it with its preview's pixels when a preview is likely.
 
-    The probe checked the image without its pixels; should they not decode after all, the image is stored
-    just the same, and the result says it cannot be shown.
+    Pixels come from the probe when it decodes them anyway (alpha, WebP, GIF). An opaque PNG or JPEG, which the
+    probe checks without its pixels, is decoded beside the probe and the write, from the start when its header
+    says a preview is likely: a second core and the disk work while the first checks. Should its pixels not
+    decode after all, the image is stored just the same, and the result says it cannot be shown.
     """
+    ahead = decode_ahead(data)
     decoded: list[Decoded] = []
-
-    async def decode() -> None:
-        try:
-            decoded.append(await anyio.to_thread.run_sync(decode_for_preview, data))
-        except (OSError, ValueError) as exc:
-            log.warning("a stored image could not be decoded for its preview: %s", exc)
-
+    refused: list[NotAnImageError] = []
     async with anyio.create_task_group() as group:
-        group.start_soon(decode)
-        record = await anyio.to_thread.run_sync(store.save, data, info, meta)
-    return record, decoded[0] if decoded else None
+        if ahead:
+            group.start_soon(_decode_into, decoded, data)
+        try:
+            info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, data)
+        except NotAnImageError as exc:
+            refused.append(exc)  # raised below: a task group would wrap it
+        else:
+            if pixels is None and not ahead and likely_previewed(len(data), (info.width, info.height)):
+                group.start_soon(_decode_into, decoded, data)
+            record = await anyio.to_thread.run_sync(store.save, data, info, meta)
+    if refused:
+        raise refused[0]
+    return record, pixels if pixels is not None else (decoded[0] if decoded else None)
+
+
+async def _decode_into(decoded: list[Decoded], data: bytes) -> None:
+    try:
+        decoded.append(await anyio.to_thread.run_sync(decode_for_preview, data))
+    except (OSError, ValueError) as exc:
+        log.warning("a stored image could not be decoded for its preview: %s", exc)
 
 
 def option_parameters(options: ImageOptions) -> dict[str, Any]:
