@@ -13,7 +13,8 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from mcp_server_images.imaging.budget import DECODE_BUDGET, PixelBudget
+from mcp_server_images.imaging import budget as budget_module
+from mcp_server_images.imaging.budget import DECODE_BUDGET, TRIM_AFTER_PIXELS, PixelBudget
 from tests.conftest import SettingsFactory, connect, decode_image, images_in, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import encoded, png_with_chunk, sideways_jpeg, write_png
@@ -151,3 +152,28 @@ async def test_previews_and_thumbnails_of_a_sideways_answer_are_upright(client: 
     for shown in (decode_image(preview.data), decode_image(thumbnail.data)):
         assert shown.height == 2 * shown.width
         assert (red(shown, shown.width // 2, 2), red(shown, shown.width // 2, shown.height - 3)) == (True, False)
+
+
+def test_freed_memory_is_returned_after_a_large_decode_or_a_burst_not_after_one_small(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """One 1.6-megapixel decode leaves its buffers to the allocator for the next call; a burst of them held at
+    once, or one large image, hands freed memory back when the last one ends."""
+    trims: list[str] = []
+    monkeypatch.setattr(budget_module, "_return_freed_memory", lambda: trims.append("trim"))
+    budget = PixelBudget(64_000_000)
+    one = 1536 * 1024
+
+    with budget.hold(one):
+        pass
+    assert trims == [], "one call's buffers are kept warm"
+
+    with budget.hold(one), budget.hold(one), budget.hold(one):
+        assert trims == []
+    assert trims == ["trim"], "three held at once pass TRIM_AFTER_PIXELS: trimmed once, when the last ends"
+
+    with budget.hold(one):
+        pass
+    with budget.hold(TRIM_AFTER_PIXELS):
+        pass
+    assert trims == ["trim", "trim"]

@@ -3,7 +3,8 @@
 A decoded image costs about 4 bytes a pixel, and conversions copy it; six calls each decoding a 64-megapixel
 input at the same moment need gigabytes. Every decode in this package holds its pixel count in one budget for
 the process: a decode that would overdraw it waits until earlier ones are done (an image larger than the whole
-budget is decoded alone). When the last decode ends, freed memory is handed back to the operating system.
+budget is decoded alone). When the last decode of a large image or of a burst ends, freed memory is handed back
+to the operating system.
 """
 
 from __future__ import annotations
@@ -19,7 +20,9 @@ from PIL import Image, ImageOps
 
 DEFAULT_PIXELS = 64_000_000
 TRIM_AFTER_PIXELS = 4_000_000
-"""Decodes at least this large leave enough freed memory behind to be worth returning to the system."""
+"""Decodes holding at least this many pixels at once (one large image, or a burst of calls) leave enough freed
+memory behind to be worth returning to the system when the last of them ends. Fewer are left to the allocator,
+which keeps their buffers for the next call: fresh memory costs time (each new page is faulted in)."""
 ORIENTATION_TAG = 0x0112
 
 
@@ -34,6 +37,8 @@ class PixelBudget:
         """The most pixels held at once since the last `resize`, for tests and diagnostics."""
         self.waiting = 0
         """Decodes waiting for their turn right now."""
+        self._busiest = 0
+        """The most pixels held at once since the budget was last idle."""
 
     def resize(self, pixels: int) -> None:
         with self._changed:
@@ -51,14 +56,17 @@ class PixelBudget:
                 self.waiting -= 1
             self._in_use += pixels
             self.high_water = max(self.high_water, self._in_use)
+            self._busiest = max(self._busiest, self._in_use)
         try:
             yield
         finally:
             with self._changed:
                 self._in_use -= pixels
-                idle = self._in_use == 0
+                busiest = self._busiest if self._in_use == 0 else 0
+                if busiest:
+                    self._busiest = 0
                 self._changed.notify_all()
-            if idle and pixels >= TRIM_AFTER_PIXELS:
+            if busiest >= TRIM_AFTER_PIXELS:
                 _return_freed_memory()
 
 
