@@ -73,11 +73,10 @@ class LocalStore:
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """Write the image, then its sidecar, each atomically; return the record."""
         self.root.mkdir(parents=True, exist_ok=True)
-        self._records()  # bring the index up to date, so the new id is checked against every stored one
         with self._lock:
             current = self._indexed_folder is not None and self._indexed_folder == _mtime(self.root)
-            image_id = self._new_id()
-        record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate)
+            record = self._new_record(data, info, meta)
+        image_id = record.id
         sidecar = self.root / record.sidecar_name
         write_atomic(self.root / record.name, data)
         write_atomic(sidecar, json.dumps(record.sidecar(), indent=2).encode())
@@ -215,13 +214,22 @@ class LocalStore:
             return None
         return record if (self.root / record.name).is_file() else None
 
-    def _new_id(self) -> str:
-        """An id no indexed image has (the lock is held); 32 random bits keep other writers' ids apart too."""
+    def _new_record(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
+        """The record of a new image: an id no indexed image has, and file names nothing in the folder has (the
+        lock is held).
+
+        The index is not brought up to date first: while other saves keep changing the folder, that would scan it
+        on every save. An image another server stored since the last scan shares the new id only by a one in four
+        billion chance (32 random bits), and never its files: a name already taken gets another id.
+        """
         taken = {record.id for _mtime_ns, record in self._index.values()}
         while True:
             candidate = secrets.token_hex(ID_LENGTH // 2)
-            if candidate not in taken:
-                return candidate
+            if candidate in taken:
+                continue
+            record = new_record(meta, info, image_id=candidate, size=len(data), locate=self._locate)
+            if not (self.root / record.name).exists() and not (self.root / record.sidecar_name).exists():
+                return record
 
 
 def _mtime(path: Path) -> int:
