@@ -429,3 +429,29 @@ async def test_without_caps_a_call_is_recorded_once_settled(
     assert (entry["kind"], entry["amount"], entry["images"]) == ("settle", pytest.approx(FOX_COST), 1)
     assert report.structured_content is not None
     assert report.structured_content["calls"] == 1
+
+
+async def test_without_caps_two_servers_on_one_store_record_every_call(
+    make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
+) -> None:
+    """Settles are written without reading the month first: a number the other server took meanwhile is
+    noticed, and the entry takes the next free one."""
+    settings = make_settings()
+    results: list[CallToolResult] = []
+
+    async def call(client: Client) -> None:
+        results.append(await client.call_tool("generate_image", {"prompt": FOX}))
+
+    async with connect(settings) as a, connect(settings) as b:
+        for client in (a, b, a, b):  # each server learns its next number, then the other one takes it
+            await call(client)
+        async with anyio.create_task_group() as group:
+            for number in range(6):
+                group.start_soon(call, a if number % 2 else b)
+        report = await a.call_tool("usage_report", {})
+
+    assert not any(result.is_error for result in results)
+    [month] = (output_dir / ".ledger").iterdir()
+    assert sorted(path.name for path in month.glob("*.json")) == [f"{number:09d}.json" for number in range(10)]
+    assert report.structured_content is not None
+    assert report.structured_content["calls"] == 10

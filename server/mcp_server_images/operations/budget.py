@@ -262,6 +262,8 @@ class Ledger:
     _appending: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
     """One append at a time in this process: concurrent calls would otherwise all race for the same number and
     retry, each retry a scan and a synced write. Other processes sharing the store still race, and retry."""
+    _next: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
+    """The number after this process's last entry, by month: where an unchecked entry is tried first."""
 
     def spent(self, user: str | None = None) -> Spent:
         now = self.clock()
@@ -277,14 +279,20 @@ class Ledger:
     def _append(
         self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None, month: str, now: datetime
     ) -> None:
-        for _ in range(APPEND_ATTEMPTS):
-            entries = self.store.ledger(month)
-            if check is not None:
-                problem = check(tally(list(entries.values()), now, entry.user))
-                if problem is not None:
-                    raise BudgetError(problem)
-            number = max(entries, default=-1) + 1
+        for attempt in range(APPEND_ATTEMPTS):
+            if check is None and attempt == 0 and month in self._next:
+                # Nothing to check (a settle, or no cap): no need to read the month first. Should another
+                # process have taken the number, the next attempt reads the month and takes the next free one.
+                number = self._next[month]
+            else:
+                entries = self.store.ledger(month)
+                if check is not None:
+                    problem = check(tally(list(entries.values()), now, entry.user))
+                    if problem is not None:
+                        raise BudgetError(problem)
+                number = max(entries, default=-1) + 1
             if self.store.append_ledger(month, number, entry):
+                self._next[month] = number + 1
                 return
         raise ImageServerError(f"The spend ledger in {self.store.location} is too busy to record this call; try again.")
 
