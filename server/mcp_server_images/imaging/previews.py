@@ -120,10 +120,12 @@ def likely_previewed(size_in_bytes: int, size: tuple[int, int]) -> bool:
 
 def decode_ahead(data: bytes) -> bool:
     """Whether to decode an answer's preview pixels before it is even probed: an opaque still PNG or JPEG (which
-    the probe checks without its pixels) that will likely be previewed. Reads only the header."""
+    the probe checks without its pixels) of so many bytes that it will be previewed. Reads only the header."""
+    if len(data) <= LIKELY_PREVIEWED_BYTES:
+        return False
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return checked_without_pixels(image) and likely_previewed(len(data), image.size)
+            return checked_without_pixels(image)
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
         return False  # the probe says what is wrong with it
 

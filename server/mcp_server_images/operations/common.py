@@ -273,9 +273,9 @@ async def _store_one(store: Store, data: bytes, meta: NewImage) -> tuple[ImageRe
     """Probe and store one image; return it with its preview's pixels when a preview is likely.
 
     Pixels come from the probe when it decodes them anyway (alpha, WebP, GIF). An opaque PNG or JPEG, which the
-    probe checks without its pixels, is decoded beside the probe and the write, from the start when its header
-    says a preview is likely: a second core and the disk work while the first checks. Should its pixels not
-    decode after all, the image is stored just the same, and the result says it cannot be shown.
+    probe checks without its pixels, is decoded on a second core while the image is checked and written: from
+    the start when it has many bytes, once the probe has read its size when it has only many pixels. Should its
+    pixels not decode after all, the image is stored just the same, and the result says it cannot be shown.
     """
     ahead = decode_ahead(data)
     decoded: list[Decoded] = []
