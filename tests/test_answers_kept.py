@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import errno
 import gzip
 import io
 import json
@@ -15,6 +16,7 @@ from mcp import Client
 from PIL import Image
 
 from mcp_server_images.imaging.previews import LIKELY_PREVIEWED_BYTES
+from mcp_server_images.store import LocalStore
 from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
@@ -162,3 +164,23 @@ async def test_a_compressed_answer_is_read_whole(client: Client, emulator: Emula
     assert not result.is_error, text_of(result)
     assert result.structured_content is not None
     assert [Path(entry["path"]).read_bytes() for entry in result.structured_content["images"]] == images
+
+
+@pytest.mark.parametrize("large", [False, True], ids=["small", "large"])
+async def test_a_store_that_cannot_write_says_why(
+    client: Client, emulator: Emulator, monkeypatch: pytest.MonkeyPatch, large: bool
+) -> None:
+    """A full disk reads as itself, whether or not a preview was being decoded beside the write."""
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(LocalStore, "save", full)
+    image = noisy_png((900, 700)) if large else png_bytes((300, 200), (10, 200, 10))
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(image)))
+
+    result = await client.call_tool("generate_image", {"prompt": "a frog"})
+
+    assert result.is_error
+    assert "No space left on device" in text_of(result)
+    assert "ExceptionGroup" not in text_of(result)

@@ -279,20 +279,19 @@ async def _store_one(store: Store, data: bytes, meta: NewImage) -> tuple[ImageRe
     """
     ahead = decode_ahead(data)
     decoded: list[Decoded] = []
-    refused: list[NotAnImageError] = []
+    failed: list[Exception] = []
     async with anyio.create_task_group() as group:
         if ahead:
             group.start_soon(_decode_into, decoded, data)
         try:
             info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, data)
-        except NotAnImageError as exc:
-            refused.append(exc)  # raised below: a task group would wrap it
-        else:
             if pixels is None and not ahead and likely_previewed(len(data), (info.width, info.height)):
                 group.start_soon(_decode_into, decoded, data)
             record = await anyio.to_thread.run_sync(store.save, data, info, meta)
-    if refused:
-        raise refused[0]
+        except Exception as exc:
+            failed.append(exc)  # raised below as itself (a refusal, a full disk): a task group would wrap it
+    if failed:
+        raise failed[0]
     return record, pixels if pixels is not None else (decoded[0] if decoded else None)
 
 
