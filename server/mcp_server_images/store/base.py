@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -89,6 +89,37 @@ _LEDGER_ENTRY = TypeAdapter(LedgerEntry)
 
 def ledger_name(number: int) -> str:
     return f"{number:09d}.json"
+
+
+def checked_month(month: str) -> str:
+    """The month (`YYYY-MM`) a ledger location is built from; anything else never reaches a path or a key."""
+    if not LEDGER_MONTH.match(month):
+        raise ValueError(f"not a month: {month!r}")
+    return month
+
+
+def month_entries(
+    month: str,
+    found: Iterable[tuple[str, str]],
+    known: dict[tuple[str, int], LedgerEntry],
+    load: Callable[[str], LedgerEntry | None],
+) -> dict[int, LedgerEntry]:
+    """The month's entries by number, from the `(name, location)` pairs a store listed. An entry never changes once
+    written, so one in `known` is not loaded again; a new one is loaded (None: unreadable, skipped) and kept."""
+    entries: dict[int, LedgerEntry] = {}
+    for name, location in found:
+        match = LEDGER_ENTRY.match(name)
+        if match is None:
+            continue
+        number = int(match["number"])
+        entry = known.get((month, number))
+        if entry is None:
+            entry = load(location)
+            if entry is None:
+                continue
+            known[(month, number)] = entry
+        entries[number] = entry
+    return dict(sorted(entries.items()))
 
 
 def encode_entry(entry: LedgerEntry) -> bytes:

@@ -22,16 +22,16 @@ from pathlib import Path
 from ..imaging.info import ImageInfo
 from .base import (
     ID_LENGTH,
-    LEDGER_ENTRY,
-    LEDGER_MONTH,
     SIDECAR,
     JobBoard,
     LedgerEntry,
+    checked_month,
     decode_entry,
     encode_entry,
     find,
     job_finals,
     ledger_name,
+    month_entries,
     newest,
 )
 from .records import ImageRecord, NewImage, new_record
@@ -127,21 +127,9 @@ class LocalStore:
         folder = self._ledger_folder(month)
         if not folder.is_dir():
             return {}
-        entries: dict[int, LedgerEntry] = {}
         with os.scandir(folder) as found:
-            for item in found:
-                match = LEDGER_ENTRY.match(item.name)
-                if match is None:
-                    continue
-                number = int(match["number"])
-                entry = self._ledger.get((month, number))
-                if entry is None:
-                    entry = decode_entry(Path(item.path).read_bytes(), item.path)
-                    if entry is None:
-                        continue
-                    self._ledger[(month, number)] = entry
-                entries[number] = entry
-        return dict(sorted(entries.items()))
+            listed = ((item.name, item.path) for item in found)
+            return month_entries(month, listed, self._ledger, lambda path: decode_entry(Path(path).read_bytes(), path))
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write the entry complete under a temporary name, then hard-link it to its number: the link fails when
@@ -170,9 +158,7 @@ class LocalStore:
         return True
 
     def _ledger_folder(self, month: str) -> Path:
-        if not LEDGER_MONTH.match(month):
-            raise ValueError(f"not a month: {month!r}")
-        return self.root / LEDGER_FOLDER / month
+        return self.root / LEDGER_FOLDER / checked_month(month)
 
     def _locate(self, name: str) -> str:
         return str(self.root / name)

@@ -37,17 +37,17 @@ from ..errors import ImageServerError
 from ..imaging.probe import ImageInfo
 from .base import (
     ID_LENGTH,
-    LEDGER_ENTRY,
-    LEDGER_MONTH,
     SIDECAR,
     ImageNotFoundError,
     JobState,
     LedgerEntry,
+    checked_month,
     decode_entry,
     encode_entry,
     find,
     job_finals,
     ledger_name,
+    month_entries,
     newest,
 )
 from .records import ImageRecord, NewImage, new_record
@@ -145,21 +145,11 @@ class S3Store:
         """Every entry of the month (`ledger/<month>/<number>.json`): one LIST, and a GET for each new entry."""
         prefix = self._ledger_prefix(month)
         with bucket_errors("read the spend ledger", self._where):
-            listed = [meta["path"] for batch in obstore.list(self._s3, prefix=prefix) for meta in batch]
-            entries: dict[int, LedgerEntry] = {}
-            for key in listed:
-                match = LEDGER_ENTRY.match(key.rsplit("/", 1)[-1])
-                if match is None:
-                    continue
-                number = int(match["number"])
-                entry = self._ledger.get((month, number))
-                if entry is None:
-                    entry = decode_entry(bytes(obstore.get(self._s3, key).bytes()), self._where + key)
-                    if entry is None:
-                        continue
-                    self._ledger[(month, number)] = entry
-                entries[number] = entry
-        return dict(sorted(entries.items()))
+            keys = [meta["path"] for batch in obstore.list(self._s3, prefix=prefix) for meta in batch]
+            return month_entries(month, ((key.rsplit("/", 1)[-1], key) for key in keys), self._ledger, self._entry)
+
+    def _entry(self, key: str) -> LedgerEntry | None:
+        return decode_entry(bytes(obstore.get(self._s3, key).bytes()), self._where + key)
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """A conditional put (`If-None-Match: *`): exactly one instance gets each number."""
@@ -174,9 +164,7 @@ class S3Store:
 
     @staticmethod
     def _ledger_prefix(month: str) -> str:
-        if not LEDGER_MONTH.match(month):
-            raise ValueError(f"not a month: {month!r}")
-        return f"ledger/{month}/"
+        return f"ledger/{checked_month(month)}/"
 
     def _locate(self, name: str) -> str:
         return self._where + name
