@@ -119,10 +119,7 @@ async def test_an_answer_whose_pixels_do_not_decode_is_kept_and_said_so(
     client: Client, emulator: Emulator, output_dir: Path
 ) -> None:
     """Checksums intact but pixels broken (an encoder's bug): stored as sent, not shown, and the text says why."""
-    noisy = Image.effect_noise((1800, 1000), 60).convert("RGB")
-    buffer = io.BytesIO()
-    noisy.save(buffer, format="PNG")
-    broken = with_idat_damaged(buffer.getvalue())
+    broken = with_idat_damaged(noisy_png((1800, 1000)))
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(broken)))
 
     result = await client.call_tool("generate_image", {"prompt": "static"})
