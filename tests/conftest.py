@@ -134,6 +134,12 @@ def links_in(result: CallToolResult) -> list[ResourceLink]:
     return [block for block in result.content if isinstance(block, ResourceLink)]
 
 
+def sidecar_of(image: str | Path) -> dict[str, Any]:
+    """The sidecar stored beside an image file."""
+    loaded: dict[str, Any] = json.loads(Path(image).with_suffix(".json").read_text())
+    return loaded
+
+
 def decode_image(data: bytes | str) -> Image.Image:
     """A loaded Pillow image from bytes or base64 text."""
     raw = base64.b64decode(data) if isinstance(data, str) else data

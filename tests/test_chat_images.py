@@ -5,7 +5,6 @@ The emulator plays a Dedalus-like gateway: `google/...` names for Gemini, served
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, decode_image, stored_images, text_of
+from tests.conftest import SettingsFactory, connect, decode_image, sidecar_of, stored_images, text_of
 from tests.fake_openai import Emulator
 from tests.test_slow import ProgressLog
 
@@ -41,11 +40,6 @@ def chat_requests(emulator: Emulator) -> list[dict[str, Any]]:
     return [request.json for request in emulator.requests_to(CHAT) if request.json is not None]
 
 
-def sidecar(image: Path) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(image.with_suffix(".json").read_text())
-    return loaded
-
-
 async def test_a_chat_image_model_generates_through_chat_completions(
     gateway: Client, emulator: Emulator, output_dir: Path
 ) -> None:
@@ -67,7 +61,7 @@ async def test_a_chat_image_model_generates_through_chat_completions(
     text = text_of(result)
     assert "size 1536x1024 was sent as aspect ratio 3:2 at 2K." in text
     assert "The model said: Here is the picture: a lighthouse at dawn." in text
-    assert (sidecar(image)["api"], sidecar(image)["model"]) == ("chat", "google/gemini-3.1-flash-image")
+    assert (sidecar_of(image)["api"], sidecar_of(image)["model"]) == ("chat", "google/gemini-3.1-flash-image")
     assert emulator.contract_violations == []
 
 
@@ -115,7 +109,7 @@ async def test_a_chat_image_model_edits_with_image_url_parts(
     assert result.structured_content is not None and len(result.structured_content["images"]) == 2
     edited = Path(result.structured_content["images"][0]["path"])
     assert decode_image(edited.read_bytes()).size == (1024, 1536)
-    assert sidecar(edited)["source_images"] == [first]
+    assert sidecar_of(edited)["source_images"] == [first]
 
 
 async def test_a_mask_is_refused_with_the_models_that_take_masks(gateway: Client, emulator: Emulator) -> None:

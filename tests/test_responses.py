@@ -3,7 +3,6 @@ continues, input images and masks, the /images/edits fallback, partial images as
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +10,7 @@ import pytest
 from mcp import Client
 
 from mcp_server_images.cli import load_settings
-from tests.conftest import SettingsFactory, connect, decode_image, stored_images, text_of
+from tests.conftest import SettingsFactory, connect, decode_image, sidecar_of, stored_images, text_of
 from tests.fake_openai import Emulator
 from tests.test_slow import ProgressLog
 
@@ -31,11 +30,6 @@ def first_image(result: Any) -> dict[str, Any]:
     assert result.structured_content is not None
     image: dict[str, Any] = result.structured_content["images"][0]
     return image
-
-
-def sidecar(image: dict[str, Any]) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(Path(image["path"]).with_suffix(".json").read_text())
-    return loaded
 
 
 def chain_log(emulator: Emulator) -> list[str]:
@@ -80,7 +74,8 @@ async def test_a_generation_through_responses(client: Client, emulator: Emulator
     assert (image["width"], image["height"], image["mime_type"]) == (1536, 1024, "image/webp")
     assert image["revised_prompt"] == "a lake at dawn"
     [response_id] = emulator.conversations
-    assert (sidecar(image)["api"], sidecar(image)["response_id"]) == ("responses", response_id)
+    stored = sidecar_of(image["path"])
+    assert (stored["api"], stored["response_id"]) == ("responses", response_id)
     structured = result.structured_content
     assert structured is not None
     parts = structured["usage_parts"]
@@ -102,8 +97,8 @@ async def test_a_three_turn_refinement_chains_its_conversation(
 
     first, second, third = responses_bodies(emulator)
     assert "previous_response_id" not in first
-    assert second["previous_response_id"] == sidecar(made)["response_id"]
-    assert third["previous_response_id"] == sidecar(canoe)["response_id"]
+    assert second["previous_response_id"] == sidecar_of(made["path"])["response_id"]
+    assert third["previous_response_id"] == sidecar_of(canoe["path"])["response_id"]
     assert (second["input"], third["input"]) == ("add a lone canoe", "now make it dusk")  # no image sent again
     assert dusk["revised_prompt"] == "a calm lake; then add a lone canoe; then now make it dusk"
     assert emulator.requests_to(EDITS) == []
@@ -112,15 +107,16 @@ async def test_a_three_turn_refinement_chains_its_conversation(
         print("\nThe emulator's log of a three-turn refinement:\n" + "\n".join(log))
     assert log[2] == (
         f"3. POST /v1/responses model=gpt-6-luna tool.model=gpt-image-2.6-flare "
-        f"previous_response_id={sidecar(canoe)['response_id']} input='now make it dusk' "
-        f"-> {sidecar(dusk)['response_id']}"
+        f"previous_response_id={sidecar_of(canoe['path'])['response_id']} input='now make it dusk' "
+        f"-> {sidecar_of(dusk['path'])['response_id']}"
     )
     assert emulator.contract_violations == []
 
 
 async def test_editing_another_image_sends_it_with_the_mask(client: Client, emulator: Emulator) -> None:
     made = first_image(await client.call_tool("generate_image", {"prompt": "a lake", "model": "gpt-image-2"}))
-    assert sidecar(made)["api"] == "images" and sidecar(made)["response_id"] is None
+    stored = sidecar_of(made["path"])
+    assert stored["api"] == "images" and stored["response_id"] is None
 
     edited = first_image(
         await client.call_tool(
@@ -162,7 +158,8 @@ async def test_an_edit_images_edits_refuses_goes_through_responses(
         "Edited through the Responses API because /images/edits refused gpt-image-2 "
         "(Image edits are not supported for gpt-image-2.)."
     ) in text_of(result)
-    assert sidecar(edited)["api"] == "responses" and sidecar(edited)["response_id"] in emulator.conversations
+    stored = sidecar_of(edited["path"])
+    assert stored["api"] == "responses" and stored["response_id"] in emulator.conversations
     assert len(stored_images(output_dir)) == 2
 
 
@@ -181,7 +178,7 @@ async def test_partial_images_of_responses_are_progress(make_settings: SettingsF
         "partial image 2 of 2",
     ]
     progress.assert_increasing()
-    assert sidecar(image)["response_id"] in emulator.conversations
+    assert sidecar_of(image["path"])["response_id"] in emulator.conversations
     assert emulator.contract_violations == []
 
 
@@ -195,9 +192,9 @@ async def test_a_conversation_the_provider_forgot_is_started_again(client: Clien
 
     first_image(result)
     _, refused, again = responses_bodies(emulator)
-    assert refused["previous_response_id"] == sidecar(made)["response_id"]
+    assert refused["previous_response_id"] == sidecar_of(made["path"])["response_id"]
     assert "previous_response_id" not in again and again["input"][0]["content"][1]["type"] == "input_image"
-    assert f"The provider no longer keeps conversation {sidecar(made)['response_id']}" in text_of(result)
+    assert f"The provider no longer keeps conversation {sidecar_of(made['path'])['response_id']}" in text_of(result)
 
 
 async def test_the_setting_and_flags_make_responses_the_default_for_gpt_models(
@@ -211,7 +208,7 @@ async def test_the_setting_and_flags_make_responses_the_default_for_gpt_models(
 
     [body] = responses_bodies(emulator)
     assert (body["model"], body["tools"][0]["model"]) == ("gpt-4.1", "gpt-image-2.6-flare")
-    assert sidecar(made)["api"] == "responses" and sidecar(images)["api"] == "images"
+    assert sidecar_of(made["path"])["api"] == "responses" and sidecar_of(images["path"])["api"] == "images"
     assert len(emulator.requests_to("/v1/images/generations")) == 1
 
 
