@@ -56,11 +56,12 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         uploads.append(upload)
         notes.extend(changes)
     mask = await _mask(deps, request, inputs[0].info.width, inputs[0].info.height)
+    set_options, mask_parameters = option_parameters(options), _mask_parameters(request.mask)
     meta = NewImage(
         prompt=request.prompt,
         model=chosen.wire,
         operation=Operation.EDIT,
-        parameters=option_parameters(options) | _mask_parameters(request.mask),
+        parameters=set_options | mask_parameters,
         source_images=[image.source for image in inputs],
         job_id=call.job_id,
         user=call.user,
@@ -71,7 +72,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask, stream)
         for n in split_batches(options.n, road.backend.per_request(spec, options.n))
     ]
-    parameters = option_parameters(options) | {"images": len(uploads)} | _mask_parameters(request.mask)
+    parameters = set_options | {"images": len(uploads)} | mask_parameters
     quote = quote_for(road, "edit", ImageEndpoint.EDITS, chosen.name, upstream, parameters)
 
     async def run() -> ImagesOutcome:
