@@ -39,7 +39,7 @@ def parse_lifting(body: bytes | bytearray, key: str) -> Any:
     pieces.append(view[start:])
     parsed = from_json(b"".join(pieces))
     lifted = [view[begin:end] for begin, end in spans]
-    restored = _restore(parsed, key, lifted, set())
+    restored = _restore(parsed, key, lifted)
     if restored is None:  # a placeholder landed elsewhere than a value of `key` (an escaped quote fooled the search)
         return from_json(body)
     return restored
@@ -65,8 +65,9 @@ def _value_spans(body: bytes | bytearray, key: str) -> list[tuple[int, int]]:
     return spans
 
 
-def _restore(value: Any, key: str, lifted: list[memoryview], seen: set[int]) -> Any:
+def _restore(value: Any, key: str, lifted: list[memoryview]) -> Any:
     """The parsed value with each placeholder under `key` replaced by its view; None unless every one came back."""
+    seen: set[int] = set()
     done = _put_back(value, key, lifted, seen)
     return done if len(seen) == len(lifted) else None
 
