@@ -2,6 +2,7 @@
 #   make run    create .venv if missing, install what the server needs at run time, start it on stdio
 #   make test   the same set-up plus the test tools (and, with npm, the outside MCP clients), then lint, type
 #               check and the whole suite
+#   make test-year-ahead   the date-sensitive tests again with the clock a year ahead (CI runs it after make test)
 # And for distribution:
 #   make dist     a wheel and an sdist in dist/
 #   make bundle   dist/mcp-server-images-<version>.mcpb, the one-click bundle for Claude Desktop
@@ -26,7 +27,14 @@ BUNDLE_STAGE := build/mcpb
 CHROMIUM := /usr/bin/chromium
 SCREENSHOTS := result-view.png result-view-dark.png gallery.png mask-painter.png before-after.png slow-job.png
 
-.PHONY: run test lint typecheck pytest node-tools browser-tools screenshots dist bundle bench clean
+# Nothing the server says may depend on the day the suite runs: the lifecycle, catalog, cost and budget tests run
+# again with the machine's clock a year ahead (Debian's faketime). The installs before them use the real clock (TLS).
+YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_model_choice.py tests/test_discovery.py \
+	tests/test_catalog_data.py tests/test_cost.py tests/unit/test_catalog.py tests/unit/test_cost.py \
+	tests/unit/test_retry.py
+
+.PHONY: run test test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools screenshots dist bundle \
+	bench clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -61,6 +69,14 @@ browser-tools:
 	elif [ "$$CI" = "true" ]; then echo "Chromium is required in CI for the MCP App's browser tests ($(CHROMIUM))" >&2; exit 1; \
 	else echo "Chromium not found at $(CHROMIUM): the MCP App's browser tests will skip (sudo apt-get install chromium)" >&2; fi
 
+# Installs Debian's faketime with apt-get where it can (root, as in CI); in CI a missing faketime is an error.
+clock-tools:
+	@if command -v faketime >/dev/null 2>&1; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq faketime 1>&2; \
+	elif [ "$$CI" = "true" ]; then echo "faketime is required in CI for make test-year-ahead" >&2; exit 1; \
+	else echo "faketime not found: make test-year-ahead cannot run (sudo apt-get install faketime)" >&2; exit 1; fi
+
 # The README's screenshots: the browser tests write them to build/screenshots/, this copies them to tests/screenshots/.
 screenshots: $(DEV_STAMP) node-tools browser-tools
 	$(BIN)/pytest tests/test_app_ui.py -q
@@ -70,6 +86,9 @@ run: $(RUN_STAMP)
 	@$(BIN)/mcp-server-images $(ARGS)
 
 test: lint typecheck pytest
+
+test-year-ahead: $(DEV_STAMP) node-tools browser-tools clock-tools
+	faketime -f +365d $(BIN)/pytest $(YEAR_AHEAD_TESTS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server tests manifests

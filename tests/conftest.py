@@ -23,9 +23,11 @@ from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
 from PIL import Image
 
 from mcp_server_images.app import build_server
+from mcp_server_images.clock import Clock
 from mcp_server_images.settings import Settings
 from tests.fake_openai import Emulator, contract
 from tests.fake_openai.fixtures import emulator, emulator_server
+from tests.support.clock import FrozenClock
 from tests.waiting import until
 
 __all__ = ["emulator", "emulator_server"]
@@ -103,15 +105,22 @@ def make_settings(emulator: Emulator, output_dir: Path) -> SettingsFactory:
 
 
 @asynccontextmanager
-async def connect(settings: Settings, **client_options: Any) -> AsyncIterator[Client]:
-    """An in-memory MCP client session with a fresh server built from `settings`."""
-    async with Client(build_server(settings), **client_options) as client:
+async def connect(settings: Settings, clock: Clock | None = None, **client_options: Any) -> AsyncIterator[Client]:
+    """An in-memory MCP client session with a fresh server built from `settings`, on `clock` (by default a
+    frozen one, so nothing the server says depends on the day the suite runs)."""
+    async with Client(build_server(settings, clock or FrozenClock()), **client_options) as client:
         yield client
 
 
 @pytest.fixture
-async def client(make_settings: SettingsFactory) -> AsyncIterator[Client]:
-    async with connect(make_settings()) as session:
+def clock() -> FrozenClock:
+    """The clock of the `client` fixture's server, for tests that move it."""
+    return FrozenClock()
+
+
+@pytest.fixture
+async def client(make_settings: SettingsFactory, clock: FrozenClock) -> AsyncIterator[Client]:
+    async with connect(make_settings(), clock) as session:
         yield session
 
 

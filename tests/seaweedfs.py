@@ -13,12 +13,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx2
 import obstore
 import pytest
 from obstore.store import S3Store
 
+from tests.outside import REPO
+from tests.support.s3_clock_bridge import clock_moved, real_clock_env
 from tests.test_transports import free_port
 
 ACCESS_KEY = "team-test-key"
@@ -89,18 +92,44 @@ def running_seaweedfs(folder: Path) -> Iterator[S3Server]:
         stderr=subprocess.STDOUT,
     )
     server = S3Server(f"http://127.0.0.1:{ports['s3']}", BUCKET)
+    bridge: subprocess.Popen[bytes] | None = None
     try:
         _create_bucket(weed, process, f"127.0.0.1:{ports['master']}.{grpc['master']}", folder / "weed.log")
+        if clock_moved():
+            bridge, server = _bridged(server, log)
         _wait_until_writable(server, process, folder / "weed.log")
         yield server
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        for child in (bridge, process):
+            if child is not None:
+                _stop(child)
         log.close()
+
+
+def _bridged(server: S3Server, log: IO[bytes]) -> tuple[subprocess.Popen[bytes], S3Server]:
+    """With this process's clock moved (faketime), SeaweedFS is reached through the clock bridge (see
+    tests/support/s3_clock_bridge.py), which runs with the real clock."""
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "tests.support.s3_clock_bridge",
+        server.endpoint,
+        str(port),
+        ACCESS_KEY,
+        SECRET_KEY,
+    ]
+    bridge = subprocess.Popen(command, cwd=REPO, env=real_clock_env(), stdout=log, stderr=subprocess.STDOUT)
+    return bridge, S3Server(f"http://127.0.0.1:{port}", server.bucket)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
 
 
 def _create_bucket(weed: Path, process: subprocess.Popen[bytes], master: str, log: Path) -> None:

@@ -26,6 +26,7 @@ from tests.conftest import images_in, text_of
 from tests.fake_openai import Emulator
 from tests.fake_openai.pictures import animation, vector
 from tests.images import animated_gif, png_bytes
+from tests.support.clock import FrozenClock
 
 pytestmark = pytest.mark.anyio
 
@@ -257,7 +258,7 @@ def test_save_to_an_svg_file_needs_svg_output(home: Path, tmp_path: Path) -> Non
 
 @pytest.fixture
 async def resolver(output_dir: Path) -> AsyncIterator[tuple[LocalStore, ImageResolver]]:
-    store = LocalStore(output_dir)
+    store = LocalStore(output_dir, FrozenClock())
     fetcher = UrlFetcher(allow_private=False, timeout=5, max_bytes=10**7)
     try:
         yield store, ImageResolver(store=store, fetcher=fetcher, extra_roots=[], max_bytes=10**7, max_pixels=10**7)

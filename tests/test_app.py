@@ -20,6 +20,7 @@ from mcp.types import INVALID_PARAMS, CallToolResult, TextResourceContents
 
 from mcp_server_images.app import build_server
 from tests.conftest import TOOLS, SettingsFactory, text_of
+from tests.support.clock import FrozenClock
 
 pytestmark = pytest.mark.anyio
 
@@ -33,7 +34,7 @@ Opener = Callable[..., AbstractAsyncContextManager[Client]]
 @pytest.fixture
 def open_client(make_settings: SettingsFactory) -> Opener:
     """Clients of one server (one store): with `apps`, a client that declares MCP Apps support as hosts do."""
-    server = build_server(make_settings())
+    server = build_server(make_settings(), FrozenClock())
 
     @asynccontextmanager
     async def open_session(*, apps: bool, mode: Mode = "auto") -> AsyncIterator[Client]:

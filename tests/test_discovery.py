@@ -10,7 +10,7 @@ import logging
 import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 
 import anyio
 import pytest
@@ -24,11 +24,12 @@ from mcp_server_images.errors import ImageServerError
 from mcp_server_images.settings import ProviderKind, Settings
 from tests.conftest import SettingsFactory
 from tests.fake_openai import Emulator
+from tests.support.clock import FrozenClock
 
 pytestmark = pytest.mark.anyio
 
 CATALOG = Catalog.load()
-TODAY = date(2026, 11, 22)
+TODAY = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 HOUR = 3600.0
 DISCOVERY_LOG = "mcp_server_images.catalog.discovery"
 OPENAI_TODAY = [
@@ -42,7 +43,9 @@ OPENAI_TODAY = [
 ]
 
 
-class Clock:
+class Monotonic:
+    """The directory's monotonic clock (how old its list is), moved by the test."""
+
     def __init__(self) -> None:
         self.now = 1000.0
 
@@ -69,10 +72,15 @@ class Lister:
 
 
 def directory(
-    lister: Lister, provider: ProviderKind = ProviderKind.OPENAI, clock: Clock | None = None
+    lister: Lister, provider: ProviderKind = ProviderKind.OPENAI, monotonic: Monotonic | None = None
 ) -> ModelDirectory:
     return ModelDirectory(
-        CATALOG, lister, provider=provider, refresh_after=6 * HOUR, clock=clock or Clock(), today=lambda: TODAY
+        CATALOG,
+        lister,
+        provider=provider,
+        refresh_after=6 * HOUR,
+        clock=FrozenClock(TODAY),
+        monotonic=monotonic or Monotonic(),
     )
 
 
@@ -95,9 +103,9 @@ async def test_the_list_is_asked_only_when_a_question_needs_it_then_cached() -> 
 
 
 async def test_the_list_is_refreshed_after_the_ttl() -> None:
-    clock = Clock()
+    clock = Monotonic()
     lister = Lister(["gpt-image-2"])
-    models = directory(lister, clock=clock)
+    models = directory(lister, monotonic=clock)
     assert await models.is_served("gpt-image-2.6-flare") is False
 
     lister.models = ["gpt-image-2", "gpt-image-2.6-flare"]
@@ -128,9 +136,9 @@ async def test_concurrent_questions_share_one_request() -> None:
 
 
 async def test_a_failing_list_means_unknown_and_is_logged_once_per_state(caplog: pytest.LogCaptureFixture) -> None:
-    clock = Clock()
+    clock = Monotonic()
     lister = Lister(error=UpstreamError("Invalid URL (GET /v1/models)", status=404))
-    models = directory(lister, provider=ProviderKind.CUSTOM, clock=clock)
+    models = directory(lister, provider=ProviderKind.CUSTOM, monotonic=clock)
 
     assert await models.is_served("gpt-image-2") is None
     clock.now += 7 * HOUR
@@ -153,9 +161,9 @@ async def test_a_failing_list_means_unknown_and_is_logged_once_per_state(caplog:
 
 
 async def test_a_list_that_later_fails_keeps_the_last_known_answer() -> None:
-    clock = Clock()
+    clock = Monotonic()
     lister = Lister(["gpt-image-2"])
-    models = directory(lister, clock=clock)
+    models = directory(lister, monotonic=clock)
     assert await models.is_served("gpt-image-2") is True
     lister.error = UpstreamError("overloaded", status=503)
     clock.now += 7 * HOUR
@@ -297,7 +305,7 @@ async def test_a_deprecated_model_counts_as_shut_down_once_its_date_has_passed()
         Lister(OPENAI_TODAY),
         provider=ProviderKind.OPENAI,
         refresh_after=HOUR,
-        today=lambda: date(2026, 12, 2),
+        clock=FrozenClock(datetime(2026, 12, 2, tzinfo=UTC)),
     )
     assert await later.lifecycle_problem("gpt-image-1-mini") == (
         "gpt-image-1-mini was shut down by OpenAI on 2026-12-01; use gpt-image-2.6-flare (fast) or "
@@ -335,7 +343,7 @@ async def models_api(settings: Settings) -> AsyncIterator[ModelsAPI]:
         settings.endpoint(),
         timeout=30,
         max_concurrency=2,
-        retry=RetryPolicy(max_retries=0),
+        retry=RetryPolicy(max_retries=0, clock=FrozenClock(TODAY)),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor([]),
     )
@@ -348,7 +356,9 @@ async def models_api(settings: Settings) -> AsyncIterator[ModelsAPI]:
 async def test_the_emulators_list_over_http(make_settings: SettingsFactory, emulator: Emulator) -> None:
     async with models_api(make_settings()) as api:
         listed = {model.id: model.shutdown_date for model in await api.list()}
-        models = ModelDirectory(CATALOG, api.list, provider=ProviderKind.OPENAI, refresh_after=HOUR)
+        models = ModelDirectory(
+            CATALOG, api.list, provider=ProviderKind.OPENAI, refresh_after=HOUR, clock=FrozenClock(TODAY)
+        )
 
         assert listed["gpt-image-1.5"] == date(2026, 12, 1)
         assert listed["gpt-image-2.6-flare"] is None
@@ -370,7 +380,9 @@ async def test_a_gateway_that_still_serves_dall_e_3_lets_it_through(
 ) -> None:
     emulator.serves_retired = True
     async with models_api(make_settings(provider=emulator.base_url)) as api:
-        models = ModelDirectory(CATALOG, api.list, provider=ProviderKind.CUSTOM, refresh_after=HOUR)
+        models = ModelDirectory(
+            CATALOG, api.list, provider=ProviderKind.CUSTOM, refresh_after=HOUR, clock=FrozenClock(TODAY)
+        )
         assert await models.lifecycle_problem("dall-e-3") is None
         assert await models.shutdown_date("dall-e-3") == date(2026, 5, 12)
 
@@ -378,7 +390,9 @@ async def test_a_gateway_that_still_serves_dall_e_3_lets_it_through(
 async def test_dedalus_names_are_compared_in_canonical_form(make_settings: SettingsFactory, emulator: Emulator) -> None:
     emulator.served_models = ["openai/gpt-image-2", "openai/gpt-image-2.5-flare", "openai/gpt-6-luna"]
     async with models_api(make_settings(provider="dedalus")) as api:
-        models = ModelDirectory(CATALOG, api.list, provider=ProviderKind.DEDALUS, refresh_after=HOUR)
+        models = ModelDirectory(
+            CATALOG, api.list, provider=ProviderKind.DEDALUS, refresh_after=HOUR, clock=FrozenClock(TODAY)
+        )
         assert await models.is_served("gpt-image-2") is True
         assert await models.resolve_default("gpt-6-luna", ModelKind.VISION) == DefaultChoice("gpt-6-luna")
         choice = await models.resolve_default("gpt-image-2.6-flare", ModelKind.IMAGE)
@@ -397,9 +411,16 @@ async def test_a_provider_without_a_usable_list_falls_back_to_the_catalog(
     make_settings: SettingsFactory, emulator: Emulator, caplog: pytest.LogCaptureFixture, answer: str, state: str
 ) -> None:
     emulator.models_answer = answer
-    clock = Clock()
+    clock = Monotonic()
     async with models_api(make_settings(provider=emulator.base_url)) as api:
-        models = ModelDirectory(CATALOG, api.list, provider=ProviderKind.CUSTOM, refresh_after=HOUR, clock=clock)
+        models = ModelDirectory(
+            CATALOG,
+            api.list,
+            provider=ProviderKind.CUSTOM,
+            refresh_after=HOUR,
+            clock=FrozenClock(TODAY),
+            monotonic=clock,
+        )
         assert await models.is_served("gpt-image-2") is None
         assert await models.resolve_default("gpt-image-2.6-flare", ModelKind.IMAGE) == DefaultChoice(
             "gpt-image-2.6-flare"
@@ -418,7 +439,9 @@ async def test_an_unreachable_provider_falls_back_to_the_catalog(caplog: pytest.
         provider="openai", base_url=f"http://127.0.0.1:{closed_port()}/v1", api_key=SecretStr("sk-test")
     )
     async with models_api(settings) as api:
-        models = ModelDirectory(CATALOG, api.list, provider=ProviderKind.OPENAI, refresh_after=HOUR)
+        models = ModelDirectory(
+            CATALOG, api.list, provider=ProviderKind.OPENAI, refresh_after=HOUR, clock=FrozenClock(TODAY)
+        )
         assert await models.is_served("gpt-image-2") is None
         assert await models.lifecycle_problem("gpt-image-2") is None
         assert (await models.lifecycle_problem("dall-e-3") or "").startswith("dall-e-3 was shut down by OpenAI")
@@ -429,9 +452,16 @@ async def test_an_unreachable_provider_falls_back_to_the_catalog(caplog: pytest.
 async def test_the_list_is_asked_again_after_the_ttl_over_http(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    clock = Clock()
+    clock = Monotonic()
     async with models_api(make_settings()) as api:
-        models = ModelDirectory(CATALOG, api.list, provider=ProviderKind.OPENAI, refresh_after=HOUR, clock=clock)
+        models = ModelDirectory(
+            CATALOG,
+            api.list,
+            provider=ProviderKind.OPENAI,
+            refresh_after=HOUR,
+            clock=FrozenClock(TODAY),
+            monotonic=clock,
+        )
         assert await models.is_served("gpt-image-2.6-flare") is True
         emulator.served_models = ["gpt-image-2"]
         clock.now += HOUR - 1

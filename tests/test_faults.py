@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import socket
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,7 @@ from mcp_server_images.store import ImageRecord, Operation
 from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
 from tests.images import png_bytes
+from tests.support.clock import FROZEN_AT
 from tests.waiting import patiently
 
 pytestmark = pytest.mark.anyio
@@ -59,8 +60,9 @@ async def test_a_fan_out_keeps_the_images_of_the_requests_that_worked(
     assert sorted(Path(entry["path"]) for entry in kept) == stored_images(output_dir)
     assert len(emulator.requests_to("/images/generations")) == 3
     assert (
-        "Note: 1 of 3 requests failed: The image API refused the request (HTTP 500): The server had an error while "
-        "processing your request. Sorry about that! (request id req_"
+        "Note: 1 of 3 requests failed: The image API failed (HTTP 500): The server had an error while "
+        "processing your request. Sorry about that! The provider had a problem answering; try again in a while. "
+        "(request id req_"
     ) in text_of(result)
 
 
@@ -81,11 +83,11 @@ async def test_a_fan_out_keeps_the_images_of_the_requests_that_worked(
         ),
         (
             Fault(status=200, body={"created": 1, "data": [{"b64_json": "this is not base64!"}]}, path=GENERATIONS),
-            "The image API answered with image data that is not valid base64. (request id req_",
+            "The image API answered without a usable image (image 1: not valid base64). (request id req_",
         ),
         (
             Fault(status=200, body={"created": 1, "data": [{"revised_prompt": "a calm sea"}]}, path=GENERATIONS),
-            "The image API answered with neither b64_json nor url for an image. (request id req_",
+            "The image API answered without a usable image (image 1: no image data). (request id req_",
         ),
     ],
     ids=["non-json", "empty-data", "bad-base64", "no-image-field"],
@@ -161,7 +163,7 @@ async def test_connection_refused_until_the_retries_run_out(make_settings: Setti
     [
         {"retry-after": "3600"},
         {"retry-after-ms": "3600000"},
-        {"retry-after": format_datetime(datetime.now(UTC) + timedelta(hours=2), usegmt=True)},
+        {"retry-after": format_datetime(FROZEN_AT + timedelta(hours=2), usegmt=True)},
     ],
     ids=["seconds", "milliseconds", "http-date"],
 )
@@ -207,7 +209,7 @@ async def test_an_answer_url_that_redirects_forever_is_a_readable_error(
 
     assert result.is_error
     text = text_of(result)
-    assert text.startswith("The image API answered with a URL, but the image was not downloaded: "), text
+    assert text.startswith("The image API answered without a usable image (image 1: its URL was not downloaded ("), text
     assert "redirect" in text
     assert stored_images(output_dir) == []
 

@@ -12,7 +12,6 @@ import os
 import stat
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -201,10 +200,11 @@ async def test_stale_temporaries_are_removed_at_start_up(make_settings: Settings
     output_dir.mkdir(parents=True)
     stale = output_dir / ".partial-k3j2h1.png"
     stale.write_bytes(b"half an image")
-    hour_ago = time.time() - 3600
-    os.utime(stale, (hour_ago, hour_ago))
     fresh = output_dir / ".partial-a8b7c6.png"
     fresh.write_bytes(b"a write in progress")
+    # An hour older than a file written now, by the file system's clock (the machine's may be moved).
+    hour_ago = fresh.stat().st_mtime - 3600
+    os.utime(stale, (hour_ago, hour_ago))
 
     async with connect(make_settings()) as client:
         listed = await client.call_tool("list_images", {})

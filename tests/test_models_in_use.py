@@ -56,15 +56,6 @@ async def test_a_provider_without_a_model_list_works_with_the_defaults(
     assert len(emulator.requests_to("/v1/models")) == 1
 
 
-async def test_a_model_with_a_shutdown_date_warns_in_the_result(client: Client, emulator: Emulator) -> None:
-    result = await client.call_tool("generate_image", {"prompt": "a lighthouse", "model": "gpt-image-1.5"})
-
-    assert not result.is_error, text_of(result)
-    assert "Warning: gpt-image-1.5 shuts down on 2026-12-01; use gpt-image-2.6-flare" in text_of(result)
-    [request] = emulator.requests_to("/images/generations")
-    assert request.json is not None and request.json["model"] == "gpt-image-1.5"
-
-
 async def test_a_default_the_provider_no_longer_serves_resolves_to_its_replacement(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
@@ -121,7 +112,7 @@ async def test_list_models_tells_what_an_openai_like_provider_serves(client: Cli
     assert models["gpt-image-2.6-sunburst"]["default"] is False
     lines = text_of(result).splitlines()
     assert lines[0] == "13 models, from this provider's model list:"
-    assert "- gpt-image-1.5 [image; deprecated, shuts down 2026-12-01]; generations/edits; " in "\n".join(lines)
+    assert "- gpt-image-1.5 [image; deprecated, shuts down on 2026-12-01]; generations/edits; " in "\n".join(lines)
     assert any(line.startswith("- gpt-image-2.6-flare (default) [image; active]") for line in lines)
 
 

@@ -15,13 +15,14 @@ from PIL import Image
 from mcp_server_images.imaging.probe import probe
 from mcp_server_images.store import LocalStore, NewImage, Operation
 from tests.conftest import text_of
+from tests.support.clock import FrozenClock
 
 pytestmark = pytest.mark.anyio
 
 
 def seed(output_dir: Path, count: int) -> list[str]:
     """Store `count` small images through the store itself, oldest first; return their ids."""
-    store = LocalStore(output_dir)
+    store = LocalStore(output_dir, FrozenClock())
     ids = []
     for index in range(count):
         buffer = io.BytesIO()
@@ -78,7 +79,7 @@ async def test_ids_survive_a_new_session(client: Client, output_dir: Path) -> No
     assert result.structured_content is not None, text_of(result)
     [entry] = result.structured_content["images"]
 
-    later = LocalStore(output_dir)
+    later = LocalStore(output_dir, FrozenClock())
     record = later.get(entry["id"])
     assert record.location == entry["path"]
     assert later.get(entry["id"][:4]).id == entry["id"], "a unique 4-character prefix finds it"

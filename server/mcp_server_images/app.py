@@ -23,6 +23,7 @@ from .adapter.server import ImagesServer
 from .adapter.tools import TOOLS
 from .adapter.ui import apps_extension, register_app_listing, tool_meta
 from .catalog.catalog import Catalog
+from .clock import Clock
 from .services import Services, open_services
 from .settings import Settings
 
@@ -34,10 +35,11 @@ answers with a job id: call get_job with it for the result. analyze_image lets y
 list_images finds earlier images. The prompts are ready-made recipes that chain these tools."""
 
 
-def build_server(settings: Settings) -> MCPServer[Services]:
+def build_server(settings: Settings, clock: Clock) -> MCPServer[Services]:
     """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client).
 
     The model catalog (with the user's models file) is read here, so a broken file stops the start, not a call.
+    `clock` is the server's one wall clock (tests pass a frozen one).
     """
     catalog = Catalog.load(settings.models_file)
 
@@ -46,14 +48,14 @@ def build_server(settings: Settings) -> MCPServer[Services]:
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with open_services(settings, catalog) as services:
+        async with open_services(settings, catalog, clock) as services:
             opened.append(services)
             try:
                 yield services
             finally:
                 opened.remove(services)
 
-    sign_in = oauth(settings)
+    sign_in = oauth(settings, clock)
     server: MCPServer[Services] = ImagesServer(
         "mcp-server-images",
         title="Images",

@@ -27,6 +27,7 @@ from .backends.models import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
 from .catalog.spec import Api
+from .clock import Clock
 from .errors import ConfigurationError
 from .imaging.budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
@@ -46,6 +47,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Services:
     settings: Settings
+    clock: Clock
+    """The server's one clock: every date and wall-clock time the tools read."""
     images: ImageDeps
     vision: VisionService
     models: Models
@@ -59,34 +62,43 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[Services]:
-    """One pooled upstream client, one URL fetcher and one job group for the server's life.
+async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> AsyncIterator[Services]:
+    """One pooled upstream client, the URL fetchers and one job group for the server's life.
 
-    The URL fetcher is the only downloader: image URLs from users and from the image API's answers go through
-    the same address checks and limits. On the way out, running jobs get the shutdown grace period to finish
+    The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go through
+    the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a local server
+    answers with URLs on localhost). On the way out, running jobs get the shutdown grace period to finish
     and store their images.
     """
     endpoint = settings.endpoint()
-    store = await anyio.to_thread.run_sync(open_store, settings)
+    store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
     credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
         max_concurrency=settings.max_concurrency,
-        retry=RetryPolicy(max_retries=settings.max_retries),
+        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor(secret.get_secret_value() for secret in credentials if secret is not None),
     )
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
     )
-    async with aclosing(client), aclosing(fetcher), anyio.create_task_group() as group:
+    answers = UrlFetcher(
+        allow_private=settings.allow_private_urls,
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.max_input_bytes,
+        trusted_origin=endpoint.base_url,
+    )
+    async with aclosing(client), aclosing(fetcher), aclosing(answers), anyio.create_task_group() as group:
         board = store.jobs
         publisher = (
-            None if board is None else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease)
+            None
+            if board is None
+            else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease, clock=clock)
         )
-        jobs = JobManager(group, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
+        jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -99,13 +111,14 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
             ModelsAPI(client).list,
             provider=endpoint.provider,
             refresh_after=settings.models_refresh_hours * 3600,
+            clock=clock,
         )
         models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
-        upstream_images = ImagesAPI(client, download=fetcher.fetch)
+        upstream_images = ImagesAPI(client, download=answers.fetch)
         mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
         backends: tuple[ImageBackend, ...] = (
             upstream_images,
-            ChatImagesAPI(client, download=fetcher.fetch),
+            ChatImagesAPI(client, download=answers.fetch),
             ResponsesAPI(client, mainline),
         )
         images = ImageDeps(
@@ -122,12 +135,13 @@ async def open_services(settings: Settings, catalog: Catalog) -> AsyncIterator[S
         try:
             yield Services(
                 settings=settings,
+                clock=clock,
                 images=images,
                 vision=vision,
                 models=models,
                 store=store,
                 jobs=jobs,
-                ledger=Ledger(store, caps(settings)),
+                ledger=Ledger(store, caps(settings), clock),
             )
         finally:
             await jobs.drain(settings.shutdown_grace)
@@ -145,10 +159,10 @@ def caps(settings: Settings) -> Caps:
     )
 
 
-def open_store(settings: Settings) -> Store:
+def open_store(settings: Settings, clock: Clock) -> Store:
     """The configured store; a bucket is listed once here, so a wrong name or key stops the start, not a call."""
     if settings.store == "local":
-        local = LocalStore(settings.output_dir)
+        local = LocalStore(settings.output_dir, clock)
         local.remove_stale_temporaries()
         return local
     try:
@@ -178,6 +192,7 @@ def open_store(settings: Settings) -> Store:
         prefix=settings.s3_prefix,
         link_expiry=settings.link_expiry,
         index_ttl=settings.index_ttl,
+        clock=clock,
     )
     try:
         store.check()

@@ -11,6 +11,7 @@ import pytest
 from mcp_server_images.imaging.probe import probe
 from mcp_server_images.store import LocalStore, NewImage, Operation, records
 from tests.images import png_bytes
+from tests.support.clock import FrozenClock
 
 IMAGE = png_bytes((32, 16), (200, 10, 10))
 META = NewImage(prompt="a dot", model="gpt-image-2", operation=Operation.GENERATE)
@@ -31,8 +32,8 @@ def counting_scans(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> list[i
 def test_saves_do_not_rescan_the_folder_and_a_listing_sees_every_image(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ours = LocalStore(tmp_path)
-    other = LocalStore(tmp_path)  # another server on the same folder
+    ours = LocalStore(tmp_path, FrozenClock())
+    other = LocalStore(tmp_path, FrozenClock())  # another server on the same folder
     ours.recent()
     scans = counting_scans(ours, monkeypatch)
 
@@ -62,9 +63,9 @@ def test_a_new_image_never_takes_the_files_of_one_stored_meanwhile(
     monkeypatch.setattr(records, "datetime", Frozen)
     monkeypatch.setattr("mcp_server_images.store.local.secrets.token_hex", lambda _size: next(ids))
 
-    first = LocalStore(tmp_path).save(IMAGE, probe(IMAGE), META)
-    second = LocalStore(tmp_path).save(png_bytes((32, 16), (0, 0, 200)), probe(IMAGE), META)
+    first = LocalStore(tmp_path, FrozenClock()).save(IMAGE, probe(IMAGE), META)
+    second = LocalStore(tmp_path, FrozenClock()).save(png_bytes((32, 16), (0, 0, 200)), probe(IMAGE), META)
 
     assert (first.id, second.id) == ("aaaaaaaa", "bbbbbbbb")
     assert (tmp_path / first.name).read_bytes() == IMAGE
-    assert {record.id for record in LocalStore(tmp_path).recent()} == {"aaaaaaaa", "bbbbbbbb"}
+    assert {record.id for record in LocalStore(tmp_path, FrozenClock()).recent()} == {"aaaaaaaa", "bbbbbbbb"}

@@ -9,23 +9,10 @@ from email.utils import format_datetime
 import httpx2
 import pytest
 
-from mcp_server_images.backends import retry
 from mcp_server_images.backends.retry import RetryPolicy, server_requested_delay
+from tests.support.clock import FrozenClock
 
 NOW = datetime(2026, 11, 3, 12, 0, 0, tzinfo=UTC)
-
-
-class FrozenClock(datetime):
-    """`datetime` whose `now()` is NOW, so HTTP dates turn into exact delays."""
-
-    @classmethod
-    def now(cls, tz: object = None) -> FrozenClock:
-        return cls.fromtimestamp(NOW.timestamp(), tz=UTC)
-
-
-@pytest.fixture
-def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(retry, "datetime", FrozenClock)
 
 
 def http_date(moment: datetime) -> str:
@@ -48,20 +35,22 @@ def http_date(moment: datetime) -> str:
         ({"retry-after": http_date(NOW - timedelta(minutes=5))}, 0.0),
     ],
 )
-def test_the_delay_a_server_asks_for(frozen_clock: None, headers: dict[str, str], delay: float) -> None:
-    assert server_requested_delay(httpx2.Headers(headers)) == delay
+def test_the_delay_a_server_asks_for(headers: dict[str, str], delay: float) -> None:
+    assert server_requested_delay(httpx2.Headers(headers), NOW) == delay
 
 
 @pytest.mark.parametrize("headers", [{}, {"retry-after": "soon"}, {"retry-after": ""}, {"retry-after-ms": "x"}])
 def test_no_usable_delay_is_none(headers: dict[str, str]) -> None:
-    assert server_requested_delay(httpx2.Headers(headers)) is None
+    assert server_requested_delay(httpx2.Headers(headers), NOW) is None
 
 
 def answer(status: int, headers: dict[str, str] | None = None) -> httpx2.Response:
     return httpx2.Response(status, headers=headers or {})
 
 
-POLICY = RetryPolicy(max_retries=2, initial_delay=0.5, max_backoff=8.0, max_server_delay=60.0)
+POLICY = RetryPolicy(
+    max_retries=2, initial_delay=0.5, max_backoff=8.0, max_server_delay=60.0, clock=FrozenClock(NOW, ticking=False)
+)
 
 
 def test_a_delay_within_the_cap_is_honoured() -> None:
@@ -103,3 +92,11 @@ def test_backoff_doubles_up_to_its_ceiling_with_jitter_below() -> None:
 )
 def test_which_answers_are_retried(status: int, headers: dict[str, str], retried: bool) -> None:
     assert POLICY.should_retry(answer(status, headers)) is retried
+
+
+def test_a_retry_after_date_is_read_against_the_policys_clock() -> None:
+    """The server's clock, not the machine's: at NOW, a date 30 s after NOW is a 30 s wait, whatever today is."""
+    asked = answer(429, {"retry-after": http_date(NOW + timedelta(seconds=30))})
+    assert POLICY.delay(0, asked) == 30.0
+    later = RetryPolicy(max_retries=2, clock=FrozenClock(NOW + timedelta(seconds=20), ticking=False))
+    assert later.delay(0, asked) == 10.0

@@ -4,7 +4,8 @@ The SDK does the HTTP side once it has `AuthSettings` and a `TokenVerifier`: 401
 resource_metadata="…"` for a missing or refused token, 403 for a missing scope, and the protected resource
 metadata at `/.well-known/oauth-protected-resource/<path>`. This module verifies tokens: signature with a key from
 the issuer's JWKS (asymmetric algorithms only, so a public key can never be used as an HMAC secret and `alg: none`
-never passes), `iss`, `aud` (this server's resource URL), `exp`/`nbf`, and a subject to tag images with.
+never passes), `iss`, `aud` (this server's resource URL), `exp`/`nbf` against the server's clock, and a subject to
+tag images with.
 
 PyJWT does the JOSE work: the SDK already depends on it (with `cryptography`), so it adds nothing to install.
 """
@@ -31,6 +32,7 @@ from starlette.responses import Response
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..clock import Clock
 from ..settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ JWKS_MIN_REFETCH = 30.0
 FETCH_TIMEOUT = 10.0
 
 
-def oauth(settings: Settings) -> tuple[AuthSettings, JwtVerifier] | None:
+def oauth(settings: Settings, clock: Clock) -> tuple[AuthSettings, JwtVerifier] | None:
     """The SDK's resource-server settings and this module's verifier, when an issuer is configured."""
     if settings.oauth_issuer is None or settings.resource_url is None:
         return None
@@ -55,7 +57,7 @@ def oauth(settings: Settings) -> tuple[AuthSettings, JwtVerifier] | None:
         validate_token_resource=True,
     )
     verifier = JwtVerifier(
-        issuer=settings.oauth_issuer, audience=settings.resource_url, jwks_url=settings.oauth_jwks_url
+        issuer=settings.oauth_issuer, audience=settings.resource_url, jwks_url=settings.oauth_jwks_url, clock=clock
     )
     return auth, verifier
 
@@ -108,9 +110,10 @@ def subject_of(request: object) -> str | None:
 class JwtVerifier:
     """The SDK's TokenVerifier for JWT access tokens signed by the issuer's keys."""
 
-    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None) -> None:
+    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None, clock: Clock) -> None:
         self.issuer = issuer
         self.audience = audience
+        self._clock = clock
         self._keys = Jwks(issuer, jwks_url)
 
     async def verify_token(self, token: str) -> AccessToken | None:
@@ -127,9 +130,10 @@ class JwtVerifier:
                 algorithms=[key.algorithm_name],
                 audience=self.audience,
                 issuer=self.issuer,
-                leeway=LEEWAY,
-                options={"require": ["exp", "iss", "aud", "sub"]},
+                # The times are checked against the server's clock below, not PyJWT's own reading of it.
+                options={"require": ["exp", "iss", "aud", "sub"], "verify_exp": False, "verify_nbf": False},
             )
+            _check_times(claims, self._clock.timestamp())
         except jwt.PyJWTError as exc:
             log.info("refused a token: %s", exc)
             return None
@@ -142,6 +146,18 @@ class JwtVerifier:
             subject=str(claims["sub"]),
             claims=claims,
         )
+
+
+def _check_times(claims: dict[str, Any], now: float) -> None:
+    """`exp` passed or `nbf` to come (with LEEWAY either way) refuse the token, as PyJWT would."""
+    for claim in ("exp", "nbf"):
+        value = claims.get(claim)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+            raise jwt.DecodeError(f"{claim} must be a number")
+    if claims["exp"] <= now - LEEWAY:
+        raise jwt.ExpiredSignatureError("Signature has expired")
+    if claims.get("nbf") is not None and claims["nbf"] > now + LEEWAY:
+        raise jwt.ImmatureSignatureError("The token is not yet valid (nbf)")
 
 
 def _scopes(claims: dict[str, Any]) -> list[str]:

@@ -229,7 +229,7 @@ def usage_text(summary: dict[str, Any]) -> str:
 async def usage_of(services: Services, user: str | None) -> dict[str, Any]:
     ledger = services.ledger
     spent = await anyio.to_thread.run_sync(ledger.spent, user)
-    return usage_summary(spent, ledger.caps, ledger.clock(), user)
+    return usage_summary(spent, ledger.caps, ledger.clock.now(), user)
 
 
 def usage_json(summary: dict[str, Any]) -> str:

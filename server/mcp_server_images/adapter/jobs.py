@@ -77,7 +77,9 @@ async def wait_for_stored(ctx: Ctx, job: StoredJob, wait: float) -> CallToolResu
             elapsed = current.elapsed
             await ctx.report_progress(elapsed, None, f"running on another instance: {elapsed:.0f} s elapsed")
             await anyio.sleep(POLL_INTERVAL)
-            current = await anyio.to_thread.run_sync(find_job, services.jobs, services.store, job.id)
+            current = await anyio.to_thread.run_sync(
+                find_job, services.jobs, services.store, job.id, services.clock.timestamp()
+            )
     return await render_job(services, current)
 
 

@@ -54,7 +54,11 @@ def _line(model: ListedModelEntry) -> str:
     flags = " (default)" if model.default else ""
     status = model.status.replace("_", " ")
     if model.shutdown:
-        status += f" on {model.shutdown}" if model.status == "shut_down" else f", shuts down {model.shutdown}"
+        status = (
+            f"was shut down on {model.shutdown}"
+            if model.status == "shut_down"
+            else f"{status}, shuts down on {model.shutdown}"
+        )
     parts = [f"- {model.name}{flags} [{model.kind}; {status}]"]
     if model.endpoints:
         parts.append("/".join(model.endpoints))

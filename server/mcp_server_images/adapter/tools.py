@@ -251,7 +251,9 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
     """
     services = services_of(ctx)
     try:
-        job = await anyio.to_thread.run_sync(find_job, services.jobs, services.store, job_id)
+        job = await anyio.to_thread.run_sync(
+            find_job, services.jobs, services.store, job_id, services.clock.timestamp()
+        )
     except ImageServerError as exc:
         return error_result(str(exc))
     deadline = services.settings.response_deadline

@@ -14,11 +14,15 @@ from email.utils import parsedate_to_datetime
 
 import httpx2
 
+from ..clock import Clock
+
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RetryPolicy:
+    clock: Clock
+    """The server's clock, against which a `retry-after` date is read."""
     max_retries: int = 2
     initial_delay: float = 0.5
     max_backoff: float = 8.0
@@ -33,15 +37,15 @@ class RetryPolicy:
     def delay(self, retry_index: int, response: httpx2.Response | None = None) -> float:
         """Seconds to wait before retry number `retry_index` (0-based)."""
         if response is not None:
-            asked = server_requested_delay(response.headers)
+            asked = server_requested_delay(response.headers, self.clock.now())
             if asked is not None and 0 <= asked <= self.max_server_delay:
                 return asked
         backoff = min(self.initial_delay * 2.0**retry_index, self.max_backoff)
         return backoff * (1 - 0.25 * random.random())  # noqa: S311 - jitter, not cryptography
 
 
-def server_requested_delay(headers: httpx2.Headers) -> float | None:
-    """The delay a response asks for, in seconds, or None when it asks for none (or says it unreadably)."""
+def server_requested_delay(headers: httpx2.Headers, now: datetime) -> float | None:
+    """The delay a response asks for, in seconds from `now`, or None when it asks for none (or says it unreadably)."""
     millis = headers.get("retry-after-ms")
     if millis is not None:
         try:
@@ -61,4 +65,4 @@ def server_requested_delay(headers: httpx2.Headers) -> float | None:
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return max(0.0, (when - now).total_seconds())

@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Store
 from ..store.base import LedgerEntry
@@ -29,12 +30,6 @@ from .cost import Cost, Estimate, usd
 
 APPEND_ATTEMPTS = 200
 """Numbers tried before giving up on a ledger other writers keep taking; each try re-reads and re-checks."""
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class BudgetError(ImageServerError):
@@ -258,7 +253,8 @@ class Ledger:
 
     store: Store
     caps: Caps
-    clock: Clock = utc_now
+    clock: Clock
+    """The server's clock: which day and month a call counts in."""
     _appending: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
     """One append at a time in this process: concurrent calls would otherwise all race for the same number and
     retry, each retry a scan and a synced write. Other processes sharing the store still race, and retry."""
@@ -266,13 +262,13 @@ class Ledger:
     """The number after this process's last entry, by month: where an unchecked entry is tried first."""
 
     def spent(self, user: str | None = None) -> Spent:
-        now = self.clock()
+        now = self.clock.now()
         return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user)
 
     def append(self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None) -> None:
         """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
         month = entry.time[:7]
-        now = self.clock()
+        now = self.clock.now()
         with self._appending:
             self._append(entry, check, month, now)
 
@@ -306,7 +302,7 @@ class _Metered:
     user: str | None
 
     async def reserve(self, quote: Quote) -> Reservation:
-        now = self.ledger.clock()
+        now = self.ledger.clock.now()
         entry = LedgerEntry(
             id=secrets.token_hex(8),
             kind="reserve",

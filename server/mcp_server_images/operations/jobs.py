@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
+from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Operation
 from ..store.base import JobStatus
@@ -38,9 +39,10 @@ class Job:
     """What the job makes, to render its result the way the starting tool would have."""
     user: str | None = None
     """Who started it (OAuth subject), published with a shared job."""
+    started_at: float = 0.0
+    """Wall-clock start (seconds since the epoch, from the server's clock), for other instances: monotonic clocks
+    are per process."""
     started: float = field(default_factory=time.monotonic)
-    started_at: float = field(default_factory=time.time)
-    """Wall-clock start, for other instances (monotonic clocks are per process)."""
     status: JobStatus = "running"
     outcome: ImagesOutcome | None = None
     error: str | None = None
@@ -94,8 +96,11 @@ class Job:
 class JobManager:
     """Starts jobs in the server's task group and finds them again by id."""
 
-    def __init__(self, group: TaskGroup, *, heartbeat_interval: float, publisher: JobPublisher | None = None) -> None:
+    def __init__(
+        self, group: TaskGroup, *, clock: Clock, heartbeat_interval: float, publisher: JobPublisher | None = None
+    ) -> None:
         self._group = group
+        self._clock = clock
         self._heartbeat = heartbeat_interval
         self._publisher = publisher
         """Publishes jobs to the shared store when several instances share one; None keeps them in memory."""
@@ -106,7 +111,7 @@ class JobManager:
     ) -> Job:
         # Shared job ids get more random bits: they must not collide across instances and days.
         job_id = f"job_{secrets.token_hex(4 if self._publisher is None else 8)}"
-        job = Job(id=job_id, operation=operation, user=user)
+        job = Job(id=job_id, operation=operation, user=user, started_at=self._clock.timestamp())
         self._forget_old()
         self._jobs[job.id] = job
         self._group.start_soon(self._run, job, work, name=job.id)

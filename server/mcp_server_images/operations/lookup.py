@@ -8,7 +8,6 @@ longer than its lease belonged to an instance that died: it is reported as lost,
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,15 +38,16 @@ class StoredJob:
     elapsed: float = 0.0
 
 
-def find_job(jobs: JobManager, store: Store, job_id: str) -> Job | StoredJob:
-    """The job in memory, else as the store knows it; blocks on the store, so run it in a thread."""
+def find_job(jobs: JobManager, store: Store, job_id: str, now: float) -> Job | StoredJob:
+    """The job in memory, else as the store knows it; blocks on the store, so run it in a thread. `now` is the
+    server clock's time (seconds since the epoch), against which a published job's heartbeat is judged."""
     job = jobs.get(job_id)
     if job is not None:
         return job
     wanted = job_id.strip()
     state = store.jobs.fetch(wanted) if store.jobs is not None else None
     if state is not None:
-        found = _from_state(store, state)
+        found = _from_state(store, state, now)
         if found.status != "running":
             said = found.status if found.error is None else f"failed: {found.error[:100]}"
             log.info("job %s of instance %s read from the store: %s", found.id, state.instance, said)
@@ -72,8 +72,7 @@ def _cost_of(records: list[ImageRecord]) -> Cost | None:
     return stored_cost(list({r.request_id: r.cost for r in records}.values()))  # one cost per upstream answer
 
 
-def _from_state(store: Store, state: JobState) -> StoredJob:
-    now = time.time()
+def _from_state(store: Store, state: JobState, now: float) -> StoredJob:
     elapsed = max(0.0, now - state.started)
     if state.status == "succeeded":
         records = [store.get(image_id) for image_id in state.images]

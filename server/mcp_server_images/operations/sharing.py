@@ -8,11 +8,11 @@ images stay with the instance running the job; other instances report status fro
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING
 
 import anyio
 
+from ..clock import Clock
 from ..store import JobBoard, JobState
 
 if TYPE_CHECKING:
@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 
 
 class JobPublisher:
-    def __init__(self, board: JobBoard, *, instance: str, lease: float) -> None:
+    def __init__(self, board: JobBoard, *, instance: str, lease: float, clock: Clock) -> None:
         self.board = board
         self.instance = instance
         self.lease = lease
+        self.clock = clock
 
     async def publish(self, job: Job) -> None:
         """Write the job's state; a store that fails is logged, never the job's failure."""
@@ -51,7 +52,7 @@ class JobPublisher:
             status=job.status,
             instance=self.instance,
             started=job.started_at,
-            heartbeat=time.time(),
+            heartbeat=self.clock.timestamp(),
             lease=self.lease,
             user=job.user,
             images=[record.id for record in outcome.images] if outcome else [],

@@ -16,9 +16,9 @@ import os
 import secrets
 import tempfile
 import threading
-import time
 from pathlib import Path
 
+from ..clock import Clock
 from ..imaging.info import ImageInfo
 from .base import (
     ID_LENGTH,
@@ -48,8 +48,9 @@ STALE_TEMPORARY_SECONDS = 300.0
 class LocalStore:
     """Stored images on disk. Methods block on file I/O; async callers run them in a worker thread."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, clock: Clock) -> None:
         self.root = root
+        self._clock = clock
         self._lock = threading.Lock()
         self._index: dict[str, tuple[int, ImageRecord]] = {}
         """Sidecar name -> (its modification time, its record): every complete image in the folder."""
@@ -89,10 +90,15 @@ class LocalStore:
         return record
 
     def remove_stale_temporaries(self, older_than: float = STALE_TEMPORARY_SECONDS) -> int:
-        """Delete the temporary files of writes a crash interrupted; return how many there were."""
+        """Delete the temporary files of writes a crash interrupted; return how many there were.
+
+        Their age is taken against the folder's own time (see `_folder_now`), not the wall clock: the file system
+        dates them, and a clock that differs from its (a network file system, a moved clock) must not make fresh
+        temporaries of another server look stale.
+        """
         if not self.root.is_dir():
             return 0
-        cutoff = time.time() - older_than
+        cutoff = _folder_now(self.root) - older_than
         removed = 0
         with os.scandir(self.root) as entries:
             for entry in entries:
@@ -213,9 +219,18 @@ class LocalStore:
             candidate = secrets.token_hex(ID_LENGTH // 2)
             if candidate in taken:
                 continue
-            record = new_record(meta, info, image_id=candidate, size=len(data), locate=self._locate)
+            record = new_record(
+                meta, info, image_id=candidate, size=len(data), locate=self._locate, now=self._clock.now()
+            )
             if not (self.root / record.name).exists() and not (self.root / record.sidecar_name).exists():
                 return record
+
+
+def _folder_now(folder: Path) -> float:
+    """The folder's idea of the current time: the modification time of a file created in it now. The file is a
+    temporary, so should this process die before deleting it, the next start removes it with the rest."""
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=TEMPORARY_PREFIX) as probe:
+        return os.fstat(probe.fileno()).st_mtime
 
 
 def _mtime(path: Path) -> int:

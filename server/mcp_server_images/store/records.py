@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -117,10 +117,10 @@ _SIDECAR = TypeAdapter(ImageRecord)
 
 
 def new_record(
-    meta: NewImage, info: ImageInfo, *, image_id: str, size: int, locate: Callable[[str], str]
+    meta: NewImage, info: ImageInfo, *, image_id: str, size: int, locate: Callable[[str], str], now: datetime
 ) -> ImageRecord:
-    """The record of an image stored now: named `<UTC time>-<id>.<ext>`, as every store names it."""
-    now = datetime.now(UTC)
+    """The record of an image stored `now` (UTC, from the server's clock): named `<UTC time>-<id>.<ext>`, as every
+    store names it."""
     name = f"{now:%Y%m%d-%H%M%S}-{image_id}.{info.extension}"
     return ImageRecord(
         **{f.name: getattr(meta, f.name) for f in fields(NewImage)},

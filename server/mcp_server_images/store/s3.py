@@ -33,6 +33,7 @@ from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError
 from obstore.store import S3Store as ObjectStore
 from pydantic import TypeAdapter
 
+from ..clock import Clock
 from ..errors import ImageServerError
 from ..imaging.probe import ImageInfo
 from .base import (
@@ -78,8 +79,11 @@ def bucket_errors(action: str, where: str) -> Iterator[None]:
 class S3Store:
     """Stored images in a bucket. Methods block on the network; async callers run them in a worker thread."""
 
-    def __init__(self, client: ObjectStore, *, bucket: str, prefix: str, link_expiry: float, index_ttl: float) -> None:
+    def __init__(
+        self, client: ObjectStore, *, bucket: str, prefix: str, link_expiry: float, index_ttl: float, clock: Clock
+    ) -> None:
         self._s3 = client
+        self._clock = clock
         self._where = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}"
         self._link_expiry = timedelta(seconds=link_expiry)
         self._ttl = index_ttl
@@ -107,7 +111,7 @@ class S3Store:
         """Claim an id, write the image, then its sidecar; the sidecar's ETag goes into the index."""
         taken = {record.id for record in self._records()}
         image_id = self._claim_id(taken)
-        record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate)
+        record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate, now=self._clock.now())
         sidecar = json.dumps(record.sidecar(), indent=2).encode()
         with bucket_errors("store the image", self._where):
             obstore.put(self._s3, record.name, data, attributes={"Content-Type": record.mime_type})
