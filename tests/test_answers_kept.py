@@ -46,7 +46,7 @@ async def test_one_damaged_item_keeps_the_good_images(client: Client, emulator: 
     assert len(stored_images(output_dir)) == 2
     assert all(Path(e["path"]).read_bytes() == good for e in result.structured_content["images"])
     text = text_of(result)
-    assert "2 of 3 images were kept; the API sent data that is not an image for image 2:" in text
+    assert "2 of 3 images were kept; image 2: the image is not an image the server can read" in text
 
 
 async def test_an_answer_with_no_image_at_all_is_a_clear_error(
@@ -57,7 +57,7 @@ async def test_an_answer_with_no_image_at_all_is_a_clear_error(
     result = await client.call_tool("generate_image", {"prompt": "a frog"})
 
     assert result.is_error
-    assert text_of(result).startswith("The image API answered with data that is not an image (image 1:")
+    assert text_of(result).startswith("The image API answered without a usable image (image 1:")
     assert stored_images(output_dir) == []
 
 
@@ -111,7 +111,7 @@ async def test_an_answer_damaged_on_the_way_is_refused(
     result = await client.call_tool("generate_image", {"prompt": "a frog"})
 
     assert result.is_error
-    assert text_of(result).startswith("The image API answered with data that is not an image (image 1:")
+    assert text_of(result).startswith("The image API answered without a usable image (image 1:")
     assert stored_images(output_dir) == []
 
 

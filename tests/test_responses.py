@@ -11,7 +11,7 @@ from mcp import Client
 
 from mcp_server_images.cli import load_settings
 from tests.conftest import SettingsFactory, connect, decode_image, sidecar_of, stored_images, text_of
-from tests.fake_openai import Emulator
+from tests.fake_openai import Emulator, Fault
 from tests.test_slow import ProgressLog
 
 pytestmark = pytest.mark.anyio
@@ -142,11 +142,16 @@ async def test_editing_another_image_sends_it_with_the_mask(client: Client, emul
     assert emulator.contract_violations == []
 
 
+@pytest.mark.parametrize(
+    "refusal",
+    ["Image edits are not supported for gpt-image-2.", "Invalid value: 'gpt-image-2'. Value must be 'dall-e-2'."],
+    ids=["not-supported", "must-be-dall-e-2"],
+)
 async def test_an_edit_images_edits_refuses_goes_through_responses(
-    client: Client, emulator: Emulator, output_dir: Path
+    client: Client, emulator: Emulator, output_dir: Path, refusal: str
 ) -> None:
     made = first_image(await client.call_tool("generate_image", {"prompt": "a lake", "model": "gpt-image-2"}))
-    emulator.edits_refused = {"gpt-image-2"}
+    emulator.edits_refused = {"gpt-image-2": refusal}
 
     result = await client.call_tool(
         "edit_image", {"images": [made["id"]], "prompt": "add a canoe"} | {"model": "gpt-image-2"}
@@ -154,10 +159,9 @@ async def test_an_edit_images_edits_refuses_goes_through_responses(
 
     edited = first_image(result)
     assert len(emulator.requests_to(EDITS)) == 1 and len(responses_bodies(emulator)) == 1
-    assert (
-        "Edited through the Responses API because /images/edits refused gpt-image-2 "
-        "(Image edits are not supported for gpt-image-2.)."
-    ) in text_of(result)
+    assert (f"Edited through the Responses API because /images/edits refused gpt-image-2 ({refusal}).") in text_of(
+        result
+    )
     stored = sidecar_of(edited["path"])
     assert stored["api"] == "responses" and stored["response_id"] in emulator.conversations
     assert len(stored_images(output_dir)) == 2
@@ -266,3 +270,21 @@ async def test_a_mainline_model_the_provider_lacks_is_named_as_such(
     assert "MCP_IMAGES_RESPONSES_MODEL (--responses-model)" in text_of(result)
     assert not again.is_error, text_of(again)  # the image model was not taken for gone
     assert decode_image is not None
+
+
+async def test_a_refusal_of_another_parameter_is_not_sent_to_responses(client: Client, emulator: Emulator) -> None:
+    """A 400 about the size that happens to name the model is about the size: the Responses API would refuse it
+    too, so it is reported as it came."""
+    made = first_image(await client.call_tool("generate_image", {"prompt": "a lake", "model": "gpt-image-2"}))
+    refused = {"message": "gpt-image-2 cannot make this size.", "type": "invalid_request_error"}
+    emulator.enqueue(
+        Fault(status=400, path=EDITS, body={"error": refused | {"param": "size", "code": "invalid_value"}})
+    )
+
+    result = await client.call_tool(
+        "edit_image", {"images": [made["id"]], "prompt": "add a canoe", "model": "gpt-image-2"}
+    )
+
+    assert result.is_error
+    assert "gpt-image-2 cannot make this size. [parameter: size]" in text_of(result)
+    assert responses_bodies(emulator) == []

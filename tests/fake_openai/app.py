@@ -34,7 +34,7 @@ from tests.waiting import until
 
 from . import contract
 from .image_apis import Conversation, chat_image, respond, wants_images
-from .pictures import describe, picture
+from .pictures import describe, item_base64, item_bytes, picture
 from .rules import GPT, ApiError, check_image_request, model_name, output_size
 from .served import check_served, models_endpoint
 from .wire import request_id, split_event
@@ -171,11 +171,20 @@ class EmulatorState:
             self.chat_image_shape = "images"
             self.responses_text_only = False
             self.conversations: dict[str, Conversation] = {}
-            self.edits_refused: set[str] = set()
+            self.edits_refused: set[str] | dict[str, str] = set()
+            """Models /images/edits refuses; a dict gives each refusal's message."""
             self.served_models: list[str | dict[str, Any]] | None = None
+            self.also_serves: list[str] = []
             self.models_answer = "list"
             self.usage: dict[str, Any] | None = None
             """The `usage` every GPT image answer reports, instead of the one computed from the request."""
+            self.item_faults: list[str | None] | None = None
+            """One entry per image of every answer (see pictures.ITEM_FAULTS; None: a good image). Chat and
+            Responses answers then carry that many images, where they normally carry one."""
+            self.answer_urls = False
+            """Answer every Images API image as a URL on the emulator (as local servers and xAI do)."""
+            self.escape_slashes = False
+            """Write Images API answers with every `/` escaped as `\\/` (valid JSON some encoders write)."""
         self.release_holds()
 
     def release_holds(self) -> None:
@@ -356,6 +365,9 @@ async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[st
                 media_type="text/event-stream",
                 headers={"x-request-id": request_id()},
             )
+        if state.escape_slashes:
+            escaped = json.dumps(answer).replace("/", "\\/")
+            return Response(escaped, media_type="application/json", headers={"x-request-id": request_id()})
         return JSONResponse(answer, headers={"x-request-id": request_id()})
     except ApiError as exc:
         return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
@@ -415,8 +427,11 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
     model = check_image_request(body, endpoint=endpoint)
     if endpoint == "edits" and model in state.edits_refused:
         # As /images/edits answered gpt-image-2 at launch (reported by a peer that routes its edits through the
-        # Responses API for that reason; shared/reference/models-2026-11.md).
-        raise ApiError(400, f"Image edits are not supported for {model}.", param="model", code="invalid_value")
+        # Responses API for that reason; shared/reference/models-2026-11.md), in the wording the test chose.
+        wording = state.edits_refused[model] if isinstance(state.edits_refused, dict) else None
+        raise ApiError(
+            400, wording or f"Image edits are not supported for {model}.", param="model", code="invalid_value"
+        )
     first_input = None
     if endpoint == "edits":
         first_input = _check_edit_files(recorded, model)
@@ -425,9 +440,9 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
     transparent = body.get("background") == "transparent"
     n = int(body.get("n") or 1)
     answer: dict[str, Any] = {"created": int(time.time()), "data": []}
-    for _ in range(n):
+    for index in range(n):
         data = picture(width, height, output_format=output_format, transparent=transparent, photo=state.photo_like)
-        answer["data"].append(_item(state, data, body, model))
+        answer["data"].append(_item(state, data, body, model, _fault(state, index)))
     if model in GPT:
         answer |= {
             "background": "transparent" if transparent else "opaque",
@@ -507,7 +522,7 @@ async def _events(
                 f"{prefix}.completed",
                 {
                     "type": f"{prefix}.completed",
-                    "b64_json": item["b64_json"],
+                    "b64_json": item.get("b64_json"),
                     "created_at": int(time.time()),
                     "usage": answer.get("usage"),
                     **common,
@@ -521,14 +536,26 @@ async def _events(
             state.streams_aborted += 1
 
 
-def _item(state: EmulatorState, data: bytes, body: dict[str, Any], model: str) -> dict[str, Any]:
+def _fault(state: EmulatorState, index: int) -> str | None:
+    return state.item_faults[index] if state.item_faults and index < len(state.item_faults) else None
+
+
+def _item(
+    state: EmulatorState, data: bytes, body: dict[str, Any], model: str, fault: str | None = None
+) -> dict[str, Any]:
+    """One `data` item: base64, or (DALL·E without response_format, or `answer_urls`) a URL to fetch it from."""
     state.remember_sent(data)
     item: dict[str, Any] = {}
-    if model in GPT or body.get("response_format") == "b64_json":
-        item["b64_json"] = base64.b64encode(data).decode()
-    else:
+    as_url = state.answer_urls or (model not in GPT and body.get("response_format") != "b64_json")
+    if not as_url:
+        encoded = item_base64(fault, data)
+        if encoded is not None:
+            item["b64_json"] = encoded
+    elif fault == "url_fails":
+        item["url"] = f"{state.origin}/files/{secrets.token_hex(6)}-gone.png"
+    elif fault != "missing":
         name = f"{secrets.token_hex(6)}.png"
-        state.files[name] = (data, "image/png")
+        state.files[name] = (item_bytes(fault, data), "image/png")
         item["url"] = f"{state.origin}/files/{name}"
     if model == "dall-e-3":
         item["revised_prompt"] = f"{body.get('prompt')}, rendered in rich detail"
@@ -629,8 +656,9 @@ def _variations(state: EmulatorState, recorded: RecordedRequest, body: dict[str,
         )
     side = int(str(size).split("x")[0])
     answer: dict[str, Any] = {"created": int(time.time()), "data": []}
-    for _ in range(int(body.get("n") or 1)):
-        answer["data"].append(_item(state, picture(side, side, photo=state.photo_like), body, model))
+    for index in range(int(body.get("n") or 1)):
+        data = picture(side, side, photo=state.photo_like)
+        answer["data"].append(_item(state, data, body, model, _fault(state, index)))
     return answer
 
 

@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from PIL import Image
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
-from .pictures import describe, picture
+from .pictures import describe, item_base64, picture
 from .rules import ApiError, check_image_request, model_missing, output_size
 from .served import VISION_MODELS
 from .wire import request_id, split_event
@@ -34,6 +34,7 @@ TOOL_OPTIONS = ("size", "quality", "background", "output_format", "output_compre
 
 class ImageApiState(Protocol):
     photo_like: bool
+    item_faults: list[str | None] | None
     chat_image_shape: str
     responses_text_only: bool
     stream_error: bool
@@ -130,9 +131,12 @@ def chat_image(state: ImageApiState, body: dict[str, Any]) -> Response:
         width, height = _size_of(inputs[0], "messages") if inputs else (1024, 1024)
     data = picture(width, height, photo=state.photo_like)
     state.remember_sent(data)
-    url = f"data:image/png;base64,{base64.b64encode(data).decode()}"
     said = f"Here is the picture: {prompt.splitlines()[0][:60] if prompt else 'as asked'}."
-    message = _chat_message(state.chat_image_shape, said, url)
+    if state.item_faults is None:
+        message = _chat_message(state.chat_image_shape, said, f"data:image/png;base64,{item_base64(None, data)}")
+    else:  # several images in one answer, some of them bad, in OpenRouter's `images` shape
+        parts = [_image_part(fault, data) for fault in state.item_faults]
+        message = {"role": "assistant", "content": said, "images": parts}
     usage = {
         "prompt_tokens": 20 + 258 * len(inputs),
         "completion_tokens": 1290,
@@ -152,6 +156,11 @@ def chat_image(state: ImageApiState, body: dict[str, Any]) -> Response:
         "usage": usage,
     }
     return JSONResponse(completion, headers=headers)
+
+
+def _image_part(fault: str | None, data: bytes) -> dict[str, Any]:
+    encoded = item_base64(fault, data)
+    return {"type": "image_url", "image_url": {} if encoded is None else {"url": f"data:image/png;base64,{encoded}"}}
 
 
 def _chat_message(shape: str, said: str, url: str) -> dict[str, Any]:
@@ -269,7 +278,8 @@ def respond(state: ImageApiState, body: dict[str, Any]) -> Response:
         )
         _check_mask(tool, first)
         size = output_size({"size": tool.get("size")}, image_model, first)
-        output.append(_image_call(state, tool, image_model, size, instructions))
+        for fault in state.item_faults or [None]:
+            output.append(_image_call(state, tool, image_model, size, instructions, fault))
         image_usage = _image_usage(prompt, len(inputs) + (1 if previous else 0))
     said = "Here is the image." if output else "I would rather describe it: a calm lake at dawn."
     output.append(
@@ -305,17 +315,23 @@ def respond(state: ImageApiState, body: dict[str, Any]) -> Response:
 
 
 def _image_call(
-    state: ImageApiState, tool: dict[str, Any], model: str, size: tuple[int, int], instructions: list[str]
+    state: ImageApiState,
+    tool: dict[str, Any],
+    model: str,
+    size: tuple[int, int],
+    instructions: list[str],
+    fault: str | None,
 ) -> dict[str, Any]:
     output_format = str(tool.get("output_format") or "png")
     transparent = tool.get("background") == "transparent"
     data = picture(*size, output_format=output_format, transparent=transparent, photo=state.photo_like)
     state.remember_sent(data)
+    result = item_base64(fault, data)
     return {
         "type": "image_generation_call",
         "id": f"ig_{secrets.token_hex(8)}",
-        "status": "completed",
-        "result": base64.b64encode(data).decode(),
+        "status": "failed" if result is None else "completed",
+        **({} if result is None else {"result": result}),
         "revised_prompt": "; then ".join(instructions),
         "size": f"{size[0]}x{size[1]}",
         "output_format": output_format,

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import io
 from functools import lru_cache
 
 from PIL import Image, ImageDraw
+
+from tests.images import pixel_bomb
 
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
@@ -76,3 +79,29 @@ def describe(data: bytes) -> tuple[int, int, str, str]:
     quantised = [(r // 16 * 16 + 8, g // 16 * 16 + 8, b // 16 * 16 + 8) for r, g, b in pixels]
     r, g, b = max(set(quantised), key=quantised.count)
     return width, height, image_format, f"#{r:02x}{g:02x}{b:02x}"
+
+
+ITEM_FAULTS = ("bad_base64", "not_image", "truncated", "missing", "oversized", "url_fails")
+"""How one item of an answer can be bad (`item_faults`): base64 that does not decode, bytes that are no image, an
+image cut in half, no image field at all, a canvas too large to be one we asked for, or (URL answers) a URL that
+does not answer."""
+
+
+def item_base64(fault: str | None, data: bytes) -> str | None:
+    """An answer item's base64 with `fault` applied (None: the field is missing)."""
+    if fault == "missing":
+        return None
+    if fault == "bad_base64":
+        return "%%%"
+    return base64.b64encode(item_bytes(fault, data)).decode()
+
+
+def item_bytes(fault: str | None, data: bytes) -> bytes:
+    """An answer item's image bytes with a content fault applied (as served from a URL, or base64-encoded)."""
+    if fault == "not_image":
+        return b"this is not an image"
+    if fault == "truncated":
+        return data[: len(data) // 2]
+    if fault == "oversized":
+        return pixel_bomb(30_000, 30_000)
+    return data

@@ -28,11 +28,15 @@ SWITCHES = frozenset(
         "stream_drop",
         "serves_retired",
         "served_models",
+        "also_serves",
         "models_answer",
         "usage",
         "chat_image_shape",
         "responses_text_only",
         "edits_refused",
+        "item_faults",
+        "answer_urls",
+        "escape_slashes",
     }
 )
 

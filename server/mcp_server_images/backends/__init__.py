@@ -5,6 +5,7 @@ and the Responses API's image_generation tool. Vision (`ChatAPI.describe`) is Ch
 """
 
 from .base import (
+    AnswerItem,
     ImageBackend,
     ImageRequest,
     ImagesAnswer,
@@ -12,6 +13,7 @@ from .base import (
     PartialStream,
     ReceivedImage,
     StreamEndedEarlyError,
+    UnusableItem,
     Upload,
     UsagePart,
     sum_usage,
@@ -27,6 +29,7 @@ from .responses import ResponsesAPI
 from .retry import RetryPolicy
 
 __all__ = [
+    "AnswerItem",
     "ChatAPI",
     "ChatAnswer",
     "ChatImagesAPI",
@@ -42,6 +45,7 @@ __all__ = [
     "ResponsesAPI",
     "RetryPolicy",
     "StreamEndedEarlyError",
+    "UnusableItem",
     "Upload",
     "UpstreamClient",
     "UpstreamError",

@@ -16,6 +16,7 @@ import pybase64
 
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import Api, ModelSpec
+from ..errors import ImageServerError
 from .errors import UpstreamError
 
 
@@ -23,6 +24,18 @@ from .errors import UpstreamError
 class ReceivedImage:
     data: bytes
     revised_prompt: str | None
+
+
+@dataclass(frozen=True)
+class UnusableItem:
+    """An item of an answer that carries no image (no data, data that is not base64, a URL that would not
+    download): named in the result, and never the cause of losing the answer's other images."""
+
+    problem: str
+
+
+AnswerItem = ReceivedImage | UnusableItem
+"""One image of an answer as a backend read it: its bytes (checked as an image later), or why there are none."""
 
 
 class UsagePart(NamedTuple):
@@ -34,7 +47,8 @@ class UsagePart(NamedTuple):
 
 @dataclass(frozen=True)
 class ImagesAnswer:
-    images: list[ReceivedImage]
+    items: list[AnswerItem]
+    """Every image item of the answer, in order, each read on its own."""
     usage: dict[str, Any] | None
     request_id: str | None
     skipped_partials: int = 0
@@ -129,26 +143,36 @@ class ImageBackend(Protocol):
     async def edit(self, request: ImageRequest) -> ImagesAnswer: ...
 
 
-def b64(value: object, request_id: str | None) -> bytes:
-    """An image's base64, decoded on the event loop: pybase64 takes about 0.1 ms a megabyte, less than handing
-    the work to a thread and back costs."""
+NO_IMAGE_DATA = "no image data"
+NOT_BASE64 = "not valid base64"
+
+
+def b64_item(value: object, revised_prompt: str | None = None) -> AnswerItem:
+    """One image of an answer from its base64 (a string, or a view of the answer's bytes), decoded on the event
+    loop: pybase64 takes about 0.1 ms a megabyte, less than handing the work to a thread and back costs. A value
+    that is missing or not base64 is named, not raised, so it cannot cost the other images of the answer."""
+    if not isinstance(value, str | memoryview):
+        return UnusableItem(NO_IMAGE_DATA)
     try:
-        if not isinstance(value, str | memoryview):
-            raise ValueError("missing")
         # pybase64 validates as strictly as the standard library and decodes megabytes 20-40x faster (SIMD).
-        return pybase64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise UpstreamError(
-            "The image API answered with image data that is not valid base64.", request_id=request_id
-        ) from exc
+        return ReceivedImage(pybase64.b64decode(value, validate=True), revised_prompt)
+    except (binascii.Error, ValueError):
+        return UnusableItem(NOT_BASE64)
+
+
+async def download_item(download: Downloader, url: str, revised_prompt: str | None = None) -> AnswerItem:
+    """One image of an answer given as a URL, fetched at once (such URLs expire); a URL that does not download is
+    named, not raised."""
+    try:
+        return ReceivedImage(await download(url), revised_prompt)
+    except ImageServerError as exc:
+        return UnusableItem(f"its URL was not downloaded ({exc})")
 
 
 def partial_bytes(value: object) -> bytes | None:
     """A partial image's bytes, or None when the event carries no valid base64."""
-    try:
-        return b64(value, None)
-    except UpstreamError:
-        return None
+    item = b64_item(value)
+    return item.data if isinstance(item, ReceivedImage) else None
 
 
 def partial_index(value: object, received: int) -> int:

@@ -19,14 +19,16 @@ from typing import Any
 
 from ..catalog.checks import parse_size
 from ..catalog.spec import Api, ModelSpec
-from ..errors import ImageServerError
 from .base import (
+    AnswerItem,
     Downloader,
     ImageRequest,
     ImagesAnswer,
     PartialHandler,
     ReceivedImage,
-    b64,
+    UnusableItem,
+    b64_item,
+    download_item,
     quoted,
     stream_error,
 )
@@ -75,19 +77,21 @@ def chat_image_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
 class _Found:
     """Image URLs and text read from a message (or from the deltas of a stream)."""
 
-    urls: list[str] = field(default_factory=list)
+    urls: list[str | None] = field(default_factory=list)
+    """One per image item, in order; None for an item that names no URL."""
     text: list[str] = field(default_factory=list)
 
-    def read(self, message: dict[str, Any]) -> list[str]:
-        """Take the images and text of one message or delta; return the image URLs it added."""
-        added = [url for url in map(_image_url, _list(message.get("images"))) if url]
+    def read(self, message: dict[str, Any]) -> list[str | None]:
+        """Take the images and text of one message or delta; return the image URLs it added (None for an image
+        item without one, which the result names)."""
+        added = [_image_url(item) for item in _list(message.get("images"))]
         content = message.get("content")
         if isinstance(content, str):
             added += [match.group(0) for match in _DATA_URL.finditer(content)]
             self.text.append(_DATA_URL.sub("", content))
         for part in _list(content):
             if isinstance(part, dict) and part.get("type") == "image_url":
-                added += [url for url in [_image_url(part)] if url]
+                added.append(_image_url(part))
             elif isinstance(part, dict) and isinstance(part.get("text"), str):
                 self.text.append(part["text"])
         self.urls += added
@@ -147,8 +151,8 @@ class ChatImagesAPI:
             raise UpstreamError(f"The model refused: {message['refusal']}", request_id=request_id)
         found = _Found()
         found.read(message)
-        images = [await self._image(url, request_id) for url in found.urls]
-        return self._images_answer(request, images, found.said, body, request_id, notes)
+        items = [await self._item(url) for url in found.urls]
+        return self._images_answer(request, items, found.said, body, request_id, notes)
 
     async def _collect(
         self,
@@ -158,7 +162,7 @@ class ChatImagesAPI:
         notes: list[str],
     ) -> ImagesAnswer:
         """Read the chunks of a stream: text pieces and `delta.images`; each image is progress as it arrives."""
-        found, images, request_id = _Found(), list[ReceivedImage](), None
+        found, items, request_id = _Found(), list[AnswerItem](), None
         last: dict[str, Any] = {}
         async with aclosing(events):
             async for event in events:
@@ -171,20 +175,21 @@ class ChatImagesAPI:
                 for choice in _list(event.get("choices")):
                     delta = choice.get("delta") if isinstance(choice, dict) else None
                     for url in found.read(delta) if isinstance(delta, dict) else []:
-                        images.append(image := await self._image(url, request_id))
-                        await on_partial(len(images) - 1, image.data)
-        return self._images_answer(request, images, found.said, last, request_id, notes)
+                        items.append(item := await self._item(url))
+                        if isinstance(item, ReceivedImage):
+                            await on_partial(len(items) - 1, item.data)
+        return self._images_answer(request, items, found.said, last, request_id, notes)
 
     def _images_answer(
         self,
         request: ImageRequest,
-        images: list[ReceivedImage],
+        items: list[AnswerItem],
         said: str | None,
         body: dict[str, Any],
         request_id: str | None,
         notes: list[str],
     ) -> ImagesAnswer:
-        if not images:
+        if not items:
             what = f'only text: "{quoted(said)}"' if said else "neither an image nor text"
             raise UpstreamError(
                 f"{request.model} answered with {what}. Nothing was stored; ask for a picture explicitly, or try "
@@ -193,16 +198,13 @@ class ChatImagesAPI:
             )
         usage = body.get("usage")
         return ImagesAnswer(
-            images, usage if isinstance(usage, dict) else None, request_id, text=said, notes=tuple(notes)
+            items, usage if isinstance(usage, dict) else None, request_id, text=said, notes=tuple(notes)
         )
 
-    async def _image(self, url: str, request_id: str | None) -> ReceivedImage:
+    async def _item(self, url: str | None) -> AnswerItem:
+        """One image of the answer on its own: a data URL decoded, another URL downloaded at once."""
+        if url is None:
+            return UnusableItem("no image URL")
         if url.startswith("data:"):
-            return ReceivedImage(b64(url.partition(",")[2], request_id), None)
-        try:
-            return ReceivedImage(await self._download(url), None)
-        except ImageServerError as exc:
-            raise UpstreamError(
-                f"The chat API answered with an image URL, but the image was not downloaded: {exc}",
-                request_id=request_id,
-            ) from exc
+            return b64_item(url.partition(",")[2])
+        return await download_item(self._download, url)

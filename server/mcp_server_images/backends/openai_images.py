@@ -16,16 +16,17 @@ from typing import Any
 
 from ..catalog.checks import ImageOptions
 from ..catalog.spec import Api, ModelSpec
-from ..errors import ImageServerError
 from .base import (
+    AnswerItem,
     Downloader,
     ImageRequest,
     ImagesAnswer,
     PartialHandler,
-    ReceivedImage,
     StreamEndedEarlyError,
+    UnusableItem,
     Upload,
-    b64,
+    b64_item,
+    download_item,
     partial_bytes,
     partial_index,
     revised,
@@ -108,13 +109,17 @@ def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]
 
 
 def edits_refused(error: UpstreamError, model: str) -> bool:
-    """Whether /images/edits refused the model itself (a 400 naming it), as it did gpt-image-2 at launch; such an
-    edit can go through the Responses API instead."""
-    if error.status != 400 or error.code == "moderation_blocked":
+    """Whether /images/edits refused the model itself, as it did gpt-image-2 at launch; such an edit can go through
+    the Responses API instead. The refusal comes in more than one wording ("Image edits are not supported for
+    gpt-image-2", "Invalid value: 'gpt-image-2'. Value must be 'dall-e-2'."): a 400 about the `model` parameter, or
+    one whose message names the model, is one."""
+    if error.status != 400 or error.code in ("moderation_blocked", "content_policy_violation"):
         return False
+    if error.param not in (None, "model"):
+        return False  # about another parameter (a size, a mask), which the Responses API would refuse as well
     text = error.message.lower()
     names = {model.lower(), model.lower().rsplit("/", 1)[-1]}
-    return "edit" in text and (error.param == "model" or any(name in text for name in names))
+    return error.param == "model" or any(name in text for name in names)
 
 
 class ImagesAPI:
@@ -174,33 +179,26 @@ class ImagesAPI:
                     elif kind.endswith(".completed"):
                         await stream.completed(event)
         except ConnectionBrokenError as exc:
-            if stream.images or stream.last_partial is None:
+            if stream.items or stream.last_partial is None:
                 raise
             raise StreamEndedEarlyError(exc.message, partial=stream.last_partial, request_id=stream.request_id) from exc
         return stream.answer()
 
     async def _decode(self, response: ApiResponse) -> ImagesAnswer:
-        items = response.body.get("data")
-        if not isinstance(items, list) or not items:
+        data = response.body.get("data")
+        if not isinstance(data, list) or not data:
             raise UpstreamError("The image API answered without any image data.", request_id=response.request_id)
-        images = [await self._image_bytes(item, response.request_id) for item in items]
+        items = [await self._item(item) for item in data]
         usage = response.body.get("usage")
-        return ImagesAnswer(images, usage if isinstance(usage, dict) else None, response.request_id)
+        return ImagesAnswer(items, usage if isinstance(usage, dict) else None, response.request_id)
 
-    async def _image_bytes(self, item: object, request_id: str | None) -> ReceivedImage:
+    async def _item(self, item: object) -> AnswerItem:
+        """One `data` item on its own: its base64, or its URL downloaded at once (URLs expire)."""
         if not isinstance(item, dict):
-            raise UpstreamError("The image API answered with a malformed data item.", request_id=request_id)
-        if isinstance(item.get(IMAGE_KEY), str | memoryview):
-            return ReceivedImage(b64(item[IMAGE_KEY], request_id), revised(item))
-        if isinstance(item.get("url"), str):
-            try:
-                data = await self._download(item["url"])
-            except ImageServerError as exc:
-                raise UpstreamError(
-                    f"The image API answered with a URL, but the image was not downloaded: {exc}", request_id=request_id
-                ) from exc
-            return ReceivedImage(data, revised(item))
-        raise UpstreamError("The image API answered with neither b64_json nor url for an image.", request_id=request_id)
+            return UnusableItem("not an object")
+        if item.get(IMAGE_KEY) is not None or not isinstance(item.get("url"), str):
+            return b64_item(item.get(IMAGE_KEY), revised(item))
+        return await download_item(self._download, item["url"], revised(item))
 
 
 @dataclass
@@ -208,7 +206,7 @@ class _Stream:
     """What a stream of image events has delivered so far."""
 
     on_partial: PartialHandler
-    images: list[ReceivedImage] = field(default_factory=list)
+    items: list[AnswerItem] = field(default_factory=list)
     usage: dict[str, Any] | None = None
     request_id: str | None = None
     last_partial: bytes | None = None
@@ -226,17 +224,17 @@ class _Stream:
         self.received += 1
 
     async def completed(self, event: dict[str, Any]) -> None:
-        self.images.append(ReceivedImage(b64(event.get("b64_json"), self.request_id), revised(event)))
+        self.items.append(b64_item(event.get("b64_json"), revised(event)))
         if isinstance(event.get("usage"), dict):
             self.usage = event["usage"]
 
     def answer(self) -> ImagesAnswer:
-        if not self.images:
+        if not self.items:
             raise StreamEndedEarlyError(
                 "The image stream ended before the final image arrived.",
                 partial=self.last_partial,
                 request_id=self.request_id,
             )
         return ImagesAnswer(
-            self.images, self.usage, self.request_id, skipped_partials=self.skipped, partials=self.received
+            self.items, self.usage, self.request_id, skipped_partials=self.skipped, partials=self.received
         )

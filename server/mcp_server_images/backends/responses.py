@@ -20,11 +20,10 @@ from .base import (
     ImageRequest,
     ImagesAnswer,
     PartialHandler,
-    ReceivedImage,
     StreamEndedEarlyError,
     Upload,
     UsagePart,
-    b64,
+    b64_item,
     partial_bytes,
     partial_index,
     quoted,
@@ -158,10 +157,10 @@ class ResponsesAPI:
         if body.get("status") == "failed" or isinstance(error, dict):
             raise stream_error(error or "the response failed", request_id)
         output = [item for item in _list(body.get("output")) if isinstance(item, dict)]
-        calls = [item for item in output if item.get("type") == "image_generation_call" and item.get("result")]
-        images = [ReceivedImage(b64(item["result"], request_id), revised(item)) for item in calls]
+        calls = [item for item in output if item.get("type") == "image_generation_call"]
+        items = [b64_item(item.get("result"), revised(item)) for item in calls]
         said = _text(output)
-        if not images:
+        if not calls:
             what = f'the mainline model said: "{quoted(said)}"' if said else "and no text either"
             raise UpstreamError(
                 f"The Responses API answered without an image ({what}). Nothing was stored; try again, or ask "
@@ -171,7 +170,7 @@ class ResponsesAPI:
         parts = _usage_parts(body, self.mainline, request.model)
         response_id = body.get("id") if isinstance(body.get("id"), str) else None
         return ImagesAnswer(
-            images,
+            items,
             sum_usage(part.usage for part in parts),
             request_id,
             text=said,

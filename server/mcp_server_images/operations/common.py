@@ -24,13 +24,14 @@ from ..backends import (
     PartialStream,
     ReceivedImage,
     StreamEndedEarlyError,
+    UnusableItem,
     UpstreamError,
     UsagePart,
     sum_usage,
 )
 from ..backends.base import quoted
 from ..catalog.checks import ImageOptions
-from ..catalog.spec import Api
+from ..catalog.spec import Api, ImageEndpoint
 from ..errors import ImageServerError
 from ..imaging.previews import Decoded, decode_ahead, decode_for_preview, likely_previewed, probe_keeping_pixels
 from ..imaging.probe import NotAnImageError, probe
@@ -107,7 +108,7 @@ class Delivered:
 
     records: list[ImageRecord]
     problems: list[str]
-    """One line per item of the answer that was not an image."""
+    """One entry per item of the answer that was not a usable image ("image 2: not valid base64")."""
     items: int
     usage: dict[str, Any] | None
     request_id: str | None
@@ -215,31 +216,33 @@ def billed_parts(model: str, answer: ImagesAnswer) -> tuple[BilledPart, ...]:
 
 
 def kept_images(delivered: list[Delivered], notes: list[str]) -> tuple[list[ImageRecord], list[str]]:
-    """The stored images of every answer, and a note on items that were not images. Fails only when not one
-    image could be kept."""
+    """The stored images of every answer, and a note naming each item that was not a usable image. Fails only
+    when not one image could be kept."""
     records = [record for one in delivered for record in one.records]
     problems = [problem for one in delivered for problem in one.problems]
     if not problems:
         return records, notes
-    detail = "; ".join(problems)
+    detail = "; ".join(problem.rstrip(".") for problem in problems)
     if not records:
         request_ids = ", ".join(sorted({one.request_id for one in delivered if one.request_id}))
         raise UpstreamError(
-            f"The image API answered with data that is not an image ({detail}).", request_id=request_ids or None
+            f"The image API answered without a usable image ({detail}).", request_id=request_ids or None
         )
     items = sum(one.items for one in delivered)
-    return records, [
-        *notes,
-        f"{len(records)} of {items} images were kept; the API sent data that is not an image for {detail}.",
-    ]
+    kept = f"{len(records)} of {items} images {'was' if len(records) == 1 else 'were'} kept"
+    return records, [*notes, f"{kept}; {detail}."]
 
 
 async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> Delivered:
-    """Store every image of the answer that decodes; say which did not."""
+    """Check each item of the answer alone and store every one that is an image; name the others. An item that
+    is bad in any way (no data, not base64, not an image, damaged, too large) never costs a good one."""
     records: list[ImageRecord] = []
     problems: list[str] = []
     fresh: dict[str, FreshImage] = {}
-    for number, image in enumerate(answer.images, start=1):
+    for number, image in enumerate(answer.items, start=1):
+        if isinstance(image, UnusableItem):
+            problems.append(f"image {number}: {image.problem}")
+            continue
         item_meta = replace(
             meta,
             revised_prompt=image.revised_prompt,
@@ -259,7 +262,7 @@ async def store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> De
     return Delivered(
         records,
         problems,
-        len(answer.images),
+        len(answer.items),
         answer.usage,
         answer.request_id,
         answer.skipped_partials,
@@ -340,6 +343,7 @@ async def fan_out(
     api: Api,
     send: Callable[[ImageRequest], Awaitable[Delivered]],
     upstream: Sequence[ImageRequest],
+    endpoint: ImageEndpoint,
 ) -> tuple[list[Delivered], list[str]]:
     """Send the batches of one call concurrently; keep what arrived, say what failed, fail only if all did."""
     delivered, failures = await gather([partial(send, one) for one in upstream])
@@ -351,6 +355,6 @@ async def fan_out(
         )
     if failures:
         if not delivered:
-            raise await explain_refusal(deps.models, chosen, failures[0])
+            raise await explain_refusal(deps.models, chosen, failures[0], endpoint)
         notes.append(f"{len(failures)} of {len(upstream)} requests failed: {failures[0]}")
     return delivered, notes

@@ -1,0 +1,99 @@
+"""Issue 21, item 2: every good image of an answer is kept, on every path an answer can take.
+
+Each path (the Images API's answer read with its base64 lifted or parsed whole, URL answers, native variations,
+chat image output, the Responses API, and the streamed finals of the three) gets an answer of two images whose
+second is bad in one way (base64 that does not decode, bytes that are no image, an image cut in half, no image
+field, a canvas too large, a URL that does not answer). The first image is stored and returned; the second is
+named in the result; nothing else is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import SettingsFactory, connect, text_of
+from tests.fake_openai import Emulator
+from tests.images import write_png
+from tests.test_slow import ProgressLog
+
+pytestmark = pytest.mark.anyio
+
+
+@dataclass(frozen=True)
+class AnswerPath:
+    """One way an answer reaches the server: the call that takes it and how the emulator is set up for it."""
+
+    tool: str
+    arguments: dict[str, Any]
+    switches: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)
+    streamed: bool = False
+    missing: str = "no image data"
+    """How this path names an item without any image field."""
+
+
+CHAT = {"prompt": "a fox", "model": "gemini-3.1-flash-image"}
+PATHS = {
+    "images-lifted": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}),
+    "images-whole": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"escape_slashes": True}),
+    "images-url": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"answer_urls": True}),
+    "variations": AnswerPath("create_image_variation", {"n": 2}, {"serves_retired": True}),
+    "chat": AnswerPath("generate_image", CHAT, settings={"provider": "gateway"}, missing="no image URL"),
+    "responses": AnswerPath("generate_image", {"prompt": "a fox", "api": "responses"}),
+    "images-streamed": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, streamed=True),
+    "chat-streamed": AnswerPath(
+        "generate_image", CHAT, settings={"provider": "gateway"}, streamed=True, missing="no image URL"
+    ),
+    "responses-streamed": AnswerPath("generate_image", {"prompt": "a fox", "api": "responses"}, streamed=True),
+}
+FAULTS = {
+    "bad_base64": "not valid base64",
+    "not_image": "the image is not an image the server can read",
+    "truncated": "the image is truncated or damaged",
+    "missing": None,  # the path's own wording
+    "oversized": "the image declares an enormous canvas and was refused as a decompression bomb",
+    "url_fails": "its URL was not downloaded",
+}
+URL_FAULTS = ("not_image", "truncated", "missing", "oversized", "url_fails")
+"""A URL answer carries no base64: its item faults are about what the URL serves."""
+
+
+def faults_of(path: str) -> tuple[str, ...]:
+    return URL_FAULTS if path == "images-url" else tuple(fault for fault in FAULTS if fault != "url_fails")
+
+
+CASES = [pytest.param(path, fault, id=f"{path}-{fault}") for path in PATHS for fault in faults_of(path)]
+
+
+@pytest.mark.parametrize(("path", "fault"), CASES)
+async def test_a_bad_item_is_named_and_the_good_one_kept(
+    make_settings: SettingsFactory, emulator: Emulator, output_dir: Path, home: Path, path: str, fault: str
+) -> None:
+    way = PATHS[path]
+    emulator.item_faults = [None, fault]
+    for name, value in way.switches.items():
+        setattr(emulator, name, value)
+    settings = {key: emulator.base_url if value == "gateway" else value for key, value in way.settings.items()}
+    arguments = dict(way.arguments)
+    if way.tool == "create_image_variation":
+        arguments["image"] = str(write_png(home / "cat.png", (256, 256)))
+    progress = ProgressLog()
+
+    async with connect(make_settings(**settings), mode="legacy") as client:
+        result = await client.call_tool(
+            way.tool, arguments, progress_callback=progress.record if way.streamed else None
+        )
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    [kept] = result.structured_content["images"]
+    assert Path(kept["path"]).read_bytes() == emulator.sent_images[0], "the good image, byte for byte"
+    assert sorted(path.suffix for path in output_dir.iterdir() if not path.name.startswith(".")) == [".json", ".png"]
+    problem = FAULTS[fault] or way.missing
+    assert f"1 of 2 images was kept; image 2: {problem}" in text_of(result)
+    if way.streamed:
+        assert progress.messages, "the answer came as a stream"
