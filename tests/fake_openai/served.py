@@ -3,7 +3,8 @@
 By default it is OpenAI in November 2026: dall-e-2, dall-e-3 and gpt-image-1 are shut down and answer
 `model_not_found` ("has been deprecated"), and the list carries each model's `shutdown_date`. Switches make it a
 gateway that still serves the retired models (`serves_retired`), give it an explicit list (`served_models`, ids
-or whole model objects, e.g. Dedalus' `openai/...` names), or break the list (`models_answer`: "404", "401",
+or whole model objects, e.g. Dedalus' `openai/...` names), serve models its list leaves out (`also_serves`, as
+gateways that list partially do), or break the list (`models_answer`: "404", "401",
 "html") the way providers without a usable `/models` do.
 """
 
@@ -34,6 +35,7 @@ class ServingState(Protocol):
     api_key: str
     serves_retired: bool
     served_models: list[str | dict[str, Any]] | None
+    also_serves: list[str]
     models_answer: str
 
 
@@ -53,6 +55,8 @@ def _model(model_id: str, shutdown: str | None) -> dict[str, Any]:
 def check_served(state: ServingState, raw_model: Any) -> None:
     """Refuse a model this provider does not serve, as the real API does, before looking at anything else."""
     model = model_name(raw_model, "dall-e-2")
+    if model in state.also_serves:
+        return
     if state.served_models is not None:
         served = {model_name(item if isinstance(item, str) else item["id"], "") for item in state.served_models}
         if model not in served:

@@ -18,10 +18,11 @@ from datetime import date
 
 import anyio
 
+from ..clock import Clock
 from ..errors import ConfigurationError, ImageServerError
 from ..settings import ProviderKind
 from .catalog import Catalog
-from .spec import Lifecycle, ModelKind, Replacement, ServedModel, Status
+from .spec import ImageEndpoint, Lifecycle, ModelKind, Replacement, ServedModel, Status
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +71,8 @@ class ModelDirectory:
         *,
         provider: ProviderKind,
         refresh_after: float,
-        clock: Callable[[], float] = time.monotonic,
-        today: Callable[[], date] = date.today,
+        clock: Clock,
+        monotonic: Callable[[], float] = time.monotonic,
         timeout: float = LIST_TIMEOUT,
     ) -> None:
         self._catalog = catalog
@@ -79,7 +80,7 @@ class ModelDirectory:
         self._provider = provider
         self._refresh_after = refresh_after
         self._clock = clock
-        self._today = today
+        self._monotonic = monotonic
         self._timeout = timeout
         self._served: ServedModels | None = None
         self._asked_at: float | None = None
@@ -90,7 +91,7 @@ class ModelDirectory:
 
     async def served(self) -> ServedModels | None:
         """The provider's list (asked once, refreshed after `refresh_after` s), or None when it is unknown."""
-        if self._asked_at is not None and self._clock() - self._asked_at < self._refresh_after:
+        if self._asked_at is not None and self._monotonic() - self._asked_at < self._refresh_after:
             return self._served
         if self._in_flight is not None:
             await self._in_flight.wait()
@@ -118,6 +119,10 @@ class ModelDirectory:
             return listed.shutdown_date
         lifecycle = self.lifecycle(model)
         return lifecycle.shutdown if lifecycle is not None else None
+
+    def today(self) -> date:
+        """The server clock's date, against which shutdown dates are past or to come."""
+        return self._clock.today()
 
     def lifecycle(self, model: str) -> Lifecycle | None:
         """The catalog's lifecycle, as updated by what the provider answered during this process."""
@@ -154,15 +159,33 @@ class ModelDirectory:
         advice = Lifecycle(replacements=self._served_replacements(model, lifecycle, served)).advice()
         return f"{self._retirement(name, lifecycle)}; {advice or 'pick another model'}."
 
-    async def resolve_default(self, configured: str, kind: ModelKind) -> DefaultChoice:
-        """The configured default if served, else its replacement chain, else the catalog's defaults for the kind."""
+    async def advice(self, model: str) -> str:
+        """What to use instead of a model going away, naming only replacements this provider serves ("use A
+        (fast) or B"); empty when it serves none of them."""
+        lifecycle = self.lifecycle(model)
+        if lifecycle is None:
+            return ""
+        served = await self.served()
+        return Lifecycle(replacements=self._served_replacements(model, lifecycle, served)).advice()
+
+    async def resolve_default(
+        self, configured: str, kind: ModelKind, endpoint: ImageEndpoint | None = None
+    ) -> DefaultChoice:
+        """The model a call that names none uses: the configured default if served; else, among the models that do
+        `endpoint`, its replacement chain, the catalog's defaults for the kind, then the best catalogued model the
+        provider lists (active before deprecated, newest first)."""
         served = await self.served()
         if self._usable(configured, served):
             return DefaultChoice(configured)
         chain = self._catalog.replacements(configured)
         why = self._unavailable(configured, served)
-        for candidate, relation in [*((c, "its replacement") for c in chain), *self._fallbacks(kind, chain)]:
-            if self._usable(candidate, served):
+        candidates = [
+            *((candidate, "its replacement") for candidate in chain),
+            *self._fallbacks(kind, chain),
+            *self._best_served(kind, endpoint, served),
+        ]
+        for candidate, relation in candidates:
+            if self._usable(candidate, served) and self._offers(candidate, endpoint):
                 listed = served.get(candidate) if served is not None else None
                 chosen = listed.id if listed is not None else candidate
                 return DefaultChoice(chosen, f"{why}; using {chosen}, {relation}")
@@ -173,7 +196,7 @@ class ModelDirectory:
     async def _ask(self) -> None:
         """Ask the provider once; on failure keep what was known (nothing, at first) and log a new state once."""
         models, failure = await self._fetch()
-        self._asked_at = self._clock()
+        self._asked_at = self._monotonic()
         if models is None:
             state, detail = failure
             if state != self._failure:
@@ -206,7 +229,7 @@ class ModelDirectory:
 
     def _retired(self, lifecycle: Lifecycle) -> bool:
         shut = lifecycle.status is Status.SHUT_DOWN
-        return shut or (lifecycle.shutdown is not None and lifecycle.shutdown <= self._today())
+        return shut or (lifecycle.shutdown is not None and lifecycle.shutdown <= self._clock.today())
 
     def _usable(self, model: str, served: ServedModels | None) -> bool:
         """Served by this provider; with the list unknown, not seen gone and (on OpenAI) not shut down."""
@@ -220,6 +243,29 @@ class ModelDirectory:
     def _fallbacks(self, kind: ModelKind, chain: list[str]) -> list[tuple[str, str]]:
         relation = f"the first of the catalog's {kind} models this provider serves"
         return [(name, relation) for name in self._catalog.defaults(kind) if name not in chain]
+
+    def _best_served(
+        self, kind: ModelKind, endpoint: ImageEndpoint | None, served: ServedModels | None
+    ) -> list[tuple[str, str]]:
+        """Every catalogued model of the kind the provider lists, the best first: what a provider that serves none
+        of the catalog's defaults still offers."""
+        if served is None:
+            return []
+        task = f" for {endpoint}" if endpoint is not None else ""
+        relation = f"the best {kind} model this provider serves{task}"
+        listed = [spec for spec in self._catalog.of_kind(kind) if served.get(spec.name) is not None]
+        tiers = (Status.ACTIVE, Status.DEPRECATED, Status.SHUT_DOWN)
+        ranked = sorted(listed, key=lambda spec: tiers.index(self._status(spec.lifecycle)))
+        return [(spec.name, relation) for spec in ranked]
+
+    def _status(self, lifecycle: Lifecycle) -> Status:
+        """The lifecycle's status as of today: a deprecated model whose date has passed is shut down."""
+        return Status.SHUT_DOWN if self._retired(lifecycle) else lifecycle.status
+
+    def _offers(self, model: str, endpoint: ImageEndpoint | None) -> bool:
+        """Whether a catalogued model does `endpoint` (a model outside the catalog is taken on trust)."""
+        spec = self._catalog.lookup(model)
+        return endpoint is None or spec is None or endpoint in spec.endpoints
 
     def _served_replacements(
         self, model: str, lifecycle: Lifecycle, served: ServedModels | None
@@ -237,7 +283,7 @@ class ModelDirectory:
         return ()
 
     def _retirement(self, name: str, lifecycle: Lifecycle) -> str:
-        if self._key(name) in self._gone and (lifecycle.shutdown is None or lifecycle.shutdown > self._today()):
+        if self._key(name) in self._gone and (lifecycle.shutdown is None or lifecycle.shutdown > self._clock.today()):
             return f"{name} is not served by this provider any more (it answered model_not_found)"
         text = f"{name} was shut down by {lifecycle.owner} on {lifecycle.shutdown}"
         return text if self._provider is ProviderKind.OPENAI else f"{text}, and this provider does not serve it"

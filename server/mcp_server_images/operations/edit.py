@@ -78,7 +78,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
     async def run() -> ImagesOutcome:
         await call.progress.step(road.sent_to(chosen.wire))
         send = partial(_send, deps, road, chosen, meta=meta, call=call)
-        delivered, sent = await fan_out(deps, chosen, road.api, send, upstream)
+        delivered, sent = await fan_out(deps, chosen, road.api, send, upstream, ImageEndpoint.EDITS)
         return await finish(deps, delivered, notes + sent, plan, quote.estimate)
 
     return await pay(call, quote, run)

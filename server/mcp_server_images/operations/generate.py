@@ -49,7 +49,7 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
     async def run() -> ImagesOutcome:
         await call.progress.step(road.sent_to(wire_model))
         send = partial(deliver, deps, road.backend.generate, meta=meta, call=call)
-        delivered, notes = await fan_out(deps, chosen, road.api, send, upstream)
+        delivered, notes = await fan_out(deps, chosen, road.api, send, upstream, ImageEndpoint.GENERATIONS)
         return await finish(deps, delivered, [*chosen.notes, *notes], plan, quote.estimate)
 
     return await pay(call, quote, run)

@@ -46,18 +46,23 @@ class Chosen:
 async def choose(
     models: Models, requested: str | None, kind: ModelKind, endpoint: ImageEndpoint | None = None
 ) -> Chosen:
-    """The model for a call, checked against the provider before any request; raises ParameterError if unusable."""
+    """The model for a call, checked against the provider before any request; raises ParameterError if unusable.
+
+    The model the call names is the model sent: the default is resolved only when it names none. On OpenAI's own
+    API its model list decides what exists; elsewhere the list is evidence (gateways list partially), so a named
+    model it lacks is sent, and a `model_not_found` answer is explained with what the list offers.
+    """
     notes: list[str] = []
     name = requested.strip() if requested else None
     if not name:
-        default = await models.directory.resolve_default(models.configured(kind), kind)
+        default = await models.directory.resolve_default(models.configured(kind), kind, endpoint)
         name = default.model
         if default.reason:
             notes.append(f"Default model: {default.reason}.")
     problem = await models.directory.lifecycle_problem(name)
     if problem is not None:
         raise ParameterError("model", problem)
-    if await models.directory.is_served(name) is False:
+    if models.provider is ProviderKind.OPENAI and await models.directory.is_served(name) is False:
         raise ParameterError("model", await _not_served(models, name, kind, endpoint))
     warning = await _shutdown_warning(models, name)
     if warning:
@@ -67,22 +72,32 @@ async def choose(
     return Chosen(name, wire, spec, tuple(notes))
 
 
-async def explain_refusal(models: Models, chosen: Chosen, error: ImageServerError) -> ImageServerError:
-    """A `model_not_found` answer becomes the explanation a refusal before the request would have given."""
+async def explain_refusal(
+    models: Models, chosen: Chosen, error: ImageServerError, endpoint: ImageEndpoint | None = None
+) -> ImageServerError:
+    """A `model_not_found` answer becomes the explanation a refusal before the request would have given, with
+    the models the provider's list offers for the task."""
     if not isinstance(error, UpstreamError) or error.code != "model_not_found":
         return error
     models.directory.mark_shut_down(chosen.name)
     problem = await models.directory.lifecycle_problem(chosen.name)
-    message = f"{problem} (The provider answered model_not_found: {error.message})"
+    kind = chosen.spec.kind if chosen.spec is not None else ModelKind.IMAGE
+    offered = await _served_hint(models, kind, endpoint)
+    message = f"{problem} (The provider answered model_not_found: {error.message}){offered}"
     return UpstreamError(message, code=error.code, request_id=error.request_id)
 
 
 async def _not_served(models: Models, name: str, kind: ModelKind, endpoint: ImageEndpoint | None) -> str:
+    hint = await _served_hint(models, kind, endpoint)
+    return f"{name} is not served by this provider.{hint} Call list_models to see what it serves."
+
+
+async def _served_hint(models: Models, kind: ModelKind, endpoint: ImageEndpoint | None) -> str:
+    """ " Served image models that do edits: a, b." from the provider's list, or "" when it names none."""
     served = await models.directory.served()
     fitting = [spec.name for spec in _catalogued_and_served(models, served, kind) if _offers(spec, endpoint)]
     what = f"{kind} models" + (f" that do {endpoint}" if endpoint else "")
-    hint = f" Served {what}: {', '.join(fitting)}." if fitting else ""
-    return f"{name} is not served by this provider.{hint} Call list_models to see what it serves."
+    return f" Served {what}: {', '.join(fitting)}." if fitting else ""
 
 
 def _catalogued_and_served(models: Models, served: ServedModels | None, kind: ModelKind) -> list[ModelSpec]:
@@ -98,9 +113,9 @@ async def _shutdown_warning(models: Models, name: str) -> str | None:
     if shutdown is None:
         return None
     lifecycle = models.directory.lifecycle(name)
-    advice = lifecycle.advice() if lifecycle is not None else ""
+    advice = await models.directory.advice(name)
     instead = f"; {advice}" if advice else ""
-    if shutdown <= date.today():
+    if shutdown <= models.directory.today():
         owner = lifecycle.owner if lifecycle is not None else "OpenAI"
         return f"Warning: {name} was shut down by {owner} on {shutdown}; this provider still serves it{instead}."
     return f"Warning: {name} shuts down on {shutdown}{instead}."
@@ -142,15 +157,17 @@ async def list_models(models: Models) -> ModelList:
     for spec in models.catalog:
         is_served = None if served is None else served.get(spec.name) is not None
         lifecycle = models.directory.lifecycle(spec.name) or spec.lifecycle
-        if is_served is False or (is_served is None and lifecycle.status is Status.SHUT_DOWN):
-            continue
         shutdown = await models.directory.shutdown_date(spec.name)
+        past = shutdown is not None and shutdown <= models.directory.today()
+        status = Status.SHUT_DOWN if past else lifecycle.status
+        if is_served is False or (is_served is None and status is Status.SHUT_DOWN):
+            continue
         listed.append(
             ListedModel(
                 name=Catalog.wire_name(spec.name, models.provider, spec.vendor),
                 kind=spec.kind,
                 served=is_served,
-                status=lifecycle.status,
+                status=status,
                 shutdown=shutdown,
                 default=spec.name.lower() in default_names,
                 spec=spec,

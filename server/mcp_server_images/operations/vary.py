@@ -1,14 +1,13 @@
 """create_image_variation's use case: dall-e-2's native endpoint where it is served, emulation through edits elsewhere.
 
-Which way a variation goes is a pure plan from the request, the catalog and what the provider serves. A provider
-that answers "no such model" for dall-e-2 is remembered by the model directory (the explicit memo), and later
-variations go straight to edits with the resolved default image model.
+A provider that answers "no such model" for dall-e-2 is remembered by the model directory (the explicit memo), and
+later variations go straight to edits with the resolved default image model.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import partial
 
 import anyio
@@ -36,78 +35,58 @@ VARIATION_PROMPT = (
 )
 
 
-@dataclass(frozen=True)
-class Emulation:
-    """How to make the variation through edits: which model, which size, and what to tell the user."""
-
-    model: str
-    size: str | None
-    notes: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class VariationPlan:
-    native: str | None
-    """The model to send to /images/variations, or None to go through edits."""
-    emulation: Emulation
-
-
-def plan_variation(
-    request: VariationRequest, catalog: Catalog, *, edit_default: str, native_usable: bool
-) -> VariationPlan:
-    """Decide the route without side effects; validates a native request before anything is sent.
-
-    Without a model, dall-e-2's native endpoint is used where the provider serves it, else edits on the default
-    image model. A model without a variations endpoint is emulated through edits on that model.
-    """
-    requested = request.model or VARIATIONS_MODEL
-    spec = catalog.lookup(requested)
-    native = spec is not None and ImageEndpoint.VARIATIONS in spec.endpoints
-    if native:
-        catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions(n=request.n, size=request.size))
-    edit_model = edit_default if native else requested
-    size, notes = request.size, []
-    if size is not None and not _edit_size_ok(catalog, edit_model, size):
-        size = None
-        notes.append(f"size {request.size} is not available for {edit_model} edits, so the model chose the size.")
-    native_model = requested if native and native_usable else None
-    return VariationPlan(native_model, Emulation(edit_model, size, tuple(notes)))
-
-
 async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> ImagesOutcome:
+    """Natively when the model (dall-e-2 when none is named) has a variations endpoint the provider serves; else
+    through edits on the named model, or on the default image model when the call names none.
+
+    The default image model is resolved only when the variation goes through edits without a named model, so a
+    call naming a model never fails because the default is not served.
+    """
     models = deps.models
-    notes: list[str] = []
-    native: Chosen | None = None
+    requested = request.model or VARIATIONS_MODEL
+    spec = models.catalog.lookup(requested)
+    if spec is None or ImageEndpoint.VARIATIONS not in spec.endpoints:
+        return await _emulate(deps, request, call, request.model, [])
+    models.catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions(n=request.n, size=request.size))
     why_not = None if request.model is not None else await _why_not_native(deps)
-    if why_not is None:
-        native = await choose(models, request.model or VARIATIONS_MODEL, ModelKind.IMAGE)
-    else:
-        notes.append(f"No native variations: {why_not}.")
-    edit_default = (await choose(models, None, ModelKind.IMAGE, ImageEndpoint.EDITS)).name
-    plan = plan_variation(request, models.catalog, edit_default=edit_default, native_usable=native is not None)
-    if plan.native is not None and native is not None:
-        try:
-            return await _native(deps, native, request, call)
-        except UpstreamError as exc:
-            if exc.code != "model_not_found" and exc.status != 404:
-                raise
-            models.directory.mark_shut_down(native.name)
-            log.info("variations model %s is not available upstream; emulating through edits", native.name)
-            notes.append(f"{native.name} is not available at this provider ({exc.message})")
-    emulation = plan.emulation
+    if why_not is not None:
+        return await _emulate(deps, request, call, None, [f"No native variations: {why_not}."])
+    native = await choose(models, requested, ModelKind.IMAGE)
+    try:
+        return await _native(deps, native, request, call)
+    except UpstreamError as exc:
+        if exc.code != "model_not_found" and exc.status != 404:
+            raise
+        models.directory.mark_shut_down(native.name)
+        log.info("variations model %s is not available upstream; emulating through edits", native.name)
+        return await _emulate(
+            deps, request, call, None, [f"{native.name} is not available at this provider ({exc.message})"]
+        )
+
+
+async def _emulate(
+    deps: ImageDeps, request: VariationRequest, call: Call, model: str | None, notes: list[str]
+) -> ImagesOutcome:
+    """The variation as an edit of the image with a variation prompt, on `model` (None: the default image model);
+    a size that model's edits do not take is left to the model, and the result says so."""
+    edit_model = (await choose(deps.models, model, ModelKind.IMAGE, ImageEndpoint.EDITS)).name
+    size = request.size
+    if size is not None and not _edit_size_ok(deps.models.catalog, edit_model, size):
+        size = None
+        notes = [*notes, f"size {request.size} is not available for {edit_model} edits, so the model chose the size."]
     outcome = await edit(
         deps,
         EditRequest(
             images=[request.image],
             prompt=VARIATION_PROMPT,
-            model=emulation.model,
-            options=ImageOptions(n=request.n, size=emulation.size),
+            model=model,
+            options=ImageOptions(n=request.n, size=size),
             save=request.save,
             client_roots=request.client_roots,
         ),
         call,
     )
-    notes += [*emulation.notes, f"Emulated through /images/edits on {outcome.model} with a variation prompt."]
+    notes = [*notes, f"Emulated through /images/edits on {outcome.model} with a variation prompt."]
     return replace(outcome, notes=notes + outcome.notes, method="edits")
 
 
