@@ -33,34 +33,61 @@ async def generate(client: Client) -> tuple[bool, str]:
     return bool(result.is_error), text_of(result)
 
 
-async def test_url_answers_go_through_the_address_guard(
+async def test_url_answers_on_the_providers_own_origin_are_fetched(
+    make_settings: SettingsFactory, emulator: Emulator
+) -> None:
+    """Local servers (LocalAI, vLLM-Omni, Ollama) answer with URLs on localhost: the provider's own origin (here
+    the emulator's, 127.0.0.1) is fetched without allowing private URLs in general."""
+    emulator.answer_urls = True
+    async with connect(make_settings()) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a fox"})
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    [kept] = result.structured_content["images"]
+    assert Path(kept["path"]).read_bytes() == emulator.sent_images[0]
+    assert len([r for r in emulator.requests if r.path.startswith("/files/")]) == 1
+
+
+async def test_url_answers_elsewhere_go_through_the_address_guard(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
+    """Another origin on this machine (another host name, another port), a redirect from the provider's origin to
+    one, and cloud metadata: each refused before connecting; with private URLs allowed, metadata still is."""
     emulator.serves_retired = True  # dall-e-2 answers with URLs
+    port = int(emulator.origin.rsplit(":", 1)[1])
     local = emulator.serve_file("local.png", png_bytes(), "image/png")
+    other_host = local.replace("127.0.0.1", "localhost")
+    other_port = local.replace(f":{port}/", f":{port + 1 if port < 65535 else port - 1}/")
     hop = emulator.serve_file("hop.png", b"", "image/png")
     metadata = "http://169.254.169.254/latest/meta-data/iam"
-    emulator.enqueue(url_answer(local), url_answer(metadata))
+    emulator.enqueue(
+        url_answer(other_host),
+        url_answer(other_port),
+        url_answer(hop),
+        Fault(status=302, path="/files/hop.png", body=b"", headers={"location": other_host}),
+        url_answer(metadata),
+    )
     async with connect(make_settings()) as client:
-        loopback = await generate(client)
-        direct = await generate(client)
+        refused = [await generate(client) for _ in range(4)]
     emulator.enqueue(
         url_answer(hop), Fault(status=302, path="/files/hop.png", body=b"", headers={"location": metadata})
     )
     async with connect(make_settings(allow_private_urls=True)) as client:
         redirected = await generate(client)
 
-    prefix = "The image API answered with a URL, but the image was not downloaded: Refusing to fetch an image from "
-    assert loopback[0] and loopback[1].startswith(
-        f"{prefix}127.0.0.1: it resolves to 127.0.0.1, a loopback address. Only public addresses are fetched; set "
-        "MCP_IMAGES_ALLOW_PRIVATE_URLS=true to allow loopback and private ones. (request id req_"
-    )
-    for failed, text in (direct, redirected):
+    prefix = "The image API answered without a usable image (image 1: its URL was not downloaded (Refusing to fetch "
+    hosts = ["localhost", "127.0.0.1", "localhost"]
+    for (failed, text), host in zip(refused[:3], hosts, strict=True):
+        assert failed
+        assert text.startswith(f"{prefix}an image from {host}: it resolves to "), text
+        assert "a loopback address. Only public addresses are fetched; set MCP_IMAGES_ALLOW_PRIVATE_URLS=true" in text
+    for failed, text in (refused[3], redirected):
         assert failed
         assert text.startswith(
-            f"{prefix}169.254.169.254: it resolves to 169.254.169.254, a link-local address. {NEVER}"
+            f"{prefix}an image from 169.254.169.254: it resolves to 169.254.169.254, a link-local address. {NEVER}"
         )
-    assert [r.path for r in emulator.requests if r.path.startswith("/files/")] == ["/files/hop.png"]
+    assert [r.path for r in emulator.requests if r.path.startswith("/files/")] == ["/files/hop.png"] * 2
     assert not output_dir.exists() or not any(output_dir.glob("*.png"))
 
 

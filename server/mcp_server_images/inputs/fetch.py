@@ -7,7 +7,9 @@ private-URL setting lets loopback and private (LAN) addresses through for local 
 the other special ranges stay refused, because cloud metadata endpoints live there. The connection then goes to
 the address that was checked, so a DNS answer cannot change between the check and the connect. Bodies are
 limited in bytes and time, and must say they are images. Image URLs the image API answers with are fetched
-here too, under the same rules.
+here too, under the same rules, by a fetcher of their own that also trusts the configured provider's origin:
+a local server (LocalAI, vLLM-Omni, Ollama) answers with URLs on localhost. Only URLs on exactly that scheme,
+host and port are let through to a loopback or private address; a redirect elsewhere is checked like any URL.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
 import anyio
@@ -42,6 +45,19 @@ BROADCAST = ipaddress.ip_address("255.255.255.255")
 TEREDO = ipaddress.ip_network("2001::/32")
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
 MASK32 = 0xFFFFFFFF
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Origin = tuple[str, str, int]
+"""(scheme, host, port) of a URL, the port filled in for the scheme's default."""
+
+_TRUSTED_HOP: ContextVar[bool] = ContextVar("trusted_hop", default=False)
+"""Set while a fetcher connects for a URL on its trusted origin (the provider's own answers)."""
+
+
+def origin_of(url: httpx2.URL | str) -> Origin:
+    parsed = httpx2.URL(url)
+    scheme = parsed.scheme.lower()
+    return scheme, parsed.host.lower(), parsed.port or DEFAULT_PORTS.get(scheme, 0)
 
 
 @dataclass(frozen=True)
@@ -100,8 +116,10 @@ def _a(kind: str) -> str:
 class GuardedBackend(httpcore2.AsyncNetworkBackend):
     """Resolves, checks and pins every TCP connection httpcore opens."""
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, trusted: Origin | None = None) -> None:
         self._allow_private = allow_private
+        self._trusted = None if trusted is None else trusted[1:]
+        """Host and port of the trusted origin, whose connections may reach loopback and private addresses."""
         self._inner = httpcore2.AnyIOBackend()
 
     async def connect_tcp(
@@ -121,9 +139,10 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
         except OSError as exc:
             raise RefError(f"Cannot resolve the host {host!r} of the image URL ({exc}).") from exc
         addresses = [str(info[4][0]) for info in infos]
+        trusted = _TRUSTED_HOP.get() and (host.strip("[]").lower(), port) == self._trusted
         for address in addresses:
             problem = address_problem(address)
-            if problem is None or (self._allow_private and problem.allowable):
+            if problem is None or ((self._allow_private or trusted) and problem.allowable):
                 continue
             hint = (
                 "set MCP_IMAGES_ALLOW_PRIVATE_URLS=true to allow loopback and private ones"
@@ -143,23 +162,31 @@ class GuardedBackend(httpcore2.AsyncNetworkBackend):
 class GuardedTransport(httpx2.AsyncHTTPTransport):
     """httpx2's transport with the guarded backend underneath (and no proxies from the environment)."""
 
-    def __init__(self, *, allow_private: bool) -> None:
+    def __init__(self, *, allow_private: bool, trusted: Origin | None = None) -> None:
         super().__init__(trust_env=False)
         # httpx2 builds its pool without a backend hook; swap in one that owns the connect step.
         self._pool = httpcore2.AsyncConnectionPool(
             ssl_context=httpx2.create_ssl_context(trust_env=False),
-            network_backend=GuardedBackend(allow_private=allow_private),
+            network_backend=GuardedBackend(allow_private=allow_private, trusted=trusted),
         )
 
 
 class UrlFetcher:
-    """One pooled client for image URLs, for the server's life."""
+    """One pooled client for image URLs, for the server's life.
 
-    def __init__(self, *, allow_private: bool, timeout: float, max_bytes: int) -> None:
+    With `trusted_origin` (the provider's base URL, for the URLs its answers carry) a URL on exactly that scheme,
+    host and port may reach a loopback or private address. Its pool is its own: a connection opened for the
+    trusted origin is never reused for a URL a user gave.
+    """
+
+    def __init__(
+        self, *, allow_private: bool, timeout: float, max_bytes: int, trusted_origin: str | None = None
+    ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
+        self._trusted = None if trusted_origin is None else origin_of(trusted_origin)
         self._http = httpx2.AsyncClient(
-            transport=GuardedTransport(allow_private=allow_private),
+            transport=GuardedTransport(allow_private=allow_private, trusted=self._trusted),
             timeout=httpx2.Timeout(timeout),
             follow_redirects=False,
             headers={"user-agent": "mcp-server-images", "accept": "image/*"},
@@ -188,11 +215,15 @@ class UrlFetcher:
         for _ in range(MAX_REDIRECTS + 1):
             if current.scheme not in ("http", "https"):
                 raise RefError(f"Refusing to follow {url} to {current}: only http and https URLs are fetched.")
-            async with self._http.stream("GET", current) as response:
-                if response.status_code in REDIRECT_CODES and "location" in response.headers:
-                    current = current.join(response.headers["location"])
-                    continue
-                return await self._body(response, url)
+            trusted = _TRUSTED_HOP.set(self._trusted is not None and origin_of(current) == self._trusted)
+            try:
+                async with self._http.stream("GET", current) as response:
+                    if response.status_code in REDIRECT_CODES and "location" in response.headers:
+                        current = current.join(response.headers["location"])
+                        continue
+                    return await self._body(response, url)
+            finally:
+                _TRUSTED_HOP.reset(trusted)
         raise RefError(f"{url} redirected more than {MAX_REDIRECTS} times.")
 
     async def _body(self, response: httpx2.Response, url: str) -> bytes:
