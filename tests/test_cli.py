@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pty
 import select
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from mcp_server_images.cli import FLAGS, describe, load_settings
 from mcp_server_images.settings import Settings
+from tests.outside import REPO
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -115,6 +117,7 @@ def test_started_in_a_terminal_it_says_what_it_waits_for(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
+        cwd=tmp_path,
         bufsize=0,  # unbuffered, so select() sees every line that has not been read yet
     )
     os.close(terminal)
@@ -131,10 +134,42 @@ def test_started_in_a_terminal_it_says_what_it_waits_for(tmp_path: Path) -> None
 
     text = "".join(lines)
     assert "It is now waiting for an MCP client on stdin/stdout" in text
-    assert "Connect a client:   mcp-server-images config <client>   (claude-desktop, claude-code," in text
-    assert "Check the set-up:   mcp-server-images doctor" in text
+    # Run from a checkout, where the console script is not on PATH: the form that works there.
+    assert f'Connect a client:   make run ARGS="config <client>"   (in {REPO})' in text
+    assert "(<client>: claude-desktop, claude-code," in text
+    assert f'Check the set-up:   make run ARGS="doctor"   (in {REPO})' in text
     assert "WARNING mcp_server_images: No API key: set MCP_IMAGES_API_KEY or OPENAI_API_KEY." in text
     assert stdout == b""
+
+
+def test_ctrl_c_in_a_terminal_stops_it_at_once(tmp_path: Path) -> None:
+    """The first Ctrl+C ends the server; nothing more has to be typed (it used to wait for Enter)."""
+    controller, terminal = pty.openpty()
+    env = {**os.environ, "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mcp_server_images"],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        bufsize=0,
+    )
+    os.close(terminal)
+    assert process.stdout is not None
+    # Typed at the terminal: a ping, whose answer shows the server is reading its input.
+    os.write(controller, b'{"jsonrpc":"2.0","id":1,"method":"ping"}\n')
+    ready, _, _ = select.select([process.stdout], [], [], 120)  # a guard against a hang, not a timing check
+    assert ready and b'"id":1' in process.stdout.readline()
+
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=60)  # a guard against a hang: it stops without further input
+    finally:
+        process.kill()
+        os.close(controller)
+
+    assert process.returncode == 0
+    assert "received SIGINT; shutting down" in stderr.decode()
 
 
 def test_no_banner_when_a_client_starts_it(tmp_path: Path) -> None:

@@ -248,8 +248,8 @@ async def test_save_to_outside_the_roots_is_refused_first(
 ) -> None:
     result = await client.call_tool("generate_image", {"prompt": "x", "save_to": str(tmp_path / "elsewhere.png")})
     assert text_of(result) == (
-        f"'{tmp_path / 'elsewhere.png'}' is outside the folders this server may use ({output_dir}, {home}). Use a "
-        "path inside one of them, or add its folder to MCP_IMAGES_ALLOWED_DIRS."
+        f"'{tmp_path / 'elsewhere.png'}' is outside the folders this server may use ({output_dir}, {home}), so it "
+        "was not looked at. Use a path inside one of them, or add its folder to MCP_IMAGES_ALLOWED_DIRS."
     )
     hidden = await client.call_tool("generate_image", {"prompt": "x", "save_to": "~/.config/x.png"})
     assert text_of(hidden) == (

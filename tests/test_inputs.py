@@ -157,8 +157,8 @@ async def test_refusals_send_nothing_upstream(
     roots = f"{output_dir}, {home}"
 
     cases = {
-        str(outside): f"'{outside}' is outside the folders this server may use ({roots}). Use a path inside one of "
-        "them, or add its folder to MCP_IMAGES_ALLOWED_DIRS.",
+        str(outside): f"'{outside}' is outside the folders this server may use ({roots}), so it was not looked at. "
+        "Use a path inside one of them, or add its folder to MCP_IMAGES_ALLOWED_DIRS.",
         "~/.secret/cat.png": "'~/.secret/cat.png' is inside a hidden file or folder ('.secret'); the server does "
         "not use hidden paths.",
         str(link): f"'{link}' goes through a symbolic link that leads outside the allowed folders (to {outside}); "
@@ -263,4 +263,18 @@ async def test_client_roots_become_readable(
     else:
         # The 2026-07-28 protocol retired roots; such clients name folders through MCP_IMAGES_ALLOWED_DIRS instead.
         assert failed
-        assert "'logo.png' is outside the folders this server may use" in text
+        assert text.startswith("No file 'logo.png' in the folders a relative path is looked for in ("), text
+
+
+async def test_a_relative_path_that_is_nowhere_says_where_it_was_looked_for(
+    client: Client, emulator: Emulator, output_dir: Path
+) -> None:
+    """A typo, or a file in another folder: not "outside the folders this server may use", which it may not be."""
+    result = await client.call_tool("edit_image", {"images": ["Desktop/cat.png"], "prompt": "add a hat"})
+
+    assert result.is_error
+    assert text_of(result) == (
+        f"No file 'Desktop/cat.png' in the folders a relative path is looked for in ({Path.cwd()}, {output_dir}). "
+        "Give the image's full path (for example ~/Pictures/cat.png), or a stored image id."
+    )
+    assert emulator.requests_except_models == []

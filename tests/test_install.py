@@ -17,10 +17,12 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import jsonschema
 import pytest
 import yaml
 from mcp import Client, StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from mcp_server_images import __version__
 from mcp_server_images.client_config import CLIENTS, KEY_PLACEHOLDER, Launch
@@ -28,6 +30,7 @@ from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
 from tests.outside import REPO, NodeTools, node_tools
 from tests.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA
+from tests.test_transports import free_port, http_server, server_env
 
 __all__ = ["node_tools"]
 
@@ -92,14 +95,18 @@ def readme_blocks(client: str, launch: Launch) -> str:
 
 
 @pytest.mark.parametrize("client", list(CLIENTS))
-def test_the_readme_shows_each_clients_snippet_in_both_forms(client: str) -> None:
+def test_the_readme_shows_each_clients_snippet(client: str) -> None:
     env = {"OPENAI_API_KEY": KEY_PLACEHOLDER}
     checkout = Launch("/ABSOLUTE/PATH/TO/mcp-server-images/.venv/bin/mcp-server-images", (), env)
-    published = Launch("uvx", ("mcp-server-images",), env)
 
     assert readme_blocks(client, checkout) in README
-    assert readme_blocks(client, published) in README
     assert f'`make run ARGS="config {client}"`' in " ".join(README.split()) or client == "vscode-cli"
+
+
+def test_the_readme_tells_the_uvx_form_once() -> None:
+    flat = " ".join(README.split())
+    assert flat.count("Once the package is published on PyPI") == 1
+    assert '`"command": "uvx"` and `"args": ["mcp-server-images"]`' in flat
 
 
 def test_config_names_the_providers_variables(tmp_path: Path) -> None:
@@ -109,6 +116,88 @@ def test_config_names_the_providers_variables(tmp_path: Path) -> None:
 
     assert dedalus.env == {"DEDALUS_API_KEY": KEY_PLACEHOLDER, "MCP_IMAGES_PROVIDER": "dedalus"}
     assert gateway.env == {"MCP_IMAGES_API_KEY": KEY_PLACEHOLDER, "MCP_IMAGES_PROVIDER": "https://gateway.example/v1"}
+
+
+def test_config_keeps_every_setting_given(emulator: Emulator, tmp_path: Path) -> None:
+    """Flags and variables given to `config` go into the snippet, so the client starts the server as configured."""
+    images = tmp_path / "my images"
+    command = [sys.executable, "-m", "mcp_server_images", "--output-dir", str(images), "--daily-budget", "3"]
+    launch = parse_snippet("cursor", printed_config(command, "cursor"))
+
+    assert launch.env == {
+        "OPENAI_API_KEY": KEY_PLACEHOLDER,
+        "MCP_IMAGES_DAILY_BUDGET": "3.0",
+        "MCP_IMAGES_OUTPUT_DIR": str(images),
+    }
+
+
+def printed_http_config(command: list[str], client: str) -> str:
+    result = subprocess.run([*command, "config", client], capture_output=True, text=True, timeout=60, check=True)
+    return result.stdout
+
+
+def http_snippet(client: str, text: str) -> tuple[str, dict[str, str]]:
+    """The URL and headers a client would take from its HTTP snippet."""
+    if client == "claude-code":
+        words = shlex.split(text)
+        headers = [words[i + 1] for i, word in enumerate(words) if word == "--header"]
+        return words[-3], dict(header.split(": ", 1) for header in headers)
+    if client == "vscode-cli":
+        entry = json.loads(shlex.split(text)[2])
+        return entry["url"], entry.get("headers", {})
+    if client == "codex":
+        codex = tomllib.loads(text)["mcp_servers"]["images"]
+        assert codex["bearer_token_env_var"] == "MCP_IMAGES_AUTH_TOKEN"
+        return codex["url"], {"Authorization": "Bearer your-auth-token"}
+    if client == "goose":
+        goose = yaml.safe_load(text)["extensions"]["images"]
+        assert goose["type"] == "streamable_http"
+        return goose["uri"], goose["headers"]
+    if client == "claude-desktop":
+        bridge = json.loads(text)["mcpServers"]["images"]
+        assert bridge["command"] == "npx" and bridge["args"][:3] == ["-y", "mcp-remote", bridge["args"][2]]
+        return bridge["args"][2], {"Authorization": bridge["env"]["AUTH_HEADER"]}
+    if client == "vscode":
+        server = json.loads(text)["servers"]["images"]
+        assert server["type"] == "http" and server["headers"]["Authorization"] == "Bearer ${input:auth-token}"
+        return server["url"], {"Authorization": "Bearer your-auth-token"}
+    entry = json.loads(text)["mcpServers"]["images"]
+    return entry[{"cursor": "url", "gemini": "httpUrl", "windsurf": "serverUrl"}[client]], entry["headers"]
+
+
+@pytest.mark.parametrize("client", list(CLIENTS))
+def test_config_for_http_points_the_client_at_the_server_with_its_token(client: str) -> None:
+    command = [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", "9123"]
+    result = subprocess.run(
+        [*command, "--auth-token", "s3cret-token-value", "config", client],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    url, headers = http_snippet(client, result.stdout)
+    assert url == "http://127.0.0.1:9123/mcp"
+    assert headers == {"Authorization": "Bearer your-auth-token"}
+    assert "s3cret-token-value" not in result.stdout + result.stderr, "the token itself is never printed"
+    assert "Start the server with the same settings: " in result.stderr
+    assert "MCP_IMAGES_AUTH_TOKEN=your-auth-token MCP_IMAGES_PORT=9123 " in result.stderr
+
+
+async def test_the_http_snippet_connects_once_the_token_is_filled_in(emulator: Emulator, output_dir: Path) -> None:
+    port = free_port()
+    command = [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", str(port)]
+    snippet = printed_http_config([*command, "--auth-token", "t"], "cursor")
+    url, headers = http_snippet("cursor", snippet)
+    filled = {name: value.replace("your-auth-token", "a-real-token") for name, value in headers.items()}
+
+    env = server_env(emulator, output_dir, MCP_IMAGES_AUTH_TOKEN="a-real-token")
+    with http_server(env, port=port):
+        async with (
+            httpx2.AsyncClient(headers=filled, timeout=httpx2.Timeout(30, read=300)) as http,
+            Client(streamable_http_client(url, http_client=http)) as client,
+        ):
+            assert [tool.name for tool in (await client.list_tools()).tools] == TOOLS
 
 
 def make(*args: str) -> None:
@@ -158,6 +247,20 @@ async def test_the_wheel_installs_and_serves_with_its_own_command(
 
     assert launch.command == str(command)
     assert await listed_tools(launch, with_emulator(dict(launch.env), emulator, output_dir)) == TOOLS
+
+
+@pytest.mark.parametrize("on_path", [False, True], ids=["by-path", "on-path"])
+def test_the_wheels_hints_name_its_own_command(wheel_env: Path, tmp_path: Path, on_path: bool) -> None:
+    """Outside a checkout the hints name the command that works there: its name when it is on PATH, else its
+    absolute path (never `make run`)."""
+    command = wheel_env / "bin" / "mcp-server-images"
+    search = f"{command.parent}{os.pathsep}/usr/bin:/bin" if on_path else "/usr/bin:/bin"
+    env = {"PATH": search, "HOME": str(tmp_path), "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
+    doctor = subprocess.run([str(command), "doctor"], capture_output=True, text=True, env=env, timeout=60, cwd=tmp_path)
+
+    expected = "mcp-server-images config <client>" if on_path else f"{command} config <client>"
+    assert f"(`{expected}` prints one)" in doctor.stdout, doctor.stdout
+    assert "make run" not in doctor.stdout
 
 
 def test_the_wheels_description_carries_the_registry_name(wheel_env: Path) -> None:

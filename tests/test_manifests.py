@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,9 @@ from typing import Any
 import pytest
 from mcp import Client, StdioServerParameters
 
+from mcp_server_images.catalog.catalog import Catalog
+from mcp_server_images.catalog.spec import Status
+from mcp_server_images.settings import Settings
 from tests.conftest import stored_images
 from tests.fake_openai import Emulator
 
@@ -90,3 +94,16 @@ async def test_checkout_form_starts_the_server(name: str, server_of: Any, emulat
     assert "generate_image" in [tool.name for tool in tools.tools]
     assert not result.is_error
     assert len(stored_images(output_dir)) == 1
+
+
+def test_the_bundle_advertises_the_current_models() -> None:
+    """What Claude Desktop shows of the bundle names the default models and no model that is going away."""
+    manifest = load("mcpb/manifest.json")
+    shown = f"{manifest['description']} {manifest['long_description']}"
+    defaults = Settings()
+    catalog = Catalog.load()
+
+    assert defaults.default_model in shown and defaults.vision_model in shown
+    for spec in catalog:
+        named = re.search(rf"(?<![\w.-]){re.escape(spec.name)}(?![\w.-])", shown)
+        assert spec.lifecycle.status is Status.ACTIVE or named is None, f"{spec.name} ({spec.lifecycle.status})"

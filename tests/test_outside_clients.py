@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import re
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from PIL import Image
 
 from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
-from tests.outside import NodeTools, first_json, node_tools
+from tests.outside import REPO, NodeTools, first_json, node_tools
 from tests.test_resources import seed
 from tests.test_transports import http_server, server_env
 
@@ -111,6 +112,30 @@ def test_inspector_cli_lists_tools_and_calls_one(node_tools: NodeTools, emulator
     assert not result.get("isError"), result
     assert len(result["structuredContent"]["images"]) == 2
     assert len(list(output_dir.glob("*.png"))) == 2
+
+
+def test_the_readmes_inspector_command_makes_an_image(
+    node_tools: NodeTools, emulator: Emulator, output_dir: Path
+) -> None:
+    """The README's 30-second check, as written there, with the emulator's key and address filled in."""
+    readme = (REPO / "README.md").read_text()
+    block = readme.split("<!-- inspector-check -->\n```sh\n", 1)[1].split("\n```", 1)[0]
+    words = shlex.split(block)
+    assert words[:4] == ["npx", "-y", "@modelcontextprotocol/inspector@2.12.0", "--cli"]
+    assert (REPO / "tests" / "node" / "package.json").read_text().count('"@modelcontextprotocol/inspector": "2.12.0"')
+    local = [
+        REPO / word if word == ".venv/bin/mcp-server-images" else word.replace("sk-your-api-key", emulator.api_key)
+        for word in words[4:]
+    ]
+    extra = ["-e", f"MCP_IMAGES_BASE_URL={emulator.base_url}", "-e", f"MCP_IMAGES_OUTPUT_DIR={output_dir}"]
+
+    called = run([*node_tools.command("mcp-inspector"), "--cli", *extra, *map(str, local)], node_tools)
+
+    assert called.returncode == 0, called.stderr
+    result = first_json(called.stdout)
+    assert not result.get("isError"), result
+    [image] = result["structuredContent"]["images"]
+    assert Path(image["path"]).parent == output_dir
 
 
 # Server scenarios of the pinned conformance suite that cannot apply to this server, and why. Every other

@@ -65,8 +65,8 @@ async def test_500_is_retried_then_fails_with_the_request_id(client: Client, emu
     assert result.is_error
     assert len(emulator.requests_to("/images/generations")) == 3, "one try and two retries"
     text = text_of(result)
-    assert text.startswith("The image API refused the request (HTTP 500")
-    assert "(request id req_" in text
+    assert text.startswith("The image API failed (HTTP 500, on each of 3 attempts): The server had an error while")
+    assert "The provider had a problem answering; try again in a while. (request id req_" in text
 
 
 async def test_x_should_retry_false_stops_retries(client: Client, emulator: Emulator) -> None:
@@ -118,16 +118,23 @@ async def test_a_missing_dedalus_key_names_dedalus_variable(make_settings: Setti
     assert "Set MCP_IMAGES_API_KEY or DEDALUS_API_KEY" in text_of(result)
 
 
-async def test_a_wrong_key_is_reported_without_echoing_it(
-    make_settings: SettingsFactory, emulator: Emulator, debug_logs: pytest.LogCaptureFixture
+@pytest.mark.parametrize("variable", ["MCP_IMAGES_API_KEY", "OPENAI_API_KEY"])
+async def test_a_wrong_key_is_reported_by_its_variable_without_echoing_it(
+    make_settings: SettingsFactory,
+    emulator: Emulator,
+    debug_logs: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    variable: str,
 ) -> None:
     wrong_key = "sk-wrong-key-that-must-never-leak-0000"
-    async with connect(make_settings(api_key=wrong_key)) as session:
+    monkeypatch.setenv(variable, wrong_key)
+    settings = make_settings(api_key=None) if variable == "OPENAI_API_KEY" else make_settings(api_key=wrong_key)
+    async with connect(settings) as session:
         result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert result.is_error
     text = text_of(result)
-    assert "HTTP 401" in text and "Check that the API key is valid for this provider." in text
+    assert "HTTP 401" in text and f"Check that the API key in {variable} is valid for this provider." in text
     assert wrong_key not in text
     assert wrong_key not in debug_logs.text
 

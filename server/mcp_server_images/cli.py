@@ -10,22 +10,22 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 import anyio
-from mcp.server.mcpserver import MCPServer
 from pydantic import ValidationError
 
 from . import __version__
 from .adapter.http import serve_http
+from .adapter.stdio import serve_stdio
 from .app import build_server
-from .client_config import CLIENTS, this_install
+from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
+from .clock import Clock
 from .doctor import diagnose, report
 from .errors import ConfigurationError
-from .services import Services, open_store
+from .services import open_store
 from .settings import ENV_PREFIX, Settings
 
 log = logging.getLogger("mcp_server_images")
@@ -198,32 +198,18 @@ def sign_in(settings: Settings) -> str:
 
 
 def banner() -> str:
-    """What a person who starts the server in a terminal needs to know: it is waiting for a client, not hung."""
+    """What a person who starts the server in a terminal needs to know: it is waiting for a client, not hung, and
+    the commands that connect one, in the form that works where it runs (`make run ARGS=...` in a checkout)."""
     clients = ", ".join(CLIENTS)
     return (
         f"mcp-server-images {__version__}: an MCP server for image generation, editing and vision.\n"
         "It is now waiting for an MCP client on stdin/stdout; typing here does nothing useful. "
         "Press Ctrl+C to stop.\n"
-        "  Connect a client:   mcp-server-images config <client>   (" + clients + ")\n"
-        "  Check the set-up:   mcp-server-images doctor\n"
-        "  All options:        mcp-server-images --help"
+        f"  Connect a client:   {subcommand('config <client>')}\n"
+        f"                      (<client>: {clients})\n"
+        f"  Check the set-up:   {subcommand('doctor')}\n"
+        f"  All options:        {subcommand('--help')}"
     )
-
-
-async def serve_stdio(server: MCPServer[Services]) -> None:
-    """Serve on stdio until stdin ends or SIGTERM/SIGINT arrives; either way running jobs get their grace period."""
-    async with anyio.create_task_group() as group:
-
-        async def stop_on_signal() -> None:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-                async for received in signals:
-                    log.info("received %s; shutting down", signal.Signals(received).name)
-                    group.cancel_scope.cancel()
-                    return
-
-        group.start_soon(stop_on_signal)
-        await server.run_stdio_async()
-        group.cancel_scope.cancel()
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -242,14 +228,27 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 
 def print_config(settings: Settings, client: str) -> None:
+    """The client's snippet on stdout; where it goes (and, for HTTP, how to start the server) on stderr."""
     chosen = CLIENTS[client]
-    print(chosen.render(this_install(settings)))
-    print(f"{chosen.title}: {chosen.where}", file=sys.stderr)
+    if settings.transport == "stdio":
+        print(chosen.render(this_install(settings)))
+        print(f"{chosen.title}: {chosen.where}", file=sys.stderr)
+        return
+    remote = remote_of(settings)
+    snippet = chosen.render_http(remote)
+    print(snippet)
+    placeholder = TOKEN_PLACEHOLDER in snippet
+    token = f" Replace {TOKEN_PLACEHOLDER} with the server's MCP_IMAGES_AUTH_TOKEN." if placeholder else ""
+    print(
+        f"{chosen.title}: add this for the server at {remote.url}.{token}\n"
+        f"Start the server with the same settings: {start_command(settings)}",
+        file=sys.stderr,
+    )
 
 
 def run_doctor(settings: Settings, *, as_json: bool) -> int:
     """Exit status 0 when nothing must be fixed, else 1."""
-    checks = anyio.run(diagnose, settings)
+    checks = anyio.run(diagnose, settings, Clock())
     print(report(checks, as_json=as_json))
     return 1 if any(check.status == "fail" for check in checks) else 0
 
@@ -268,13 +267,14 @@ def serve(settings: Settings) -> None:
             " or ".join(endpoint.key_variables),
         )
     try:
+        clock = Clock()
         if settings.store == "s3":
-            open_store(settings)  # a wrong bucket, endpoint or key stops here with one line, not a traceback
-        server = build_server(settings)
+            open_store(settings, clock)  # a wrong bucket, endpoint or key stops here with one line, not a traceback
+        server = build_server(settings, clock)
         if settings.transport == "http":
             anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown
         else:
-            anyio.run(serve_stdio, server)
+            anyio.run(serve_stdio, server, settings.shutdown_grace)
     except ConfigurationError as exc:
         sys.exit(f"mcp-server-images: {exc}")
     except KeyboardInterrupt:

@@ -12,6 +12,7 @@ import platform
 import tempfile
 from contextlib import aclosing
 from dataclasses import asdict, dataclass
+from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
@@ -21,6 +22,8 @@ from .backends import Redactor, RetryPolicy, UpstreamClient, UpstreamError
 from .backends.models import ModelsAPI
 from .catalog.load import canonical_name
 from .catalog.spec import ServedModel
+from .client_config import subcommand
+from .clock import Clock
 from .errors import ImageServerError
 from .settings import ProviderKind, Settings
 
@@ -59,12 +62,12 @@ def configuration(settings: Settings) -> Check:
             "fail",
             f"{where}, no API key",
             f"Set {variables} in the 'env' block of your client's configuration "
-            "(`mcp-server-images config <client>` prints one) and restart the client.",
+            f"(`{subcommand('config <client>')}` prints one) and restart the client.",
         )
     return Check("api key", "ok", f"{where}, key from {endpoint.key_source}")
 
 
-async def fetch_models(settings: Settings) -> list[ServedModel]:
+async def fetch_models(settings: Settings, clock: Clock) -> list[ServedModel]:
     """The provider's model list (`GET /models`), asked once, without retries."""
     endpoint = settings.endpoint()
     secrets = (endpoint.api_key, settings.auth_token)
@@ -72,7 +75,7 @@ async def fetch_models(settings: Settings) -> list[ServedModel]:
         endpoint,
         timeout=TIMEOUT,
         max_concurrency=1,
-        retry=RetryPolicy(max_retries=0),
+        retry=RetryPolicy(max_retries=0, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor(secret.get_secret_value() for secret in secrets if secret is not None),
     )
@@ -107,8 +110,9 @@ def provider_answer(settings: Settings, error: ImageServerError | None, models: 
     )
 
 
-def model_served(role: str, model: str, models: list[ServedModel], settings: Settings) -> Check:
-    """Whether the provider lists the model (compared without an `openai/` prefix), and any shutdown date."""
+def model_served(role: str, model: str, models: list[ServedModel], settings: Settings, today: date) -> Check:
+    """Whether the provider lists the model (compared without an `openai/` prefix), and any shutdown date, told as
+    past or to come by `today` (the server clock's date)."""
     wanted = canonical_name(model).lower()
     listed = next((entry for entry in models if canonical_name(entry.id).lower() == wanted), None)
     variable = "MCP_IMAGES_DEFAULT_MODEL" if role == "image model" else "MCP_IMAGES_VISION_MODEL"
@@ -119,6 +123,13 @@ def model_served(role: str, model: str, models: list[ServedModel], settings: Set
             "warn" if gateway else "fail",
             f"{model} is not in the provider's model list" + (" (a gateway may serve it anyway)" if gateway else ""),
             f"Set {variable} to a model the provider lists.",
+        )
+    if listed.shutdown_date and listed.shutdown_date <= today:
+        return Check(
+            role,
+            "warn",
+            f"{model} was shut down on {listed.shutdown_date}, though the provider still lists it",
+            f"Move to a current model with {variable}.",
         )
     if listed.shutdown_date:
         return Check(
@@ -171,19 +182,19 @@ def http_safety(settings: Settings) -> Check:
     )
 
 
-async def diagnose(settings: Settings) -> list[Check]:
+async def diagnose(settings: Settings, clock: Clock) -> list[Check]:
     checks = [versions(), configuration(settings)]
     models: list[ServedModel] = []
     if checks[-1].status == "ok":
         error: ImageServerError | None = None
         try:
-            models = await fetch_models(settings)
+            models = await fetch_models(settings, clock)
         except ImageServerError as exc:
             error = exc
         checks.append(provider_answer(settings, error, models))
         if error is None:
-            checks.append(model_served("image model", settings.default_model, models, settings))
-            checks.append(model_served("vision model", settings.vision_model, models, settings))
+            checks.append(model_served("image model", settings.default_model, models, settings, clock.today()))
+            checks.append(model_served("vision model", settings.vision_model, models, settings, clock.today()))
     else:
         checks.append(Check("provider", "skip", "not asked: there is no API key to ask with"))
     checks += [image_folder(settings), http_safety(settings)]

@@ -284,7 +284,7 @@ class UpstreamClient:
                         return
                     await response.aclose()
                     if last or not self._retry.should_retry(response):
-                        raise self._error(response.status_code, body or b"", request_id)
+                        raise self._error(response.status_code, body or b"", request_id, attempt + 1)
                     wait = self._retry.delay(attempt, response)
                     log.warning(
                         "%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait
@@ -318,6 +318,7 @@ class UpstreamClient:
         redacted: dict[str, Any] = self._redactor.json(parsed)
         return redacted
 
-    def _error(self, status: int, body: bytes | bytearray, request_id: str | None) -> UpstreamError:
+    def _error(self, status: int, body: bytes | bytearray, request_id: str | None, attempts: int) -> UpstreamError:
         text = self._redactor.text(body.decode("utf-8", "replace"))
-        return UpstreamError.from_body(status, text.encode(), request_id)
+        key_source = self.endpoint.key_source
+        return UpstreamError.from_body(status, text.encode(), request_id, attempts=attempts, key_source=key_source)

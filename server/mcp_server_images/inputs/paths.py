@@ -40,10 +40,28 @@ def absolute(path: PurePath, bases: Sequence[Path]) -> Path:
     expanded = Path(path).expanduser()
     if expanded.is_absolute():
         return expanded
-    for base in bases:
-        if (base / expanded).exists():
-            return base / expanded
-    return (bases[0] if bases else Path.cwd()) / expanded
+    return _found_in(expanded, bases) or (bases[0] if bases else Path.cwd()) / expanded
+
+
+def _found_in(relative: Path, bases: Sequence[Path]) -> Path | None:
+    return next((base / relative for base in bases if (base / relative).exists()), None)
+
+
+def existing(path: PurePath, bases: Sequence[Path], shown: str) -> Path:
+    """The file a path names for reading: expanded as written when absolute; a relative one from the first base
+    folder that holds it. A relative path found in none is refused saying where it was looked for, not as a path
+    outside the allowed folders (which it may not be: the user likely meant another folder, or mistyped)."""
+    expanded = Path(path).expanduser()
+    if expanded.is_absolute():
+        return expanded
+    found = _found_in(expanded, bases)
+    if found is not None:
+        return found
+    folders = ", ".join(str(base) for base in bases)
+    raise PathRefusedError(
+        f"No file {shown} in the folders a relative path is looked for in ({folders}). Give the image's full path "
+        f"(for example ~/Pictures/{expanded.name}), or a stored image id."
+    )
 
 
 def _within(path: Path, roots: Sequence[Path]) -> Path | None:
@@ -68,8 +86,8 @@ def allowed(path: Path, roots: Sequence[Path], shown: str) -> Path:
     if written_root is None:
         folders = ", ".join(str(root) for root in roots)
         raise PathRefusedError(
-            f"{shown} is outside the folders this server may use ({folders}). Use a path inside one of them, or "
-            "add its folder to MCP_IMAGES_ALLOWED_DIRS."
+            f"{shown} is outside the folders this server may use ({folders}), so it was not looked at. Use a path "
+            "inside one of them, or add its folder to MCP_IMAGES_ALLOWED_DIRS."
         )
     hidden = _hidden_part(written, written_root)
     if hidden is not None:

@@ -23,7 +23,7 @@ from ..imaging.info import ImageInfo
 from ..imaging.probe import check_input
 from ..store import Store
 from .fetch import UrlFetcher
-from .paths import absolute, on_this_system, read_file
+from .paths import existing, on_this_system, read_file
 from .refs import InlineRef, PathRef, RefError, StoredRef, UrlRef, parse_ref, short
 
 
@@ -84,7 +84,7 @@ class ImageResolver:
                 stored_id, response_id = record.id, record.response_id
             case PathRef(written, windows):
                 on_this_system(shown, windows=windows)
-                path = absolute(written, [*client_roots, Path.cwd(), *self._store_folder()])
+                path = existing(written, [*client_roots, Path.cwd(), *self._store_folder()], shown)
                 roots = self.roots(client_roots)
                 data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)
             case UrlRef(url):
