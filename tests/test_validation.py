@@ -75,7 +75,7 @@ pytestmark = pytest.mark.anyio
         ),
         (
             {"model": "dall-e-2", "output_compression": 50},
-            "output_compression is not supported by dall-e-2; models that take it: gpt-image-2.6-flare, "
+            "output_compression is not supported by dall-e-2; leave it out. Models that take it: gpt-image-2.6-flare, "
             "gpt-image-2.6-sunburst, gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.",
         ),
         (

@@ -15,7 +15,7 @@ import anyio
 
 from ..backends import ImageRequest, Upload, UpstreamError
 from ..catalog.catalog import Catalog
-from ..catalog.checks import ImageOptions
+from ..catalog.options import ImageOptions
 from ..catalog.spec import ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png
@@ -64,7 +64,7 @@ def plan_variation(
     spec = catalog.lookup(requested)
     native = spec is not None and ImageEndpoint.VARIATIONS in spec.endpoints
     if native:
-        catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions(n=request.n, size=request.size))
+        catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions.of(n=request.n, size=request.size))
     edit_model = edit_default if native else requested
     size, notes = request.size, []
     if size is not None and not _edit_size_ok(catalog, edit_model, size):
@@ -101,7 +101,7 @@ async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> Images
             images=[request.image],
             prompt=VARIATION_PROMPT,
             model=emulation.model,
-            options=ImageOptions(n=request.n, size=emulation.size),
+            options=ImageOptions.of(n=request.n, size=emulation.size),
             save=request.save,
             client_roots=request.client_roots,
         ),
@@ -113,7 +113,7 @@ async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> Images
 
 def _edit_size_ok(catalog: Catalog, model: str, size: str) -> bool:
     try:
-        catalog.validate(model, ImageEndpoint.EDITS, None, ImageOptions(size=size))
+        catalog.validate(model, ImageEndpoint.EDITS, None, ImageOptions.of(size=size))
     except ParameterError:
         return False
     return True
@@ -129,7 +129,7 @@ async def _why_not_native(deps: ImageDeps) -> str | None:
 
 
 async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, call: Call) -> ImagesOutcome:
-    options = ImageOptions(n=request.n, size=request.size)
+    options = ImageOptions.of(n=request.n, size=request.size)
     save_plan = plan_copies(deps, request.save, options, request.client_roots)
     source = await deps.resolver.resolve(request.image, request.client_roots, flatten=True)
     png, notes = await anyio.to_thread.run_sync(partial(square_png, source.data, source.info, source.ref, crop=True))
@@ -144,7 +144,7 @@ async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, ca
         user=call.user,
     )
     upstream = ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")])
-    ask = Ask(chosen.name, chosen.spec, n=request.n, size=request.size)
+    ask = Ask(chosen.name, chosen.spec, options)
     quote = Quote("variation", chosen.wire, "images/variations", meta.parameters, 1, estimate(ask))
 
     async def run() -> ImagesOutcome:
