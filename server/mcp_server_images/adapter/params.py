@@ -34,7 +34,7 @@ Prompt = Annotated[
 ]
 Model = Annotated[
     str | None,
-    Field(description="{image_models}; shut-down ones are refused; list_models says what the provider serves."),
+    Field(description="{image_models}; list_models: what is served; shut-down ones are refused."),
 ]
 Count = Annotated[int, Field(ge=1, le=10, description="How many images.")]
 TextOption = str | None
@@ -67,8 +67,7 @@ EditModel = Annotated[str | None, Field(description="As for generate_image (defa
 UpstreamApi = Annotated[
     ApiChoice,
     Field(
-        description="responses: later edits continue the conversation; default: the model's own API (list_models "
-        "shows each model's apis)."
+        description="responses: later edits continue the conversation; default: the model's own (list_models: apis)."
     ),
 ]
 EditSize = Annotated[

@@ -94,8 +94,8 @@ OPTIONS: tuple[ImageOption, ...] = (
         "sizes",
         frozenset(ImageEndpoint),
         _IMAGES_AND_RESPONSES,
-        "WIDTHxHEIGHT. Any of 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 and later any size with sides "
-        "multiple of 16, aspect 1:3 to 3:1, up to 3840x2160.",
+        "WIDTHxHEIGHT. Any of 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 and later any with sides multiple "
+        "of 16, aspect 1:3 to 3:1, up to 3840x2160.",
         edit_field="edit_sizes",
     ),
     ImageOption(
@@ -139,7 +139,7 @@ OPTIONS: tuple[ImageOption, ...] = (
         None,
         _MAKING,
         _IMAGES_AND_RESPONSES,
-        "jpeg or webp compression, 0-100.",
+        "jpeg or webp compression.",
         bounds=(0, 100),
         needs="output_format",
     ),
@@ -165,7 +165,7 @@ OPTIONS: tuple[ImageOption, ...] = (
         "complexities",
         _MAKING,
         _IMAGES_AND_RESPONSES,
-        "gpt-image-2.6 only: low, medium or high (default) detail of the scene; lower is faster.",
+        "gpt-image-2.6 only: low, medium or high (default) scene detail; lower is faster.",
         listed="complexity",
     ),
 )
