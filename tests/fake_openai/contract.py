@@ -98,7 +98,7 @@ def load() -> None:
         _validator(schema_name)
 
 
-INTEGER_FIELDS = frozenset({"n", "output_compression", "partial_images"})
+INTEGER_FIELDS = frozenset({"n", "output_compression", "partial_images", "seed"})
 BOOLEAN_FIELDS = frozenset({"stream"})
 
 

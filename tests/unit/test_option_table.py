@@ -41,13 +41,14 @@ def test_each_tool_takes_the_options_its_endpoint_takes(handler: Callable[..., A
             ImageEndpoint.GENERATIONS,
             "CreateImageRequest",
             {"size", "quality", "style", "background", "output_format", "output_compression", "moderation"}
-            | {"complexity"},
+            | {"complexity", "seed"},
         ),
         (
             Api.IMAGES,
             ImageEndpoint.EDITS,
             "CreateImageEditRequest",
-            {"size", "quality", "background", "input_fidelity", "output_format", "output_compression", "complexity"},
+            {"size", "quality", "background", "input_fidelity", "output_format", "output_compression", "complexity"}
+            | {"seed"},
         ),
         (Api.IMAGES, ImageEndpoint.VARIATIONS, "CreateImageVariationRequest", {"size"}),
         (
@@ -57,7 +58,7 @@ def test_each_tool_takes_the_options_its_endpoint_takes(handler: Callable[..., A
             {"size", "quality", "background", "output_format", "output_compression", "moderation", "input_fidelity"}
             | {"complexity"},
         ),
-        (Api.CHAT, None, "CreateChatCompletionRequest", set()),
+        (Api.CHAT, None, "CreateChatCompletionRequest", {"seed"}),
     ],
 )
 def test_each_api_gets_the_fields_its_contract_knows(

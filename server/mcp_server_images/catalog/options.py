@@ -168,6 +168,16 @@ OPTIONS: tuple[ImageOption, ...] = (
         "gpt-image-2.6 only: low, medium or high (default) scene detail; lower is faster.",
         listed="complexity",
     ),
+    ImageOption(
+        "seed",
+        Check.NUMBER,
+        "seed",
+        _MAKING,
+        frozenset({Api.IMAGES, Api.CHAT}),
+        "Repeatable images where the model takes it (list_models).",
+        bounds=(0, 2**32 - 1),
+        listed="seed",
+    ),
 )
 """Every image option, in the order refusals are checked and sidecars list them."""
 
