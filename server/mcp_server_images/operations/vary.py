@@ -138,7 +138,7 @@ async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, ca
         prompt=None,
         model=chosen.wire,
         operation=Operation.VARIATION,
-        parameters={"n": request.n} | ({"size": request.size} if request.size else {}),
+        parameters=options.parameters(),
         source_images=[source.source],
         job_id=call.job_id,
         user=call.user,
