@@ -1,8 +1,9 @@
 """MCP tool handlers: parse arguments, call a use case, render the result. Nothing else lives here.
 
 Each handler is a module-level function whose signature is the tool's input schema (the SDK derives it), which is
-why they take many parameters. `TOOLS` is the table the server registers; adding a tool is one handler, one row
-and one use case.
+why they take many parameters. `TOOLS` is the table the server registers (described.py fills in what the
+descriptions take from the option table, the catalog and the settings); adding a tool is one handler, one row and
+one use case.
 """
 
 from __future__ import annotations
