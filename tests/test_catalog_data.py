@@ -11,9 +11,9 @@ import pytest
 from mcp_server_images.backends.base import ImageRequest
 from mcp_server_images.backends.openai_images import edit_fields, generation_body
 from mcp_server_images.catalog.catalog import Catalog
-from mcp_server_images.catalog.checks import ImageOptions
 from mcp_server_images.catalog.load import SHIPPED, CatalogError
-from mcp_server_images.catalog.spec import Api, Family, ImageEndpoint, ModelKind, Prices, Status
+from mcp_server_images.catalog.options import ImageOptions, option
+from mcp_server_images.catalog.spec import Api, Family, ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from mcp_server_images.cli import load_settings
 from mcp_server_images.errors import ParameterError
 from mcp_server_images.settings import ProviderKind, Settings
@@ -46,8 +46,13 @@ def user_file(tmp_path: Path, text: str) -> Path:
 
 def refusal(catalog: Catalog, model: str, endpoint: ImageEndpoint, **options: object) -> str:
     with pytest.raises(ParameterError) as caught:
-        catalog.validate(model, endpoint, "a lighthouse", ImageOptions(**options))  # type: ignore[arg-type]
+        catalog.validate(model, endpoint, "a lighthouse", ImageOptions.from_arguments(options))
     return str(caught.value)
+
+
+def values(spec: ModelSpec, name: str, endpoint: ImageEndpoint = ImageEndpoint.GENERATIONS) -> tuple[str, ...]:
+    """What the model takes for an option, as the option table reads its entry."""
+    return option(name).values(spec, endpoint)
 
 
 # --- the shipped table --------------------------------------------------------------------------------------------
@@ -143,22 +148,18 @@ def test_prices_are_given_only_where_published() -> None:
 def test_what_the_new_models_take() -> None:
     flare = CATALOG.lookup("gpt-image-2.6-flare")
     assert flare is not None
-    assert flare.qualities == ("auto", "low", "medium", "high", "xhigh", "max")
-    assert flare.complexities == ("low", "medium", "high")
-    assert flare.values_for("output_format", ImageEndpoint.GENERATIONS) == ("png", "jpeg", "webp", "gif", "svg")
-    assert flare.values_for("output_format", ImageEndpoint.EDITS) == ("png", "jpeg", "webp")
-    assert "transparent" in flare.backgrounds
-    assert (flare.streaming, flare.max_partial_images, flare.max_edit_images, flare.input_fidelity) == (
-        True,
-        3,
-        16,
-        True,
-    )
+    assert values(flare, "quality") == ("auto", "low", "medium", "high", "xhigh", "max")
+    assert values(flare, "complexity") == ("low", "medium", "high")
+    assert values(flare, "output_format") == ("png", "jpeg", "webp", "gif", "svg")
+    assert values(flare, "output_format", ImageEndpoint.EDITS) == ("png", "jpeg", "webp")
+    assert "transparent" in values(flare, "background")
+    assert (flare.streaming, flare.max_partial_images, flare.max_edit_images) == (True, 3, 16)
+    assert values(flare, "input_fidelity", ImageEndpoint.EDITS) == ("high", "low")
     two = CATALOG.lookup("gpt-image-2")
-    assert two is not None and two.backgrounds == ("auto", "opaque") and two.complexities == ()
+    assert two is not None and values(two, "background") == ("auto", "opaque") and values(two, "complexity") == ()
     assert two.free_size is not None and two.free_size.min_pixels == 655_360
     mini = CATALOG.lookup("gpt-image-1-mini")
-    assert mini is not None and not mini.input_fidelity
+    assert mini is not None and values(mini, "input_fidelity", ImageEndpoint.EDITS) == ()
     dalle = CATALOG.lookup("dall-e-3")
     assert dalle is not None and dalle.family is Family.DALL_E and dalle.n_per_request == 1
     luna = CATALOG.lookup("gpt-6-luna")
@@ -217,10 +218,10 @@ def test_per_model_checks_name_the_valid_values_and_the_models(
 
 
 def test_valid_new_parameters_pass() -> None:
-    options = ImageOptions(quality="max", complexity="low", output_format="svg", size="2048x1152")
+    options = ImageOptions.of(quality="max", complexity="low", output_format="svg", size="2048x1152")
     spec = CATALOG.validate("gpt-image-2.6-sunburst", ImageEndpoint.GENERATIONS, "a fox", options)
     assert spec is not None and spec.name == "gpt-image-2.6-sunburst"
-    assert CATALOG.validate("acme/imagine-9", ImageEndpoint.GENERATIONS, "x", ImageOptions(quality="max")) is None
+    assert CATALOG.validate("acme/imagine-9", ImageEndpoint.GENERATIONS, "x", ImageOptions.of(quality="max")) is None
 
 
 def test_hints_name_the_longest_lived_models_that_take_a_value() -> None:
@@ -242,7 +243,7 @@ def test_names_on_the_wire() -> None:
 
 
 def test_complexity_reaches_the_wire_on_both_endpoints() -> None:
-    options = ImageOptions(complexity="medium", quality="xhigh")
+    options = ImageOptions.of(complexity="medium", quality="xhigh")
     spec = CATALOG.lookup("gpt-image-2.6-flare")
     body = generation_body(ImageRequest("gpt-image-2.6-flare", "p", options, spec))
     fields = edit_fields(ImageRequest("gpt-image-2.6-flare", "p", options, spec))
@@ -277,12 +278,12 @@ image = ["imagine-9", "gpt-image-2"]
     catalog = Catalog.load(path)
 
     two = catalog.lookup("gpt-image-2")
-    assert two is not None and "transparent" in two.backgrounds
+    assert two is not None and "transparent" in values(two, "background")
     assert two.max_edit_images == 16 and two.lifecycle.status is Status.ACTIVE, "the other fields are kept"
-    catalog.validate("gpt-image-2", ImageEndpoint.GENERATIONS, "x", ImageOptions(background="transparent"))
+    catalog.validate("gpt-image-2", ImageEndpoint.GENERATIONS, "x", ImageOptions.of(background="transparent"))
     imagine = catalog.lookup("imagine-9")
     assert imagine is not None and imagine.name == "acme/imagine-9"
-    assert imagine.qualities == ("draft", "final") and imagine.free_size == two.free_size
+    assert values(imagine, "quality") == ("draft", "final") and imagine.free_size == two.free_size
     assert imagine.aliases == ("imagine-9",) and imagine.prices == Prices(image_output=12.5)
     assert imagine.lifecycle.status is Status.ACTIVE
     assert catalog.defaults(ModelKind.IMAGE) == ("acme/imagine-9", "gpt-image-2")
@@ -356,7 +357,7 @@ def test_the_readme_example_of_a_models_file_loads(tmp_path: Path) -> None:
     user_file.write_text(example)
     catalog = Catalog.load(user_file)
     gateway_model = catalog.lookup("acme/imagine-9")
-    assert gateway_model is not None and gateway_model.sizes == ("1024x1024", "2048x2048")
+    assert gateway_model is not None and values(gateway_model, "size") == ("1024x1024", "2048x2048")
     changed = catalog.lookup("gpt-image-2.5-flare")
     assert changed is not None and changed.lifecycle.status is Status.DEPRECATED
 

@@ -119,6 +119,7 @@ def test_gpt_image_2_6_answers_real_svg_and_animated_gif(emulator: Emulator) -> 
         ({"model": "gpt-image-2.5-flare", "output_format": "gif"}, "output_format", "invalid_value"),
         ({"model": "gpt-image-2.6-flare", "complexity": "extreme"}, "complexity", "invalid_value"),
         ({"model": "gpt-image-2.6-flare", "size": "512x512"}, "size", "invalid_value"),
+        ({"model": "gpt-image-2.6-flare", "seed": 7}, "seed", "unknown_parameter"),
     ],
 )
 def test_new_parameters_are_checked_per_model(emulator: Emulator, body: dict[str, Any], param: str, code: str) -> None:
@@ -139,6 +140,18 @@ def test_svg_and_gif_are_for_generations_only(emulator: Emulator) -> None:
     assert answer.status_code == 400 and answer.json()["error"]["param"] == "output_format"
     assert violations("/v1/images/edits", {"prompt": "x", "image": "<binary>", "output_format": "svg"}) != []
     emulator.reset()
+
+
+def test_a_local_servers_model_takes_a_seed_and_repeats_its_image(emulator: Emulator) -> None:
+    assert generate(emulator, model="local-diffusion").status_code == 404, "not one of OpenAI's models"
+    emulator.served_models = ["local-diffusion"]
+
+    images = [
+        generate(emulator, model="local-diffusion", seed=seed).json()["data"][0]["b64_json"] for seed in (1, 1, 2)
+    ]
+
+    assert images[0] == images[1] != images[2]
+    assert violations("/v1/images/generations", {"prompt": "x", "seed": -1}) != []
 
 
 def test_the_overlay_adds_only_what_came_later() -> None:

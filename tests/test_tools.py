@@ -9,7 +9,8 @@ import pytest
 from mcp import Client
 from mcp.types import Tool
 
-from tests.conftest import TOOLS
+from mcp_server_images.catalog.spec import Api
+from tests.conftest import TOOLS, SettingsFactory, connect
 
 pytestmark = pytest.mark.anyio
 
@@ -42,8 +43,8 @@ async def test_tool_list(client: Client) -> None:
 
 MODEL_VISIBLE_BOUND = 9_007
 """Bytes of name, description and input schema of every tool: at most 60% of the 15012 they were before the schemas
-were made lean (issue 15's goal), with list_models, usage_report, api, dry_run and confirm_cost added since
-(8972 when measured). An assistant reads all of it on every turn."""
+were made lean (issue 15's goal), with list_models, usage_report, api, dry_run, confirm_cost and seed added since
+(9005 when measured). An assistant reads all of it on every turn."""
 
 
 def model_visible(tools: list[Tool]) -> str:
@@ -85,7 +86,8 @@ async def test_descriptions_name_the_models_and_limits(client: Client) -> None:
 
     for model in ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-2.5", "gpt-image-2", "list_models"):
         assert model in generate["model"]["description"]
-    assert "dall-e-3" in generate["model"]["description"] and "refused" in generate["model"]["description"]
+    assert "gpt-image-2.6-flare (default)" in generate["model"]["description"]
+    assert "shut-down ones are refused" in generate["model"]["description"]
     assert "gpt-image-2.6-flare" in edit["model"]["description"]
     for value in ("xhigh", "max"):
         assert value in generate["quality"]["description"]
@@ -96,7 +98,7 @@ async def test_descriptions_name_the_models_and_limits(client: Client) -> None:
     assert edit["images"]["maxItems"] == 16 and generate["n"]["maximum"] == 10
     variation_model = tools["create_image_variation"].input_schema["properties"]["model"]["description"]
     assert "dall-e-2 is shut down" in variation_model and "edits on the default image model" in variation_model
-    assert "gpt-6-luna" in (tools["analyze_image"].description or "")
+    assert "default gpt-6-luna" in tools["analyze_image"].input_schema["properties"]["model"]["description"]
     shared = [
         *("quality", "complexity", "background", "output_format", "output_compression", "api"),
         *("save_to", "overwrite", "dry_run", "confirm_cost"),
@@ -108,3 +110,24 @@ async def test_descriptions_name_the_models_and_limits(client: Client) -> None:
         properties = tools[tool].input_schema["properties"]
         for name in names:
             assert "description" not in properties[name] and "description" in generate[name], (tool, name)
+
+
+async def test_descriptions_follow_the_configured_defaults(make_settings: SettingsFactory) -> None:
+    """Built at start-up from the settings and the catalog, so they never name a stale default."""
+    async with connect(make_settings(default_model="openai/gpt-image-2", vision_model="gpt-4.1")) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    model = tools["generate_image"].input_schema["properties"]["model"]["description"]
+    edit_model = tools["edit_image"].input_schema["properties"]["model"]["description"]
+    vision_model = tools["analyze_image"].input_schema["properties"]["model"]["description"]
+
+    assert model.startswith("gpt-image-2 (default), gpt-image-2.6-flare, gpt-image-2.6-sunburst")
+    assert "gpt-image-2.6-flare (default" not in model and model.count("gpt-image-2,") == 0
+    assert edit_model == "As for generate_image (default gpt-image-2)."
+    assert vision_model.startswith("Vision chat model, default gpt-4.1;") and "gpt-6-luna" not in vision_model
+
+
+async def test_the_api_parameter_offers_every_upstream_api(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+
+    for name in ("generate_image", "edit_image"):
+        assert tools[name].input_schema["properties"]["api"]["enum"] == [api.value for api in Api]

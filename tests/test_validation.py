@@ -75,7 +75,7 @@ pytestmark = pytest.mark.anyio
         ),
         (
             {"model": "dall-e-2", "output_compression": 50},
-            "output_compression is not supported by dall-e-2; models that take it: gpt-image-2.6-flare, "
+            "output_compression is not supported by dall-e-2; leave it out. Models that take it: gpt-image-2.6-flare, "
             "gpt-image-2.6-sunburst, gpt-image-2.5-flare, gpt-image-2.5-sunburst, gpt-image-2.",
         ),
         (
@@ -149,7 +149,7 @@ async def test_invalid_arguments_are_refused_before_any_request(
 
 
 @pytest.mark.parametrize("arguments", [{"n": 0}, {"n": 11}, {"output_compression": 101}])
-async def test_out_of_range_numbers_are_refused_by_the_schema(
+async def test_out_of_range_numbers_are_refused_before_any_request(
     client: Client, emulator: Emulator, arguments: dict[str, object]
 ) -> None:
     result = await client.call_tool("generate_image", {"prompt": "a bridge", **arguments})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,13 +14,13 @@ from . import __version__
 from .adapter.auth import oauth, root_metadata, signed_in_only
 from .adapter.client_log import register_logging
 from .adapter.completions import register_completions
+from .adapter.described import registered_tools
 from .adapter.http import HEALTH_PATH, health
 from .adapter.links import IMAGE_ROUTE, serve_image
 from .adapter.prompts import register_prompts
 from .adapter.resources import register_resources
 from .adapter.server import ImagesServer
-from .adapter.tools import TOOLS
-from .adapter.ui import apps_extension, register_app_listing, tool_meta
+from .adapter.ui import apps_extension, register_app_listing
 from .catalog.catalog import Catalog
 from .clock import Clock
 from .services import Services, open_services
@@ -38,8 +37,9 @@ list_images finds earlier images. The prompts are ready-made recipes that chain 
 def build_server(settings: Settings, clock: Clock) -> MCPServer[Services]:
     """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client).
 
-    The model catalog (with the user's models file) is read here, so a broken file stops the start, not a call.
-    `clock` is the server's one wall clock (tests pass a frozen one).
+    The model catalog (with the user's models file) is read here, so a broken file stops the start, not a call,
+    and the tools' descriptions are built from it and the settings. `clock` is the server's one wall clock (tests
+    pass a frozen one).
     """
     catalog = Catalog.load(settings.models_file)
 
@@ -66,16 +66,8 @@ def build_server(settings: Settings, clock: Clock) -> MCPServer[Services]:
         auth=sign_in[0] if sign_in else None,
         token_verifier=sign_in[1] if sign_in else None,
         extensions=[apps_extension()],
+        tools=registered_tools(settings, catalog),
     )
-    for tool in TOOLS:
-        description = tool.describe(settings) if tool.describe else inspect.cleandoc(tool.handler.__doc__ or "")
-        server.add_tool(
-            tool.handler,
-            title=tool.title,
-            description=description,
-            annotations=tool.annotations,
-            meta=tool_meta(tool.app),
-        )
     register_resources(server)
     register_app_listing(server)
     register_prompts(server)

@@ -439,9 +439,12 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
     output_format = str(body.get("output_format") or "png") if model in GPT else "png"
     transparent = body.get("background") == "transparent"
     n = int(body.get("n") or 1)
+    seed = body.get("seed")
     answer: dict[str, Any] = {"created": int(time.time()), "data": []}
     for index in range(n):
-        data = picture(width, height, output_format=output_format, transparent=transparent, photo=state.photo_like)
+        data = picture(
+            width, height, output_format=output_format, transparent=transparent, photo=state.photo_like, seed=seed
+        )
         answer["data"].append(_item(state, data, body, model, _fault(state, index)))
     if model in GPT:
         answer |= {

@@ -72,6 +72,12 @@ def _validator(schema_name: str) -> tuple[Draft202012Validator, frozenset[str]]:
     return Draft202012Validator(schema, registry=registry), properties
 
 
+def properties(schema_name: str) -> frozenset[str]:
+    """The property names of one of the contract's schemas (with the overlay), e.g. `ImageGenTool`."""
+    spec = _spec()
+    return frozenset(_all_properties(spec["components"]["schemas"][schema_name], spec))
+
+
 def _all_properties(schema: dict[str, Any], spec: dict[str, Any]) -> set[str]:
     """Property names of a schema, following allOf/anyOf and $refs (chat requests are composed with allOf)."""
     if "$ref" in schema:
@@ -92,7 +98,7 @@ def load() -> None:
         _validator(schema_name)
 
 
-INTEGER_FIELDS = frozenset({"n", "output_compression", "partial_images"})
+INTEGER_FIELDS = frozenset({"n", "output_compression", "partial_images", "seed"})
 BOOLEAN_FIELDS = frozenset({"stream"})
 
 

@@ -26,6 +26,13 @@ COMPLEXITY = {
     "nullable": True,
     "description": "gpt-image-2.6 only; high when omitted (apidog.com gpt-image-2-6-api; docs.laozhang.ai).",
 }
+SEED = {
+    "type": "integer",
+    "minimum": 0,
+    "nullable": True,
+    "description": "Local servers' Images API (vLLM-Omni's extra `seed`, world-2026-12.md); OpenAI's models answer "
+    "Unknown parameter. Chat Completions already has `seed` in the contract.",
+}
 NEW_GENERATION_FORMATS = ("gif", "svg")
 """gpt-image-2.6 generations: animated GIF and SVG, still as b64_json (apidog.com; wavespeed.ai gpt-image-2-6-api)."""
 
@@ -54,6 +61,7 @@ def apply(spec: dict[str, Any]) -> None:
         _extend_enum(properties["model"], NEW_IMAGE_MODELS)
         _extend_enum(properties["quality"], NEW_QUALITIES)
         properties["complexity"] = dict(COMPLEXITY)
+        properties["seed"] = dict(SEED)
     _extend_enum(schemas["CreateImageRequest"]["properties"]["output_format"], NEW_GENERATION_FORMATS)
     # The Responses API's image_generation tool takes what the image models take on the Images API (the newer
     # models' qualities, complexity and generation formats from the same sources as above).

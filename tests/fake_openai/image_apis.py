@@ -129,7 +129,7 @@ def chat_image(state: ImageApiState, body: dict[str, Any]) -> Response:
         width, height = _config_size(body["image_config"])
     else:
         width, height = _size_of(inputs[0], "messages") if inputs else (1024, 1024)
-    data = picture(width, height, photo=state.photo_like)
+    data = picture(width, height, photo=state.photo_like, seed=body.get("seed"))
     state.remember_sent(data)
     said = f"Here is the picture: {prompt.splitlines()[0][:60] if prompt else 'as asked'}."
     if state.item_faults is None:

@@ -15,12 +15,19 @@ FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
 @lru_cache(maxsize=32)  # the same request gets the same bytes; encoding noise costs the emulator 100s of ms
 def picture(
-    width: int, height: int, *, output_format: str = "png", transparent: bool = False, photo: bool = False
+    width: int,
+    height: int,
+    *,
+    output_format: str = "png",
+    transparent: bool = False,
+    photo: bool = False,
+    seed: int | None = None,
 ) -> bytes:
     """A gradient with a disc (small to encode), or noise (`photo`: encodes like a detailed photo, several MB).
 
     `gif` gives a real animation (a disc moving over the gradient) and `svg` a real vector drawing, as
-    gpt-image-2.6 answers them; both still come as b64_json.
+    gpt-image-2.6 answers them; both still come as b64_json. A `seed` picks the disc's colour, so the same seed
+    gives the same image and another seed another one, as seeded models do.
     """
     if output_format == "gif":
         return animation(width, height)
@@ -32,7 +39,8 @@ def picture(
     else:
         gradient = Image.linear_gradient("L").resize((width, height))
         image = Image.merge("RGB", (gradient, gradient.transpose(Image.Transpose.FLIP_LEFT_RIGHT), gradient))
-        ImageDraw.Draw(image).ellipse((width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill=(240, 180, 40))
+        disc = (240, 180, 40) if seed is None else (seed % 256, seed // 256 % 256, seed // 65536 % 256)
+        ImageDraw.Draw(image).ellipse((width // 4, height // 4, 3 * width // 4, 3 * height // 4), fill=disc)
     if transparent and output_format != "jpeg":
         image = image.convert("RGBA")
         alpha = Image.new("L", (width, height), 0)

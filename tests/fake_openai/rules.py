@@ -28,6 +28,7 @@ class ImageModel:
     edit_formats: tuple[str, ...] = RASTER
     backgrounds: tuple[str, ...] = ALL_BACKGROUNDS
     complexity: bool = False
+    seed: bool = False
     input_fidelity: bool = True
     edits: bool = True
     prompt_limit: int = 32000
@@ -35,6 +36,8 @@ class ImageModel:
     shutdown: str | None = None
     retired: bool = False
     """Shut down on OpenAI: answers model_not_found unless the emulator plays a gateway that still serves it."""
+    on_openai: bool = True
+    """Served by OpenAI (and in its model list); False: a local server's model, served when a test lists it."""
 
 
 _GPT_IMAGE_2 = ImageModel(free_size=True, backgrounds=("opaque", "auto"))
@@ -83,6 +86,18 @@ MODELS: dict[str, ImageModel] = {
         prompt_limit=1000,
         shutdown="2026-05-12",
         retired=True,
+    ),
+    # A local server's diffusion model on its Images API (vLLM-Omni takes `seed` there; world-2026-12.md, "Providers
+    # a user may point the server at"): answers b64_json like the GPT image models, takes no OpenAI choices.
+    "local-diffusion": ImageModel(
+        sizes=("512x512", "1024x1024"),
+        qualities=(),
+        formats=("png",),
+        edit_formats=("png",),
+        backgrounds=(),
+        seed=True,
+        input_fidelity=False,
+        on_openai=False,
     ),
 }
 GPT = tuple(name for name, spec in MODELS.items() if spec.gpt)
@@ -197,6 +212,8 @@ def _check_gpt(body: dict[str, Any], spec: ImageModel, endpoint: str) -> None:
         raise _unknown("response_format")
     if body.get("complexity") is not None and not spec.complexity:
         raise _unknown("complexity")
+    if body.get("seed") is not None and not spec.seed:
+        raise _unknown("seed")
     formats = spec.edit_formats if endpoint == "edits" else spec.formats
     for param, allowed in (
         ("quality", spec.qualities),
@@ -224,7 +241,10 @@ def _check_gpt(body: dict[str, Any], spec: ImageModel, endpoint: str) -> None:
 
 
 def _check_dall_e(body: dict[str, Any], model: str) -> None:
-    for param in ("output_format", "output_compression", "background", "moderation", "input_fidelity", "complexity"):
+    for param in (
+        *("output_format", "output_compression", "background", "moderation", "input_fidelity", "complexity"),
+        "seed",
+    ):
         if body.get(param) is not None:
             raise _unknown(param)
     if body.get("style") is not None and (model != "dall-e-3" or body["style"] not in ("vivid", "natural")):

@@ -43,7 +43,11 @@ def listing(state: ServingState) -> list[dict[str, Any]]:
     """The model objects `GET /v1/models` answers with, in the contract's `Model` shape."""
     if state.served_models is not None:
         return [item if isinstance(item, dict) else _model(item, None) for item in state.served_models]
-    images = [_model(name, spec.shutdown) for name, spec in MODELS.items() if state.serves_retired or not spec.retired]
+    images = [
+        _model(name, spec.shutdown)
+        for name, spec in MODELS.items()
+        if spec.on_openai and (state.serves_retired or not spec.retired)
+    ]
     vision = [_model(name, shutdown) for name, shutdown in VISION_MODELS.items()]
     return images + vision + [_model(name, None) for name in OTHER_MODELS]
 
@@ -66,6 +70,8 @@ def check_served(state: ServingState, raw_model: Any) -> None:
     spec = MODELS.get(model)
     if spec is not None and spec.retired and not state.serves_retired:
         raise model_gone(model)
+    if spec is not None and not spec.on_openai:
+        raise model_missing(model)
 
 
 async def models_endpoint(state: ServingState, request: Request) -> Response:

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_server_images.catalog.catalog import Catalog
-from mcp_server_images.catalog.checks import ImageOptions, parse_size
+from mcp_server_images.catalog.checks import parse_size
+from mcp_server_images.catalog.options import ImageOptions
 from mcp_server_images.catalog.spec import FreeSizeRule, ImageEndpoint
 from mcp_server_images.errors import ParameterError
 from mcp_server_images.settings import ProviderKind
@@ -116,9 +117,9 @@ def test_the_free_size_rule_agrees_with_the_emulator(width: int, height: int) ->
 
 
 def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
-    spec = validate("openai/gpt-image-2", ImageEndpoint.GENERATIONS, "a cat", ImageOptions(size="1536x864"))
+    spec = validate("openai/gpt-image-2", ImageEndpoint.GENERATIONS, "a cat", ImageOptions.of(size="1536x864"))
     assert spec is not None and spec.name == "gpt-image-2"
-    assert validate("acme/imagine-9", ImageEndpoint.EDITS, "a cat", ImageOptions(size="2000x1000")) is None
+    assert validate("acme/imagine-9", ImageEndpoint.EDITS, "a cat", ImageOptions.of(size="2000x1000")) is None
 
 
 @pytest.mark.parametrize(
@@ -146,7 +147,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "acme/imagine-9",
             ImageEndpoint.GENERATIONS,
             "a cat",
-            ImageOptions(output_compression=-1),
+            ImageOptions.of(output_compression=-1),
             "output_compression",
             "output_compression must be between 0 and 100, got -1.",
         ),
@@ -154,7 +155,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "dall-e-2",
             ImageEndpoint.EDITS,
             "a cat",
-            ImageOptions(size="1792x1024"),
+            ImageOptions.of(size="1792x1024"),
             "size",
             "size '1792x1024' is not valid for dall-e-2 edits. Use one of: 256x256, 512x512, 1024x1024.",
         ),
@@ -162,7 +163,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "gpt-image-2",
             ImageEndpoint.GENERATIONS,
             "a cat",
-            ImageOptions(size="3840x2176"),
+            ImageOptions.of(size="3840x2176"),
             "size",
             "size '3840x2176' is not valid for gpt-image-2: at most 8,294,400 pixels in total.",
         ),
@@ -170,7 +171,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "gpt-image-1-mini",
             ImageEndpoint.EDITS,
             "a cat",
-            ImageOptions(input_fidelity="high"),
+            ImageOptions.of(input_fidelity="high"),
             "input_fidelity",
             "input_fidelity is not supported by gpt-image-1-mini; leave it out. Models that take it: gpt-image-2",
         ),
@@ -178,7 +179,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "gpt-image-1",
             ImageEndpoint.EDITS,
             "a cat",
-            ImageOptions(input_fidelity="max"),
+            ImageOptions.of(input_fidelity="max"),
             "input_fidelity",
             "input_fidelity 'max' is not valid for gpt-image-1. Use one of: high, low.",
         ),
@@ -186,7 +187,7 @@ def test_validate_returns_the_spec_or_none_for_unknown_models() -> None:
             "gpt-image-1",
             ImageEndpoint.GENERATIONS,
             "a cat",
-            ImageOptions(output_format="jpeg", background="transparent"),
+            ImageOptions.of(output_format="jpeg", background="transparent"),
             "background",
             "a transparent background needs output_format 'png' or 'webp'",
         ),
@@ -204,14 +205,14 @@ def test_validate_names_the_parameter_and_what_is_valid(
 
 def test_only_gpt_image_2_takes_free_sizes_and_for_edits_too() -> None:
     with pytest.raises(ParameterError) as refused:
-        validate("gpt-image-1", ImageEndpoint.EDITS, "a cat", ImageOptions(size="1536x864"))
+        validate("gpt-image-1", ImageEndpoint.EDITS, "a cat", ImageOptions.of(size="1536x864"))
     assert str(refused.value) == (
         "size '1536x864' is not valid for gpt-image-1 edits. Use one of: 1024x1024, 1536x1024, 1024x1536, auto."
     )
-    spec = validate("gpt-image-2", ImageEndpoint.EDITS, "a cat", ImageOptions(size="2048x1152"))
+    spec = validate("gpt-image-2", ImageEndpoint.EDITS, "a cat", ImageOptions.of(size="2048x1152"))
     assert spec is not None and spec.name == "gpt-image-2"
 
 
 def test_a_variation_without_prompt_skips_the_prompt_checks() -> None:
-    spec = validate("dall-e-2", ImageEndpoint.VARIATIONS, None, ImageOptions(n=3, size="256x256"))
+    spec = validate("dall-e-2", ImageEndpoint.VARIATIONS, None, ImageOptions.of(n=3, size="256x256"))
     assert spec is not None and spec.name == "dall-e-2"

@@ -8,6 +8,7 @@ from dataclasses import replace
 import pytest
 
 from mcp_server_images.catalog.catalog import Catalog
+from mcp_server_images.catalog.options import ImageOptions
 from mcp_server_images.catalog.spec import Prices
 from mcp_server_images.operations.cost import Ask, BilledPart, estimate, price, stored_cost
 
@@ -61,9 +62,9 @@ def test_no_usage_means_unknown() -> None:
 def test_estimates_scale_with_size_and_know_nothing_of_unpublished_qualities() -> None:
     spec = CATALOG.lookup("gpt-image-2.6-sunburst")
 
-    square = estimate(Ask("gpt-image-2.6-sunburst", spec, quality="medium", size="1024x1024"))
-    wide = estimate(Ask("gpt-image-2.6-sunburst", spec, quality="medium", size="2048x1024", n=3))
-    xhigh = estimate(Ask("gpt-image-2.6-sunburst", spec, quality="xhigh", size="1024x1024"))
+    square = estimate(Ask("gpt-image-2.6-sunburst", spec, ImageOptions.of(quality="medium", size="1024x1024")))
+    wide = estimate(Ask("gpt-image-2.6-sunburst", spec, ImageOptions.of(n=3, quality="medium", size="2048x1024")))
+    xhigh = estimate(Ask("gpt-image-2.6-sunburst", spec, ImageOptions.of(quality="xhigh", size="1024x1024")))
 
     assert square.amount == pytest.approx(0.053, abs=1e-4)
     assert wide.amount == pytest.approx(3 * 2 * 1767 * 30 / 1e6)

@@ -6,7 +6,8 @@ from dataclasses import asdict
 
 from mcp.types import CallToolResult, TextContent
 
-from ..catalog.spec import ImageEndpoint
+from ..catalog.options import OPTIONS, ImageOption, option
+from ..catalog.spec import ImageEndpoint, ModelSpec
 from ..operations.models import ListedModel, ModelList
 from .results import ListedModelEntry, ModelListResult, ModelPrices
 
@@ -15,8 +16,12 @@ def model_list_result(listing: ModelList) -> CallToolResult:
     data = ModelListResult(
         models=[_entry(model) for model in listing.models], provider_listed=listing.provider_listed, notes=listing.notes
     )
+    source = "this provider's model list" if data.provider_listed else "the catalog (the provider gives no model list)"
+    lines = [f"{len(data.models)} models, from {source}:"]
+    lines += [_line(model, entry) for model, entry in zip(listing.models, data.models, strict=True)]
     return CallToolResult(
-        content=[TextContent(type="text", text=_table(data))], structured_content=data.model_dump(mode="json")
+        content=[TextContent(type="text", text="\n".join(lines + data.notes))],
+        structured_content=data.model_dump(mode="json"),
     )
 
 
@@ -31,45 +36,47 @@ def _entry(model: ListedModel) -> ListedModelEntry:
         served=model.served,
         default=model.default,
         endpoints=[endpoint.value for endpoint in ImageEndpoint if endpoint in spec.endpoints],
-        sizes=list(spec.sizes),
+        sizes=list(_generations("size", spec)),
         free_size=spec.free_size.describe() if spec.free_size else None,
-        qualities=list(spec.qualities),
-        output_formats=list(spec.output_formats),
-        complexities=list(spec.complexities),
+        qualities=list(_generations("quality", spec)),
+        output_formats=list(_generations("output_format", spec)),
+        complexities=list(_generations("complexity", spec)),
+        options=[row.name for row in OPTIONS if _takes(row, spec)],
         max_edit_images=spec.max_edit_images,
         prices_per_1m=ModelPrices(**asdict(prices)) if prices else None,
         apis=[api.value for api in spec.usable_apis],
     )
 
 
-def _table(data: ModelListResult) -> str:
-    """One line per model: name, flags, status, and what it takes; then where the list came from and the notes."""
-    source = "this provider's model list" if data.provider_listed else "the catalog (the provider gives no model list)"
-    lines = [f"{len(data.models)} models, from {source}:"]
-    lines += [_line(model) for model in data.models]
-    return "\n".join(lines + data.notes)
+def _generations(name: str, spec: ModelSpec) -> tuple[str, ...]:
+    return option(name).values(spec, ImageEndpoint.GENERATIONS)
 
 
-def _line(model: ListedModelEntry) -> str:
-    flags = " (default)" if model.default else ""
-    status = model.status.replace("_", " ")
-    if model.shutdown:
-        status = (
-            f"was shut down on {model.shutdown}"
-            if model.status == "shut_down"
-            else f"{status}, shuts down on {model.shutdown}"
-        )
-    parts = [f"- {model.name}{flags} [{model.kind}; {status}]"]
-    if model.endpoints:
-        parts.append("/".join(model.endpoints))
-    if model.sizes:
-        parts.append("sizes " + ", ".join(model.sizes) + (" or free WxH" if model.free_size else ""))
-    choices = (("quality", model.qualities), ("formats", model.output_formats), ("complexity", model.complexities))
-    parts += [f"{label} {'/'.join(values)}" for label, values in choices if values]
-    if model.max_edit_images:
-        parts.append(f"up to {model.max_edit_images} edit images")
-    if model.prices_per_1m and model.prices_per_1m.image_output is not None:
-        parts.append(f"${model.prices_per_1m.image_output:g}/1M image out")
-    if model.kind == "image":
-        parts.append("api " + "/".join(model.apis))
+def _takes(row: ImageOption, spec: ModelSpec) -> bool:
+    return any(row.taken_by(spec, endpoint) for endpoint in ImageEndpoint)
+
+
+def _line(model: ListedModel, entry: ListedModelEntry) -> str:
+    """Name, flags, status, then what it takes: endpoints, sizes, the option table's listed options, edit inputs,
+    price and APIs."""
+    flags = " (default)" if entry.default else ""
+    status = entry.status.replace("_", " ")
+    if entry.shutdown:
+        shut = entry.status == "shut_down"
+        status = f"was shut down on {entry.shutdown}" if shut else f"{status}, shuts down on {entry.shutdown}"
+    parts = [f"- {entry.name}{flags} [{entry.kind}; {status}]"]
+    if entry.endpoints:
+        parts.append("/".join(entry.endpoints))
+    if entry.sizes:
+        parts.append("sizes " + ", ".join(entry.sizes) + (" or free WxH" if entry.free_size else ""))
+    for row in OPTIONS:
+        if row.listed and _takes(row, model.spec):
+            values = "/".join(_generations(row.name, model.spec))
+            parts.append(f"{row.listed} {values}" if values else row.listed)
+    if entry.max_edit_images:
+        parts.append(f"up to {entry.max_edit_images} edit images")
+    if entry.prices_per_1m and entry.prices_per_1m.image_output is not None:
+        parts.append(f"${entry.prices_per_1m.image_output:g}/1M image out")
+    if entry.kind == "image":
+        parts.append("api " + "/".join(entry.apis))
     return "; ".join(parts)

@@ -1,15 +1,19 @@
 """Every tool parameter as the assistant sees it: type, limits and a description of what it does, per model.
 
 Kept apart from the handlers so the handlers read as the flow they are, and so every tool describes a shared
-parameter with the same words.
+parameter with the same words. Two things are filled in when the server is built (adapter/described.py): the
+image options of the option table (catalog/options.py) take their description and bounds from their row, and a
+`{placeholder}` in a description becomes what the settings and the catalog say (the default models, the models
+there are), so no description names a stale default.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
+from ..catalog.spec import Api
 from ..inputs import MAX_REFS
 
 
@@ -30,43 +34,15 @@ Prompt = Annotated[
 ]
 Model = Annotated[
     str | None,
-    Field(
-        description="gpt-image-2.6-flare (default, fast), gpt-image-2.6-sunburst (best quality), "
-        "gpt-image-2.5-flare/-sunburst or gpt-image-2; shut-down ones (dall-e-3, gpt-image-1) are refused; "
-        "list_models says what the provider serves."
-    ),
+    Field(description="{image_models}; list_models: what is served; shut-down ones are refused."),
 ]
 Count = Annotated[int, Field(ge=1, le=10, description="How many images.")]
-Size = Annotated[
-    str | None,
-    Field(
-        description="WIDTHxHEIGHT. Any of 1024x1024, 1536x1024, 1024x1536, auto; gpt-image-2 and later any size "
-        "with sides multiple of 16, aspect 1:3 to 3:1, up to 3840x2160."
-    ),
-]
-Quality = Annotated[
-    str | None,
-    Field(description="auto, low, medium, high; gpt-image-2.5/2.6 also xhigh, max (slower)."),
-]
-Complexity = Annotated[
-    str | None,
-    Field(description="gpt-image-2.6 only: low, medium or high (default) detail of the scene; lower is faster."),
-]
-Style = Annotated[str | None, Field(description="dall-e-3 only: vivid (dramatic) or natural.")]
-Background = Annotated[
-    str | None,
-    Field(description="transparent (png or webp output; not gpt-image-2), opaque or auto."),
-]
-OutputFormat = Annotated[
-    str | None,
-    Field(description="png (default), jpeg or webp; gpt-image-2.6 generations also gif (animated) and svg."),
-]
-OutputCompression = Annotated[int | None, Field(ge=0, le=100, description="jpeg or webp compression, 0-100.")]
-Moderation = Annotated[str | None, Field(description="auto (default) or low (less filtering).")]
-
-AsForGenerate = str | None
-"""An edit_image parameter generate_image describes; the edit tool's description says so once."""
-CompressionAsForGenerate = Annotated[int | None, Field(ge=0, le=100)]
+TextOption = str | None
+"""An image option of the option table taking text: described at start-up from its row."""
+NumberOption = int | None
+"""An image option of the option table taking a whole number: described and bounded at start-up from its row."""
+ApiChoice = Annotated[Api | None, WithJsonSchema({"type": "string", "enum": [api.value for api in Api]})]
+"""One of the upstream APIs, as the catalog names them."""
 
 
 SaveTo = Annotated[
@@ -79,7 +55,7 @@ SaveTo = Annotated[
 Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to.")]
 DryRun = Annotated[bool, Field(description="Show what the call would do and cost; send nothing.")]
 ConfirmCost = Annotated[bool, Field(description="Go ahead when the cost needs confirmation.")]
-ApiAsForGenerate = Literal["images", "responses", "chat"] | None
+ApiAsForGenerate = ApiChoice
 """Parameters the other image tools share with generate_image, which describes them; each tool says so once."""
 SaveToAsForGenerate = str | None
 FlagAsForGenerate = bool
@@ -87,24 +63,16 @@ ImageRef = Annotated[
     str,
     Field(description="A stored image id, images:// URI, file path, http(s) URL, data URL or base64."),
 ]
-EditModel = Annotated[
-    str | None,
-    Field(description="As for generate_image (default gpt-image-2.6-flare)."),
-]
+EditModel = Annotated[str | None, Field(description="As for generate_image (default {image_model}).")]
 UpstreamApi = Annotated[
-    Literal["images", "responses", "chat"] | None,
+    ApiChoice,
     Field(
-        description="responses: later edits continue the conversation; default: the model's own API (list_models "
-        "shows each model's apis)."
+        description="responses: later edits continue the conversation; default: the model's own (list_models: apis)."
     ),
 ]
 EditSize = Annotated[
     str | None,
     Field(description="Output size, as for generate_image (default auto: follows the input)."),
-]
-InputFidelity = Annotated[
-    str | None,
-    Field(description="high keeps faces, logos and details of the inputs closer; low (default) is faster."),
 ]
 
 
@@ -169,7 +137,7 @@ AnalyzeImages = Annotated[
 Question = Annotated[str | None, Field(description="The question or instruction. Default: 'Describe this image.'")]
 VisionModel = Annotated[
     str | None,
-    Field(description="Vision chat model (default in the tool description; list_models names others)."),
+    Field(description="Vision chat model, default {vision_model}; list_models names others."),
 ]
 Detail = Annotated[
     Literal["auto", "low", "high"],

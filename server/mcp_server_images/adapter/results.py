@@ -169,6 +169,7 @@ class ListedModelEntry(BaseModel):
     qualities: list[str]
     output_formats: list[str]
     complexities: list[str]
+    options: list[str] = Field(description="The image options the model takes (generate_image/edit_image parameters).")
     max_edit_images: int
     prices_per_1m: ModelPrices | None
     apis: list[Literal["images", "chat", "responses"]] = Field(

@@ -1,13 +1,13 @@
 """MCP tool handlers: parse arguments, call a use case, render the result. Nothing else lives here.
 
 Each handler is a module-level function whose signature is the tool's input schema (the SDK derives it), which is
-why they take many parameters. `TOOLS` is the table the server registers; adding a tool is one handler, one row
-and one use case.
+why they take many parameters. `TOOLS` is the table the server registers (described.py fills in what the
+descriptions take from the option table, the catalog and the settings); adding a tool is one handler, one row and
+one use case.
 """
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Literal
@@ -15,8 +15,7 @@ from typing import Annotated, Literal
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 
-from ..catalog.checks import ImageOptions
-from ..catalog.spec import Api
+from ..catalog.options import ImageOptions
 from ..errors import ImageServerError
 from ..imaging.masks import Region
 from ..operations.analyze import AnalyzeRequest
@@ -27,7 +26,6 @@ from ..operations.lookup import StoredJob, find_job
 from ..operations.models import list_models as served_models
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ..operations.vary import vary
-from ..settings import Settings
 from ..store import URI_SCHEME, ImageRecord, Operation
 from .context import Ctx, caller, client_roots, listing_user, services_of
 from .costs import produce, usage_of, usage_text
@@ -37,10 +35,6 @@ from .models_render import model_list_result
 from .params import (
     AnalyzeImages,
     ApiAsForGenerate,
-    AsForGenerate,
-    Background,
-    Complexity,
-    CompressionAsForGenerate,
     ConfirmCost,
     Count,
     Detail,
@@ -51,7 +45,6 @@ from .params import (
     EditSize,
     FlagAsForGenerate,
     ImageRef,
-    InputFidelity,
     JobId,
     ListCursor,
     ListLimit,
@@ -61,20 +54,16 @@ from .params import (
     MaskRegions,
     MaxTokens,
     Model,
-    Moderation,
-    OutputCompression,
-    OutputFormat,
+    NumberOption,
     Overwrite,
     Previews,
     Prompt,
-    Quality,
     Question,
     ResponseSchema,
     SaveTo,
     SaveToAsForGenerate,
-    Size,
     StoredImage,
-    Style,
+    TextOption,
     UpstreamApi,
     VariationModel,
     VariationSize,
@@ -89,23 +78,20 @@ def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
     return SaveRequest(save_to, overwrite) if save_to else None
 
 
-def _api(api: str | None) -> Api | None:
-    return None if api is None else Api(api)
-
-
 async def generate_image(
     prompt: Prompt,
     ctx: Ctx,
     model: Model = None,
     n: Count = 1,
-    size: Size = None,
-    quality: Quality = None,
-    complexity: Complexity = None,
-    style: Style = None,
-    background: Background = None,
-    output_format: OutputFormat = None,
-    output_compression: OutputCompression = None,
-    moderation: Moderation = None,
+    size: TextOption = None,
+    quality: TextOption = None,
+    complexity: TextOption = None,
+    style: TextOption = None,
+    background: TextOption = None,
+    output_format: TextOption = None,
+    output_compression: NumberOption = None,
+    moderation: TextOption = None,
+    seed: NumberOption = None,
     api: UpstreamApi = None,
     save_to: SaveTo = None,
     overwrite: Overwrite = False,
@@ -117,18 +103,8 @@ async def generate_image(
     Each image is stored under a short id, shown (a preview when large) and linked; pass the id, not image
     data, to later calls. Left-out parameters use the model's defaults.
     """
-    options = ImageOptions(
-        n=n,
-        size=size,
-        quality=quality,
-        complexity=complexity,
-        style=style,
-        background=background,
-        output_format=output_format,
-        output_compression=output_compression,
-        moderation=moderation,
-    )
-    request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), _api(api))
+    options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
+    request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
     work: Work = lambda deps, call: generate(deps, request, call)  # noqa: E731
     return await produce(ctx, Operation.GENERATE, work, dry_run=dry_run, confirm_cost=confirm_cost)
 
@@ -143,12 +119,13 @@ async def edit_image(
     model: EditModel = None,
     n: Count = 1,
     size: EditSize = None,
-    quality: AsForGenerate = None,
-    complexity: AsForGenerate = None,
-    background: AsForGenerate = None,
-    input_fidelity: InputFidelity = None,
-    output_format: AsForGenerate = None,
-    output_compression: CompressionAsForGenerate = None,
+    quality: TextOption = None,
+    complexity: TextOption = None,
+    background: TextOption = None,
+    input_fidelity: TextOption = None,
+    output_format: TextOption = None,
+    output_compression: NumberOption = None,
+    seed: NumberOption = None,
     api: ApiAsForGenerate = None,
     save_to: SaveToAsForGenerate = None,
     overwrite: FlagAsForGenerate = False,
@@ -160,16 +137,7 @@ async def edit_image(
     Without a mask the model may change the whole image. Parameters without a description are as for
     generate_image; results are stored and shown the same way.
     """
-    options = ImageOptions(
-        n=n,
-        size=size,
-        quality=quality,
-        complexity=complexity,
-        background=background,
-        output_format=output_format,
-        output_compression=output_compression,
-        input_fidelity=input_fidelity,
-    )
+    options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     regions = None if mask_region is None else [Region(**region.model_dump()) for region in mask_region]
     request = EditRequest(
         images=images,
@@ -179,7 +147,7 @@ async def edit_image(
         options=options,
         save=_save(save_to, overwrite),
         client_roots=await client_roots(ctx),
-        api=_api(api),
+        api=api,
     )
     work: Work = lambda deps, call: edit(deps, request, call)  # noqa: E731
     return await produce(ctx, Operation.EDIT, work, dry_run=dry_run, confirm_cost=confirm_cost)
@@ -315,8 +283,6 @@ class ToolRow:
     handler: Callable[..., Awaitable[CallToolResult | InputRequiredResult]]
     title: str
     annotations: ToolAnnotations
-    describe: Callable[[Settings], str] | None = None
-    """Optional: builds the description from the settings, for tools whose text names configured values."""
     app: AppBinding | None = None
 
 
@@ -325,15 +291,11 @@ READS_UPSTREAM = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 READS_STORE = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 
 
-def _describe_analyze(settings: Settings) -> str:
-    return f"{inspect.cleandoc(analyze_image.__doc__ or '')}\n\nDefault model: {settings.vision_model}."
-
-
 TOOLS: tuple[ToolRow, ...] = (
     ToolRow(generate_image, "Generate image", PRODUCING, app="view"),
     ToolRow(edit_image, "Edit image", PRODUCING, app="view"),
     ToolRow(create_image_variation, "Create image variation", PRODUCING, app="view"),
-    ToolRow(analyze_image, "Analyze image", READS_UPSTREAM, _describe_analyze),
+    ToolRow(analyze_image, "Analyze image", READS_UPSTREAM),
     ToolRow(list_images, "List images", READS_STORE, app="view"),
     ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE, app="view"),

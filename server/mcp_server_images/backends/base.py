@@ -14,7 +14,7 @@ from typing import Any, NamedTuple, Protocol
 
 import pybase64
 
-from ..catalog.checks import ImageOptions
+from ..catalog.options import ImageOptions
 from ..catalog.spec import Api, ModelSpec
 from ..errors import ImageServerError
 from .errors import UpstreamError

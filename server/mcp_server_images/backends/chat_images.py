@@ -51,9 +51,13 @@ def image_config(width: int, height: int) -> dict[str, str]:
 
 
 def chat_image_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
-    """The request body, and notes on what the user should know about how the size was passed."""
+    """The request body, and notes on what the user should know about how the size was passed.
+
+    The options the table sends through Chat Completions go as top-level fields; a size goes its own way.
+    """
     text, notes = request.prompt or "", []
     body: dict[str, Any] = {"model": request.model, "modalities": ["image", "text"]}
+    body |= request.options.sent(Api.CHAT)
     dims = parse_size(request.options.size) if request.options.size else None
     if dims is not None and request.spec is not None and request.spec.image_config:
         body["image_config"] = config = image_config(*dims)

@@ -14,8 +14,8 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.checks import ImageOptions
-from ..catalog.spec import Api, ModelSpec
+from ..catalog.options import ImageOptions
+from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from .base import (
     AnswerItem,
     Downloader,
@@ -38,26 +38,6 @@ from .errors import ConnectionBrokenError, UpstreamError
 log = logging.getLogger(__name__)
 
 
-GENERATION_PARAMETERS = (
-    "size",
-    "quality",
-    "style",
-    "background",
-    "output_format",
-    "output_compression",
-    "moderation",
-    "complexity",
-)
-EDIT_PARAMETERS = (
-    "size",
-    "quality",
-    "background",
-    "input_fidelity",
-    "output_format",
-    "output_compression",
-    "complexity",
-)
-"""The ImageOptions fields each endpoint takes; only those the user set are sent."""
 IMAGE_KEY = "b64_json"
 """Where an answer's image is; its megabytes of base64 are decoded straight from the answer's bytes."""
 
@@ -65,7 +45,7 @@ IMAGE_KEY = "b64_json"
 def generation_body(request: ImageRequest) -> dict[str, Any]:
     """The JSON body of POST /images/generations. Only parameters the user set are sent."""
     body: dict[str, Any] = {"model": request.model, "prompt": request.prompt, "n": request.options.n}
-    body |= _set_options(request.options, GENERATION_PARAMETERS)
+    body |= request.options.sent(Api.IMAGES, ImageEndpoint.GENERATIONS)
     if request.wants_b64:
         body["response_format"] = "b64_json"
     if request.streamed is not None:
@@ -76,7 +56,7 @@ def generation_body(request: ImageRequest) -> dict[str, Any]:
 def edit_fields(request: ImageRequest) -> dict[str, str]:
     """The text parts of POST /images/edits; numbers and booleans go as text, as multipart requires."""
     fields = {"model": request.model, "prompt": request.prompt or "", "n": str(request.options.n)}
-    fields |= {name: str(value) for name, value in _set_options(request.options, EDIT_PARAMETERS).items()}
+    fields |= _text_parts(request.options, ImageEndpoint.EDITS)
     if request.wants_b64:
         fields["response_format"] = "b64_json"
     if request.streamed is not None:
@@ -87,13 +67,12 @@ def edit_fields(request: ImageRequest) -> dict[str, str]:
 def variation_fields(request: ImageRequest) -> dict[str, str]:
     """The text parts of POST /images/variations (dall-e-2 only, so b64_json is always asked for)."""
     fields = {"model": request.model, "n": str(request.options.n), "response_format": "b64_json"}
-    if request.options.size is not None:
-        fields["size"] = request.options.size
-    return fields
+    return fields | _text_parts(request.options, ImageEndpoint.VARIATIONS)
 
 
-def _set_options(options: ImageOptions, names: Sequence[str]) -> dict[str, Any]:
-    return {name: getattr(options, name) for name in names if getattr(options, name) is not None}
+def _text_parts(options: ImageOptions, endpoint: ImageEndpoint) -> dict[str, str]:
+    """The options the endpoint takes that the user set, as multipart text."""
+    return {name: str(value) for name, value in options.sent(Api.IMAGES, endpoint).items()}
 
 
 def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]:

@@ -37,25 +37,13 @@ from .errors import ConnectionBrokenError, UpstreamError
 log = logging.getLogger(__name__)
 
 PATH = "/responses"
-TOOL_OPTIONS = (
-    "size",
-    "quality",
-    "background",
-    "output_format",
-    "output_compression",
-    "moderation",
-    "input_fidelity",
-    "complexity",
-)
-"""The ImageOptions fields the image_generation tool takes; only those the user set are sent."""
 UNKNOWN_CONVERSATION = "previous_response_not_found"
 
 
 def tool(request: ImageRequest) -> dict[str, Any]:
     """The image_generation tool with the image model and the user's options."""
-    options = request.options
     spec: dict[str, Any] = {"type": "image_generation", "model": request.model}
-    spec |= {name: getattr(options, name) for name in TOOL_OPTIONS if getattr(options, name) is not None}
+    spec |= request.options.sent(Api.RESPONSES)
     if request.streamed is not None:
         spec["partial_images"] = request.streamed.count
     if request.mask is not None:

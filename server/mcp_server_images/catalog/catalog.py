@@ -14,8 +14,8 @@ from pathlib import Path
 
 from ..settings import ProviderKind
 from . import checks
-from .checks import ImageOptions
 from .load import PROVIDER_PREFIX, CatalogData, canonical_name, load_catalog
+from .options import ImageOptions, option
 from .spec import ImageEndpoint, ModelKind, ModelSpec, Status
 
 _SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
@@ -119,7 +119,7 @@ def _takes(spec: ModelSpec, param: str | None, value: str | None, endpoint: Imag
             continue
         if param is None:
             return True
-        values = spec.values_for(param, where)
-        if values and (value is None or value in values):
+        row = option(param)
+        if row.taken_by(spec, where) if value is None else value in row.values(spec, where):
             return True
     return False

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 from ..errors import ParameterError
+from .options import OPTIONS, Check, ImageOption, ImageOptions, option
 from .spec import ImageEndpoint, ModelSpec
 
 if TYPE_CHECKING:
@@ -20,26 +20,8 @@ if TYPE_CHECKING:
 
 MAX_N = 10
 _SIZE = re.compile(r"^(?P<w>[1-9]\d{1,4})x(?P<h>[1-9]\d{1,4})$")
-CHOICES = ("quality", "style", "background", "output_format", "moderation", "input_fidelity", "complexity")
-"""Choice parameters checked against the model's list, in the order a caller reads their refusals."""
 TRANSPARENT_FORMATS = ("png", "webp")
 COMPRESSED_FORMATS = ("jpeg", "webp")
-
-
-@dataclass(frozen=True)
-class ImageOptions:
-    """The optional parameters shared by the image-producing tools, as the user gave them."""
-
-    n: int = 1
-    size: str | None = None
-    quality: str | None = None
-    style: str | None = None
-    background: str | None = None
-    output_format: str | None = None
-    output_compression: int | None = None
-    moderation: str | None = None
-    input_fidelity: str | None = None
-    complexity: str | None = None
 
 
 def parse_size(size: str) -> tuple[int, int] | None:
@@ -69,10 +51,17 @@ def validate(
         )
     if options.n > spec.max_n:
         raise ParameterError("n", f"n must be between 1 and {spec.max_n} for {spec.name}, got {options.n}.")
-    _check_size(options.size, spec, endpoint)
-    for param in CHOICES:
-        _check_choice(catalog, spec, endpoint, param, getattr(options, param))
-    _check_format_combinations(catalog, spec, endpoint, options)
+    for row in OPTIONS:
+        value = options.get(row.name)
+        if value is None:
+            continue
+        if row.check is Check.SIZE:
+            _check_size(str(value), spec, endpoint)
+        elif row.check is Check.CHOICE:
+            _check_choice(catalog, spec, endpoint, row, str(value))
+        elif not row.taken_by(spec, endpoint):
+            _refuse_unsupported(catalog, spec, endpoint, row)
+    _check_format_combinations(spec, endpoint, options)
     return spec
 
 
@@ -81,10 +70,11 @@ def _check_generic(prompt: str | None, options: ImageOptions) -> None:
         raise ParameterError("prompt", "prompt is empty; describe the image you want.")
     if not 1 <= options.n <= MAX_N:
         raise ParameterError("n", f"n must be between 1 and {MAX_N}, got {options.n}.")
-    if options.output_compression is not None and not 0 <= options.output_compression <= 100:
-        raise ParameterError(
-            "output_compression", f"output_compression must be between 0 and 100, got {options.output_compression}."
-        )
+    for row in OPTIONS:
+        value = options.get(row.name)
+        if row.bounds is not None and isinstance(value, int) and not row.bounds[0] <= value <= row.bounds[1]:
+            low, high = row.bounds
+            raise ParameterError(row.name, f"{row.name} must be between {low} and {high}, got {value}.")
     if options.size is not None and options.size != "auto" and parse_size(options.size) is None:
         raise ParameterError("size", f"size {options.size!r} is not WIDTHxHEIGHT (e.g. 1024x1024) or 'auto'.")
 
@@ -93,21 +83,29 @@ def _listed(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
-def _check_choice(catalog: Catalog, spec: ModelSpec, endpoint: ImageEndpoint, param: str, value: str | None) -> None:
-    if value is None:
-        return
-    allowed = spec.values_for(param, endpoint)
+def _check_choice(catalog: Catalog, spec: ModelSpec, endpoint: ImageEndpoint, row: ImageOption, value: str) -> None:
+    allowed = row.values(spec, endpoint)
     if value in allowed:
         return
-    what = f"{spec.name} edits" if endpoint is ImageEndpoint.EDITS and param == "output_format" else spec.name
     if not allowed:
-        takers = catalog.models_supporting(param, endpoint=endpoint)
-        hint = f" Models that take it: {_listed(takers)}." if takers else ""
-        raise ParameterError(param, f"{param} is not supported by {what}; leave it out.{hint}")
+        _refuse_unsupported(catalog, spec, endpoint, row)
+    param = row.name
     remark = spec.remarks.get(param)
     why = f" ({remark})" if remark else ""
-    message = f"{param} {value!r} is not valid for {what}{why}. Use one of: {_listed(allowed)}."
+    message = f"{param} {value!r} is not valid for {_what(spec, endpoint, row)}{why}. Use one of: {_listed(allowed)}."
     raise ParameterError(param, message + _value_hint(catalog, param, value, endpoint))
+
+
+def _refuse_unsupported(catalog: Catalog, spec: ModelSpec, endpoint: ImageEndpoint, row: ImageOption) -> NoReturn:
+    """The model does not take the option at all: say so, and name the models that do (or that none does)."""
+    takers = catalog.models_supporting(row.name, endpoint=endpoint)
+    hint = f"Models that take it: {_listed(takers)}." if takers else "No model in the catalog takes it."
+    raise ParameterError(row.name, f"{row.name} is not supported by {_what(spec, endpoint, row)}; leave it out. {hint}")
+
+
+def _what(spec: ModelSpec, endpoint: ImageEndpoint, row: ImageOption) -> str:
+    """The model, or its edits for an option whose values edits list apart (output formats)."""
+    return f"{spec.name} edits" if endpoint is ImageEndpoint.EDITS and row.edit_field is not None else spec.name
 
 
 def _value_hint(catalog: Catalog, param: str, value: str, endpoint: ImageEndpoint) -> str:
@@ -122,9 +120,9 @@ def _value_hint(catalog: Catalog, param: str, value: str, endpoint: ImageEndpoin
     return ""
 
 
-def _check_size(size: str | None, spec: ModelSpec, endpoint: ImageEndpoint) -> None:
-    sizes = spec.values_for("size", endpoint)
-    if size is None or size in sizes:
+def _check_size(size: str, spec: ModelSpec, endpoint: ImageEndpoint) -> None:
+    sizes = option("size").values(spec, endpoint)
+    if size in sizes:
         return
     dims = parse_size(size)
     if spec.free_size is not None and dims is not None:
@@ -139,24 +137,16 @@ def _check_size(size: str | None, spec: ModelSpec, endpoint: ImageEndpoint) -> N
     raise ParameterError("size", f"size {size!r} is not valid for {spec.name} {what}. Use one of: {valid}.")
 
 
-def _check_format_combinations(
-    catalog: Catalog, spec: ModelSpec, endpoint: ImageEndpoint, options: ImageOptions
-) -> None:
-    formats = spec.values_for("output_format", endpoint)
+def _check_format_combinations(spec: ModelSpec, endpoint: ImageEndpoint, options: ImageOptions) -> None:
+    """Compression and transparency need a fitting output format (the model's first format when none is given)."""
+    formats = option("output_format").values(spec, endpoint)
     output_format = options.output_format or (formats[0] if formats else None)
-    if options.output_compression is not None:
-        if not formats:
-            takers = _listed(catalog.models_supporting("output_format", endpoint=endpoint))
-            raise ParameterError(
-                "output_compression",
-                f"output_compression is not supported by {spec.name}; models that take it: {takers}.",
-            )
-        if output_format not in COMPRESSED_FORMATS:
-            raise ParameterError(
-                "output_compression",
-                "output_compression applies to jpeg and webp only; set output_format to 'jpeg' or 'webp', "
-                "or leave output_compression out.",
-            )
+    if options.output_compression is not None and output_format not in COMPRESSED_FORMATS:
+        raise ParameterError(
+            "output_compression",
+            "output_compression applies to jpeg and webp only; set output_format to 'jpeg' or 'webp', "
+            "or leave output_compression out.",
+        )
     if options.background == "transparent" and output_format not in TRANSPARENT_FORMATS:
         reason = (
             "jpeg has no transparency"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..errors import ConfigurationError
+from .options import OPTIONS, Check, catalog_fields
 from .spec import (
     Api,
     Family,
@@ -162,10 +163,18 @@ def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
     missing = [key for key in ("kind", "family", "api") if key not in raw]
     if missing:
         raise CatalogError(f"{where}: missing {', '.join(missing)} (or extend a model that has them).")
-    spec_fields = {key: convert(raw[key], f"{where}: {key}") for key, convert in _FIELDS.items() if key in raw}
-    spec_fields.setdefault("edit_sizes", spec_fields.get("sizes", ()))
-    spec_fields.setdefault("edit_output_formats", spec_fields.get("output_formats", ()))
-    return ModelSpec(name=name, lifecycle=_lifecycle(raw, where), **spec_fields)
+    spec_fields = {key: convert(raw[key], f"{where}: {key}") for key, convert in _MODEL_FIELDS.items() if key in raw}
+    options = {key: convert(raw[key], f"{where}: {key}") for key, convert in _OPTION_FIELDS.items() if key in raw}
+    for row in OPTIONS:
+        if row.edit_field is not None and row.field is not None:
+            options.setdefault(row.edit_field, options.get(row.field, ()))
+    return ModelSpec(
+        name=name,
+        lifecycle=_lifecycle(raw, where),
+        option_values={key: value for key, value in options.items() if isinstance(value, tuple)},
+        option_flags=frozenset(key for key, value in options.items() if value is True),
+        **spec_fields,
+    )
 
 
 def _lifecycle(raw: Mapping[str, Any], where: str) -> Lifecycle:
@@ -325,7 +334,7 @@ def _token_table(value: object, where: str) -> dict[str, int]:
     return {quality: _integer(tokens, f"{where}.{quality}") for quality, tokens in table.items()}
 
 
-_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+_MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "kind": _enum(ModelKind),
     "family": _enum(Family),
     "api": _enum(Api),
@@ -334,18 +343,8 @@ _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "image_config": _boolean,
     "aliases": _strings,
     "endpoints": _endpoints,
-    "sizes": _strings,
-    "edit_sizes": _strings,
     "free_size": _free_size,
-    "qualities": _strings,
-    "output_formats": _strings,
-    "edit_output_formats": _strings,
-    "backgrounds": _strings,
-    "moderations": _strings,
-    "styles": _strings,
-    "complexities": _strings,
     "remarks": _remarks,
-    "input_fidelity": _boolean,
     "max_edit_images": _integer,
     "max_n": _positive,
     "n_per_request": _positive,
@@ -356,4 +355,10 @@ _FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "estimate_tokens": _token_table,
     "partial_image_tokens": _integer,
 }
+"""The fields of a model entry that are neither an image option's nor its lifecycle, with their converters."""
+_OPTION_FIELDS: dict[str, Callable[[Any, str], Any]] = {
+    name: _boolean if check is Check.NUMBER else _strings for name, check in catalog_fields().items()
+}
+"""The option table's fields: the values a model takes (lists), or that it takes a number option (flags)."""
+_FIELDS = _MODEL_FIELDS | _OPTION_FIELDS
 """Every field a model entry may give besides its lifecycle, with the converter that checks it."""

@@ -1,7 +1,8 @@
 """The catalog's vocabulary: what one model accepts, its lifecycle on OpenAI and its prices, as frozen data.
 
 These types carry no behaviour beyond reading themselves; loading lives in `load.py`, request checks in
-`checks.py`. An empty tuple always means "this model does not take that parameter".
+`checks.py`, and what each image option's fields mean in the option table (`options.py`). An empty tuple always
+means "this model does not take that parameter".
 """
 
 from __future__ import annotations
@@ -149,17 +150,12 @@ class ModelSpec:
     """Chat image models: takes `image_config` {aspect_ratio, image_size}; without it a size goes into the text."""
     aliases: tuple[str, ...] = ()
     endpoints: frozenset[ImageEndpoint] = frozenset()
-    sizes: tuple[str, ...] = ()
-    edit_sizes: tuple[str, ...] = ()
+    option_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    """Per list field of the option table (sizes, qualities, edit_output_formats, ...), the values the model takes;
+    a field that is absent or empty means the model does not take that option there."""
+    option_flags: frozenset[str] = frozenset()
+    """The option table's flag fields that are true for this model (it takes that option)."""
     free_size: FreeSizeRule | None = None
-    qualities: tuple[str, ...] = ()
-    output_formats: tuple[str, ...] = ()
-    edit_output_formats: tuple[str, ...] = ()
-    backgrounds: tuple[str, ...] = ()
-    moderations: tuple[str, ...] = ()
-    styles: tuple[str, ...] = ()
-    complexities: tuple[str, ...] = ()
-    input_fidelity: bool = False
     max_edit_images: int = 0
     max_n: int = 1
     n_per_request: int = 1
@@ -189,27 +185,6 @@ class ModelSpec:
     def usable_apis(self) -> tuple[Api, ...]:
         """The APIs this model can be used through, its default first."""
         return (self.api, *(api for api in self.apis if api is not self.api))
-
-    def values_for(self, param: str, endpoint: ImageEndpoint) -> tuple[str, ...]:
-        """The values a choice parameter takes on an endpoint; () when the model does not take it."""
-        if param == "size":
-            return self.edit_sizes if endpoint is ImageEndpoint.EDITS else self.sizes
-        if param == "output_format":
-            return self.edit_output_formats if endpoint is ImageEndpoint.EDITS else self.output_formats
-        if param == "input_fidelity":
-            return ("high", "low") if self.input_fidelity else ()
-        attribute = CHOICE_ATTRIBUTES.get(param)
-        return getattr(self, attribute) if attribute else ()
-
-
-CHOICE_ATTRIBUTES = {
-    "quality": "qualities",
-    "background": "backgrounds",
-    "moderation": "moderations",
-    "style": "styles",
-    "complexity": "complexities",
-}
-"""Choice parameters whose values do not depend on the endpoint, and the spec field that lists them."""
 
 
 @dataclass(frozen=True)

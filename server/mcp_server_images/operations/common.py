@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from ..backends import (
     sum_usage,
 )
 from ..backends.base import quoted
-from ..catalog.checks import ImageOptions
+from ..catalog.options import ImageOptions
 from ..catalog.spec import Api, ImageEndpoint
 from ..errors import ImageServerError
 from ..imaging.previews import Decoded, decode_ahead, decode_for_preview, likely_previewed, probe_keeping_pixels
@@ -303,11 +303,6 @@ async def _decode_into(decoded: list[Decoded], data: bytes) -> None:
         decoded.append(await anyio.to_thread.run_sync(decode_for_preview, data))
     except (OSError, ValueError) as exc:
         log.warning("a stored image could not be decoded for its preview: %s", exc)
-
-
-def option_parameters(options: ImageOptions) -> dict[str, Any]:
-    """The options the user set, for the sidecar."""
-    return {k: v for k, v in asdict(options).items() if v is not None}
 
 
 def split_batches(total: int, per_request: int) -> list[int]:

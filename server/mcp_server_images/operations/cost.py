@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.spec import REFERENCE_PIXELS, ModelKind, ModelSpec, Prices
+from ..catalog.options import ImageOptions, option
+from ..catalog.spec import REFERENCE_PIXELS, ImageEndpoint, ModelKind, ModelSpec, Prices
 
 CURRENCY = "USD"
 CHARS_PER_TOKEN = 4
@@ -201,9 +202,8 @@ class Ask:
 
     model: str
     spec: ModelSpec | None
-    n: int = 1
-    size: str | None = None
-    quality: str | None = None
+    options: ImageOptions = field(default_factory=ImageOptions)
+    """What the call asks for: how many images (`n`, over all its requests), and its image options."""
     prompt: str | None = None
     requests: int = 1
     partial_images: int = 0
@@ -218,21 +218,22 @@ def estimate(ask: Ask) -> Estimate:
     spec = ask.spec
     if spec is None or spec.prices is None or not spec.estimate_tokens or spec.prices.image_output is None:
         return Estimate(None, f"no published per-image figure for {ask.model}")
-    quality, assumed = ask.quality, ""
+    asked, n = ask.options.quality, ask.options.n
+    quality, assumed = asked, ""
     if quality in (None, "auto"):
         quality = max(spec.estimate_tokens, key=lambda name: spec.estimate_tokens[name])
-        assumed = f" (quality {ask.quality or 'left out'} counted as {quality})"
+        assumed = f" (quality {asked or 'left out'} counted as {quality})"
     if quality not in spec.estimate_tokens:
         return Estimate(None, f"no published per-image figure for {ask.model} at quality {quality}")
-    width, height, size_note = _size(ask.size, spec)
+    width, height, size_note = _size(ask.options.size, spec)
     per_image = round(spec.estimate_tokens[quality] * width * height / REFERENCE_PIXELS)
-    image_out = ask.n * per_image + ask.requests * ask.partial_images * spec.partial_image_tokens
+    image_out = n * per_image + ask.requests * ask.partial_images * spec.partial_image_tokens
     text_in = ask.requests * math.ceil(len(ask.prompt or "") / CHARS_PER_TOKEN)
     amount = image_out * spec.prices.image_output / PER_MILLION
     if text_in and spec.prices.text_input is not None:
         amount += text_in * spec.prices.text_input / PER_MILLION
     basis = (
-        f"{ask.n} x {width}x{height}{size_note} at {quality}{assumed}: {per_image} image out tokens each "
+        f"{n} x {width}x{height}{size_note} at {quality}{assumed}: {per_image} image out tokens each "
         f"@ ${spec.prices.image_output:g}/1M (published per-image figure)"
     )
     if ask.partial_images and spec.partial_image_tokens:
@@ -249,7 +250,8 @@ def _size(size: str | None, spec: ModelSpec) -> tuple[int, int, str]:
     if size not in (None, "auto"):
         width, height = (int(side) for side in str(size).lower().split("x"))
         return width, height, ""
-    listed = [tuple(int(side) for side in s.split("x")) for s in spec.sizes if "x" in s]
+    sizes = option("size").values(spec, ImageEndpoint.GENERATIONS)
+    listed = [tuple(int(side) for side in s.split("x")) for s in sizes if "x" in s]
     width, height = max(listed, key=lambda wh: wh[0] * wh[1], default=(1024, 1024))
     return width, height, f" (size {size or 'left out'} counted as the largest)"
 

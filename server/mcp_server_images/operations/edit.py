@@ -22,7 +22,6 @@ from .common import (
     deliver,
     fan_out,
     finish,
-    option_parameters,
     partial_stream,
     pay,
     plan_copies,
@@ -56,7 +55,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         uploads.append(upload)
         notes.extend(changes)
     mask = await _mask(deps, request, inputs[0].info.width, inputs[0].info.height)
-    set_options, mask_parameters = option_parameters(options), _mask_parameters(request.mask)
+    set_options, mask_parameters = options.parameters(), _mask_parameters(request.mask)
     meta = NewImage(
         prompt=request.prompt,
         model=chosen.wire,

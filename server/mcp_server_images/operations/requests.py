@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from ..backends import UsagePart
-from ..catalog.checks import ImageOptions
+from ..catalog.options import ImageOptions
 from ..catalog.spec import Api
 from ..imaging.masks import Region
 from ..imaging.previews import Decoded

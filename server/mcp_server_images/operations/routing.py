@@ -11,7 +11,7 @@ nothing is known against it; a gateway's own model is routed for good by an entr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..backends import ImageBackend, ImageRequest
@@ -63,13 +63,10 @@ def quote(
     catalog entry of `model` (input images are not estimated); `endpoint` is the Images API's, named when the
     route is that API."""
     first = upstream[0]
-    options = first.options
     ask = Ask(
         model,
         first.spec,
-        n=sum(one.options.n for one in upstream),
-        size=options.size,
-        quality=options.quality,
+        replace(first.options, n=sum(one.options.n for one in upstream)),
         prompt=first.prompt,
         requests=len(upstream),
         partial_images=streamed_count(first),

@@ -14,7 +14,7 @@ import anyio
 
 from ..backends import ImageRequest, Upload, UpstreamError
 from ..catalog.catalog import Catalog
-from ..catalog.checks import ImageOptions
+from ..catalog.options import ImageOptions
 from ..catalog.spec import ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png
@@ -47,7 +47,7 @@ async def vary(deps: ImageDeps, request: VariationRequest, call: Call) -> Images
     spec = models.catalog.lookup(requested)
     if spec is None or ImageEndpoint.VARIATIONS not in spec.endpoints:
         return await _emulate(deps, request, call, request.model, [])
-    models.catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions(n=request.n, size=request.size))
+    models.catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions.of(n=request.n, size=request.size))
     why_not = None if request.model is not None else await _why_not_native(deps)
     if why_not is not None:
         return await _emulate(deps, request, call, None, [f"No native variations: {why_not}."])
@@ -80,7 +80,7 @@ async def _emulate(
             images=[request.image],
             prompt=VARIATION_PROMPT,
             model=model,
-            options=ImageOptions(n=request.n, size=size),
+            options=ImageOptions.of(n=request.n, size=size),
             save=request.save,
             client_roots=request.client_roots,
         ),
@@ -92,7 +92,7 @@ async def _emulate(
 
 def _edit_size_ok(catalog: Catalog, model: str, size: str) -> bool:
     try:
-        catalog.validate(model, ImageEndpoint.EDITS, None, ImageOptions(size=size))
+        catalog.validate(model, ImageEndpoint.EDITS, None, ImageOptions.of(size=size))
     except ParameterError:
         return False
     return True
@@ -108,7 +108,7 @@ async def _why_not_native(deps: ImageDeps) -> str | None:
 
 
 async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, call: Call) -> ImagesOutcome:
-    options = ImageOptions(n=request.n, size=request.size)
+    options = ImageOptions.of(n=request.n, size=request.size)
     save_plan = plan_copies(deps, request.save, options, request.client_roots)
     source = await deps.resolver.resolve(request.image, request.client_roots, flatten=True)
     png, notes = await anyio.to_thread.run_sync(partial(square_png, source.data, source.info, source.ref, crop=True))
@@ -117,13 +117,13 @@ async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, ca
         prompt=None,
         model=chosen.wire,
         operation=Operation.VARIATION,
-        parameters={"n": request.n} | ({"size": request.size} if request.size else {}),
+        parameters=options.parameters(),
         source_images=[source.source],
         job_id=call.job_id,
         user=call.user,
     )
     upstream = ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")])
-    ask = Ask(chosen.name, chosen.spec, n=request.n, size=request.size)
+    ask = Ask(chosen.name, chosen.spec, options)
     quote = Quote("variation", chosen.wire, "images/variations", meta.parameters, 1, estimate(ask))
 
     async def run() -> ImagesOutcome:

@@ -1,0 +1,103 @@
+"""The tools as the server registers them, with descriptions built at start-up from the option table, the catalog
+and the settings.
+
+A handler's signature is its tool's input schema (the SDK derives it); what a handler cannot know when it is
+written is filled in here, once, when the server is built:
+- an image option of the option table (catalog/options.py) gets its row's description, and a number its bounds,
+  in the first tool of TOOLS that takes it; a later tool leaves it bare, since its description says once that
+  such parameters are as for that tool (generate_image);
+- a `{placeholder}` in a tool's or a parameter's description becomes what the settings and the catalog say:
+  `{image_model}` and `{vision_model}` the configured defaults, `{image_models}` the default image model and the
+  catalog's other active ones.
+So a server whose default image model is gpt-image-2 says so, and not what the default was when the code was
+written.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from mcp.server.mcpserver.tools import Tool
+
+from ..catalog.catalog import Catalog
+from ..catalog.options import OPTIONS, ImageOption
+from ..catalog.spec import ModelKind, Status
+from ..settings import Settings
+from .tools import TOOLS
+from .ui import tool_meta
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+_OPTIONS = {row.name: row for row in OPTIONS}
+
+
+def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
+    """Every tool of TOOLS, in order, with its descriptions filled in."""
+    words = placeholders(settings, catalog)
+    described: set[str] = set()
+    """The image options some earlier tool has described."""
+    tools = []
+    for row in TOOLS:
+        tool = Tool.from_function(
+            row.handler,
+            title=row.title,
+            description=_filled(inspect.cleandoc(row.handler.__doc__ or ""), words),
+            annotations=row.annotations,
+            meta=tool_meta(row.app),
+        )
+        schema = _with_options(tool.parameters, described)
+        tools.append(tool.model_copy(update={"parameters": _filled_tree(schema, words)}))
+    return tools
+
+
+def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
+    """What each `{placeholder}` of a description stands for on this server."""
+    image = _catalog_name(catalog, settings.default_model)
+    active = [spec.name for spec in catalog.of_kind(ModelKind.IMAGE) if spec.lifecycle.status is Status.ACTIVE]
+    return {
+        "image_model": image,
+        "vision_model": _catalog_name(catalog, settings.vision_model),
+        "image_models": ", ".join([f"{image} (default)", *(name for name in active if name != image)]),
+    }
+
+
+def _catalog_name(catalog: Catalog, model: str) -> str:
+    """A catalogued model under its catalog name (any spelling was configured), another model as configured."""
+    spec = catalog.lookup(model)
+    return spec.name if spec is not None else model
+
+
+def _with_options(schema: dict[str, Any], described: set[str]) -> dict[str, Any]:
+    """The schema with the option table's words on the options this tool is the first to take."""
+    properties = dict(schema.get("properties", {}))
+    for name, node in properties.items():
+        row = _OPTIONS.get(name)
+        if row is None or name in described or "description" in node:
+            continue
+        properties[name] = _option_node(node, row)
+        described.add(name)
+    return {**schema, "properties": properties}
+
+
+def _option_node(node: Mapping[str, Any], row: ImageOption) -> dict[str, Any]:
+    bounds = {"minimum": row.bounds[0], "maximum": row.bounds[1]} if row.bounds else {}
+    return {**node, **bounds, "description": row.description}
+
+
+def _filled_tree(node: Any, words: Mapping[str, str]) -> Any:
+    """Every description in a schema with its placeholders filled in."""
+    if isinstance(node, list):
+        return [_filled_tree(item, words) for item in node]
+    if not isinstance(node, dict):
+        return node
+    return {
+        key: _filled(value, words) if key == "description" and isinstance(value, str) else _filled_tree(value, words)
+        for key, value in node.items()
+    }
+
+
+def _filled(text: str, words: Mapping[str, str]) -> str:
+    """The text with each `{name}` replaced; an unknown name stops the start (a typo must not reach a client)."""
+    return _PLACEHOLDER.sub(lambda match: words[match.group(1)], text)
