@@ -10,6 +10,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# The versions of the test tools (and all they pull in); the run-time install takes pyproject's ranges only.
+CONSTRAINTS := tests/constraints.txt
 DIST_DIR ?= dist
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
@@ -37,8 +39,8 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e . 1>&2
 	@touch $(RUN_STAMP)
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
+$(DEV_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]' 1>&2
 	@touch $(DEV_STAMP) $(RUN_STAMP)
 
 # Installed again only when the lock file changes. In CI (CI=true) a missing npm is an error; on a developer's
