@@ -2,6 +2,7 @@
 #   make run    create .venv if missing, install what the server needs at run time, start it on stdio
 #   make test   the same set-up plus the test tools (and, with npm, the outside MCP clients), then lint, type
 #               check and the whole suite
+#   make test-fast   the in-memory suite only, for the inner loop (a few minutes; no Node, browser or processes)
 # And for distribution:
 #   make dist     a wheel and an sdist in dist/
 #   make bundle   dist/mcp-server-images-<version>.mcpb, the one-click bundle for Claude Desktop
@@ -28,7 +29,7 @@ BUNDLE_STAGE := build/mcpb
 CHROMIUM := /usr/bin/chromium
 SCREENSHOTS := result-view.png result-view-dark.png gallery.png mask-painter.png before-after.png slow-job.png
 
-.PHONY: run test lint typecheck pytest node-tools browser-tools screenshots dist bundle bench clean
+.PHONY: run test test-fast lint typecheck pytest node-tools browser-tools screenshots dist bundle bench clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -72,6 +73,12 @@ run: $(RUN_STAMP)
 	@$(BIN)/mcp-server-images $(ARGS)
 
 test: lint typecheck pytest
+
+# The tests of the slow kinds carry markers (pyproject.toml): packaging, Node tools, Chromium, processes.
+FAST_TESTS := not install and not outside and not browser and not subprocess
+
+test-fast: $(DEV_STAMP)
+	$(BIN)/pytest -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server tests manifests

@@ -13,10 +13,10 @@ import httpx2
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes, write_png
-from tests.test_transports import http_server, server_env
+from tests.support.images import png_bytes, write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, http_server, open_client, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -36,18 +36,18 @@ async def generate(client: Client) -> tuple[bool, str]:
 async def test_url_answers_go_through_the_address_guard(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.serves_retired = True  # dall-e-2 answers with URLs
+    emulator.set(serves_retired=True)  # dall-e-2 answers with URLs
     local = emulator.serve_file("local.png", png_bytes(), "image/png")
     hop = emulator.serve_file("hop.png", b"", "image/png")
     metadata = "http://169.254.169.254/latest/meta-data/iam"
     emulator.enqueue(url_answer(local), url_answer(metadata))
-    async with connect(make_settings()) as client:
+    async with open_client(make_settings()) as client:
         loopback = await generate(client)
         direct = await generate(client)
     emulator.enqueue(
         url_answer(hop), Fault(status=302, path="/files/hop.png", body=b"", headers={"location": metadata})
     )
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         redirected = await generate(client)
 
     prefix = "The image API answered with a URL, but the image was not downloaded: Refusing to fetch an image from "
@@ -91,7 +91,7 @@ async def test_special_ranges_stay_refused_when_private_urls_are_allowed(
     emulator.serve_file("cat.png", png_bytes(), "image/png")
     port = emulator.origin.rsplit(":", 1)[1]
     url = f"http://{host}:{port}/files/cat.png"
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         result = await client.call_tool("edit_image", {"images": [url], "prompt": "add a hat"})
 
     assert result.is_error
@@ -143,6 +143,7 @@ async def test_response_schemas_never_load_other_documents(client: Client, emula
     assert [r.path for r in emulator.requests_except_models] == ["/v1/chat/completions"], "only the local call went out"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("host", "reach"), [("0:0:0:0:0:0:0:1", "[::1]"), ("127.0.0.2", "127.0.0.2")])
 async def test_every_loopback_spelling_keeps_rebinding_protection(
     emulator: Emulator, output_dir: Path, host: str, reach: str
@@ -150,7 +151,7 @@ async def test_every_loopback_spelling_keeps_rebinding_protection(
     with http_server(server_env(emulator, output_dir), host=host, reach=reach) as (origin, _):
         foreign_host = httpx2.post(f"{origin}/mcp", json={}, headers={"host": "evil.example"}, timeout=5)
         foreign_origin = httpx2.post(f"{origin}/mcp", json={}, headers={"origin": "http://evil.example"}, timeout=5)
-        async with Client(f"{origin}/mcp") as client:
+        async with open_client(f"{origin}/mcp") as client:
             tools = await client.list_tools()
 
     assert foreign_host.status_code == 421

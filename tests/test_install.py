@@ -20,16 +20,15 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
 
 from mcp_server_images import __version__
 from mcp_server_images.client_config import CLIENTS, KEY_PLACEHOLDER, Launch
-from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
-from tests.outside import REPO, NodeTools, node_tools
-from tests.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA
-
-__all__ = ["node_tools"]
+from tests.support.outside import REPO, NodeTools
+from tests.support.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA
+from tests.support.results import TOOLS
+from tests.support.servers import COMMAND, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -66,7 +65,7 @@ def with_emulator(env: dict[str, str], emulator: Emulator, output_dir: Path) -> 
 
 async def listed_tools(launch: Launch, env: dict[str, str]) -> list[str]:
     params = StdioServerParameters(command=launch.command, args=list(launch.args), env=env)
-    async with Client(params) as client:
+    async with open_client(params) as client:
         return [tool.name for tool in (await client.list_tools()).tools]
 
 
@@ -76,9 +75,10 @@ def printed_config(command: list[str], client: str) -> str:
     return result.stdout
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("client", list(CLIENTS))
 async def test_each_clients_snippet_starts_this_install(client: str, emulator: Emulator, output_dir: Path) -> None:
-    snippet = printed_config([sys.executable, "-m", "mcp_server_images"], client)
+    snippet = printed_config(COMMAND, client)
     launch = parse_snippet(client, snippet)
 
     assert Path(launch.command).is_absolute()
@@ -102,8 +102,9 @@ def test_the_readme_shows_each_clients_snippet_in_both_forms(client: str) -> Non
     assert f'`make run ARGS="config {client}"`' in " ".join(README.split()) or client == "vscode-cli"
 
 
+@pytest.mark.subprocess
 def test_config_names_the_providers_variables(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "mcp_server_images", "--provider", "dedalus"]
+    command = [*COMMAND, "--provider", "dedalus"]
     dedalus = parse_snippet("cursor", printed_config(command, "cursor"))
     gateway = parse_snippet("codex", printed_config([*command[:-1], "https://gateway.example/v1"], "codex"))
 
@@ -135,11 +136,13 @@ def wheel_env(dist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return environment
 
 
+@pytest.mark.install
 def test_dist_builds_a_wheel_and_an_sdist(dist_dir: Path) -> None:
     names = sorted(path.name for path in dist_dir.iterdir())
     assert names == [f"mcp_server_images-{__version__}-py3-none-any.whl", f"mcp_server_images-{__version__}.tar.gz"]
 
 
+@pytest.mark.install
 def test_the_wheel_and_the_sdist_carry_the_app(dist_dir: Path) -> None:
     """The MCP App is one HTML file in the package: installing needs no Node and no build step."""
     [wheel] = dist_dir.glob("*.whl")
@@ -150,6 +153,8 @@ def test_the_wheel_and_the_sdist_carry_the_app(dist_dir: Path) -> None:
         assert any(name.endswith("server/mcp_server_images/adapter/app/app.html") for name in archive.getnames())
 
 
+@pytest.mark.install
+@pytest.mark.subprocess
 async def test_the_wheel_installs_and_serves_with_its_own_command(
     wheel_env: Path, emulator: Emulator, output_dir: Path
 ) -> None:
@@ -160,6 +165,7 @@ async def test_the_wheel_installs_and_serves_with_its_own_command(
     assert await listed_tools(launch, with_emulator(dict(launch.env), emulator, output_dir)) == TOOLS
 
 
+@pytest.mark.install
 def test_the_wheels_description_carries_the_registry_name(wheel_env: Path) -> None:
     read = "import importlib.metadata as m; print(m.distribution('mcp-server-images').read_text('METADATA'))"
     python = str(wheel_env / "bin" / "python")
@@ -221,6 +227,9 @@ def substitute(value: str, bundle_dir: Path, user_config: dict[str, str]) -> str
     return re.sub(r"\$\{user_config\.(\w+)\}", lambda match: user_config[match.group(1)], value)
 
 
+@pytest.mark.install
+@pytest.mark.outside
+@pytest.mark.subprocess
 async def test_the_bundle_validates_packs_unpacks_and_starts(
     unpacked_bundle: Path, emulator: Emulator, output_dir: Path
 ) -> None:

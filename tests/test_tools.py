@@ -9,7 +9,7 @@ import pytest
 from mcp import Client
 from mcp.types import Tool
 
-from tests.conftest import TOOLS
+from tests.support.results import TOOLS
 
 pytestmark = pytest.mark.anyio
 
