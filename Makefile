@@ -3,6 +3,7 @@
 #   make test   the same set-up plus the test tools (and, with npm, the outside MCP clients), then lint, type
 #               check and the whole suite
 #   make test-year-ahead   the date-sensitive tests again with the clock a year ahead (CI runs it after make test)
+#   make test-fast   the in-memory suite only, for the inner loop (a few minutes; no Node, browser or processes)
 # And for distribution:
 #   make dist     a wheel and an sdist in dist/
 #   make bundle   dist/mcp-server-images-<version>.mcpb, the one-click bundle for Claude Desktop
@@ -11,6 +12,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
+# The versions of the test tools (and all they pull in); the run-time install takes pyproject's ranges only.
+CONSTRAINTS := tests/constraints.txt
 DIST_DIR ?= dist
 VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml)
 
@@ -33,8 +36,8 @@ YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_m
 	tests/test_catalog_data.py tests/test_cost.py tests/unit/test_catalog.py tests/unit/test_cost.py \
 	tests/unit/test_retry.py
 
-.PHONY: run test test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools screenshots dist bundle \
-	bench clean
+.PHONY: run test test-fast test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools screenshots \
+	dist bundle bench clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -45,8 +48,8 @@ $(RUN_STAMP): pyproject.toml | $(BIN)/python
 	@$(BIN)/python -m pip install --quiet -e . 1>&2
 	@touch $(RUN_STAMP)
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	@$(BIN)/python -m pip install --quiet -e '.[dev]' 1>&2
+$(DEV_STAMP): pyproject.toml $(CONSTRAINTS) | $(BIN)/python
+	@$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e '.[dev]' 1>&2
 	@touch $(DEV_STAMP) $(RUN_STAMP)
 
 # Installed again only when the lock file changes. In CI (CI=true) a missing npm is an error; on a developer's
@@ -89,6 +92,12 @@ test: lint typecheck pytest
 
 test-year-ahead: $(DEV_STAMP) node-tools browser-tools clock-tools
 	faketime -f +365d $(BIN)/pytest $(YEAR_AHEAD_TESTS)
+
+# The tests of the slow kinds carry markers (pyproject.toml): packaging, Node tools, Chromium, processes.
+FAST_TESTS := not install and not outside and not browser and not subprocess
+
+test-fast: $(DEV_STAMP)
+	$(BIN)/pytest -m "$(FAST_TESTS)" $(PYTEST_ARGS)
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check server tests manifests

@@ -1,4 +1,5 @@
-"""Shared fixtures: the upstream emulator, settings pointed at it, and the SDK's own MCP client.
+"""The suite's fixtures: the upstream emulator, settings pointed at it, sessions of the SDK's own MCP client, and the
+outside parts some tests need. The helpers they are built from live in tests/support/.
 
 Every test talks to the server the way a user's client does, through `mcp.Client`, and to an emulated upstream
 on a loopback port that checks each request against the official OpenAPI contract.
@@ -6,46 +7,23 @@ on a loopback port that checks each request against the official OpenAPI contrac
 
 from __future__ import annotations
 
-import base64
-import io
-import json
 import logging
 import os
-import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from mcp import Client
-from mcp.types import CallToolResult, ImageContent, ResourceLink, TextContent
-from PIL import Image
 
-from mcp_server_images.app import build_server
-from mcp_server_images.clock import Clock
 from mcp_server_images.settings import Settings
-from tests.fake_openai import Emulator, contract
-from tests.fake_openai.fixtures import emulator, emulator_server
+from tests.fake_openai import Emulator, contract, running_emulator
 from tests.support.clock import FrozenClock
-from tests.waiting import until
-
-__all__ = ["emulator", "emulator_server"]
-
-SettingsFactory = Callable[..., Settings]
-TOOLS = [
-    "generate_image",
-    "edit_image",
-    "create_image_variation",
-    "analyze_image",
-    "list_images",
-    "list_models",
-    "get_job",
-    "usage_report",
-]
-"""Every tool the server lists, in the order it lists them."""
-SIDECAR_NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}\.json$")
-"""How the store names the metadata it writes after each image (`20261104-093012-3f9a2c7b.json`)."""
+from tests.support.outside import NodeTools, installed_node_tools
+from tests.support.s3 import S3Server, running_seaweedfs
+from tests.support.servers import Mode, Opener, SettingsFactory, Transport, open_client, server_env, session_over
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,29 +40,44 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def clean_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     """Keep the developer's own keys and settings out of the tests, and give each test its own home folder."""
     for name in list(os.environ):
         if name.startswith(("MCP_IMAGES_", "OPENAI_", "DEDALUS_")):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("HOME", str(home_of(tmp_path)))
-
-
-def home_of(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return home
+    monkeypatch.setenv("HOME", str(home))
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     """The user's home folder during the test (an allowed root)."""
-    return home_of(tmp_path)
+    folder = tmp_path / "home"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 @pytest.fixture
 def output_dir(tmp_path: Path) -> Path:
     return tmp_path / "images"
+
+
+@pytest.fixture(scope="session")
+def emulator_server() -> Iterator[Emulator]:
+    """One emulator for the whole session; tests take it through `emulator`, which resets it."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emulator(emulator_server: Emulator) -> Iterator[Emulator]:
+    """The emulator, reset before the test; holds the test left in place are released after it, so that a failing
+    test never leaves a request hanging, and the requests it received are checked against the contract."""
+    emulator_server.reset()
+    yield emulator_server
+    emulator_server.release_holds()
+    violations = emulator_server.contract_violations
+    if violations:
+        pytest.fail("requests broke the OpenAI contract:\n" + "\n".join(violations))
 
 
 @pytest.fixture
@@ -104,14 +97,6 @@ def make_settings(emulator: Emulator, output_dir: Path) -> SettingsFactory:
     return make
 
 
-@asynccontextmanager
-async def connect(settings: Settings, clock: Clock | None = None, **client_options: Any) -> AsyncIterator[Client]:
-    """An in-memory MCP client session with a fresh server built from `settings`, on `clock` (by default a
-    frozen one, so nothing the server says depends on the day the suite runs)."""
-    async with Client(build_server(settings, clock or FrozenClock()), **client_options) as client:
-        yield client
-
-
 @pytest.fixture
 def clock() -> FrozenClock:
     """The clock of the `client` fixture's server, for tests that move it."""
@@ -120,8 +105,21 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 async def client(make_settings: SettingsFactory, clock: FrozenClock) -> AsyncIterator[Client]:
-    async with connect(make_settings(), clock) as session:
+    """A session with a fresh server in memory, with the default settings, on a frozen clock."""
+    async with open_client(make_settings(), clock) as session:
         yield session
+
+
+@pytest.fixture
+def client_over(make_settings: SettingsFactory, emulator: Emulator, output_dir: Path) -> Opener:
+    """`client_over(transport, mode, **settings)`: a session with a server in memory, over stdio or over streamable
+    HTTP (a server process), with these settings (as strings, the way the environment gives them)."""
+
+    def open_session(transport: Transport, mode: Mode = "auto", **settings: str) -> AbstractAsyncContextManager[Client]:
+        env = server_env(emulator, output_dir, **{f"MCP_IMAGES_{name.upper()}": v for name, v in settings.items()})
+        return session_over(transport, mode, make_settings(**settings), env)
+
+    return open_session
 
 
 @pytest.fixture
@@ -130,52 +128,20 @@ def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     return caplog
 
 
-def text_of(result: CallToolResult) -> str:
-    """The text blocks of a result, joined."""
-    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+@pytest.fixture(scope="session")
+def node_tools() -> NodeTools:
+    """Node 22 and the outside MCP clients from tests/node (`make node-tools`)."""
+    return installed_node_tools()
 
 
-def images_in(result: CallToolResult) -> list[ImageContent]:
-    return [block for block in result.content if isinstance(block, ImageContent)]
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """SeaweedFS for the session: a real S3-compatible bucket for the team store."""
+    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
+        yield server
 
 
-def links_in(result: CallToolResult) -> list[ResourceLink]:
-    return [block for block in result.content if isinstance(block, ResourceLink)]
-
-
-def sidecar_of(image: str | Path) -> dict[str, Any]:
-    """The sidecar stored beside an image file."""
-    loaded: dict[str, Any] = json.loads(Path(image).with_suffix(".json").read_text())
-    return loaded
-
-
-def decode_image(data: bytes | str) -> Image.Image:
-    """A loaded Pillow image from bytes or base64 text."""
-    raw = base64.b64decode(data) if isinstance(data, str) else data
-    image = Image.open(io.BytesIO(raw))
-    image.load()
-    return image
-
-
-def serialized_size(result: CallToolResult) -> int:
-    """Bytes of the result as it goes on the wire inside a JSON-RPC response."""
-    body = result.model_dump_json(by_alias=True, exclude_none=True)
-    return len(f'{{"jsonrpc":"2.0","id":123456,"result":{body}}}'.encode())
-
-
-def stored_images(output_dir: Path) -> list[Path]:
-    """The images the store has finished writing, in the order of their names (when they were stored, to the second).
-
-    The store writes an image and then its sidecar, each through a `.partial-*` temporary: an image counts once its
-    sidecar is there, and temporaries never do.
-    """
-    if not output_dir.is_dir():
-        return []
-    sidecars = sorted(path for path in output_dir.iterdir() if SIDECAR_NAME.match(path.name))
-    return [sidecar.with_name(json.loads(sidecar.read_text())["path"]) for sidecar in sidecars]
-
-
-async def wait_for_images(output_dir: Path, count: int) -> list[Path]:
-    """Wait until the store has finished writing `count` images (a job that outlived its call stores them later)."""
-    await until(lambda: len(stored_images(output_dir)) >= count, f"{count} stored image(s) in {output_dir}")
-    return stored_images(output_dir)
+@pytest.fixture
+def s3_prefix() -> str:
+    """A key prefix of the test's own, so tests sharing the bucket never see each other's images."""
+    return f"test-{secrets.token_hex(4)}/"

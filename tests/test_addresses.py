@@ -13,10 +13,10 @@ import httpx2
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes, write_png
-from tests.test_transports import http_server, server_env
+from tests.support.images import png_bytes, write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, http_server, open_client, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -38,8 +38,8 @@ async def test_url_answers_on_the_providers_own_origin_are_fetched(
 ) -> None:
     """Local servers (LocalAI, vLLM-Omni, Ollama) answer with URLs on localhost: the provider's own origin (here
     the emulator's, 127.0.0.1) is fetched without allowing private URLs in general."""
-    emulator.answer_urls = True
-    async with connect(make_settings()) as client:
+    emulator.set(answer_urls=True)
+    async with open_client(make_settings()) as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox"})
 
     assert not result.is_error, text_of(result)
@@ -54,7 +54,7 @@ async def test_url_answers_elsewhere_go_through_the_address_guard(
 ) -> None:
     """Another origin on this machine (another host name, another port), a redirect from the provider's origin to
     one, and cloud metadata: each refused before connecting; with private URLs allowed, metadata still is."""
-    emulator.serves_retired = True  # dall-e-2 answers with URLs
+    emulator.set(serves_retired=True)  # dall-e-2 answers with URLs
     port = int(emulator.origin.rsplit(":", 1)[1])
     local = emulator.serve_file("local.png", png_bytes(), "image/png")
     other_host = local.replace("127.0.0.1", "localhost")
@@ -68,12 +68,12 @@ async def test_url_answers_elsewhere_go_through_the_address_guard(
         Fault(status=302, path="/files/hop.png", body=b"", headers={"location": other_host}),
         url_answer(metadata),
     )
-    async with connect(make_settings()) as client:
+    async with open_client(make_settings()) as client:
         refused = [await generate(client) for _ in range(4)]
     emulator.enqueue(
         url_answer(hop), Fault(status=302, path="/files/hop.png", body=b"", headers={"location": metadata})
     )
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         redirected = await generate(client)
 
     prefix = "The image API answered without a usable image (image 1: its URL was not downloaded (Refusing to fetch "
@@ -118,7 +118,7 @@ async def test_special_ranges_stay_refused_when_private_urls_are_allowed(
     emulator.serve_file("cat.png", png_bytes(), "image/png")
     port = emulator.origin.rsplit(":", 1)[1]
     url = f"http://{host}:{port}/files/cat.png"
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         result = await client.call_tool("edit_image", {"images": [url], "prompt": "add a hat"})
 
     assert result.is_error
@@ -170,6 +170,7 @@ async def test_response_schemas_never_load_other_documents(client: Client, emula
     assert [r.path for r in emulator.requests_except_models] == ["/v1/chat/completions"], "only the local call went out"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(("host", "reach"), [("0:0:0:0:0:0:0:1", "[::1]"), ("127.0.0.2", "127.0.0.2")])
 async def test_every_loopback_spelling_keeps_rebinding_protection(
     emulator: Emulator, output_dir: Path, host: str, reach: str
@@ -177,7 +178,7 @@ async def test_every_loopback_spelling_keeps_rebinding_protection(
     with http_server(server_env(emulator, output_dir), host=host, reach=reach) as (origin, _):
         foreign_host = httpx2.post(f"{origin}/mcp", json={}, headers={"host": "evil.example"}, timeout=5)
         foreign_origin = httpx2.post(f"{origin}/mcp", json={}, headers={"origin": "http://evil.example"}, timeout=5)
-        async with Client(f"{origin}/mcp") as client:
+        async with open_client(f"{origin}/mcp") as client:
             tools = await client.list_tools()
 
     assert foreign_host.status_code == 421

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, images_in, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import animated_gif, encoded, png_bytes, write_png
+from tests.support.images import animated_gif, encoded, png_bytes, write_png
+from tests.support.results import images_in, text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -32,7 +33,7 @@ async def analyze(client: Client, *images: str, **arguments: object) -> tuple[bo
 
 
 async def test_generate_then_analyze_by_id(client: Client, emulator: Emulator) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-2, for a small image
     made = await client.call_tool("generate_image", {"prompt": "a sunset", "model": "dall-e-2", "size": "512x512"})
     assert made.structured_content is not None
     image_id = made.structured_content["images"][0]["id"]
@@ -57,7 +58,7 @@ async def test_generate_then_analyze_by_id(client: Client, emulator: Emulator) -
 async def test_every_local_form_reaches_the_model(
     client: Client, emulator: Emulator, output_dir: Path, home: Path, form: str
 ) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-2, for a small image
     made = await client.call_tool("generate_image", {"prompt": "x", "model": "dall-e-2", "size": "256x256"})
     assert made.structured_content is not None
     entry = made.structured_content["images"][0]
@@ -82,7 +83,7 @@ async def test_every_local_form_reaches_the_model(
 async def test_urls_are_passed_through_or_inlined(make_settings: SettingsFactory, emulator: Emulator) -> None:
     url = emulator.serve_file("red.png", png_bytes((64, 48), (220, 30, 30)), "image/png")
 
-    async with connect(make_settings()) as client:
+    async with open_client(make_settings()) as client:
         failed, text, _ = await analyze(client, url)
     assert not failed, text
     assert text.startswith(f"image 1: {RED_LINE}")
@@ -92,7 +93,7 @@ async def test_urls_are_passed_through_or_inlined(make_settings: SettingsFactory
     emulator.reset()
     emulator.serve_file("red.png", png_bytes((64, 48), (220, 30, 30)), "image/png")
     settings = make_settings(inline_image_urls=True, allow_private_urls=True)
-    async with connect(settings) as client:
+    async with open_client(settings) as client:
         failed, text, _ = await analyze(client, url)
     assert not failed, text
     assert text.startswith(f"image 1: {RED_LINE}")
@@ -158,7 +159,7 @@ async def test_open_schemas_are_not_strict(client: Client, emulator: Emulator, h
 
 async def test_an_invalid_structured_reply_shows_the_raw_reply(client: Client, emulator: Emulator, home: Path) -> None:
     write_png(home / "a.png")
-    emulator.chat_invalid_json = True
+    emulator.set(chat_invalid_json=True)
     schema = {"type": "object", "properties": {"text": {"type": "string"}}}
 
     failed, text, _ = await analyze(client, "~/a.png", response_schema=schema)
@@ -219,14 +220,14 @@ async def test_dedalus_gets_the_prefixed_vision_model(
     make_settings: SettingsFactory, emulator: Emulator, home: Path
 ) -> None:
     write_png(home / "a.png")
-    async with connect(make_settings(provider="dedalus")) as client:
+    async with open_client(make_settings(provider="dedalus")) as client:
         failed, text, _ = await analyze(client, "~/a.png")
     assert not failed, text
     assert chat_body(emulator)["model"] == "openai/gpt-6-luna"
 
 
 async def test_list_images_filters_and_previews(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    async with connect(make_settings()) as client:
+    async with open_client(make_settings()) as client:
         for prompt in ("a red cat", "a blue dog", "a red bird"):
             made = await client.call_tool("generate_image", {"prompt": prompt, "quality": "low"})
             assert not made.is_error, text_of(made)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import io
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,11 +21,11 @@ from mcp_server_images.imaging.svg import SVG_MAX_BYTES, rasterize
 from mcp_server_images.inputs import ImageResolver, UrlFetcher
 from mcp_server_images.inputs.save_to import plan_save
 from mcp_server_images.store import LocalStore, NewImage, Operation
-from tests.conftest import images_in, text_of
 from tests.fake_openai import Emulator
 from tests.fake_openai.pictures import animation, vector
-from tests.images import animated_gif, png_bytes
 from tests.support.clock import FrozenClock
+from tests.support.images import animated_gif, decode_image, png_bytes
+from tests.support.results import images_in, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -38,12 +37,6 @@ def svg(attributes: str = 'width="300" height="200"', body: str = "") -> bytes:
 
 
 HUGE_SVG = svg(body="<!--" + "x" * SVG_MAX_BYTES + "-->")
-
-
-def decoded(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    image.load()
-    return image
 
 
 # --- through the MCP client ---------------------------------------------------------------------------------------
@@ -76,7 +69,7 @@ async def test_an_svg_answer_is_stored_as_svg_with_its_sidecar_and_served_as_a_b
     listed = await client.call_tool("list_images", {"previews": True})
     [thumbnail] = images_in(listed)
     assert thumbnail.mime_type == "image/png", "an SVG is only ever shown rasterized"
-    assert decoded(base64.b64decode(thumbnail.data)).convert("RGB").getpixel((5, 5)) == (30, 60, 120)
+    assert decode_image(base64.b64decode(thumbnail.data)).convert("RGB").getpixel((5, 5)) == (30, 60, 120)
 
 
 async def test_an_animated_gif_answer_is_stored_byte_identical(client: Client, emulator: Emulator, home: Path) -> None:
@@ -177,7 +170,7 @@ def test_rasterizing_never_reads_local_files(tmp_path: Path) -> None:
         f'<image href="data:image/png;base64,{inline}" x="10" width="10" height="10"/>',
     )
 
-    image = decoded(rasterize(document, 20, 10)).convert("RGBA")
+    image = decode_image(rasterize(document, 20, 10)).convert("RGBA")
 
     assert image.getpixel((5, 5)) == (0, 0, 0, 0), "the reference to a local file was dropped"
     assert image.getpixel((15, 5)) == (0, 255, 0, 255), "inline data is drawn"
@@ -185,7 +178,7 @@ def test_rasterizing_never_reads_local_files(tmp_path: Path) -> None:
 
 def test_an_svg_without_namespace_or_size_is_still_drawn() -> None:
     document = b'<svg viewBox="0 0 30 20"><rect width="30" height="20" fill="#ff0000"/></svg>'
-    image = decoded(rasterize(document, 60, 40)).convert("RGB")
+    image = decode_image(rasterize(document, 60, 40)).convert("RGB")
     assert image.size == (60, 40) and image.getpixel((30, 20)) == (255, 0, 0)
 
 
@@ -193,7 +186,7 @@ def test_an_svg_preview_is_a_png_rendering() -> None:
     preview = inline_image(vector(2048, 1152), SVG_MIME, (2048, 1152), 900_000)
     assert (preview.mime_type, preview.shows) == ("image/png", Shown.RASTERIZED)
     assert (preview.width, preview.height) == (PREVIEW_MAX_SIDE, 882)
-    assert decoded(preview.data).size == (PREVIEW_MAX_SIDE, 882)
+    assert decode_image(preview.data).size == (PREVIEW_MAX_SIDE, 882)
     tight = fit_preview(vector(1024, 1024), 3_000)
     assert tight.shows is Shown.RASTERIZED and len(tight.data) <= 3_000
 
@@ -205,7 +198,7 @@ def test_an_animation_is_shown_moving_when_it_fits_else_its_first_frame() -> Non
 
     still = inline_image(gif, "image/gif", (1024, 1024), len(gif) - 1)
     assert still.shows is Shown.FIRST_FRAME and len(still.data) < len(gif)
-    first = decoded(still.data).convert("RGB")
+    first = decode_image(still.data).convert("RGB")
     assert getattr(first, "n_frames", 1) == 1
     assert first.getpixel((5, 5)) == pytest.approx((30, 60, 120), abs=6)
     assert str(Shown.FIRST_FRAME) == "the first frame of the animation"
@@ -222,13 +215,13 @@ def test_flattening_inputs_for_edits() -> None:
     gif = animated_gif()
     data, info, note = flatten(gif, check_input(gif, "'dance.gif'", 10**7, flatten=True), "'dance.gif'", 10**7)
     assert (info.mime_type, info.frames) == ("image/png", 1)
-    assert decoded(data).convert("RGB").getpixel((1, 1)) == (255, 0, 0), "the first frame"
+    assert decode_image(data).convert("RGB").getpixel((1, 1)) == (255, 0, 0), "the first frame"
     assert note == "'dance.gif' is an animated GIF (2 frames); its first frame was used."
 
     big = vector(4000, 2000)
     data, info, note = flatten(big, check_input(big, "'logo.svg'", 10**7, flatten=True), "'logo.svg'", 2_000_000)
     assert (info.mime_type, info.width, info.height) == ("image/png", 2000, 1000), "within 2,000,000 pixels"
-    assert decoded(data).size == (2000, 1000)
+    assert decode_image(data).size == (2000, 1000)
     assert note == "'logo.svg' is an SVG; it was rasterized to a 2000x1000 PNG first."
 
     still = png_bytes()
@@ -237,10 +230,10 @@ def test_flattening_inputs_for_edits() -> None:
 
 def test_saving_in_another_format() -> None:
     png = convert_to(vector(300, 200), SVG_MIME, "PNG")
-    assert decoded(png).size == (300, 200)
+    assert decode_image(png).size == (300, 200)
     jpeg = convert_to(animated_gif(), "image/gif", "JPEG")
-    assert decoded(jpeg).format == "JPEG"
-    assert decoded(jpeg).convert("RGB").getpixel((1, 1)) == pytest.approx((255, 0, 0), abs=8), "the first frame"
+    assert decode_image(jpeg).format == "JPEG"
+    assert decode_image(jpeg).convert("RGB").getpixel((1, 1)) == pytest.approx((255, 0, 0), abs=8), "the first frame"
     with pytest.raises(NotAnImageError, match="cannot be saved as SVG"):
         convert_to(png_bytes(), "image/png", "SVG")
 

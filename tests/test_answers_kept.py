@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import errno
 import gzip
 import io
@@ -17,26 +16,22 @@ from PIL import Image
 
 from mcp_server_images.imaging.previews import LIKELY_PREVIEWED_BYTES
 from mcp_server_images.store import LocalStore
-from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes
+from tests.support.images import png_bytes
+from tests.support.progress import ProgressLog
+from tests.support.results import stored_images, text_of
+from tests.support.servers import SettingsFactory, open_client
+from tests.support.upstream import b64_answer
 
 pytestmark = pytest.mark.anyio
 
 GENERATIONS = "/v1/images/generations"
-
-
-def answer_with(*items: bytes) -> dict[str, object]:
-    return {
-        "created": 1,
-        "data": [{"b64_json": base64.b64encode(item).decode()} for item in items],
-        "usage": {"input_tokens": 10, "output_tokens": 20, "total_tokens": 30},
-    }
+USAGE = {"input_tokens": 10, "output_tokens": 20, "total_tokens": 30}
 
 
 async def test_one_damaged_item_keeps_the_good_images(client: Client, emulator: Emulator, output_dir: Path) -> None:
     good = png_bytes((40, 30), (10, 200, 10))
-    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(good, b"garbage", good)))
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(good, b"garbage", good, usage=USAGE)))
 
     result = await client.call_tool("generate_image", {"prompt": "three frogs", "n": 3})
 
@@ -52,7 +47,7 @@ async def test_one_damaged_item_keeps_the_good_images(client: Client, emulator: 
 async def test_an_answer_with_no_image_at_all_is_a_clear_error(
     client: Client, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(b"garbage")))
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(b"garbage", usage=USAGE)))
 
     result = await client.call_tool("generate_image", {"prompt": "a frog"})
 
@@ -64,18 +59,14 @@ async def test_an_answer_with_no_image_at_all_is_a_clear_error(
 async def test_a_damaged_partial_image_is_skipped_and_the_final_image_kept(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.stream_bad_partial = True
-    said: list[str] = []
-
-    async def progress(progress: float, total: float | None, message: str | None) -> None:
-        said.append(message or "")
-
-    async with connect(make_settings(), mode="legacy") as client:
-        result = await client.call_tool("generate_image", {"prompt": "a slow lake"}, progress_callback=progress)
+    emulator.set(stream_bad_partial=True)
+    progress = ProgressLog()
+    async with open_client(make_settings(), mode="legacy") as client:
+        result = await client.call_tool("generate_image", {"prompt": "a slow lake"}, progress_callback=progress.record)
 
     assert not result.is_error, text_of(result)
-    assert "partial image 1 was damaged and is skipped" in said
-    assert any(message.startswith("partial image 2 of 2 received") for message in said)
+    assert "partial image 1 was damaged and is skipped" in progress.messages
+    assert progress.count("partial image 2 of 2 received") == 1
     assert len(stored_images(output_dir)) == 1
 
 
@@ -106,7 +97,7 @@ async def test_an_answer_damaged_on_the_way_is_refused(
     good = noisy_png((900, 700)) if large else png_bytes((300, 200), (10, 200, 10))
     assert (len(good) > LIKELY_PREVIEWED_BYTES) is large
     damaged = good[: len(good) - 20] if cut == "truncated" else good[:60] + bytes([good[60] ^ 0xFF]) + good[61:]
-    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(damaged)))
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(damaged, usage=USAGE)))
 
     result = await client.call_tool("generate_image", {"prompt": "a frog"})
 
@@ -120,7 +111,7 @@ async def test_an_answer_whose_pixels_do_not_decode_is_kept_and_said_so(
 ) -> None:
     """Checksums intact but pixels broken (an encoder's bug): stored as sent, not shown, and the text says why."""
     broken = with_idat_damaged(noisy_png((1800, 1000)))
-    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(broken)))
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(broken, usage=USAGE)))
 
     result = await client.call_tool("generate_image", {"prompt": "static"})
 
@@ -139,7 +130,7 @@ async def test_an_answer_whose_json_escapes_slashes_is_kept_byte_identical(
     """Some JSON encoders (PHP's, and gateways built on it) write every `/` as `\\/`: still valid JSON, and the
     image is the one sent."""
     image = noisy_png((640, 480))
-    body = json.dumps(answer_with(image)).replace("/", "\\/")
+    body = json.dumps(b64_answer(image, usage=USAGE)).replace("/", "\\/")
     assert "\\/" in body
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=body, headers={"content-type": "application/json"}))
 
@@ -152,7 +143,7 @@ async def test_an_answer_whose_json_escapes_slashes_is_kept_byte_identical(
 async def test_a_compressed_answer_is_read_whole(client: Client, emulator: Emulator, output_dir: Path) -> None:
     """A gzip answer declares its compressed length; the body read is the longer decompressed JSON."""
     images = [noisy_png((300, 200)), png_bytes((40, 30), (10, 200, 10))]
-    body = gzip.compress(json.dumps(answer_with(*images)).encode())
+    body = gzip.compress(json.dumps(b64_answer(*images, usage=USAGE)).encode())
     headers = {"content-type": "application/json", "content-encoding": "gzip"}
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=body, headers=headers))
 
@@ -174,7 +165,7 @@ async def test_a_store_that_cannot_write_says_why(
 
     monkeypatch.setattr(LocalStore, "save", full)
     image = noisy_png((900, 700)) if large else png_bytes((300, 200), (10, 200, 10))
-    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=answer_with(image)))
+    emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(image, usage=USAGE)))
 
     result = await client.call_tool("generate_image", {"prompt": "a frog"})
 

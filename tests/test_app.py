@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, Literal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 from mcp import Client
@@ -19,37 +19,37 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, CallToolResult, TextResourceContents
 
 from mcp_server_images.app import build_server
-from tests.conftest import TOOLS, SettingsFactory, text_of
 from tests.support.clock import FrozenClock
+from tests.support.results import TOOLS, text_of
+from tests.support.servers import Mode, Opener, SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
 APP_URI = "ui://mcp-server-images/app.html"
 APP_MIME = "text/html;profile=mcp-app"
 SHOWN_IN_APP = ["generate_image", "edit_image", "create_image_variation", "list_images", "get_job"]
-Mode = Literal["legacy", "auto"]
-Opener = Callable[..., AbstractAsyncContextManager[Client]]
 
 
 @pytest.fixture
-def open_client(make_settings: SettingsFactory) -> Opener:
-    """Clients of one server (one store): with `apps`, a client that declares MCP Apps support as hosts do."""
+def host_client(make_settings: SettingsFactory) -> Opener:
+    """`host_client(apps=...)`: clients of one server (one store); with `apps`, a client that declares MCP Apps
+    support as hosts do."""
     server = build_server(make_settings(), FrozenClock())
 
     @asynccontextmanager
     async def open_session(*, apps: bool, mode: Mode = "auto") -> AsyncIterator[Client]:
         extensions = [advertise("io.modelcontextprotocol/ui", {"mimeTypes": [APP_MIME]})] if apps else []
-        async with Client(server, mode=mode, extensions=extensions) as client:
+        async with open_client(server, mode=mode, extensions=extensions) as client:
             yield client
 
     return open_session
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_clients_without_apps_list_the_same_tools_as_before(open_client: Opener, mode: Mode) -> None:
-    async with open_client(apps=False, mode=mode) as client:
+async def test_clients_without_apps_list_the_same_tools_as_before(host_client: Opener, mode: Mode) -> None:
+    async with host_client(apps=False, mode=mode) as client:
         plain = [tool.name for tool in (await client.list_tools()).tools]
-    async with open_client(apps=True, mode=mode) as client:
+    async with host_client(apps=True, mode=mode) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
 
     assert plain == TOOLS
@@ -61,13 +61,13 @@ async def test_clients_without_apps_list_the_same_tools_as_before(open_client: O
     assert (tools["image_details"].meta or {})["ui"] == {"resourceUri": APP_URI, "visibility": ["app"]}
 
 
-async def test_the_extension_is_advertised(open_client: Opener) -> None:
-    async with open_client(apps=True) as client:
+async def test_the_extension_is_advertised(host_client: Opener) -> None:
+    async with host_client(apps=True) as client:
         assert client.server_capabilities.extensions == {"io.modelcontextprotocol/ui": {}}
 
 
-async def test_the_app_is_one_self_contained_document_with_a_strict_policy(open_client: Opener) -> None:
-    async with open_client(apps=True) as client:
+async def test_the_app_is_one_self_contained_document_with_a_strict_policy(host_client: Opener) -> None:
+    async with host_client(apps=True) as client:
         read = await client.read_resource(APP_URI)
 
     [content] = read.contents
@@ -87,8 +87,8 @@ async def test_the_app_is_one_self_contained_document_with_a_strict_policy(open_
     assert re.fullmatch(r"'sha256-[A-Za-z0-9+/=]{44}'", directives["style-src"])
 
 
-async def test_an_unknown_app_resource_is_an_invalid_request(open_client: Opener) -> None:
-    async with open_client(apps=True) as client:
+async def test_an_unknown_app_resource_is_an_invalid_request(host_client: Opener) -> None:
+    async with host_client(apps=True) as client:
         with pytest.raises(MCPError) as raised:
             await client.read_resource("ui://mcp-server-images/other.html")
     assert raised.value.error.code == INVALID_PARAMS
@@ -107,10 +107,10 @@ def _normalized(result: CallToolResult) -> str:
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_results_do_not_depend_on_apps(open_client: Opener, mode: Mode) -> None:
+async def test_results_do_not_depend_on_apps(host_client: Opener, mode: Mode) -> None:
     """A client without Apps gets today's results; a client with Apps gets the very same content and structure."""
     arguments: dict[str, Any] = {"prompt": "a lantern on a jetty", "n": 2, "quality": "low"}
-    async with open_client(apps=False, mode=mode) as plain, open_client(apps=True, mode=mode) as host:
+    async with host_client(apps=False, mode=mode) as plain, host_client(apps=True, mode=mode) as host:
         without = await plain.call_tool("generate_image", arguments)
         with_apps = await host.call_tool("generate_image", arguments)
         listing_without = await plain.call_tool("list_images", {"previews": True})
@@ -125,8 +125,8 @@ async def test_results_do_not_depend_on_apps(open_client: Opener, mode: Mode) ->
     assert listing_with.model_dump() == listing_without.model_dump()
 
 
-async def test_image_details_names_what_an_edit_was_made_from(open_client: Opener) -> None:
-    async with open_client(apps=True) as client:
+async def test_image_details_names_what_an_edit_was_made_from(host_client: Opener) -> None:
+    async with host_client(apps=True) as client:
         made = await client.call_tool("generate_image", {"prompt": "a plain wall"})
         assert made.structured_content is not None
         [source] = made.structured_content["images"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +23,11 @@ from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Frame, Page, Route, expect, sync_playwright
 
 from tests.fake_openai import Emulator
-from tests.outside import REPO, NodeTools, node_tools
-from tests.test_transports import http_server, server_env
+from tests.support.outside import REPO, NodeTools, installed_chromium
+from tests.support.servers import http_server, server_env
 
-__all__ = ["node_tools"]
+pytestmark = [pytest.mark.browser, pytest.mark.outside, pytest.mark.subprocess]
 
-CHROMIUM = Path("/usr/bin/chromium")
 HOST_SOURCE = REPO / "tests" / "node" / "app_host"
 BUILD = REPO / "build"
 SCREENSHOTS = BUILD / "screenshots"
@@ -41,12 +39,7 @@ APP_TIMEOUT_MS = 30_000
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    if CHROMIUM.is_file():
-        return CHROMIUM
-    message = f"Chromium is not installed at {CHROMIUM}: run `make browser-tools` (apt-get install chromium)"
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"{message}; in CI these tests must run")
-    pytest.skip(message)
+    return installed_chromium()
 
 
 @pytest.fixture(scope="module")

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.conftest import text_of
 from tests.fake_openai import Emulator
-from tests.images import write_png
-from tests.test_edit import alpha_at, received_mask
+from tests.support.images import alpha_at, received_mask, write_png
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

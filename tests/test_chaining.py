@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import text_of
 from tests.fake_openai import Emulator
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 

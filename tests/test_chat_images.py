@@ -12,9 +12,11 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, decode_image, sidecar_of, stored_images, text_of
 from tests.fake_openai import Emulator
-from tests.test_slow import ProgressLog
+from tests.support.images import decode_image
+from tests.support.progress import ProgressLog
+from tests.support.results import sidecar_of, stored_images, text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -31,8 +33,8 @@ GATEWAY_MODELS = [
 
 @pytest.fixture
 async def gateway(make_settings: SettingsFactory, emulator: Emulator) -> AsyncIterator[Client]:
-    emulator.served_models = list(GATEWAY_MODELS)
-    async with connect(make_settings(provider="dedalus")) as client:
+    emulator.set(served_models=list(GATEWAY_MODELS))
+    async with open_client(make_settings(provider="dedalus")) as client:
         yield client
 
 
@@ -70,7 +72,7 @@ async def test_every_answer_shape_gateways_use_is_read(
     gateway: Client, emulator: Emulator, output_dir: Path, shape: str
 ) -> None:
     """OpenRouter's message.images, image_url content parts, and a data URL inside the text all give the image."""
-    emulator.chat_image_shape = shape
+    emulator.set(chat_image_shape=shape)
     result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"})
 
     assert not result.is_error, text_of(result)
@@ -152,8 +154,8 @@ async def test_the_models_file_routes_a_gateways_model_to_chat(
         'endpoints = ["generations", "edits"]\nsizes = ["1024x1024"]\nmax_edit_images = 2\n',
         encoding="utf-8",
     )
-    emulator.served_models = ["gpt-image-2", "painter-image"]
-    async with connect(make_settings(provider=emulator.base_url, models_file=models_file)) as client:
+    emulator.set(served_models=["gpt-image-2", "painter-image"])
+    async with open_client(make_settings(provider=emulator.base_url, models_file=models_file)) as client:
         result = await client.call_tool("generate_image", {"prompt": "a heron", "model": "painter-image"})
         listed = await client.call_tool("list_models", {})
 
@@ -167,7 +169,7 @@ async def test_the_models_file_routes_a_gateways_model_to_chat(
 async def test_a_text_only_answer_is_a_clear_error_and_nothing_is_stored(
     gateway: Client, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.chat_image_shape = "text_only"
+    emulator.set(chat_image_shape="text_only")
     result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"})
 
     assert result.is_error
@@ -182,9 +184,9 @@ async def test_a_text_only_answer_is_a_clear_error_and_nothing_is_stored(
 async def test_streamed_delta_images_are_progress(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.served_models = list(GATEWAY_MODELS)
+    emulator.set(served_models=list(GATEWAY_MODELS))
     progress = ProgressLog()
-    async with connect(make_settings(provider="dedalus"), mode="legacy") as client:
+    async with open_client(make_settings(provider="dedalus"), mode="legacy") as client:
         result = await client.call_tool(
             "generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"}, progress_callback=progress.record
         )

@@ -7,29 +7,19 @@ import pty
 import select
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from mcp_server_images.cli import FLAGS, describe, load_settings
 from mcp_server_images.settings import Settings
-from tests.outside import REPO
+from tests.support.outside import REPO
+from tests.support.servers import COMMAND, run_command
 
 
-def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "mcp_server_images", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=env,
-        check=False,
-    )
-
-
+@pytest.mark.subprocess
 def test_help_documents_every_flag_with_its_environment_variable() -> None:
-    result = run_cli("--help")
+    result = run_command("--help")
 
     assert result.returncode == 0
     help_text = " ".join(result.stdout.split())
@@ -78,16 +68,18 @@ def test_provider_key_and_url_resolution(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "sk-" not in describe(Settings())
 
 
+@pytest.mark.subprocess
 def test_a_bad_setting_exits_with_a_readable_message() -> None:
-    result = run_cli("--provider", "azure", "--transport", "stdio")
+    result = run_command("--provider", "azure", "--transport", "stdio")
 
     assert result.returncode != 0
     assert "invalid configuration" in result.stderr
     assert "use 'openai', 'dedalus' or the base URL of an OpenAI-compatible API" in result.stderr
 
 
+@pytest.mark.subprocess
 def test_help_shows_each_flags_default() -> None:
-    help_text = " ".join(run_cli("--help").stdout.split())
+    help_text = " ".join(run_command("--help").stdout.split())
 
     for expected in (
         "--transport {stdio,http} 'stdio' or 'http' (streamable HTTP). (default: stdio)",
@@ -107,12 +99,13 @@ def test_flags_after_a_command_count_too(monkeypatch: pytest.MonkeyPatch) -> Non
     assert load_settings(["--port", "9100", "config", "cursor"]).port == 9100
 
 
+@pytest.mark.subprocess
 def test_started_in_a_terminal_it_says_what_it_waits_for(tmp_path: Path) -> None:
     """stdin is a terminal (a pseudo-terminal here): a banner and the missing-key warning go to stderr."""
     controller, terminal = pty.openpty()
     env = {**os.environ, "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_server_images"],
+        COMMAND,
         stdin=terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -142,12 +135,13 @@ def test_started_in_a_terminal_it_says_what_it_waits_for(tmp_path: Path) -> None
     assert stdout == b""
 
 
+@pytest.mark.subprocess
 def test_ctrl_c_in_a_terminal_stops_it_at_once(tmp_path: Path) -> None:
     """The first Ctrl+C ends the server; nothing more has to be typed (it used to wait for Enter)."""
     controller, terminal = pty.openpty()
     env = {**os.environ, "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_server_images"],
+        COMMAND,
         stdin=terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -172,10 +166,8 @@ def test_ctrl_c_in_a_terminal_stops_it_at_once(tmp_path: Path) -> None:
     assert "received SIGINT; shutting down" in stderr.decode()
 
 
+@pytest.mark.subprocess
 def test_no_banner_when_a_client_starts_it(tmp_path: Path) -> None:
-    env = {**os.environ, "MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}
-    result = subprocess.run(
-        [sys.executable, "-m", "mcp_server_images"], input="", capture_output=True, text=True, env=env, timeout=60
-    )
+    result = run_command(env={"MCP_IMAGES_OUTPUT_DIR": str(tmp_path / "images")}, stdin="")
     assert "waiting for an MCP client" not in result.stderr
     assert "No API key" in result.stderr

@@ -7,16 +7,14 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator
-from tests.seaweedfs import S3Server, s3_prefix, s3_server
 from tests.support.clock import FrozenClock
-
-__all__ = ["s3_prefix", "s3_server"]
+from tests.support.results import text_of
+from tests.support.s3 import S3Server
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +25,7 @@ LATER = datetime(2031, 5, 4, 10, 30, tzinfo=UTC)
 async def test_records_ledger_and_report_take_their_dates_from_the_clock(
     make_settings: SettingsFactory, output_dir: Path
 ) -> None:
-    async with connect(make_settings(daily_budget=50.0), FrozenClock(LATER)) as client:
+    async with open_client(make_settings(daily_budget=50.0), FrozenClock(LATER)) as client:
         made = await client.call_tool("generate_image", {"prompt": "a lighthouse"})
         report = await client.call_tool("usage_report", {})
 
@@ -63,7 +61,7 @@ async def test_records_ledger_and_report_take_their_dates_from_the_clock(
 async def test_lifecycle_texts_follow_the_clock(
     make_settings: SettingsFactory, emulator: Emulator, today: datetime, warning: str, line: str
 ) -> None:
-    async with connect(make_settings(), FrozenClock(today)) as client:
+    async with open_client(make_settings(), FrozenClock(today)) as client:
         made = await client.call_tool("generate_image", {"prompt": "a lighthouse", "model": "gpt-image-1.5"})
         listed = await client.call_tool("list_models", {})
 
@@ -74,20 +72,17 @@ async def test_lifecycle_texts_follow_the_clock(
     assert request.json is not None and request.json["model"] == "gpt-image-1.5"
 
 
-def s3_settings(s3: S3Server, prefix: str) -> dict[str, Any]:
-    return {key.removeprefix("MCP_IMAGES_").lower(): value for key, value in s3.env(prefix).items()}
-
-
+@pytest.mark.subprocess
 async def test_a_shared_job_is_judged_lost_by_the_clock_of_the_instance_asking(
     make_settings: SettingsFactory, emulator: Emulator, s3_server: S3Server, s3_prefix: str
 ) -> None:
     """Instance A runs a job (its answer held upstream); B, on the same bucket, reads A's heartbeat against its
     own clock: with that clock an hour ahead, the job's lease has run out."""
     start = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-    settings = make_settings(response_deadline=0.05, job_lease=60, **s3_settings(s3_server, s3_prefix))
+    settings = make_settings(response_deadline=0.05, job_lease=60, **s3_server.settings(s3_prefix))
     ahead = FrozenClock(start)
     with emulator.hold("/images/generations") as upstream:
-        async with connect(settings, FrozenClock(start)) as a, connect(settings, ahead) as b:
+        async with open_client(settings, FrozenClock(start)) as a, open_client(settings, ahead) as b:
             started = await a.call_tool("generate_image", {"prompt": "a lighthouse"})
             assert started.structured_content is not None, text_of(started)
             job_id = started.structured_content["job_id"]

@@ -9,7 +9,6 @@ token per 4 prompt characters), or the usage a test sets.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,14 +17,13 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextResourceContents
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes
-from tests.seaweedfs import S3Server, s3_prefix, s3_server
-from tests.test_oauth import issuer_of, session, signed_in_server
-from tests.waiting import until
-
-__all__ = ["s3_prefix", "s3_server"]
+from tests.support.images import png_bytes
+from tests.support.results import text_of
+from tests.support.s3 import S3Server
+from tests.support.servers import SettingsFactory, open_client
+from tests.support.signin import issuer_of, signed_in_server
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -54,16 +52,18 @@ def cost_of(result: CallToolResult) -> dict[str, Any]:
 async def test_the_cost_comes_from_usage_at_catalog_prices(
     client: Client, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.usage = {
-        "input_tokens": 1050,
-        "output_tokens": 7033,
-        "total_tokens": 8083,
-        "input_tokens_details": {
-            "text_tokens": 50,
-            "image_tokens": 1000,
-            "cached_tokens_details": {"text_tokens": 20, "image_tokens": 400},
-        },
-    }
+    emulator.set(
+        usage={
+            "input_tokens": 1050,
+            "output_tokens": 7033,
+            "total_tokens": 8083,
+            "input_tokens_details": {
+                "text_tokens": 50,
+                "image_tokens": 1000,
+                "cached_tokens_details": {"text_tokens": 20, "image_tokens": 400},
+            },
+        }
+    )
 
     result = await client.call_tool("generate_image", {"prompt": FOX, "model": "gpt-image-2"})
 
@@ -81,7 +81,7 @@ async def test_the_cost_comes_from_usage_at_catalog_prices(
 async def test_a_fan_out_adds_up_every_request(make_settings: SettingsFactory, emulator: Emulator) -> None:
     models = make_settings().output_dir.parent / "models.toml"
     models.write_text('[models."gpt-image-2"]\nn_per_request = 1\n')
-    async with connect(make_settings(models_file=models)) as client:
+    async with open_client(make_settings(models_file=models)) as client:
         result = await client.call_tool("generate_image", {"prompt": FOX, "model": "gpt-image-2", "n": 3})
 
     assert len(image_requests(emulator)) == 3
@@ -143,7 +143,7 @@ async def test_dry_runs_of_edits_and_variations_send_nothing(client: Client, emu
 
 
 async def test_the_per_call_cap_refuses_before_any_request(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    async with connect(make_settings(max_cost_per_call=0.1)) as client:
+    async with open_client(make_settings(max_cost_per_call=0.1)) as client:
         refused = await client.call_tool("generate_image", {"prompt": FOX, **HIGH})
         cheap = await client.call_tool("generate_image", {"prompt": FOX, **LOW})
 
@@ -165,7 +165,7 @@ async def test_the_per_call_cap_refuses_before_any_request(make_settings: Settin
 async def test_a_budget_refuses_the_call_that_would_cross_it(
     make_settings: SettingsFactory, emulator: Emulator, setting: str, name: str, flag: str
 ) -> None:
-    async with connect(make_settings(**{setting: 0.3})) as client:
+    async with open_client(make_settings(**{setting: 0.3})) as client:
         first = await client.call_tool("generate_image", {"prompt": FOX, **HIGH})
         second = await client.call_tool("generate_image", {"prompt": FOX, **HIGH})
 
@@ -180,9 +180,9 @@ async def test_a_budget_refuses_the_call_that_would_cross_it(
 
 async def test_the_ledger_survives_a_restart(make_settings: SettingsFactory, emulator: Emulator) -> None:
     settings = make_settings(daily_budget=0.13)
-    async with connect(settings) as client:
+    async with open_client(settings) as client:
         first = await client.call_tool("generate_image", {"prompt": FOX, **LOW})
-    async with connect(settings) as client:
+    async with open_client(settings) as client:
         second = await client.call_tool("generate_image", {"prompt": FOX, **LOW})
         report = await client.call_tool("usage_report", {})
 
@@ -193,14 +193,15 @@ async def test_the_ledger_survives_a_restart(make_settings: SettingsFactory, emu
     assert report.structured_content["today"]["spent"] == pytest.approx(FOX_COST)
 
 
+@pytest.mark.subprocess
 async def test_signed_in_users_have_budgets_of_their_own(emulator: Emulator, output_dir: Path) -> None:
     issuer = issuer_of(emulator)
     budgets = {"MCP_IMAGES_USER_DAILY_BUDGET": "0.13", "MCP_IMAGES_DAILY_BUDGET": "5"}
     with signed_in_server(emulator, issuer, output_dir, budgets) as (_, resource):
-        async with session(resource, issuer.token(resource, subject="alice")) as alice:
+        async with open_client(resource, token=issuer.token(resource, subject="alice")) as alice:
             first = await alice.call_tool("generate_image", {"prompt": FOX, **LOW})
             again = await alice.call_tool("generate_image", {"prompt": FOX, **LOW})
-        async with session(resource, issuer.token(resource, subject="bob")) as bob:
+        async with open_client(resource, token=issuer.token(resource, subject="bob")) as bob:
             bobs = await bob.call_tool("generate_image", {"prompt": FOX, **LOW})
             report = await bob.call_tool("usage_report", {})
 
@@ -215,39 +216,34 @@ async def test_signed_in_users_have_budgets_of_their_own(emulator: Emulator, out
     assert summary["user"]["name"] == "bob" and summary["user"]["today"]["remaining"] == pytest.approx(0.13 - FOX_COST)
 
 
-def s3_settings(s3: S3Server, prefix: str) -> dict[str, Any]:
-    return {key.removeprefix("MCP_IMAGES_").lower(): value for key, value in s3.env(prefix).items()}
-
-
-@pytest.fixture(params=["local", "s3"])
-def store_settings(request: pytest.FixtureRequest) -> Callable[[], dict[str, Any]]:
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.subprocess)])
+def store_settings(request: pytest.FixtureRequest) -> dict[str, str]:
     """The store two servers share: one local folder, or one SeaweedFS bucket prefix."""
     if request.param == "local":
-        return dict
+        return {}
     server: S3Server = request.getfixturevalue("s3_server")
-    prefix: str = request.getfixturevalue("s3_prefix")
-    return lambda: s3_settings(server, prefix)
+    return server.settings(request.getfixturevalue("s3_prefix"))
 
 
 async def test_two_servers_on_one_store_never_pass_a_budget_together(
-    make_settings: SettingsFactory, emulator: Emulator, store_settings: Callable[[], dict[str, Any]]
+    make_settings: SettingsFactory, emulator: Emulator, store_settings: dict[str, str]
 ) -> None:
     """Ten calls at once through two servers on one store, with room for four: exactly four reach the API, and
     the ledger then holds each of them once."""
-    settings = make_settings(daily_budget=1.0, **store_settings())
+    settings = make_settings(daily_budget=1.0, **store_settings)
     results: list[CallToolResult] = []
 
     async def call(client: Client) -> None:
         results.append(await client.call_tool("generate_image", {"prompt": FOX, **HIGH}))
 
     with emulator.hold(GENERATIONS) as upstream:
-        async with connect(settings) as a, connect(settings) as b, anyio.create_task_group() as group:
+        async with open_client(settings) as a, open_client(settings) as b, anyio.create_task_group() as group:
             for number in range(10):
                 group.start_soon(call, a if number % 2 else b)
             await upstream.until_held(4)
             await until(lambda: sum(r.is_error for r in results) == 6, "six refusals")
             upstream.release()
-    async with connect(settings) as client:
+    async with open_client(settings) as client:
         report = await client.call_tool("usage_report", {})
 
     made = [r for r in results if not r.is_error]
@@ -271,7 +267,7 @@ async def test_an_expensive_call_is_made_once_the_user_accepts(
     make_settings: SettingsFactory, emulator: Emulator, mode: str
 ) -> None:
     asked: list[str] = []
-    async with connect(
+    async with open_client(
         make_settings(confirm_above=0.1), elicitation_callback=answering("accept", asked), mode=mode
     ) as client:
         result = await client.call_tool("generate_image", {"prompt": FOX, **HIGH})
@@ -289,7 +285,7 @@ async def test_a_declined_confirmation_sends_nothing(
     make_settings: SettingsFactory, emulator: Emulator, mode: str, action: str
 ) -> None:
     asked: list[str] = []
-    async with connect(
+    async with open_client(
         make_settings(confirm_above=0.1), elicitation_callback=answering(action, asked), mode=mode
     ) as client:
         result = await client.call_tool("generate_image", {"prompt": FOX, **HIGH})
@@ -303,7 +299,7 @@ async def test_a_declined_confirmation_sends_nothing(
 async def test_a_client_without_elicitation_is_told_to_confirm_by_argument(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    async with connect(make_settings(confirm_above=0.1)) as client:
+    async with open_client(make_settings(confirm_above=0.1)) as client:
         refused = await client.call_tool("generate_image", {"prompt": FOX, **HIGH})
         sent_before = len(image_requests(emulator))
         confirmed = await client.call_tool("generate_image", {"prompt": FOX, **HIGH, "confirm_cost": True})
@@ -317,7 +313,7 @@ async def test_a_client_without_elicitation_is_told_to_confirm_by_argument(
 async def test_unknown_prices_stay_unknown(make_settings: SettingsFactory, emulator: Emulator) -> None:
     models = make_settings().output_dir.parent / "models.toml"
     models.write_text('[models."gpt-image-2"]\nprices = {}\nestimate_tokens = {}\n')
-    async with connect(make_settings(models_file=models, daily_budget=1.0)) as client:
+    async with open_client(make_settings(models_file=models, daily_budget=1.0)) as client:
         unconfirmed = await client.call_tool("generate_image", {"prompt": FOX, "model": "gpt-image-2"})
         sent_before = len(image_requests(emulator))
         made = await client.call_tool("generate_image", {"prompt": FOX, "model": "gpt-image-2", "confirm_cost": True})
@@ -338,7 +334,7 @@ async def test_unknown_prices_stay_unknown(make_settings: SettingsFactory, emula
 
 
 async def test_usage_report_and_resource_add_up_the_spend(make_settings: SettingsFactory) -> None:
-    async with connect(make_settings(daily_budget=2.0, max_cost_per_call=0.5)) as client:
+    async with open_client(make_settings(daily_budget=2.0, max_cost_per_call=0.5)) as client:
         await client.call_tool("generate_image", {"prompt": FOX, "n": 2, "quality": "low"})
         await client.call_tool("generate_image", {"prompt": FOX, "model": "gpt-image-2", "quality": "low"})
         report = await client.call_tool("usage_report", {})
@@ -373,7 +369,7 @@ async def test_a_session_as_the_client_prints_it(make_settings: SettingsFactory,
             shown.append(f"structuredContent.cost = {json.dumps(result.structured_content['cost'])}")
         return result
 
-    async with connect(make_settings(daily_budget=0.3, inline="none")) as client:
+    async with open_client(make_settings(daily_budget=0.3, inline="none")) as client:
         dry = await say("generate_image", {"prompt": FOX, **HIGH, "dry_run": True}, client)
         made = await say("generate_image", {"prompt": FOX, **HIGH}, client)
         refused = await say("generate_image", {"prompt": FOX, **HIGH}, client)
@@ -394,7 +390,7 @@ async def test_a_responses_call_is_priced_for_both_models(
     models = make_settings().output_dir.parent / "models.toml"
     priced = "prices = { text_input = 2.0, text_output = 8.0 }\n" if mainline_priced else ""
     models.write_text(f'[models."gpt-6-luna"]\n{priced}')
-    async with connect(make_settings(models_file=models)) as client:
+    async with open_client(make_settings(models_file=models)) as client:
         dry = await client.call_tool("generate_image", {"prompt": FOX, **HIGH, "api": "responses", "dry_run": True})
         made = await client.call_tool("generate_image", {"prompt": FOX, **HIGH, "api": "responses"})
 
@@ -442,7 +438,7 @@ async def test_without_caps_two_servers_on_one_store_record_every_call(
     async def call(client: Client) -> None:
         results.append(await client.call_tool("generate_image", {"prompt": FOX}))
 
-    async with connect(settings) as a, connect(settings) as b:
+    async with open_client(settings) as a, open_client(settings) as b:
         for client in (a, b, a, b):  # each server learns its next number, then the other one takes it
             await call(client)
         async with anyio.create_task_group() as group:

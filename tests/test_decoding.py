@@ -3,7 +3,6 @@ applied everywhere an image is decoded, so phone photos are never seen sideways.
 
 from __future__ import annotations
 
-import base64
 import threading
 import zlib
 from pathlib import Path
@@ -15,9 +14,11 @@ from PIL import Image
 
 from mcp_server_images.imaging import budget as budget_module
 from mcp_server_images.imaging.budget import DECODE_BUDGET, TRIM_AFTER_PIXELS, PixelBudget
-from tests.conftest import SettingsFactory, connect, decode_image, images_in, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import encoded, png_with_chunk, sideways_jpeg, write_png
+from tests.support.images import decode_image, encoded, png_with_chunk, sideways_jpeg, write_png
+from tests.support.results import images_in, text_of
+from tests.support.servers import SettingsFactory, open_client
+from tests.support.upstream import b64_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -39,7 +40,7 @@ async def test_concurrent_analyses_share_one_pixel_budget(
     write_png(home / "large.png", (100, 100))
     results = []
 
-    async with connect(make_settings(max_decode_pixels=BUDGET)) as client:
+    async with open_client(make_settings(max_decode_pixels=BUDGET)) as client:
 
         async def analyze(first: int) -> None:
             images = [pictures[first], pictures[(first + 1) % 4]]
@@ -138,9 +139,8 @@ async def test_a_sideways_photo_reaches_the_models_upright(client: Client, emula
 
 
 async def test_previews_and_thumbnails_of_a_sideways_answer_are_upright(client: Client, emulator: Emulator) -> None:
-    answer = sideways_jpeg((2000, 1000))
-    body = {"created": 1, "data": [{"b64_json": base64.b64encode(answer).decode()}]}
-    emulator.served_models = ["some-gateway-model"]  # a gateway's own model
+    body = b64_answer(sideways_jpeg((2000, 1000)))
+    emulator.set(served_models=["some-gateway-model"])  # a gateway's own model
     emulator.enqueue(Fault(status=200, path="/v1/images/generations", body=body))
 
     made = await client.call_tool("generate_image", {"prompt": "a tall tower", "model": "some-gateway-model"})

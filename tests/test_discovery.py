@@ -7,7 +7,6 @@ The first half drives it with a scripted lister and an injected clock; the secon
 from __future__ import annotations
 
 import logging
-import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
@@ -22,9 +21,9 @@ from mcp_server_images.catalog.discovery import DefaultChoice, ModelDirectory
 from mcp_server_images.catalog.spec import ModelKind, ServedModel
 from mcp_server_images.errors import ImageServerError
 from mcp_server_images.settings import ProviderKind, Settings
-from tests.conftest import SettingsFactory
 from tests.fake_openai import Emulator
 from tests.support.clock import FrozenClock
+from tests.support.servers import SettingsFactory, free_port
 
 pytestmark = pytest.mark.anyio
 
@@ -378,7 +377,7 @@ async def test_the_emulators_list_over_http(make_settings: SettingsFactory, emul
 async def test_a_gateway_that_still_serves_dall_e_3_lets_it_through(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    emulator.serves_retired = True
+    emulator.set(serves_retired=True)
     async with models_api(make_settings(provider=emulator.base_url)) as api:
         models = ModelDirectory(
             CATALOG, api.list, provider=ProviderKind.CUSTOM, refresh_after=HOUR, clock=FrozenClock(TODAY)
@@ -388,7 +387,7 @@ async def test_a_gateway_that_still_serves_dall_e_3_lets_it_through(
 
 
 async def test_dedalus_names_are_compared_in_canonical_form(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.served_models = ["openai/gpt-image-2", "openai/gpt-image-2.5-flare", "openai/gpt-6-luna"]
+    emulator.set(served_models=["openai/gpt-image-2", "openai/gpt-image-2.5-flare", "openai/gpt-6-luna"])
     async with models_api(make_settings(provider="dedalus")) as api:
         models = ModelDirectory(
             CATALOG, api.list, provider=ProviderKind.DEDALUS, refresh_after=HOUR, clock=FrozenClock(TODAY)
@@ -399,18 +398,11 @@ async def test_dedalus_names_are_compared_in_canonical_form(make_settings: Setti
     assert choice.model == "openai/gpt-image-2.5-flare"
 
 
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @pytest.mark.parametrize(("answer", "state"), [("404", "HTTP 404"), ("401", "HTTP 401"), ("html", "not a model list")])
 async def test_a_provider_without_a_usable_list_falls_back_to_the_catalog(
     make_settings: SettingsFactory, emulator: Emulator, caplog: pytest.LogCaptureFixture, answer: str, state: str
 ) -> None:
-    emulator.models_answer = answer
+    emulator.set(models_answer=answer)
     clock = Monotonic()
     async with models_api(make_settings(provider=emulator.base_url)) as api:
         models = ModelDirectory(
@@ -435,9 +427,7 @@ async def test_a_provider_without_a_usable_list_falls_back_to_the_catalog(
 
 
 async def test_an_unreachable_provider_falls_back_to_the_catalog(caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(
-        provider="openai", base_url=f"http://127.0.0.1:{closed_port()}/v1", api_key=SecretStr("sk-test")
-    )
+    settings = Settings(provider="openai", base_url=f"http://127.0.0.1:{free_port()}/v1", api_key=SecretStr("sk-test"))
     async with models_api(settings) as api:
         models = ModelDirectory(
             CATALOG, api.list, provider=ProviderKind.OPENAI, refresh_after=HOUR, clock=FrozenClock(TODAY)
@@ -463,7 +453,7 @@ async def test_the_list_is_asked_again_after_the_ttl_over_http(
             monotonic=clock,
         )
         assert await models.is_served("gpt-image-2.6-flare") is True
-        emulator.served_models = ["gpt-image-2"]
+        emulator.set(served_models=["gpt-image-2"])
         clock.now += HOUR - 1
         assert await models.is_served("gpt-image-2.6-flare") is True
         clock.now += 2

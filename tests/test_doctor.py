@@ -3,25 +3,19 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.fake_openai import Emulator
-from tests.test_transports import free_port, server_env
+from tests.support.servers import free_port, run_command, server_env
+
+pytestmark = pytest.mark.subprocess
 
 
 def doctor(env: dict[str, str], *args: str) -> tuple[int, str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "mcp_server_images", "doctor", *args],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = run_command("doctor", *args, env=env, timeout=120)
     return result.returncode, result.stdout
 
 

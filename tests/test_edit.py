@@ -10,27 +10,11 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from tests.conftest import decode_image, text_of
 from tests.fake_openai import Emulator
-from tests.images import animated_gif, write_png
+from tests.support.images import alpha_at, animated_gif, decode_image, received_mask, write_png
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def received_mask(emulator: Emulator) -> Image.Image:
-    [request] = emulator.requests_to("/images/edits")
-    [mask] = request.files["mask"]
-    assert mask.filename and mask.content_type == "image/png"
-    image = decode_image(mask.data)
-    assert image.mode == "RGBA"
-    return image
-
-
-def alpha_at(mask: Image.Image, x: float, y: float) -> int:
-    """Alpha at a point given in fractions of the mask size."""
-    value = mask.getchannel("A").getpixel((int(x * (mask.width - 1)), int(y * (mask.height - 1))))
-    assert isinstance(value, int | float)
-    return int(value)
 
 
 async def test_one_image_goes_as_image_and_several_as_image_array(
@@ -165,7 +149,7 @@ async def test_mask_refusals(client: Client, emulator: Emulator, home: Path) -> 
 async def test_dall_e_2_gets_a_square_png_and_refuses_other_shapes(
     client: Client, emulator: Emulator, home: Path
 ) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-2
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-2
     jpeg = home / "square.jpg"
     Image.new("RGB", (512, 512), (9, 9, 9)).save(jpeg, format="JPEG")
     wide = write_png(home / "wide.png", (600, 400))

@@ -13,13 +13,9 @@ from PIL import Image
 
 from tests.fake_openai import Emulator
 from tests.fake_openai.contract import answer_violations, violations
+from tests.support.upstream import post
 
 GENERATIONS = "/images/generations"
-
-
-def post(emulator: Emulator, path: str, **kwargs: Any) -> httpx2.Response:
-    headers = {"authorization": f"Bearer {emulator.api_key}"}
-    return httpx2.post(f"{emulator.base_url}{path}", headers=headers, timeout=30, **kwargs)
 
 
 def models(emulator: Emulator, key: str | None = None) -> httpx2.Response:
@@ -48,7 +44,7 @@ def test_shut_down_models_answer_like_the_real_api(emulator: Emulator, model: st
 
 
 def test_a_gateway_still_serves_the_retired_models(emulator: Emulator) -> None:
-    emulator.serves_retired = True
+    emulator.set(serves_retired=True)
     assert generate(emulator, model="dall-e-3", response_format="b64_json").status_code == 200
     variation = post(
         emulator,
@@ -72,13 +68,13 @@ def test_the_model_list_has_shutdown_dates_in_the_contracts_shape(emulator: Emul
     assert dates["gpt-image-2.6-flare"] is None
     assert not {"dall-e-2", "dall-e-3", "gpt-image-1"} & set(dates)
 
-    emulator.serves_retired = True
+    emulator.set(serves_retired=True)
     retired = {model["id"]: model["shutdown_date"] for model in models(emulator).json()["data"]}
     assert retired["dall-e-3"] == "2026-05-12" and retired["gpt-image-1"] == "2026-10-23"
 
 
 def test_the_model_list_can_be_set_or_broken(emulator: Emulator) -> None:
-    emulator.served_models = ["openai/gpt-image-2", {"id": "openai/dall-e-3", "object": "model", "created": 1}]
+    emulator.set(served_models=["openai/gpt-image-2", {"id": "openai/dall-e-3", "object": "model", "created": 1}])
     assert [m["id"] for m in models(emulator).json()["data"]] == ["openai/gpt-image-2", "openai/dall-e-3"]
     assert generate(emulator, model="openai/dall-e-3", response_format="b64_json").status_code == 200
     missing = generate(emulator, model="openai/gpt-image-2.6-flare")
@@ -88,11 +84,11 @@ def test_the_model_list_can_be_set_or_broken(emulator: Emulator) -> None:
     )
 
     assert models(emulator, key="sk-wrong").status_code == 401
-    emulator.models_answer = "404"
+    emulator.set(models_answer="404")
     assert models(emulator).status_code == 404
-    emulator.models_answer = "401"
+    emulator.set(models_answer="401")
     assert models(emulator).json()["error"]["code"] == "invalid_api_key"
-    emulator.models_answer = "html"
+    emulator.set(models_answer="html")
     html = models(emulator)
     assert html.status_code == 200 and html.headers["content-type"].startswith("text/html")
 
@@ -144,7 +140,7 @@ def test_svg_and_gif_are_for_generations_only(emulator: Emulator) -> None:
 
 def test_a_local_servers_model_takes_a_seed_and_repeats_its_image(emulator: Emulator) -> None:
     assert generate(emulator, model="local-diffusion").status_code == 404, "not one of OpenAI's models"
-    emulator.served_models = ["local-diffusion"]
+    emulator.set(served_models=["local-diffusion"])
 
     images = [
         generate(emulator, model="local-diffusion", seed=seed).json()["data"][0]["b64_json"] for seed in (1, 1, 2)

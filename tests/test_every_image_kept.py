@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import SettingsFactory, connect, text_of
-from tests.fake_openai import Emulator
-from tests.images import write_png
-from tests.test_slow import ProgressLog
+from tests.fake_openai import Emulator, Switches
+from tests.support.images import write_png
+from tests.support.progress import ProgressLog
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ class AnswerPath:
 
     tool: str
     arguments: dict[str, Any]
-    switches: dict[str, Any] = field(default_factory=dict)
+    switches: Switches = field(default_factory=Switches)
     settings: dict[str, Any] = field(default_factory=dict)
     streamed: bool = False
     missing: str = "no image data"
@@ -74,16 +75,15 @@ async def test_a_bad_item_is_named_and_the_good_one_kept(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path, home: Path, path: str, fault: str
 ) -> None:
     way = PATHS[path]
-    emulator.item_faults = [None, fault]
-    for name, value in way.switches.items():
-        setattr(emulator, name, value)
+    emulator.set(**way.switches)
+    emulator.set(item_faults=[None, fault])
     settings = {key: emulator.base_url if value == "gateway" else value for key, value in way.settings.items()}
     arguments = dict(way.arguments)
     if way.tool == "create_image_variation":
         arguments["image"] = str(write_png(home / "cat.png", (256, 256)))
     progress = ProgressLog()
 
-    async with connect(make_settings(**settings), mode="legacy") as client:
+    async with open_client(make_settings(**settings), mode="legacy") as client:
         result = await client.call_tool(
             way.tool, arguments, progress_callback=progress.record if way.streamed else None
         )

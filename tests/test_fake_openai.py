@@ -11,13 +11,10 @@ import pytest
 from PIL import Image
 
 from tests.fake_openai import Emulator, Fault
+from tests.fake_openai.app import SWITCHES, EmulatorState
 from tests.fake_openai.contract import multipart_body, violations
-from tests.images import png_bytes
-
-
-def post(emulator: Emulator, path: str, **kwargs: object) -> httpx2.Response:
-    headers = {"authorization": f"Bearer {emulator.api_key}"}
-    return httpx2.post(f"{emulator.base_url}{path}", headers=headers, timeout=30, **kwargs)  # type: ignore[arg-type]
+from tests.support.images import png_bytes
+from tests.support.upstream import post
 
 
 def test_the_contract_check_accepts_valid_and_flags_invalid_bodies() -> None:
@@ -60,7 +57,7 @@ def test_auth_and_answers(emulator: Emulator) -> None:
     assert (image.format, image.size) == ("WEBP", (1024, 1024))
     assert gpt.json()["usage"]["total_tokens"] > 0
 
-    emulator.serves_retired = True  # dall-e-2 answers with URLs, where a gateway still serves it
+    emulator.set(serves_retired=True)  # dall-e-2 answers with URLs, where a gateway still serves it
     url_answer = post(emulator, "/images/generations", json={"prompt": "x", "model": "dall-e-2", "size": "256x256"})
     downloaded = httpx2.get(url_answer.json()["data"][0]["url"], timeout=10)
     assert Image.open(io.BytesIO(downloaded.content)).size == (256, 256)
@@ -159,3 +156,15 @@ async def test_a_held_stream_pauses_after_the_partial_images_asked_for(emulator:
         "image_generation.partial_image",
         "image_generation.completed",
     ]
+
+
+def test_a_switch_the_emulator_lacks_is_refused(emulator: Emulator) -> None:
+    """A test that sets a switch the emulator does not have (or no longer has) fails instead of testing nothing."""
+    with pytest.raises(TypeError, match=r"^The emulator has no switch stream_interval; its switches are also_serves, answer_urls, "):
+        emulator.set(stream_interval=0.05)  # type: ignore[call-arg]
+    with pytest.raises(AttributeError):
+        emulator.stream_interval = 0.05  # type: ignore[attr-defined]
+
+
+def test_every_switch_is_state_the_emulator_resets() -> None:
+    assert set(SWITCHES) <= set(vars(EmulatorState("sk-test")))

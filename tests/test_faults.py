@@ -7,9 +7,7 @@ so every test is deterministic; nothing here waits on a clock except the retry b
 
 from __future__ import annotations
 
-import base64
 import json
-import socket
 from datetime import timedelta
 from email.utils import format_datetime
 from pathlib import Path
@@ -22,25 +20,17 @@ from mcp.shared.exceptions import MCPError
 from mcp.types import CallToolResult
 
 from mcp_server_images.store import ImageRecord, Operation
-from tests.conftest import SettingsFactory, connect, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes
 from tests.support.clock import FROZEN_AT
-from tests.waiting import patiently
+from tests.support.images import png_bytes
+from tests.support.results import entries, stored_images, text_of
+from tests.support.servers import SettingsFactory, free_port, open_client
+from tests.support.upstream import b64_answer
+from tests.support.waiting import patiently
 
 pytestmark = pytest.mark.anyio
 
 GENERATIONS = "/v1/images/generations"
-
-
-def b64_answer(image: bytes) -> dict[str, Any]:
-    return {"created": 1, "data": [{"b64_json": base64.b64encode(image).decode()}]}
-
-
-def entries(result: CallToolResult) -> list[dict[str, Any]]:
-    assert result.structured_content is not None, text_of(result)
-    images: list[dict[str, Any]] = result.structured_content["images"]
-    return images
 
 
 # --- fan-out ---------------------------------------------------------------------------------------------------
@@ -49,9 +39,9 @@ def entries(result: CallToolResult) -> list[dict[str, Any]]:
 async def test_a_fan_out_keeps_the_images_of_the_requests_that_worked(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.serves_retired = True  # a gateway that still routes dall-e-3, which makes one image per request
+    emulator.set(serves_retired=True)  # a gateway that still routes dall-e-3, which makes one image per request
     emulator.enqueue(Fault(status=500, path=GENERATIONS))
-    async with connect(make_settings(max_retries=0)) as client:
+    async with open_client(make_settings(max_retries=0)) as client:
         result = await client.call_tool("generate_image", {"prompt": "three owls", "model": "dall-e-3", "n": 3})
 
     assert not result.is_error, text_of(result)
@@ -111,14 +101,14 @@ async def test_an_answer_without_a_usable_image_is_a_readable_error(
 async def test_a_stream_dropped_halfway_keeps_the_last_partial(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.stream_drop = True
+    emulator.set(stream_drop=True)
     partials: list[str] = []
 
     async def on_progress(progress: float, total: float | None, message: str | None) -> None:
         if message and message.startswith("partial image"):
             partials.append(message)
 
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         result = await client.call_tool("generate_image", {"prompt": "cut off"}, progress_callback=on_progress)
 
     assert result.is_error
@@ -138,17 +128,9 @@ async def test_a_stream_dropped_halfway_keeps_the_last_partial(
 # --- the network ------------------------------------------------------------------------------------------------
 
 
-def closed_port() -> int:
-    """A loopback port nothing listens on: bound to learn a free number, then closed."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def test_connection_refused_until_the_retries_run_out(make_settings: SettingsFactory, output_dir: Path) -> None:
-    base_url = f"http://127.0.0.1:{closed_port()}/v1"
-    async with connect(make_settings(base_url=base_url, max_retries=1)) as client:
+    base_url = f"http://127.0.0.1:{free_port()}/v1"
+    async with open_client(make_settings(base_url=base_url, max_retries=1)) as client:
         result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert result.is_error
@@ -187,7 +169,7 @@ async def test_a_retry_after_beyond_the_cap_falls_back_to_backoff(
 
 async def test_more_than_five_redirects_are_refused(make_settings: SettingsFactory, emulator: Emulator) -> None:
     url = emulator.redirect_loop("cat.png")
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         result = await client.call_tool("edit_image", {"images": [url], "prompt": "add a hat"})
 
     assert result.is_error
@@ -199,11 +181,11 @@ async def test_more_than_five_redirects_are_refused(make_settings: SettingsFacto
 async def test_an_answer_url_that_redirects_forever_is_a_readable_error(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.serves_retired = True  # dall-e-2 answers with URLs
+    emulator.set(serves_retired=True)  # dall-e-2 answers with URLs
     url = emulator.redirect_loop("answer.png")
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body={"created": 1, "data": [{"url": url}]}))
 
-    async with connect(make_settings(allow_private_urls=True)) as client:  # the emulator is on loopback
+    async with open_client(make_settings(allow_private_urls=True)) as client:  # the emulator is on loopback
         arguments = {"prompt": "a cat", "model": "dall-e-2", "size": "256x256"}
         result = await client.call_tool("generate_image", arguments)
 
@@ -339,7 +321,7 @@ async def assert_only_good_is_listed(client: Client, output_dir: Path, good: Ima
 async def test_save_to_failing_after_the_image_was_stored_keeps_the_image(
     make_settings: SettingsFactory, emulator: Emulator, home: Path
 ) -> None:
-    emulator.serves_retired = True
+    emulator.set(serves_retired=True)
     destination = home / "out" / "cat.png"
     scripted = png_bytes((48, 32), (9, 8, 7))
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=b64_answer(scripted)))
@@ -349,7 +331,7 @@ async def test_save_to_failing_after_the_image_was_stored_keeps_the_image(
         arguments = {"prompt": "a cat", "model": "dall-e-3", "save_to": str(destination)}
         results.append(await client.call_tool("generate_image", arguments))
 
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         with emulator.hold(GENERATIONS) as upstream:
             async with anyio.create_task_group() as group:
                 group.start_soon(call, client)

@@ -21,9 +21,10 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator
-from tests.images import png_bytes, write_png
+from tests.support.images import png_bytes, write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -125,7 +126,7 @@ async def test_save_to_cannot_reach_the_output_folder_through_a_linked_home(
     monkeypatch.setenv("HOME", str(linked_home))
     output_dir = linked_home / "Pictures" / "mcp-server-images"
 
-    async with connect(make_settings(output_dir=output_dir)) as client:
+    async with open_client(make_settings(output_dir=output_dir)) as client:
         result = await client.call_tool(
             "generate_image", {"prompt": "x", "save_to": "~/Pictures/mcp-server-images/copy.png"}
         )
@@ -206,7 +207,7 @@ async def test_stale_temporaries_are_removed_at_start_up(make_settings: Settings
     hour_ago = fresh.stat().st_mtime - 3600
     os.utime(stale, (hour_ago, hour_ago))
 
-    async with connect(make_settings()) as client:
+    async with open_client(make_settings()) as client:
         listed = await client.call_tool("list_images", {})
 
     assert text_of(listed) == "No images are stored yet."

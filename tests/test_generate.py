@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 from pathlib import Path
@@ -11,8 +10,11 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from tests.conftest import SettingsFactory, connect, decode_image, images_in, links_in, stored_images, text_of
 from tests.fake_openai import Emulator, Fault
+from tests.support.images import decode_image
+from tests.support.results import images_in, links_in, stored_images, text_of
+from tests.support.servers import SettingsFactory, open_client
+from tests.support.upstream import b64_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -90,7 +92,7 @@ async def test_each_model_family(
     expected_size: tuple[int, int],
     expected_format: str,
 ) -> None:
-    emulator.serves_retired = model.startswith("dall-e")  # a gateway that still serves them
+    emulator.set(serves_retired=model.startswith("dall-e"))  # a gateway that still serves them
     result = await client.call_tool("generate_image", {"prompt": "a lighthouse at dusk", "model": model, **arguments})
 
     assert not result.is_error, text_of(result)
@@ -125,7 +127,7 @@ async def test_transparent_background_keeps_alpha_on_disk(client: Client) -> Non
 
 
 async def test_dall_e_3_fans_out_n_requests_with_n_1(client: Client, emulator: Emulator, output_dir: Path) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-3
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-3
     result = await client.call_tool("generate_image", {"prompt": "three owls", "model": "dall-e-3", "n": 3})
 
     assert not result.is_error, text_of(result)
@@ -153,12 +155,12 @@ async def test_gpt_models_ask_for_n_in_one_request(client: Client, emulator: Emu
 async def test_a_url_answer_is_downloaded_and_stored(make_settings: SettingsFactory, emulator: Emulator) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (256, 256), (10, 200, 30)).save(buffer, format="PNG")
-    emulator.serves_retired = True  # a gateway that still routes dall-e-2, which answers with URLs
+    emulator.set(serves_retired=True)  # a gateway that still routes dall-e-2, which answers with URLs
     url = emulator.serve_file("green.png", buffer.getvalue(), "image/png")
     emulator.enqueue(Fault(status=200, path="/v1/images/generations", body={"created": 1, "data": [{"url": url}]}))
 
     # The emulator's files are on loopback, which answer URLs may reach only as user URLs may: when allowed.
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         result = await client.call_tool("generate_image", {"prompt": "green", "model": "dall-e-2", "size": "256x256"})
 
     assert not result.is_error, text_of(result)
@@ -173,8 +175,8 @@ async def test_a_url_answer_is_downloaded_and_stored(make_settings: SettingsFact
 async def test_a_b64_answer_is_stored_byte_for_byte(client: Client, emulator: Emulator) -> None:
     payload = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 0, 0)).save(payload, format="PNG")
-    body = {"created": 1, "data": [{"b64_json": base64.b64encode(payload.getvalue()).decode()}]}
-    emulator.served_models = ["some-gateway-model"]  # a gateway's own model, unknown to the catalog
+    body = b64_answer(payload.getvalue())
+    emulator.set(served_models=["some-gateway-model"])  # a gateway's own model, unknown to the catalog
     emulator.enqueue(Fault(status=200, path="/v1/images/generations", body=body))
 
     result = await client.call_tool("generate_image", {"prompt": "red", "model": "some-gateway-model"})
@@ -188,7 +190,7 @@ async def test_a_b64_answer_is_stored_byte_for_byte(client: Client, emulator: Em
 async def test_dedalus_gets_prefixed_names_from_either_spelling(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    async with connect(make_settings(provider="dedalus")) as session:
+    async with open_client(make_settings(provider="dedalus")) as session:
         for typed in ("gpt-image-2", "openai/gpt-image-2"):
             result = await session.call_tool("generate_image", {"prompt": "a kite", "model": typed})
             assert not result.is_error, text_of(result)
@@ -208,7 +210,7 @@ async def test_openai_gets_bare_names_when_typed_with_prefix(client: Client, emu
 
 
 async def test_default_model_is_configurable(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    async with connect(make_settings(default_model="gpt-image-1-mini")) as session:
+    async with open_client(make_settings(default_model="gpt-image-1-mini")) as session:
         result = await session.call_tool("generate_image", {"prompt": "a boat"})
     assert not result.is_error, text_of(result)
     [request] = emulator.requests_to("/images/generations")

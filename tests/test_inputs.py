@@ -17,9 +17,10 @@ from PIL import Image
 from pydantic import FileUrl
 
 from mcp_server_images.inputs.refs import InlineRef, PathRef, StoredRef, UrlRef, parse_ref
-from tests.conftest import SettingsFactory, connect, decode_image, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import encoded, pixel_bomb, png_bytes, write_png
+from tests.support.images import decode_image, encoded, pixel_bomb, png_bytes, write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -40,7 +41,7 @@ async def edit(client: Client, image: str, **arguments: object) -> tuple[bool, s
 
 
 async def test_a_stored_id_its_prefix_and_its_uri(client: Client, emulator: Emulator) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-2, for a small image
     made = await client.call_tool("generate_image", {"prompt": "a cat", "model": "dall-e-2", "size": "256x256"})
     assert made.structured_content is not None
     [entry] = made.structured_content["images"]
@@ -87,7 +88,7 @@ async def test_data_url_and_bare_base64(client: Client, emulator: Emulator) -> N
 async def test_an_http_url_on_an_allowed_local_server(make_settings: SettingsFactory, emulator: Emulator) -> None:
     webp = encoded((50, 50), (0, 200, 0), "WEBP")
     url = emulator.serve_file("leaf.webp", webp, "image/webp")
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         failed, text = await edit(client, url)
 
     assert not failed, text
@@ -98,7 +99,7 @@ async def test_allowed_dirs_setting_adds_a_root(
     make_settings: SettingsFactory, emulator: Emulator, tmp_path: Path
 ) -> None:
     path = write_png(tmp_path / "shared" / "art.png")
-    async with connect(make_settings(allowed_dirs=str(tmp_path / "shared"))) as client:
+    async with open_client(make_settings(allowed_dirs=str(tmp_path / "shared"))) as client:
         failed, text = await edit(client, str(path))
     assert not failed, text
 
@@ -176,7 +177,7 @@ async def test_refusals_send_nothing_upstream(
         "URI (images://<id>), a file path, an http(s) URL, a data:image/...;base64 URL, or base64 image data.",
         "deadbeef": f"No stored image has id 'deadbeef' in {output_dir}. Call list_images to see the stored ids.",
     }
-    async with connect(make_settings()) as client:
+    async with open_client(make_settings()) as client:
         for ref, message in cases.items():
             failed, text = await edit(client, ref)
             assert failed, ref
@@ -217,7 +218,7 @@ async def test_every_redirect_hop_is_checked(make_settings: SettingsFactory, emu
     emulator.enqueue(
         Fault(status=302, path="/files/hop.png", body=b"", headers={"location": "http://169.254.169.254/x.png"})
     )
-    async with connect(make_settings(allow_private_urls=True)) as client:
+    async with open_client(make_settings(allow_private_urls=True)) as client:
         failed, text = await edit(client, start)
 
     assert failed
@@ -231,7 +232,7 @@ async def test_every_redirect_hop_is_checked(make_settings: SettingsFactory, emu
 async def test_oversized_and_non_image_urls(make_settings: SettingsFactory, emulator: Emulator) -> None:
     big = emulator.serve_file("big.png", png_bytes((900, 900)) + b"\0" * 60_000, "image/png")
     page = emulator.serve_file("page.html", b"<html></html>", "text/html")
-    async with connect(make_settings(allow_private_urls=True, max_input_bytes=50_000)) as client:
+    async with open_client(make_settings(allow_private_urls=True, max_input_bytes=50_000)) as client:
         failed_big, text_big = await edit(client, big)
         failed_page, text_page = await edit(client, page)
 
@@ -252,10 +253,10 @@ async def test_client_roots_become_readable(
     async def roots(context: ClientRequestContext) -> ListRootsResult:
         return ListRootsResult(roots=[Root(uri=FileUrl(project.as_uri()), name="project")])
 
-    async with connect(make_settings()) as without_roots:
+    async with open_client(make_settings()) as without_roots:
         refused, _ = await edit(without_roots, str(logo))
     assert refused
-    async with connect(make_settings(), list_roots_callback=roots, mode=mode) as with_roots:
+    async with open_client(make_settings(), list_roots_callback=roots, mode=mode) as with_roots:
         failed, text = await edit(with_roots, "logo.png")
     if mode == "legacy":
         assert not failed, text

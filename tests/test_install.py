@@ -17,22 +17,18 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import jsonschema
 import pytest
 import yaml
-from mcp import Client, StdioServerParameters
-from mcp.client.streamable_http import streamable_http_client
+from mcp import StdioServerParameters
 
 from mcp_server_images import __version__
 from mcp_server_images.client_config import CLIENTS, KEY_PLACEHOLDER, Launch
-from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
-from tests.outside import REPO, NodeTools, node_tools
-from tests.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA
-from tests.test_transports import free_port, http_server, server_env
-
-__all__ = ["node_tools"]
+from tests.support.outside import REPO, NodeTools
+from tests.support.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA
+from tests.support.results import TOOLS
+from tests.support.servers import COMMAND, free_port, http_server, open_client, server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +65,7 @@ def with_emulator(env: dict[str, str], emulator: Emulator, output_dir: Path) -> 
 
 async def listed_tools(launch: Launch, env: dict[str, str]) -> list[str]:
     params = StdioServerParameters(command=launch.command, args=list(launch.args), env=env)
-    async with Client(params) as client:
+    async with open_client(params) as client:
         return [tool.name for tool in (await client.list_tools()).tools]
 
 
@@ -79,9 +75,10 @@ def printed_config(command: list[str], client: str) -> str:
     return result.stdout
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("client", list(CLIENTS))
 async def test_each_clients_snippet_starts_this_install(client: str, emulator: Emulator, output_dir: Path) -> None:
-    snippet = printed_config([sys.executable, "-m", "mcp_server_images"], client)
+    snippet = printed_config(COMMAND, client)
     launch = parse_snippet(client, snippet)
 
     assert Path(launch.command).is_absolute()
@@ -109,8 +106,9 @@ def test_the_readme_tells_the_uvx_form_once() -> None:
     assert '`"command": "uvx"` and `"args": ["mcp-server-images"]`' in flat
 
 
+@pytest.mark.subprocess
 def test_config_names_the_providers_variables(tmp_path: Path) -> None:
-    command = [sys.executable, "-m", "mcp_server_images", "--provider", "dedalus"]
+    command = [*COMMAND, "--provider", "dedalus"]
     dedalus = parse_snippet("cursor", printed_config(command, "cursor"))
     gateway = parse_snippet("codex", printed_config([*command[:-1], "https://gateway.example/v1"], "codex"))
 
@@ -118,6 +116,7 @@ def test_config_names_the_providers_variables(tmp_path: Path) -> None:
     assert gateway.env == {"MCP_IMAGES_API_KEY": KEY_PLACEHOLDER, "MCP_IMAGES_PROVIDER": "https://gateway.example/v1"}
 
 
+@pytest.mark.subprocess
 def test_config_keeps_every_setting_given(emulator: Emulator, tmp_path: Path) -> None:
     """Flags and variables given to `config` go into the snippet, so the client starts the server as configured."""
     images = tmp_path / "my images"
@@ -165,6 +164,7 @@ def http_snippet(client: str, text: str) -> tuple[str, dict[str, str]]:
     return entry[{"cursor": "url", "gemini": "httpUrl", "windsurf": "serverUrl"}[client]], entry["headers"]
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("client", list(CLIENTS))
 def test_config_for_http_points_the_client_at_the_server_with_its_token(client: str) -> None:
     command = [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", "9123"]
@@ -184,19 +184,16 @@ def test_config_for_http_points_the_client_at_the_server_with_its_token(client: 
     assert "MCP_IMAGES_AUTH_TOKEN=your-auth-token MCP_IMAGES_PORT=9123 " in result.stderr
 
 
+@pytest.mark.subprocess
 async def test_the_http_snippet_connects_once_the_token_is_filled_in(emulator: Emulator, output_dir: Path) -> None:
     port = free_port()
-    command = [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", str(port)]
-    snippet = printed_http_config([*command, "--auth-token", "t"], "cursor")
-    url, headers = http_snippet("cursor", snippet)
-    filled = {name: value.replace("your-auth-token", "a-real-token") for name, value in headers.items()}
+    command = [*COMMAND, "--transport", "http", "--port", str(port)]
+    url, headers = http_snippet("cursor", printed_http_config([*command, "--auth-token", "t"], "cursor"))
+    assert headers == {"Authorization": "Bearer your-auth-token"}
 
     env = server_env(emulator, output_dir, MCP_IMAGES_AUTH_TOKEN="a-real-token")
     with http_server(env, port=port):
-        async with (
-            httpx2.AsyncClient(headers=filled, timeout=httpx2.Timeout(30, read=300)) as http,
-            Client(streamable_http_client(url, http_client=http)) as client,
-        ):
+        async with open_client(url, token="a-real-token") as client:
             assert [tool.name for tool in (await client.list_tools()).tools] == TOOLS
 
 
@@ -224,11 +221,13 @@ def wheel_env(dist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return environment
 
 
+@pytest.mark.install
 def test_dist_builds_a_wheel_and_an_sdist(dist_dir: Path) -> None:
     names = sorted(path.name for path in dist_dir.iterdir())
     assert names == [f"mcp_server_images-{__version__}-py3-none-any.whl", f"mcp_server_images-{__version__}.tar.gz"]
 
 
+@pytest.mark.install
 def test_the_wheel_and_the_sdist_carry_the_app(dist_dir: Path) -> None:
     """The MCP App is one HTML file in the package: installing needs no Node and no build step."""
     [wheel] = dist_dir.glob("*.whl")
@@ -239,6 +238,8 @@ def test_the_wheel_and_the_sdist_carry_the_app(dist_dir: Path) -> None:
         assert any(name.endswith("server/mcp_server_images/adapter/app/app.html") for name in archive.getnames())
 
 
+@pytest.mark.install
+@pytest.mark.subprocess
 async def test_the_wheel_installs_and_serves_with_its_own_command(
     wheel_env: Path, emulator: Emulator, output_dir: Path
 ) -> None:
@@ -249,6 +250,8 @@ async def test_the_wheel_installs_and_serves_with_its_own_command(
     assert await listed_tools(launch, with_emulator(dict(launch.env), emulator, output_dir)) == TOOLS
 
 
+@pytest.mark.install
+@pytest.mark.subprocess
 @pytest.mark.parametrize("on_path", [False, True], ids=["by-path", "on-path"])
 def test_the_wheels_hints_name_its_own_command(wheel_env: Path, tmp_path: Path, on_path: bool) -> None:
     """Outside a checkout the hints name the command that works there: its name when it is on PATH, else its
@@ -263,6 +266,7 @@ def test_the_wheels_hints_name_its_own_command(wheel_env: Path, tmp_path: Path, 
     assert "make run" not in doctor.stdout
 
 
+@pytest.mark.install
 def test_the_wheels_description_carries_the_registry_name(wheel_env: Path) -> None:
     read = "import importlib.metadata as m; print(m.distribution('mcp-server-images').read_text('METADATA'))"
     python = str(wheel_env / "bin" / "python")
@@ -324,6 +328,9 @@ def substitute(value: str, bundle_dir: Path, user_config: dict[str, str]) -> str
     return re.sub(r"\$\{user_config\.(\w+)\}", lambda match: user_config[match.group(1)], value)
 
 
+@pytest.mark.install
+@pytest.mark.outside
+@pytest.mark.subprocess
 async def test_the_bundle_validates_packs_unpacks_and_starts(
     unpacked_bundle: Path, emulator: Emulator, output_dir: Path
 ) -> None:

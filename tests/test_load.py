@@ -10,13 +10,12 @@ from pathlib import Path
 
 import anyio
 import pytest
-from mcp import Client
 
-from tests.conftest import text_of
 from tests.fake_openai import Emulator
-from tests.test_transports import http_server, server_env
+from tests.support.results import text_of
+from tests.support.servers import http_server, open_client, server_env
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
 CLIENTS = 16
 CALLS = 3
@@ -32,9 +31,9 @@ def open_descriptors(pid: int) -> int:
 
 
 async def test_many_clients_over_http(emulator: Emulator, output_dir: Path) -> None:
-    emulator.serves_retired = True  # a gateway still routing dall-e-2, whose 256x256 images keep the load light
+    emulator.set(serves_retired=True)  # a gateway still routing dall-e-2, whose 256x256 images keep the load light
     with http_server(server_env(emulator, output_dir)) as (origin, process):
-        async with Client(f"{origin}/mcp") as warm_up:
+        async with open_client(f"{origin}/mcp") as warm_up:
             first = await warm_up.call_tool("generate_image", ARGUMENTS)
             assert not first.is_error, text_of(first)
         before = open_descriptors(process.pid)
@@ -42,7 +41,7 @@ async def test_many_clients_over_http(emulator: Emulator, output_dir: Path) -> N
         paths: list[str] = []
 
         async def user() -> None:
-            async with Client(f"{origin}/mcp") as client:
+            async with open_client(f"{origin}/mcp") as client:
                 for _ in range(CALLS):
                     result = await client.call_tool("generate_image", ARGUMENTS)
                     if result.is_error or result.structured_content is None:

@@ -9,13 +9,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import StdioServerParameters
 
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.spec import Status
 from mcp_server_images.settings import Settings
-from tests.conftest import stored_images
 from tests.fake_openai import Emulator
+from tests.support.results import stored_images
+from tests.support.servers import open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +72,7 @@ def test_vscode_asks_for_the_key_as_a_password() -> None:
     assert vscode_server(config)["env"]["OPENAI_API_KEY"] == "${input:" + key_input["id"] + "}"
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize(
     ("name", "server_of"),
     [("claude_desktop_config.checkout.json", claude_server), ("vscode.mcp.checkout.json", vscode_server)],
@@ -87,7 +89,7 @@ async def test_checkout_form_starts_the_server(name: str, server_of: Any, emulat
     command = shutil.which(server["command"])
     assert command is not None, f"{server['command']} is on PATH"
 
-    async with Client(StdioServerParameters(command=command, args=args, env=env)) as client:
+    async with open_client(StdioServerParameters(command=command, args=args, env=env)) as client:
         tools = await client.list_tools()
         result = await client.call_tool("generate_image", {"prompt": "a manifest test"})
 

@@ -10,24 +10,26 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator
-from tests.images import write_png
+from tests.support.images import write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
-OLD_MODELS_ONLY = ["gpt-image-1", "dall-e-2", "gpt-6-luna"]
+OLD_MODELS_ONLY: list[str | dict[str, Any]] = ["gpt-image-1", "dall-e-2", "gpt-6-luna"]
 """A provider that still serves two retired image models and none of the catalog's current ones."""
 
 
 @pytest.fixture
 async def old_provider(make_settings: SettingsFactory, emulator: Emulator) -> AsyncIterator[Client]:
-    emulator.served_models = OLD_MODELS_ONLY
-    async with connect(make_settings()) as client:
+    emulator.set(served_models=OLD_MODELS_ONLY)
+    async with open_client(make_settings()) as client:
         yield client
 
 
@@ -83,9 +85,9 @@ async def test_without_a_model_the_best_served_one_for_the_task_is_used_and_name
 @pytest.fixture
 async def gateway(make_settings: SettingsFactory, emulator: Emulator) -> AsyncIterator[Client]:
     """A gateway whose list names two models; it serves gpt-image-2 too without listing it."""
-    emulator.served_models = ["gpt-image-2.6-flare", "gpt-6-luna"]
-    emulator.also_serves = ["gpt-image-2"]
-    async with connect(make_settings(provider=emulator.base_url)) as client:
+    emulator.set(served_models=["gpt-image-2.6-flare", "gpt-6-luna"])
+    emulator.set(also_serves=["gpt-image-2"])
+    async with open_client(make_settings(provider=emulator.base_url)) as client:
         yield client
 
 
@@ -123,8 +125,8 @@ async def test_on_a_gateway_a_shut_down_model_it_does_not_list_is_refused_before
 
 
 async def test_on_openai_the_list_decides(client: Client, emulator: Emulator) -> None:
-    emulator.served_models = ["gpt-image-2.6-flare", "gpt-6-luna"]
-    emulator.also_serves = ["gpt-image-2"]
+    emulator.set(served_models=["gpt-image-2.6-flare", "gpt-6-luna"])
+    emulator.set(also_serves=["gpt-image-2"])
 
     result = await client.call_tool("generate_image", {"prompt": "a kite", "model": "gpt-image-2"})
 

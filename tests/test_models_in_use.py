@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import write_png
+from tests.support.images import write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -33,8 +34,8 @@ async def test_a_shut_down_model_is_refused_before_any_request(client: Client, e
 async def test_a_gateway_that_still_serves_dall_e_3_passes_it_through(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    emulator.serves_retired = True
-    async with connect(make_settings(provider=emulator.base_url)) as client:
+    emulator.set(serves_retired=True)
+    async with open_client(make_settings(provider=emulator.base_url)) as client:
         result = await client.call_tool("generate_image", {"prompt": "a lighthouse", "model": "dall-e-3"})
 
     assert not result.is_error, text_of(result)
@@ -46,8 +47,8 @@ async def test_a_gateway_that_still_serves_dall_e_3_passes_it_through(
 async def test_a_provider_without_a_model_list_works_with_the_defaults(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    emulator.models_answer = "404"
-    async with connect(make_settings(provider=emulator.base_url)) as client:
+    emulator.set(models_answer="404")
+    async with open_client(make_settings(provider=emulator.base_url)) as client:
         result = await client.call_tool("generate_image", {"prompt": "a lighthouse"})
 
     assert not result.is_error, text_of(result)
@@ -59,7 +60,7 @@ async def test_a_provider_without_a_model_list_works_with_the_defaults(
 async def test_a_default_the_provider_no_longer_serves_resolves_to_its_replacement(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    async with connect(make_settings(default_model="gpt-image-1")) as client:
+    async with open_client(make_settings(default_model="gpt-image-1")) as client:
         result = await client.call_tool("generate_image", {"prompt": "a lighthouse"})
 
     assert not result.is_error, text_of(result)
@@ -73,7 +74,7 @@ async def test_a_default_the_provider_no_longer_serves_resolves_to_its_replaceme
 
 
 async def test_a_stale_list_is_explained_and_the_model_refused_from_then_on(client: Client, emulator: Emulator) -> None:
-    emulator.served_models = ["gpt-image-2", "gpt-image-2.6-flare", "gpt-6-luna"]
+    emulator.set(served_models=["gpt-image-2", "gpt-image-2.6-flare", "gpt-6-luna"])
     gone = {"message": "The model `gpt-image-2` does not exist.", "code": "model_not_found", "param": None}
     emulator.enqueue(Fault(status=404, body={"error": {**gone, "type": "invalid_request_error"}}, path=GENERATIONS))
 
@@ -117,8 +118,8 @@ async def test_list_models_tells_what_an_openai_like_provider_serves(client: Cli
 
 
 async def test_list_models_on_a_dedalus_like_list(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.served_models = ["openai/gpt-image-2", "openai/gpt-image-2.5-flare", "openai/gpt-6-luna", "openai/o9"]
-    async with connect(make_settings(provider="dedalus")) as client:
+    emulator.set(served_models=["openai/gpt-image-2", "openai/gpt-image-2.5-flare", "openai/gpt-6-luna", "openai/o9"])
+    async with open_client(make_settings(provider="dedalus")) as client:
         result = await client.call_tool("list_models", {})
 
     models = by_name(result.structured_content)
@@ -132,8 +133,8 @@ async def test_list_models_on_a_dedalus_like_list(make_settings: SettingsFactory
 
 
 async def test_list_models_without_a_provider_list_says_so(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.models_answer = "401"
-    async with connect(make_settings(provider=emulator.base_url)) as client:
+    emulator.set(models_answer="401")
+    async with open_client(make_settings(provider=emulator.base_url)) as client:
         result = await client.call_tool("list_models", {})
 
     assert result.structured_content is not None and result.structured_content["provider_listed"] is False

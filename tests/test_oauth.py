@@ -7,45 +7,17 @@ from __future__ import annotations
 import base64
 import json
 import time
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
-from typing import Any
 
 import httpx2
-import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
-from jwt.algorithms import RSAAlgorithm
-from mcp import Client
-from mcp.client.streamable_http import streamable_http_client
 
-from tests.conftest import text_of
 from tests.fake_openai import Emulator
-from tests.test_faults import entries
-from tests.test_transports import free_port, http_server, server_env
+from tests.support.results import entries, text_of
+from tests.support.servers import open_client
+from tests.support.signin import SCOPE, Issuer, issuer_of, signed_in_server
 
-pytestmark = pytest.mark.anyio
-
-SCOPE = "images"
-
-
-class Issuer:
-    """An identity provider as far as a resource server sees one: an issuer URL, signing keys, a JWKS."""
-
-    def __init__(self, url: str, kid: str = "key-1") -> None:
-        self.url = url
-        self.kid = kid
-        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def jwks(self) -> dict[str, Any]:
-        public = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
-        return {"keys": [public | {"kid": self.kid, "alg": "RS256", "use": "sig"}]}
-
-    def token(self, audience: str, subject: str = "alice", **claims: Any) -> str:
-        now = int(time.time())
-        payload = {"iss": self.url, "aud": audience, "sub": subject, "iat": now, "exp": now + 300, "scope": SCOPE}
-        return jwt.encode(payload | claims, self.key, algorithm="RS256", headers={"kid": self.kid})
+pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
 
 def unsigned(token: str) -> str:
@@ -53,44 +25,6 @@ def unsigned(token: str) -> str:
     _, payload, _ = token.split(".")
     header = base64.urlsafe_b64encode(b'{"alg":"none","typ":"JWT"}').rstrip(b"=").decode()
     return f"{header}.{payload}."
-
-
-@contextmanager
-def signed_in_server(
-    emulator: Emulator, issuer: Issuer, output_dir: Path, extra: dict[str, str] | None = None
-) -> Iterator[tuple[str, str]]:
-    """A server that takes the issuer's tokens (found through its OpenID metadata) and links images through
-    itself, with `extra` settings; yields (origin, resource URL)."""
-    jwks_url = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
-    metadata = {"issuer": issuer.url, "jwks_uri": jwks_url}
-    emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
-    port = free_port()
-    origin = f"http://127.0.0.1:{port}"
-    env = server_env(emulator, output_dir) | {
-        "MCP_IMAGES_OAUTH_ISSUER": issuer.url,
-        "MCP_IMAGES_RESOURCE_URL": f"{origin}/mcp",
-        "MCP_IMAGES_OAUTH_SCOPES": SCOPE,
-        "MCP_IMAGES_PUBLIC_BASE_URL": origin,
-        "MCP_IMAGES_OWN_IMAGES_ONLY": "true",
-        "MCP_IMAGES_STATELESS_HTTP": "true",
-        **(extra or {}),
-    }
-    with http_server(env, port=port, log=output_dir.parent / "server.log"):
-        yield origin, f"{origin}/mcp"
-
-
-@asynccontextmanager
-async def session(url: str, token: str) -> AsyncIterator[Client]:
-    headers = {"authorization": f"Bearer {token}"}
-    async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
-    ):
-        yield client
-
-
-def issuer_of(emulator: Emulator) -> Issuer:
-    return Issuer(f"{emulator.origin}/files/idp")
 
 
 async def test_only_the_issuers_tokens_for_this_server_pass(emulator: Emulator, output_dir: Path) -> None:
@@ -111,7 +45,7 @@ async def test_only_the_issuers_tokens_for_this_server_pass(emulator: Emulator, 
         }
         answers = {name: post_mcp(origin, token) for name, token in refused.items()}
         without_scope = post_mcp(origin, issuer.token(resource, scope="profile"))
-        async with session(resource, issuer.token(resource)) as client:
+        async with open_client(resource, token=issuer.token(resource)) as client:
             tools = await client.list_tools()
 
     assert metadata["resource"] == resource and metadata["authorization_servers"] == [issuer.url]
@@ -137,11 +71,11 @@ async def test_images_are_tagged_with_their_user_and_linked_behind_sign_in(
     issuer = issuer_of(emulator)
     with signed_in_server(emulator, issuer, output_dir) as (origin, resource):
         alice, bob = issuer.token(resource, subject="alice"), issuer.token(resource, subject="bob")
-        async with session(resource, alice) as client:
+        async with open_client(resource, token=alice) as client:
             made = await client.call_tool("generate_image", {"prompt": "alice's fox"})
             [image] = entries(made)
             alices_list = entries(await client.call_tool("list_images", {}))
-        async with session(resource, bob) as client:
+        async with open_client(resource, token=bob) as client:
             bobs_list = entries(await client.call_tool("list_images", {}))
             shared = await client.call_tool("analyze_image", {"images": [image["id"]]})
         with_token = httpx2.get(image["url"], headers={"authorization": f"Bearer {bob}"}, timeout=10)

@@ -11,9 +11,10 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import SettingsFactory, connect, sidecar_of, text_of
 from tests.fake_openai import Emulator
-from tests.images import write_png
+from tests.support.images import write_png
+from tests.support.results import sidecar_of, text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ async def test_input_fidelity_takes_the_values_the_models_file_gives(
     models_file = tmp_path / "models.toml"
     models_file.write_text('[models."gpt-image-2"]\ninput_fidelities = ["high"]\n', encoding="utf-8")
     source = write_png(home / "face.png", (1024, 1024))
-    async with connect(make_settings(models_file=models_file)) as client:
+    async with open_client(make_settings(models_file=models_file)) as client:
         refused = await client.call_tool(
             "edit_image",
             {"images": [str(source)], "prompt": "smile", "model": "gpt-image-2", "input_fidelity": "low"},
@@ -76,8 +77,8 @@ seed = true
 async def local(make_settings: SettingsFactory, emulator: Emulator, tmp_path: Path) -> AsyncIterator[Client]:
     models_file = tmp_path / "models.toml"
     models_file.write_text(LOCAL_MODEL, encoding="utf-8")
-    emulator.served_models = ["gpt-image-2.6-flare", "local-diffusion", "gpt-6-luna"]
-    async with connect(make_settings(models_file=models_file)) as client:
+    emulator.set(served_models=["gpt-image-2.6-flare", "local-diffusion", "gpt-6-luna"])
+    async with open_client(make_settings(models_file=models_file)) as client:
         yield client
 
 
@@ -129,8 +130,8 @@ async def test_a_seed_is_refused_for_models_that_take_none_naming_those_that_do(
 async def test_a_seed_goes_to_a_model_outside_the_catalog_as_given(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    emulator.served_models = ["google/gemini-4-pro-image"]
-    async with connect(make_settings(provider="dedalus")) as client:
+    emulator.set(served_models=["google/gemini-4-pro-image"])
+    async with open_client(make_settings(provider="dedalus")) as client:
         result = await client.call_tool(
             "generate_image", {"prompt": "a heron", "model": "google/gemini-4-pro-image", "seed": 12}
         )

@@ -9,23 +9,25 @@ import json
 import re
 import shlex
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import anyio
 import pytest
 from PIL import Image
 
-from tests.conftest import TOOLS
 from tests.fake_openai import Emulator
-from tests.outside import REPO, NodeTools, first_json, node_tools
-from tests.test_resources import seed
-from tests.test_transports import http_server, server_env
+from tests.support.images import seed
+from tests.support.outside import REPO, NodeTools, first_json
+from tests.support.results import TOOLS
+from tests.support.servers import COMMAND, http_server, server_env
+from tests.support.waiting import until
 
-__all__ = ["node_tools"]
+pytestmark = [pytest.mark.anyio, pytest.mark.outside, pytest.mark.subprocess]
 
 TIMEOUT = 300
+GENERATIONS = "/images/generations"
 RESULT_FOLDER = re.compile(r"-\d{4}-\d{2}-\d{2}T[\d-]+Z$")
 """The time stamp the suite appends to each scenario's result folder."""
 
@@ -36,11 +38,31 @@ def run(command: list[str], tools: NodeTools, **extra: Any) -> subprocess.Comple
     )
 
 
-def ts_client(tools: NodeTools, mode: str, target: str, out: Path) -> dict[str, Any]:
-    result = run([*tools.script("ts_client.mjs"), mode, target, str(out)], tools)
+async def ts_client(tools: NodeTools, emulator: Emulator, mode: str, target: str, out: Path) -> dict[str, Any]:
+    """What the TypeScript client saw of its steps. Its generate_image call is held after the two partial images
+    until the client has shown both as progress: progress reaches it while the call is still running."""
+    progress = out.with_name(f"{out.name}.progress")
+    finished: list[subprocess.CompletedProcess[bytes]] = []
+
+    async def run_client() -> None:
+        command = [*tools.script("ts_client.mjs"), mode, target, str(out)]
+        finished.append(await anyio.run_process(command, env=tools.env(), check=False))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(run_client)
+        with emulator.hold(GENERATIONS, after_partials=2) as upstream:
+            await upstream.until_held()
+            await until(lambda: partials_shown(progress) == 2, "the TypeScript client to show both partial images")
+    [result] = finished
     seen: dict[str, Any] = json.loads(out.read_text())
-    assert result.returncode == 0 and seen["ok"], seen.get("error") or result.stderr
+    assert result.returncode == 0 and seen["ok"], seen.get("error") or result.stderr.decode()
     return seen
+
+
+def partials_shown(progress: Path) -> int:
+    """The partial images the client has shown so far: the script appends each progress message as it arrives."""
+    lines = progress.read_text().splitlines() if progress.exists() else []
+    return sum(line.startswith("partial image") for line in lines)
 
 
 def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
@@ -72,28 +94,26 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
     assert generated["id"] in seen["completedIds"]
 
 
-def test_typescript_sdk_client_over_stdio(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
-    emulator.stream_interval = 0.05
-    server = {"command": sys.executable, "args": ["-m", "mcp_server_images"], "env": server_env(emulator, output_dir)}
+async def test_typescript_sdk_client_over_stdio(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
+    server = {"command": COMMAND[0], "args": COMMAND[1:], "env": server_env(emulator, output_dir)}
 
-    seen = ts_client(node_tools, "stdio", json.dumps(server), output_dir.parent / "ts-stdio.json")
+    seen = await ts_client(node_tools, emulator, "stdio", json.dumps(server), output_dir.parent / "ts-stdio.json")
 
     check_ts_client_run(seen, output_dir)
 
 
-def test_typescript_sdk_client_over_streamable_http(
+async def test_typescript_sdk_client_over_streamable_http(
     node_tools: NodeTools, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.stream_interval = 0.05
     with http_server(server_env(emulator, output_dir)) as (origin, _):
-        seen = ts_client(node_tools, "http", f"{origin}/mcp", output_dir.parent / "ts-http.json")
+        seen = await ts_client(node_tools, emulator, "http", f"{origin}/mcp", output_dir.parent / "ts-http.json")
 
     check_ts_client_run(seen, output_dir)
 
 
 def test_inspector_cli_lists_tools_and_calls_one(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
     env_flags = [part for name, value in server_env(emulator, output_dir).items() for part in ("-e", f"{name}={value}")]
-    inspector = [*node_tools.command("mcp-inspector"), "--cli", *env_flags, sys.executable, "-m", "mcp_server_images"]
+    inspector = [*node_tools.command("mcp-inspector"), "--cli", *env_flags, *COMMAND]
 
     listed = run([*inspector, "--method", "tools/list"], node_tools)
     called = run(

@@ -10,7 +10,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS, TextContent
 
-from tests.conftest import SettingsFactory, connect
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -105,7 +105,7 @@ async def test_mistakes_answer_invalid_params_without_a_traceback(
     message: str,
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    async with connect(make_settings(), mode=mode) as client:
+    async with open_client(make_settings(), mode=mode) as client:
         with pytest.raises(MCPError) as raised:
             await client.get_prompt(name, arguments)
 

@@ -10,15 +10,15 @@ import pytest
 from mcp import Client, MCPDeprecationWarning
 from mcp.types import LoggingMessageNotificationParams, PromptReference, ResourceTemplateReference
 
-from tests.conftest import SettingsFactory, connect
 from tests.fake_openai import Emulator, Fault
-from tests.test_resources import seed
+from tests.support.images import seed
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_capabilities_include_logging_and_completions(make_settings: SettingsFactory) -> None:
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         capabilities = client.server_capabilities
     assert capabilities is not None
     assert capabilities.logging is not None
@@ -71,7 +71,7 @@ async def test_handshake_clients_get_log_messages_at_the_level_they_set(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
     received, on_log = collector()
-    async with connect(make_settings(), mode="legacy", logging_callback=on_log) as client:
+    async with open_client(make_settings(), mode="legacy", logging_callback=on_log) as client:
         made = await client.call_tool("generate_image", {"prompt": "a lighthouse"})
         assert made.structured_content is not None
         [image] = made.structured_content["images"]
@@ -100,10 +100,10 @@ async def test_current_protocol_sends_log_messages_only_when_the_request_opts_in
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
     opted_in, on_log = collector()
-    async with connect(make_settings(), log_level="info", logging_callback=on_log) as client:
+    async with open_client(make_settings(), log_level="info", logging_callback=on_log) as client:
         await client.call_tool("generate_image", {"prompt": "opted in"})
     silent, on_silent_log = collector()
-    async with connect(make_settings(), logging_callback=on_silent_log) as client:
+    async with open_client(make_settings(), logging_callback=on_silent_log) as client:
         await client.call_tool("generate_image", {"prompt": "not opted in"})
 
     assert [m.level for m in opted_in] == ["info"]

@@ -10,8 +10,10 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.conftest import SettingsFactory, connect, decode_image, images_in, links_in, serialized_size, text_of
 from tests.fake_openai import Emulator
+from tests.support.images import decode_image
+from tests.support.results import images_in, links_in, serialized_size, text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +23,7 @@ CLAUDE_DESKTOP_LIMIT = 1_048_576
 async def test_a_large_photo_is_previewed_under_the_budget_and_kept_whole(
     client: Client, emulator: Emulator, record_property: Callable[[str, object], None]
 ) -> None:
-    emulator.photo_like = True
+    emulator.set(photo_like=True)
 
     result = await client.call_tool("generate_image", {"prompt": "a busy street", "size": "1536x1024"})
 
@@ -48,7 +50,7 @@ async def test_a_large_photo_is_previewed_under_the_budget_and_kept_whole(
 
 
 async def test_four_large_images_stay_under_one_mebibyte(client: Client, emulator: Emulator) -> None:
-    emulator.photo_like = True
+    emulator.set(photo_like=True)
 
     result = await client.call_tool("generate_image", {"prompt": "four streets", "size": "1536x1024", "n": 4})
 
@@ -61,7 +63,7 @@ async def test_four_large_images_stay_under_one_mebibyte(client: Client, emulato
 
 
 async def test_previews_keep_transparency(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    async with connect(make_settings(inline_budget=60_000)) as session:
+    async with open_client(make_settings(inline_budget=60_000)) as session:
         result = await session.call_tool(
             "generate_image", {"prompt": "a sticker", "background": "transparent", "size": "1536x1024"}
         )
@@ -75,7 +77,7 @@ async def test_previews_keep_transparency(make_settings: SettingsFactory, emulat
 
 
 async def test_small_images_are_shown_at_full_resolution(client: Client, emulator: Emulator) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-2, for a small image
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-2, for a small image
     result = await client.call_tool("generate_image", {"prompt": "a dot", "model": "dall-e-2", "size": "256x256"})
 
     assert result.structured_content is not None
@@ -88,7 +90,7 @@ async def test_small_images_are_shown_at_full_resolution(client: Client, emulato
 
 
 async def test_inline_none_sends_links_only(make_settings: SettingsFactory) -> None:
-    async with connect(make_settings(inline="none")) as session:
+    async with open_client(make_settings(inline="none")) as session:
         result = await session.call_tool("generate_image", {"prompt": "a dot"})
 
     assert images_in(result) == []
@@ -97,7 +99,7 @@ async def test_inline_none_sends_links_only(make_settings: SettingsFactory) -> N
 
 
 async def test_inline_full_sends_the_original_when_it_fits(make_settings: SettingsFactory) -> None:
-    async with connect(make_settings(inline="full")) as session:
+    async with open_client(make_settings(inline="full")) as session:
         result = await session.call_tool("generate_image", {"prompt": "a dot", "size": "1536x1024"})
 
     assert result.structured_content is not None

@@ -3,34 +3,19 @@
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 
 import pytest
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents
-from PIL import Image
 
-from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import LocalStore, NewImage, Operation
-from tests.conftest import text_of
+from mcp_server_images.store import LocalStore
 from tests.support.clock import FrozenClock
+from tests.support.images import seed
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
-
-
-def seed(output_dir: Path, count: int) -> list[str]:
-    """Store `count` small images through the store itself, oldest first; return their ids."""
-    store = LocalStore(output_dir, FrozenClock())
-    ids = []
-    for index in range(count):
-        buffer = io.BytesIO()
-        Image.new("RGB", (32, 16), (index, 0, 0)).save(buffer, format="PNG")
-        data = buffer.getvalue()
-        meta = NewImage(prompt=f"seed {index}", model="gpt-image-1", operation=Operation.GENERATE, parameters={})
-        ids.append(store.save(data, probe(data), meta).id)
-    return ids
 
 
 async def test_generated_images_are_listed_and_readable(client: Client) -> None:

@@ -10,9 +10,10 @@ import pytest
 from mcp import Client
 
 from mcp_server_images.cli import load_settings
-from tests.conftest import SettingsFactory, connect, decode_image, sidecar_of, stored_images, text_of
-from tests.fake_openai import Emulator, Fault
-from tests.test_slow import ProgressLog
+from tests.fake_openai import Emulator, Fault, Switches
+from tests.support.progress import ProgressLog
+from tests.support.results import sidecar_of, stored_images, text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -151,7 +152,7 @@ async def test_an_edit_images_edits_refuses_goes_through_responses(
     client: Client, emulator: Emulator, output_dir: Path, refusal: str
 ) -> None:
     made = first_image(await client.call_tool("generate_image", {"prompt": "a lake", "model": "gpt-image-2"}))
-    emulator.edits_refused = {"gpt-image-2": refusal}
+    emulator.set(edits_refused={"gpt-image-2": refusal})
 
     result = await client.call_tool(
         "edit_image", {"images": [made["id"]], "prompt": "add a canoe"} | {"model": "gpt-image-2"}
@@ -169,7 +170,7 @@ async def test_an_edit_images_edits_refuses_goes_through_responses(
 
 async def test_partial_images_of_responses_are_progress(make_settings: SettingsFactory, emulator: Emulator) -> None:
     progress = ProgressLog()
-    async with connect(make_settings(image_api="responses"), mode="legacy") as client:
+    async with open_client(make_settings(image_api="responses"), mode="legacy") as client:
         result = await client.call_tool("generate_image", {"prompt": "a lake"}, progress_callback=progress.record)
 
     image = first_image(result)
@@ -206,7 +207,7 @@ async def test_the_setting_and_flags_make_responses_the_default_for_gpt_models(
 ) -> None:
     settings = load_settings(["--image-api", "responses", "--responses-model", "gpt-4.1"])
     assert (settings.image_api, settings.responses_model) == ("responses", "gpt-4.1")
-    async with connect(make_settings(image_api="responses", responses_model="gpt-4.1")) as client:
+    async with open_client(make_settings(image_api="responses", responses_model="gpt-4.1")) as client:
         made = first_image(await client.call_tool("generate_image", {"prompt": "a lake"}))
         images = first_image(await client.call_tool("generate_image", {"prompt": "a lake", "api": "images"}))
 
@@ -219,8 +220,8 @@ async def test_the_setting_and_flags_make_responses_the_default_for_gpt_models(
 async def test_dedalus_names_the_mainline_model_with_its_prefix(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    emulator.served_models = ["openai/gpt-image-2", "openai/gpt-6-luna"]
-    async with connect(make_settings(provider="dedalus")) as client:
+    emulator.set(served_models=["openai/gpt-image-2", "openai/gpt-6-luna"])
+    async with open_client(make_settings(provider="dedalus")) as client:
         first_image(await client.call_tool("generate_image", {"prompt": "a lake", "api": "responses"}))
 
     [body] = responses_bodies(emulator)
@@ -228,24 +229,34 @@ async def test_dedalus_names_the_mainline_model_with_its_prefix(
 
 
 @pytest.mark.parametrize(
-    ("switch", "prompt", "expected"),
+    ("switches", "prompt", "expected"),
     [
-        (
-            "responses_text_only",
+        pytest.param(
+            Switches(responses_text_only=True),
             "a lake",
             "The Responses API answered without an image (the mainline model said: "
             '"I would rather describe it: a calm lake at dawn."). Nothing was stored',
+            id="text only",
         ),
-        ("none", "something forbidden", "moderation_blocked"),
-        ("stream_error", "a lake", "The image stream reported an error: Image generation failed midway."),
+        pytest.param(Switches(), "something forbidden", "moderation_blocked", id="moderation"),
+        pytest.param(
+            Switches(stream_error=True),
+            "a lake",
+            "The image stream reported an error: Image generation failed midway.",
+            id="stream error",
+        ),
     ],
 )
 async def test_errors_of_responses_are_readable_and_store_nothing(
-    make_settings: SettingsFactory, emulator: Emulator, output_dir: Path, switch: str, prompt: str, expected: str
+    make_settings: SettingsFactory,
+    emulator: Emulator,
+    output_dir: Path,
+    switches: Switches,
+    prompt: str,
+    expected: str,
 ) -> None:
-    if switch != "none":
-        setattr(emulator, switch, True)
-    async with connect(make_settings(), mode="legacy") as client:
+    emulator.set(**switches)
+    async with open_client(make_settings(), mode="legacy") as client:
         result = await client.call_tool(
             "generate_image", {"prompt": prompt, "api": "responses"}, progress_callback=ProgressLog().record
         )
@@ -258,7 +269,7 @@ async def test_errors_of_responses_are_readable_and_store_nothing(
 async def test_a_mainline_model_the_provider_lacks_is_named_as_such(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    async with connect(make_settings(responses_model="gpt-9-nope")) as client:
+    async with open_client(make_settings(responses_model="gpt-9-nope")) as client:
         result = await client.call_tool("generate_image", {"prompt": "a lake", "api": "responses"})
         again = await client.call_tool("generate_image", {"prompt": "a lake"})
 
@@ -269,7 +280,6 @@ async def test_a_mainline_model_the_provider_lacks_is_named_as_such(
     )
     assert "MCP_IMAGES_RESPONSES_MODEL (--responses-model)" in text_of(result)
     assert not again.is_error, text_of(again)  # the image model was not taken for gone
-    assert decode_image is not None
 
 
 async def test_a_refusal_of_another_parameter_is_not_sent_to_responses(client: Client, emulator: Emulator) -> None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import pytest
 from mcp.types import CallToolResult
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes, write_png
+from tests.support.images import png_bytes, write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -58,7 +59,7 @@ async def test_an_error_body_echoing_the_secrets_in_any_encoding_is_redacted(
     body = '{"error": {"message": "' + message + '", "type": "invalid_request_error", "param": null, "code": null}}'
     emulator.enqueue(Fault(status=401, path=GENERATIONS, body=body, headers={"content-type": "application/json"}))
 
-    async with connect(make_settings(auth_token=TOKEN)) as client:
+    async with open_client(make_settings(auth_token=TOKEN)) as client:
         result = await client.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert result.is_error
@@ -96,8 +97,8 @@ async def test_request_ids_revised_prompts_stream_errors_and_chat_answers_are_re
     async def progress(progress: float, total: float | None, message: str | None) -> None:
         return None
 
-    emulator.serves_retired = True  # dall-e-3 answers with a revised prompt
-    async with connect(make_settings(auth_token=TOKEN), mode="legacy") as client:
+    emulator.set(serves_retired=True)  # dall-e-3 answers with a revised prompt
+    async with open_client(make_settings(auth_token=TOKEN), mode="legacy") as client:
         made = await client.call_tool("generate_image", {"prompt": "a calm sea", "model": "dall-e-3"})
         streamed = await client.call_tool("generate_image", {"prompt": "a calm sea"}, progress_callback=progress)
         seen = await client.call_tool("analyze_image", {"images": [str(picture)]})

@@ -12,88 +12,40 @@ import json
 import os
 import signal
 import subprocess
-import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any
 
 import anyio
 import pytest
-from mcp import Client, StdioServerParameters
+from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import (
-    SettingsFactory,
-    connect,
-    decode_image,
-    images_in,
-    stored_images,
-    text_of,
-    wait_for_images,
-)
 from tests.fake_openai import Emulator
-from tests.images import write_png
-from tests.test_transports import http_server, server_env
-from tests.waiting import PATIENCE, patiently, until
+from tests.support.images import decode_image, write_png
+from tests.support.progress import ProgressLog
+from tests.support.results import images_in, stored_images, text_of, wait_for_images
+from tests.support.servers import (
+    COMMAND,
+    Mode,
+    Opener,
+    SettingsFactory,
+    Transport,
+    http_server,
+    open_client,
+    over,
+    server_env,
+)
+from tests.support.waiting import PATIENCE, patiently, until
 
 pytestmark = pytest.mark.anyio
 
-Mode = Literal["legacy", "auto"]
-Transport = Literal["memory", "stdio", "http"]
-Opener = Callable[..., AbstractAsyncContextManager[Client]]
 GENERATIONS = "/images/generations"
 HEARTBEAT = "waiting for the image API: "
 WAITING_FOR_JOBS = "running job(s) to finish"
 """What the server logs when it stops with jobs still running and waits for them."""
-
-
-class ProgressLog:
-    """The progress notifications one call received, in order; a test can wait for one to arrive."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[float, float | None, str | None]] = []
-
-    async def record(self, progress: float, total: float | None, message: str | None) -> None:
-        self.seen.append((progress, total, message))
-
-    @property
-    def messages(self) -> list[str]:
-        return [message or "" for _, _, message in self.seen]
-
-    def count(self, prefix: str) -> int:
-        return sum(message.startswith(prefix) for message in self.messages)
-
-    async def until(self, prefix: str, count: int = 1) -> None:
-        await until(lambda: self.count(prefix) >= count, f"{count} progress message(s) starting {prefix!r}")
-
-    def assert_increasing(self) -> None:
-        values = [progress for progress, _, _ in self.seen]
-        assert values == sorted(values) and len(set(values)) == len(values), values
-
-
-@pytest.fixture
-def open_client(make_settings: SettingsFactory, emulator: Emulator, output_dir: Path) -> Opener:
-    """A client session with a server in memory, over stdio or over streamable HTTP; settings as keywords."""
-
-    @asynccontextmanager
-    async def open_session(transport: Transport, mode: Mode = "auto", **settings: str) -> AsyncIterator[Client]:
-        if transport == "memory":
-            async with connect(make_settings(**settings), mode=mode) as client:
-                yield client
-            return
-        env = server_env(emulator, output_dir, **{f"MCP_IMAGES_{name.upper()}": v for name, v in settings.items()})
-        if transport == "stdio":
-            params = StdioServerParameters(command=sys.executable, args=["-m", "mcp_server_images"], env=env)
-            async with Client(params, mode=mode) as client:
-                yield client
-            return
-        with http_server(env) as (origin, _):
-            async with Client(f"{origin}/mcp", mode=mode) as client:
-                yield client
-
-    return open_session
 
 
 async def until_done(client: Client, job_id: str) -> CallToolResult:
@@ -127,19 +79,13 @@ async def cancel_when(
 
 @pytest.mark.parametrize(
     ("transport", "mode"),
-    [
-        ("memory", "legacy"),
-        ("stdio", "legacy"),
-        ("stdio", "auto"),
-        ("http", "legacy"),
-        ("http", "auto"),
-    ],
+    over(("memory", "legacy"), ("stdio", "legacy"), ("stdio", "auto"), ("http", "legacy"), ("http", "auto")),
 )
 async def test_streamed_partials_become_progress(
-    open_client: Opener, emulator: Emulator, transport: Transport, mode: Mode
+    client_over: Opener, emulator: Emulator, transport: Transport, mode: Mode
 ) -> None:
     progress = ProgressLog()
-    async with open_client(transport, mode) as client:
+    async with client_over(transport, mode) as client:
         result = await client.call_tool("generate_image", {"prompt": "a slow lake"}, progress_callback=progress.record)
 
     assert not result.is_error, text_of(result)
@@ -166,7 +112,7 @@ async def test_no_progress_token_means_no_stream(client: Client, emulator: Emula
 
 
 async def test_models_that_do_not_stream_get_heartbeats(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-3, which does not stream
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-3, which does not stream
     progress = ProgressLog()
     results: list[CallToolResult] = []
 
@@ -174,7 +120,7 @@ async def test_models_that_do_not_stream_get_heartbeats(make_settings: SettingsF
         arguments = {"prompt": "a slow owl", "model": "dall-e-3"}
         results.append(await client.call_tool("generate_image", arguments, progress_callback=progress.record))
 
-    async with connect(make_settings(heartbeat_interval=0.2), mode="legacy") as client:
+    async with open_client(make_settings(heartbeat_interval=0.2), mode="legacy") as client:
         with emulator.hold(GENERATIONS) as upstream:
             async with anyio.create_task_group() as group:
                 group.start_soon(call, client)
@@ -192,9 +138,9 @@ async def test_models_that_do_not_stream_get_heartbeats(make_settings: SettingsF
 async def test_a_stream_that_ends_early_keeps_the_partial(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    emulator.stream_end_early = True
+    emulator.set(stream_end_early=True)
     progress = ProgressLog()
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         result = await client.call_tool("generate_image", {"prompt": "cut short"}, progress_callback=progress.record)
         listing = await client.call_tool("list_images", {})
 
@@ -209,16 +155,16 @@ async def test_a_stream_that_ends_early_keeps_the_partial(
     assert "partial image 2 of 2" in " ".join(progress.messages)
 
     job_id = json.loads(Path(kept["path"]).with_suffix(".json").read_text())["job_id"]
-    async with connect(make_settings()) as restarted:
+    async with open_client(make_settings()) as restarted:
         recovered = await restarted.call_tool("get_job", {"job_id": job_id})
     assert recovered.is_error, "a kept partial is not presented as the job's result"
     assert text_of(recovered).startswith(f"No job '{job_id}' is known.")
 
 
 async def test_a_stream_error_event_is_readable(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    emulator.stream_error = True
+    emulator.set(stream_error=True)
     progress = ProgressLog()
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         result = await client.call_tool("generate_image", {"prompt": "fails"}, progress_callback=progress.record)
 
     assert result.is_error
@@ -228,7 +174,7 @@ async def test_a_stream_error_event_is_readable(make_settings: SettingsFactory, 
 async def test_edits_stream_too(make_settings: SettingsFactory, emulator: Emulator, home: Path) -> None:
     write_png(home / "a.png", (512, 512))
     progress = ProgressLog()
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         result = await client.call_tool(
             "edit_image", {"images": ["~/a.png"], "prompt": "snow"}, progress_callback=progress.record
         )
@@ -239,11 +185,11 @@ async def test_edits_stream_too(make_settings: SettingsFactory, emulator: Emulat
     assert progress.count("partial image") == 2
 
 
-@pytest.mark.parametrize(("transport", "mode"), [("memory", "auto"), ("http", "legacy"), ("http", "auto")])
+@pytest.mark.parametrize(("transport", "mode"), over(("memory", "auto"), ("http", "legacy"), ("http", "auto")))
 async def test_deadline_then_job_then_get_job(
-    open_client: Opener, emulator: Emulator, transport: Transport, mode: Mode
+    client_over: Opener, emulator: Emulator, transport: Transport, mode: Mode
 ) -> None:
-    async with open_client(transport, mode, response_deadline="0.5") as client:
+    async with client_over(transport, mode, response_deadline="0.5") as client:
         with emulator.hold(GENERATIONS):
             first = await client.call_tool("generate_image", {"prompt": "a very slow mountain"})
         assert not first.is_error, text_of(first)
@@ -267,7 +213,7 @@ async def test_deadline_then_job_then_get_job(
 
 
 async def test_get_job_waits_no_longer_than_the_deadline(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    async with connect(make_settings(response_deadline=0.5)) as client:
+    async with open_client(make_settings(response_deadline=0.5)) as client:
         with emulator.hold(GENERATIONS):
             first = await client.call_tool("generate_image", {"prompt": "slow"})
             assert first.structured_content is not None
@@ -283,7 +229,7 @@ async def test_get_job_waits_no_longer_than_the_deadline(make_settings: Settings
 
 async def test_the_latest_partial_is_shown_while_running(make_settings: SettingsFactory, emulator: Emulator) -> None:
     progress = ProgressLog()
-    async with connect(make_settings(response_deadline=0.5), mode="legacy") as client:
+    async with open_client(make_settings(response_deadline=0.5), mode="legacy") as client:
         with emulator.hold(GENERATIONS, after_partials=1):
             first = await client.call_tool("generate_image", {"prompt": "partial"}, progress_callback=progress.record)
             assert first.structured_content is not None
@@ -303,7 +249,7 @@ async def test_the_latest_partial_is_shown_while_running(make_settings: Settings
 
 async def test_a_finished_job_is_found_after_a_restart(make_settings: SettingsFactory, emulator: Emulator) -> None:
     settings = make_settings(response_deadline=0.5)
-    async with connect(settings) as client:
+    async with open_client(settings) as client:
         with emulator.hold(GENERATIONS):
             first = await client.call_tool("generate_image", {"prompt": "survives", "n": 2, "quality": "low"})
         assert first.structured_content is not None
@@ -311,7 +257,7 @@ async def test_a_finished_job_is_found_after_a_restart(make_settings: SettingsFa
         finished = await until_done(client, job_id)
         assert finished.structured_content is not None
 
-    async with connect(settings) as restarted:
+    async with open_client(settings) as restarted:
         recovered = await restarted.call_tool("get_job", {"job_id": job_id})
 
     assert not recovered.is_error, text_of(recovered)
@@ -321,11 +267,11 @@ async def test_a_finished_job_is_found_after_a_restart(make_settings: SettingsFa
     assert f"Recovered from the store: job {job_id} finished earlier." in text_of(recovered)
 
 
-@pytest.mark.parametrize(("transport", "mode"), [("memory", "auto"), ("stdio", "legacy"), ("http", "auto")])
+@pytest.mark.parametrize(("transport", "mode"), over(("memory", "auto"), ("stdio", "legacy"), ("http", "auto")))
 async def test_a_cancelled_call_still_stores_its_image(
-    open_client: Opener, emulator: Emulator, output_dir: Path, transport: Transport, mode: Mode
+    client_over: Opener, emulator: Emulator, output_dir: Path, transport: Transport, mode: Mode
 ) -> None:
-    async with open_client(transport, mode, response_deadline="0") as client:
+    async with client_over(transport, mode, response_deadline="0") as client:
         with emulator.hold(GENERATIONS) as upstream:
             await cancel_when(client, {"prompt": f"cancelled over {transport}"}, upstream.until_held)
             assert stored_images(output_dir) == []
@@ -339,12 +285,12 @@ async def test_a_cancelled_call_still_stores_its_image(
     assert not list(output_dir.glob(".partial-*")), "no half-written file is left behind"
 
 
-@pytest.mark.parametrize("transport", ["memory", "stdio"])
+@pytest.mark.parametrize(("transport", "mode"), over(("memory", "legacy"), ("stdio", "legacy")))
 async def test_cancel_upstream_aborts_the_request(
-    open_client: Opener, emulator: Emulator, output_dir: Path, transport: Transport
+    client_over: Opener, emulator: Emulator, output_dir: Path, transport: Transport, mode: Mode
 ) -> None:
     progress = ProgressLog()
-    async with open_client(transport, "legacy", response_deadline="0", cancel_upstream="true") as client:
+    async with client_over(transport, mode, response_deadline="0", cancel_upstream="true") as client:
         with emulator.hold(GENERATIONS, after_partials=1) as upstream:
             await cancel_when(client, {"prompt": "abort me"}, upstream.until_held, progress)
             await until(lambda: emulator.streams_aborted == 1, "the upstream stream to be closed")
@@ -356,35 +302,32 @@ async def test_cancel_upstream_aborts_the_request(
 @contextmanager
 def raw_stdio_server(env: dict[str, str], stderr: IO[bytes]) -> Iterator[subprocess.Popen[bytes]]:
     """A server on stdio driven by hand: initialised, with one generate_image call sent."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mcp_server_images"],
-        env={**os.environ, **env},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.DEVNULL,
-        stderr=stderr,
-    )
-    assert process.stdin is not None
-    lines = [
-        '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
-        '"capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}',
-        '{"jsonrpc":"2.0","method":"notifications/initialized"}',
-        '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"generate_image",'
-        '"arguments":{"prompt":"stopped while running"}}}',
-    ]
-    process.stdin.write(("\n".join(lines) + "\n").encode())
-    process.stdin.flush()
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
+    with subprocess.Popen(
+        COMMAND, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=stderr
+    ) as process:
+        assert process.stdin is not None
+        lines = [
+            '{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25",'
+            '"capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}',
+            '{"jsonrpc":"2.0","method":"notifications/initialized"}',
+            '{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"generate_image",'
+            '"arguments":{"prompt":"stopped while running"}}}',
+        ]
+        process.stdin.write(("\n".join(lines) + "\n").encode())
+        process.stdin.flush()
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 async def until_logged(log: Path, text: str) -> None:
     await until(lambda: text in log.read_text(), f"the server to log {text!r}")
 
 
+@pytest.mark.subprocess
 @pytest.mark.parametrize("stop", ["end of stdin", "SIGTERM"])
 async def test_stopping_a_stdio_server_waits_for_running_jobs(
     emulator: Emulator, output_dir: Path, tmp_path: Path, stop: str
@@ -410,6 +353,7 @@ async def test_stopping_a_stdio_server_waits_for_running_jobs(
         assert process.returncode == 0
 
 
+@pytest.mark.subprocess
 async def test_sigterm_gives_http_jobs_a_grace_period(emulator: Emulator, output_dir: Path, tmp_path: Path) -> None:
     log = tmp_path / "server.log"
     env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.5", MCP_IMAGES_SHUTDOWN_GRACE="60")
@@ -417,7 +361,7 @@ async def test_sigterm_gives_http_jobs_a_grace_period(emulator: Emulator, output
         http_server(env, log=log) as (origin, process),
         emulator.hold(GENERATIONS) as upstream,
     ):
-        async with Client(f"{origin}/mcp", mode="legacy") as client:
+        async with open_client(f"{origin}/mcp", mode="legacy") as client:
             first = await client.call_tool("generate_image", {"prompt": "graceful"})
             assert first.structured_content is not None
             assert first.structured_content["status"] == "running"

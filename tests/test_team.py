@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -27,17 +24,17 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 from mcp.types import BlobResourceContents, CallToolResult
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes
-from tests.seaweedfs import S3Server, s3_prefix, s3_server
-from tests.test_faults import GENERATIONS, b64_answer, entries
-from tests.test_transports import http_server, server_env
-from tests.waiting import PATIENCE, patiently
+from tests.support.images import png_bytes
+from tests.support.results import entries, text_of
+from tests.support.s3 import S3Server
+from tests.support.servers import SettingsFactory, http_server, open_client, run_command, server_env
+from tests.support.upstream import b64_answer
+from tests.support.waiting import PATIENCE, patiently
 
-__all__ = ["s3_prefix", "s3_server"]
+pytestmark = [pytest.mark.anyio, pytest.mark.subprocess]
 
-pytestmark = pytest.mark.anyio
+GENERATIONS = "/v1/images/generations"
 
 
 @contextmanager
@@ -102,7 +99,7 @@ async def test_two_instances_are_one_server(
     slow_a = {"MCP_IMAGES_RESPONSE_DEADLINE": "1"}  # A answers with a job id while the emulator holds the answer
     try:
         with instances(emulator, s3_server, s3_prefix, tmp_path, A=slow_a, B={}) as url:
-            async with Client(url["A"]) as a, Client(url["B"]) as b:
+            async with open_client(url["A"]) as a, open_client(url["B"]) as b:
                 await slow_job_started_on_a_is_answered_by_b(a, b, release_slow, held)
                 await failed_job_on_a_is_reported_by_b(a, b, release_failing)
                 await image_made_on_a_is_read_and_listed_on_b(a, b, emulator)
@@ -167,7 +164,7 @@ async def test_a_killed_instance_loses_nothing_it_received(
     """dall-e-3 makes one image per request, so n=2 is two upstream requests: one answers, one is held. A is
     killed (SIGKILL) once the first image is stored. That image is in the bucket and found through B and through
     A restarted; the held answer, delivered after A died, reaches nobody, and the job is reported lost."""
-    emulator.serves_retired = True  # a gateway still routing dall-e-3, which makes one image per request
+    emulator.set(serves_retired=True)  # a gateway still routing dall-e-3, which makes one image per request
     never = threading.Event()
     emulator.enqueue(Fault(status=500, path=GENERATIONS, hold=never))
     try:
@@ -180,7 +177,7 @@ async def test_a_killed_instance_loses_nothing_it_received(
             kept = [meta["path"] for meta in obstore.list(s3_server.bucket_view(s3_prefix)).collect()]
             assert f"{stored}.png" in [name.split("-", 2)[-1] for name in kept]
             job_id = job_of(s3_server, s3_prefix, stored)
-            async with Client(url["B"]) as b:
+            async with open_client(url["B"]) as b:
                 with patiently("B to list the image A stored (listings are cached for MCP_IMAGES_INDEX_TTL)"):
                     while not (found := entries(await b.call_tool("list_images", {}))):
                         await anyio.sleep(0.2)
@@ -191,7 +188,7 @@ async def test_a_killed_instance_loses_nothing_it_received(
                     lost = await b.call_tool("get_job", {"job_id": job_id, "wait_seconds": 30})
             restarted_env = instance_env(emulator, s3_server, s3_prefix, tmp_path)
             with http_server(restarted_env, log=log_of(tmp_path, "A")) as (origin, _):
-                async with Client(f"{origin}/mcp") as restarted_a:
+                async with open_client(f"{origin}/mcp") as restarted_a:
                     again = await restarted_a.call_tool("get_job", {"job_id": job_id})
                     assert [e["id"] for e in entries(await restarted_a.call_tool("list_images", {}))] == [stored]
     finally:
@@ -219,7 +216,7 @@ async def kill_after_first_image(url: str, process: Any) -> str:
             first_stored.set()
 
     async def call() -> None:
-        async with Client(url) as a:
+        async with open_client(url) as a:
             with pytest.raises((MCPError, httpx2.HTTPError, anyio.BrokenResourceError, anyio.EndOfStream)):
                 await a.call_tool(
                     "generate_image", {"prompt": "two boats", "model": "dall-e-3", "n": 2}, progress_callback=watch
@@ -245,10 +242,8 @@ async def test_save_to_writes_a_local_copy_of_a_bucket_image(
     make_settings: SettingsFactory, s3_server: S3Server, s3_prefix: str, home: Path
 ) -> None:
     """With a bucket there is no output folder on this machine: save_to is how a user gets a local file."""
-    settings = make_settings(
-        **{key.removeprefix("MCP_IMAGES_").lower(): v for key, v in s3_server.env(s3_prefix).items()}
-    )
-    async with connect(settings) as client:
+    settings = make_settings(**s3_server.settings(s3_prefix))
+    async with open_client(settings) as client:
         result = await client.call_tool("generate_image", {"prompt": "a kite", "save_to": str(home / "kite.png")})
         [image] = entries(result)
         stored = await blob(client, image["uri"])
@@ -263,14 +258,7 @@ def test_a_wrong_key_stops_the_start_with_one_line(emulator: Emulator, s3_server
         | s3_server.env("any/")
         | {"MCP_IMAGES_S3_SECRET_ACCESS_KEY": "wrong-secret"}
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "mcp_server_images", "--transport", "http", "--port", "0"],
-        env={**os.environ, **env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    result = run_command("--transport", "http", "--port", "0", env=env)
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("mcp-server-images: Could not list the images in s3://team-images/any/: ")

@@ -10,7 +10,8 @@ from mcp import Client
 from mcp.types import Tool
 
 from mcp_server_images.catalog.spec import Api
-from tests.conftest import TOOLS, SettingsFactory, connect
+from tests.support.results import TOOLS
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -114,7 +115,7 @@ async def test_descriptions_name_the_models_and_limits(client: Client) -> None:
 
 async def test_descriptions_follow_the_configured_defaults(make_settings: SettingsFactory) -> None:
     """Built at start-up from the settings and the catalog, so they never name a stale default."""
-    async with connect(make_settings(default_model="openai/gpt-image-2", vision_model="gpt-4.1")) as client:
+    async with open_client(make_settings(default_model="openai/gpt-image-2", vision_model="gpt-4.1")) as client:
         tools = {tool.name: tool for tool in (await client.list_tools()).tools}
     model = tools["generate_image"].input_schema["properties"]["model"]["description"]
     edit_model = tools["edit_image"].input_schema["properties"]["model"]["description"]

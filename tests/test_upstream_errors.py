@@ -10,8 +10,9 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -91,7 +92,7 @@ async def test_dedalus_validation_errors_are_readable(make_settings: SettingsFac
     detail = {"detail": [{"loc": ["body", "size"], "msg": "unsupported size for this model", "type": "value_error"}]}
     emulator.enqueue(Fault(status=422, path=GENERATIONS, body=detail, headers={"x-request-id": "ded-123"}))
 
-    async with connect(make_settings(provider="dedalus")) as session:
+    async with open_client(make_settings(provider="dedalus")) as session:
         result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert result.is_error
@@ -101,7 +102,7 @@ async def test_dedalus_validation_errors_are_readable(make_settings: SettingsFac
 
 
 async def test_a_missing_key_names_the_variable_to_set(make_settings: SettingsFactory, emulator: Emulator) -> None:
-    async with connect(make_settings(api_key=None)) as session:
+    async with open_client(make_settings(api_key=None)) as session:
         tools = await session.list_tools()
         assert "generate_image" in [tool.name for tool in tools.tools]
         result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
@@ -112,7 +113,7 @@ async def test_a_missing_key_names_the_variable_to_set(make_settings: SettingsFa
 
 
 async def test_a_missing_dedalus_key_names_dedalus_variable(make_settings: SettingsFactory) -> None:
-    async with connect(make_settings(api_key=None, provider="dedalus")) as session:
+    async with open_client(make_settings(api_key=None, provider="dedalus")) as session:
         result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert "Set MCP_IMAGES_API_KEY or DEDALUS_API_KEY" in text_of(result)
@@ -129,7 +130,7 @@ async def test_a_wrong_key_is_reported_by_its_variable_without_echoing_it(
     wrong_key = "sk-wrong-key-that-must-never-leak-0000"
     monkeypatch.setenv(variable, wrong_key)
     settings = make_settings(api_key=None) if variable == "OPENAI_API_KEY" else make_settings(api_key=wrong_key)
-    async with connect(settings) as session:
+    async with open_client(settings) as session:
         result = await session.call_tool("generate_image", {"prompt": "a calm sea"})
 
     assert result.is_error
@@ -142,11 +143,11 @@ async def test_a_wrong_key_is_reported_by_its_variable_without_echoing_it(
 async def test_the_key_is_in_no_log_line_and_no_result(
     make_settings: SettingsFactory, emulator: Emulator, debug_logs: pytest.LogCaptureFixture
 ) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-3, which answers with URLs
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-3, which answers with URLs
     emulator.enqueue(Fault(status=429, path=GENERATIONS, headers={"retry-after": "0"}))
     emulator.enqueue(Fault(status=500, path=GENERATIONS, body=f"echoing {emulator.api_key} back"))
     results = []
-    async with connect(make_settings(max_retries=0)) as session:
+    async with open_client(make_settings(max_retries=0)) as session:
         for arguments in (
             {"prompt": "a calm sea"},
             {"prompt": "a calm sea"},
@@ -167,13 +168,13 @@ async def test_the_key_is_in_no_log_line_and_no_result(
 
 @pytest.mark.parametrize("limit", [1, 4])
 async def test_concurrent_requests_are_capped(make_settings: SettingsFactory, emulator: Emulator, limit: int) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-3, which makes one image per request
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-3, which makes one image per request
     results: list[CallToolResult] = []
 
     async def generate(session: Client) -> None:
         results.append(await session.call_tool("generate_image", {"prompt": "owls", "model": "dall-e-3", "n": 4}))
 
-    async with connect(make_settings(max_concurrency=limit)) as session:
+    async with open_client(make_settings(max_concurrency=limit)) as session:
         with emulator.hold(GENERATIONS) as upstream:
             async with anyio.create_task_group() as group:
                 group.start_soon(generate, session)
@@ -189,7 +190,7 @@ async def test_concurrent_requests_are_capped(make_settings: SettingsFactory, em
 async def test_the_upstream_timeout_is_reported_and_not_retried(
     make_settings: SettingsFactory, emulator: Emulator
 ) -> None:
-    async with connect(make_settings(upstream_timeout=0.3)) as session:
+    async with open_client(make_settings(upstream_timeout=0.3)) as session:
         with emulator.hold(GENERATIONS):
             result = await session.call_tool("generate_image", {"prompt": "too slow"})
 

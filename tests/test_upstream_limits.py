@@ -17,9 +17,10 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult
 
-from tests.conftest import SettingsFactory, connect, text_of
 from tests.fake_openai import Emulator, Fault
-from tests.images import png_bytes, write_png
+from tests.support.images import png_bytes, write_png
+from tests.support.results import text_of
+from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
 
@@ -53,7 +54,7 @@ async def test_a_trickling_answer_hits_the_total_deadline_while_other_calls_go_o
     write_png(home / "boat.png")
     results: dict[str, CallToolResult] = {}
 
-    async with connect(make_settings(upstream_timeout=2.0)) as client:
+    async with open_client(make_settings(upstream_timeout=2.0)) as client:
 
         async def slow() -> None:
             results["slow"] = await client.call_tool("generate_image", {"prompt": "a harbour"})
@@ -83,7 +84,7 @@ async def test_an_oversized_answer_is_refused_with_the_limit_named(
     emulator.enqueue(Fault(status=200, path=GENERATIONS, body=body, headers={"content-type": "application/json"}))
     size = len(body.encode())
 
-    async with connect(make_settings(max_upstream_bytes=LIMIT)) as client:
+    async with open_client(make_settings(max_upstream_bytes=LIMIT)) as client:
         result = await client.call_tool("generate_image", {"prompt": "a harbour"})
 
     assert result.is_error
@@ -102,7 +103,7 @@ async def test_an_oversized_stream_event_is_refused_with_the_limit_named(
     huge = base64.b64encode(png_bytes() + b"\0" * 2 * LIMIT).decode()
     emulator.enqueue(event_stream({"type": "image_generation.completed", "b64_json": huge}))
 
-    async with connect(make_settings(max_upstream_bytes=LIMIT), mode="legacy") as client:
+    async with open_client(make_settings(max_upstream_bytes=LIMIT), mode="legacy") as client:
         result = await streamed_generate(client)
 
     assert result.is_error
@@ -128,7 +129,7 @@ async def test_a_malformed_partial_image_does_not_cost_the_final_image(
         )
     )
 
-    async with connect(make_settings(), mode="legacy") as client:
+    async with open_client(make_settings(), mode="legacy") as client:
         result = await streamed_generate(client)
 
     assert not result.is_error, text_of(result)

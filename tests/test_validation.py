@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.conftest import text_of
 from tests.fake_openai import Emulator
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -139,7 +139,7 @@ pytestmark = pytest.mark.anyio
 async def test_invalid_arguments_are_refused_before_any_request(
     client: Client, emulator: Emulator, output_dir: Path, arguments: dict[str, object], message: str
 ) -> None:
-    emulator.serves_retired = True  # a gateway that still routes dall-e-2, dall-e-3 and gpt-image-1
+    emulator.set(serves_retired=True)  # a gateway that still routes dall-e-2, dall-e-3 and gpt-image-1
     result = await client.call_tool("generate_image", {"prompt": "a bridge", **arguments})
 
     assert result.is_error
@@ -163,7 +163,7 @@ async def test_out_of_range_numbers_are_refused_before_any_request(
 async def test_unknown_models_pass_through_with_their_parameters(client: Client, emulator: Emulator) -> None:
     # Values our catalog would refuse together for a known model; for an unknown one they go out as given.
     arguments = {"model": "acme/imagine-9", "size": "2000x1000", "style": "natural", "background": "transparent"}
-    emulator.served_models = ["acme/imagine-9", "gpt-image-2.6-flare"]  # a gateway listing its own model
+    emulator.set(served_models=["acme/imagine-9", "gpt-image-2.6-flare"])  # a gateway listing its own model
 
     result = await client.call_tool("generate_image", {"prompt": "a bridge", **arguments})
 

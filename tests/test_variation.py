@@ -7,15 +7,15 @@ from pathlib import Path
 import pytest
 from mcp import Client
 
-from tests.conftest import decode_image, text_of
 from tests.fake_openai import Emulator
-from tests.images import write_png
+from tests.support.images import decode_image, write_png
+from tests.support.results import text_of
 
 pytestmark = pytest.mark.anyio
 
 
 async def test_native_variations_get_a_square_png(client: Client, emulator: Emulator, home: Path) -> None:
-    emulator.serves_retired = True  # a gateway that still serves dall-e-2
+    emulator.set(serves_retired=True)  # a gateway that still serves dall-e-2
     wide = write_png(home / "wide.png", (800, 600), (30, 60, 90))
 
     result = await client.call_tool("create_image_variation", {"image": str(wide), "n": 2, "size": "256x256"})
@@ -52,8 +52,7 @@ async def test_other_models_are_emulated_through_edits(client: Client, emulator:
 
 async def test_a_missing_dall_e_2_falls_back_to_edits_once(client: Client, emulator: Emulator, home: Path) -> None:
     source = write_png(home / "cat.png", (1024, 1024))
-    emulator.serves_retired = True  # a gateway that lists dall-e-2 but has no variations for it
-    emulator.variations_model_missing = True
+    emulator.set(serves_retired=True, variations_model_missing=True)  # a gateway listing dall-e-2 without variations
 
     first = await client.call_tool("create_image_variation", {"image": str(source), "size": "512x512"})
     assert not first.is_error, text_of(first)

@@ -27,7 +27,7 @@ import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
 
-from tests.test_transports import free_port
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LARGE_SIZE = "1536x1024"

@@ -18,8 +18,7 @@ def main() -> None:
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each image answer")
     args = parser.parse_args()
     with running_emulator() as emulator:
-        emulator.photo_like = args.photo_like
-        emulator.delay = args.delay
+        emulator.set(photo_like=args.photo_like, delay=args.delay)
         print(json.dumps({"base_url": emulator.base_url, "api_key": emulator.api_key}), flush=True)
         sys.stdin.read()
 

@@ -18,7 +18,7 @@ import time
 from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 import anyio
 import anyio.lowlevel
@@ -30,7 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from tests.waiting import until
+from tests.support.waiting import until
 
 from . import contract
 from .image_apis import Conversation, chat_image, respond, wants_images
@@ -138,6 +138,57 @@ STATUS_MESSAGES = {
 }
 
 
+class Switches(TypedDict, total=False):
+    """What a test can change in the emulator's answers (`emulator.set(...)`); reset() restores the defaults."""
+
+    photo_like: bool
+    """Images of noise, large like photos, instead of flat colours (default False)."""
+    delay: float
+    """Seconds every answer waits: a slow upstream for `make bench`; tests hold requests instead (default 0)."""
+    variations_model_missing: bool
+    """/images/variations answers 404 model_not_found, as a gateway without variations does (default False)."""
+    chat_invalid_json: bool
+    """A chat answer asked for JSON by a schema is not JSON (default False)."""
+    stream_end_early: bool
+    """An image stream ends after its partial images, without the final event (default False)."""
+    stream_error: bool
+    """An image stream sends an error event instead of the final image (default False)."""
+    stream_bad_partial: bool
+    """An image stream's first partial image is not an image (default False)."""
+    stream_drop: bool
+    """An image stream's connection drops in the middle of the final event (default False)."""
+    serves_retired: bool
+    """A gateway that still serves the models OpenAI shut down (default False)."""
+    served_models: list[str | dict[str, Any]] | None
+    """The models `GET /v1/models` lists (ids or whole model objects) and the only ones served (default None:
+    OpenAI's list)."""
+    models_answer: str
+    """"list" (the default), or the broken answers of providers without a usable list: "404", "401", "html"."""
+    usage: dict[str, Any] | None
+    """The `usage` every GPT image answer reports, instead of the one computed from the request (default None)."""
+    chat_image_shape: str
+    """How chat answers carry images: "images" (the default), "content" (image_url parts), "text" (a data URL in
+    the text) or "text_only" (none)."""
+    responses_text_only: bool
+    """The Responses API's mainline model answers in words, without calling the image tool (default False)."""
+    edits_refused: set[str] | dict[str, str]
+    """Models /images/edits refuses, as it refused gpt-image-2 at launch; a dict gives each refusal's message
+    (default none)."""
+    also_serves: list[str]
+    """Models served though `GET /v1/models` does not list them, as gateways that list partially do (default
+    none)."""
+    item_faults: list[str | None] | None
+    """One entry per image of every answer (see pictures.ITEM_FAULTS; None: a good image). Chat and Responses
+    answers then carry that many images, where they normally carry one (default None)."""
+    answer_urls: bool
+    """Every Images API image answered as a URL on the emulator, as local servers and xAI do (default False)."""
+    escape_slashes: bool
+    """Images API answers written with every `/` escaped as `\\/`, valid JSON some encoders write (default False)."""
+
+
+SWITCHES = frozenset(Switches.__annotations__)
+
+
 class EmulatorState:
     """What the tests read and steer; shared between the test thread and the server thread."""
 
@@ -172,19 +223,13 @@ class EmulatorState:
             self.responses_text_only = False
             self.conversations: dict[str, Conversation] = {}
             self.edits_refused: set[str] | dict[str, str] = set()
-            """Models /images/edits refuses; a dict gives each refusal's message."""
             self.served_models: list[str | dict[str, Any]] | None = None
             self.also_serves: list[str] = []
             self.models_answer = "list"
             self.usage: dict[str, Any] | None = None
-            """The `usage` every GPT image answer reports, instead of the one computed from the request."""
             self.item_faults: list[str | None] | None = None
-            """One entry per image of every answer (see pictures.ITEM_FAULTS; None: a good image). Chat and
-            Responses answers then carry that many images, where they normally carry one."""
             self.answer_urls = False
-            """Answer every Images API image as a URL on the emulator (as local servers and xAI do)."""
             self.escape_slashes = False
-            """Write Images API answers with every `/` escaped as `\\/` (valid JSON some encoders write)."""
         self.release_holds()
 
     def release_holds(self) -> None:

@@ -8,7 +8,7 @@ from functools import lru_cache
 
 from PIL import Image, ImageDraw
 
-from tests.images import pixel_bomb
+from tests.support.images import pixel_bomb
 
 FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 

@@ -6,43 +6,27 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Unpack
 
 import uvicorn
 
-from tests.waiting import until
+from tests.support.waiting import until
 
 from . import contract
-from .app import EmulatorState, Fault, Hold, RecordedRequest, build_app
+from .app import SWITCHES, EmulatorState, Fault, Hold, RecordedRequest, Switches, build_app
 from .image_apis import Conversation
 
 DEFAULT_KEY = "sk-test-emulator-key-0123456789abcdef"
-SWITCHES = frozenset(
-    {
-        "photo_like",
-        "delay",
-        "variations_model_missing",
-        "chat_invalid_json",
-        "stream_end_early",
-        "stream_error",
-        "stream_bad_partial",
-        "stream_drop",
-        "serves_retired",
-        "served_models",
-        "also_serves",
-        "models_answer",
-        "usage",
-        "chat_image_shape",
-        "responses_text_only",
-        "edits_refused",
-        "item_faults",
-        "answer_urls",
-        "escape_slashes",
-    }
-)
 
 
 class Emulator:
-    """A running emulated API: its address and key, what it received, the holds and the switches tests set."""
+    """A running emulated API: its address and key, what it received, the holds and the switches tests set.
+
+    Switches are set with `set()`, which refuses a name it does not know; no other attribute can be assigned, so a
+    test cannot set a switch that does not exist (or no longer does) and believe it took effect.
+    """
+
+    __slots__ = ("_state", "api_key", "base_url", "origin")
 
     def __init__(self, state: EmulatorState, origin: str) -> None:
         self._state = state
@@ -121,15 +105,20 @@ class Emulator:
         """Let every held request go (reset() does this too)."""
         self._state.release_holds()
 
-    def reset(self) -> None:
-        self._state.reset()
-
-    def __setattr__(self, name: str, value: object) -> None:
-        # Switches (photo_like, delay, stream_drop, ...: see SWITCHES) live on the shared state the server thread reads.
-        if name in SWITCHES:
+    def set(self, **switches: Unpack[Switches]) -> None:
+        """Change how the emulator answers until the next reset (each switch is described in `Switches`)."""
+        unknown = sorted(set(switches) - SWITCHES)
+        if unknown:
+            raise TypeError(
+                f"The emulator has no switch {', '.join(unknown)}; its switches are {', '.join(sorted(SWITCHES))}."
+            )
+        for name, value in switches.items():
+            # On the shared state the server thread reads.
             setattr(self._state, name, value)
-        else:
-            super().__setattr__(name, value)
+
+    def reset(self) -> None:
+        """Forget what was received and scripted, release every hold, and set every switch back to its default."""
+        self._state.reset()
 
 
 @contextmanager

@@ -3,11 +3,13 @@
 // Usage: node ts_client.mjs stdio '{"command": ..., "args": [...], "env": {...}}' OUT.json
 //        node ts_client.mjs http http://127.0.0.1:PORT/mcp OUT.json
 //
-// It writes what it saw to OUT.json for the pytest test to assert on (stdout may carry other tools' noise).
+// It writes what it saw to OUT.json for the pytest test to assert on (stdout may carry other tools' noise), and
+// appends each progress message to OUT.json.progress the moment it arrives, so the test sees progress while the
+// call is still running.
 // Every tool result with structuredContent is validated against the tool's outputSchema by the SDK itself
 // (Client.callTool throws on a mismatch); the script also checks that a validator was compiled for each such
 // tool and that it rejects a malformed object, so validation cannot silently be skipped.
-import { writeFileSync } from "node:fs";
+import { appendFileSync, writeFileSync } from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -40,7 +42,10 @@ async function run() {
     { name: "generate_image", arguments: { prompt: "a paper crane", size: "1536x1024" } },
     undefined,
     {
-      onprogress: (event) => progress.push(event.message ?? ""),
+      onprogress: (event) => {
+        progress.push(event.message ?? "");
+        appendFileSync(`${out}.progress`, `${event.message ?? ""}\n`);
+      },
       resetTimeoutOnProgress: true,
       timeout: 60_000,
     },

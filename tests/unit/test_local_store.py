@@ -10,8 +10,8 @@ import pytest
 
 from mcp_server_images.imaging.probe import probe
 from mcp_server_images.store import LocalStore, NewImage, Operation, records
-from tests.images import png_bytes
 from tests.support.clock import FrozenClock
+from tests.support.images import png_bytes
 
 IMAGE = png_bytes((32, 16), (200, 10, 10))
 META = NewImage(prompt="a dot", model="gpt-image-2", operation=Operation.GENERATE)

@@ -22,12 +22,11 @@ from mcp_server_images.imaging.previews import (
     fit_preview,
 )
 from mcp_server_images.imaging.previews import _resized as resized
-from tests.images import png_bytes
+from tests.support.images import decode_image, png_bytes
 
 
 def decoded(preview: Preview) -> Image.Image:
-    image = Image.open(io.BytesIO(preview.data))
-    image.load()
+    image = decode_image(preview.data)
     assert image.size == (preview.width, preview.height), "the preview says what it holds"
     return image
 

