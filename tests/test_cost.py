@@ -9,6 +9,8 @@ token per 4 prompt characters), or the usage a test sets.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,10 @@ import pytest
 from mcp import Client
 from mcp.types import CallToolResult, ElicitRequestParams, ElicitResult, TextResourceContents
 
+from mcp_server_images.store import LocalStore
+from mcp_server_images.store.base import LedgerEntry
 from tests.fake_openai import Emulator, Fault
+from tests.support.clock import FrozenClock
 from tests.support.images import png_bytes
 from tests.support.results import text_of
 from tests.support.s3 import S3Server
@@ -409,29 +414,74 @@ async def test_a_responses_call_is_priced_for_both_models(
     assert cost["exact"] is True and cost["amount"] == pytest.approx(expected)
 
 
-async def test_without_caps_a_call_is_recorded_once_settled(
+def ledger_entries(output_dir: Path) -> list[dict[str, Any]]:
+    """The spend ledger's entries, in the order they were written."""
+    [month] = (output_dir / ".ledger").iterdir()
+    return [json.loads(path.read_text()) for path in sorted(month.glob("*.json"))]
+
+
+async def test_without_caps_every_paid_request_is_recorded_before_it_is_sent(
     client: Client, emulator: Emulator, output_dir: Path
 ) -> None:
-    """No cap to check: no reservation is written before the call, one entry after it, and a failure writes none."""
-    made = await client.call_tool("generate_image", {"prompt": FOX})
+    """No budget set: the call's reservation is in the ledger while its request is still upstream (shown as
+    pending), settled once it answers; a refused request is released."""
+    report_during: list[dict[str, Any]] = []
+    with emulator.hold(GENERATIONS) as upstream:
+        async with anyio.create_task_group() as group:
+            results: list[CallToolResult] = []
+
+            async def make() -> None:
+                results.append(await client.call_tool("generate_image", {"prompt": FOX}))
+
+            group.start_soon(make)
+            await upstream.until_held()
+            report = await client.call_tool("usage_report", {})
+            assert report.structured_content is not None
+            report_during.append(report.structured_content)
+            during = ledger_entries(output_dir)
+            upstream.release()
     refusal = {"error": {"message": "Your request was rejected.", "type": "invalid_request_error", "code": None}}
     emulator.enqueue(Fault(status=400, path="/v1" + GENERATIONS, body=refusal))
     failed = await client.call_tool("generate_image", {"prompt": FOX})
-    report = await client.call_tool("usage_report", {})
+    after = await client.call_tool("usage_report", {})
 
-    assert not made.is_error and failed.is_error
-    [month] = (output_dir / ".ledger").iterdir()
-    [entry] = [json.loads(path.read_text()) for path in month.glob("*.json")]
-    assert (entry["kind"], entry["amount"], entry["images"]) == ("settle", pytest.approx(FOX_COST), 1)
+    assert not results[0].is_error and failed.is_error
+    assert [entry["kind"] for entry in during] == ["reserve"]
+    assert report_during[0]["calls_pending"] == 1
+    assert [entry["kind"] for entry in ledger_entries(output_dir)] == ["reserve", "settle", "reserve", "release"]
+    settled = ledger_entries(output_dir)[1]
+    assert (settled["amount"], settled["images"]) == (pytest.approx(FOX_COST), 1)
+    assert after.structured_content is not None
+    assert (after.structured_content["calls"], after.structured_content["calls_pending"]) == (1, 0)
+
+
+async def test_a_reservation_whose_server_is_gone_counts_as_unknown(
+    make_settings: SettingsFactory, output_dir: Path, clock: FrozenClock
+) -> None:
+    """Reservations another server never settled (it died mid-request): pending while a call could still be
+    running, unknown once it cannot; either way counted at their estimate, so a budget still sees them."""
+    store = LocalStore(output_dir, clock)
+    now = clock.now()
+    for number, age in enumerate((timedelta(minutes=1), timedelta(hours=5))):
+        time = (now - age).isoformat(timespec="microseconds")
+        entry = LedgerEntry(id=f"r{number}", kind="reserve", time=time, amount=0.25, model="gpt-image-2.6-flare")
+        assert store.append_ledger(now.strftime("%Y-%m"), number, replace(entry, instance="elsewhere:4242"))
+    async with open_client(make_settings(), clock) as client:
+        report = await client.call_tool("usage_report", {})
+
     assert report.structured_content is not None
-    assert report.structured_content["calls"] == 1
+    summary = report.structured_content
+    assert (summary["calls"], summary["calls_pending"], summary["calls_of_unknown_cost"]) == (2, 1, 1)
+    assert summary["month"]["spent"] == pytest.approx(0.5)
+    assert "1 call(s) still running, counted at their estimate." in text_of(report)
+    assert "server stopped before they were settled" in text_of(report)
 
 
 async def test_without_caps_two_servers_on_one_store_record_every_call(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path
 ) -> None:
-    """Settles are written without reading the month first: a number the other server took meanwhile is
-    noticed, and the entry takes the next free one."""
+    """Without caps, reservations and settles are written without reading the month first: a number the other
+    server took meanwhile is noticed, and the entry takes the next free one (two entries per call)."""
     settings = make_settings()
     results: list[CallToolResult] = []
 
@@ -448,6 +498,6 @@ async def test_without_caps_two_servers_on_one_store_record_every_call(
 
     assert not any(result.is_error for result in results)
     [month] = (output_dir / ".ledger").iterdir()
-    assert sorted(path.name for path in month.glob("*.json")) == [f"{number:09d}.json" for number in range(10)]
+    assert sorted(path.name for path in month.glob("*.json")) == [f"{number:09d}.json" for number in range(20)]
     assert report.structured_content is not None
     assert report.structured_content["calls"] == 10

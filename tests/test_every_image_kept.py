@@ -1,7 +1,8 @@
 """Issue 21, item 2: every good image of an answer is kept, on every path an answer can take.
 
 Each path (the Images API's answer read with its base64 lifted or parsed whole, URL answers, native variations,
-chat image output, the Responses API, and the streamed finals of the three) gets an answer of two images whose
+edits through the Images and the Responses API, chat image output, the Responses API, and the streamed finals of
+the three) gets an answer of two images whose
 second is bad in one way (base64 that does not decode, bytes that are no image, an image cut in half, no image
 field, a canvas too large, a URL that does not answer). The first image is stored and returned; the second is
 named in the result; nothing else is lost.
@@ -43,6 +44,8 @@ PATHS = {
     "images-whole": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"escape_slashes": True}),
     "images-url": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"answer_urls": True}),
     "variations": AnswerPath("create_image_variation", {"n": 2}, {"serves_retired": True}),
+    "edits": AnswerPath("edit_image", {"prompt": "add a hat", "n": 2}),
+    "edits-responses": AnswerPath("edit_image", {"prompt": "add a hat", "api": "responses"}),
     "chat": AnswerPath("generate_image", CHAT, settings={"provider": "gateway"}, missing="no image URL"),
     "responses": AnswerPath("generate_image", {"prompt": "a fox", "api": "responses"}),
     "images-streamed": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, streamed=True),
@@ -81,6 +84,8 @@ async def test_a_bad_item_is_named_and_the_good_one_kept(
     arguments = dict(way.arguments)
     if way.tool == "create_image_variation":
         arguments["image"] = str(write_png(home / "cat.png", (256, 256)))
+    if way.tool == "edit_image":
+        arguments["images"] = [str(write_png(home / "cat.png", (256, 256)))]
     progress = ProgressLog()
 
     async with open_client(make_settings(**settings), mode="legacy") as client:

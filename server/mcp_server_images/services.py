@@ -6,9 +6,11 @@ same pooled upstream client, store and jobs.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -33,7 +35,7 @@ from .imaging.budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
 from .operations.budget import Caps, Ledger
-from .operations.common import ImageDeps
+from .operations.deps import ImageDeps
 from .operations.jobs import JobManager
 from .operations.models import Models
 from .operations.sharing import JobPublisher
@@ -98,7 +100,6 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             if board is None
             else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease, clock=clock)
         )
-        jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -114,20 +115,21 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             clock=clock,
         )
         models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
-        upstream_images = ImagesAPI(client, download=answers.fetch)
         mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
         backends: tuple[ImageBackend, ...] = (
-            upstream_images,
+            ImagesAPI(client, download=answers.fetch),
             ChatImagesAPI(client, download=answers.fetch),
             ResponsesAPI(client, mainline),
         )
         images = ImageDeps(
-            images=upstream_images,
             store=store,
             resolver=resolver,
             models=models,
             backends={backend.api: backend for backend in backends},
             preferred_api=Api(settings.image_api),
+        )
+        jobs = JobManager(
+            group, images, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher
         )
         vision = VisionService(
             chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
@@ -141,11 +143,25 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
                 models=models,
                 store=store,
                 jobs=jobs,
-                ledger=Ledger(store, caps(settings), clock),
+                ledger=Ledger(
+                    store,
+                    caps(settings),
+                    clock,
+                    # Unique to this server object, as in-flight reservations are: two servers in one process
+                    # (tests) or a restarted instance of the same name are told apart.
+                    instance=f"{settings.instance()}#{secrets.token_hex(3)}",
+                    call_lasts=longest_call(settings),
+                ),
             )
         finally:
             await jobs.drain(settings.shutdown_grace)
             group.cancel_scope.cancel()
+
+
+def longest_call(settings: Settings) -> timedelta:
+    """The longest an image call can take: every attempt up to its deadline, then the shutdown grace."""
+    attempts = settings.max_retries + 1
+    return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
 def caps(settings: Settings) -> Caps:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_server_images.backends import sum_usage
-from mcp_server_images.operations.common import split_batches
+from mcp_server_images.operations.pipeline import split_batches
 
 
 @pytest.mark.parametrize(

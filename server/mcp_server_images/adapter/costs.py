@@ -1,9 +1,10 @@
 """Costs at the MCP edge: dry runs, the confirmation of expensive calls, and the usage report.
 
-Every image-producing tool goes through `produce`: a dry run stops where the request would be sent and answers
-with the plan and its estimate; above the confirmation threshold the user is asked first (form elicitation: the
-2026-07-28 input-required round trip, or the older elicitation request mid-call), and nothing is sent before the
-answer; otherwise the call runs as a job whose spending is reserved in the ledger and settled with the real cost.
+Every image-producing tool goes through `produce`: the call is planned first (every check, nothing sent); a dry
+run answers with the plan and its estimate; above the confirmation threshold the user is asked first (form
+elicitation: the 2026-07-28 input-required round trip, or the older elicitation request mid-call), and nothing is
+sent before the answer; otherwise the plan runs as a job whose spending is reserved in the ledger and settled with
+the real cost.
 """
 
 from __future__ import annotations
@@ -26,13 +27,13 @@ from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
 from ..errors import ImageServerError
-from ..operations.budget import Caps, DryRun, Quote, Spent, WouldSendError, next_day, next_month
+from ..operations.budget import Caps, Quote, Spent, next_day, next_month
+from ..operations.calls import plan_call
 from ..operations.cost import Cost, usd
-from ..operations.requests import Call
+from ..operations.requests import Call, ImageCallRequest
 from ..services import Services
-from ..store import Operation
 from .context import Ctx, caller, services_of, wants_progress
-from .jobs import Work, run_as_job
+from .jobs import run_as_job
 from .render import error_result
 
 CONFIRM_KEY = "confirm_cost"
@@ -48,27 +49,27 @@ class CostConfirmation(BaseModel):
 
 
 async def produce(
-    ctx: Ctx, operation: Operation, work: Work, *, dry_run: bool, confirm_cost: bool
+    ctx: Ctx, request: ImageCallRequest, *, dry_run: bool, confirm_cost: bool
 ) -> CallToolResult | InputRequiredResult:
-    """The shared body of every image-producing tool: dry run, confirmation, then the call as a job."""
+    """The shared body of every image-producing tool: plan the call (every check, nothing sent), then a dry run
+    answers with the plan, a confirmation asks about its quote, and otherwise the plan runs as a job."""
     services = services_of(ctx)
-    partials = services.settings.partial_images if wants_progress(ctx) else 0
+    call = Call(partial_images=services.settings.partial_images if wants_progress(ctx) else 0, user=caller(ctx))
+    try:
+        plan = await plan_call(services.images, request, call)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    if dry_run:
+        return dry_run_result(plan.quote)
     caps = services.ledger.caps
-    if dry_run or ((caps.confirm_above is not None or caps.capped) and not confirm_cost):
-        try:
-            quote = await _quote(services, work, partials, caller(ctx))
-        except ImageServerError as exc:
-            return error_result(str(exc))
-        if dry_run:
-            return dry_run_result(quote)
-        why = _needs_confirmation(quote, caps)
-        if why is not None:
-            answer = await confirmation(ctx, _question(quote, why))
-            if isinstance(answer, InputRequiredResult):
-                return answer
-            if answer != "accept":
-                return error_result(_not_confirmed(answer, quote, why))
-    return await run_as_job(ctx, operation, work)
+    why = None if confirm_cost else _needs_confirmation(plan.quote, caps)
+    if why is not None:
+        answer = await confirmation(ctx, _question(plan.quote, why))
+        if isinstance(answer, InputRequiredResult):
+            return answer
+        if answer != "accept":
+            return error_result(_not_confirmed(answer, plan.quote, why))
+    return await run_as_job(ctx, request, plan, call)
 
 
 def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
@@ -88,15 +89,6 @@ def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
             "be checked before it is made"
         )
     return None
-
-
-async def _quote(services: Services, work: Work, partials: int, user: str | None) -> Quote:
-    """Run the call up to where it would send its request: every check a real call makes, nothing sent or paid."""
-    try:
-        await work(services.images, Call(partial_images=partials, user=user, spending=DryRun()))
-    except WouldSendError as stop:
-        return stop.quote
-    raise ImageServerError("The call finished without reaching the image API, so it has no cost to show.")
 
 
 def _question(quote: Quote, why: str) -> str:
@@ -172,6 +164,7 @@ def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> 
         "calls": spent.calls,
         "images": spent.images,
         "calls_of_unknown_cost": spent.unknown_calls,
+        "calls_pending": spent.pending_calls,
         "average_per_image": None if average is None else round(average, 6),
         "max_cost_per_call": caps.per_call,
         "confirm_above": caps.confirm_above,
@@ -213,8 +206,13 @@ def usage_text(summary: dict[str, Any]) -> str:
         + (f", {usd(average)} per image on average" if average is not None else "")
         + "."
     )
+    if summary["calls_pending"]:
+        lines.append(f"{summary['calls_pending']} call(s) still running, counted at their estimate.")
     if summary["calls_of_unknown_cost"]:
-        lines.append(f"{summary['calls_of_unknown_cost']} call(s) of unknown cost (no usage or no published price).")
+        lines.append(
+            f"{summary['calls_of_unknown_cost']} call(s) of unknown cost (no usage or no published price, or their "
+            "server stopped before they were settled; those count at their estimate)."
+        )
     if summary["by_model"]:
         lines.append("By model: " + ", ".join(f"{m} {usd(a)}" for m, a in summary["by_model"].items()) + ".")
     if len(summary["by_user"]) > 1 or "user" in summary:

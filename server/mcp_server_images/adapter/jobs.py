@@ -6,39 +6,31 @@ A job outlives the call that started it; what the caller sees is the result, or 
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import anyio
 from mcp.types import CallToolResult, LoggingLevel
 
-from ..operations.common import ImageDeps
 from ..operations.jobs import Job
 from ..operations.lookup import StoredJob, find_job
-from ..operations.requests import Call, ImagesOutcome
+from ..operations.pipeline import ImagePlan
+from ..operations.requests import Call, ImageCallRequest, ImagesOutcome
 from ..services import Services
 from ..store import Operation
 from .client_log import client_log
-from .context import Ctx, caller, services_of, wants_progress
+from .context import Ctx, services_of
 from .links import image_url
 from .render import error_result, images_result, job_status_result
 
-Work = Callable[[ImageDeps, Call], Awaitable[ImagesOutcome]]
 POLL_INTERVAL = 1.0
 """Seconds between reads of a job that another instance runs."""
 
 
-async def run_as_job(ctx: Ctx, operation: Operation, work: Work) -> CallToolResult:
-    """The shared body of every image-producing tool: run it as a job, wait up to the deadline, render."""
+async def run_as_job(ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call: Call) -> CallToolResult:
+    """Run a planned image call as a job, wait up to the response deadline, render its result or its job id."""
     services = services_of(ctx)
-    partials = services.settings.partial_images if wants_progress(ctx) else 0
-    user = caller(ctx)
-
-    def start(job: Job) -> Awaitable[ImagesOutcome]:
-        spending = services.ledger.for_user(user)
-        call = Call(progress=job, job_id=job.id, partial_images=partials, user=user, spending=spending)
-        return work(services.images, call)
-
-    job = services.jobs.start(operation, start, user=user)
+    call = replace(call, spending=services.ledger.for_user(call.user))
+    job = services.jobs.start(request, plan, call)
     return await wait_for_job(ctx, job, services.settings.response_deadline)
 
 

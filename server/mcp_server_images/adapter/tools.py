@@ -19,17 +19,14 @@ from ..catalog.options import ImageOptions
 from ..errors import ImageServerError
 from ..imaging.masks import Region
 from ..operations.analyze import AnalyzeRequest
-from ..operations.edit import edit
-from ..operations.generate import generate
 from ..operations.listing import list_images as list_stored
 from ..operations.lookup import StoredJob, find_job
 from ..operations.models import list_models as served_models
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
-from ..operations.vary import vary
-from ..store import URI_SCHEME, ImageRecord, Operation
+from ..store import URI_SCHEME, ImageRecord
 from .context import Ctx, caller, client_roots, listing_user, services_of
 from .costs import produce, usage_of, usage_text
-from .jobs import Work, render_job, wait_for_job, wait_for_stored
+from .jobs import render_job, wait_for_job, wait_for_stored
 from .links import image_url
 from .models_render import model_list_result
 from .params import (
@@ -105,8 +102,7 @@ async def generate_image(
     """
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
-    work: Work = lambda deps, call: generate(deps, request, call)  # noqa: E731
-    return await produce(ctx, Operation.GENERATE, work, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
 
 
 async def edit_image(
@@ -149,8 +145,7 @@ async def edit_image(
         client_roots=await client_roots(ctx),
         api=api,
     )
-    work: Work = lambda deps, call: edit(deps, request, call)  # noqa: E731
-    return await produce(ctx, Operation.EDIT, work, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
 
 
 async def create_image_variation(
@@ -170,8 +165,7 @@ async def create_image_variation(
     description are as for generate_image.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
-    work: Work = lambda deps, call: vary(deps, request, call)  # noqa: E731
-    return await produce(ctx, Operation.VARIATION, work, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
 
 
 async def analyze_image(

@@ -6,6 +6,7 @@ and the Responses API's image_generation tool. Vision (`ChatAPI.describe`) is Ch
 
 from .base import (
     AnswerItem,
+    Capabilities,
     ImageBackend,
     ImageRequest,
     ImagesAnswer,
@@ -16,6 +17,7 @@ from .base import (
     UnusableItem,
     Upload,
     UsagePart,
+    Varies,
     sum_usage,
 )
 from .chat import ChatAnswer, ChatAPI, VisionRequest
@@ -23,13 +25,14 @@ from .chat_images import ChatImagesAPI
 from .client import UpstreamClient
 from .errors import UpstreamError
 from .models import ModelsAPI
-from .openai_images import ImagesAPI, edits_refused
+from .openai_images import ImagesAPI
 from .redact import Redactor
 from .responses import ResponsesAPI
 from .retry import RetryPolicy
 
 __all__ = [
     "AnswerItem",
+    "Capabilities",
     "ChatAPI",
     "ChatAnswer",
     "ChatImagesAPI",
@@ -50,7 +53,7 @@ __all__ = [
     "UpstreamClient",
     "UpstreamError",
     "UsagePart",
+    "Varies",
     "VisionRequest",
-    "edits_refused",
     "sum_usage",
 ]

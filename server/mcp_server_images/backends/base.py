@@ -10,12 +10,12 @@ from __future__ import annotations
 import binascii
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import pybase64
 
 from ..catalog.options import ImageOptions
-from ..catalog.spec import Api, ModelSpec
+from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ImageServerError
 from .errors import UpstreamError
 
@@ -126,21 +126,60 @@ class ImageRequest:
         return self.spec is not None and self.spec.accepts_response_format
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What an upstream API can do and how it is named, declared by its backend so that use cases ask instead of
+    testing which API it is."""
+
+    via: str | None
+    """How progress names the API a request went through ("the chat API"); None for the usual Images API."""
+    takes_masks: bool
+    """Whether an edit can say where to change the image (a mask); chat image models edit from words alone."""
+    continues_conversations: bool
+    """Whether an image it made can be refined in the conversation that made it (`previous_response_id`)."""
+    unestimated: str | None = None
+    """What an estimate of a call through this API leaves out (the Responses API's mainline model)."""
+    edit_fallback: Api | None = None
+    """The API that takes an edit this one refuses for its model (see `refuses_model`)."""
+    makes_variations: bool = False
+    """Whether it has the variations endpoint (`vary`); only the Images API has."""
+
+
 class ImageBackend(Protocol):
-    """An upstream API that makes images. Variations are the Images API's own (dall-e-2) and not part of it."""
+    """An upstream API that makes images."""
 
     @property
     def api(self) -> Api:
         """Which API this is, as the catalog names it."""
         ...
 
+    @property
+    def capabilities(self) -> Capabilities: ...
+
     def per_request(self, spec: ModelSpec | None, n: int) -> int:
         """Most images one upstream request may ask for; larger n is sent as concurrent requests."""
+        ...
+
+    def endpoint(self, images_endpoint: ImageEndpoint) -> str:
+        """Where a request for `images_endpoint` goes, as dry runs and confirmations name it."""
+        ...
+
+    def refuses_model(self, error: UpstreamError, model: str) -> bool:
+        """Whether an edit's error says this API refuses the model itself (then `edit_fallback` may take it)."""
         ...
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer: ...
 
     async def edit(self, request: ImageRequest) -> ImagesAnswer: ...
+
+
+@runtime_checkable
+class Varies(Protocol):
+    """A backend with the variations endpoint (`Capabilities.makes_variations`): only the Images API."""
+
+    async def vary(self, request: ImageRequest) -> ImagesAnswer:
+        """Variations of the request's one input image."""
+        ...
 
 
 NO_IMAGE_DATA = "no image data"

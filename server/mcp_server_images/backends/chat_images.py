@@ -18,9 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..catalog.checks import parse_size
-from ..catalog.spec import Api, ModelSpec
+from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from .base import (
     AnswerItem,
+    Capabilities,
     Downloader,
     ImageRequest,
     ImagesAnswer,
@@ -38,6 +39,8 @@ from .errors import UpstreamError
 PATH = "/chat/completions"
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 """The aspect ratios gateways document for image_config (OpenRouter)."""
+CAPABILITIES = Capabilities(via="the chat API", takes_masks=False, continues_conversations=False)
+"""Chat image models edit from the instruction alone: a mask would be silently ignored."""
 _DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 
 
@@ -130,8 +133,18 @@ class ChatImagesAPI:
     def api(self) -> Api:
         return Api.CHAT
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
     def per_request(self, spec: ModelSpec | None, n: int) -> int:
         return 1
+
+    def endpoint(self, images_endpoint: ImageEndpoint) -> str:
+        return PATH.lstrip("/")
+
+    def refuses_model(self, error: UpstreamError, model: str) -> bool:
+        return False
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer:
         body, notes = chat_image_body(request)

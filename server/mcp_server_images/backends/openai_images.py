@@ -18,6 +18,7 @@ from ..catalog.options import ImageOptions
 from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from .base import (
     AnswerItem,
+    Capabilities,
     Downloader,
     ImageRequest,
     ImagesAnswer,
@@ -87,18 +88,11 @@ def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]
     return parts
 
 
-def edits_refused(error: UpstreamError, model: str) -> bool:
-    """Whether /images/edits refused the model itself, as it did gpt-image-2 at launch; such an edit can go through
-    the Responses API instead. The refusal comes in more than one wording ("Image edits are not supported for
-    gpt-image-2", "Invalid value: 'gpt-image-2'. Value must be 'dall-e-2'."): a 400 about the `model` parameter, or
-    one whose message names the model, is one."""
-    if error.status != 400 or error.code in ("moderation_blocked", "content_policy_violation"):
-        return False
-    if error.param not in (None, "model"):
-        return False  # about another parameter (a size, a mask), which the Responses API would refuse as well
-    text = error.message.lower()
-    names = {model.lower(), model.lower().rsplit("/", 1)[-1]}
-    return error.param == "model" or any(name in text for name in names)
+CAPABILITIES = Capabilities(
+    via=None, takes_masks=True, continues_conversations=False, edit_fallback=Api.RESPONSES, makes_variations=True
+)
+"""/images/edits refused gpt-image-2 at launch (a peer routes its edits through the Responses API for that reason;
+shared/reference/models-2026-11.md): the Responses API's image tool edits with any GPT image model."""
 
 
 class ImagesAPI:
@@ -112,9 +106,29 @@ class ImagesAPI:
     def api(self) -> Api:
         return Api.IMAGES
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
     def per_request(self, spec: ModelSpec | None, n: int) -> int:
         """The catalog's figure (dall-e-3 takes n=1); a model outside the catalog gets all n in one request."""
         return spec.n_per_request if spec is not None else n
+
+    def endpoint(self, images_endpoint: ImageEndpoint) -> str:
+        return f"images/{images_endpoint.value}"
+
+    def refuses_model(self, error: UpstreamError, model: str) -> bool:
+        """Whether /images/edits refused the model itself. The refusal comes in more than one wording ("Image edits
+        are not supported for gpt-image-2", "Invalid value: 'gpt-image-2'. Value must be 'dall-e-2'."): a 400 about
+        the `model` parameter, or one whose message names the model, is one; one about another parameter (a size,
+        a mask) is not, as the fallback would refuse it as well."""
+        if error.status != 400 or error.code in ("moderation_blocked", "content_policy_violation"):
+            return False
+        if error.param not in (None, "model"):
+            return False
+        text = error.message.lower()
+        names = {model.lower(), model.lower().rsplit("/", 1)[-1]}
+        return error.param == "model" or any(name in text for name in names)
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer:
         """Generate; when streamed, each partial image goes to the request's handler as it arrives."""

@@ -15,8 +15,9 @@ from contextlib import aclosing
 from dataclasses import replace
 from typing import Any
 
-from ..catalog.spec import Api, ModelSpec
+from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from .base import (
+    Capabilities,
     ImageRequest,
     ImagesAnswer,
     PartialHandler,
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 
 PATH = "/responses"
 UNKNOWN_CONVERSATION = "previous_response_not_found"
+CAPABILITIES = Capabilities(
+    via="the responses API",
+    takes_masks=True,
+    continues_conversations=True,
+    unestimated="the mainline model's tokens (one call per request), which are not estimated",
+)
 
 
 def tool(request: ImageRequest) -> dict[str, Any]:
@@ -87,8 +94,18 @@ class ResponsesAPI:
     def api(self) -> Api:
         return Api.RESPONSES
 
+    @property
+    def capabilities(self) -> Capabilities:
+        return CAPABILITIES
+
     def per_request(self, spec: ModelSpec | None, n: int) -> int:
         return 1
+
+    def endpoint(self, images_endpoint: ImageEndpoint) -> str:
+        return PATH.lstrip("/")
+
+    def refuses_model(self, error: UpstreamError, model: str) -> bool:
+        return False
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer:
         return await self._send(request, None)

@@ -1,14 +1,17 @@
 """Budgets that refuse before paying, and the spend ledger they are checked against.
 
-Every call that would reach the image API first reserves its estimate in the store's ledger, checked against the
-caps together with what was already spent; then it settles the reservation with the actual cost (or releases it
-when nothing came back). The check and the reservation are one step: the ledger is an append-only sequence of
-numbered entries that each store creates atomically (create-if-absent), so a process that read entries up to k and
-writes k+1 knows nobody wrote in between, and two processes on one store can neither both pass a cap nor lose or
-double an entry. A reservation whose process died stays counted at its estimate (erring on the safe side).
+Every call that would reach the image API first reserves its estimate in the store's ledger, budget or not, so a
+paid request is on record before it is sent (and a process that dies mid-request leaves it there); with caps in
+force the reservation is checked against them together with what was already spent. Then the call settles the
+reservation with the actual cost (or releases it when nothing came back). The check and the reservation are one
+step: the ledger is an append-only sequence of numbered entries that each store creates atomically
+(create-if-absent), so a process that read entries up to k and writes k+1 knows nobody wrote in between, and two
+processes on one store can neither both pass a cap nor lose or double an entry.
 
-Days and months are UTC. Unknown amounts (no usage, no published price) count as nothing against a cap; a cap that
-is already used up still refuses every call.
+A reservation not yet settled is pending while its call may still be running; once its process is gone (this
+process did not make it, or it is older than any call can take) its cost is unknown. Both stay counted at their
+estimate (erring on the safe side). Days and months are UTC. Unknown amounts (no usage, no published price) count
+as nothing against a cap; a cap that is already used up still refuses every call.
 """
 
 from __future__ import annotations
@@ -89,19 +92,6 @@ class Unmetered:
         return _Nothing()
 
 
-class WouldSendError(Exception):
-    """Raised by a dry run where the request would be sent: everything before it was checked."""
-
-    def __init__(self, quote: Quote) -> None:
-        super().__init__(quote.describe())
-        self.quote = quote
-
-
-class DryRun:
-    async def reserve(self, quote: Quote) -> Reservation:
-        raise WouldSendError(quote)
-
-
 @dataclass(frozen=True)
 class Caps:
     """The budgets in USD; None is no cap. User caps apply to each signed-in user on top of the totals."""
@@ -132,13 +122,41 @@ class Spent:
     images: int = 0
     calls: int = 0
     unknown_calls: int = 0
+    """Calls of unknown cost: no usage or no published price, or reserved by a process that is gone."""
+    pending_calls: int = 0
+    """Calls reserved and not yet settled that may still be running (counted at their estimate)."""
     by_model: dict[str, float] = field(default_factory=dict)
     by_user: dict[str, float] = field(default_factory=dict)
 
 
-def tally(entries: list[LedgerEntry], now: datetime, user: str | None = None) -> Spent:
-    """What the month's entries add up to: each call counts once, at its latest amount (a call made while no cap
-    was set has only its settle entry)."""
+@dataclass(frozen=True)
+class Unsettled:
+    """How to tell a reservation whose call may still be running from one whose process is gone."""
+
+    instance: str
+    """This process's name in the ledger."""
+    running: frozenset[str] = frozenset()
+    """The reservations this process has made and not yet closed."""
+    lasts: timedelta = timedelta(hours=1)
+    """The longest a call of another process can take: a reservation of another instance older than this is gone."""
+
+    def pending(self, entry: LedgerEntry, now: datetime) -> bool:
+        if entry.instance == self.instance:
+            return entry.id in self.running
+        return now - _moment(entry.time) < self.lasts
+
+
+def _moment(time: str) -> datetime:
+    moment = datetime.fromisoformat(time)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def tally(
+    entries: list[LedgerEntry], now: datetime, user: str | None = None, unsettled: Unsettled | None = None
+) -> Spent:
+    """What the month's entries add up to: each call counts once, at its latest amount (a reservation not yet
+    settled at its estimate, pending or of unknown cost by `unsettled`; older ledgers have calls made while no cap
+    was set with only their settle entry)."""
     latest: dict[str, LedgerEntry] = {}
     for entry in entries:
         if entry.kind == "reserve" or entry.id not in latest:
@@ -155,7 +173,10 @@ def tally(entries: list[LedgerEntry], now: datetime, user: str | None = None) ->
         amount = entry.amount or 0.0
         spent.calls += 1
         spent.images += entry.images
-        spent.unknown_calls += entry.amount is None
+        open_ = entry.kind == "reserve" and unsettled is not None
+        pending = open_ and unsettled is not None and unsettled.pending(entry, now)
+        spent.pending_calls += pending
+        spent.unknown_calls += entry.amount is None or (open_ and not pending)
         spent.month += amount
         today = entry.time.startswith(day)
         spent.today += amount if today else 0.0
@@ -228,8 +249,6 @@ class LedgerReservation:
     ledger: Ledger
     entry: LedgerEntry
     done: bool = False
-    reserved: bool = True
-    """False when no cap was in force: nothing was written before the call, so a failure writes nothing either."""
 
     async def settle(self, cost: Cost | None, images: int) -> None:
         amount = cost.amount if cost is not None else None
@@ -237,14 +256,16 @@ class LedgerReservation:
         await self._close(replace(self.entry, kind="settle", amount=amount, images=images, exact=exact))
 
     async def release(self) -> None:
-        if self.reserved:
-            await self._close(replace(self.entry, kind="release", amount=0.0))
+        await self._close(replace(self.entry, kind="release", amount=0.0))
 
     async def _close(self, entry: LedgerEntry) -> None:
         if self.done:
             return
         self.done = True
-        await anyio.to_thread.run_sync(self.ledger.append, entry, None)
+        try:
+            await anyio.to_thread.run_sync(self.ledger.append, entry, None)
+        finally:
+            self.ledger.running.discard(entry.id)
 
 
 @dataclass(frozen=True)
@@ -255,6 +276,13 @@ class Ledger:
     caps: Caps
     clock: Clock
     """The server's clock: which day and month a call counts in."""
+    instance: str = "this server"
+    """This process's name in the entries it writes (settings.instance())."""
+    call_lasts: timedelta = timedelta(hours=1)
+    """The longest a call can take (retries and the shutdown grace included): another instance's reservation older
+    than this belongs to a call that will never settle."""
+    running: set[str] = field(default_factory=set, compare=False, repr=False)
+    """The reservations this process made and has not closed yet: their calls may still be running."""
     _appending: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
     """One append at a time in this process: concurrent calls would otherwise all race for the same number and
     retry, each retry a scan and a synced write. Other processes sharing the store still race, and retry."""
@@ -263,7 +291,10 @@ class Ledger:
 
     def spent(self, user: str | None = None) -> Spent:
         now = self.clock.now()
-        return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user)
+        return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user, self.unsettled())
+
+    def unsettled(self) -> Unsettled:
+        return Unsettled(self.instance, frozenset(self.running), self.call_lasts)
 
     def append(self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None) -> None:
         """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
@@ -302,6 +333,7 @@ class _Metered:
     user: str | None
 
     async def reserve(self, quote: Quote) -> Reservation:
+        """Record the call's estimate before anything is sent; with caps in force, only if they allow it."""
         now = self.ledger.clock.now()
         entry = LedgerEntry(
             id=secrets.token_hex(8),
@@ -310,14 +342,17 @@ class _Metered:
             amount=quote.estimate.amount,
             model=quote.model,
             user=self.user,
+            instance=self.ledger.instance,
         )
         caps = self.ledger.caps
-        if not caps.capped:
-            # Nothing to check against: the call is only recorded once it is settled (one write, not two).
-            return LedgerReservation(self.ledger, entry, reserved=False)
 
         def check(spent: Spent) -> str | None:
             return refusal(caps, quote.estimate, spent, now, self.user)
 
-        await anyio.to_thread.run_sync(self.ledger.append, entry, check)
+        self.ledger.running.add(entry.id)
+        try:
+            await anyio.to_thread.run_sync(self.ledger.append, entry, check if caps.capped else None)
+        except BaseException:
+            self.ledger.running.discard(entry.id)
+            raise
         return LedgerReservation(self.ledger, entry)

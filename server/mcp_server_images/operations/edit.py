@@ -1,4 +1,4 @@
-"""edit_image's use case: input images (and a mask) by reference in, stored images out."""
+"""edit_image's use case: input images (and a mask) by reference in, a plan out (pipeline.run makes it)."""
 
 from __future__ import annotations
 
@@ -8,45 +8,34 @@ from typing import Any
 
 import anyio
 
-from ..backends import ImageRequest, Upload, UpstreamError, edits_refused
-from ..catalog.catalog import Catalog
-from ..catalog.spec import Api, ImageEndpoint, ModelKind
+from ..backends import ImageRequest, Upload
+from ..catalog.spec import ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
-from .common import (
-    Delivered,
-    ImageDeps,
-    deliver,
-    fan_out,
-    finish,
-    partial_stream,
-    pay,
-    plan_copies,
-    split_batches,
-)
-from .models import Chosen, choose
-from .requests import Call, EditRequest, ImagesOutcome, MaskRequest
-from .routing import Route, offers, route
-from .routing import quote as quote_for
+from .deps import ImageDeps
+from .models import choose
+from .pipeline import ImagePlan, Send, partial_images, plan_copies, split_batches
+from .requests import Call, EditRequest, MaskRequest
+from .routing import conversation_route, fallback_route, quote, route
 
 DALL_E_2 = "dall-e-2"
 
 
-async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutcome:
+async def plan_edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagePlan:
     options = request.options
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
     road = route(deps, chosen, request.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
-    if road.api is Api.CHAT:
-        _refuse_mask(deps.models.catalog, request.mask, chosen.name)
-    plan = plan_copies(deps, request.save, options, request.client_roots)
+    if not road.backend.capabilities.takes_masks:
+        _refuse_mask(deps, request.mask, chosen.name)
+    save = plan_copies(deps, request.save, options, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
-    if request.api is None and inputs[0].response_id and offers(deps, chosen, Api.RESPONSES):
-        road = route(deps, chosen, Api.RESPONSES)  # an image made through Responses is refined in its conversation
+    conversation = conversation_route(deps, chosen) if request.api is None and inputs[0].response_id else None
+    road = conversation or road  # an image made in a conversation is refined in it
     dall_e_2 = spec is not None and spec.name == DALL_E_2
     notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
     uploads: list[Upload] = []
@@ -56,58 +45,45 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         notes.extend(changes)
     mask = await _mask(deps, request, inputs[0].info.width, inputs[0].info.height)
     set_options, mask_parameters = options.parameters(), _mask_parameters(request.mask)
-    meta = NewImage(
+    record = NewImage(
         prompt=request.prompt,
         model=chosen.wire,
         operation=Operation.EDIT,
         parameters=set_options | mask_parameters,
         source_images=[image.source for image in inputs],
-        job_id=call.job_id,
-        user=call.user,
         api=road.api.value,
     )
-    stream = partial_stream(call)
-    upstream = [
-        ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask, stream)
+    requests = tuple(
+        ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask)
         for n in split_batches(options.n, road.backend.per_request(spec, options.n))
-    ]
+    )
     parameters = set_options | {"images": len(uploads)} | mask_parameters
-    quote = quote_for(road, "edit", ImageEndpoint.EDITS, chosen.name, upstream, parameters)
-
-    async def run() -> ImagesOutcome:
-        await call.progress.step(road.sent_to(chosen.wire))
-        send = partial(_send, deps, road, chosen, meta=meta, call=call)
-        delivered, sent = await fan_out(deps, chosen, road.api, send, upstream, ImageEndpoint.EDITS)
-        return await finish(deps, delivered, notes + sent, plan, quote.estimate)
-
-    return await pay(call, quote, run)
-
-
-async def _send(
-    deps: ImageDeps, road: Route, chosen: Chosen, upstream: ImageRequest, *, meta: NewImage, call: Call
-) -> Delivered:
-    """The edit through the chosen API; when /images/edits refuses the model itself, once more through Responses."""
-    try:
-        return await deliver(deps, road.backend.edit, upstream, meta, call)
-    except UpstreamError as exc:
-        fallback = road.api is Api.IMAGES and offers(deps, chosen, Api.RESPONSES)
-        if not fallback or not edits_refused(exc, chosen.wire):
-            raise
-        await call.progress.step(f"/images/edits refused {chosen.wire}; trying the Responses API")
-        meta = replace(meta, api=Api.RESPONSES.value)
-        delivered = await deliver(deps, deps.backends[Api.RESPONSES].edit, upstream, meta, call)
-        note = f"Edited through the Responses API because /images/edits refused {chosen.wire} ({exc.message})."
-        return replace(delivered, notes=[note, *delivered.notes])
+    streamed = partial_images(call, requests[0])
+    return ImagePlan(
+        operation=Operation.EDIT,
+        chosen=chosen,
+        route=road,
+        endpoint=ImageEndpoint.EDITS,
+        send=Send.EDIT,
+        requests=requests,
+        quote=quote(road, "edit", ImageEndpoint.EDITS, chosen.name, requests, parameters, streamed),
+        record=record,
+        save=save,
+        notes=tuple(notes),
+        partial_images=streamed,
+        fallback=fallback_route(deps, chosen, road),
+    )
 
 
-def _refuse_mask(catalog: Catalog, mask: MaskRequest, model: str) -> None:
-    """Chat-completions image models edit from the instruction alone; a mask would be silently ignored."""
+def _refuse_mask(deps: ImageDeps, mask: MaskRequest, model: str) -> None:
+    """An API that edits from the instruction alone (chat image models) would silently ignore a mask."""
     if mask.image is None and mask.regions is None:
         return
+    catalog = deps.models.catalog
     takers = [
         name
         for name in catalog.models_supporting(endpoint=ImageEndpoint.EDITS)
-        if (spec := catalog.lookup(name)) is not None and spec.api is not Api.CHAT
+        if (spec := catalog.lookup(name)) is not None and deps.backends[spec.api].capabilities.takes_masks
     ]
     param = "mask" if mask.image is not None else "mask_region"
     raise ParameterError(

@@ -12,7 +12,7 @@ from ..catalog.options import ImageOptions
 from ..catalog.spec import Api
 from ..imaging.masks import Region
 from ..imaging.previews import Decoded
-from ..store import ImageRecord
+from ..store import ImageRecord, Operation
 from .budget import Spending, Unmetered
 from .cost import Cost
 from .progress import NoProgress, Progress
@@ -67,6 +67,17 @@ class VariationRequest:
     size: str | None = None
     save: SaveRequest | None = None
     client_roots: Sequence[Path] = ()
+
+
+ImageCallRequest = GenerateRequest | EditRequest | VariationRequest
+"""What an image-producing tool asks for: planned and run through the pipeline (operations/calls.py)."""
+
+
+def operation_of(request: ImageCallRequest) -> Operation:
+    """The tool's operation, as its result tells it ("Generated", "Edited", "Made")."""
+    if isinstance(request, GenerateRequest):
+        return Operation.GENERATE
+    return Operation.EDIT if isinstance(request, EditRequest) else Operation.VARIATION
 
 
 @dataclass(frozen=True)

@@ -20,8 +20,8 @@ from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ParameterError
 from ..settings import ProviderKind
 from .budget import Quote
-from .common import ImageDeps, streamed_count
 from .cost import Ask, estimate
+from .deps import ImageDeps
 from .models import Chosen
 
 
@@ -34,21 +34,12 @@ class Route:
 
     def sent_to(self, model: str) -> str:
         """The progress message when the request goes out (the Images API, the usual case, goes unnamed)."""
-        return f"request sent to {model}" + ("" if self.api is Api.IMAGES else f" through the {self.api} API")
+        via = self.backend.capabilities.via
+        return f"request sent to {model}" + (f" through {via}" if via else "")
 
-    def endpoint(self, images_endpoint: str) -> str:
+    def endpoint(self, images_endpoint: ImageEndpoint) -> str:
         """Where the requests go, as dry runs and confirmations name it."""
-        return images_endpoint if self.api is Api.IMAGES else API_ENDPOINTS[self.api]
-
-    @property
-    def unestimated(self) -> str | None:
-        """What an estimate of an image call through this API leaves out."""
-        if self.api is Api.RESPONSES:
-            return "the mainline model's tokens (one call per request), which are not estimated"
-        return None
-
-
-API_ENDPOINTS = {Api.CHAT: "chat/completions", Api.RESPONSES: "responses"}
+        return self.backend.endpoint(images_endpoint)
 
 
 def quote(
@@ -58,23 +49,23 @@ def quote(
     model: str,
     upstream: Sequence[ImageRequest],
     parameters: dict[str, Any],
+    partial_images: int = 0,
 ) -> Quote:
     """What sending `upstream` (the batches of one call) through `road` would do, and its estimate from the
     catalog entry of `model` (input images are not estimated); `endpoint` is the Images API's, named when the
-    route is that API."""
+    route is that API; each request streams `partial_images`."""
     first = upstream[0]
     ask = Ask(
         model,
         first.spec,
-        replace(first.options, n=sum(one.options.n for one in upstream)),
+        options=replace(first.options, n=sum(one.options.n for one in upstream)),
         prompt=first.prompt,
         requests=len(upstream),
-        partial_images=streamed_count(first),
+        partial_images=partial_images,
         input_images=len(first.inputs),
-        leaves_out=road.unestimated,
+        leaves_out=road.backend.capabilities.unestimated,
     )
-    where = road.endpoint(f"images/{endpoint.value}")
-    return Quote(operation, first.model, where, parameters, len(upstream), estimate(ask))
+    return Quote(operation, first.model, road.endpoint(endpoint), parameters, len(upstream), estimate(ask))
 
 
 CHAT_VENDORS = ("google/",)
@@ -109,6 +100,20 @@ def route(deps: ImageDeps, chosen: Chosen, wish: Api | None) -> Route:
 def offers(deps: ImageDeps, chosen: Chosen, api: Api) -> bool:
     """Whether the chosen model can be used through `api`."""
     return api in usable_apis(chosen.spec, chosen.name, deps.models.provider)
+
+
+def conversation_route(deps: ImageDeps, chosen: Chosen) -> Route | None:
+    """The route through an API that continues the conversation an image was made in, when the model offers one."""
+    for api in usable_apis(chosen.spec, chosen.name, deps.models.provider):
+        if deps.backends[api].capabilities.continues_conversations:
+            return Route(api, deps.backends[api])
+    return None
+
+
+def fallback_route(deps: ImageDeps, chosen: Chosen, road: Route) -> Route | None:
+    """Where an edit goes when the route's API refuses the model itself, if the model offers that API."""
+    api = road.backend.capabilities.edit_fallback
+    return Route(api, deps.backends[api]) if api is not None and offers(deps, chosen, api) else None
 
 
 def _multimodal_vendor(name: str, provider: ProviderKind) -> bool:

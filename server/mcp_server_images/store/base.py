@@ -79,6 +79,9 @@ class LedgerEntry:
     user: str | None = None
     images: int = 0
     exact: bool = False
+    instance: str | None = None
+    """The server process that made the call (None in entries older than the field): a reservation it never
+    settled is pending while that process may still run it."""
 
 
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")

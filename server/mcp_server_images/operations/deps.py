@@ -1,0 +1,23 @@
+"""What the image use cases work with, opened once by the server's lifespan and passed to every plan and run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from ..backends import ImageBackend
+from ..catalog.spec import Api
+from ..inputs import ImageResolver
+from ..store import Store
+from .models import Models
+
+
+@dataclass(frozen=True)
+class ImageDeps:
+    store: Store
+    resolver: ImageResolver
+    models: Models
+    backends: Mapping[Api, ImageBackend] = field(default_factory=dict)
+    """Every image-making API by name; a plan's route picks one (`routing.route`)."""
+    preferred_api: Api = Api.IMAGES
+    """The API a GPT image model uses when a call names none (setting image_api)."""
