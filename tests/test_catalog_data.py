@@ -16,7 +16,8 @@ from mcp_server_images.catalog.options import ImageOptions, option
 from mcp_server_images.catalog.spec import Api, Family, ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from mcp_server_images.cli import load_settings
 from mcp_server_images.errors import ParameterError
-from mcp_server_images.settings import ProviderKind, Settings
+from mcp_server_images.providers import ProviderKind
+from mcp_server_images.settings import Settings
 
 CATALOG = Catalog.load()
 IMAGE_MODELS = [

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server_images.cli import FLAGS, describe, load_settings
+from mcp_server_images.providers import endpoint_of
 from mcp_server_images.settings import Settings
 from tests.support.outside import REPO
 from tests.support.servers import COMMAND, run_command
@@ -53,18 +54,18 @@ def test_flags_override_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_provider_key_and_url_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "sk-from-openai-variable")
     monkeypatch.setenv("DEDALUS_API_KEY", "dsk-from-dedalus-variable")
-    openai = Settings().endpoint()
+    openai = endpoint_of(Settings())
     assert openai.base_url == "https://api.openai.com/v1"
     assert openai.api_key is not None and openai.api_key.get_secret_value() == "sk-from-openai-variable"
-    dedalus = Settings(provider="dedalus").endpoint()
+    dedalus = endpoint_of(Settings(provider="dedalus"))
     assert dedalus.base_url == "https://api.dedaluslabs.ai/v1"
     assert dedalus.key_source == "DEDALUS_API_KEY"
     monkeypatch.setenv("MCP_IMAGES_API_KEY", "sk-ours-wins")
-    assert Settings(provider="dedalus").endpoint().key_source == "MCP_IMAGES_API_KEY"
-    gateway = Settings(provider="https://gateway.example/v1/").endpoint()
+    assert endpoint_of(Settings(provider="dedalus")).key_source == "MCP_IMAGES_API_KEY"
+    gateway = endpoint_of(Settings(provider="https://gateway.example/v1/"))
     assert gateway.base_url == "https://gateway.example/v1"
     monkeypatch.setenv("OPENAI_BASE_URL", "https://proxy.example/v1")
-    assert Settings().endpoint().base_url == "https://proxy.example/v1"
+    assert endpoint_of(Settings()).base_url == "https://proxy.example/v1"
     assert "sk-" not in describe(Settings())
 
 

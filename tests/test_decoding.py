@@ -12,8 +12,8 @@ import pytest
 from mcp import Client
 from PIL import Image
 
-from mcp_server_images.imaging import budget as budget_module
-from mcp_server_images.imaging.budget import DECODE_BUDGET, TRIM_AFTER_PIXELS, PixelBudget
+from mcp_server_images.imaging import pixel_budget as budget_module
+from mcp_server_images.imaging.pixel_budget import DECODE_BUDGET, TRIM_AFTER_PIXELS, PixelBudget
 from tests.fake_openai import Emulator, Fault
 from tests.support.images import decode_image, encoded, png_with_chunk, sideways_jpeg, write_png
 from tests.support.results import images_in, text_of

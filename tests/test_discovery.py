@@ -20,7 +20,8 @@ from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.discovery import DefaultChoice, ModelDirectory
 from mcp_server_images.catalog.spec import ModelKind, ServedModel
 from mcp_server_images.errors import ImageServerError
-from mcp_server_images.settings import ProviderKind, Settings
+from mcp_server_images.providers import ProviderKind, endpoint_of
+from mcp_server_images.settings import Settings
 from tests.fake_openai import Emulator
 from tests.support.clock import FrozenClock
 from tests.support.servers import SettingsFactory, free_port
@@ -339,7 +340,7 @@ async def test_model_not_found_marks_a_model_shut_down_for_the_rest_of_the_proce
 @asynccontextmanager
 async def models_api(settings: Settings) -> AsyncIterator[ModelsAPI]:
     client = UpstreamClient(
-        settings.endpoint(),
+        endpoint_of(settings),
         timeout=30,
         max_concurrency=2,
         retry=RetryPolicy(max_retries=0, clock=FrozenClock(TODAY)),

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.fake_openai import Emulator
+from tests.support.s3 import S3Server
 from tests.support.servers import free_port, run_command, server_env
 
 pytestmark = pytest.mark.subprocess
@@ -115,3 +116,20 @@ def test_no_key_and_an_unsafe_http_set_up(output_dir: Path) -> None:
     assert checks_of(token_output)["transport"]["status"] == "ok"
     assert "t0ken-value" not in token_output
     assert token_status == 1, "still no key"
+
+
+def test_doctor_checks_the_configured_store(emulator: Emulator, output_dir: Path, s3_server: S3Server) -> None:
+    """--store s3: the bucket is what the server would use, so that is what doctor opens, not the local folder."""
+    env = server_env(emulator, output_dir) | s3_server.env("doctor/")
+    status, output = doctor(env, "--json")
+    wrong = env | {"MCP_IMAGES_S3_BUCKET": "no-such-bucket"}
+    refused, refusal = doctor(wrong, "--json")
+
+    assert status == 0, output
+    checks = checks_of(output)
+    assert "image folder" not in checks
+    assert checks["image store"]["status"] == "ok"
+    assert checks["image store"]["detail"] == f"s3://{s3_server.bucket}/doctor/ answered (listed)"
+    assert refused == 1
+    assert checks_of(refusal)["image store"]["status"] == "fail"
+    assert "no-such-bucket" in checks_of(refusal)["image store"]["detail"]

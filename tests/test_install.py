@@ -23,7 +23,7 @@ import yaml
 from mcp import StdioServerParameters
 
 from mcp_server_images import __version__
-from mcp_server_images.client_config import CLIENTS, KEY_PLACEHOLDER, Launch
+from mcp_server_images.cli.client_config import CLIENTS, KEY_PLACEHOLDER, Launch
 from tests.fake_openai import Emulator
 from tests.support.outside import REPO, NodeTools
 from tests.support.registry_schema import SCHEMA_URL, SERVER_JSON_SCHEMA

@@ -11,16 +11,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from . import __version__
-from .adapter.auth import oauth, root_metadata, signed_in_only
+from .adapter.app.ui import apps_extension, register_app_listing
+from .adapter.browse.completions import register_completions
+from .adapter.browse.prompts import register_prompts
+from .adapter.browse.resources import register_resources
 from .adapter.client_log import register_logging
-from .adapter.completions import register_completions
-from .adapter.described import registered_tools
-from .adapter.http import HEALTH_PATH, health
-from .adapter.links import IMAGE_ROUTE, serve_image
-from .adapter.prompts import register_prompts
-from .adapter.resources import register_resources
 from .adapter.server import ImagesServer
-from .adapter.ui import apps_extension, register_app_listing
+from .adapter.serving.auth import oauth, root_metadata, signed_in_only
+from .adapter.serving.http import HEALTH_PATH, health
+from .adapter.serving.links import IMAGE_ROUTE, serve_image
+from .adapter.tools.described import registered_tools
 from .catalog.catalog import Catalog
 from .clock import Clock
 from .services import Services, open_services

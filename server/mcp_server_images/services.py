@@ -25,20 +25,20 @@ from .backends import (
     RetryPolicy,
     UpstreamClient,
 )
-from .backends.models import ModelsAPI
+from .backends.model_list import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
 from .catalog.spec import Api
 from .clock import Clock
 from .errors import ConfigurationError
-from .imaging.budget import DECODE_BUDGET
+from .imaging.pixel_budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
-from .operations.budget import Caps, Ledger
 from .operations.deps import ImageDeps
-from .operations.jobs import JobManager
-from .operations.models import Models
-from .operations.sharing import JobPublisher
+from .operations.jobs import JobManager, JobPublisher
+from .operations.ledger import Caps, Ledger
+from .operations.model_choice import Models
+from .providers import endpoint_of
 from .settings import Settings
 from .store import LocalStore, Store
 
@@ -72,7 +72,7 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
     answers with URLs on localhost). On the way out, running jobs get the shutdown grace period to finish
     and store their images.
     """
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
     credentials = (endpoint.api_key, settings.auth_token)

@@ -1,17 +1,14 @@
 """All configuration, built once at start-up and passed down.
 
-Every field can be set by a `MCP_IMAGES_*` environment variable or by the matching CLI flag (see `cli.py`).
-Credentials and the endpoint follow the order DESIGN.md gives: our own variables first, then the provider's
-own conventions (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`), then the provider's default URL.
-No other module reads the environment.
+Every field can be set by a `MCP_IMAGES_*` environment variable or by the matching CLI flag (see `cli/`), and the
+providers' own variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`) are read here too; which of them
+decides the upstream is `providers.endpoint_of`'s business. No other module reads the environment.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -22,36 +19,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 ENV_PREFIX = "MCP_IMAGES_"
 
 
-class ProviderKind(StrEnum):
-    """Who serves the API; decides model naming and where a missing key is looked for."""
-
-    OPENAI = "openai"
-    DEDALUS = "dedalus"
-    CUSTOM = "custom"
-
-
-DEFAULT_BASE_URLS = {
-    ProviderKind.OPENAI: "https://api.openai.com/v1",
-    ProviderKind.DEDALUS: "https://api.dedaluslabs.ai/v1",
-}
-
-
 def default_output_dir() -> Path:
     """`~/Pictures/mcp-server-images` (platformdirs picks the right Pictures folder per OS)."""
     return Path(user_pictures_dir()) / "mcp-server-images"
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """The resolved upstream: where to send requests, with which key, and how models are named there."""
-
-    provider: ProviderKind
-    base_url: str
-    api_key: SecretStr | None
-    key_variables: tuple[str, ...]
-    """Environment variables that would supply the key, in the order they are consulted (for error messages)."""
-    key_source: str | None
-    """Which of them supplied the key (or "--api-key"), for the start-up line; None when there is no key."""
 
 
 class Settings(BaseSettings):
@@ -378,33 +348,3 @@ class Settings(BaseSettings):
     def extra_roots(self) -> list[Path]:
         """The folders from `allowed_dirs`, expanded and absolute."""
         return [Path(part).expanduser().resolve() for part in self.allowed_dirs.split(os.pathsep) if part.strip()]
-
-    def endpoint(self) -> Endpoint:
-        """Resolve provider, base URL and key in the documented order."""
-        kind, provider_url = self._provider_kind()
-        if kind is ProviderKind.DEDALUS:
-            key_vars: tuple[str, ...] = (f"{ENV_PREFIX}API_KEY", "DEDALUS_API_KEY")
-            provider_key = self.dedalus_api_key
-            convention_url = None
-        else:
-            key_vars = (f"{ENV_PREFIX}API_KEY", "OPENAI_API_KEY")
-            provider_key = self.openai_api_key
-            convention_url = self.openai_base_url
-        base_url = self.base_url or provider_url or convention_url or DEFAULT_BASE_URLS.get(kind, "")
-        key, source = next(
-            (
-                (k, name)
-                for k, name in zip((self.api_key, provider_key), key_vars, strict=True)
-                if k and k.get_secret_value()
-            ),
-            (None, None),
-        )
-        return Endpoint(
-            provider=kind, base_url=base_url.rstrip("/"), api_key=key, key_variables=key_vars, key_source=source
-        )
-
-    def _provider_kind(self) -> tuple[ProviderKind, str | None]:
-        """The provider kind, and the base URL when the provider was given as one."""
-        if self.provider in (ProviderKind.OPENAI, ProviderKind.DEDALUS):
-            return ProviderKind(self.provider), None
-        return ProviderKind.CUSTOM, self.provider

@@ -14,7 +14,7 @@ from mcp_server_images.catalog.checks import parse_size
 from mcp_server_images.catalog.options import ImageOptions
 from mcp_server_images.catalog.spec import FreeSizeRule, ImageEndpoint
 from mcp_server_images.errors import ParameterError
-from mcp_server_images.settings import ProviderKind
+from mcp_server_images.providers import ProviderKind
 from tests.fake_openai.rules import _free_size_ok
 
 CATALOG = Catalog.load()

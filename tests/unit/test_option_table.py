@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from mcp_server_images.adapter.tools import create_image_variation, edit_image, generate_image
+from mcp_server_images.adapter.tools.handlers import create_image_variation, edit_image, generate_image
 from mcp_server_images.catalog.load import SHIPPED
 from mcp_server_images.catalog.options import OPTIONS, Check, ImageOptions, catalog_fields
 from mcp_server_images.catalog.spec import Api, ImageEndpoint

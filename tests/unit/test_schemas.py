@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mcp_server_images.adapter.schemas import lean_schema
+from mcp_server_images.adapter.tools.schemas import lean_schema
 
 
 def test_titles_null_branches_and_null_defaults_go_but_names_stay() -> None:

@@ -15,7 +15,7 @@ from mcp.server.mcpserver import Context
 from ..inputs.refs import parse_path
 from ..services import Services
 from ..settings import Settings
-from .auth import subject_of
+from .serving.auth import subject_of
 
 log = logging.getLogger(__name__)
 

@@ -21,9 +21,9 @@ from mcp.types import Tool as MCPTool
 from pydantic import ValidationError
 
 from ..services import Services
-from .arguments import argument_problems
-from .prompts import checked_recipe
-from .schemas import lean_schema
+from .browse.prompts import checked_recipe
+from .tools.arguments import argument_problems
+from .tools.schemas import lean_schema
 
 
 class ImagesServer(MCPServer[Services]):

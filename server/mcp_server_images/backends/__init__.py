@@ -24,7 +24,7 @@ from .chat import ChatAnswer, ChatAPI, VisionRequest
 from .chat_images import ChatImagesAPI
 from .client import UpstreamClient
 from .errors import UpstreamError
-from .models import ModelsAPI
+from .model_list import ModelsAPI
 from .openai_images import ImagesAPI
 from .redact import Redactor
 from .responses import ResponsesAPI

@@ -21,7 +21,7 @@ import httpx2
 from pydantic_core import from_json
 
 from ..errors import ConfigurationError
-from ..settings import Endpoint
+from ..providers import Endpoint
 from .errors import ConnectionBrokenError, UpstreamError
 from .lifted import parse_lifting
 from .redact import Redactor
@@ -240,56 +240,51 @@ class UpstreamClient:
         """
         attempts = self._retry.max_retries + 1
         for attempt in range(attempts):
-            last = attempt == attempts - 1
             async with self._slots:
-                started = time.monotonic()
-                request = build()
-                deadline = anyio.current_time() + self._timeout
-                try:
-                    response, body = await self._within(deadline, path, self._send(request, path, read_body=read_body))
-                except httpx2.ReadTimeout as exc:
-                    raise self._too_slow(path) from exc
-                except httpx2.TransportError as exc:
-                    log.warning(
-                        "%s %s failed (%s), attempt %d of %d",
-                        request.method,
-                        path,
-                        type(exc).__name__,
-                        attempt + 1,
-                        attempts,
-                    )
-                    if last:
-                        raise UpstreamError(
-                            f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
-                            f"({type(exc).__name__}: {self._redactor.text(str(exc))}). Check the network and the "
-                            "base URL."
-                        ) from exc
-                    wait = self._retry.delay(attempt)
-                else:
-                    request_id = self._redactor.optional(response.headers.get("x-request-id"))
-                    elapsed = time.monotonic() - started
-                    log.info(
-                        "%s %s -> %d in %.1f s (request id %s)",
-                        request.method,
-                        path,
-                        response.status_code,
-                        elapsed,
-                        request_id,
-                    )
-                    if response.is_success:
-                        try:
-                            yield _Reply(response, body, deadline, request_id)
-                        finally:
-                            await response.aclose()
-                        return
-                    await response.aclose()
-                    if last or not self._retry.should_retry(response):
-                        raise self._error(response.status_code, body or b"", request_id, attempt + 1)
-                    wait = self._retry.delay(attempt, response)
-                    log.warning(
-                        "%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait
-                    )
-            await anyio.sleep(wait)
+                tried = await self._attempt(path, build(), read_body=read_body, attempt=attempt, attempts=attempts)
+                if isinstance(tried, _Reply):
+                    try:
+                        yield tried
+                    finally:
+                        await tried.response.aclose()
+                    return
+            await anyio.sleep(tried)
+
+    async def _attempt(
+        self, path: str, request: httpx2.Request, *, read_body: bool, attempt: int, attempts: int
+    ) -> _Reply | float:
+        """One attempt: the successful answer, or the seconds to wait before the next; raises when this answer is
+        final (not retryable, or the last attempt)."""
+        last = attempt == attempts - 1
+        started = time.monotonic()
+        deadline = anyio.current_time() + self._timeout
+        try:
+            response, body = await self._within(deadline, path, self._send(request, path, read_body=read_body))
+        except httpx2.ReadTimeout as exc:
+            raise self._too_slow(path) from exc
+        except httpx2.TransportError as exc:
+            log.warning(
+                "%s %s failed (%s), attempt %d of %d", request.method, path, type(exc).__name__, attempt + 1, attempts
+            )
+            if last:
+                raise UpstreamError(
+                    f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
+                    f"({type(exc).__name__}: {self._redactor.text(str(exc))}). Check the network and the base URL."
+                ) from exc
+            return self._retry.delay(attempt)
+        request_id = self._redactor.optional(response.headers.get("x-request-id"))
+        elapsed = time.monotonic() - started
+        log.info(
+            "%s %s -> %d in %.1f s (request id %s)", request.method, path, response.status_code, elapsed, request_id
+        )
+        if response.is_success:
+            return _Reply(response, body, deadline, request_id)
+        await response.aclose()
+        if last or not self._retry.should_retry(response):
+            raise self._error(response.status_code, body or b"", request_id, attempt + 1)
+        wait = self._retry.delay(attempt, response)
+        log.warning("%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait)
+        return wait
 
     async def _send(
         self, request: httpx2.Request, path: str, *, read_body: bool

@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..settings import ProviderKind
+from ..providers import ProviderKind
 from . import checks
 from .load import PROVIDER_PREFIX, CatalogData, canonical_name, load_catalog
 from .options import ImageOptions, option

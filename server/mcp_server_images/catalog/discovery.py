@@ -20,7 +20,7 @@ import anyio
 
 from ..clock import Clock
 from ..errors import ConfigurationError, ImageServerError
-from ..settings import ProviderKind
+from ..providers import ProviderKind
 from .catalog import Catalog
 from .spec import ImageEndpoint, Lifecycle, ModelKind, Replacement, ServedModel, Status
 

@@ -5,7 +5,7 @@ Images API endpoints and which upstream APIs send it (and under which name), and
 used to be written out per option is read from here: the request checks (checks.py), the catalog file's fields
 (load.py), the fields each backend sends, the sidecar's parameters, list_models' lines and the tools' parameter
 descriptions. A new option is one row, the models.toml entries of the models that take it, and the tool parameter
-that receives it (adapter/tools.py).
+that receives it (adapter/tools/handlers.py).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ class ImageOption:
     apis: frozenset[Api]
     """The upstream APIs whose requests carry it as a field (chat sends a size its own way, see chat_images)."""
     description: str
-    """What the tools' parameter says (filled in at start-up, adapter/described.py)."""
+    """What the tools' parameter says (filled in at start-up, adapter/tools/described.py)."""
     edit_field: str | None = None
     """The models.toml field of what edits take, when it may differ; left out of an entry, it is `field`'s list."""
     bounds: tuple[int, int] | None = None

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 from PIL import Image
 
-from .budget import decoding, exif_orientation
 from .info import MIME_BY_FORMAT, SVG_MIME, ImageInfo, NotAnImageError
+from .pixel_budget import decoding, exif_orientation
 from .probe import check_input, has_transparency
 from .svg import probe_svg, rasterize
 

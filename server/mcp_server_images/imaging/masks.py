@@ -15,7 +15,7 @@ from typing import Literal
 from PIL import Image, ImageDraw, ImageOps
 
 from ..errors import ParameterError
-from .budget import decoding
+from .pixel_budget import decoding
 from .probe import has_alpha_channel
 
 EDIT = 0

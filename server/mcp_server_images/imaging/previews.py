@@ -17,8 +17,8 @@ from enum import StrEnum
 
 from PIL import Image
 
-from .budget import decoding, upright_image
 from .info import SVG_MIME, ImageInfo, NotAnImageError
+from .pixel_budget import decoding, upright_image
 from .probe import checked_without_pixels, has_transparency, probe
 from .svg import looks_like_svg, probe_svg, rasterize
 

@@ -14,11 +14,9 @@ from collections.abc import Callable
 
 from PIL import Image, ImageSequence, UnidentifiedImageError
 
-from .budget import DECODE_BUDGET
-from .info import EXTENSION_BY_MIME, MIME_BY_FORMAT, ImageInfo, NotAnImageError
+from .info import MIME_BY_FORMAT, ImageInfo, NotAnImageError
+from .pixel_budget import DECODE_BUDGET
 from .svg import looks_like_svg, probe_svg
-
-__all__ = ["EXTENSION_BY_MIME", "MIME_BY_FORMAT", "ImageInfo", "NotAnImageError", "check_input", "probe"]
 
 UPSTREAM_MAX_PIXELS = 3840 * 2160 * 4
 """Generous above the largest size any catalogued model produces; a larger answer is not an image we asked for."""

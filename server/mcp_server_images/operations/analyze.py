@@ -28,7 +28,7 @@ from ..errors import ImageServerError, ParameterError
 from ..imaging.convert import for_vision
 from ..inputs import MAX_REFS, ImageResolver
 from ..inputs.refs import UrlRef, parse_ref
-from .models import Models, choose, explain_refusal
+from .model_choice import Models, choose, explain_refusal
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")

@@ -14,13 +14,13 @@ from .deps import ImageDeps
 from .edit import plan_edit
 from .generate import plan_generation
 from .pipeline import ImagePlan, Send, run
-from .requests import Call, EditRequest, GenerateRequest, ImageCallRequest, ImagesOutcome, VariationRequest
+from .requests import CallContext, EditRequest, GenerateRequest, ImageCallRequest, ImagesOutcome, VariationRequest
 from .vary import plan_emulation, plan_variation
 
 log = logging.getLogger(__name__)
 
 
-async def plan_call(deps: ImageDeps, request: ImageCallRequest, call: Call) -> ImagePlan:
+async def plan_call(deps: ImageDeps, request: ImageCallRequest, call: CallContext) -> ImagePlan:
     """Every check a call makes before paying: model, parameters, inputs, save_to, route; and its quote."""
     match request:
         case GenerateRequest():
@@ -31,7 +31,7 @@ async def plan_call(deps: ImageDeps, request: ImageCallRequest, call: Call) -> I
             return await plan_variation(deps, request, call)
 
 
-async def run_call(deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, call: Call) -> ImagesOutcome:
+async def run_call(deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> ImagesOutcome:
     """Run the plan; a native variation the provider answers "no such model" for is made through edits instead."""
     try:
         return await run(deps, plan, call)

@@ -9,7 +9,7 @@ from ..backends import ImageBackend
 from ..catalog.spec import Api
 from ..inputs import ImageResolver
 from ..store import Store
-from .models import Models
+from .model_choice import Models
 
 
 @dataclass(frozen=True)

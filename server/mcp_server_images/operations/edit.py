@@ -16,26 +16,26 @@ from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
 from .deps import ImageDeps
-from .models import choose
+from .model_choice import choose
 from .pipeline import ImagePlan, Send, partial_images, plan_copies, split_batches
-from .requests import Call, EditRequest, MaskRequest
-from .routing import conversation_route, fallback_route, quote, route
+from .requests import CallContext, EditRequest, MaskRequest
+from .routing import conversation_route, fallback_route, quote, route_for
 
 DALL_E_2 = "dall-e-2"
 
 
-async def plan_edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagePlan:
+async def plan_edit(deps: ImageDeps, request: EditRequest, call: CallContext) -> ImagePlan:
     options = request.options
     chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
-    road = route(deps, chosen, request.api)
+    route = route_for(deps, chosen, request.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
-    if not road.backend.capabilities.takes_masks:
+    if not route.backend.capabilities.takes_masks:
         _refuse_mask(deps, request.mask, chosen.name)
     save = plan_copies(deps, request.save, options, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
     conversation = conversation_route(deps, chosen) if request.api is None and inputs[0].response_id else None
-    road = conversation or road  # an image made in a conversation is refined in it
+    route = conversation or route  # an image made in a conversation is refined in it
     dall_e_2 = spec is not None and spec.name == DALL_E_2
     notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
     uploads: list[Upload] = []
@@ -51,27 +51,27 @@ async def plan_edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImageP
         operation=Operation.EDIT,
         parameters=set_options | mask_parameters,
         source_images=[image.source for image in inputs],
-        api=road.api.value,
+        api=route.api.value,
     )
     requests = tuple(
         ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec, uploads, mask)
-        for n in split_batches(options.n, road.backend.per_request(spec, options.n))
+        for n in split_batches(options.n, route.backend.per_request(spec, options.n))
     )
     parameters = set_options | {"images": len(uploads)} | mask_parameters
     streamed = partial_images(call, requests[0])
     return ImagePlan(
         operation=Operation.EDIT,
         chosen=chosen,
-        route=road,
+        route=route,
         endpoint=ImageEndpoint.EDITS,
         send=Send.EDIT,
         requests=requests,
-        quote=quote(road, "edit", ImageEndpoint.EDITS, chosen.name, requests, parameters, streamed),
+        quote=quote(route, "edit", ImageEndpoint.EDITS, chosen.name, requests, parameters, streamed),
         record=record,
         save=save,
         notes=tuple(notes),
         partial_images=streamed,
-        fallback=fallback_route(deps, chosen, road),
+        fallback=fallback_route(deps, chosen, route),
     )
 
 

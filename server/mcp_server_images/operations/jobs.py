@@ -19,13 +19,12 @@ from anyio.abc import TaskGroup
 
 from ..clock import Clock
 from ..errors import ImageServerError
-from ..store import Operation
+from ..store import JobBoard, JobState, Operation
 from ..store.base import JobStatus
 from .calls import run_call
 from .deps import ImageDeps
 from .pipeline import ImagePlan
-from .requests import Call, ImageCallRequest, ImagesOutcome
-from .sharing import JobPublisher
+from .requests import CallContext, ImageCallRequest, ImagesOutcome
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +115,7 @@ class JobManager:
         """Publishes jobs to the shared store when several instances share one; None keeps them in memory."""
         self._jobs: dict[str, Job] = {}
 
-    def start(self, request: ImageCallRequest, plan: ImagePlan, call: Call) -> Job:
+    def start(self, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> Job:
         """Run the planned call in the server's task group; `call` gets the job as its progress and id."""
         # Shared job ids get more random bits: they must not collide across instances and days.
         job_id = f"job_{secrets.token_hex(4 if self._publisher is None else 8)}"
@@ -137,7 +136,7 @@ class JobManager:
     def running(self) -> list[Job]:
         return [job for job in self._jobs.values() if job.status == "running"]
 
-    async def _run(self, job: Job, request: ImageCallRequest, plan: ImagePlan, call: Call) -> None:
+    async def _run(self, job: Job, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> None:
         # Shielded: a shutdown or a cancelled request must not cut a paid-for generation short. Only the job's own
         # scope stops it (job.cancel(): the cancel-upstream setting, or the end of the shutdown grace period).
         with anyio.CancelScope(shield=True):
@@ -185,3 +184,54 @@ class JobManager:
                 log.warning("job %s did not finish within %.0f s and was stopped", job.id, grace)
             else:
                 log.info("job %s ended during shutdown: %s", job.id, job.error)
+
+
+# --- jobs in a shared store ----------------------------------------------------------------------------------
+# The instance running a job publishes it, so get_job on any instance can answer: it writes the job when it starts,
+# renews its heartbeat every third of the lease while it runs, and writes the outcome (the stored image ids, or the
+# error) before anyone waiting on it is told. Progress and partial images stay with the instance running the job;
+# other instances report status from the store.
+
+
+class JobPublisher:
+    def __init__(self, board: JobBoard, *, instance: str, lease: float, clock: Clock) -> None:
+        self.board = board
+        self.instance = instance
+        self.lease = lease
+        self.clock = clock
+
+    async def publish(self, job: Job) -> None:
+        """Write the job's state; a store that fails is logged, never the job's failure."""
+        state = self.state_of(job)
+        try:
+            await anyio.to_thread.run_sync(self.board.publish, state)
+        except Exception as exc:  # the images are what matters; a job record that could not be written is not
+            log.warning("could not publish job %s (%s): %s", job.id, job.status, exc)
+
+    async def renew(self, job: Job) -> None:
+        """While the job runs, renew its heartbeat well within the lease."""
+        while not job.done.is_set():
+            with anyio.move_on_after(self.lease / 3):
+                await job.done.wait()
+            if not job.done.is_set():
+                await self.publish(job)
+
+    def state_of(self, job: Job) -> JobState:
+        outcome = job.outcome if job.status == "succeeded" else None
+        return JobState(
+            id=job.id,
+            operation=job.operation,
+            status=job.status,
+            instance=self.instance,
+            started=job.started_at,
+            heartbeat=self.clock.timestamp(),
+            lease=self.lease,
+            user=job.user,
+            images=[record.id for record in outcome.images] if outcome else [],
+            model=outcome.model if outcome else None,
+            usage=outcome.usage if outcome else None,
+            notes=outcome.notes if outcome else [],
+            method=outcome.method if outcome else None,
+            saved=[str(path) for path in outcome.saved] if outcome else [],
+            error=job.error,
+        )

@@ -41,15 +41,16 @@ from ..backends.base import quoted
 from ..catalog.options import ImageOptions
 from ..catalog.spec import ImageEndpoint
 from ..errors import ImageServerError
+from ..imaging.info import NotAnImageError
 from ..imaging.previews import Decoded, decode_ahead, decode_for_preview, likely_previewed, probe_keeping_pixels
-from ..imaging.probe import NotAnImageError, probe
+from ..imaging.probe import probe
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Operation, Store
-from .budget import Quote
 from .cost import BilledPart, Cost, price
 from .deps import ImageDeps
-from .models import Chosen, explain_refusal
-from .requests import Call, FreshImage, ImagesOutcome, SaveRequest
+from .ledger import Quote
+from .model_choice import Chosen, explain_refusal
+from .requests import CallContext, FreshImage, ImagesOutcome, SaveRequest
 from .routing import Route
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class ImagePlan:
     method: Literal["variations", "edits"] | None = None
 
 
-async def run(deps: ImageDeps, plan: ImagePlan, call: Call) -> ImagesOutcome:
+async def run(deps: ImageDeps, plan: ImagePlan, call: CallContext) -> ImagesOutcome:
     """Reserve, send, check each item and store it, settle, copy (see the module's docstring)."""
     record = replace(plan.record, job_id=call.job_id, user=call.user)
     reservation = await call.spending.reserve(plan.quote)
@@ -128,7 +129,7 @@ def split_batches(total: int, per_request: int) -> list[int]:
     return [per_request] * full + ([rest] if rest else [])
 
 
-def partial_images(call: Call, request: ImageRequest) -> int:
+def partial_images(call: CallContext, request: ImageRequest) -> int:
     """Partial images a request would stream: when the caller watches and the model can stream."""
     return call.partial_images if request.spec is not None and request.spec.streams else 0
 
@@ -158,7 +159,7 @@ class Delivered:
 
 
 async def _send_all(
-    deps: ImageDeps, plan: ImagePlan, record: NewImage, call: Call
+    deps: ImageDeps, plan: ImagePlan, record: NewImage, call: CallContext
 ) -> tuple[list[Delivered], list[str]]:
     """The batches, concurrently: keep what arrived, say what failed, fail only if every one did."""
     stream = _partial_stream(call, plan.partial_images)
@@ -193,7 +194,9 @@ async def _send_all(
     return delivered, notes
 
 
-async def _deliver(deps: ImageDeps, plan: ImagePlan, request: ImageRequest, record: NewImage, call: Call) -> Delivered:
+async def _deliver(
+    deps: ImageDeps, plan: ImagePlan, request: ImageRequest, record: NewImage, call: CallContext
+) -> Delivered:
     """One request, its images stored the moment it answers; an edit the route's API refuses for the model goes
     once through the plan's fallback."""
     try:
@@ -211,7 +214,7 @@ async def _deliver(deps: ImageDeps, plan: ImagePlan, request: ImageRequest, reco
 
 
 async def _deliver_through(
-    deps: ImageDeps, route: Route, send: Send, request: ImageRequest, record: NewImage, call: Call
+    deps: ImageDeps, route: Route, send: Send, request: ImageRequest, record: NewImage, call: CallContext
 ) -> Delivered:
     answer = await _answer(deps.store, route.backend, send, request, record)
     billed = _billed_parts(request.model, answer)
@@ -245,7 +248,7 @@ async def _answer(
         raise UpstreamError(f"{exc.message}{where}", request_id=exc.request_id) from exc
 
 
-def _partial_stream(call: Call, count: int) -> PartialStream | None:
+def _partial_stream(call: CallContext, count: int) -> PartialStream | None:
     """Partial images as progress, when the plan streams; a damaged partial is skipped with a note, so it can never
     cost the final image or the job's answer."""
     if count <= 0:

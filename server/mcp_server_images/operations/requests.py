@@ -13,8 +13,8 @@ from ..catalog.spec import Api
 from ..imaging.masks import Region
 from ..imaging.previews import Decoded
 from ..store import ImageRecord, Operation
-from .budget import Spending, Unmetered
 from .cost import Cost
+from .ledger import Spending, Unmetered
 from .progress import NoProgress, Progress
 
 
@@ -107,7 +107,7 @@ class ImagesOutcome:
 
 
 @dataclass(frozen=True)
-class Call:
+class CallContext:
     """How one call runs: where its progress goes, which job it is, and how many partial images to stream."""
 
     progress: Progress = field(default_factory=NoProgress)
@@ -117,5 +117,5 @@ class Call:
     user: str | None = None
     """The signed-in user's subject (OAuth), recorded with every image the call makes."""
     spending: Spending = field(default_factory=Unmetered)
-    """Asked right before anything is sent upstream: reserves the estimate against the budgets, or stops a dry
-    run; settled with the actual cost afterwards."""
+    """Asked right before anything is sent upstream: records the estimate in the spend ledger (a budget may refuse
+    it there); settled with the actual cost afterwards."""

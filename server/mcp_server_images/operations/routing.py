@@ -18,11 +18,11 @@ from ..backends import ImageBackend, ImageRequest
 from ..catalog.load import PROVIDER_PREFIX
 from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ParameterError
-from ..settings import ProviderKind
-from .budget import Quote
+from ..providers import ProviderKind
 from .cost import Ask, estimate
 from .deps import ImageDeps
-from .models import Chosen
+from .ledger import Quote
+from .model_choice import Chosen
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Route:
 
 
 def quote(
-    road: Route,
+    route: Route,
     operation: str,
     endpoint: ImageEndpoint,
     model: str,
@@ -51,7 +51,7 @@ def quote(
     parameters: dict[str, Any],
     partial_images: int = 0,
 ) -> Quote:
-    """What sending `upstream` (the batches of one call) through `road` would do, and its estimate from the
+    """What sending `upstream` (the batches of one call) through `route` would do, and its estimate from the
     catalog entry of `model` (input images are not estimated); `endpoint` is the Images API's, named when the
     route is that API; each request streams `partial_images`."""
     first = upstream[0]
@@ -63,9 +63,9 @@ def quote(
         requests=len(upstream),
         partial_images=partial_images,
         input_images=len(first.inputs),
-        leaves_out=road.backend.capabilities.unestimated,
+        leaves_out=route.backend.capabilities.unestimated,
     )
-    return Quote(operation, first.model, road.endpoint(endpoint), parameters, len(upstream), estimate(ask))
+    return Quote(operation, first.model, route.endpoint(endpoint), parameters, len(upstream), estimate(ask))
 
 
 CHAT_VENDORS = ("google/",)
@@ -92,7 +92,7 @@ def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: A
     return preferred if spec is not None and preferred in apis else apis[0]
 
 
-def route(deps: ImageDeps, chosen: Chosen, wish: Api | None) -> Route:
+def route_for(deps: ImageDeps, chosen: Chosen, wish: Api | None) -> Route:
     api = choose_api(chosen.spec, chosen.name, wish, deps.preferred_api, deps.models.provider)
     return Route(api, deps.backends[api])
 
@@ -110,9 +110,9 @@ def conversation_route(deps: ImageDeps, chosen: Chosen) -> Route | None:
     return None
 
 
-def fallback_route(deps: ImageDeps, chosen: Chosen, road: Route) -> Route | None:
+def fallback_route(deps: ImageDeps, chosen: Chosen, route: Route) -> Route | None:
     """Where an edit goes when the route's API refuses the model itself, if the model offers that API."""
-    api = road.backend.capabilities.edit_fallback
+    api = route.backend.capabilities.edit_fallback
     return Route(api, deps.backends[api]) if api is not None and offers(deps, chosen, api) else None
 
 

@@ -22,9 +22,9 @@ from ..imaging.convert import square_png
 from ..store import NewImage, Operation
 from .deps import ImageDeps
 from .edit import plan_edit
-from .models import Chosen, choose
+from .model_choice import Chosen, choose
 from .pipeline import ImagePlan, Send, plan_copies
-from .requests import Call, EditRequest, VariationRequest
+from .requests import CallContext, EditRequest, VariationRequest
 from .routing import Route, quote
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ VARIATION_PROMPT = (
 )
 
 
-async def plan_variation(deps: ImageDeps, request: VariationRequest, call: Call) -> ImagePlan:
+async def plan_variation(deps: ImageDeps, request: VariationRequest, call: CallContext) -> ImagePlan:
     """Natively when the model (dall-e-2 when none is named) has a variations endpoint the provider serves; else
     through edits on the named model, or on the default image model when the call names none.
 
@@ -56,7 +56,7 @@ async def plan_variation(deps: ImageDeps, request: VariationRequest, call: Call)
 
 
 async def plan_emulation(
-    deps: ImageDeps, request: VariationRequest, call: Call, model: str | None, notes: list[str]
+    deps: ImageDeps, request: VariationRequest, call: CallContext, model: str | None, notes: list[str]
 ) -> ImagePlan:
     """The variation as an edit of the image with a variation prompt, on `model` (None: the default image model);
     a size that model's edits do not take is left to the model, and the result says so."""
@@ -108,16 +108,16 @@ async def _native_plan(deps: ImageDeps, chosen: Chosen, request: VariationReques
         parameters=options.parameters(),
         source_images=[source.source],
     )
-    road = next(Route(api, backend) for api, backend in deps.backends.items() if backend.capabilities.makes_variations)
+    route = next(Route(api, backend) for api, backend in deps.backends.items() if backend.capabilities.makes_variations)
     requests = (ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")]),)
     return ImagePlan(
         operation=Operation.VARIATION,
         chosen=chosen,
-        route=road,
+        route=route,
         endpoint=ImageEndpoint.VARIATIONS,
         send=Send.VARY,
         requests=requests,
-        quote=quote(road, "variation", ImageEndpoint.VARIATIONS, chosen.name, requests, record.parameters),
+        quote=quote(route, "variation", ImageEndpoint.VARIATIONS, chosen.name, requests, record.parameters),
         record=record,
         save=save,
         notes=(*chosen.notes, *(note for note in (source.note, *notes) if note)),

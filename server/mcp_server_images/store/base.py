@@ -17,7 +17,7 @@ from typing import Any, Literal, Protocol
 from pydantic import TypeAdapter
 
 from ..errors import ImageServerError
-from ..imaging.probe import ImageInfo
+from ..imaging.info import ImageInfo
 from .records import ImageRecord, NewImage, Operation
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from ..imaging.probe import ImageInfo
+from ..imaging.info import ImageInfo
 
 URI_SCHEME = "images"
 _LEGACY_PARTIAL_SUFFIX = " (partial)"

@@ -35,7 +35,7 @@ from pydantic import TypeAdapter
 
 from ..clock import Clock
 from ..errors import ImageServerError
-from ..imaging.probe import ImageInfo
+from ..imaging.info import ImageInfo
 from .base import (
     ID_LENGTH,
     SIDECAR,

@@ -6,9 +6,9 @@ from dataclasses import asdict
 
 from mcp.types import CallToolResult, TextContent
 
-from ..catalog.options import OPTIONS, ImageOption, option
-from ..catalog.spec import ImageEndpoint, ModelSpec
-from ..operations.models import ListedModel, ModelList
+from ...catalog.options import OPTIONS, ImageOption, option
+from ...catalog.spec import ImageEndpoint, ModelSpec
+from ...operations.model_choice import ListedModel, ModelList
 from .results import ListedModelEntry, ModelListResult, ModelPrices
 
 

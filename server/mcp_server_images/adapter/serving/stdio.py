@@ -22,7 +22,7 @@ from contextlib import contextmanager
 import anyio
 from mcp.server.mcpserver import MCPServer
 
-from ..services import Services
+from ...services import Services
 
 log = logging.getLogger(__name__)
 

@@ -27,13 +27,14 @@ from mcp.types import (
     TextResourceContents,
 )
 
-from ..errors import ImageServerError
-from ..services import Services
-from ..store import URI_SCHEME, ImageRecord
-from .auth import subject_of
-from .context import listing_user
-from .costs import usage_json, usage_of
-from .ui import read_app
+from ...errors import ImageServerError
+from ...operations.usage import usage_of
+from ...services import Services
+from ...store import URI_SCHEME, ImageRecord
+from ..app.ui import read_app
+from ..context import listing_user
+from ..serving.auth import subject_of
+from ..tools.costs import usage_json
 
 PAGE_SIZE = 50
 USAGE_URI = f"{URI_SCHEME}://usage"
@@ -88,7 +89,7 @@ def register_resources(server: MCPServer[Services]) -> None:
     ) -> ReadResourceResult:
         prefix = f"{URI_SCHEME}://"
         if params.uri == USAGE_URI:
-            summary = await usage_of(ctx.lifespan_context, subject_of(ctx.request))
+            summary = await usage_of(ctx.lifespan_context.ledger, subject_of(ctx.request))
             return ReadResourceResult(
                 contents=[TextResourceContents(uri=USAGE_URI, text=usage_json(summary), mime_type="application/json")]
             )

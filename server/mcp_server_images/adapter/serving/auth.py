@@ -32,8 +32,8 @@ from starlette.responses import Response
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..clock import Clock
-from ..settings import Settings
+from ...clock import Clock
+from ...settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from ..catalog.catalog import Catalog
 from ..catalog.discovery import ModelDirectory, ServedModels
 from ..catalog.spec import ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from ..errors import ImageServerError, ParameterError
-from ..settings import ProviderKind
+from ..providers import ProviderKind
 
 
 @dataclass(frozen=True)

@@ -16,11 +16,11 @@ from typing import Any, Literal
 import pybase64
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
-from ..imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
-from ..operations.analyze import Analysis
-from ..operations.listing import Listing
-from ..operations.requests import ImagesOutcome
-from ..store import ImageRecord, Operation
+from ...imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
+from ...operations.analyze import Analysis
+from ...operations.listing import Listing
+from ...operations.requests import ImagesOutcome
+from ...store import ImageRecord, Operation
 from .results import entry, listed
 
 InlineMode = Literal["preview", "full", "none"]

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..store import ImageRecord
+from ...store import ImageRecord
 
 
 class ImageEntry(BaseModel):

@@ -17,16 +17,17 @@ from typing import Any
 import anyio
 from pydantic import ValidationError
 
-from . import __version__
-from .adapter.http import serve_http
-from .adapter.stdio import serve_stdio
-from .app import build_server
+from .. import __version__
+from ..adapter.serving.http import serve_http
+from ..adapter.serving.stdio import serve_stdio
+from ..app import build_server
+from ..clock import Clock
+from ..errors import ConfigurationError
+from ..providers import endpoint_of
+from ..services import open_store
+from ..settings import ENV_PREFIX, Settings
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
-from .clock import Clock
 from .doctor import diagnose, report
-from .errors import ConfigurationError
-from .services import open_store
-from .settings import ENV_PREFIX, Settings
 
 log = logging.getLogger("mcp_server_images")
 
@@ -156,7 +157,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def describe(settings: Settings) -> str:
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     key = (
         f"key from {endpoint.key_source}"
         if endpoint.key_source
@@ -260,7 +261,7 @@ def serve(settings: Settings) -> None:
     if settings.transport == "stdio" and sys.stdin.isatty():
         print(banner(), file=sys.stderr, flush=True)
     log.info(describe(settings))
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     if endpoint.key_source is None:
         log.warning(
             "No API key: set %s. The tools are listed, but every call fails until a key is set.",

@@ -1,7 +1,7 @@
 """Every tool parameter as the assistant sees it: type, limits and a description of what it does, per model.
 
 Kept apart from the handlers so the handlers read as the flow they are, and so every tool describes a shared
-parameter with the same words. Two things are filled in when the server is built (adapter/described.py): the
+parameter with the same words. Two things are filled in when the server is built (adapter/tools/described.py): the
 image options of the option table (catalog/options.py) take their description and bounds from their row, and a
 `{placeholder}` in a description becomes what the settings and the catalog say (the default models, the models
 there are), so no description names a stale default.
@@ -13,8 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
-from ..catalog.spec import Api
-from ..inputs import MAX_REFS
+from ...catalog.spec import Api
+from ...inputs import MAX_REFS
 
 
 def _one_as_list(kind: type) -> BeforeValidator:

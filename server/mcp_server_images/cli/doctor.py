@@ -16,16 +16,18 @@ from datetime import date
 from importlib.metadata import PackageNotFoundError, version
 from typing import Literal
 
-from . import __version__
-from .adapter.http import loopback_address
-from .backends import Redactor, RetryPolicy, UpstreamClient, UpstreamError
-from .backends.models import ModelsAPI
-from .catalog.load import canonical_name
-from .catalog.spec import ServedModel
+from .. import __version__
+from ..adapter.serving.http import loopback_address
+from ..backends import Redactor, RetryPolicy, UpstreamClient, UpstreamError
+from ..backends.model_list import ModelsAPI
+from ..catalog.load import canonical_name
+from ..catalog.spec import ServedModel
+from ..clock import Clock
+from ..errors import ConfigurationError, ImageServerError
+from ..providers import ProviderKind, endpoint_of
+from ..services import open_store
+from ..settings import Settings
 from .client_config import subcommand
-from .clock import Clock
-from .errors import ImageServerError
-from .settings import ProviderKind, Settings
 
 Status = Literal["ok", "warn", "fail", "skip"]
 TIMEOUT = 20.0
@@ -53,7 +55,7 @@ def versions() -> Check:
 
 
 def configuration(settings: Settings) -> Check:
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     where = f"provider {endpoint.provider} at {endpoint.base_url}"
     if endpoint.key_source is None:
         variables = " or ".join(endpoint.key_variables)
@@ -69,7 +71,7 @@ def configuration(settings: Settings) -> Check:
 
 async def fetch_models(settings: Settings, clock: Clock) -> list[ServedModel]:
     """The provider's model list (`GET /models`), asked once, without retries."""
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     secrets = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
@@ -84,7 +86,7 @@ async def fetch_models(settings: Settings, clock: Clock) -> list[ServedModel]:
 
 
 def provider_answer(settings: Settings, error: ImageServerError | None, models: list[ServedModel]) -> Check:
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     if error is None:
         return Check("provider", "ok", f"{endpoint.base_url} answered with {len(models)} models and accepted the key")
     status = error.status if isinstance(error, UpstreamError) else None
@@ -117,7 +119,7 @@ def model_served(role: str, model: str, models: list[ServedModel], settings: Set
     listed = next((entry for entry in models if canonical_name(entry.id).lower() == wanted), None)
     variable = "MCP_IMAGES_DEFAULT_MODEL" if role == "image model" else "MCP_IMAGES_VISION_MODEL"
     if listed is None:
-        gateway = settings.endpoint().provider is ProviderKind.CUSTOM
+        gateway = endpoint_of(settings).provider is ProviderKind.CUSTOM
         return Check(
             role,
             "warn" if gateway else "fail",
@@ -139,6 +141,23 @@ def model_served(role: str, model: str, models: list[ServedModel], settings: Set
             f"Move to a newer model before then with {variable}.",
         )
     return Check(role, "ok", f"{model} is served")
+
+
+def image_store(settings: Settings, clock: Clock) -> Check:
+    """The store the server would use, opened as it opens it: the bucket listed (--store s3), or the folder."""
+    if settings.store == "local":
+        return image_folder(settings)
+    try:
+        store = open_store(settings, clock)
+    except ConfigurationError as exc:
+        return Check(
+            "image store",
+            "fail",
+            str(exc),
+            "Check MCP_IMAGES_S3_BUCKET, MCP_IMAGES_S3_ENDPOINT_URL and the S3 credentials (or install "
+            "mcp-server-images[s3]).",
+        )
+    return Check("image store", "ok", f"{store.location} answered (listed)")
 
 
 def image_folder(settings: Settings) -> Check:
@@ -197,7 +216,7 @@ async def diagnose(settings: Settings, clock: Clock) -> list[Check]:
             checks.append(model_served("vision model", settings.vision_model, models, settings, clock.today()))
     else:
         checks.append(Check("provider", "skip", "not asked: there is no API key to ask with"))
-    checks += [image_folder(settings), http_safety(settings)]
+    checks += [image_store(settings, clock), http_safety(settings)]
     return checks
 
 

@@ -1,6 +1,6 @@
 """The image app (MCP Apps, `io.modelcontextprotocol/ui`): one HTML document the host shows beside a tool's result.
 
-The app is `app/app.html`, shipped in the package (no build step, no Node at install). It speaks the ext-apps
+The app is `app.html` beside this module, shipped in the package (no build step, no Node at install). It speaks the ext-apps
 postMessage protocol to the host and reaches the server only through it: tools/call, and resources/read for the
 full-resolution images. Tool results are the same for every client; what Apps adds is the tools' `_meta.ui`
 binding, the `ui://` resource, and `image_details`, a tool only the app calls.
@@ -31,8 +31,8 @@ from mcp.types import (
     TextResourceContents,
 )
 
-from ..services import Services
-from .tools import AppBinding
+from ...services import Services
+from ..tools.handlers import AppBinding
 
 APP_URI = "ui://mcp-server-images/app.html"
 CSP_PLACEHOLDER = "<!--CSP-->"
@@ -40,7 +40,7 @@ CSP_PLACEHOLDER = "<!--CSP-->"
 
 def app_html() -> str:
     """The shipped document with its CSP meta tag filled in from the script and style it contains."""
-    html = (resources.files(__package__) / "app" / "app.html").read_text(encoding="utf-8")
+    html = (resources.files(__package__) / "app.html").read_text(encoding="utf-8")
     policy = "; ".join(
         [
             "default-src 'none'",

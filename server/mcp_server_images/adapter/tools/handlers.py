@@ -15,20 +15,21 @@ from typing import Annotated, Literal
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 
-from ..catalog.options import ImageOptions
-from ..errors import ImageServerError
-from ..imaging.masks import Region
-from ..operations.analyze import AnalyzeRequest
-from ..operations.listing import list_images as list_stored
-from ..operations.lookup import StoredJob, find_job
-from ..operations.models import list_models as served_models
-from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
-from ..store import URI_SCHEME, ImageRecord
-from .context import Ctx, caller, client_roots, listing_user, services_of
-from .costs import produce, usage_of, usage_text
+from ...catalog.options import ImageOptions
+from ...errors import ImageServerError
+from ...imaging.masks import Region
+from ...operations.analyze import AnalyzeRequest
+from ...operations.job_records import StoredJob, find_job
+from ...operations.listing import list_images as list_stored
+from ...operations.model_choice import list_models as served_models
+from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
+from ...operations.usage import usage_of
+from ...store import URI_SCHEME, ImageRecord
+from ..context import Ctx, caller, client_roots, listing_user, services_of
+from ..serving.links import image_url
+from .costs import produce, usage_text
 from .jobs import render_job, wait_for_job, wait_for_stored
-from .links import image_url
-from .models_render import model_list_result
+from .model_list import model_list_result
 from .params import (
     AnalyzeImages,
     ApiAsForGenerate,
@@ -238,7 +239,7 @@ async def usage_report(ctx: Ctx) -> CallToolResult:
     """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
     user = caller(ctx)
     try:
-        summary = await usage_of(services_of(ctx), user)
+        summary = await usage_of(services_of(ctx).ledger, user)
     except ImageServerError as exc:
         return error_result(str(exc))
     return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)

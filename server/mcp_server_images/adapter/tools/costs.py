@@ -10,10 +10,8 @@ the real cost.
 from __future__ import annotations
 
 import json
-from datetime import datetime
 from typing import Any, Literal
 
-import anyio
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.types import (
     CallToolResult,
@@ -26,13 +24,12 @@ from mcp.types import (
 from mcp_types.version import is_version_at_least
 from pydantic import BaseModel, Field
 
-from ..errors import ImageServerError
-from ..operations.budget import Caps, Quote, Spent, next_day, next_month
-from ..operations.calls import plan_call
-from ..operations.cost import Cost, usd
-from ..operations.requests import Call, ImageCallRequest
-from ..services import Services
-from .context import Ctx, caller, services_of, wants_progress
+from ...errors import ImageServerError
+from ...operations.calls import plan_call
+from ...operations.cost import Cost, usd
+from ...operations.ledger import Caps, Quote
+from ...operations.requests import CallContext, ImageCallRequest
+from ..context import Ctx, caller, services_of, wants_progress
 from .jobs import run_as_job
 from .render import error_result
 
@@ -54,7 +51,7 @@ async def produce(
     """The shared body of every image-producing tool: plan the call (every check, nothing sent), then a dry run
     answers with the plan, a confirmation asks about its quote, and otherwise the plan runs as a job."""
     services = services_of(ctx)
-    call = Call(partial_images=services.settings.partial_images if wants_progress(ctx) else 0, user=caller(ctx))
+    call = CallContext(partial_images=services.settings.partial_images if wants_progress(ctx) else 0, user=caller(ctx))
     try:
         plan = await plan_call(services.images, request, call)
     except ImageServerError as exc:
@@ -152,43 +149,6 @@ def dry_run_result(quote: Quote) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
-def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> dict[str, Any]:
-    """The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left."""
-    average = spent.month / spent.images if spent.images else None
-    summary: dict[str, Any] = {
-        "currency": "USD",
-        "today": _period(now.strftime("%Y-%m-%d"), spent.today, caps.daily, next_day(now)),
-        "month": _period(now.strftime("%Y-%m"), spent.month, caps.monthly, next_month(now)),
-        "by_model": {model: round(amount, 6) for model, amount in sorted(spent.by_model.items())},
-        "by_user": {who: round(amount, 6) for who, amount in sorted(spent.by_user.items())},
-        "calls": spent.calls,
-        "images": spent.images,
-        "calls_of_unknown_cost": spent.unknown_calls,
-        "calls_pending": spent.pending_calls,
-        "average_per_image": None if average is None else round(average, 6),
-        "max_cost_per_call": caps.per_call,
-        "confirm_above": caps.confirm_above,
-    }
-    if user is not None:
-        summary["user"] = {
-            "name": user,
-            "today": _period(now.strftime("%Y-%m-%d"), spent.user_today, caps.user_daily, next_day(now)),
-            "month": _period(now.strftime("%Y-%m"), spent.user_month, caps.user_monthly, next_month(now)),
-        }
-    return summary
-
-
-def _period(name: str, spent: float, cap: float | None, resets: datetime) -> dict[str, Any]:
-    remaining = None if cap is None else round(max(cap - spent, 0.0), 6)
-    return {
-        "period": name,
-        "spent": round(spent, 6),
-        "cap": cap,
-        "remaining": remaining,
-        "resets": resets.strftime("%Y-%m-%dT%H:%M:%SZ"),
-    }
-
-
 def usage_text(summary: dict[str, Any]) -> str:
     """The report for people: a few lines, caps and what remains included."""
     lines = []
@@ -222,12 +182,6 @@ def usage_text(summary: dict[str, Any]) -> str:
     if summary["confirm_above"] is not None:
         lines.append(f"Calls estimated above {usd(summary['confirm_above'])} ask for confirmation.")
     return "\n".join(lines)
-
-
-async def usage_of(services: Services, user: str | None) -> dict[str, Any]:
-    ledger = services.ledger
-    spent = await anyio.to_thread.run_sync(ledger.spent, user)
-    return usage_summary(spent, ledger.caps, ledger.clock.now(), user)
 
 
 def usage_json(summary: dict[str, Any]) -> str:

@@ -11,22 +11,22 @@ from dataclasses import replace
 import anyio
 from mcp.types import CallToolResult, LoggingLevel
 
-from ..operations.jobs import Job
-from ..operations.lookup import StoredJob, find_job
-from ..operations.pipeline import ImagePlan
-from ..operations.requests import Call, ImageCallRequest, ImagesOutcome
-from ..services import Services
-from ..store import Operation
-from .client_log import client_log
-from .context import Ctx, services_of
-from .links import image_url
+from ...operations.job_records import StoredJob, find_job
+from ...operations.jobs import Job
+from ...operations.pipeline import ImagePlan
+from ...operations.requests import CallContext, ImageCallRequest, ImagesOutcome
+from ...services import Services
+from ...store import Operation
+from ..client_log import client_log
+from ..context import Ctx, services_of
+from ..serving.links import image_url
 from .render import error_result, images_result, job_status_result
 
 POLL_INTERVAL = 1.0
 """Seconds between reads of a job that another instance runs."""
 
 
-async def run_as_job(ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call: Call) -> CallToolResult:
+async def run_as_job(ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> CallToolResult:
     """Run a planned image call as a job, wait up to the response deadline, render its result or its job id."""
     services = services_of(ctx)
     call = replace(call, spending=services.ledger.for_user(call.user))

@@ -17,7 +17,7 @@ from mcp.server.mcpserver.prompts.base import Prompt, PromptArgument, UserMessag
 from mcp.shared.exceptions import MCPError
 from mcp.types import INVALID_PARAMS
 
-from ..services import Services
+from ...services import Services
 
 
 class Values(StrEnum):

@@ -20,9 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import ConfigurationError
-from ..services import Services
-from ..settings import Settings
+from ...errors import ConfigurationError
+from ...services import Services
+from ...settings import Settings
 
 log = logging.getLogger(__name__)
 

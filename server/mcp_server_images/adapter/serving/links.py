@@ -11,9 +11,9 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..errors import ImageServerError
-from ..services import Services
-from ..store import ImageRecord
+from ...errors import ImageServerError
+from ...services import Services
+from ...store import ImageRecord
 
 IMAGE_ROUTE = "/images/{image_id}"
 

@@ -22,12 +22,12 @@ from typing import Any
 
 from mcp.server.mcpserver.tools import Tool
 
-from ..catalog.catalog import Catalog
-from ..catalog.options import OPTIONS, ImageOption
-from ..catalog.spec import ModelKind, Status
-from ..settings import Settings
-from .tools import TOOLS
-from .ui import tool_meta
+from ...catalog.catalog import Catalog
+from ...catalog.options import OPTIONS, ImageOption
+from ...catalog.spec import ModelKind, Status
+from ...settings import Settings
+from ..app.ui import tool_meta
+from .handlers import TOOLS
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _OPTIONS = {row.name: row for row in OPTIONS}

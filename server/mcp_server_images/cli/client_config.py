@@ -23,7 +23,8 @@ from typing import Any
 
 from pydantic import AliasChoices, SecretStr
 
-from .settings import ENV_PREFIX, ProviderKind, Settings
+from ..providers import ProviderKind, endpoint_of
+from ..settings import ENV_PREFIX, Settings
 
 SERVER_NAME = "images"
 KEY_PLACEHOLDER = "sk-your-api-key"
@@ -56,7 +57,7 @@ class Remote:
 
 def key_variable(settings: Settings) -> str:
     """The variable a snippet puts the key in: the provider's own convention, ours for a gateway."""
-    endpoint = settings.endpoint()
+    endpoint = endpoint_of(settings)
     return endpoint.key_variables[0] if endpoint.provider is ProviderKind.CUSTOM else endpoint.key_variables[-1]
 
 
@@ -103,7 +104,7 @@ def _script() -> Path | None:
 
 def checkout_root() -> Path | None:
     """The repository this package runs from, when it runs from a checkout (where `make run` is the way in)."""
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]  # cli/ -> mcp_server_images/ -> server/ -> the checkout
     markers = (root / "Makefile", root / "pyproject.toml", root / "server" / "mcp_server_images")
     return root if all(marker.exists() for marker in markers) else None
 

@@ -11,8 +11,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.mcpserver import MCPServer
 from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptReference, ResourceTemplateReference
 
-from ..catalog.spec import ModelKind
-from ..services import Services
+from ...catalog.spec import ModelKind
+from ...services import Services
 from .prompts import BY_NAME, MAX_COUNT, STYLES, Values
 from .resources import IMAGE_TEMPLATE
 

@@ -1,0 +1,1 @@
+"""The MCP App: the image app's HTML and its registration."""
