@@ -1,7 +1,7 @@
 """The image app (MCP Apps, `io.modelcontextprotocol/ui`): one HTML document the host shows beside a tool's result.
 
-The app is `app.html` beside this module, shipped in the package (no build step, no Node at install). It speaks the ext-apps
-postMessage protocol to the host and reaches the server only through it: tools/call, and resources/read for the
+The app is `app.html` beside this module, shipped in the package (no build step, no Node at install). It speaks the
+ext-apps postMessage protocol to the host and reaches the server only through it: tools/call, and resources/read for the
 full-resolution images. Tool results are the same for every client; what Apps adds is the tools' `_meta.ui`
 binding, the `ui://` resource, and `image_details`, a tool only the app calls.
 
