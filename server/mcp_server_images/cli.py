@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 from pydantic import ValidationError
@@ -26,7 +26,7 @@ from .clock import Clock
 from .doctor import diagnose, report
 from .errors import ConfigurationError
 from .services import open_store
-from .settings import ENV_PREFIX, Settings
+from .settings import ENV_PREFIX, ResultShapeSetting, Settings
 
 log = logging.getLogger("mcp_server_images")
 
@@ -60,6 +60,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--shutdown-grace", "shutdown_grace", {"type": float, "metavar": "SECONDS"}),
     ("--inline", "inline", {"choices": ["preview", "full", "none"]}),
     ("--inline-budget", "inline_budget", {"type": int, "metavar": "BYTES"}),
+    ("--result-shape", "result_shape", {"choices": list(get_args(ResultShapeSetting))}),
     ("--upstream-timeout", "upstream_timeout", {"type": float, "metavar": "SECONDS"}),
     ("--max-upstream-bytes", "max_upstream_bytes", {"type": int, "metavar": "BYTES"}),
     ("--max-concurrency", "max_concurrency", {"type": int, "metavar": "N"}),
@@ -90,6 +91,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--oauth-scopes", "oauth_scopes", {"metavar": "SCOPES"}),
     ("--own-images-only", "own_images_only", {"action": "store_true"}),
     ("--allow-remote", "allow_remote", {"action": "store_true"}),
+    ("--cors-origins", "cors_origins", {"metavar": "ORIGINS"}),
     ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
 )
 

@@ -72,6 +72,7 @@ from .params import (
 )
 from .render import analysis_result, error_result, listing_result
 from .results import ImageDetails, ImageList, ImagesResult, ModelListResult, details
+from .shapes import host_shape
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
@@ -199,12 +200,13 @@ async def list_images(
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     user = listing_user(services.settings, ctx.request_context.request)
+    shape = host_shape(ctx, services.settings.result_shape)
 
     def render() -> CallToolResult:
         listing = list_stored(store, limit, query, cursor, user)
-        files = [store.read(record) for record in listing.images] if previews else None
+        files = [store.read(record) for record in listing.images] if previews and shape.image_blocks else None
         urls = [image_url(services, record) for record in listing.images]
-        return listing_result(listing, files, budget, urls)
+        return listing_result(listing, files, budget, urls, shape)
 
     try:
         return await anyio.to_thread.run_sync(render)
@@ -227,7 +229,7 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
     deadline = services.settings.response_deadline
     wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
     if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
-        return await render_job(services, job)
+        return await render_job(services, job, host_shape(ctx, services.settings.result_shape))
     if isinstance(job, StoredJob):
         return await wait_for_stored(ctx, job, wait)
     return await wait_for_job(ctx, job, wait)
