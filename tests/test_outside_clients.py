@@ -160,8 +160,8 @@ def test_the_readmes_inspector_command_makes_an_image(
 
 # Server scenarios of the pinned conformance suite that cannot apply to this server, and why. Every other
 # scenario the suite runs must pass: initialize, session lifecycle, ping, tools/resources/prompts list,
-# logging-set-level, completion-complete, DNS rebinding, SSE streams, stateless requests, caching hints, HTTP
-# header validation and resource-not-found.
+# logging-set-level, completion-complete, DNS rebinding, SSE streams and their priming event and retry field,
+# stateless requests, caching hints, HTTP header validation and resource-not-found.
 FIXTURES = "calls the suite's own fixture {what}, which only the suite's reference server has"
 NOT_APPLICABLE = {
     **{
@@ -180,7 +180,6 @@ NOT_APPLICABLE = {
             "elicitation-sep1034-defaults",
             "elicitation-sep1330-enums",
             "json-schema-2020-12",
-            "server-sse-polling",
         )
     },
     **{
@@ -242,6 +241,7 @@ NOT_APPLICABLE = {
 }
 # Checks inside otherwise generic scenarios that need a fixture tool.
 FIXTURE_CHECKS = {
+    ("server-sse-polling", "incoming-sse-event"): "calls the fixture test_reconnection, which closes its stream",
     ("server-stateless", "sep-2575-server-rejects-undeclared-capability"): "calls the fixture test_missing_capability",
     ("server-stateless", "sep-2575-missing-capability-http-400"): "needs the fixture test_missing_capability",
 }
@@ -284,5 +284,10 @@ def test_conformance_suite_generic_server_scenarios(
     expected |= {"server-stateless"}
     if era == "handshake":
         expected |= {"server-initialize", "server-session-lifecycle", "ping", "logging-set-level"}
+        expected |= {"server-sse-polling"}
     assert set(generic) == expected
     assert list(failures(results)) == []
+    if era == "handshake":  # SEP-1699's recommendations, reported as warnings when unmet
+        statuses = {check["id"]: check["status"] for check in results["server-sse-polling"]}
+        assert statuses["server-sse-priming-event"] == "SUCCESS"
+        assert statuses["server-sse-retry-field"] == "SUCCESS"

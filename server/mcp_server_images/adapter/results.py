@@ -183,3 +183,47 @@ class ModelListResult(BaseModel):
     models: list[ListedModelEntry]
     provider_listed: bool = Field(description="Whether the provider's own model list was available.")
     notes: list[str]
+
+
+class AnalysisResult(BaseModel):
+    """structuredContent of analyze_image: the answer as `text`, or as `data` when a response_schema was given."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["data"]}]})
+
+    model: str
+    usage: dict[str, Any] | None
+    text: str | None = Field(default=None, description="The answer in words (no response_schema given).")
+    data: Any = Field(default=None, description="The answer as JSON that matches response_schema, when one was given.")
+
+
+class SpendPeriod(BaseModel):
+    """Spend in one UTC day or month, in USD."""
+
+    period: str = Field(description="YYYY-MM-DD or YYYY-MM (UTC).")
+    spent: float
+    cap: float | None = Field(description="The budget for the period; null when none is set.")
+    remaining: float | None = Field(description="What the budget has left; null when none is set.")
+    resets: str = Field(description="When the period ends (UTC, ISO 8601).")
+
+
+class UserSpend(BaseModel):
+    name: str = Field(description="The signed-in user.")
+    today: SpendPeriod
+    month: SpendPeriod
+
+
+class UsageReport(BaseModel):
+    """structuredContent of usage_report (and the resource images://usage); keys may be added, never renamed."""
+
+    currency: Literal["USD"]
+    today: SpendPeriod
+    month: SpendPeriod
+    by_model: dict[str, float] = Field(description="This month's spend per model.")
+    by_user: dict[str, float] = Field(description="This month's spend per user.")
+    calls: int
+    images: int
+    calls_of_unknown_cost: int = Field(description="Calls without usage or a published price: not in the sums.")
+    average_per_image: float | None
+    max_cost_per_call: float | None
+    confirm_above: float | None = Field(description="Calls estimated above this ask the user first.")
+    user: UserSpend | None = Field(default=None, description="The caller's own spend, when signed in.")

@@ -71,7 +71,15 @@ from .params import (
     WaitSeconds,
 )
 from .render import analysis_result, error_result, listing_result
-from .results import ImageDetails, ImageList, ImagesResult, ModelListResult, details
+from .results import (
+    AnalysisResult,
+    ImageDetails,
+    ImageList,
+    ImagesResult,
+    ModelListResult,
+    UsageReport,
+    details,
+)
 from .shapes import host_shape
 
 
@@ -183,7 +191,7 @@ async def analyze_image(
     detail: Detail = "auto",
     max_tokens: MaxTokens = None,
     response_schema: ResponseSchema = None,
-) -> CallToolResult:
+) -> Annotated[CallToolResult, AnalysisResult]:
     """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
     request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, await client_roots(ctx))
     try:
@@ -242,7 +250,7 @@ async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
     return model_list_result(await served_models(services_of(ctx).models))
 
 
-async def usage_report(ctx: Ctx) -> CallToolResult:
+async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
     user = caller(ctx)
     try:
