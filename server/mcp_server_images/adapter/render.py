@@ -11,12 +11,16 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pybase64
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
+from ..imaging.convert import FORMAT_BY_EXTENSION
+from ..imaging.info import MIME_BY_FORMAT
 from ..imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
+from ..imaging.provenance import Credentials
 from ..operations.analyze import Analysis
 from ..operations.listing import Listing
 from ..operations.requests import ImagesOutcome
@@ -122,6 +126,7 @@ def images_result(
     }
     if outcome.saved:
         structured["saved_to"] = [str(path) for path in outcome.saved]
+        structured["saved_copies"] = saved_copies(outcome.images, outcome.saved)
     if outcome.method is not None:
         structured["method"] = outcome.method
     if outcome.cost is not None:
@@ -189,6 +194,7 @@ class _Summary:
             opened = self.shape.open_line(record, self.links[number - 1] if self.links else None)
             if opened is not None:
                 lines.append(opened)
+            lines.extend(_credentials_lines(record, inline, pending=pending))
             if record.revised_prompt:
                 lines.append(f"   Revised prompt: {record.revised_prompt}")
         if outcome.saved:
@@ -225,6 +231,39 @@ class _Summary:
             f"Shown below as {inline.shows} ({inline.width}x{inline.height} {kind}); "
             f"the full-resolution image is the file above."
         )
+
+
+def _signer(record: ImageRecord) -> str:
+    credentials = Credentials.from_sidecar(record.credentials or {})
+    if not credentials.checked:
+        return f"{record.id} (not checked)"
+    verdict = "" if credentials.valid else ", INVALID"
+    return f"{record.id} (issued by {credentials.issuer or 'an unnamed signer'}{verdict})"
+
+
+def credentials_text(record: ImageRecord) -> str | None:
+    """The line about an image's Content Credentials, when it carries any."""
+    found = record.credentials
+    return Credentials.from_sidecar(found).text() if found and found.get("found") else None
+
+
+def _credentials_lines(record: ImageRecord, inline: Preview | None, *, pending: bool) -> list[str]:
+    """What the image's Content Credentials say, and that a preview shown of it is derived and carries none."""
+    said = credentials_text(record)
+    if said is None:
+        return []
+    lines = ["   " + said]
+    if not pending and inline is not None and inline.shows is not Shown.ORIGINAL:
+        lines.append("   The image shown is a derived preview without them; the stored file keeps them.")
+    return lines
+
+
+def saved_copies(records: Sequence[ImageRecord], saved: Sequence[Path]) -> list[dict[str, Any]]:
+    """The save_to copies, each marked derived when it was converted to another format than the stored image."""
+    return [
+        {"path": str(path), "derived": MIME_BY_FORMAT[FORMAT_BY_EXTENSION[path.suffix.lower()]] != record.mime_type}
+        for record, path in zip(records, saved, strict=False)
+    ]
 
 
 def _link(record: ImageRecord) -> ResourceLink:
@@ -318,6 +357,9 @@ def _table(listing: Listing) -> str:
         prompt = prompt if len(prompt) <= 60 else prompt[:57] + "..."
         created = r.created[:16].replace("T", " ")
         lines.append(f"{r.id} | {created} | {r.width}x{r.height} | {r.model or '-'} | {prompt}")
+    signed = [r for r in records if (r.credentials or {}).get("found")]
+    if signed:
+        lines.append("With Content Credentials (C2PA): " + "; ".join(_signer(r) for r in signed) + ".")
     if listing.next_cursor is not None:
         more = listing.total - last
         lines.append(f"{more} more: call list_images again with cursor {listing.next_cursor!r} for the next page.")

@@ -9,6 +9,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..store import ImageRecord
 
 
+class CredentialsInfo(BaseModel):
+    """The Content Credentials (C2PA) found in a stored image."""
+
+    found: bool
+    checked: bool = Field(description="False: present, but not read (the server lacks its provenance extra).")
+    valid: bool | None = Field(default=None, description="Signature and the hash of the image's bytes verify.")
+    trusted: bool | None = Field(default=None, description="The signer chains to the C2PA trust list.")
+    issuer: str | None = Field(default=None, description="Who signed them, e.g. OpenAI.")
+    generator: str | None = None
+    signed_at: str | None = None
+    ai_generated: bool | None = Field(default=None, description="They say a model made the image.")
+    problems: list[str] = Field(default_factory=list, description="Failed checks, as C2PA names them.")
+
+
+class Provenance(BaseModel):
+    original: bool = Field(
+        description="The stored file is the provider's bytes, unchanged; previews and converted copies are derived "
+        "images without the credentials."
+    )
+    credentials: CredentialsInfo | None = Field(
+        description="Null for images stored before credentials were looked for."
+    )
+
+
 class ImageEntry(BaseModel):
     id: str
     uri: str
@@ -23,6 +47,7 @@ class ImageEntry(BaseModel):
         description="A link to the full image that a client can fetch (time-limited with object storage); present "
         "only when the server has one.",
     )
+    provenance: Provenance | None = Field(default=None, description="Where the stored bytes come from.")
 
     def public(self) -> dict[str, Any]:
         """As structuredContent: `url` only when there is one, so a server without links keeps the old keys."""
@@ -52,6 +77,13 @@ class UsagePartEntry(BaseModel):
     usage: dict[str, Any]
 
 
+class SavedCopy(BaseModel):
+    path: str
+    derived: bool = Field(
+        description="Converted to another format: a derived image, without the original's Content Credentials."
+    )
+
+
 class ImagesResult(BaseModel):
     """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
@@ -74,6 +106,9 @@ class ImagesResult(BaseModel):
     model: str | None = None
     usage: dict[str, Any] | None = None
     saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
+    saved_copies: list[SavedCopy] | None = Field(
+        default=None, description="The save_to copies, each saying whether it was converted (a derived image)."
+    )
     method: Literal["variations", "edits"] | None = Field(
         default=None, description="Variations only: dall-e-2's native endpoint, or emulated through edits."
     )
@@ -115,7 +150,13 @@ def entry(record: ImageRecord, url: str | None = None) -> ImageEntry:
         bytes=record.bytes,
         revised_prompt=record.revised_prompt,
         url=url,
+        provenance=provenance(record),
     )
+
+
+def provenance(record: ImageRecord) -> Provenance:
+    found = record.credentials
+    return Provenance(original=True, credentials=None if found is None else CredentialsInfo(**found))
 
 
 def listed(record: ImageRecord, url: str | None = None) -> ListedImage:

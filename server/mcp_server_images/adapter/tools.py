@@ -70,7 +70,7 @@ from .params import (
     VisionModel,
     WaitSeconds,
 )
-from .render import analysis_result, error_result, listing_result
+from .render import analysis_result, credentials_text, error_result, listing_result
 from .results import (
     AnalysisResult,
     ImageDetails,
@@ -270,18 +270,17 @@ async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResul
         except ImageServerError:
             return None  # a path or URL the image was made from: not in the store
 
-    def look_up() -> ImageDetails:
+    def look_up() -> tuple[ImageDetails, str | None]:
         record = store.get(image.removeprefix(f"{URI_SCHEME}://"))
-        return details(record, [source for ref in record.source_images if (source := stored(ref)) is not None])
+        sources = [source for ref in record.source_images if (source := stored(ref)) is not None]
+        return details(record, sources), credentials_text(record)
 
     try:
-        found = await anyio.to_thread.run_sync(look_up)
+        found, credentials = await anyio.to_thread.run_sync(look_up)
     except ImageServerError as exc:
         return error_result(str(exc))
-    return CallToolResult(
-        content=[TextContent(type="text", text=f"Image {found.id}: {found.width}x{found.height}.")],
-        structured_content=found.model_dump(),
-    )
+    text = " ".join([f"Image {found.id}: {found.width}x{found.height}.", *([credentials] if credentials else [])])
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=found.model_dump())
 
 
 AppBinding = Literal["view", "app_only"]
