@@ -252,6 +252,7 @@ async def test_list_images_filters_and_previews(make_settings: SettingsFactory, 
         "prompt",
         "model",
         "created",
+        "provenance",
     }
     assert Path(listed["path"]).is_file()
     assert red.structured_content is not None

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import base64
 import io
+import re
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,8 +25,10 @@ from PIL import Image
 from playwright.sync_api import Browser, ConsoleMessage, Frame, Page, Route, expect, sync_playwright
 
 from tests.fake_openai import Emulator
+from tests.support.credentials import ISSUER
 from tests.support.outside import REPO, NodeTools, installed_chromium
 from tests.support.servers import http_server, server_env
+from tests.support.web import static_site
 
 pytestmark = [pytest.mark.browser, pytest.mark.outside, pytest.mark.subprocess]
 
@@ -35,6 +39,11 @@ GENERATIONS = "/images/generations"
 EDITS = "/images/edits"
 APP_TIMEOUT_MS = 30_000
 """How long Playwright waits for something the page should show at once on an idle machine: generous for load."""
+TOKEN = "app-host-token-7d2e"
+TIMES, DASH = "\N{MULTIPLICATION SIGN}", "\N{EN DASH}"
+QUOTED_ZEBRA = "\N{LEFT DOUBLE QUOTATION MARK}zebra\N{RIGHT DOUBLE QUOTATION MARK}"
+READABLE_TIME = re.compile(r"^(Generated|Edited|Varied) \d{1,2} [A-Z][a-z]{2} \d{4}, \d{2}:\d{2} UTC$")
+"""How the app dates an image in the host's locale (en-GB) and zone (UTC): "Generated 20 Nov 2026, 09:00 UTC"."""
 
 
 @pytest.fixture(scope="module")
@@ -102,15 +111,23 @@ class Host:
         assert self.errors == [], "the host page or the app logged errors"
 
 
-@pytest.fixture
-def host(browser: Browser, app_server: tuple[str, Path], host_bundle: Path, emulator: Emulator) -> Iterator[Host]:
-    """A fresh host page at the server's own address (so its MCP client is same-origin), connected and ready."""
-    origin, output_dir = app_server
+def open_page(browser: Browser, output_dir: Path) -> tuple[Page, Host]:
+    """A fresh page that records every error the host page or the app logs."""
     context = browser.new_context(viewport={"width": 900, "height": 1000})
     page = context.new_page()
     opened = Host(page, output_dir)
     page.on("console", lambda message: _record(opened.errors, message))
     page.on("pageerror", lambda error: opened.errors.append(f"uncaught: {error}"))
+    page.set_default_timeout(APP_TIMEOUT_MS)
+    return page, opened
+
+
+@pytest.fixture
+def host(browser: Browser, app_server: tuple[str, Path], host_bundle: Path, emulator: Emulator) -> Iterator[Host]:
+    """A fresh host page at the server's own address (so its MCP client is same-origin), connected and ready. It
+    behaves as the strict hosts do: the frame stays hidden and gets no tool data until the app has initialized."""
+    origin, output_dir = app_server
+    page, opened = open_page(browser, output_dir)
 
     def serve(route: Route) -> None:
         name = route.request.url.rsplit("/", 1)[-1]
@@ -119,11 +136,10 @@ def host(browser: Browser, app_server: tuple[str, Path], host_bundle: Path, emul
         route.fulfill(body=source.read_bytes(), content_type=kind)
 
     page.route(f"{origin}/test-host/*", serve)
-    page.set_default_timeout(APP_TIMEOUT_MS)
-    page.goto(f"{origin}/test-host/index.html")
+    page.goto(f"{origin}/test-host/index.html?strict=1")
     page.wait_for_selector("body[data-ready=true]", state="attached")
     yield opened
-    context.close()
+    page.context.close()
 
 
 def _record(errors: list[str], message: ConsoleMessage) -> None:
@@ -151,7 +167,14 @@ def shown_pixel(frame: Frame, selector: str, x: float, y: float) -> list[int]:
     return pixel
 
 
-def test_result_view_shows_the_generated_image_at_full_size(host: Host) -> None:
+def fact(frame: Frame, name: str) -> str:
+    """The value the result view shows beside `name` in its facts."""
+    value: str = frame.locator("#facts dt", has_text=name).locator("xpath=following-sibling::dd[1]").inner_text()
+    return value
+
+
+def test_result_view_shows_the_generated_image_at_full_size(host: Host, emulator: Emulator) -> None:
+    emulator.set(content_credentials=True)
     host.run("generate_image", {"prompt": "a red kite over green hills"})
 
     host.shows_image("#after")
@@ -168,8 +191,15 @@ def test_result_view_shows_the_generated_image_at_full_size(host: Host) -> None:
     facts = app.locator("#facts")
     expect(facts).to_contain_text("a red kite over green hills")
     expect(facts).to_contain_text(f"{stored.width}\N{MULTIPLICATION SIGN}{stored.height}")
-    expect(facts).to_contain_text("Cost$")  # the emulator's usage at catalog prices, "(from usage; ...)"
-    expect(facts).to_contain_text("(from usage; usage x catalog prices per 1M tokens")
+    assert re.fullmatch(
+        r"\$\d+\.\d{3,4}, from the tokens this call used at the model's list prices"
+        r"(; estimated \$\d+\.\d{3,4} beforehand)?",
+        fact(app, "Cost"),
+    ), "plain words; the formula is in the tooltip"
+    assert "usage x catalog prices" in (app.locator("#facts dd[title]").first.get_attribute("title") or "")
+    assert READABLE_TIME.match(fact(app, "Made")), fact(app, "Made")
+    credentials = f"Issued by {ISSUER} · AI-generated · signature valid (signer not on the C2PA trust list)"
+    assert fact(app, "Content Credentials") == credentials
     host.screenshot("result-view.png")
 
     host.page.evaluate("host.setTheme('dark')")
@@ -190,12 +220,15 @@ def test_gallery_lists_newest_first_and_searches(host: Host) -> None:
     expect(cards.first).to_contain_text("a lighthouse in fog")
     expect(cards.nth(1)).to_contain_text("a zebra reading a newspaper")
     app.wait_for_function("() => [...document.querySelectorAll('#grid img')].every(i => i.naturalWidth > 0)")
+    meta = cards.first.locator(".meta").inner_text()
+    assert re.fullmatch(rf"\d{{1,2}} [A-Z][a-z]{{2}} \d{{4}} · gpt-image-2\.6-flare · 1024{TIMES}1024", meta), meta
+    expect(app.locator("#count")).to_have_text(re.compile(rf"^Page 1 of \d+ · images 1{DASH}\d+ of \d+$"))
 
     app.locator("#query").fill("zebra")
     app.locator("#query").press("Enter")
     expect(cards).to_have_count(1)
     expect(cards.first).to_contain_text("a zebra reading a newspaper")
-    expect(app.locator("#count")).to_contain_text("1 image matching")
+    expect(app.locator("#count")).to_have_text(f"Page 1 of 1 · images 1{DASH}1 of 1 matching {QUOTED_ZEBRA}")
     app.locator("#query").fill("")
     app.locator("#query").press("Enter")
     expect(cards.first).to_contain_text("a lighthouse in fog")
@@ -226,7 +259,13 @@ def test_a_painted_rectangle_is_the_edit_mask(host: Host, emulator: Emulator) ->
     mouse.down()
     mouse.move(box["x"] + right * box["width"], box["y"] + bottom * box["height"], steps=5)
     mouse.up()
-    app.locator("#edit-prompt").fill("a pineapple in the painted area")
+    prompt = app.locator("#edit-prompt")
+    prompt.fill("a ripe pineapple in the painted area, lit from the left like the rest of the bowl, with a few drops")
+    box_width = app.evaluate("() => document.querySelector('#edit-prompt').getBoundingClientRect().width")
+    panel_width = app.evaluate("() => document.querySelector('#painter').getBoundingClientRect().width")
+    assert box_width > 0.75 * panel_width, "the prompt box spans the painter"
+    in_sight = "b => b.scrollHeight <= b.clientHeight + 2 && b.scrollWidth <= b.clientWidth"
+    assert prompt.evaluate(in_sight), "all of the prompt is in sight"
     host.screenshot("mask-painter.png")
     app.locator("#send-edit").click()
 
@@ -369,3 +408,49 @@ def test_a_listing_the_model_asked_for_opens_the_gallery_at_its_search(host: Hos
     app.wait_for_function("() => document.querySelector('#grid img').src.startsWith('data:image/')")
     app.wait_for_function("() => document.querySelector('#grid img').naturalWidth > 0")
     host.assert_no_errors()
+
+
+def test_a_strict_host_shows_the_app_only_once_it_has_initialized_and_sizes_it_from_the_app(host: Host) -> None:
+    """Claude keeps the frame hidden, with no tool data, until the view completes ui/initialize and says it is
+    initialized; the frame is then as tall as the view reports. An app that skipped a step stays an empty frame."""
+    host.run("edit_image", {"images": [_made(host, "a plain wall")], "prompt": "add a window"})
+
+    host.shows_image("#after")
+    assert host.page.evaluate("() => window.hostLog") == ["initialized", "shown", "tool-input", "tool-result"]
+    frame = host.page.locator("#app").bounding_box()
+    assert frame is not None and frame["height"] > 400, "the app told the host its height"
+    expect(host.app.locator("#compare-box")).to_be_visible()
+    host.assert_no_errors()
+
+
+def _made(host: Host, prompt: str) -> str:
+    made = host.run("generate_image", {"prompt": prompt})
+    image_id: str = made["structuredContent"]["images"][0]["id"]
+    return image_id
+
+
+def test_a_host_page_on_another_origin_connects_over_http_with_cors_and_the_token(
+    browser: Browser, host_bundle: Path, emulator_server: Emulator, tmp_path: Path
+) -> None:
+    site_files = tmp_path / "site"
+    site_files.mkdir()
+    shutil.copy(HOST_SOURCE / "index.html", site_files / "index.html")
+    shutil.copy(host_bundle, site_files / "host.js")
+    with static_site(site_files) as site, static_site(site_files) as stranger:
+        env = server_env(
+            emulator_server, tmp_path / "images", MCP_IMAGES_AUTH_TOKEN=TOKEN, MCP_IMAGES_CORS_ORIGINS=site
+        )
+        with http_server(env) as (origin, _):
+            page, opened = open_page(browser, tmp_path / "images")
+            page.goto(f"{site}/index.html?strict=1&download=0&server={origin}/mcp&token={TOKEN}")
+            page.wait_for_selector("body[data-ready=true]", state="attached")
+            opened.run("generate_image", {"prompt": "a kite seen from another origin"})
+            opened.shows_image("#after")
+            expect(opened.app.locator("#facts")).to_contain_text("a kite seen from another origin")
+            expect(opened.app.locator("#act-save")).to_be_hidden()  # the host offers no download
+            opened.assert_no_errors()
+
+            refused, _ = open_page(browser, tmp_path / "images")
+            with refused.expect_console_message(lambda message: "CORS" in message.text):
+                refused.goto(f"{stranger}/index.html?server={origin}/mcp&token={TOKEN}")
+            assert refused.evaluate("() => document.body.dataset.ready") is None

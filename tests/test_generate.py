@@ -18,7 +18,7 @@ from tests.support.upstream import b64_answer
 
 pytestmark = pytest.mark.anyio
 
-IMAGE_KEYS = {"id", "uri", "path", "mime_type", "width", "height", "bytes", "revised_prompt"}
+IMAGE_KEYS = {"id", "uri", "path", "mime_type", "width", "height", "bytes", "revised_prompt", "provenance"}
 
 
 async def test_default_model_generates_a_png_on_disk(client: Client, emulator: Emulator, output_dir: Path) -> None:

@@ -10,6 +10,7 @@ import re
 import shlex
 import subprocess
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -38,14 +39,32 @@ def run(command: list[str], tools: NodeTools, **extra: Any) -> subprocess.Comple
     )
 
 
-async def ts_client(tools: NodeTools, emulator: Emulator, mode: str, target: str, out: Path) -> dict[str, Any]:
-    """What the TypeScript client saw of its steps. Its generate_image call is held after the two partial images
+SDKS = [pytest.param("sdk1", id="sdk-1.x"), pytest.param("client2", id="client-2.x")]
+"""The TypeScript clients: the 1.x SDK (legacy initialize handshake) and the 2.x client (2026-07-28 protocol)."""
+PROTOCOLS = {"sdk1": "2025-11-25", "client2": "2026-07-28"}
+
+
+def ts_command(tools: NodeTools, sdk: str, steps: str, mode: str, target: str, out: Path) -> list[str]:
+    return [*tools.script("ts_client.mjs"), sdk, steps, mode, target, str(out)]
+
+
+def server_target(mode: str, env: dict[str, str], origin: str | None) -> str:
+    """How the script reaches the server: the stdio command line, or the HTTP endpoint at `origin`."""
+    if mode == "stdio":
+        return json.dumps({"command": COMMAND[0], "args": COMMAND[1:], "env": env})
+    return f"{origin}/mcp"
+
+
+async def ts_client(
+    tools: NodeTools, emulator: Emulator, sdk: str, mode: str, target: str, out: Path
+) -> dict[str, Any]:
+    """What a TypeScript client saw of its steps. Its generate_image call is held after the two partial images
     until the client has shown both as progress: progress reaches it while the call is still running."""
     progress = out.with_name(f"{out.name}.progress")
     finished: list[subprocess.CompletedProcess[bytes]] = []
 
     async def run_client() -> None:
-        command = [*tools.script("ts_client.mjs"), mode, target, str(out)]
+        command = ts_command(tools, sdk, "session", mode, target, out)
         finished.append(await anyio.run_process(command, env=tools.env(), check=False))
 
     async with anyio.create_task_group() as group:
@@ -53,6 +72,10 @@ async def ts_client(tools: NodeTools, emulator: Emulator, mode: str, target: str
         with emulator.hold(GENERATIONS, after_partials=2) as upstream:
             await upstream.until_held()
             await until(lambda: partials_shown(progress) == 2, "the TypeScript client to show both partial images")
+    return outcome(finished, out)
+
+
+def outcome(finished: list[subprocess.CompletedProcess[bytes]], out: Path) -> dict[str, Any]:
     [result] = finished
     seen: dict[str, Any] = json.loads(out.read_text())
     assert result.returncode == 0 and seen["ok"], seen.get("error") or result.stderr.decode()
@@ -61,8 +84,11 @@ async def ts_client(tools: NodeTools, emulator: Emulator, mode: str, target: str
 
 def partials_shown(progress: Path) -> int:
     """The partial images the client has shown so far: the script appends each progress message as it arrives."""
-    lines = progress.read_text().splitlines() if progress.exists() else []
-    return sum(line.startswith("partial image") for line in lines)
+    return sum(line.startswith("partial image") for line in said(progress))
+
+
+def said(progress: Path) -> list[str]:
+    return progress.read_text().splitlines() if progress.exists() else []
 
 
 def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
@@ -70,14 +96,16 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
         "generate_image",
         "edit_image",
         "create_image_variation",
+        "analyze_image",
         "list_images",
         "list_models",
         "get_job",
+        "usage_report",
     ]
+    assert seen["protocol"] == PROTOCOLS[seen["sdk"]]
     assert seen["tools"] == TOOLS
-    assert seen["outputSchemas"] == tools_with_schema
-    assert seen["validatorsCompiled"] == tools_with_schema, "the SDK validates every structuredContent"
-    assert seen["malformedRejected"] is True, "the compiled validator rejects a result that breaks the schema"
+    assert seen["outputSchemas"] == tools_with_schema, "the SDK validates every structuredContent"
+    assert seen["malformedRejected"] is True, "the SDK rejects a result that breaks the schema"
     assert seen["progress"][0] == "request sent to gpt-image-2.6-flare"
     assert sum(message.startswith("partial image") for message in seen["progress"]) == 2
     [generated] = seen["generated"]["images"]
@@ -86,6 +114,8 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
     assert Path(generated["path"]).parent == output_dir
     assert seen["edited"]["images"][0]["id"] != generated["id"]
     assert (seen["listed"]["total"], seen["listed"]["next_cursor"]) == (2, "1")
+    assert seen["analyzed"]["text"] and seen["analyzed"]["model"]
+    assert seen["usage"]["month"]["spent"] > 0
     blob_length = len(base64.b64encode(Path(generated["path"]).read_bytes()))
     assert seen["resource"] == {"uri": generated["uri"], "mimeType": "image/png", "blobLength": blob_length}
     assert seen["templates"] == ["images://{id}"]
@@ -94,21 +124,57 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
     assert generated["id"] in seen["completedIds"]
 
 
-async def test_typescript_sdk_client_over_stdio(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
-    server = {"command": COMMAND[0], "args": COMMAND[1:], "env": server_env(emulator, output_dir)}
+@pytest.mark.parametrize("sdk", SDKS)
+async def test_typescript_client_over_stdio(
+    node_tools: NodeTools, emulator: Emulator, output_dir: Path, sdk: str
+) -> None:
+    target = server_target("stdio", server_env(emulator, output_dir), None)
 
-    seen = await ts_client(node_tools, emulator, "stdio", json.dumps(server), output_dir.parent / "ts-stdio.json")
+    seen = await ts_client(node_tools, emulator, sdk, "stdio", target, output_dir.parent / f"ts-stdio-{sdk}.json")
 
     check_ts_client_run(seen, output_dir)
 
 
-async def test_typescript_sdk_client_over_streamable_http(
-    node_tools: NodeTools, emulator: Emulator, output_dir: Path
+@pytest.mark.parametrize("sdk", SDKS)
+async def test_typescript_client_over_streamable_http(
+    node_tools: NodeTools, emulator: Emulator, output_dir: Path, sdk: str
 ) -> None:
     with http_server(server_env(emulator, output_dir)) as (origin, _):
-        seen = await ts_client(node_tools, emulator, "http", f"{origin}/mcp", output_dir.parent / "ts-http.json")
+        target = server_target("http", {}, origin)
+        seen = await ts_client(node_tools, emulator, sdk, "http", target, output_dir.parent / f"ts-http-{sdk}.json")
 
     check_ts_client_run(seen, output_dir)
+
+
+@pytest.mark.parametrize("sdk", SDKS)
+@pytest.mark.parametrize("mode", ["stdio", "http"])
+async def test_typescript_client_gets_a_slow_call_through_get_job(
+    node_tools: NodeTools, emulator: Emulator, output_dir: Path, sdk: str, mode: str
+) -> None:
+    """The generation is held past the server's response deadline: the call answers with a job id, and once the
+    test releases the upstream, get_job gives the client the stored image."""
+    env = server_env(emulator, output_dir, MCP_IMAGES_RESPONSE_DEADLINE="0.5")
+    out = output_dir.parent / f"ts-job-{mode}-{sdk}.json"
+    progress = out.with_name(f"{out.name}.progress")
+    finished: list[subprocess.CompletedProcess[bytes]] = []
+
+    async def run_client(target: str) -> None:
+        command = ts_command(node_tools, sdk, "job", mode, target, out)
+        finished.append(await anyio.run_process(command, env=node_tools.env(), check=False))
+
+    with http_server(env) if mode == "http" else nullcontext(("", None)) as (origin, _):
+        async with anyio.create_task_group() as group:
+            group.start_soon(run_client, server_target(mode, env, origin))
+            with emulator.hold(GENERATIONS) as upstream:
+                await upstream.until_held()
+                await until(lambda: any(line.startswith("job ") for line in said(progress)), "the job id")
+    seen = outcome(finished, out)
+
+    assert seen["protocol"] == PROTOCOLS[sdk]
+    assert seen["handedOff"]["status"] == "running"
+    assert f"job {seen['handedOff']['job_id']}" in said(progress)
+    [image] = seen["finished"]["images"]
+    assert Path(image["path"]).read_bytes() == emulator.sent_images[0]
 
 
 def test_inspector_cli_lists_tools_and_calls_one(node_tools: NodeTools, emulator: Emulator, output_dir: Path) -> None:
@@ -160,8 +226,8 @@ def test_the_readmes_inspector_command_makes_an_image(
 
 # Server scenarios of the pinned conformance suite that cannot apply to this server, and why. Every other
 # scenario the suite runs must pass: initialize, session lifecycle, ping, tools/resources/prompts list,
-# logging-set-level, completion-complete, DNS rebinding, SSE streams, stateless requests, caching hints, HTTP
-# header validation and resource-not-found.
+# logging-set-level, completion-complete, DNS rebinding, SSE streams and their priming event and retry field,
+# stateless requests, caching hints, HTTP header validation and resource-not-found.
 FIXTURES = "calls the suite's own fixture {what}, which only the suite's reference server has"
 NOT_APPLICABLE = {
     **{
@@ -180,7 +246,6 @@ NOT_APPLICABLE = {
             "elicitation-sep1034-defaults",
             "elicitation-sep1330-enums",
             "json-schema-2020-12",
-            "server-sse-polling",
         )
     },
     **{
@@ -242,6 +307,7 @@ NOT_APPLICABLE = {
 }
 # Checks inside otherwise generic scenarios that need a fixture tool.
 FIXTURE_CHECKS = {
+    ("server-sse-polling", "incoming-sse-event"): "calls the fixture test_reconnection, which closes its stream",
     ("server-stateless", "sep-2575-server-rejects-undeclared-capability"): "calls the fixture test_missing_capability",
     ("server-stateless", "sep-2575-missing-capability-http-400"): "needs the fixture test_missing_capability",
 }
@@ -284,5 +350,10 @@ def test_conformance_suite_generic_server_scenarios(
     expected |= {"server-stateless"}
     if era == "handshake":
         expected |= {"server-initialize", "server-session-lifecycle", "ping", "logging-set-level"}
+        expected |= {"server-sse-polling"}
     assert set(generic) == expected
     assert list(failures(results)) == []
+    if era == "handshake":  # SEP-1699's recommendations, reported as warnings when unmet
+        statuses = {check["id"]: check["status"] for check in results["server-sse-polling"]}
+        assert statuses["server-sse-priming-event"] == "SUCCESS"
+        assert statuses["server-sse-retry-field"] == "SUCCESS"

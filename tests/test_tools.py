@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import jsonschema
 import pytest
 from mcp import Client
 from mcp.types import Tool
 
 from mcp_server_images.catalog.spec import Api
-from tests.support.results import TOOLS
+from tests.support.results import TOOLS, text_of
 from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
@@ -132,3 +133,31 @@ async def test_the_api_parameter_offers_every_upstream_api(client: Client) -> No
 
     for name in ("generate_image", "edit_image"):
         assert tools[name].input_schema["properties"]["api"]["enum"] == [api.value for api in Api]
+
+
+async def test_every_tool_with_structured_content_declares_a_schema_its_results_meet(client: Client) -> None:
+    tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    made = await client.call_tool("generate_image", {"prompt": "a red square"})
+    assert made.structured_content is not None
+    [image] = made.structured_content["images"]
+    calls: dict[str, list[dict[str, Any]]] = {
+        "analyze_image": [{"images": [image["id"]]}, {"images": [image["id"]], "response_schema": COLOURS}],
+        "usage_report": [{}],
+    }
+
+    for name, arguments in calls.items():
+        schema = tools[name].output_schema
+        assert schema is not None, name
+        for given in arguments:
+            result = await client.call_tool(name, given)
+            assert not result.is_error, text_of(result)
+            jsonschema.validate(result.structured_content, schema)
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({"unexpected": True}, schema)
+
+
+COLOURS = {
+    "type": "object",
+    "properties": {"colours": {"type": "array", "items": {"type": "string"}}},
+    "required": ["colours"],
+}

@@ -86,3 +86,51 @@ def test_stdio_logs_only_on_stderr(emulator: Emulator, output_dir: Path) -> None
     assert "provider openai at " + emulator.base_url in result.stderr
     assert "key from OPENAI_API_KEY" in result.stderr
     assert emulator.api_key not in result.stderr
+
+
+WEB_HOST = "https://chat.example.com"
+
+
+def test_pages_of_the_configured_origins_may_call_over_http_with_the_same_auth(
+    emulator: Emulator, output_dir: Path
+) -> None:
+    """CORS: a preflight from a configured origin is answered; its requests still need the token; another origin's
+    preflight is refused and its requests carry no CORS header, so its page cannot read them."""
+    env = server_env(emulator, output_dir, MCP_IMAGES_AUTH_TOKEN=TOKEN, MCP_IMAGES_CORS_ORIGINS=WEB_HOST)
+    preflight = {
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization,content-type",
+    }
+    body = {"jsonrpc": "2.0", "id": 1, "method": "ping"}
+    with http_server(env) as (origin, _):
+        allowed = httpx2.options(f"{origin}/mcp", headers={"origin": WEB_HOST, **preflight}, timeout=5)
+        refused = httpx2.options(f"{origin}/mcp", headers={"origin": "https://other.example", **preflight}, timeout=5)
+        unsigned = httpx2.post(f"{origin}/mcp", json=body, headers={"origin": WEB_HOST}, timeout=5)
+        signed = httpx2.post(
+            f"{origin}/mcp",
+            json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": INITIALIZE},
+            headers={
+                "origin": WEB_HOST,
+                "authorization": f"Bearer {TOKEN}",
+                "accept": "application/json, text/event-stream",
+            },
+            timeout=5,
+        )
+        foreign = httpx2.post(f"{origin}/mcp", json=body, headers={"origin": "https://other.example"}, timeout=5)
+
+    assert allowed.status_code == 200
+    assert allowed.headers["access-control-allow-origin"] == WEB_HOST
+    assert "POST" in allowed.headers["access-control-allow-methods"]
+    assert allowed.headers["access-control-allow-headers"].lower() == "authorization,content-type"
+    assert refused.status_code == 400
+    assert "access-control-allow-origin" not in refused.headers
+    assert unsigned.status_code == 401
+    assert unsigned.headers["access-control-allow-origin"] == WEB_HOST
+    assert "www-authenticate" in unsigned.headers["access-control-expose-headers"]
+    assert signed.status_code == 200
+    assert signed.headers["access-control-allow-origin"] == WEB_HOST
+    assert "mcp-session-id" in signed.headers["access-control-expose-headers"]
+    assert "access-control-allow-origin" not in foreign.headers
+
+
+INITIALIZE = {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "web-host", "version": "1"}}

@@ -17,6 +17,8 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MCP_IMAGES_"
+ResultShapeSetting = Literal["auto", "standard", "chatgpt", "claude-code", "claude-desktop", "text-links"]
+"""What `--result-shape` takes: 'auto', or the name of one of the result shapes (adapter/tools/shapes.py)."""
 
 
 def default_output_dir() -> Path:
@@ -147,6 +149,11 @@ class Settings(BaseSettings):
         default=900_000,
         ge=20_000,
         description="Most bytes of a whole serialized tool result; Claude Desktop rejects results over 1 MiB.",
+    )
+    result_shape: ResultShapeSetting = Field(
+        default="auto",
+        description="How results are shaped: 'auto' (for the host that asks, from the name it gives; unknown hosts "
+        "get 'standard'), or one shape for every client (see README, 'Results per host').",
     )
 
     # --- image inputs ---
@@ -284,6 +291,11 @@ class Settings(BaseSettings):
         default=False,
         description="Allow listening on a non-loopback address without an auth token (not recommended).",
     )
+    cors_origins: str = Field(
+        default="",
+        description="Web origins (e.g. 'https://chat.example.com', comma-separated) whose pages may call the HTTP "
+        "endpoint from a browser (CORS); each request still needs the token or sign-in.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level (stderr).")
 
     @field_validator("provider")
@@ -344,6 +356,10 @@ class Settings(BaseSettings):
     def instance(self) -> str:
         """This instance's name in shared job records."""
         return self.instance_name or f"{socket.gethostname()}:{os.getpid()}"
+
+    def web_origins(self) -> list[str]:
+        """The origins of `cors_origins`, without trailing slashes."""
+        return [part.strip().rstrip("/") for part in self.cors_origins.split(",") if part.strip()]
 
     def extra_roots(self) -> list[Path]:
         """The folders from `allowed_dirs`, expanded and absolute."""

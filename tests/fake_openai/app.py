@@ -30,6 +30,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from tests.support.credentials import signed
 from tests.support.waiting import until
 
 from . import contract
@@ -184,6 +185,9 @@ class Switches(TypedDict, total=False):
     """Every Images API image answered as a URL on the emulator, as local servers and xAI do (default False)."""
     escape_slashes: bool
     """Images API answers written with every `/` escaped as `\\/`, valid JSON some encoders write (default False)."""
+    content_credentials: bool
+    """Images API images carry C2PA Content Credentials, as OpenAI's do, signed with the suite's own test
+    certificate (default False)."""
 
 
 SWITCHES = frozenset(Switches.__annotations__)
@@ -230,6 +234,7 @@ class EmulatorState:
             self.item_faults: list[str | None] | None = None
             self.answer_urls = False
             self.escape_slashes = False
+            self.content_credentials = False
         self.release_holds()
 
     def release_holds(self) -> None:
@@ -490,6 +495,8 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
         data = picture(
             width, height, output_format=output_format, transparent=transparent, photo=state.photo_like, seed=seed
         )
+        if state.content_credentials:
+            data = signed(data, f"image/{output_format}")
         answer["data"].append(_item(state, data, body, model, _fault(state, index)))
     if model in GPT:
         answer |= {

@@ -12,7 +12,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 from pydantic import ValidationError
@@ -25,7 +25,7 @@ from ..clock import Clock
 from ..errors import ConfigurationError
 from ..providers import endpoint_of
 from ..services import open_store
-from ..settings import ENV_PREFIX, Settings
+from ..settings import ENV_PREFIX, ResultShapeSetting, Settings
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
 from .doctor import diagnose, report
 
@@ -61,6 +61,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--shutdown-grace", "shutdown_grace", {"type": float, "metavar": "SECONDS"}),
     ("--inline", "inline", {"choices": ["preview", "full", "none"]}),
     ("--inline-budget", "inline_budget", {"type": int, "metavar": "BYTES"}),
+    ("--result-shape", "result_shape", {"choices": list(get_args(ResultShapeSetting))}),
     ("--upstream-timeout", "upstream_timeout", {"type": float, "metavar": "SECONDS"}),
     ("--max-upstream-bytes", "max_upstream_bytes", {"type": int, "metavar": "BYTES"}),
     ("--max-concurrency", "max_concurrency", {"type": int, "metavar": "N"}),
@@ -91,6 +92,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--oauth-scopes", "oauth_scopes", {"metavar": "SCOPES"}),
     ("--own-images-only", "own_images_only", {"action": "store_true"}),
     ("--allow-remote", "allow_remote", {"action": "store_true"}),
+    ("--cors-origins", "cors_origins", {"metavar": "ORIGINS"}),
     ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
 )
 

@@ -70,9 +70,11 @@ class Inlinable:
     undecodable: bool = False
     """Set when the stored bytes passed the probe's checks but their pixels do not decode: no preview then."""
 
-    def inline(self, max_bytes: int, *, full: bool = False) -> Preview | None:
+    def inline(self, max_bytes: int, *, full: bool = False, max_side: int | None = None) -> Preview | None:
+        """The image itself when it fits, else a preview; `max_side` bounds either (a host's limit)."""
         width, height = self.size
-        if self.mime_type != SVG_MIME and len(self.data) <= max_bytes:
+        within = max_side is None or max(width, height) <= max_side
+        if self.mime_type != SVG_MIME and len(self.data) <= max_bytes and within:
             if self.mime_type == "image/gif" and _frames(self.data) > 1:
                 return Preview(self.data, self.mime_type, width, height, Shown.ANIMATION)
             if full or max(width, height) <= PREVIEW_MAX_SIDE:
@@ -82,7 +84,8 @@ class Inlinable:
                 self._decoded = decode_for_preview(self.data)
             except (OSError, ValueError):
                 self.undecodable = True
-        return None if self._decoded is None else fit_preview(self._decoded, max_bytes)
+        side = PREVIEW_MAX_SIDE if max_side is None else min(max_side, PREVIEW_MAX_SIDE)
+        return None if self._decoded is None else fit_preview(self._decoded, max_bytes, side)
 
 
 @dataclass(frozen=True)

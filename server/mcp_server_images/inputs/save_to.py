@@ -127,7 +127,8 @@ def write_copies(
         image_format = FORMAT_BY_EXTENSION[destination.suffix.lower()]
         payload = convert_to(data, record.mime_type, image_format)
         if payload is not data:
-            notes.append(f"{destination.name} was converted from {record.mime_type} to {image_format}.")
+            derived = " (a derived copy: the Content Credentials stay in the stored original)" if signed(record) else ""
+            notes.append(f"{destination.name} was converted from {record.mime_type} to {image_format}{derived}.")
         replace = plan.overwrite or plan.folder is not None
         if DIR_FD_WRITES:
             with checked_folder(destination.parent, plan.roots, plan.store_root) as folder:
@@ -139,6 +140,11 @@ def write_copies(
             write_atomic(destination, payload)
         written.append(destination)
     return written, notes
+
+
+def signed(record: ImageRecord) -> bool:
+    """Whether the stored image carries Content Credentials, which a converted copy loses."""
+    return bool((record.credentials or {}).get("found"))
 
 
 @contextmanager

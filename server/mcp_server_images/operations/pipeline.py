@@ -44,6 +44,7 @@ from ..errors import ImageServerError
 from ..imaging.info import NotAnImageError
 from ..imaging.previews import Decoded, decode_ahead, decode_for_preview, likely_previewed, probe_keeping_pixels
 from ..imaging.probe import probe
+from ..imaging.provenance import read_credentials
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Operation, Store
 from .cost import BilledPart, Cost, price
@@ -335,7 +336,10 @@ async def _store_one(store: Store, data: bytes, meta: NewImage) -> tuple[ImageRe
             info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, data)
             if pixels is None and not ahead and likely_previewed(len(data), (info.width, info.height)):
                 group.start_soon(_decode_into, decoded, data)
-            stored = await anyio.to_thread.run_sync(store.save, data, info, meta)
+            credentials = await anyio.to_thread.run_sync(read_credentials, data, info.mime_type)
+            stored = await anyio.to_thread.run_sync(
+                store.save, data, info, replace(meta, credentials=credentials.public())
+            )
         except Exception as exc:
             failed.append(exc)  # raised below as itself (a refusal, a full disk): a task group would wrap it
     if failed:

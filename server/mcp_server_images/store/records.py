@@ -64,6 +64,9 @@ class NewImage:
     """The Responses API answer that made it: an edit of this image continues that conversation."""
     usage_parts: list[dict[str, Any]] = field(default_factory=list)
     """Usage per model ({"model", "usage"}) when several models worked on it (Responses: mainline and image)."""
+    credentials: dict[str, Any] | None = None
+    """The Content Credentials (C2PA) found in the image's bytes when it was stored (imaging/provenance.py's
+    `Credentials`); None in sidecars written before they were looked for."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -23,6 +23,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ...errors import ConfigurationError
 from ...services import Services
 from ...settings import Settings
+from .events import RETRY_MILLISECONDS, RecentEvents
+from .web_access import open_to_origins
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +51,9 @@ def loopback_address(host: str) -> str | None:
     return f"[{ip}]" if isinstance(ip, ipaddress.IPv6Address) else str(ip)
 
 
-def rebinding_protection(host: str, local_name: str) -> TransportSecuritySettings:
-    """Host/Origin checks for a loopback bind: only the usual loopback names and the bound address pass.
+def rebinding_protection(host: str, local_name: str, web_origins: list[str]) -> TransportSecuritySettings:
+    """Host/Origin checks for a loopback bind: only the usual loopback names and the bound address pass, and the
+    pages of the web origins the operator allowed (`cors_origins`).
 
     The bound address counts in its usual form (`[::1]`) and as it was typed (`[0:0:0:0:0:0:0:1]`).
     """
@@ -59,7 +62,7 @@ def rebinding_protection(host: str, local_name: str) -> TransportSecuritySetting
     return TransportSecuritySettings(
         enable_dns_rebinding_protection=True,
         allowed_hosts=[f"{name}:*" for name in names],
-        allowed_origins=[f"http://{name}:*" for name in names],
+        allowed_origins=[f"http://{name}:*" for name in names] + web_origins,
     )
 
 
@@ -85,7 +88,10 @@ class BearerTokenMiddleware:
 
 
 def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
-    """The ASGI app serving MCP at `settings.path` and the health check at /healthz."""
+    """The ASGI app serving MCP at `settings.path` and the health check at /healthz, to the web origins allowed.
+
+    Outside stateless mode every SSE stream opens with a priming event and a `retry` interval, and its events are
+    kept a while, so a client whose connection dropped resumes the stream (`Last-Event-ID`)."""
     token = settings.auth_token.get_secret_value() if settings.auth_token else None
     local_name = loopback_address(settings.host)
     signed_in = token is not None or settings.oauth_issuer is not None  # OAuth: the SDK checks every MCP request
@@ -98,7 +104,7 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
 
     # Host names clients will use are unknown off loopback; the bearer token is what stops rebinding there.
     security = (
-        rebinding_protection(settings.host, local_name)
+        rebinding_protection(settings.host, local_name, settings.web_origins())
         if local_name is not None
         else TransportSecuritySettings(enable_dns_rebinding_protection=False)
     )
@@ -107,8 +113,11 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
         host=settings.host,
         transport_security=security,
         stateless_http=settings.stateless_http,
+        event_store=None if settings.stateless_http else RecentEvents(),
+        retry_interval=RETRY_MILLISECONDS,
     )
-    return BearerTokenMiddleware(app, token) if token else app
+    signed = BearerTokenMiddleware(app, token) if token else app
+    return open_to_origins(signed, settings.web_origins())
 
 
 async def health(_: Request) -> Response:

@@ -68,8 +68,17 @@ from .params import (
     VisionModel,
     WaitSeconds,
 )
-from .render import analysis_result, error_result, listing_result
-from .results import ImageDetails, ImageList, ImagesResult, ModelListResult, details
+from .render import analysis_result, credentials_text, error_result, listing_result
+from .results import (
+    AnalysisResult,
+    ImageDetails,
+    ImageList,
+    ImagesResult,
+    ModelListResult,
+    UsageReport,
+    details,
+)
+from .shapes import host_shape
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
@@ -177,7 +186,7 @@ async def analyze_image(
     detail: Detail = "auto",
     max_tokens: MaxTokens = None,
     response_schema: ResponseSchema = None,
-) -> CallToolResult:
+) -> Annotated[CallToolResult, AnalysisResult]:
     """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
     request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, await client_roots(ctx))
     try:
@@ -194,12 +203,13 @@ async def list_images(
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     user = listing_user(services.settings, ctx.request_context.request)
+    shape = host_shape(ctx, services.settings.result_shape)
 
     def render() -> CallToolResult:
         listing = list_stored(store, limit, query, cursor, user)
-        files = [store.read(record) for record in listing.images] if previews else None
+        files = [store.read(record) for record in listing.images] if previews and shape.image_blocks else None
         urls = [image_url(services, record) for record in listing.images]
-        return listing_result(listing, files, budget, urls)
+        return listing_result(listing, files, budget, urls, shape)
 
     try:
         return await anyio.to_thread.run_sync(render)
@@ -222,7 +232,7 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
     deadline = services.settings.response_deadline
     wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
     if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
-        return await render_job(services, job)
+        return await render_job(services, job, host_shape(ctx, services.settings.result_shape))
     if isinstance(job, StoredJob):
         return await wait_for_stored(ctx, job, wait)
     return await wait_for_job(ctx, job, wait)
@@ -235,7 +245,7 @@ async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
     return model_list_result(await served_models(services_of(ctx).models))
 
 
-async def usage_report(ctx: Ctx) -> CallToolResult:
+async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
     user = caller(ctx)
     try:
@@ -255,18 +265,17 @@ async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResul
         except ImageServerError:
             return None  # a path or URL the image was made from: not in the store
 
-    def look_up() -> ImageDetails:
+    def look_up() -> tuple[ImageDetails, str | None]:
         record = store.get(image.removeprefix(f"{URI_SCHEME}://"))
-        return details(record, [source for ref in record.source_images if (source := stored(ref)) is not None])
+        sources = [source for ref in record.source_images if (source := stored(ref)) is not None]
+        return details(record, sources), credentials_text(record)
 
     try:
-        found = await anyio.to_thread.run_sync(look_up)
+        found, credentials = await anyio.to_thread.run_sync(look_up)
     except ImageServerError as exc:
         return error_result(str(exc))
-    return CallToolResult(
-        content=[TextContent(type="text", text=f"Image {found.id}: {found.width}x{found.height}.")],
-        structured_content=found.model_dump(),
-    )
+    text = " ".join([f"Image {found.id}: {found.width}x{found.height}.", *([credentials] if credentials else [])])
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=found.model_dump())
 
 
 AppBinding = Literal["view", "app_only"]

@@ -20,7 +20,8 @@ from ...store import Operation
 from ..client_log import client_log
 from ..context import Ctx, services_of
 from ..serving.links import image_url
-from .render import error_result, images_result, job_status_result
+from .render import Showing, error_result, images_result, job_status_result
+from .shapes import STANDARD, Shape, host_shape
 
 POLL_INTERVAL = 1.0
 """Seconds between reads of a job that another instance runs."""
@@ -56,7 +57,7 @@ async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
     finally:
         job.listeners.remove(forward)
     await client_log(ctx, *_summary(job))
-    return await render_job(services, job)
+    return await render_job(services, job, host_shape(ctx, services.settings.result_shape))
 
 
 async def wait_for_stored(ctx: Ctx, job: StoredJob, wait: float) -> CallToolResult:
@@ -72,7 +73,7 @@ async def wait_for_stored(ctx: Ctx, job: StoredJob, wait: float) -> CallToolResu
             current = await anyio.to_thread.run_sync(
                 find_job, services.jobs, services.store, job.id, services.clock.timestamp()
             )
-    return await render_job(services, current)
+    return await render_job(services, current, host_shape(ctx, services.settings.result_shape))
 
 
 def _summary(job: Job) -> tuple[LoggingLevel, str]:
@@ -88,30 +89,33 @@ def _summary(job: Job) -> tuple[LoggingLevel, str]:
     return "info", f"{job.operation.value}: stored {len(job.outcome.images)} image(s) with {job.outcome.model}: {ids}"
 
 
-async def render_job(services: Services, job: Job | StoredJob) -> CallToolResult:
+async def render_job(services: Services, job: Job | StoredJob, shape: Shape = STANDARD) -> CallToolResult:
     if isinstance(job, StoredJob):
-        return await render_stored(services, job)
+        return await render_stored(services, job, shape)
     if job.status == "failed":
         return error_result(job.error or "The call failed.")
     if job.status == "running" or job.outcome is None:
         partial, note, elapsed = job.latest_partial, job.partial_note, job.elapsed
         budget = services.settings.inline_budget
-        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, elapsed, partial, note, budget))
-    return await render_outcome(services, job.outcome, job.operation)
+        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, elapsed, partial, note, budget, shape))
+    return await render_outcome(services, job.outcome, job.operation, shape)
 
 
-async def render_stored(services: Services, job: StoredJob) -> CallToolResult:
+async def render_stored(services: Services, job: StoredJob, shape: Shape = STANDARD) -> CallToolResult:
     if job.status == "failed":
         return error_result(job.error or "The call failed.")
     if job.outcome is None:
         budget = services.settings.inline_budget
-        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, job.elapsed, None, "", budget))
-    return await render_outcome(services, job.outcome, job.operation)
+        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, job.elapsed, None, "", budget, shape))
+    return await render_outcome(services, job.outcome, job.operation, shape)
 
 
-async def render_outcome(services: Services, outcome: ImagesOutcome, operation: Operation) -> CallToolResult:
-    """Render the images within the inline budget, off the event loop: the ones just received from memory (taken
-    from the outcome, so a later rendering reads the store), earlier ones from the store."""
+async def render_outcome(
+    services: Services, outcome: ImagesOutcome, operation: Operation, shape: Shape = STANDARD
+) -> CallToolResult:
+    """Render the images within the inline budget as `shape` says the host can use them, off the event loop: the
+    ones just received from memory (taken from the outcome, so a later rendering reads the store), earlier ones
+    from the store."""
     settings = services.settings
 
     def render() -> CallToolResult:
@@ -124,8 +128,7 @@ async def render_outcome(services: Services, outcome: ImagesOutcome, operation: 
         return images_result(
             outcome,
             operation=operation,
-            mode=settings.inline,
-            budget=settings.inline_budget,
+            showing=Showing(settings.inline, settings.inline_budget, shape),
             files=files,
             urls=urls,
             pixels=pixels,

@@ -11,17 +11,22 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import pybase64
 from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, TextContent
 
+from ...imaging.convert import FORMAT_BY_EXTENSION
+from ...imaging.info import MIME_BY_FORMAT
 from ...imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
+from ...imaging.provenance import Credentials
 from ...operations.analyze import Analysis
 from ...operations.listing import Listing
 from ...operations.requests import ImagesOutcome
 from ...store import ImageRecord, Operation
 from .results import entry, listed
+from .shapes import STANDARD, Shape
 
 InlineMode = Literal["preview", "full", "none"]
 
@@ -69,15 +74,16 @@ def image_block(data: bytes, mime_type: str) -> ImageContent:
 
 
 def job_status_result(
-    job_id: str, elapsed: float, partial: bytes | None, partial_note: str, budget: int
+    job_id: str, elapsed: float, partial: bytes | None, partial_note: str, budget: int, shape: Shape = STANDARD
 ) -> CallToolResult:
-    """A job that has not finished: its id, how long it has run, the latest partial preview, and what to do."""
+    """A job that has not finished: its id, how long it has run, the latest partial preview (where the host shows
+    images), and what to do."""
     text = (
         f"The image API is still working after {elapsed:.0f} s; job {job_id} keeps running and its images will "
         f'be stored when they are ready. Call get_job with job_id "{job_id}" to wait for the result.'
     )
     structured = {"job_id": job_id, "status": "running", "elapsed_seconds": round(elapsed, 1)}
-    if partial is None:
+    if partial is None or not shape.image_blocks:
         return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
     shown = f"{text} Shown below: the latest partial image ({partial_note})."
 
@@ -88,21 +94,30 @@ def job_status_result(
             content.append(image_block(preview.data, preview.mime_type))
         return CallToolResult(content=content, structured_content=structured)
 
-    return fit_in_budget(budget, 1, build)
+    return fit_in_budget(shape.budget(budget), 1, build)
+
+
+@dataclass(frozen=True)
+class Showing:
+    """How a result shows its images: the configured inline mode and budget, and the host's shape."""
+
+    mode: InlineMode
+    budget: int
+    shape: Shape = STANDARD
 
 
 def images_result(
     outcome: ImagesOutcome,
     *,
     operation: Operation,
-    mode: InlineMode,
-    budget: int,
+    showing: Showing,
     files: list[bytes],
     urls: Sequence[str | None] = (),
     pixels: Sequence[Decoded | None] = (),
 ) -> CallToolResult:
-    """Render stored images (their bytes in `files`, their links in `urls`, same order) within `budget` bytes of
-    serialized JSON."""
+    """Render stored images (their bytes in `files`, their links in `urls`, same order) within the budget of
+    serialized JSON, as the host's shape says it can use them."""
+    mode, shape = showing.mode, showing.shape
     links = list(urls) or [None] * len(outcome.images)
     structured: dict[str, Any] = {
         "images": [entry(record, url).public() for record, url in zip(outcome.images, links, strict=True)],
@@ -111,28 +126,36 @@ def images_result(
     }
     if outcome.saved:
         structured["saved_to"] = [str(path) for path in outcome.saved]
+        structured["saved_copies"] = saved_copies(outcome.images, outcome.saved)
     if outcome.method is not None:
         structured["method"] = outcome.method
     if outcome.cost is not None:
         structured["cost"] = outcome.cost.public()
     if outcome.usage_parts:
         structured["usage_parts"] = [part._asdict() for part in outcome.usage_parts]
-    summary = _Summary(outcome, operation.verb, mode)
+    summary = _Summary(outcome, operation.verb, mode, shape, links)
     decoded = list(pixels) or [None] * len(files)
     sources = [
         Inlinable(data, record.mime_type, (record.width, record.height), kept)
         for record, data, kept in zip(outcome.images, files, decoded, strict=True)
     ]
+    sides: list[int | None] = []
+    """The longest side each image may be shown at, from what the text leaves of the host's token limit."""
 
     def build(max_bytes: int | None) -> CallToolResult:
-        inlines = [source.inline(max_bytes, full=mode == "full") if max_bytes else None for source in sources]
+        inlines = [
+            source.inline(max_bytes, full=mode == "full", max_side=side) if max_bytes else None
+            for source, side in zip(sources, sides or [None] * len(sources), strict=True)
+        ]
         undecodable = {record.id for record, source in zip(outcome.images, sources, strict=True) if source.undecodable}
         text = summary.text(inlines, pending=max_bytes is None, undecodable=undecodable)
         return _result(outcome, text, inlines, structured)
 
-    if mode == "none" or not outcome.images:
+    if mode == "none" or not shape.image_blocks or not outcome.images:
         return build(0)
-    return fit_in_budget(budget, len(outcome.images), build)
+    text_bytes = _serialized_size(build(None)) + ENVELOPE_SLACK + IMAGE_BLOCK_OVERHEAD * len(sources)
+    sides[:] = shape.preview_sides([source.size for source in sources], text_bytes)
+    return fit_in_budget(shape.budget(showing.budget), len(outcome.images), build)
 
 
 def _result(
@@ -153,6 +176,8 @@ class _Summary:
     outcome: ImagesOutcome
     verb: str
     mode: InlineMode
+    shape: Shape = STANDARD
+    links: Sequence[str | None] = ()
 
     def text(self, inlines: list[Preview | None], *, pending: bool, undecodable: set[str]) -> str:
         outcome = self.outcome
@@ -166,6 +191,10 @@ class _Summary:
             )
             shown = "" if record.id not in undecodable else UNDECODABLE
             lines.append("   " + (shown or self._shown(inline, record, pending=pending)))
+            opened = self.shape.open_line(record, self.links[number - 1] if self.links else None)
+            if opened is not None:
+                lines.append(opened)
+            lines.extend(_credentials_lines(record, inline, pending=pending))
             if record.revised_prompt:
                 lines.append(f"   Revised prompt: {record.revised_prompt}")
         if outcome.saved:
@@ -177,10 +206,15 @@ class _Summary:
         if outcome.cost is not None:
             lines.append(outcome.cost.text())
         lines.extend(f"Note: {note}" for note in outcome.notes)
+        link_note = self.shape.link_note(self.links or [None] * count) if count else None
+        if link_note is not None:
+            lines.append(f"Note: {link_note}")
         lines.append("Refer to an image by its id (or path) in later calls; the files stay on disk.")
         return "\n".join(lines)
 
     def _shown(self, inline: Preview | None, record: ImageRecord, *, pending: bool) -> str:
+        if not self.shape.image_blocks:
+            return self.shape.not_shown()
         if pending:
             # Same length class as the final wording, so the skeleton measures close to the real result.
             return f"Shown below as a preview of {record.width}x{record.height} pixels; the full image is in the file."
@@ -197,6 +231,39 @@ class _Summary:
             f"Shown below as {inline.shows} ({inline.width}x{inline.height} {kind}); "
             f"the full-resolution image is the file above."
         )
+
+
+def _signer(record: ImageRecord) -> str:
+    credentials = Credentials.from_sidecar(record.credentials or {})
+    if not credentials.checked:
+        return f"{record.id} (not checked)"
+    verdict = "" if credentials.valid else ", INVALID"
+    return f"{record.id} (issued by {credentials.issuer or 'an unnamed signer'}{verdict})"
+
+
+def credentials_text(record: ImageRecord) -> str | None:
+    """The line about an image's Content Credentials, when it carries any."""
+    found = record.credentials
+    return Credentials.from_sidecar(found).text() if found and found.get("found") else None
+
+
+def _credentials_lines(record: ImageRecord, inline: Preview | None, *, pending: bool) -> list[str]:
+    """What the image's Content Credentials say, and that a preview shown of it is derived and carries none."""
+    said = credentials_text(record)
+    if said is None:
+        return []
+    lines = ["   " + said]
+    if not pending and inline is not None and inline.shows is not Shown.ORIGINAL:
+        lines.append("   The image shown is a derived preview without them; the stored file keeps them.")
+    return lines
+
+
+def saved_copies(records: Sequence[ImageRecord], saved: Sequence[Path]) -> list[dict[str, Any]]:
+    """The save_to copies, each marked derived when it was converted to another format than the stored image."""
+    return [
+        {"path": str(path), "derived": MIME_BY_FORMAT[FORMAT_BY_EXTENSION[path.suffix.lower()]] != record.mime_type}
+        for record, path in zip(records, saved, strict=False)
+    ]
 
 
 def _link(record: ImageRecord) -> ResourceLink:
@@ -242,9 +309,14 @@ def analysis_result(analysis: Analysis) -> CallToolResult:
 
 
 def listing_result(
-    listing: Listing, files: list[bytes] | None, budget: int, urls: Sequence[str | None] = ()
+    listing: Listing,
+    files: list[bytes] | None,
+    budget: int,
+    urls: Sequence[str | None] = (),
+    shape: Shape = STANDARD,
 ) -> CallToolResult:
-    """The store's images as structured entries and a compact table; thumbnails when `files` are given."""
+    """The store's images as structured entries and a compact table; thumbnails when `files` are given and the
+    host shows images."""
     records = listing.images
     links = list(urls) or [None] * len(records)
     structured = {
@@ -265,9 +337,9 @@ def listing_result(
                 content.append(image_block(thumbnail.data, thumbnail.mime_type))
         return CallToolResult(content=content, structured_content=structured)
 
-    if files is None or not records:
+    if files is None or not shape.image_blocks or not records:
         return build(0)
-    return fit_in_budget(budget, len(records), build)
+    return fit_in_budget(shape.budget(budget), len(records), build)
 
 
 def _table(listing: Listing) -> str:
@@ -285,6 +357,9 @@ def _table(listing: Listing) -> str:
         prompt = prompt if len(prompt) <= 60 else prompt[:57] + "..."
         created = r.created[:16].replace("T", " ")
         lines.append(f"{r.id} | {created} | {r.width}x{r.height} | {r.model or '-'} | {prompt}")
+    signed = [r for r in records if (r.credentials or {}).get("found")]
+    if signed:
+        lines.append("With Content Credentials (C2PA): " + "; ".join(_signer(r) for r in signed) + ".")
     if listing.next_cursor is not None:
         more = listing.total - last
         lines.append(f"{more} more: call list_images again with cursor {listing.next_cursor!r} for the next page.")

@@ -9,6 +9,30 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...store import ImageRecord
 
 
+class CredentialsInfo(BaseModel):
+    """The Content Credentials (C2PA) found in a stored image."""
+
+    found: bool
+    checked: bool = Field(description="False: present, but not read (the server lacks its provenance extra).")
+    valid: bool | None = Field(default=None, description="Signature and the hash of the image's bytes verify.")
+    trusted: bool | None = Field(default=None, description="The signer chains to the C2PA trust list.")
+    issuer: str | None = Field(default=None, description="Who signed them, e.g. OpenAI.")
+    generator: str | None = None
+    signed_at: str | None = None
+    ai_generated: bool | None = Field(default=None, description="They say a model made the image.")
+    problems: list[str] = Field(default_factory=list, description="Failed checks, as C2PA names them.")
+
+
+class Provenance(BaseModel):
+    original: bool = Field(
+        description="The stored file is the provider's bytes, unchanged; previews and converted copies are derived "
+        "images without the credentials."
+    )
+    credentials: CredentialsInfo | None = Field(
+        description="Null for images stored before credentials were looked for."
+    )
+
+
 class ImageEntry(BaseModel):
     id: str
     uri: str
@@ -23,6 +47,7 @@ class ImageEntry(BaseModel):
         description="A link to the full image that a client can fetch (time-limited with object storage); present "
         "only when the server has one.",
     )
+    provenance: Provenance | None = Field(default=None, description="Where the stored bytes come from.")
 
     def public(self) -> dict[str, Any]:
         """As structuredContent: `url` only when there is one, so a server without links keeps the old keys."""
@@ -52,6 +77,13 @@ class UsagePartEntry(BaseModel):
     usage: dict[str, Any]
 
 
+class SavedCopy(BaseModel):
+    path: str
+    derived: bool = Field(
+        description="Converted to another format: a derived image, without the original's Content Credentials."
+    )
+
+
 class ImagesResult(BaseModel):
     """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
@@ -74,6 +106,9 @@ class ImagesResult(BaseModel):
     model: str | None = None
     usage: dict[str, Any] | None = None
     saved_to: list[str] | None = Field(default=None, description="Where save_to copies were written, if asked.")
+    saved_copies: list[SavedCopy] | None = Field(
+        default=None, description="The save_to copies, each saying whether it was converted (a derived image)."
+    )
     method: Literal["variations", "edits"] | None = Field(
         default=None, description="Variations only: dall-e-2's native endpoint, or emulated through edits."
     )
@@ -115,7 +150,13 @@ def entry(record: ImageRecord, url: str | None = None) -> ImageEntry:
         bytes=record.bytes,
         revised_prompt=record.revised_prompt,
         url=url,
+        provenance=provenance(record),
     )
+
+
+def provenance(record: ImageRecord) -> Provenance:
+    found = record.credentials
+    return Provenance(original=True, credentials=None if found is None else CredentialsInfo(**found))
 
 
 def listed(record: ImageRecord, url: str | None = None) -> ListedImage:
@@ -183,3 +224,47 @@ class ModelListResult(BaseModel):
     models: list[ListedModelEntry]
     provider_listed: bool = Field(description="Whether the provider's own model list was available.")
     notes: list[str]
+
+
+class AnalysisResult(BaseModel):
+    """structuredContent of analyze_image: the answer as `text`, or as `data` when a response_schema was given."""
+
+    model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["data"]}]})
+
+    model: str
+    usage: dict[str, Any] | None
+    text: str | None = Field(default=None, description="The answer in words (no response_schema given).")
+    data: Any = Field(default=None, description="The answer as JSON that matches response_schema, when one was given.")
+
+
+class SpendPeriod(BaseModel):
+    """Spend in one UTC day or month, in USD."""
+
+    period: str = Field(description="YYYY-MM-DD or YYYY-MM (UTC).")
+    spent: float
+    cap: float | None = Field(description="The budget for the period; null when none is set.")
+    remaining: float | None = Field(description="What the budget has left; null when none is set.")
+    resets: str = Field(description="When the period ends (UTC, ISO 8601).")
+
+
+class UserSpend(BaseModel):
+    name: str = Field(description="The signed-in user.")
+    today: SpendPeriod
+    month: SpendPeriod
+
+
+class UsageReport(BaseModel):
+    """structuredContent of usage_report (and the resource images://usage); keys may be added, never renamed."""
+
+    currency: Literal["USD"]
+    today: SpendPeriod
+    month: SpendPeriod
+    by_model: dict[str, float] = Field(description="This month's spend per model.")
+    by_user: dict[str, float] = Field(description="This month's spend per user.")
+    calls: int
+    images: int
+    calls_of_unknown_cost: int = Field(description="Calls without usage or a published price: not in the sums.")
+    average_per_image: float | None
+    max_cost_per_call: float | None
+    confirm_above: float | None = Field(description="Calls estimated above this ask the user first.")
+    user: UserSpend | None = Field(default=None, description="The caller's own spend, when signed in.")
