@@ -160,7 +160,9 @@ async def test_a_held_stream_pauses_after_the_partial_images_asked_for(emulator:
 
 def test_a_switch_the_emulator_lacks_is_refused(emulator: Emulator) -> None:
     """A test that sets a switch the emulator does not have (or no longer has) fails instead of testing nothing."""
-    with pytest.raises(TypeError, match=r"^The emulator has no switch stream_interval; its switches are also_serves, answer_urls, "):
+    with pytest.raises(
+        TypeError, match=r"^The emulator has no switch stream_interval; its switches are also_serves, answer_urls, "
+    ):
         emulator.set(stream_interval=0.05)  # type: ignore[call-arg]
     with pytest.raises(AttributeError):
         emulator.stream_interval = 0.05  # type: ignore[attr-defined]
