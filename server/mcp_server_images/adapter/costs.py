@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from ..errors import ImageServerError
 from ..operations.budget import Caps, DryRun, Quote, Spent, WouldSendError, next_day, next_month
 from ..operations.cost import Cost, usd
+from ..operations.learned import ModelCosts
 from ..operations.requests import Call
 from ..services import Services
 from ..store import Operation
@@ -93,7 +94,7 @@ def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
 async def _quote(services: Services, work: Work, partials: int, user: str | None) -> Quote:
     """Run the call up to where it would send its request: every check a real call makes, nothing sent or paid."""
     try:
-        await work(services.images, Call(partial_images=partials, user=user, spending=DryRun()))
+        await work(services.images, Call(partial_images=partials, user=user, spending=DryRun(services.ledger)))
     except WouldSendError as stop:
         return stop.quote
     raise ImageServerError("The call finished without reaching the image API, so it has no cost to show.")
@@ -160,8 +161,11 @@ def dry_run_result(quote: Quote) -> CallToolResult:
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=structured)
 
 
-def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> dict[str, Any]:
-    """The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left."""
+def usage_summary(
+    spent: Spent, caps: Caps, now: datetime, user: str | None, model_costs: list[ModelCosts] | None = None
+) -> dict[str, Any]:
+    """The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left,
+    and per model what an image cost on average and how far the estimates were off."""
     average = spent.month / spent.images if spent.images else None
     summary: dict[str, Any] = {
         "currency": "USD",
@@ -175,6 +179,7 @@ def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> 
         "average_per_image": None if average is None else round(average, 6),
         "max_cost_per_call": caps.per_call,
         "confirm_above": caps.confirm_above,
+        "per_model": {costs.model: _model_costs(costs) for costs in model_costs or []},
     }
     if user is not None:
         summary["user"] = {
@@ -183,6 +188,20 @@ def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> 
             "month": _period(now.strftime("%Y-%m"), spent.user_month, caps.user_monthly, next_month(now)),
         }
     return summary
+
+
+def _model_costs(costs: ModelCosts) -> dict[str, Any]:
+    """One model's calls of the month whose exact cost is known: per image on average, and the estimates' error
+    (`estimate_off` +0.25: estimates were 25% above the costs) over the calls that had an estimate."""
+    per_image, off = costs.per_image, costs.off
+    return {
+        "calls": costs.calls,
+        "images": costs.images,
+        "spent": round(costs.spent, 6),
+        "average_per_image": None if per_image is None else round(per_image, 6),
+        "calls_estimated": costs.compared,
+        "estimate_off": None if off is None else round(off, 4),
+    }
 
 
 def _period(name: str, spent: float, cap: float | None, resets: datetime) -> dict[str, Any]:
@@ -217,6 +236,7 @@ def usage_text(summary: dict[str, Any]) -> str:
         lines.append(f"{summary['calls_of_unknown_cost']} call(s) of unknown cost (no usage or no published price).")
     if summary["by_model"]:
         lines.append("By model: " + ", ".join(f"{m} {usd(a)}" for m, a in summary["by_model"].items()) + ".")
+    lines += [_model_line(model, costs) for model, costs in summary["per_model"].items()]
     if len(summary["by_user"]) > 1 or "user" in summary:
         lines.append("By user: " + ", ".join(f"{u} {usd(a)}" for u, a in summary["by_user"].items()) + ".")
     if summary["max_cost_per_call"] is not None:
@@ -226,10 +246,21 @@ def usage_text(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _model_line(model: str, costs: dict[str, Any]) -> str:
+    """One line per model: gpt-image-2: $0.125 per image on average (3 image(s)); estimates were 69% too high."""
+    line = f"{model}: {usd(costs['average_per_image'])} per image on average ({costs['images']} image(s))"
+    off = costs["estimate_off"]
+    if off is not None:
+        how = "right" if round(off * 100) == 0 else f"{abs(off):.0%} too {'high' if off > 0 else 'low'}"
+        line += f"; estimates were {how} ({costs['calls_estimated']} call(s))"
+    return line + "."
+
+
 async def usage_of(services: Services, user: str | None) -> dict[str, Any]:
     ledger = services.ledger
     spent = await anyio.to_thread.run_sync(ledger.spent, user)
-    return usage_summary(spent, ledger.caps, ledger.clock.now(), user)
+    model_costs = await anyio.to_thread.run_sync(ledger.model_costs)
+    return usage_summary(spent, ledger.caps, ledger.clock.now(), user, model_costs)
 
 
 def usage_json(summary: dict[str, Any]) -> str:

@@ -18,7 +18,7 @@ from ..operations.requests import Call, ImagesOutcome
 from ..services import Services
 from ..store import Operation
 from .client_log import client_log
-from .context import Ctx, caller, services_of, wants_progress
+from .context import Ctx, audience_of, caller, services_of, wants_progress
 from .links import image_url
 from .render import error_result, images_result, job_status_result
 
@@ -32,10 +32,13 @@ async def run_as_job(ctx: Ctx, operation: Operation, work: Work) -> CallToolResu
     services = services_of(ctx)
     partials = services.settings.partial_images if wants_progress(ctx) else 0
     user = caller(ctx)
+    audience = audience_of(ctx)
 
     def start(job: Job) -> Awaitable[ImagesOutcome]:
         spending = services.ledger.for_user(user)
-        call = Call(progress=job, job_id=job.id, partial_images=partials, user=user, spending=spending)
+        call = Call(
+            progress=job, job_id=job.id, partial_images=partials, user=user, spending=spending, audience=audience
+        )
         return work(services.images, call)
 
     job = services.jobs.start(operation, start, user=user)

@@ -27,7 +27,7 @@ from ..operations.models import list_models as served_models
 from ..operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ..operations.vary import vary
 from ..store import URI_SCHEME, ImageRecord, Operation
-from .context import Ctx, caller, client_roots, listing_user, services_of
+from .context import Ctx, audience_of, caller, client_roots, listing_user, services_of
 from .costs import produce, usage_of, usage_text
 from .jobs import Work, render_job, wait_for_job, wait_for_stored
 from .links import image_url
@@ -184,7 +184,8 @@ async def analyze_image(
     response_schema: ResponseSchema = None,
 ) -> CallToolResult:
     """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
-    request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, await client_roots(ctx))
+    roots = await client_roots(ctx)
+    request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, roots, audience_of(ctx))
     try:
         analysis = await services_of(ctx).vision.analyze(request)
     except ImageServerError as exc:

@@ -8,7 +8,8 @@ writes k+1 knows nobody wrote in between, and two processes on one store can nei
 double an entry. A reservation whose process died stays counted at its estimate (erring on the safe side).
 
 Days and months are UTC. Unknown amounts (no usage, no published price) count as nothing against a cap; a cap that
-is already used up still refuses every call.
+is already used up still refuses every call. A quote's estimate is first informed by the costs of earlier calls
+alike (learned.py), and its entry keeps that estimate beside the actual cost, so later estimates learn from it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Store
 from ..store.base import LedgerEntry
+from . import learned
 from .cost import Cost, Estimate, usd
 
 APPEND_ATTEMPTS = 200
@@ -63,6 +65,10 @@ class Quote:
 
 
 class Reservation(Protocol):
+    @property
+    def estimate(self) -> Estimate:
+        """The estimate the call was reserved at (informed by recorded costs), which its result shows."""
+
     async def settle(self, cost: Cost | None, images: int) -> None: ...
 
     async def release(self) -> None: ...
@@ -74,7 +80,10 @@ class Spending(Protocol):
     async def reserve(self, quote: Quote) -> Reservation: ...
 
 
+@dataclass(frozen=True)
 class _Nothing:
+    estimate: Estimate
+
     async def settle(self, cost: Cost | None, images: int) -> None:
         return None
 
@@ -86,7 +95,7 @@ class Unmetered:
     """No ledger: for use cases driven without a server (tests, a future CLI)."""
 
     async def reserve(self, quote: Quote) -> Reservation:
-        return _Nothing()
+        return _Nothing(quote.estimate)
 
 
 class WouldSendError(Exception):
@@ -97,8 +106,15 @@ class WouldSendError(Exception):
         self.quote = quote
 
 
+@dataclass(frozen=True)
 class DryRun:
+    """Stops where the request would be sent, with the quote as a real call would reserve it."""
+
+    ledger: Ledger | None = None
+
     async def reserve(self, quote: Quote) -> Reservation:
+        if self.ledger is not None:
+            quote = await anyio.to_thread.run_sync(self.ledger.informed, quote)
         raise WouldSendError(quote)
 
 
@@ -202,7 +218,7 @@ def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_
 
 def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None) -> str | None:
     """Why the call may not be made, or None. Unknown estimates count as nothing: only a used-up cap refuses them."""
-    amount = estimate.amount or 0.0
+    amount = estimate.reserved or 0.0
     if caps.per_call is not None and amount > caps.per_call:
         return (
             f"Refused before any request: this call is estimated at {usd(amount)} ({estimate.basis}), above the "
@@ -215,7 +231,7 @@ def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: s
             resets = limit.resets.strftime("%Y-%m-%d %H:%M UTC") if limit.resets else "never"
             env = "MCP_IMAGES_" + limit.flag.upper().replace("-", "_")
             return (
-                f"Refused before any request: this call is estimated at {usd(estimate.amount)}, and "
+                f"Refused before any request: this call is estimated at {usd(estimate.reserved)}, and "
                 f"{usd(limit.spent)} of the {limit.name} of {usd(limit.cap)} is spent, so {usd(remaining)} remains. "
                 f"It resets at {resets}. To allow more, raise --{limit.flag} ({env}), or ask for a cheaper call "
                 "(fewer or smaller images, lower quality); dry_run: true shows what a call would cost."
@@ -227,6 +243,7 @@ def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: s
 class LedgerReservation:
     ledger: Ledger
     entry: LedgerEntry
+    estimate: Estimate
     done: bool = False
     reserved: bool = True
     """False when no cap was in force: nothing was written before the call, so a failure writes nothing either."""
@@ -265,6 +282,19 @@ class Ledger:
         now = self.clock.now()
         return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user)
 
+    def model_costs(self) -> list[learned.ModelCosts]:
+        """This month's exact costs per image by model, and how far their estimates were off."""
+        return learned.model_costs(self.store.ledger(self.clock.now().strftime("%Y-%m")).values())
+
+    def informed(self, quote: Quote) -> Quote:
+        """The quote with its estimate taken from the recorded costs of calls alike, when there are enough (this
+        month's and last month's)."""
+        now = self.clock.now()
+        last_month = (datetime(now.year, now.month, 1, tzinfo=UTC) - timedelta(days=1)).strftime("%Y-%m")
+        history = [*self.store.ledger(last_month).values(), *self.store.ledger(now.strftime("%Y-%m")).values()]
+        alike = learned.Alike.of(quote.model, quote.operation, quote.parameters)
+        return replace(quote, estimate=learned.informed(quote.estimate, history, alike, quote.parameters.get("n", 1)))
+
     def append(self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None) -> None:
         """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
         month = entry.time[:7]
@@ -302,22 +332,35 @@ class _Metered:
     user: str | None
 
     async def reserve(self, quote: Quote) -> Reservation:
+        quote = await anyio.to_thread.run_sync(self.ledger.informed, quote)
         now = self.ledger.clock.now()
+        estimate = quote.estimate
         entry = LedgerEntry(
             id=secrets.token_hex(8),
             kind="reserve",
             time=now.isoformat(timespec="microseconds"),
-            amount=quote.estimate.amount,
+            amount=estimate.reserved,
             model=quote.model,
             user=self.user,
+            estimate=estimate.amount,
+            operation=quote.operation,
+            quality=_asked(quote, "quality"),
+            size=_asked(quote, "size"),
+            output_format=_asked(quote, "output_format"),
         )
         caps = self.ledger.caps
         if not caps.capped:
             # Nothing to check against: the call is only recorded once it is settled (one write, not two).
-            return LedgerReservation(self.ledger, entry, reserved=False)
+            return LedgerReservation(self.ledger, entry, estimate, reserved=False)
 
         def check(spent: Spent) -> str | None:
-            return refusal(caps, quote.estimate, spent, now, self.user)
+            return refusal(caps, estimate, spent, now, self.user)
 
         await anyio.to_thread.run_sync(self.ledger.append, entry, check)
-        return LedgerReservation(self.ledger, entry)
+        return LedgerReservation(self.ledger, entry, estimate)
+
+
+def _asked(quote: Quote, name: str) -> str | None:
+    """A parameter the call gave, as a ledger entry keeps it so that calls alike can be found (learned.Alike)."""
+    value = quote.parameters.get(name)
+    return None if value is None else str(value)

@@ -39,7 +39,7 @@ from ..inputs import ImageResolver
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Store
 from .budget import Quote
-from .cost import BilledPart, Estimate, price
+from .cost import BilledPart, price
 from .models import Chosen, Models, explain_refusal
 from .requests import Call, FreshImage, ImagesOutcome, SaveRequest
 
@@ -162,7 +162,8 @@ async def send_keeping_partial(
 
 async def pay(call: Call, quote: Quote, run: Callable[[], Awaitable[ImagesOutcome]]) -> ImagesOutcome:
     """Reserve the quote against the budgets (or stop a dry run), run the requests, then settle with the actual
-    cost; when they fail, the reservation is released, since a failed request returns no usage to bill."""
+    cost; when they fail, the reservation is released, since a failed request returns no usage to bill. The
+    result shows the estimate the call was reserved at (informed by recorded costs)."""
     reservation = await call.spending.reserve(quote)
     try:
         outcome = await run()
@@ -170,18 +171,14 @@ async def pay(call: Call, quote: Quote, run: Callable[[], Awaitable[ImagesOutcom
         with anyio.CancelScope(shield=True):
             await reservation.release()
         raise
+    if outcome.cost is not None:
+        outcome = replace(outcome, cost=replace(outcome.cost, estimate=reservation.estimate))
     with anyio.CancelScope(shield=True):
         await reservation.settle(outcome.cost, len(outcome.images))
     return outcome
 
 
-async def finish(
-    deps: ImageDeps,
-    delivered: list[Delivered],
-    notes: list[str],
-    plan: SavePlan | None,
-    estimate: Estimate | None = None,
-) -> ImagesOutcome:
+async def finish(deps: ImageDeps, delivered: list[Delivered], notes: list[str], plan: SavePlan | None) -> ImagesOutcome:
     """Check what was kept, price it, then write the save_to copies; a failed copy never loses a stored image."""
     records, notes = kept_images(delivered, notes)
     skipped = sum(one.skipped_partials for one in delivered)
@@ -200,7 +197,7 @@ async def finish(
             notes = [*notes, f"save_to failed, the images are still in the store: {exc}"]
     fresh = {key: image for one in delivered for key, image in one.fresh.items()}
     billed = [part for one in delivered for part in one.billed]
-    cost = replace(price(billed, deps.models.catalog.lookup), estimate=estimate)
+    cost = price(billed, deps.models.catalog.lookup)
     parts = [part for one in delivered for part in one.usage_parts]
     return ImagesOutcome(records, model, usage, notes, saved=saved, usage_parts=parts, fresh=fresh, cost=cost)
 

@@ -37,7 +37,7 @@ DALL_E_2 = "dall-e-2"
 
 async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutcome:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
+    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
     road = route(deps, chosen, request.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
@@ -78,7 +78,7 @@ async def edit(deps: ImageDeps, request: EditRequest, call: Call) -> ImagesOutco
         await call.progress.step(road.sent_to(chosen.wire))
         send = partial(_send, deps, road, chosen, meta=meta, call=call)
         delivered, sent = await fan_out(deps, chosen, road.api, send, upstream, ImageEndpoint.EDITS)
-        return await finish(deps, delivered, notes + sent, plan, quote.estimate)
+        return await finish(deps, delivered, notes + sent, plan)
 
     return await pay(call, quote, run)
 

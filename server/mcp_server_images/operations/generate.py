@@ -26,7 +26,7 @@ from .routing import route
 
 async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> ImagesOutcome:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
+    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS, call.audience)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
     road = route(deps, chosen, request.api)
     plan = plan_copies(deps, request.save, options, request.client_roots)
@@ -49,6 +49,6 @@ async def generate(deps: ImageDeps, request: GenerateRequest, call: Call) -> Ima
         await call.progress.step(road.sent_to(wire_model))
         send = partial(deliver, deps, road.backend.generate, meta=meta, call=call)
         delivered, notes = await fan_out(deps, chosen, road.api, send, upstream, ImageEndpoint.GENERATIONS)
-        return await finish(deps, delivered, [*chosen.notes, *notes], plan, quote.estimate)
+        return await finish(deps, delivered, [*chosen.notes, *notes], plan)
 
     return await pay(call, quote, run)

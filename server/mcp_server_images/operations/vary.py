@@ -129,7 +129,7 @@ async def _native(deps: ImageDeps, chosen: Chosen, request: VariationRequest, ca
     async def run() -> ImagesOutcome:
         await call.progress.step(f"request sent to {chosen.wire}")
         delivered = await deliver(deps, deps.images.vary, upstream, meta, call)
-        outcome = await finish(deps, [delivered], [*chosen.notes, *notes], save_plan, quote.estimate)
+        outcome = await finish(deps, [delivered], [*chosen.notes, *notes], save_plan)
         return replace(outcome, method="variations")
 
     return await pay(call, quote, run)

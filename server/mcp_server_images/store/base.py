@@ -79,6 +79,14 @@ class LedgerEntry:
     user: str | None = None
     images: int = 0
     exact: bool = False
+    estimate: float | None = None
+    """USD the call was estimated at before it was made (entries written before estimates were kept have none)."""
+    operation: str | None = None
+    """generate, edit or variation."""
+    quality: str | None = None
+    size: str | None = None
+    output_format: str | None = None
+    """What the call asked for (None: left to the model): calls alike in model and these learn from each other."""
 
 
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")
