@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 from mcp import Client
 
+from mcp_server_images.catalog.feed import PROJECT_FEED_URL, FeedConfig
+from mcp_server_images.settings import Settings
 from tests.fake_openai import Emulator
 from tests.support.clock import FROZEN_AT, FrozenClock
 from tests.support.feed import FeedServer, SigningKey, feed_document
@@ -243,4 +245,16 @@ async def test_the_project_feed_is_off_until_a_key_ships_and_the_age_is_told(mak
     assert (catalog["serial"], catalog["published"], catalog["age_days"]) == (SHIPPED_SERIAL, "2026-12-07", 20)
     assert "Catalog: serial 2026120700, shipped with the package, facts as of 2026-12-07 (20 days old); " in (
         text_of(result)
+    )
+
+
+def test_once_a_key_ships_the_project_feed_is_the_default(signing_key: SigningKey) -> None:
+    """Until then (no key ships) it is off; a team's URL needs a key of its own or a shipped one."""
+    shipped = (signing_key.public,)
+
+    assert FeedConfig.of(Settings(), shipped).url == PROJECT_FEED_URL
+    assert FeedConfig.of(Settings(catalog_url="off"), shipped).url is None
+    assert FeedConfig.of(Settings()).url is None
+    assert FeedConfig.of(Settings(catalog_url="https://catalog.example/models.toml"), shipped).url == (
+        "https://catalog.example/models.toml"
     )
