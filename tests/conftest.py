@@ -21,6 +21,7 @@ from mcp import Client
 from mcp_server_images.settings import Settings
 from tests.fake_openai import Emulator, contract, running_emulator
 from tests.support.clock import FrozenClock
+from tests.support.feed import FeedServer, SigningKey
 from tests.support.outside import NodeTools, installed_node_tools
 from tests.support.s3 import S3Server, running_seaweedfs
 from tests.support.servers import Mode, Opener, SettingsFactory, Transport, open_client, server_env, session_over
@@ -46,6 +47,7 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
         if name.startswith(("MCP_IMAGES_", "OPENAI_", "DEDALUS_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # the catalog feed's cache goes under the test's home
 
 
 @pytest.fixture
@@ -120,6 +122,19 @@ def client_over(make_settings: SettingsFactory, emulator: Emulator, output_dir: 
         return session_over(transport, mode, make_settings(**settings), env)
 
     return open_session
+
+
+@pytest.fixture
+def feed() -> Iterator[FeedServer]:
+    """A catalog feed on a loopback port, serving what the test publishes (see tests/support/feed.py)."""
+    with FeedServer().running() as server:
+        yield server
+
+
+@pytest.fixture
+def signing_key() -> SigningKey:
+    """A key pair the test makes; its public half is what MCP_IMAGES_CATALOG_KEYS trusts."""
+    return SigningKey()
 
 
 @pytest.fixture

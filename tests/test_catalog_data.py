@@ -1,4 +1,4 @@
-"""The catalog as data: the shipped models.toml says what November 2026 is, and a user file can change it."""
+"""The catalog as data: the shipped models.toml says what December 2026 is, and a user file can change it."""
 
 from __future__ import annotations
 
@@ -32,10 +32,24 @@ IMAGE_MODELS = [
     "gpt-image-1",
     "dall-e-3",
     "dall-e-2",
+    "gemini-nano-banana-2.1",
+    "gemini-3-pro-image",
+    "gemini-3.1-flash-lite-image",
     "gemini-3.1-flash-image",
     "gemini-2.5-flash-image",
 ]
-VISION_MODELS = ["gpt-6-luna", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"]
+VISION_MODELS = [
+    "gpt-6-luna",
+    "gpt-6.1-sol",
+    "gpt-6.1-terra",
+    "gpt-5",
+    "gpt-5-mini",
+    "gpt-5-nano",
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4o",
+    "gpt-4o-mini",
+]
 CURRENT_PRICES = Prices(text_input=5.0, text_cached=1.25, image_input=8.0, image_cached=2.0, image_output=30.0)
 
 
@@ -106,6 +120,12 @@ def test_aliases_prefixes_and_snapshots_find_their_model(typed: str, canonical: 
         ("gpt-4o-mini", Status.DEPRECATED, date(2027, 1, 14), ["gpt-6-luna"]),
         ("gpt-4.1", Status.DEPRECATED, date(2027, 1, 14), ["gpt-6-luna"]),
         ("gpt-6-luna", Status.ACTIVE, None, []),
+        ("gpt-5", Status.DEPRECATED, date(2026, 12, 11), ["gpt-6.1-sol", "gpt-6.1-terra"]),
+        ("gpt-5-mini", Status.DEPRECATED, date(2026, 12, 11), ["gpt-6.1-sol", "gpt-6.1-terra"]),
+        ("gpt-5-nano", Status.DEPRECATED, date(2026, 12, 11), ["gpt-6.1-sol", "gpt-6.1-terra"]),
+        ("gemini-3.1-flash-image", Status.SHUT_DOWN, date(2026, 10, 29), ["gemini-nano-banana-2.1"]),
+        ("gemini-2.5-flash-image", Status.SHUT_DOWN, date(2026, 10, 2), ["gemini-nano-banana-2.1"]),
+        ("gemini-nano-banana-2.1", Status.ACTIVE, None, []),
     ],
 )
 def test_lifecycle_on_openai(model: str, status: Status, shutdown: date | None, replacements: list[str]) -> None:
@@ -124,12 +144,24 @@ def test_every_named_replacement_is_active_so_advice_never_points_at_a_dead_end(
 
 
 def test_the_default_models_have_no_announced_shutdown() -> None:
+    """Nor does the Responses API's mainline model: gpt-5, gpt-5-mini and gpt-5-nano shut down on 2026-12-11, and no
+    default depends on them; nor does any fallback of the catalog's defaults."""
     settings = Settings()
-    for configured, kind in ((settings.default_model, ModelKind.IMAGE), (settings.vision_model, ModelKind.VISION)):
+    for configured, kind in (
+        (settings.default_model, ModelKind.IMAGE),
+        (settings.vision_model, ModelKind.VISION),
+        (settings.responses_model, ModelKind.VISION),
+    ):
         spec = CATALOG.lookup(configured)
         assert spec is not None and spec.kind is kind
         assert spec.lifecycle.status is Status.ACTIVE and spec.lifecycle.shutdown is None
-        assert CATALOG.defaults(kind)[0] == configured
+        assert spec.lifecycle.reported_shutdown is None
+    for kind in ModelKind:
+        for name in CATALOG.defaults(kind):
+            spec = CATALOG.lookup(name)
+            assert spec is not None and spec.lifecycle.shutdown is None and not name.startswith("gpt-5"), name
+    assert CATALOG.defaults(ModelKind.IMAGE)[0] == settings.default_model
+    assert CATALOG.defaults(ModelKind.VISION)[0] == settings.vision_model
 
 
 def test_dall_e_3_advice_names_both_2_6_models() -> None:
@@ -140,10 +172,40 @@ def test_dall_e_3_advice_names_both_2_6_models() -> None:
 
 def test_prices_are_given_only_where_published() -> None:
     priced = {spec.name: spec.prices for spec in CATALOG if spec.prices is not None}
+    gemini = (
+        "gemini-nano-banana-2.1",
+        "gemini-3-pro-image",
+        "gemini-3.1-flash-lite-image",
+        "gemini-3.1-flash-image",
+        "gemini-2.5-flash-image",
+    )
     assert priced == {
         name: CURRENT_PRICES
         for name in ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst")
-    } | {"gpt-image-2": CURRENT_PRICES}
+    } | {"gpt-image-2": CURRENT_PRICES} | {name: Prices(image_output=30.0) for name in gemini}
+
+
+def test_facts_of_december_2026() -> None:
+    """World-2026-12: 2.6's own token use and SVG surcharge, gpt-image-2's reported (unconfirmed) shutdown, Azure's
+    own date for gpt-image-1.5, and the serial and date of the shipped catalog."""
+    flare, two_five = CATALOG.lookup("gpt-image-2.6-flare"), CATALOG.lookup("gpt-image-2.5-flare")
+    assert flare is not None and two_five is not None
+    assert dict(flare.estimate_tokens) == {"low": 700, "medium": 6185, "high": 7033}
+    assert dict(two_five.estimate_tokens) == {"low": 200, "medium": 1767, "high": 7033}
+    assert "svg" in flare.estimate_leaves_out and not two_five.estimate_leaves_out
+    two = CATALOG.lookup("gpt-image-2-2026-04-21")
+    assert two is not None and two.lifecycle.status is Status.ACTIVE and two.lifecycle.shutdown is None
+    assert (two.lifecycle.reported_shutdown, two.lifecycle.reported_by) == (
+        date(2027, 2, 10),
+        "contentforge release v4.7.1, one source",
+    )
+    one_five = CATALOG.lookup("gpt-image-1.5")
+    assert one_five is not None
+    azure = one_five.lifecycle_on("azure")
+    assert (azure.owner, azure.status, azure.shutdown) == ("Azure OpenAI", Status.DEPRECATED, date(2026, 12, 16))
+    assert azure.replacements == one_five.lifecycle.replacements
+    assert one_five.lifecycle_on("openai").shutdown == date(2026, 12, 1)
+    assert (CATALOG.in_force.serial, CATALOG.in_force.published) == (2026120700, date(2026, 12, 7))
 
 
 def test_what_the_new_models_take() -> None:
@@ -373,18 +435,20 @@ def test_the_readme_example_of_a_chat_routed_gateway_model_loads(tmp_path: Path)
 
 
 def test_catalogued_apis_vendors_and_image_config() -> None:
-    gemini = CATALOG.lookup("google/gemini-3.1-flash-image")
+    gemini = CATALOG.lookup("google/gemini-nano-banana-2.1")
     assert gemini is not None and (gemini.vendor, gemini.image_config, gemini.usable_apis) == (
         "google",
         True,
         (Api.CHAT,),
     )
-    retired = CATALOG.lookup("gemini-2.5-flash-image")
-    assert retired is not None and retired.lifecycle.owner == "Google" and retired.lifecycle.status is Status.SHUT_DOWN
+    for name in ("gemini-2.5-flash-image", "gemini-3.1-flash-image"):
+        retired = CATALOG.lookup(name)
+        assert retired is not None and retired.lifecycle.owner == "Google"
+        assert retired.lifecycle.status is Status.SHUT_DOWN
     gpt = CATALOG.lookup("gpt-image-2.6-flare")
     assert gpt is not None and gpt.usable_apis == (Api.IMAGES, Api.RESPONSES)
     dall_e = CATALOG.lookup("dall-e-3")
     assert dall_e is not None and dall_e.usable_apis == (Api.IMAGES,)
     assert (
-        Catalog.wire_name("gemini-3.1-flash-image", ProviderKind.DEDALUS, "google") == "google/gemini-3.1-flash-image"
+        Catalog.wire_name("gemini-nano-banana-2.1", ProviderKind.DEDALUS, "google") == "google/gemini-nano-banana-2.1"
     )

@@ -24,11 +24,12 @@ CHAT = "/v1/chat/completions"
 GATEWAY_MODELS = [
     "openai/gpt-image-2",
     "openai/gpt-6-luna",
+    "google/gemini-nano-banana-2.1",
     "google/gemini-3.1-flash-image",
-    "google/gemini-2.5-flash-image",
     "google/gemini-4-pro-image",
 ]
-"""A Dedalus-like list: OpenAI's models and Google's, the last one a model the catalog has never heard of."""
+"""A Dedalus-like list: OpenAI's models and Google's (one Google shut down on 2026-10-29 that the gateway still
+routes), the last one a model the catalog has never heard of."""
 
 
 @pytest.fixture
@@ -46,24 +47,24 @@ async def test_a_chat_image_model_generates_through_chat_completions(
     gateway: Client, emulator: Emulator, output_dir: Path
 ) -> None:
     result = await gateway.call_tool(
-        "generate_image", {"prompt": "a lighthouse at dawn", "model": "gemini-3.1-flash-image", "size": "1536x1024"}
+        "generate_image", {"prompt": "a lighthouse at dawn", "model": "gemini-nano-banana-2.1", "size": "1536x1024"}
     )
 
     assert not result.is_error, text_of(result)
     [body] = chat_requests(emulator)
-    assert body["model"] == "google/gemini-3.1-flash-image"
+    assert body["model"] == "google/gemini-nano-banana-2.1"
     assert body["modalities"] == ["image", "text"]
     assert body["image_config"] == {"aspect_ratio": "3:2", "image_size": "2K"}
     assert body["messages"] == [{"role": "user", "content": [{"type": "text", "text": "a lighthouse at dawn"}]}]
     [image] = stored_images(output_dir)
     assert decode_image(image.read_bytes()).size == (2048, 1368)
     assert result.structured_content is not None
-    assert result.structured_content["model"] == "google/gemini-3.1-flash-image"
+    assert result.structured_content["model"] == "google/gemini-nano-banana-2.1"
     assert result.structured_content["usage"]["completion_tokens"] == 1290
     text = text_of(result)
     assert "size 1536x1024 was sent as aspect ratio 3:2 at 2K." in text
     assert "The model said: Here is the picture: a lighthouse at dawn." in text
-    assert (sidecar_of(image)["api"], sidecar_of(image)["model"]) == ("chat", "google/gemini-3.1-flash-image")
+    assert (sidecar_of(image)["api"], sidecar_of(image)["model"]) == ("chat", "google/gemini-nano-banana-2.1")
     assert emulator.contract_violations == []
 
 
@@ -73,7 +74,7 @@ async def test_every_answer_shape_gateways_use_is_read(
 ) -> None:
     """OpenRouter's message.images, image_url content parts, and a data URL inside the text all give the image."""
     emulator.set(chat_image_shape=shape)
-    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"})
+    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-nano-banana-2.1"})
 
     assert not result.is_error, text_of(result)
     [image] = stored_images(output_dir)
@@ -83,7 +84,7 @@ async def test_every_answer_shape_gateways_use_is_read(
 
 
 async def test_several_images_are_several_requests(gateway: Client, emulator: Emulator, output_dir: Path) -> None:
-    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image", "n": 3})
+    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-nano-banana-2.1", "n": 3})
 
     assert not result.is_error, text_of(result)
     assert len(chat_requests(emulator)) == 3 and len(stored_images(output_dir)) == 3
@@ -98,7 +99,7 @@ async def test_a_chat_image_model_edits_with_image_url_parts(
     first = made.structured_content["images"][0]["id"]
 
     result = await gateway.call_tool(
-        "edit_image", {"images": [first], "prompt": "add a canoe", "model": "gemini-3.1-flash-image", "n": 2}
+        "edit_image", {"images": [first], "prompt": "add a canoe", "model": "gemini-nano-banana-2.1", "n": 2}
     )
 
     assert not result.is_error, text_of(result)
@@ -118,10 +119,10 @@ async def test_a_mask_is_refused_with_the_models_that_take_masks(gateway: Client
     for argument in ({"mask_region": [{"shape": "rect", "x": 0, "y": 0, "width": 10, "height": 10}]}, {"mask": "m"}):
         result = await gateway.call_tool(
             "edit_image",
-            {"images": ["iVBORw0KGgo="], "prompt": "add a canoe", "model": "gemini-3.1-flash-image", **argument},
+            {"images": ["iVBORw0KGgo="], "prompt": "add a canoe", "model": "gemini-nano-banana-2.1", **argument},
         )
         assert result.is_error
-        assert "gemini-3.1-flash-image edits through Chat Completions, which takes no mask" in text_of(result)
+        assert "gemini-nano-banana-2.1 edits through Chat Completions, which takes no mask" in text_of(result)
         assert "use a model that takes masks: gpt-image-2.6-flare, gpt-image-2.6-sunburst" in text_of(result)
         assert "gemini" not in text_of(result).split("takes masks:")[1]
     assert chat_requests(emulator) == []
@@ -170,11 +171,11 @@ async def test_a_text_only_answer_is_a_clear_error_and_nothing_is_stored(
     gateway: Client, emulator: Emulator, output_dir: Path
 ) -> None:
     emulator.set(chat_image_shape="text_only")
-    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"})
+    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-nano-banana-2.1"})
 
     assert result.is_error
     assert text_of(result).startswith(
-        'google/gemini-3.1-flash-image answered with only text: "I cannot draw pictures, but I can describe one: '
+        'google/gemini-nano-banana-2.1 answered with only text: "I cannot draw pictures, but I can describe one: '
         'a calm lake at dawn.". Nothing was stored; ask for a picture explicitly, or try another model.'
     )
     assert "request id req_" in text_of(result)
@@ -188,13 +189,13 @@ async def test_streamed_delta_images_are_progress(
     progress = ProgressLog()
     async with open_client(make_settings(provider="dedalus"), mode="legacy") as client:
         result = await client.call_tool(
-            "generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"}, progress_callback=progress.record
+            "generate_image", {"prompt": "a fox", "model": "gemini-nano-banana-2.1"}, progress_callback=progress.record
         )
 
     assert not result.is_error, text_of(result)
     [body] = chat_requests(emulator)
     assert body["stream"] is True
-    assert progress.messages[0] == "request sent to google/gemini-3.1-flash-image through the chat API"
+    assert progress.messages[0] == "request sent to google/gemini-nano-banana-2.1 through the chat API"
     assert any(message.startswith("partial image 1 of 2") for message in progress.messages)
     progress.assert_increasing()
     [image] = stored_images(output_dir)
@@ -204,11 +205,11 @@ async def test_streamed_delta_images_are_progress(
 
 async def test_an_api_the_model_cannot_use_is_refused_naming_those_it_can(gateway: Client, emulator: Emulator) -> None:
     result = await gateway.call_tool(
-        "generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image", "api": "responses"}
+        "generate_image", {"prompt": "a fox", "model": "gemini-nano-banana-2.1", "api": "responses"}
     )
 
     assert result.is_error
-    assert text_of(result) == ("gemini-3.1-flash-image cannot be used through the responses API; it can through: chat.")
+    assert text_of(result) == ("gemini-nano-banana-2.1 cannot be used through the responses API; it can through: chat.")
     assert emulator.requests_except_models == []
 
 
@@ -218,7 +219,23 @@ async def test_list_models_shows_the_apis_of_each_model(gateway: Client) -> None
     assert result.structured_content is not None
     apis = {model["name"]: model["apis"] for model in result.structured_content["models"]}
     assert apis["openai/gpt-image-2"] == ["images", "responses"]
-    assert apis["google/gemini-3.1-flash-image"] == ["chat"]
+    assert apis["google/gemini-nano-banana-2.1"] == ["chat"]
     assert apis["openai/gpt-6-luna"] == ["chat"]
-    assert "- google/gemini-3.1-flash-image [image; active]; generations/edits;" in text_of(result)
+    assert "- google/gemini-nano-banana-2.1 [image; active]; generations/edits;" in text_of(result)
     assert "api chat" in text_of(result)
+
+
+async def test_a_retired_gemini_model_a_gateway_still_routes_works_with_a_warning(
+    gateway: Client, emulator: Emulator
+) -> None:
+    """Google shut gemini-3.1-flash-image down on 2026-10-29 (gemini-nano-banana-2.1 replaced it); a gateway whose
+    list still has it is sent the call, and the result says what to move to."""
+    result = await gateway.call_tool("generate_image", {"prompt": "a fox", "model": "gemini-3.1-flash-image"})
+
+    assert not result.is_error, text_of(result)
+    [body] = chat_requests(emulator)
+    assert body["model"] == "google/gemini-3.1-flash-image"
+    assert (
+        "Warning: gemini-3.1-flash-image was shut down by Google on 2026-10-29; this provider still serves it; use "
+        "gemini-nano-banana-2.1 (named by Google)." in text_of(result)
+    )

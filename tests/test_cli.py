@@ -89,7 +89,9 @@ def test_help_shows_each_flags_default() -> None:
         "(default: off) [env: MCP_IMAGES_CANCEL_UPSTREAM]",
         "(default: none) [env: MCP_IMAGES_API_KEY]",
         "(default: INFO) [env: MCP_IMAGES_LOG_LEVEL]",
-        "{config,doctor}",
+        "{config,doctor,catalog}",
+        "(default: 30) [env: MCP_IMAGES_DEFAULT_NOTICE_DAYS]",
+        "(default: 24.0) [env: MCP_IMAGES_CATALOG_REFRESH_HOURS]",
     ):
         assert expected in help_text
     assert help_text.count("(default: ") == len(FLAGS)

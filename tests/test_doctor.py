@@ -37,6 +37,7 @@ def test_a_good_set_up_passes_every_check(emulator: Emulator, output_dir: Path) 
         "provider": "ok",
         "image model": "ok",
         "vision model": "ok",
+        "catalog": "ok",
         "image folder": "ok",
         "transport": "ok",
     }
@@ -44,6 +45,12 @@ def test_a_good_set_up_passes_every_check(emulator: Emulator, output_dir: Path) 
     assert checks["image model"]["detail"] == "gpt-image-2.6-flare is served"
     assert checks["vision model"]["detail"] == "gpt-6-luna is served"
     assert checks["image folder"]["detail"] == f"{output_dir} is writable"
+    catalog = checks["catalog"]["detail"]
+    assert catalog.startswith("serial 2026120700, shipped with the package, facts as of 2026-12-07")
+    assert catalog.endswith(
+        "the project's catalog feed is off until a release ships the project's public key; to "
+        "follow a team's feed, set MCP_IMAGES_CATALOG_URL and MCP_IMAGES_CATALOG_KEYS"
+    )
     assert emulator.api_key not in output
     assert [r.path for r in emulator.requests] == ["/v1/models"]
 

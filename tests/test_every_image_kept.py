@@ -38,7 +38,7 @@ class AnswerPath:
     """How this path names an item without any image field."""
 
 
-CHAT = {"prompt": "a fox", "model": "gemini-3.1-flash-image"}
+CHAT = {"prompt": "a fox", "model": "gemini-nano-banana-2.1"}
 PATHS = {
     "images-lifted": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}),
     "images-whole": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"escape_slashes": True}),

@@ -60,17 +60,29 @@ BASE64_RUN = re.compile(r"[A-Za-z0-9+/]{200,}={0,2}")
 
 
 @pytest.mark.parametrize("mode", ["legacy", "auto"])
-async def test_unknown_hosts_and_editors_get_the_standard_result(make_settings: SettingsFactory, mode: Mode) -> None:
+async def test_unknown_hosts_and_editors_get_the_standard_result(
+    make_settings: SettingsFactory, mode: Mode, tmp_path: Path
+) -> None:
     arguments = {"prompt": "a lantern on a jetty", "n": 2, "quality": "low"}
-    standard = await call_as(make_settings, "some-new-host", "generate_image", arguments, mode=mode)
+    # Each host gets its own store: a store with earlier calls alike would learn the estimate from them.
+    standard = await call_as(
+        make_settings, "some-new-host", "generate_image", arguments, mode=mode, output_dir=tmp_path / "standard"
+    )
 
     assert [block.type for block in standard.content] == ["text", "image", "resource_link", "image", "resource_link"]
     assert set(standard.structured_content or {}) == {"images", "model", "usage", "cost"}
     for host in (None, "Visual Studio Code", "cursor-vscode", "goose"):
-        same = await call_as(make_settings, host, "generate_image", arguments, mode=mode)
+        folder = tmp_path / str(host)
+        same = await call_as(make_settings, host, "generate_image", arguments, mode=mode, output_dir=folder)
         assert normalized(same) == normalized(standard), host
     forced = await call_as(
-        make_settings, "claude-code", "generate_image", arguments, mode=mode, result_shape="standard"
+        make_settings,
+        "claude-code",
+        "generate_image",
+        arguments,
+        mode=mode,
+        result_shape="standard",
+        output_dir=tmp_path / "forced",
     )
     assert normalized(forced) == normalized(standard)
 

@@ -111,10 +111,27 @@ async def test_list_models_tells_what_an_openai_like_provider_serves(client: Cli
     assert models["gpt-image-1.5"]["status"] == "deprecated" and models["gpt-image-1.5"]["shutdown"] == "2026-12-01"
     assert models["gpt-6-luna"]["kind"] == "vision" and models["gpt-6-luna"]["default"] is True
     assert models["gpt-image-2.6-sunburst"]["default"] is False
+    two = models["gpt-image-2"]
+    assert (two["status"], two["shutdown"], two["reported_shutdown"]) == ("active", None, "2027-02-10")
+    assert models["gpt-5-mini"]["shutdown"] == "2026-12-11" and models["gpt-6.1-sol"]["status"] == "active"
     lines = text_of(result).splitlines()
-    assert lines[0] == "13 models, from this provider's model list:"
+    assert lines[0] == "18 models, from this provider's model list:"
     assert "- gpt-image-1.5 [image; deprecated, shuts down on 2026-12-01]; generations/edits; " in "\n".join(lines)
     assert any(line.startswith("- gpt-image-2.6-flare (default) [image; active]") for line in lines)
+    assert any(
+        line.startswith(
+            "- gpt-image-2 [image; active, reported to shut down on 2027-02-10 (contentforge release v4.7.1, one "
+            "source; unconfirmed)]"
+        )
+        for line in lines
+    )
+    catalog = result.structured_content["catalog"]
+    assert (catalog["serial"], catalog["source"], catalog["published"]) == (
+        2026120700,
+        "shipped with the package",
+        "2026-12-07",
+    )
+    assert lines[-1].startswith("Catalog: serial 2026120700, shipped with the package, facts as of 2026-12-07; ")
 
 
 async def test_list_models_on_a_dedalus_like_list(make_settings: SettingsFactory, emulator: Emulator) -> None:
@@ -141,8 +158,10 @@ async def test_list_models_without_a_provider_list_says_so(make_settings: Settin
     models = by_name(result.structured_content)
     assert all(model["served"] is None for model in models.values())
     assert "dall-e-3" not in models and models["gpt-image-1.5"]["shutdown"] == "2026-12-01"
-    # gemini-3.1-flash-image (a chat-completions image model gateways serve) is listed too, unconfirmed.
-    assert text_of(result).startswith("14 models, from the catalog (the provider gives no model list):")
+    # Google's three current image models (chat-completions image models gateways serve) are listed too,
+    # unconfirmed; gemini-3.1-flash-image, shut down on 2026-10-29, is not.
+    assert text_of(result).startswith("21 models, from the catalog (the provider gives no model list):")
+    assert "gemini-nano-banana-2.1" in models and "gemini-3.1-flash-image" not in models
 
 
 async def test_complexity_reaches_the_wire_and_is_refused_where_not_taken(

@@ -35,7 +35,7 @@ class CallPath:
     gateway: bool = False
 
 
-CHAT = "gemini-3.1-flash-image"
+CHAT = "gemini-nano-banana-2.1"
 PATHS = {
     "generate-images": CallPath("generate_image", {"prompt": "a fox"}, "/images/generations"),
     "generate-chat": CallPath("generate_image", {"prompt": "a fox", "model": CHAT}, "/chat/completions", gateway=True),

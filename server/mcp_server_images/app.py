@@ -21,7 +21,7 @@ from .adapter.serving.auth import oauth, root_metadata, signed_in_only
 from .adapter.serving.http import HEALTH_PATH, health
 from .adapter.serving.links import IMAGE_ROUTE, serve_image
 from .adapter.tools.described import registered_tools
-from .catalog.catalog import Catalog
+from .catalog.feed import CatalogFeed
 from .clock import Clock
 from .services import Services, open_services
 from .settings import Settings
@@ -37,18 +37,19 @@ list_images finds earlier images. The prompts are ready-made recipes that chain 
 def build_server(settings: Settings, clock: Clock) -> MCPServer[Services]:
     """The MCP server for these settings. Its lifespan runs once per server (over HTTP, shared by every client).
 
-    The model catalog (with the user's models file) is read here, so a broken file stops the start, not a call,
-    and the tools' descriptions are built from it and the settings. `clock` is the server's one wall clock (tests
-    pass a frozen one).
+    The model catalog (with the user's models file, and the cached copy of a catalog feed while it is valid) is
+    read here, so a broken file stops the start, not a call, and the tools' descriptions are built from it and the
+    settings. `clock` is the server's one wall clock (tests pass a frozen one).
     """
-    catalog = Catalog.load(settings.models_file)
+    feed = CatalogFeed.start(settings, clock)
+    catalog = feed.catalog
 
     opened: list[Services] = []
     """The lifespan's services while it runs, for the HTTP routes (which get no MCP context)."""
 
     @asynccontextmanager
     async def lifespan(_: MCPServer[Services]) -> AsyncIterator[Services]:
-        async with open_services(settings, catalog, clock) as services:
+        async with open_services(settings, feed, clock) as services:
             opened.append(services)
             try:
                 yield services

@@ -28,6 +28,7 @@ from .backends import (
 from .backends.model_list import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
+from .catalog.feed import FEED_MAX_BYTES, FEED_TIMEOUT, CatalogFeed
 from .catalog.spec import Api
 from .clock import Clock
 from .errors import ConfigurationError
@@ -64,14 +65,16 @@ class Services:
 
 
 @asynccontextmanager
-async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> AsyncIterator[Services]:
+async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> AsyncIterator[Services]:
     """One pooled upstream client, the URL fetchers and one job group for the server's life.
 
     The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go through
     the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a local server
-    answers with URLs on localhost). On the way out, running jobs get the shutdown grace period to finish
-    and store their images.
+    answers with URLs on localhost), and the catalog feed's its own. The feed is refreshed by a task of the job
+    group, so neither the start nor a call waits for it. On the way out, running jobs get the shutdown grace period
+    to finish and store their images.
     """
+    catalog = feed.catalog
     endpoint = endpoint_of(settings)
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
@@ -93,7 +96,22 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
         max_bytes=settings.max_input_bytes,
         trusted_origin=endpoint.base_url,
     )
-    async with aclosing(client), aclosing(fetcher), aclosing(answers), anyio.create_task_group() as group:
+    documents = UrlFetcher(
+        allow_private=settings.allow_private_urls,
+        timeout=FEED_TIMEOUT,
+        max_bytes=FEED_MAX_BYTES,
+        trusted_origin=feed.url,
+        images_only=False,
+    )
+    async with (
+        aclosing(client),
+        aclosing(fetcher),
+        aclosing(answers),
+        aclosing(documents),
+        anyio.create_task_group() as group,
+    ):
+        if feed.url is not None:
+            group.start_soon(feed.run, documents, settings.catalog_refresh_hours * 3600)
         board = store.jobs
         publisher = (
             None
@@ -114,7 +132,15 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             refresh_after=settings.models_refresh_hours * 3600,
             clock=clock,
         )
-        models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
+        models = Models(
+            catalog,
+            directory,
+            endpoint.provider,
+            settings.default_model,
+            settings.vision_model,
+            feed.status,
+            settings.default_notice_days,
+        )
         mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
         backends: tuple[ImageBackend, ...] = (
             ImagesAPI(client, download=answers.fetch),

@@ -91,6 +91,26 @@ class Settings(BaseSettings):
         gt=0,
         description="Hours the provider's model list (GET /models) is trusted before it is asked again.",
     )
+    catalog_url: str | None = Field(
+        default=None,
+        description="URL of a signed catalog feed: a TOML document in models.toml's format (signature at the same "
+        "URL plus .sig) whose corrections apply between releases; 'off' turns it off. Without it, the project's "
+        "published catalog once a release ships the project's key (none ships yet, so off).",
+    )
+    catalog_keys: str = Field(
+        default="",
+        description="Public keys a catalog feed may be signed with, besides those shipped: comma-separated base64 of "
+        "raw 32-byte Ed25519 keys (as `mcp-server-images catalog sign` prints them).",
+    )
+    catalog_refresh_hours: float = Field(
+        default=24.0, gt=0, description="Hours between fetches of the catalog feed, in the background."
+    )
+    default_notice_days: int = Field(
+        default=30,
+        ge=0,
+        description="Days before a default model's shutdown from which calls naming no model use its replacement "
+        "(0: only once it has shut down).",
+    )
     inline_image_urls: bool = Field(
         default=False,
         description="analyze_image fetches http(s) image URLs and sends them inline, for gateways that cannot "
@@ -324,6 +344,15 @@ class Settings(BaseSettings):
     @classmethod
     def _expand_models_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
+
+    @field_validator("catalog_url")
+    @classmethod
+    def _feed_url(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() == "off":
+            return None if value is None else "off"
+        if not value.strip().startswith(("http://", "https://")):
+            raise ValueError(f"use an http(s) URL or 'off', not {value!r}")
+        return value.strip()
 
     @field_validator("oauth_issuer", "resource_url", "public_base_url", "s3_endpoint_url")
     @classmethod

@@ -25,7 +25,13 @@ from .rules import ApiError, check_image_request, model_missing, output_size
 from .served import VISION_MODELS
 from .wire import request_id, split_event
 
-CHAT_IMAGE_MODELS = ("gemini-3.1-flash-image", "gemini-2.5-flash-image")
+CHAT_IMAGE_MODELS = (
+    "gemini-nano-banana-2.1",
+    "gemini-3-pro-image",
+    "gemini-3.1-flash-lite-image",
+    "gemini-3.1-flash-image",
+    "gemini-2.5-flash-image",
+)
 """Chat models that answer with images; any other model whose name ends in `-image` (a gateway's own) does too."""
 TIERS = {"1K": 1024, "2K": 2048, "4K": 4096}
 VENDORS = ("openai/", "google/")

@@ -1,6 +1,7 @@
 """Which models the emulated provider serves: `GET /v1/models`, and the refusals of models it does not serve.
 
-By default it is OpenAI in November 2026: dall-e-2, dall-e-3 and gpt-image-1 are shut down and answer
+By default it is OpenAI in late November 2026 (the suite's frozen date), with the dates announced by December
+(world-2026-12.md): dall-e-2, dall-e-3 and gpt-image-1 are shut down and answer
 `model_not_found` ("has been deprecated"), and the list carries each model's `shutdown_date`. Switches make it a
 gateway that still serves the retired models (`serves_retired`), give it an explicit list (`served_models`, ids
 or whole model objects, e.g. Dedalus' `openai/...` names), serve models its list leaves out (`also_serves`, as
@@ -20,12 +21,18 @@ from .rules import MODELS, model_gone, model_missing, model_name
 
 VISION_MODELS: dict[str, str | None] = {
     "gpt-6-luna": None,
+    "gpt-6.1-sol": None,
+    "gpt-6.1-terra": None,
+    "gpt-5": "2026-12-11",
+    "gpt-5-mini": "2026-12-11",
+    "gpt-5-nano": "2026-12-11",
     "gpt-4.1": "2027-01-14",
     "gpt-4.1-mini": "2027-01-14",
     "gpt-4o": "2027-01-14",
     "gpt-4o-mini": "2027-01-14",
 }
-"""Chat models with image input, and their shutdown dates on OpenAI (notice of 2026-10-14)."""
+"""Chat models with image input, and their shutdown dates on OpenAI (gpt-4o and gpt-4.1: notice of 2026-10-14;
+gpt-5: 2026-12-11, shared/reference/world-2026-12.md)."""
 OTHER_MODELS = ("text-embedding-3-small", "whisper-1")
 """Listed like on the real API, so that readers of the list meet models that are neither image nor vision."""
 CREATED = 1_760_000_000

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 
 import anyio
@@ -25,4 +25,11 @@ async def until(condition: Callable[[], bool], what: str) -> None:
     """Return as soon as `condition()` holds; fail naming `what` if it still does not after PATIENCE seconds."""
     with patiently(what):
         while not condition():
+            await anyio.sleep(0.01)
+
+
+async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
+    """As `until`, for a condition that has to ask something (a tool call) to know."""
+    with patiently(what):
+        while not await condition():
             await anyio.sleep(0.01)

@@ -66,9 +66,38 @@ def test_estimates_scale_with_size_and_know_nothing_of_unpublished_qualities() -
     wide = estimate(Ask("gpt-image-2.6-sunburst", spec, ImageOptions.of(n=3, quality="medium", size="2048x1024")))
     xhigh = estimate(Ask("gpt-image-2.6-sunburst", spec, ImageOptions.of(quality="xhigh", size="1024x1024")))
 
-    assert square.amount == pytest.approx(0.053, abs=1e-4)
-    assert wide.amount == pytest.approx(3 * 2 * 1767 * 30 / 1e6)
+    assert square.amount == pytest.approx(6185 * 30 / 1e6)
+    assert wide.amount == pytest.approx(3 * 2 * 6185 * 30 / 1e6)
     assert xhigh.amount is None and "quality xhigh" in xhigh.basis
+
+
+def test_gpt_image_2_6_is_not_estimated_like_2_5() -> None:
+    """2.6 uses 3-4x 2.5's output tokens at low and medium quality, the same at high, and SVG bills an authoring
+    model on top (world-2026-12.md): the estimate takes 3.5x and calls an SVG estimate a lower bound."""
+
+    def at(model: str, quality: str) -> float | None:
+        return estimate(Ask(model, CATALOG.lookup(model), ImageOptions.of(size="1024x1024", quality=quality))).amount
+
+    for quality, factor in (("low", 3.5), ("medium", 3.5), ("high", 1.0)):
+        two_five, two_six = at("gpt-image-2.5-flare", quality), at("gpt-image-2.6-flare", quality)
+        assert two_five is not None and two_six == pytest.approx(two_five * factor, rel=1e-3), quality
+    assert at("gpt-image-2.5-flare", "medium") == pytest.approx(0.053, abs=1e-4)
+    svg = estimate(
+        Ask(
+            "gpt-image-2.6-flare",
+            CATALOG.lookup("gpt-image-2.6-flare"),
+            ImageOptions.of(quality="low", output_format="svg"),
+        )
+    )
+    png = estimate(
+        Ask(
+            "gpt-image-2.6-flare",
+            CATALOG.lookup("gpt-image-2.6-flare"),
+            ImageOptions.of(quality="low", output_format="png"),
+        )
+    )
+    assert svg.amount == png.amount and "lower bound" in svg.basis and "authoring model" in svg.basis
+    assert "lower bound" not in png.basis
 
 
 def test_a_call_rebuilt_from_sidecars_sums_their_costs() -> None:

@@ -18,13 +18,12 @@ from mcp.server.mcpserver import MCPServer
 from mcp.types import EmptyResult, LoggingLevel, SetLevelRequestParams
 
 from ..services import Services
-from .context import Ctx, services_of
+from .context import SESSION_HEADER, Ctx, services_of
 
 log = logging.getLogger(__name__)
 
 LEVELS: tuple[LoggingLevel, ...] = ("debug", "info", "notice", "warning", "error", "critical", "alert", "emergency")
 LOGGER_NAME = "mcp-server-images"
-SESSION_HEADER = "mcp-session-id"
 
 
 def _client_key(headers: Mapping[str, str] | None) -> str | None:

@@ -20,6 +20,9 @@ from .serving.auth import subject_of
 log = logging.getLogger(__name__)
 
 ROOTS_TIMEOUT = 5.0
+SESSION_HEADER = "mcp-session-id"
+ONE_CLIENT = "the one client"
+"""The audience of a stdio or in-memory server, which has a single client."""
 
 Ctx = Context[Services, Any]
 
@@ -61,6 +64,17 @@ def wants_progress(ctx: Ctx) -> bool:
 def caller(ctx: Ctx) -> str | None:
     """The signed-in user's subject (OAuth over HTTP); None without sign-in."""
     return subject_of(ctx.request_context.request)
+
+
+def audience_of(ctx: Ctx) -> str | None:
+    """Who a note said once per session goes to: the single client of a stdio or in-memory server, a handshake-era
+    HTTP session (by its id), or None where there is no session to remember it by (stateless HTTP, and the
+    2026-07-28 protocol over HTTP, which has no sessions), so that such a caller hears the note every time."""
+    headers = ctx.headers
+    if headers is None:
+        return ONE_CLIENT
+    session = headers.get(SESSION_HEADER)
+    return f"session {session}" if session else None
 
 
 def listing_user(settings: Settings, request: object) -> str | None:

@@ -3,13 +3,16 @@
 It answers questions about names (aliases, dated snapshots, the provider's spelling), capabilities (which models
 take a parameter or a value), request checks, and lifecycle (the chain of replacements of a retired model).
 What the provider actually serves is `ModelDirectory`'s business (discovery.py); the catalog is what we know
-without asking.
+without asking. A signed feed (feed.py) may replace what it knows while the server runs: `update` swaps the whole
+table at once, so every holder of the catalog sees the new one from its next question, never half of each.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 from ..providers import ProviderKind
@@ -22,40 +25,82 @@ _SNAPSHOT = re.compile(r"^(?P<base>.+)-\d{4}-\d{2}-\d{2}$")
 _TIERS = (Status.ACTIVE, Status.DEPRECATED, Status.SHUT_DOWN)
 
 
+@dataclass(frozen=True)
+class InForce:
+    """Which catalog is in force, as list_models and doctor tell it: its serial, where it came from and how old
+    its facts are."""
+
+    serial: int | None
+    source: str
+    """"shipped with the package", "the feed URL" or "the cached copy of the feed URL"."""
+    published: date | None = None
+    """The date its facts are as of, when the document gives it."""
+    fetched: datetime | None = None
+    """When a feed's copy was fetched (None for the shipped catalog)."""
+    valid_until: date | None = None
+
+    def describe(self, today: date) -> str:
+        """One line: "serial 2026120700, shipped with the package, facts as of 2026-12-07 (13 days old)"."""
+        parts = [f"serial {self.serial}" if self.serial is not None else "no serial", self.source]
+        if self.published is not None:
+            age = (today - self.published).days
+            parts.append(f"facts as of {self.published}" + (f" ({_days(age)} old)" if age >= 0 else ""))
+        if self.fetched is not None:
+            parts.append(f"fetched {self.fetched:%Y-%m-%d %H:%M} UTC")
+        if self.valid_until is not None:
+            parts.append(f"valid until {self.valid_until}")
+        return ", ".join(parts)
+
+
+SHIPPED_SOURCE = "shipped with the package"
+
+
+@dataclass(frozen=True)
+class _Table:
+    models: dict[str, ModelSpec]
+    defaults: dict[ModelKind, tuple[str, ...]]
+    by_name: dict[str, ModelSpec]
+    in_force: InForce
+
+
 class Catalog:
     """Model specs by name, with the checks and hints built on them."""
 
-    def __init__(self, data: CatalogData) -> None:
-        self._models = data.models
-        self._defaults = data.defaults
-        self._by_name: dict[str, ModelSpec] = {}
-        for spec in data.models.values():
-            for name in (spec.name, *spec.aliases):
-                self._by_name[canonical_name(name).lower()] = spec
+    def __init__(self, data: CatalogData, in_force: InForce | None = None) -> None:
+        self._table = _table(data, in_force)
 
     @classmethod
     def load(cls, user_file: Path | None = None) -> Catalog:
         """The shipped table, with the user's file (MCP_IMAGES_MODELS_FILE) merged on top when given."""
         return cls(load_catalog(user_file))
 
+    def update(self, data: CatalogData, in_force: InForce | None = None) -> None:
+        """Replace the whole table in one step: a feed's newer catalog, or (no `in_force`) the shipped one again."""
+        self._table = _table(data, in_force)
+
+    @property
+    def in_force(self) -> InForce:
+        return self._table.in_force
+
     def __iter__(self) -> Iterator[ModelSpec]:
         """Every model, in catalog order (newest image models first, then vision models)."""
-        return iter(self._models.values())
+        return iter(self._table.models.values())
 
     def of_kind(self, kind: ModelKind) -> list[ModelSpec]:
         return [spec for spec in self if spec.kind is kind]
 
     def defaults(self, kind: ModelKind) -> tuple[str, ...]:
         """Models to fall back on, in order, when the configured default of this kind is not served."""
-        return self._defaults.get(kind, ())
+        return self._table.defaults.get(kind, ())
 
     def lookup(self, model: str) -> ModelSpec | None:
         """The entry for a model in any spelling: alias, `openai/` prefix, or a dated snapshot of a known model."""
+        by_name = self._table.by_name
         name = canonical_name(model).lower()
-        if name in self._by_name:
-            return self._by_name[name]
+        if name in by_name:
+            return by_name[name]
         snapshot = _SNAPSHOT.match(name)
-        return self._by_name.get(snapshot.group("base")) if snapshot else None
+        return by_name.get(snapshot.group("base")) if snapshot else None
 
     def validate(
         self, model: str, endpoint: ImageEndpoint, prompt: str | None, options: ImageOptions
@@ -110,6 +155,18 @@ class Catalog:
                     chain.append(spec.name)
                     queue.append(spec)
         return chain
+
+
+def _table(data: CatalogData, in_force: InForce | None) -> _Table:
+    specs = data.models.values()
+    by_name = {canonical_name(name).lower(): spec for spec in specs for name in (spec.name, *spec.aliases)}
+    header = data.header
+    shipped = InForce(header.serial, SHIPPED_SOURCE, header.published)
+    return _Table(data.models, data.defaults, by_name, in_force or shipped)
+
+
+def _days(count: int) -> str:
+    return "1 day" if count == 1 else f"{count} days"
 
 
 def _takes(spec: ModelSpec, param: str | None, value: str | None, endpoint: ImageEndpoint | None) -> bool:

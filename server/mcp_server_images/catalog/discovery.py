@@ -56,6 +56,8 @@ class DefaultChoice:
 
     model: str
     reason: str | None = None
+    early: bool = False
+    """Moved before the configured model's shutdown (it still works): said once per session, not on every call."""
 
 
 class ModelDirectory:
@@ -125,13 +127,14 @@ class ModelDirectory:
         return self._clock.today()
 
     def lifecycle(self, model: str) -> Lifecycle | None:
-        """The catalog's lifecycle, as updated by what the provider answered during this process."""
+        """The catalog's lifecycle on this provider, as updated by what the provider answered during this process."""
         spec = self._catalog.lookup(model)
         if spec is None:
             return Lifecycle(Status.SHUT_DOWN) if self._key(model) in self._gone else None
+        lifecycle = spec.lifecycle_on(self._provider.value)
         if self._key(spec.name) in self._gone:
-            return replace(spec.lifecycle, status=Status.SHUT_DOWN)
-        return spec.lifecycle
+            return replace(lifecycle, status=Status.SHUT_DOWN)
+        return lifecycle
 
     def mark_shut_down(self, model: str) -> None:
         """Remember for the rest of the process that the provider answered model_not_found for this model."""
@@ -169,14 +172,16 @@ class ModelDirectory:
         return Lifecycle(replacements=self._served_replacements(model, lifecycle, served)).advice()
 
     async def resolve_default(
-        self, configured: str, kind: ModelKind, endpoint: ImageEndpoint | None = None
+        self, configured: str, kind: ModelKind, endpoint: ImageEndpoint | None = None, notice_days: int = 0
     ) -> DefaultChoice:
         """The model a call that names none uses: the configured default if served; else, among the models that do
         `endpoint`, its replacement chain, the catalog's defaults for the kind, then the best catalogued model the
-        provider lists (active before deprecated, newest first)."""
+        provider lists (active before deprecated, newest first). A default that still works but shuts down within
+        `notice_days` gives way to the first of its replacements that is served and not going away as soon."""
         served = await self.served()
         if self._usable(configured, served):
-            return DefaultChoice(configured)
+            early = await self._moved_early(configured, endpoint, served, notice_days)
+            return early or DefaultChoice(configured)
         chain = self._catalog.replacements(configured)
         why = self._unavailable(configured, served)
         candidates = [
@@ -192,6 +197,27 @@ class ModelDirectory:
         return DefaultChoice(configured, f"{why}, and no catalogued alternative is served; trying it anyway")
 
     # --- internals ---
+
+    async def _moved_early(
+        self, configured: str, endpoint: ImageEndpoint | None, served: ServedModels | None, notice_days: int
+    ) -> DefaultChoice | None:
+        """The replacement a default shutting down within `notice_days` gives way to, or None to keep it."""
+        shutdown = await self.shutdown_date(configured)
+        days = (shutdown - self.today()).days if shutdown is not None else 0
+        if shutdown is None or not 0 < days <= notice_days:
+            return None
+        for candidate in self._catalog.replacements(configured):
+            if not (self._usable(candidate, served) and self._offers(candidate, endpoint)):
+                continue
+            later = await self.shutdown_date(candidate)
+            if later is None or later > shutdown:
+                listed = served.get(candidate) if served is not None else None
+                chosen = listed.id if listed is not None else candidate
+                name = self._catalog.canonical_name(configured)
+                when = "tomorrow" if days == 1 else f"in {days} days"
+                reason = f"{name} shuts down on {shutdown} ({when}), so its replacement {chosen} is used already"
+                return DefaultChoice(chosen, reason, early=True)
+        return None
 
     async def _ask(self) -> None:
         """Ask the provider once; on failure keep what was known (nothing, at first) and log a new state once."""

@@ -1,9 +1,13 @@
-"""Reading the catalog: the TOML file shipped in the package, then an optional user file on top.
+"""Reading the catalog: the TOML file shipped in the package, then a signed feed's document, then a user file.
 
-The user file (MCP_IMAGES_MODELS_FILE) is for gateways' own models and for correcting the shipped table without
-waiting for a release: an entry naming a known model changes only the fields it gives, a new name adds a model.
-Every mistake is refused at start-up with the file, the entry and the field named, because a typo that silently
-turned into "this model takes no quality" would only show up as a confusing refusal much later.
+All three are the same format, read by the same code, each laid over the ones before it: an entry naming a known
+model changes only the fields it gives, a new name adds a model. The feed (catalog/feed.py) carries corrections
+between releases; the user file (MCP_IMAGES_MODELS_FILE) is for gateways' own models and the user's own
+corrections, so it has the last word. Every mistake is refused with the document, the entry and the field named,
+because a typo that silently turned into "this model takes no quality" would only show up as a confusing refusal
+much later. A document also carries a header: `serial` (a whole number that only grows, by convention the date
+it was written as YYYYMMDDNN), `published` (the date its facts are as of) and `valid_until` (after which a feed is
+no longer applied).
 """
 
 from __future__ import annotations
@@ -35,8 +39,14 @@ PROVIDER_PREFIX = "openai/"
 VENDOR_PREFIXES = (PROVIDER_PREFIX, "google/")
 """Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`)."""
 OWNERS = {"openai": "OpenAI", "google": "Google"}
-NOT_INHERITED = frozenset({"aliases", "status", "shutdown", "notice", "replacements", "extends"})
-LIFECYCLE_KEYS = frozenset({"status", "shutdown", "notice", "replacements"})
+LIFECYCLE_KEYS = frozenset(
+    {"status", "shutdown", "notice", "replacements", "reported_shutdown", "reported_by", "provider_lifecycle"}
+)
+NOT_INHERITED = LIFECYCLE_KEYS | {"aliases", "extends"}
+HEADER_KEYS = frozenset({"serial", "published", "valid_until"})
+TOP_LEVEL = HEADER_KEYS | {"defaults", "models"}
+PROVIDER_OWNERS = {"azure": "Azure OpenAI"}
+"""Whose lifecycle a provider's own dates are, for messages (provider_lifecycle's keys)."""
 
 
 E = TypeVar("E", ModelKind, Family, Api, Status, ImageEndpoint)
@@ -47,11 +57,31 @@ class CatalogError(ConfigurationError):
 
 
 @dataclass(frozen=True)
+class Header:
+    """What a document says about itself: see the module docstring."""
+
+    serial: int | None = None
+    published: date | None = None
+    valid_until: date | None = None
+
+
+@dataclass(frozen=True)
+class Document:
+    """One catalog document, parsed: where it came from (a file, a feed URL), for messages, and its tables."""
+
+    where: str
+    content: dict[str, Any]
+    header: Header
+
+
+@dataclass(frozen=True)
 class CatalogData:
     """Every model by canonical name (in file order) and, per kind, the default preference order."""
 
     models: dict[str, ModelSpec]
     defaults: dict[ModelKind, tuple[str, ...]]
+    header: Header = Header()
+    """The header of the catalog in force: the feed's document when one is applied, else the shipped file's."""
 
 
 @dataclass
@@ -70,39 +100,62 @@ def canonical_name(model: str) -> str:
     return model
 
 
-def load_catalog(user_file: Path | None = None, shipped: Path = SHIPPED) -> CatalogData:
-    """Parse and check the shipped file and, when given, the user's file merged on top of it."""
+def load_catalog(user_file: Path | None = None, shipped: Path = SHIPPED, feed: Document | None = None) -> CatalogData:
+    """Parse and check the shipped file, with the feed's document and then the user's file laid over it; the
+    header in force is the feed's when one is given, else the shipped file's."""
+    return build_catalog(read_file(shipped), feed, read_file(user_file) if user_file is not None else None)
+
+
+def build_catalog(base: Document, feed: Document | None, user: Document | None) -> CatalogData:
+    """The catalog the documents make, each laid over the ones before it: the shipped one, a feed's, the user's."""
+    documents = [document for document in (base, feed, user) if document is not None]
+    header = (feed or base).header
     entries: dict[str, _Entry] = {}
     defaults: dict[str, Any] = {}
-    for path in (shipped, user_file):
-        if path is None:
-            continue
-        document = _read(path)
-        defaults |= _table(document.get("defaults", {}), f"[defaults] in {path}")
-        for name, raw in _table(document.get("models", {}), f"[models] in {path}").items():
-            _merge(entries, name, _table(raw, f'[models."{name}"] in {path}'), path)
+    for document in documents:
+        defaults |= _table(document.content.get("defaults", {}), f"[defaults] in {document.where}")
+        for name, raw in _table(document.content.get("models", {}), f"[models] in {document.where}").items():
+            _merge(entries, name, _table(raw, f'[models."{name}"] in {document.where}'), document.where)
     for entry in entries.values():
         _check_own_fields(entry)
     models = {name: _build(name, _resolve(name, entries, ()), entries[name].where) for name in entries}
     _check_references(models, entries)
-    return CatalogData(models, _defaults(defaults, models, [p for p in (shipped, user_file) if p]))
+    return CatalogData(models, _defaults(defaults, models, [document.where for document in documents]), header)
 
 
-def _read(path: Path) -> dict[str, Any]:
+def read_file(path: Path) -> Document:
+    """A catalog document from a file (the shipped one, or the user's models file)."""
     try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
+        data = path.read_bytes()
     except OSError as exc:
         raise CatalogError(f"Cannot read the models file {path}: {exc.strerror or exc}.") from exc
+    return parse_document(data, str(path), what=f"The models file {path}")
+
+
+def parse_document(data: bytes, where: str, *, what: str | None = None) -> Document:
+    """A catalog document from its bytes; `what` starts the messages about the whole document."""
+    what = what or f"The catalog document {where}"
+    try:
+        content = tomllib.loads(data.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise CatalogError(f"{what} is not UTF-8 text: {exc}.") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise CatalogError(f"The models file {path} is not valid TOML: {exc}.") from exc
-    unknown = set(document) - {"defaults", "models"}
+        raise CatalogError(f"{what} is not valid TOML: {exc}.") from exc
+    unknown = set(content) - TOP_LEVEL
     if unknown:
         raise CatalogError(
-            f"The models file {path} has unknown top-level keys {sorted(unknown)}; only [defaults] and "
-            '[models."NAME"] tables belong there.'
+            f"{what} has unknown top-level keys {sorted(unknown)}; only serial, published, valid_until, [defaults] "
+            'and [models."NAME"] tables belong there.'
         )
-    return document
+    return Document(where, content, _header(content, where))
+
+
+def _header(raw: Mapping[str, Any], where: str) -> Header:
+    return Header(
+        serial=_integer(raw["serial"], f"{where}: serial") if "serial" in raw else None,
+        published=_date(raw["published"], f"{where}: published") if "published" in raw else None,
+        valid_until=_date(raw["valid_until"], f"{where}: valid_until") if "valid_until" in raw else None,
+    )
 
 
 def _table(value: object, where: str) -> dict[str, Any]:
@@ -111,10 +164,10 @@ def _table(value: object, where: str) -> dict[str, Any]:
     return value
 
 
-def _merge(entries: dict[str, _Entry], name: str, raw: dict[str, Any], path: Path) -> None:
+def _merge(entries: dict[str, _Entry], name: str, raw: dict[str, Any], source: str) -> None:
     """Add a new entry, or lay the given fields over the entry that has this name or alias."""
     existing = _find(entries, name)
-    where = f'[models."{name}"] in {path}'
+    where = f'[models."{name}"] in {source}'
     if existing is None:
         entries[canonical_name(name)] = _Entry(dict(raw), where)
         return
@@ -168,9 +221,11 @@ def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
     for row in OPTIONS:
         if row.edit_field is not None and row.field is not None:
             options.setdefault(row.edit_field, options.get(row.field, ()))
+    lifecycle = _lifecycle(raw, where)
     return ModelSpec(
         name=name,
-        lifecycle=_lifecycle(raw, where),
+        lifecycle=lifecycle,
+        provider_lifecycles=_provider_lifecycles(raw, where, lifecycle),
         option_values={key: value for key, value in options.items() if isinstance(value, tuple)},
         option_flags=frozenset(key for key, value in options.items() if value is True),
         **spec_fields,
@@ -178,18 +233,45 @@ def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
 
 
 def _lifecycle(raw: Mapping[str, Any], where: str) -> Lifecycle:
+    vendor = str(raw.get("vendor", "openai"))
+    return _one_lifecycle(raw, where, OWNERS.get(vendor, vendor))
+
+
+def _one_lifecycle(raw: Mapping[str, Any], where: str, owner: str) -> Lifecycle:
     status = _enum(Status)(raw.get("status", "active"), f"{where}: status")
     shutdown = _date(raw["shutdown"], f"{where}: shutdown") if "shutdown" in raw else None
     if status is not Status.ACTIVE and shutdown is None:
         raise CatalogError(f"{where}: a {status} model needs its shutdown date (shutdown = YYYY-MM-DD).")
-    vendor = str(raw.get("vendor", "openai"))
+    reported = _date(raw["reported_shutdown"], f"{where}: reported_shutdown") if "reported_shutdown" in raw else None
+    reported_by = raw.get("reported_by", "")
+    if not isinstance(reported_by, str) or (reported is not None and not reported_by.strip()):
+        raise CatalogError(f'{where}: reported_by names the one source of reported_shutdown, e.g. "a release note".')
     return Lifecycle(
-        owner=OWNERS.get(vendor, vendor),
+        owner=owner,
         status=status,
         shutdown=shutdown,
         notice=_date(raw["notice"], f"{where}: notice") if "notice" in raw else None,
         replacements=tuple(_replacement(item, f"{where}: replacements") for item in _list(raw, "replacements", where)),
+        reported_shutdown=reported,
+        reported_by=reported_by.strip(),
     )
+
+
+def _provider_lifecycles(raw: Mapping[str, Any], where: str, default: Lifecycle) -> dict[str, Lifecycle]:
+    """A provider's own dates where they differ from the model owner's (Azure OpenAI retires models on its own
+    dates): `provider_lifecycle = { azure = { status = "deprecated", shutdown = 2026-12-16 } }`; replacements not
+    given are the owner's."""
+    table = _table(raw.get("provider_lifecycle", {}), f"{where}: provider_lifecycle")
+    lifecycles = {}
+    for provider, value in table.items():
+        at = f"{where}: provider_lifecycle.{provider}"
+        fields = _table(value, at)
+        unknown = set(fields) - {"status", "shutdown", "notice", "replacements"}
+        if unknown:
+            raise CatalogError(f"{at}: unknown key(s) {sorted(unknown)}; use status, shutdown, notice, replacements.")
+        given = {"replacements": [{"model": r.model, "note": r.note} for r in default.replacements]} | fields
+        lifecycles[provider.lower()] = _one_lifecycle(given, at, PROVIDER_OWNERS.get(provider.lower(), provider))
+    return lifecycles
 
 
 def _list(raw: Mapping[str, Any], key: str, where: str) -> list[Any]:
@@ -226,8 +308,8 @@ def _check_references(models: Mapping[str, ModelSpec], entries: Mapping[str, _En
                 )
 
 
-def _defaults(raw: Mapping[str, Any], models: Mapping[str, ModelSpec], paths: list[Path]) -> dict[ModelKind, Any]:
-    where = f"[defaults] in {' or '.join(map(str, paths))}"
+def _defaults(raw: Mapping[str, Any], models: Mapping[str, ModelSpec], sources: list[str]) -> dict[ModelKind, Any]:
+    where = f"[defaults] in {' or '.join(sources)}"
     unknown = set(raw) - {kind.value for kind in ModelKind}
     if unknown:
         raise CatalogError(f"{where}: unknown key(s) {sorted(unknown)}; use image and vision.")
@@ -325,7 +407,7 @@ def _prices(value: object, where: str) -> Prices:
 def _remarks(value: object, where: str) -> dict[str, str]:
     table = _table(value, where)
     if not all(isinstance(v, str) for v in table.values()):
-        raise CatalogError(f'{where} maps a parameter name to a sentence, e.g. {{ background = "..." }}.')
+        raise CatalogError(f'{where} maps a name to a sentence, e.g. {{ background = "..." }}.')
     return dict(table)
 
 
@@ -353,6 +435,7 @@ _MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "max_partial_images": _integer,
     "prices": _prices,
     "estimate_tokens": _token_table,
+    "estimate_leaves_out": _remarks,
     "partial_image_tokens": _integer,
 }
 """The fields of a model entry that are neither an image option's nor its lifecycle, with their converters."""

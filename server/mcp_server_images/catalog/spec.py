@@ -106,6 +106,11 @@ class Lifecycle:
     replacements: tuple[Replacement, ...] = ()
     owner: str = "OpenAI"
     """Whose lifecycle this is (Google retires its Gemini image models itself), for messages."""
+    reported_shutdown: date | None = None
+    """A shutdown date only one source gives (unconfirmed): shown, never acted on; the provider's own model list
+    (`shutdown_date`) decides at run time."""
+    reported_by: str = ""
+    """The one source of `reported_shutdown`."""
 
     def advice(self) -> str:
         """What to use instead, as in 'use A (fast) or B (best quality)'; empty when no replacement is named."""
@@ -166,11 +171,16 @@ class ModelSpec:
     remarks: Mapping[str, str] = field(default_factory=dict)
     """Per parameter, a sentence added when a value is refused (why gpt-image-2 refuses transparency)."""
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
+    provider_lifecycles: Mapping[str, Lifecycle] = field(default_factory=dict)
+    """A provider's own lifecycle where it differs from the owner's, by provider name (`azure`)."""
     prices: Prices | None = None
     estimate_tokens: Mapping[str, int] = field(default_factory=dict)
     """Quality -> image output tokens of one 1024x1024 image, for estimates before a call (from published figures)."""
     partial_image_tokens: int = 0
     """Extra image output tokens each streamed partial image costs."""
+    estimate_leaves_out: Mapping[str, str] = field(default_factory=dict)
+    """Per output format, what else such an answer bills that no published figure covers (gpt-image-2.6's SVG
+    authoring model), so an estimate for it is a lower bound and says so."""
 
     @property
     def accepts_response_format(self) -> bool:
@@ -180,6 +190,10 @@ class ModelSpec:
     @property
     def streams(self) -> bool:
         return self.streaming
+
+    def lifecycle_on(self, provider: str) -> Lifecycle:
+        """The model's lifecycle on a provider: its own dates where the catalog has them, else the owner's."""
+        return self.provider_lifecycles.get(provider, self.lifecycle)
 
     @property
     def usable_apis(self) -> tuple[Api, ...]:

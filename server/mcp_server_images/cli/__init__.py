@@ -1,7 +1,8 @@
 """Command line entry point: flags mirror the `MCP_IMAGES_*` environment variables one to one.
 
-`mcp-server-images` serves MCP; `mcp-server-images config <client>` prints a client snippet and
-`mcp-server-images doctor` checks the set-up. On start the server logs (to stderr) what it resolved: provider,
+`mcp-server-images` serves MCP; `mcp-server-images config <client>` prints a client snippet,
+`mcp-server-images doctor` checks the set-up and `mcp-server-images catalog show|check|sign` shows the model
+catalog in force, checks a catalog feed and signs one. On start the server logs (to stderr) what it resolved: provider,
 base URL, where the key came from (never the key), the output directory and the default model, so a
 misconfiguration is visible before the first call. Started in a terminal, it also says what it is waiting for.
 """
@@ -12,6 +13,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, get_args
 
 import anyio
@@ -26,6 +28,7 @@ from ..errors import ConfigurationError
 from ..providers import endpoint_of
 from ..services import open_store
 from ..settings import ENV_PREFIX, ResultShapeSetting, Settings
+from .catalog_commands import Outcome, check, show, sign_document
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
 from .doctor import diagnose, report
 
@@ -47,6 +50,10 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--responses-model", "responses_model", {"metavar": "MODEL"}),
     ("--models-file", "models_file", {"metavar": "FILE"}),
     ("--models-refresh-hours", "models_refresh_hours", {"type": float, "metavar": "HOURS"}),
+    ("--catalog-url", "catalog_url", {"metavar": "URL|off"}),
+    ("--catalog-keys", "catalog_keys", {"metavar": "KEYS"}),
+    ("--catalog-refresh-hours", "catalog_refresh_hours", {"type": float, "metavar": "HOURS"}),
+    ("--default-notice-days", "default_notice_days", {"type": int, "metavar": "DAYS"}),
     ("--inline-image-urls", "inline_image_urls", {"action": "store_true"}),
     ("--allowed-dirs", "allowed_dirs", {"metavar": "DIRS"}),
     ("--allow-private-urls", "allow_private_urls", {"action": "store_true"}),
@@ -146,7 +153,41 @@ def parser() -> argparse.ArgumentParser:
     )
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
     _add_setting_flags(doctor)
+    _add_catalog_commands(commands)
     return result
+
+
+def _add_catalog_commands(commands: Any) -> None:
+    catalog = commands.add_parser(
+        "catalog",
+        help="the model catalog in force; check or sign a catalog feed",
+        description="The model catalog: show the one in force, check a signed feed, sign a feed document.",
+    )
+    actions = catalog.add_subparsers(dest="catalog_command", title="catalog commands", required=True)
+    show_parser = actions.add_parser(
+        "show", help="the catalog a server would start with (shipped, the feed's cached copy, the models file)"
+    )
+    show_parser.add_argument("--json", action="store_true", help="print it as JSON")
+    check_parser = actions.add_parser(
+        "check",
+        help="fetch the configured feed now and say whether it is applied, or check a given document",
+        description="Without SOURCE: fetch the configured feed (MCP_IMAGES_CATALOG_URL) as the server does, update "
+        "the cached copy, and say whether it is applied and why not. With SOURCE (a file with FILE.sig beside it, or "
+        "a URL with URL.sig): check it the same way without applying it. Exit status 1 when it would be refused.",
+    )
+    check_parser.add_argument("source", nargs="?", help="a feed document: a file or an http(s) URL")
+    sign_parser = actions.add_parser(
+        "sign",
+        help="check a feed document and write its signature to FILE.sig",
+        description="Check FILE as a feed must be (models.toml's format, serial and valid_until), sign its exact "
+        "bytes with an Ed25519 private key and write the base64 signature to FILE.sig; prints the public key to "
+        "put in MCP_IMAGES_CATALOG_KEYS. The key file is PEM (PKCS #8, from `openssl genpkey -algorithm ed25519 "
+        "-out key.pem`) or exactly 32 raw bytes.",
+    )
+    sign_parser.add_argument("document", type=Path, metavar="FILE", help="the feed document (TOML)")
+    sign_parser.add_argument("--key", type=Path, required=True, metavar="KEYFILE", help="the private key file")
+    for parser_ in (show_parser, check_parser, sign_parser):
+        _add_setting_flags(parser_)
 
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:
@@ -226,6 +267,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_config(settings, args.client)
     elif args.command == "doctor":
         sys.exit(run_doctor(settings, as_json=args.json))
+    elif args.command == "catalog":
+        sys.exit(run_catalog(settings, args))
     else:
         serve(settings)
 
@@ -254,6 +297,22 @@ def run_doctor(settings: Settings, *, as_json: bool) -> int:
     checks = anyio.run(diagnose, settings, Clock())
     print(report(checks, as_json=as_json))
     return 1 if any(check.status == "fail" for check in checks) else 0
+
+
+def run_catalog(settings: Settings, args: argparse.Namespace) -> int:
+    """`catalog show|check|sign`: print what it found; exit status 0 when it succeeded, else 1."""
+    clock = Clock()
+    try:
+        if args.catalog_command == "show":
+            outcome = show(settings, clock, as_json=args.json)
+        elif args.catalog_command == "check":
+            outcome = anyio.run(check, settings, clock, args.source)
+        else:
+            outcome = sign_document(settings, clock, args.document, args.key)
+    except ConfigurationError as exc:
+        outcome = Outcome(f"mcp-server-images: {exc}", ok=False)
+    print(outcome.text)
+    return 0 if outcome.ok else 1
 
 
 def serve(settings: Settings) -> None:

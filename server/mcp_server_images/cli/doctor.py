@@ -27,6 +27,7 @@ from ..errors import ConfigurationError, ImageServerError
 from ..providers import ProviderKind, endpoint_of
 from ..services import open_store
 from ..settings import Settings
+from .catalog_commands import fetched_feed
 from .client_config import subcommand
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -160,6 +161,27 @@ def image_store(settings: Settings, clock: Clock) -> Check:
     return Check("image store", "ok", f"{store.location} answered (listed)")
 
 
+async def catalog_in_force(settings: Settings, clock: Clock) -> Check:
+    """Which catalog a server would use, with the feed fetched once the way the server fetches it; says when the
+    feed is off (no key ships with the package yet) and why a feed's copy is refused."""
+    try:
+        feed = await fetched_feed(settings, clock)
+    except ConfigurationError as exc:
+        return Check("catalog", "fail", str(exc), "Fix the models file, or MCP_IMAGES_CATALOG_KEYS.")
+    in_force = feed.catalog.in_force.describe(clock.today())
+    if feed.url is None:
+        return Check("catalog", "ok", f"{in_force}; {feed.status.off}")
+    if feed.status.problem is not None:
+        return Check(
+            "catalog",
+            "warn",
+            f"{in_force}; the feed {feed.url} is refused: {feed.status.problem}",
+            "Ask whoever publishes the feed to sign a new copy with a higher serial and a later valid_until, or "
+            "check MCP_IMAGES_CATALOG_URL and MCP_IMAGES_CATALOG_KEYS (`mcp-server-images catalog check`).",
+        )
+    return Check("catalog", "ok", f"{in_force}; following the feed {feed.url}")
+
+
 def image_folder(settings: Settings) -> Check:
     folder = settings.output_dir
     try:
@@ -216,7 +238,7 @@ async def diagnose(settings: Settings, clock: Clock) -> list[Check]:
             checks.append(model_served("vision model", settings.vision_model, models, settings, clock.today()))
     else:
         checks.append(Check("provider", "skip", "not asked: there is no API key to ask with"))
-    checks += [image_store(settings, clock), http_safety(settings)]
+    checks += [await catalog_in_force(settings, clock), image_store(settings, clock), http_safety(settings)]
     return checks
 
 

@@ -10,6 +10,8 @@ limited in bytes and time, and must say they are images. Image URLs the image AP
 here too, under the same rules, by a fetcher of their own that also trusts the configured provider's origin:
 a local server (LocalAI, vLLM-Omni, Ollama) answers with URLs on localhost. Only URLs on exactly that scheme,
 host and port are let through to a loopback or private address; a redirect elsewhere is checked like any URL.
+The catalog feed (catalog/feed.py) is fetched the same way, trusting the configured feed's own origin (a team's
+feed on its intranet), and takes any content type: what makes a feed acceptable is its signature.
 """
 
 from __future__ import annotations
@@ -180,16 +182,24 @@ class UrlFetcher:
     """
 
     def __init__(
-        self, *, allow_private: bool, timeout: float, max_bytes: int, trusted_origin: str | None = None
+        self,
+        *,
+        allow_private: bool,
+        timeout: float,
+        max_bytes: int,
+        trusted_origin: str | None = None,
+        images_only: bool = True,
     ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._trusted = None if trusted_origin is None else origin_of(trusted_origin)
+        self._images_only = images_only
+        """Refuse an answer whose content type is not an image (off for documents such as the catalog feed)."""
         self._http = httpx2.AsyncClient(
             transport=GuardedTransport(allow_private=allow_private, trusted=self._trusted),
             timeout=httpx2.Timeout(timeout),
             follow_redirects=False,
-            headers={"user-agent": "mcp-server-images", "accept": "image/*"},
+            headers={"user-agent": "mcp-server-images", "accept": "image/*" if images_only else "*/*"},
         )
 
     async def aclose(self) -> None:
@@ -227,19 +237,23 @@ class UrlFetcher:
         raise RefError(f"{url} redirected more than {MAX_REDIRECTS} times.")
 
     async def _body(self, response: httpx2.Response, url: str) -> bytes:
+        what = "image" if self._images_only else "document"
         if response.status_code != 200:
-            raise RefError(f"{url} answered HTTP {response.status_code}, not an image.")
+            raise RefError(
+                f"{url} answered HTTP {response.status_code}" + (", not an image." if self._images_only else ".")
+            )
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not content_type.startswith("image/"):
+        if self._images_only and not content_type.startswith("image/"):
             raise RefError(f"{url} answered with content type {content_type or 'none'!r}, not an image.")
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            raise RefError(f"{url} is {int(declared):,} bytes; the largest image fetched is {self._max_bytes:,} bytes.")
+            limit = f"the largest {what} fetched is {self._max_bytes:,} bytes"
+            raise RefError(f"{url} is {int(declared):,} bytes; {limit}.")
         chunks: list[bytes] = []
         received = 0
         async for chunk in response.aiter_bytes():
             received += len(chunk)
             if received > self._max_bytes:
-                raise RefError(f"{url} sent more than {self._max_bytes:,} bytes; the largest image fetched is that.")
+                raise RefError(f"{url} sent more than {self._max_bytes:,} bytes; the largest {what} fetched is that.")
             chunks.append(chunk)
         return b"".join(chunks)

@@ -50,6 +50,8 @@ class AnalyzeRequest:
     max_tokens: int | None = None
     response_schema: dict[str, Any] | None = None
     client_roots: Sequence[Path] = ()
+    audience: str | None = None
+    """Who is told a once-per-session note (see `Call.audience`)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,7 @@ class VisionService:
         if request.detail not in DETAILS:
             raise ParameterError("detail", f"detail {request.detail!r} is not valid. Use one of: {', '.join(DETAILS)}.")
         validator = await anyio.to_thread.run_sync(_validator, request.response_schema)
-        chosen = await choose(self._models, request.model, ModelKind.VISION)
+        chosen = await choose(self._models, request.model, ModelKind.VISION, audience=request.audience)
         notes = list(chosen.notes)
         urls = [await self._image_url(ref, request.client_roots, notes) for ref in request.images]
         schema = request.response_schema

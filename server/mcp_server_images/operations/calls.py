@@ -8,6 +8,7 @@ as an emulation through edits.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from ..backends import UpstreamError
 from .deps import ImageDeps
@@ -21,7 +22,14 @@ log = logging.getLogger(__name__)
 
 
 async def plan_call(deps: ImageDeps, request: ImageCallRequest, call: CallContext) -> ImagePlan:
-    """Every check a call makes before paying: model, parameters, inputs, save_to, route; and its quote."""
+    """Every check a call makes before paying: model, parameters, inputs, save_to, route; and its quote, with the
+    estimate learned from what calls alike cost (the one a dry run shows, a confirmation asks about and the ledger
+    reserves)."""
+    plan = await _planned(deps, request, call)
+    return replace(plan, quote=await call.spending.informed(plan.quote))
+
+
+async def _planned(deps: ImageDeps, request: ImageCallRequest, call: CallContext) -> ImagePlan:
     match request:
         case GenerateRequest():
             return await plan_generation(deps, request, call)

@@ -11,7 +11,8 @@ most 3 partials x 100 tokens ($0.009) may be counted twice, never missed.
 
 Estimates come from the catalog's per-image output tokens at 1024x1024 by quality (published per-image figures),
 scaled by pixel count, plus the prompt's text at about 4 characters a token. Input images of an edit are not
-estimated (no published formula), which the basis says.
+estimated (no published formula), nor what an output format bills on top where the catalog says so (gpt-image-2.6's
+SVG authoring), which the basis says. Once calls like it have been paid for, recorded costs take over (learned.py).
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class BilledPart:
 class Estimate:
     amount: float | None
     basis: str
+    reserve: float | None = None
+    """What budgets reserve when it is more than `amount`: the catalog's figure, when recorded costs (learned.py)
+    put the estimate below it."""
+
+    @property
+    def reserved(self) -> float | None:
+        """What a budget counts for the call before it is made: the higher of the estimate and `reserve`."""
+        return self.amount if self.reserve is None or self.amount is None else max(self.amount, self.reserve)
 
     def public(self) -> dict[str, Any]:
         return {"amount": _rounded(self.amount), "basis": self.basis}
@@ -240,8 +249,9 @@ def estimate(ask: Ask) -> Estimate:
         basis += f", {ask.partial_images} partial(s) x {spec.partial_image_tokens} tokens per request"
     if ask.input_images:
         basis += "; input images not counted"
-    if ask.leaves_out:
-        basis += f"; plus {ask.leaves_out}"
+    for left_out in (ask.leaves_out, spec.estimate_leaves_out.get(ask.options.output_format or "")):
+        if left_out:
+            basis += f"; plus {left_out}"
     return Estimate(amount, basis)
 
 

@@ -26,7 +26,7 @@ DALL_E_2 = "dall-e-2"
 
 async def plan_edit(deps: ImageDeps, request: EditRequest, call: CallContext) -> ImagePlan:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS)
+    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
     route = route_for(deps, chosen, request.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)

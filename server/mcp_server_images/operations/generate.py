@@ -17,7 +17,7 @@ from .routing import quote, route_for
 
 async def plan_generation(deps: ImageDeps, request: GenerateRequest, call: CallContext) -> ImagePlan:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
+    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS, call.audience)
     spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
     route = route_for(deps, chosen, request.api)
     save = plan_copies(deps, request.save, options, request.client_roots)

@@ -12,6 +12,8 @@ A reservation not yet settled is pending while its call may still be running; on
 process did not make it, or it is older than any call can take) its cost is unknown. Both stay counted at their
 estimate (erring on the safe side). Days and months are UTC. Unknown amounts (no usage, no published price) count
 as nothing against a cap; a cap that is already used up still refuses every call.
+A quote's estimate is first informed by the costs of earlier calls alike (learned.py), and its entry keeps
+that estimate beside the actual cost, so later estimates learn from it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Store
 from ..store.base import LedgerEntry
+from . import learned
 from .cost import Cost, Estimate, usd
 
 APPEND_ATTEMPTS = 200
@@ -72,7 +75,10 @@ class Reservation(Protocol):
 
 
 class Spending(Protocol):
-    """Asked right before a call reaches the image API; raises to stop it (a budget, a dry run)."""
+    """Who pays for a call: asked to inform its quote when it is planned, and to reserve it right before the call
+    reaches the image API (raising to stop it: a budget)."""
+
+    async def informed(self, quote: Quote) -> Quote: ...
 
     async def reserve(self, quote: Quote) -> Reservation: ...
 
@@ -87,6 +93,9 @@ class _Nothing:
 
 class Unmetered:
     """No ledger: for use cases driven without a server (tests, a future CLI)."""
+
+    async def informed(self, quote: Quote) -> Quote:
+        return quote
 
     async def reserve(self, quote: Quote) -> Reservation:
         return _Nothing()
@@ -223,7 +232,7 @@ def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_
 
 def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None) -> str | None:
     """Why the call may not be made, or None. Unknown estimates count as nothing: only a used-up cap refuses them."""
-    amount = estimate.amount or 0.0
+    amount = estimate.reserved or 0.0
     if caps.per_call is not None and amount > caps.per_call:
         return (
             f"Refused before any request: this call is estimated at {usd(amount)} ({estimate.basis}), above the "
@@ -236,7 +245,7 @@ def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: s
             resets = limit.resets.strftime("%Y-%m-%d %H:%M UTC") if limit.resets else "never"
             env = "MCP_IMAGES_" + limit.flag.upper().replace("-", "_")
             return (
-                f"Refused before any request: this call is estimated at {usd(estimate.amount)}, and "
+                f"Refused before any request: this call is estimated at {usd(estimate.reserved)}, and "
                 f"{usd(limit.spent)} of the {limit.name} of {usd(limit.cap)} is spent, so {usd(remaining)} remains. "
                 f"It resets at {resets}. To allow more, raise --{limit.flag} ({env}), or ask for a cheaper call "
                 "(fewer or smaller images, lower quality); dry_run: true shows what a call would cost."
@@ -296,6 +305,19 @@ class Ledger:
     def unsettled(self) -> Unsettled:
         return Unsettled(self.instance, frozenset(self.running), self.call_lasts)
 
+    def model_costs(self) -> list[learned.ModelCosts]:
+        """This month's exact costs per image by model, and how far their estimates were off."""
+        return learned.model_costs(self.store.ledger(self.clock.now().strftime("%Y-%m")).values())
+
+    def informed(self, quote: Quote) -> Quote:
+        """The quote with its estimate taken from the recorded costs of calls alike, when there are enough (this
+        month's and last month's)."""
+        now = self.clock.now()
+        last_month = (datetime(now.year, now.month, 1, tzinfo=UTC) - timedelta(days=1)).strftime("%Y-%m")
+        history = [*self.store.ledger(last_month).values(), *self.store.ledger(now.strftime("%Y-%m")).values()]
+        alike = learned.Alike.of(quote.model, quote.operation, quote.parameters)
+        return replace(quote, estimate=learned.informed(quote.estimate, history, alike, quote.parameters.get("n", 1)))
+
     def append(self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None) -> None:
         """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
         month = entry.time[:7]
@@ -332,22 +354,32 @@ class _Metered:
     ledger: Ledger
     user: str | None
 
+    async def informed(self, quote: Quote) -> Quote:
+        """The quote with its estimate learned from the recorded costs of calls alike (read off the event loop)."""
+        return await anyio.to_thread.run_sync(self.ledger.informed, quote)
+
     async def reserve(self, quote: Quote) -> Reservation:
         """Record the call's estimate before anything is sent; with caps in force, only if they allow it."""
         now = self.ledger.clock.now()
+        estimate = quote.estimate
         entry = LedgerEntry(
             id=secrets.token_hex(8),
             kind="reserve",
             time=now.isoformat(timespec="microseconds"),
-            amount=quote.estimate.amount,
+            amount=estimate.reserved,
             model=quote.model,
             user=self.user,
             instance=self.ledger.instance,
+            estimate=estimate.amount,
+            operation=quote.operation,
+            quality=_asked(quote, "quality"),
+            size=_asked(quote, "size"),
+            output_format=_asked(quote, "output_format"),
         )
         caps = self.ledger.caps
 
         def check(spent: Spent) -> str | None:
-            return refusal(caps, quote.estimate, spent, now, self.user)
+            return refusal(caps, estimate, spent, now, self.user)
 
         self.ledger.running.add(entry.id)
         try:
@@ -356,3 +388,9 @@ class _Metered:
             self.ledger.running.discard(entry.id)
             raise
         return LedgerReservation(self.ledger, entry)
+
+
+def _asked(quote: Quote, name: str) -> str | None:
+    """A parameter the call gave, as a ledger entry keeps it so that calls alike can be found (learned.Alike)."""
+    value = quote.parameters.get(name)
+    return None if value is None else str(value)

@@ -8,12 +8,13 @@ given and the model counts as gone for the rest of the process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from ..backends import UpstreamError
-from ..catalog.catalog import Catalog
-from ..catalog.discovery import ModelDirectory, ServedModels
+from ..catalog.catalog import Catalog, InForce
+from ..catalog.discovery import DefaultChoice, ModelDirectory, ServedModels
+from ..catalog.feed import FeedStatus
 from ..catalog.spec import ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from ..errors import ImageServerError, ParameterError
 from ..providers import ProviderKind
@@ -28,9 +29,28 @@ class Models:
     provider: ProviderKind
     default_image: str
     default_vision: str
+    feed: FeedStatus = field(default_factory=FeedStatus)
+    """What the catalog feed did last (list_models says which catalog is in force)."""
+    notice_days: int = 0
+    """A default shutting down within this many days gives way to its replacement (0: only once shut down)."""
+    told: set[tuple[str, str]] = field(default_factory=set, compare=False)
+    """(audience, subject) pairs already said: a default moved before its shutdown is said once per session."""
 
     def configured(self, kind: ModelKind) -> str:
         return self.default_image if kind is ModelKind.IMAGE else self.default_vision
+
+    async def default(self, kind: ModelKind, endpoint: ImageEndpoint | None = None) -> DefaultChoice:
+        """The model a call naming none uses (see ModelDirectory.resolve_default)."""
+        return await self.directory.resolve_default(self.configured(kind), kind, endpoint, self.notice_days)
+
+    def first_time(self, audience: str | None, subject: str) -> bool:
+        """Whether `audience` has not been told about `subject` yet (and from now on has); None: a caller that
+        cannot be told apart from others (stateless HTTP), who is told every time."""
+        if audience is None:
+            return True
+        heard = (audience, subject) in self.told
+        self.told.add((audience, subject))
+        return not heard
 
 
 @dataclass(frozen=True)
@@ -44,20 +64,28 @@ class Chosen:
 
 
 async def choose(
-    models: Models, requested: str | None, kind: ModelKind, endpoint: ImageEndpoint | None = None
+    models: Models,
+    requested: str | None,
+    kind: ModelKind,
+    endpoint: ImageEndpoint | None = None,
+    audience: str | None = None,
 ) -> Chosen:
     """The model for a call, checked against the provider before any request; raises ParameterError if unusable.
 
     The model the call names is the model sent: the default is resolved only when it names none. On OpenAI's own
     API its model list decides what exists; elsewhere the list is evidence (gateways list partially), so a named
-    model it lacks is sent, and a `model_not_found` answer is explained with what the list offers.
+    model it lacks is sent, and a `model_not_found` answer is explained with what the list offers. A default moved
+    before its shutdown is said once to each `audience` (the client's session), since every later call would only
+    repeat it.
     """
     notes: list[str] = []
     name = requested.strip() if requested else None
     if not name:
-        default = await models.directory.resolve_default(models.configured(kind), kind, endpoint)
+        default = await models.default(kind, endpoint)
         name = default.model
-        if default.reason:
+        if default.early and models.first_time(audience, default.model):
+            notes.append(f"Default model: {default.reason}; name a model to choose another.")
+        elif default.reason and not default.early:
             notes.append(f"Default model: {default.reason}.")
     problem = await models.directory.lifecycle_problem(name)
     if problem is not None:
@@ -133,6 +161,8 @@ class ListedModel:
     shutdown: date | None
     default: bool
     spec: ModelSpec
+    reported_shutdown: date | None = None
+    """A date one source gives that neither the catalog nor the provider confirms."""
 
     @property
     def prices(self) -> Prices | None:
@@ -145,12 +175,16 @@ class ModelList:
     provider_listed: bool
     """Whether the provider's own list was available (else: the catalog's view, unconfirmed)."""
     notes: list[str]
+    catalog: InForce
+    """The catalog in force (shipped, or a feed's copy)."""
+    feed: FeedStatus
+    today: date
 
 
 async def list_models(models: Models) -> ModelList:
     """The image and vision models this provider serves (or, without its list, the catalog's current ones)."""
     served = await models.directory.served()
-    defaults = {kind: await models.directory.resolve_default(models.configured(kind), kind) for kind in ModelKind}
+    defaults = {kind: await models.default(kind) for kind in ModelKind}
     default_names = {models.catalog.canonical_name(choice.model).lower() for choice in defaults.values()}
     notes = [f"Default {kind} model: {choice.reason}." for kind, choice in defaults.items() if choice.reason]
     listed: list[ListedModel] = []
@@ -162,6 +196,7 @@ async def list_models(models: Models) -> ModelList:
         status = Status.SHUT_DOWN if past else lifecycle.status
         if is_served is False or (is_served is None and status is Status.SHUT_DOWN):
             continue
+        reported = lifecycle.reported_shutdown if shutdown is None else None
         listed.append(
             ListedModel(
                 name=Catalog.wire_name(spec.name, models.provider, spec.vendor),
@@ -171,6 +206,7 @@ async def list_models(models: Models) -> ModelList:
                 shutdown=shutdown,
                 default=spec.name.lower() in default_names,
                 spec=spec,
+                reported_shutdown=reported,
             )
         )
     if served is not None:
@@ -180,4 +216,5 @@ async def list_models(models: Models) -> ModelList:
                 f"The provider also lists {len(others)} models the catalog does not describe (text, audio or a "
                 "gateway's own); any of them can be named as model, and is sent as given."
             )
-    return ModelList(listed, served is not None, notes)
+    today = models.directory.today()
+    return ModelList(listed, served is not None, notes, models.catalog.in_force, models.feed, today)

@@ -119,3 +119,7 @@ class CallContext:
     spending: Spending = field(default_factory=Unmetered)
     """Asked right before anything is sent upstream: records the estimate in the spend ledger (a budget may refuse
     it there); settled with the actual cost afterwards."""
+    audience: str | None = None
+    """Who is told a note said once per session (a default moved before its shutdown): the client's session;
+    None for a caller that cannot be told apart (stateless HTTP, a dry run), who is told every time and marks
+    nothing as told."""

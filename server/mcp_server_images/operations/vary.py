@@ -60,7 +60,7 @@ async def plan_emulation(
 ) -> ImagePlan:
     """The variation as an edit of the image with a variation prompt, on `model` (None: the default image model);
     a size that model's edits do not take is left to the model, and the result says so."""
-    edit_model = (await choose(deps.models, model, ModelKind.IMAGE, ImageEndpoint.EDITS)).name
+    edit_model = (await choose(deps.models, model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)).name
     size = request.size
     if size is not None and not _edit_size_ok(deps.models.catalog, edit_model, size):
         size = None

@@ -82,6 +82,14 @@ class LedgerEntry:
     instance: str | None = None
     """The server process that made the call (None in entries older than the field): a reservation it never
     settled is pending while that process may still run it."""
+    estimate: float | None = None
+    """USD the call was estimated at before it was made (entries written before estimates were kept have none)."""
+    operation: str | None = None
+    """generate, edit or variation."""
+    quality: str | None = None
+    size: str | None = None
+    output_format: str | None = None
+    """What the call asked for (None: left to the model): calls alike in model and these learn from each other."""
 
 
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")

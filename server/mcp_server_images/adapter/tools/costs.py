@@ -29,7 +29,7 @@ from ...operations.calls import plan_call
 from ...operations.cost import Cost, usd
 from ...operations.ledger import Caps, Quote
 from ...operations.requests import CallContext, ImageCallRequest
-from ..context import Ctx, caller, services_of, wants_progress
+from ..context import Ctx, audience_of, caller, services_of, wants_progress
 from .jobs import run_as_job
 from .render import error_result
 
@@ -51,7 +51,13 @@ async def produce(
     """The shared body of every image-producing tool: plan the call (every check, nothing sent), then a dry run
     answers with the plan, a confirmation asks about its quote, and otherwise the plan runs as a job."""
     services = services_of(ctx)
-    call = CallContext(partial_images=services.settings.partial_images if wants_progress(ctx) else 0, user=caller(ctx))
+    user = caller(ctx)
+    call = CallContext(
+        partial_images=services.settings.partial_images if wants_progress(ctx) else 0,
+        user=user,
+        spending=services.ledger.for_user(user),
+        audience=audience_of(ctx),
+    )
     try:
         plan = await plan_call(services.images, request, call)
     except ImageServerError as exc:
@@ -175,6 +181,7 @@ def usage_text(summary: dict[str, Any]) -> str:
         )
     if summary["by_model"]:
         lines.append("By model: " + ", ".join(f"{m} {usd(a)}" for m, a in summary["by_model"].items()) + ".")
+    lines += [_model_line(model, costs) for model, costs in summary["per_model"].items()]
     if len(summary["by_user"]) > 1 or "user" in summary:
         lines.append("By user: " + ", ".join(f"{u} {usd(a)}" for u, a in summary["by_user"].items()) + ".")
     if summary["max_cost_per_call"] is not None:
@@ -182,6 +189,16 @@ def usage_text(summary: dict[str, Any]) -> str:
     if summary["confirm_above"] is not None:
         lines.append(f"Calls estimated above {usd(summary['confirm_above'])} ask for confirmation.")
     return "\n".join(lines)
+
+
+def _model_line(model: str, costs: dict[str, Any]) -> str:
+    """One line per model: gpt-image-2: $0.125 per image on average (3 image(s)); estimates were 69% too high."""
+    line = f"{model}: {usd(costs['average_per_image'])} per image on average ({costs['images']} image(s))"
+    off = costs["estimate_off"]
+    if off is not None:
+        how = "right" if round(off * 100) == 0 else f"{abs(off):.0%} too {'high' if off > 0 else 'low'}"
+        line += f"; estimates were {how} ({costs['calls_estimated']} call(s))"
+    return line + "."
 
 
 def usage_json(summary: dict[str, Any]) -> str:

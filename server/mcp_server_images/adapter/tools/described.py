@@ -25,6 +25,7 @@ from mcp.server.mcpserver.tools import Tool
 from ...catalog.catalog import Catalog
 from ...catalog.options import OPTIONS, ImageOption
 from ...catalog.spec import ModelKind, Status
+from ...providers import ProviderKind, endpoint_of
 from ...settings import Settings
 from ..app.ui import tool_meta
 from .handlers import TOOLS
@@ -53,9 +54,15 @@ def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
 
 
 def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
-    """What each `{placeholder}` of a description stands for on this server."""
+    """What each `{placeholder}` of a description stands for on this server. On OpenAI's own API only OpenAI's
+    models are named (Google's are served by gateways only, and naming them there would only invite refusals)."""
     image = _catalog_name(catalog, settings.default_model)
-    active = [spec.name for spec in catalog.of_kind(ModelKind.IMAGE) if spec.lifecycle.status is Status.ACTIVE]
+    openai_only = endpoint_of(settings).provider is ProviderKind.OPENAI
+    active = [
+        spec.name
+        for spec in catalog.of_kind(ModelKind.IMAGE)
+        if spec.lifecycle.status is Status.ACTIVE and (spec.vendor == "openai" or not openai_only)
+    ]
     return {
         "image_model": image,
         "vision_model": _catalog_name(catalog, settings.vision_model),

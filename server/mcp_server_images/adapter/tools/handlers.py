@@ -25,7 +25,7 @@ from ...operations.model_choice import list_models as served_models
 from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ...operations.usage import usage_of
 from ...store import URI_SCHEME, ImageRecord
-from ..context import Ctx, caller, client_roots, listing_user, services_of
+from ..context import Ctx, audience_of, caller, client_roots, listing_user, services_of
 from ..serving.links import image_url
 from .costs import produce, usage_text
 from .jobs import render_job, wait_for_job, wait_for_stored
@@ -188,7 +188,8 @@ async def analyze_image(
     response_schema: ResponseSchema = None,
 ) -> Annotated[CallToolResult, AnalysisResult]:
     """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
-    request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, await client_roots(ctx))
+    roots = await client_roots(ctx)
+    request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, roots, audience_of(ctx))
     try:
         analysis = await services_of(ctx).vision.analyze(request)
     except ImageServerError as exc:

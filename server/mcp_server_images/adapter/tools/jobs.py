@@ -6,7 +6,6 @@ A job outlives the call that started it; what the caller sees is the result, or 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import anyio
 from mcp.types import CallToolResult, LoggingLevel
@@ -28,9 +27,9 @@ POLL_INTERVAL = 1.0
 
 
 async def run_as_job(ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> CallToolResult:
-    """Run a planned image call as a job, wait up to the response deadline, render its result or its job id."""
+    """Run a planned image call as a job (`call` says who pays: its spending reserves before the request is sent),
+    wait up to the response deadline, render its result or its job id."""
     services = services_of(ctx)
-    call = replace(call, spending=services.ledger.for_user(call.user))
     job = services.jobs.start(request, plan, call)
     return await wait_for_job(ctx, job, services.settings.response_deadline)
 

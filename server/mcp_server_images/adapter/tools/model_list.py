@@ -9,19 +9,37 @@ from mcp.types import CallToolResult, TextContent
 from ...catalog.options import OPTIONS, ImageOption, option
 from ...catalog.spec import ImageEndpoint, ModelSpec
 from ...operations.model_choice import ListedModel, ModelList
-from .results import ListedModelEntry, ModelListResult, ModelPrices
+from .results import CatalogInfo, ListedModelEntry, ModelListResult, ModelPrices
 
 
 def model_list_result(listing: ModelList) -> CallToolResult:
     data = ModelListResult(
-        models=[_entry(model) for model in listing.models], provider_listed=listing.provider_listed, notes=listing.notes
+        models=[_entry(model) for model in listing.models],
+        provider_listed=listing.provider_listed,
+        notes=listing.notes,
+        catalog=_catalog(listing),
     )
     source = "this provider's model list" if data.provider_listed else "the catalog (the provider gives no model list)"
     lines = [f"{len(data.models)} models, from {source}:"]
     lines += [_line(model, entry) for model, entry in zip(listing.models, data.models, strict=True)]
+    in_force = f"Catalog: {listing.catalog.describe(listing.today)}; {listing.feed.describe()}."
     return CallToolResult(
-        content=[TextContent(type="text", text="\n".join(lines + data.notes))],
+        content=[TextContent(type="text", text="\n".join([*lines, *data.notes, in_force]))],
         structured_content=data.model_dump(mode="json"),
+    )
+
+
+def _catalog(listing: ModelList) -> CatalogInfo:
+    in_force = listing.catalog
+    published = in_force.published
+    return CatalogInfo(
+        serial=in_force.serial,
+        source=in_force.source,
+        published=published.isoformat() if published else None,
+        age_days=max((listing.today - published).days, 0) if published else None,
+        fetched=in_force.fetched.isoformat() if in_force.fetched else None,
+        valid_until=in_force.valid_until.isoformat() if in_force.valid_until else None,
+        feed=listing.feed.describe(),
     )
 
 
@@ -45,6 +63,7 @@ def _entry(model: ListedModel) -> ListedModelEntry:
         max_edit_images=spec.max_edit_images,
         prices_per_1m=ModelPrices(**asdict(prices)) if prices else None,
         apis=[api.value for api in spec.usable_apis],
+        reported_shutdown=model.reported_shutdown.isoformat() if model.reported_shutdown else None,
     )
 
 
@@ -64,6 +83,9 @@ def _line(model: ListedModel, entry: ListedModelEntry) -> str:
     if entry.shutdown:
         shut = entry.status == "shut_down"
         status = f"was shut down on {entry.shutdown}" if shut else f"{status}, shuts down on {entry.shutdown}"
+    elif entry.reported_shutdown:
+        source = model.spec.lifecycle.reported_by
+        status = f"{status}, reported to shut down on {entry.reported_shutdown} ({source}; unconfirmed)"
     parts = [f"- {entry.name}{flags} [{entry.kind}; {status}]"]
     if entry.endpoints:
         parts.append("/".join(entry.endpoints))

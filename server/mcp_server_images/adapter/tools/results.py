@@ -216,6 +216,24 @@ class ListedModelEntry(BaseModel):
     apis: list[Literal["images", "chat", "responses"]] = Field(
         description="The APIs the model can be used through (generate_image/edit_image `api`), its default first."
     )
+    reported_shutdown: str | None = Field(
+        default=None,
+        description="YYYY-MM-DD one source gives as its shutdown, unconfirmed by the catalog and the provider.",
+    )
+
+
+class CatalogInfo(BaseModel):
+    """Which catalog is in force."""
+
+    serial: int | None
+    source: str = Field(description="Shipped with the package, a feed's URL, or the cached copy of a feed.")
+    published: str | None = Field(description="YYYY-MM-DD its facts are as of.")
+    age_days: int | None = Field(description="Days since published.")
+    fetched: str | None = Field(description="When a feed's copy was fetched (ISO 8601, UTC).")
+    valid_until: str | None
+    feed: str = Field(
+        description="The feed followed, when it was last checked and why a copy was refused; or why none is."
+    )
 
 
 class ModelListResult(BaseModel):
@@ -224,6 +242,7 @@ class ModelListResult(BaseModel):
     models: list[ListedModelEntry]
     provider_listed: bool = Field(description="Whether the provider's own model list was available.")
     notes: list[str]
+    catalog: CatalogInfo | None = None
 
 
 class AnalysisResult(BaseModel):
