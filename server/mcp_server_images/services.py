@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -41,6 +41,7 @@ from .operations.model_choice import Models
 from .providers import endpoint_of
 from .settings import Settings
 from .store import LocalStore, Store
+from .store.owned import OwnedStore, Viewer
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -54,13 +55,21 @@ class Services:
     images: ImageDeps
     vision: VisionService
     models: Models
-    store: Store
+    store: OwnedStore
+    """The store as the caller sees it: everything in the services the lifespan opens; one user's own images
+    (and those shared with them) in the services a request of that user gets (`seen_by`)."""
     jobs: JobManager
     ledger: Ledger
     """Where every call's cost is recorded, with the budgets it enforces."""
     client_log_levels: dict[str | None, str] = field(default_factory=dict)
     """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
     (None for the one client of a stdio server)."""
+
+    def seen_by(self, viewer: Viewer) -> Services:
+        """These services as `viewer` sees them: every read of an image, a job or an input goes through the store's
+        owner-scoped view for that user."""
+        store = self.store.seen_by(viewer)
+        return replace(self, store=store, images=self.images.seen_by(store), vision=self.vision.seen_by(store))
 
 
 @asynccontextmanager
@@ -128,9 +137,7 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             backends={backend.api: backend for backend in backends},
             preferred_api=Api(settings.image_api),
         )
-        jobs = JobManager(
-            group, images, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher
-        )
+        jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
         vision = VisionService(
             chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
         )
@@ -141,7 +148,7 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
                 images=images,
                 vision=vision,
                 models=models,
-                store=store,
+                store=OwnedStore(store),
                 jobs=jobs,
                 ledger=Ledger(
                     store,

@@ -293,6 +293,14 @@ class Ledger:
         now = self.clock.now()
         return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user, self.unsettled())
 
+    def spent_by(self, user: str) -> tuple[Spent, Spent]:
+        """One user's own calls, and everyone's (what the team's caps count), from one read of the ledger."""
+        now = self.clock.now()
+        entries = list(self.store.ledger(now.strftime("%Y-%m")).values())
+        unsettled = self.unsettled()
+        own = [entry for entry in entries if entry.user == user]
+        return tally(own, now, user, unsettled), tally(entries, now, user, unsettled)
+
     def unsettled(self) -> Unsettled:
         return Unsettled(self.instance, frozenset(self.running), self.call_lasts)
 

@@ -26,6 +26,8 @@ ID_LENGTH = 8
 MIN_PREFIX = 4
 SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
 """A sidecar's file name, `<UTC time>-<id>.json`."""
+IMAGE_FILE = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.(?!json$)[a-z]+$")
+"""A stored image's file name, `<UTC time>-<id>.<ext>`."""
 
 JobStatus = Literal["running", "succeeded", "failed"]
 
@@ -177,6 +179,10 @@ class Store(Protocol):
 
     def link(self, record: ImageRecord) -> str | None:
         """A time-limited URL anyone holding it can fetch the image from; None when the store has none."""
+
+    def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
+        """Rewrite the image's sidecar with `shared` set (atomically); return the record as it now is. Who may do
+        this is the owner-scoped view's business (store/owned.py)."""
 
     def ledger(self, month: str) -> dict[int, LedgerEntry]:
         """The spend ledger of a month ("2026-11"): every entry by its sequence number, first to last."""

@@ -16,6 +16,7 @@ import os
 import secrets
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from ..clock import Clock
@@ -127,6 +128,14 @@ class LocalStore:
 
     def link(self, record: ImageRecord) -> str | None:
         return None
+
+    def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
+        changed = replace(record, shared=shared)
+        sidecar = self.root / record.sidecar_name
+        write_atomic(sidecar, json.dumps(changed.sidecar(), indent=2).encode())
+        with self._lock:
+            self._index[sidecar.name] = (_mtime(sidecar), changed)
+        return changed
 
     def ledger(self, month: str) -> dict[int, LedgerEntry]:
         """Every entry of the month; only files not read before are parsed."""

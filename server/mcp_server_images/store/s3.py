@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -144,6 +144,18 @@ class S3Store:
     def link(self, record: ImageRecord) -> str:
         """A presigned GET URL: computed locally (no request), valid for the configured expiry."""
         return obstore.sign(self._s3, "GET", record.name, self._link_expiry)
+
+    def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
+        """Rewrite the sidecar; other instances see the change at their next listing (`index_ttl`)."""
+        changed = replace(record, shared=shared)
+        sidecar = json.dumps(changed.sidecar(), indent=2).encode()
+        with bucket_errors(f"share image {record.id}", self._where):
+            written = obstore.put(
+                self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
+            )
+        with self._lock:
+            self._index[record.sidecar_name] = (written["e_tag"], changed)
+        return changed
 
     def ledger(self, month: str) -> dict[int, LedgerEntry]:
         """Every entry of the month (`ledger/<month>/<number>.json`): one LIST, and a GET for each new entry."""

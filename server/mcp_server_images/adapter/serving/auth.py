@@ -100,11 +100,11 @@ class _Delegate(Response):
         await self._app(scope, receive, send)
 
 
-def subject_of(request: object) -> str | None:
-    """The signed-in user's subject, when the request came over HTTP with an accepted OAuth token."""
+def access_of(request: object) -> AccessToken | None:
+    """The accepted OAuth token of a request that came over HTTP with one (its subject and scopes); else None."""
     scope = getattr(request, "scope", None)
     user = scope.get("user") if isinstance(scope, dict) else None
-    return user.access_token.subject if isinstance(user, AuthenticatedUser) else None
+    return user.access_token if isinstance(user, AuthenticatedUser) else None
 
 
 class JwtVerifier:

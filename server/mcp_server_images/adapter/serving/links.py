@@ -27,7 +27,8 @@ def image_url(services: Services, record: ImageRecord) -> str | None:
 
 
 async def serve_image(services: Services, request: Request) -> Response:
-    """GET /images/<id>: the stored image's bytes, with its type; private to whoever may call the server."""
+    """GET /images/<id>: the stored image's bytes, with its type, to whoever may read it (`services` are the
+    requesting user's, see adapter/context.py)."""
     store = services.store
     try:
         record = await anyio.to_thread.run_sync(store.get, request.path_params["image_id"])
