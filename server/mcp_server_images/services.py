@@ -28,12 +28,13 @@ from .backends import (
 from .backends.model_list import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
-from .catalog.spec import Api
+from .catalog.spec import Api, ModelKind
 from .clock import Clock
 from .errors import ConfigurationError
 from .imaging.pixel_budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
+from .operations.cost import highest_per_image
 from .operations.deps import ImageDeps
 from .operations.jobs import JobManager, JobPublisher
 from .operations.ledger import Caps, Ledger
@@ -152,7 +153,7 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
                 jobs=jobs,
                 ledger=Ledger(
                     store,
-                    caps(settings),
+                    caps(settings, catalog),
                     clock,
                     # Unique to this server object, as in-flight reservations are: two servers in one process
                     # (tests) or a restarted instance of the same name are told apart.
@@ -171,7 +172,13 @@ def longest_call(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
-def caps(settings: Settings) -> Caps:
+def caps(settings: Settings, catalog: Catalog) -> Caps:
+    """The budgets of the settings. A call of unknown cost counts, while a cap is set, at the setting's figure per
+    image, else at the highest per-image figure of the catalog, the shipped one included (a models file that
+    removes every price cannot lower it)."""
+    unknown = settings.unknown_cost_per_image
+    if unknown is None:
+        unknown = highest_per_image([*catalog.of_kind(ModelKind.IMAGE), *Catalog.load().of_kind(ModelKind.IMAGE)])
     return Caps(
         per_call=settings.max_cost_per_call,
         daily=settings.daily_budget,
@@ -179,6 +186,7 @@ def caps(settings: Settings) -> Caps:
         user_daily=settings.user_daily_budget,
         user_monthly=settings.user_monthly_budget,
         confirm_above=settings.confirm_above,
+        unknown_per_image=unknown,
     )
 
 

@@ -10,12 +10,18 @@ processes on one store can neither both pass a cap nor lose or double an entry.
 
 A reservation not yet settled is pending while its call may still be running; once its process is gone (this
 process did not make it, or it is older than any call can take) its cost is unknown. Both stay counted at their
-estimate (erring on the safe side). Days and months are UTC. Unknown amounts (no usage, no published price) count
-as nothing against a cap; a cap that is already used up still refuses every call.
+estimate (erring on the safe side), and so does a call settled with an unknown cost (no usage, no published
+price). Days and months are UTC.
+
+A cap is a limit: while any cap is set, a call whose cost cannot be estimated (an unpublished quality, a gateway's
+own model) reserves its worst case, its images at the catalog's highest per-image figure (or
+MCP_IMAGES_UNKNOWN_COST_PER_IMAGE) scaled to their size, so neither concurrency nor confirm_cost lets such calls
+past a cap.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 from collections.abc import Callable
@@ -25,6 +31,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from ..catalog.spec import REFERENCE_PIXELS
 from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Store
@@ -49,6 +56,10 @@ class Quote:
     parameters: dict[str, Any]
     requests: int
     estimate: Estimate
+    images: int = 1
+    """How many images the call asks for, over all its requests."""
+    pixels: int = REFERENCE_PIXELS
+    """The pixels of each: what a worst case scales with."""
 
     def public(self) -> dict[str, Any]:
         return {
@@ -102,12 +113,30 @@ class Caps:
     user_daily: float | None = None
     user_monthly: float | None = None
     confirm_above: float | None = None
+    unknown_per_image: float = 0.0
+    """What a 1024x1024 image of a call of unknown cost counts against the caps: the setting, else the catalog's
+    highest per-image figure (see services.caps)."""
 
     @property
     def capped(self) -> bool:
         """Whether any spending cap is in force (the confirmation threshold is not a cap)."""
         return any(
             cap is not None for cap in (self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly)
+        )
+
+    def counted(self, quote: Quote) -> Estimate:
+        """What the call counts against the caps: its estimate, or, while a cap is set and the estimate is unknown,
+        its worst case (None when there is no figure to make one from)."""
+        estimate = quote.estimate
+        if estimate.amount is not None or not self.capped:
+            return estimate
+        scale = max(quote.pixels / REFERENCE_PIXELS, 1.0)
+        amount = quote.images * self.unknown_per_image * scale
+        return Estimate(
+            amount,
+            f"its cost cannot be estimated ({estimate.basis}), so it counts as its worst case: {quote.images} "
+            f"image(s) at {usd(self.unknown_per_image)} per 1024x1024 image (the catalog's highest per-image figure, "
+            "or MCP_IMAGES_UNKNOWN_COST_PER_IMAGE)" + (f" x {scale:g} for their size" if scale > 1 else ""),
         )
 
 
@@ -158,13 +187,17 @@ def tally(
     settled at its estimate, pending or of unknown cost by `unsettled`; older ledgers have calls made while no cap
     was set with only their settle entry)."""
     latest: dict[str, LedgerEntry] = {}
+    unknown: set[str] = set()
+    """Calls settled with an unknown cost: counted at what they reserved."""
     for entry in entries:
+        if entry.kind == "settle" and entry.amount is None:
+            unknown.add(entry.id)
         if entry.kind == "reserve" or entry.id not in latest:
             latest[entry.id] = entry
         else:
-            latest[entry.id] = replace(
-                latest[entry.id], kind=entry.kind, amount=entry.amount, images=entry.images, exact=entry.exact
-            )
+            reserved = latest[entry.id]
+            amount = reserved.amount if entry.id in unknown else entry.amount
+            latest[entry.id] = replace(reserved, kind=entry.kind, amount=amount, images=entry.images, exact=entry.exact)
     spent = Spent()
     day = now.strftime("%Y-%m-%d")
     for entry in latest.values():
@@ -176,7 +209,7 @@ def tally(
         open_ = entry.kind == "reserve" and unsettled is not None
         pending = open_ and unsettled is not None and unsettled.pending(entry, now)
         spent.pending_calls += pending
-        spent.unknown_calls += entry.amount is None or (open_ and not pending)
+        spent.unknown_calls += entry.amount is None or entry.id in unknown or (open_ and not pending)
         spent.month += amount
         today = entry.time.startswith(day)
         spent.today += amount if today else 0.0
@@ -222,7 +255,7 @@ def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_
 
 
 def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None) -> str | None:
-    """Why the call may not be made, or None. Unknown estimates count as nothing: only a used-up cap refuses them."""
+    """Why the call may not be made, or None. `estimate` is what the call counts (Caps.counted)."""
     amount = estimate.amount or 0.0
     if caps.per_call is not None and amount > caps.per_call:
         return (
@@ -236,12 +269,17 @@ def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: s
             resets = limit.resets.strftime("%Y-%m-%d %H:%M UTC") if limit.resets else "never"
             env = "MCP_IMAGES_" + limit.flag.upper().replace("-", "_")
             return (
-                f"Refused before any request: this call is estimated at {usd(estimate.amount)}, and "
+                f"Refused before any request: this call is estimated at {usd(estimate.amount)}{_unless(estimate)}, and "
                 f"{usd(limit.spent)} of the {limit.name} of {usd(limit.cap)} is spent, so {usd(remaining)} remains. "
                 f"It resets at {resets}. To allow more, raise --{limit.flag} ({env}), or ask for a cheaper call "
                 "(fewer or smaller images, lower quality); dry_run: true shows what a call would cost."
             )
     return None
+
+
+def _unless(estimate: Estimate) -> str:
+    """The basis of a worst case, which the refusal must explain; an ordinary estimate's basis is in dry runs."""
+    return f" ({estimate.basis})" if estimate.basis.startswith("its cost cannot be estimated") else ""
 
 
 @dataclass
@@ -253,6 +291,8 @@ class LedgerReservation:
     async def settle(self, cost: Cost | None, images: int) -> None:
         amount = cost.amount if cost is not None else None
         exact = cost.exact if cost is not None else False
+        if amount is not None and not (math.isfinite(amount) and amount >= 0):
+            amount, exact = None, False  # never a figure no cap could compare against
         await self._close(replace(self.entry, kind="settle", amount=amount, images=images, exact=exact))
 
     async def release(self) -> None:
@@ -343,19 +383,20 @@ class _Metered:
     async def reserve(self, quote: Quote) -> Reservation:
         """Record the call's estimate before anything is sent; with caps in force, only if they allow it."""
         now = self.ledger.clock.now()
+        caps = self.ledger.caps
+        counted = caps.counted(quote)
         entry = LedgerEntry(
             id=secrets.token_hex(8),
             kind="reserve",
             time=now.isoformat(timespec="microseconds"),
-            amount=quote.estimate.amount,
+            amount=counted.amount,
             model=quote.model,
             user=self.user,
             instance=self.ledger.instance,
         )
-        caps = self.ledger.caps
 
         def check(spent: Spent) -> str | None:
-            return refusal(caps, quote.estimate, spent, now, self.user)
+            return refusal(caps, counted, spent, now, self.user)
 
         self.ledger.running.add(entry.id)
         try:
