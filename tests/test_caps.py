@@ -41,8 +41,9 @@ LEDGER = ".ledger"
 
 
 def report_of(result: CallToolResult) -> dict[str, Any]:
-    assert result.structured_content is not None, text_of(result)
-    return result.structured_content
+    structured: dict[str, Any] | None = result.structured_content
+    assert structured is not None, text_of(result)
+    return structured
 
 
 @pytest.mark.parametrize(
@@ -114,9 +115,7 @@ async def test_a_call_settled_at_an_unknown_cost_still_counts(
 
 
 @pytest.mark.parametrize("price", ["nan", "inf", "-inf", "-1.0", "1e400"])
-def test_a_price_that_is_not_a_finite_number_is_refused_naming_file_model_and_field(
-    tmp_path: Path, price: str
-) -> None:
+def test_a_price_that_is_not_a_finite_number_is_refused_naming_file_model_and_field(tmp_path: Path, price: str) -> None:
     models = tmp_path / "models.toml"
     models.write_text(f'[models."gpt-image-2"]\nprices = {{ image_output = {price} }}\n')
 
@@ -124,7 +123,7 @@ def test_a_price_that_is_not_a_finite_number_is_refused_naming_file_model_and_fi
         Catalog.load(models)
 
     said = str(caught.value)
-    assert said.startswith('[models."gpt-image-2"] in ') and f"changed by [models.\"gpt-image-2\"] in {models})" in said
+    assert said.startswith('[models."gpt-image-2"] in ') and f'changed by [models."gpt-image-2"] in {models})' in said
     assert "prices.image_output must be a price in USD per 1M tokens (a finite number of 0 or more)" in said
 
 

@@ -64,7 +64,10 @@ async def blob(client: Client, uri: str) -> bytes | None:
     try:
         result = await client.read_resource(uri)
     except MCPError as exc:
-        assert NOT_FOUND in exc.error.message, exc.error.message
+        refusal = exc.error.message
+        result = None
+    if result is None:
+        assert NOT_FOUND in refusal, refusal
         return None
     [contents] = result.contents
     assert isinstance(contents, BlobResourceContents)
