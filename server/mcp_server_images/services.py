@@ -85,14 +85,13 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
     endpoint = endpoint_of(settings)
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
-    credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
         max_concurrency=settings.max_concurrency,
         retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(secret.get_secret_value() for secret in credentials if secret is not None),
+        redactor=Redactor(settings.secrets()),
     )
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes

@@ -371,6 +371,12 @@ class Settings(BaseSettings):
             raise ValueError("use either OAuth (MCP_IMAGES_OAUTH_ISSUER) or a static MCP_IMAGES_AUTH_TOKEN, not both")
         return self
 
+    def secrets(self) -> list[str]:
+        """Every secret configured (API keys, the HTTP token, the S3 secret): what the redactor keeps out of every
+        result, log line and sidecar."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+
     def admins(self) -> frozenset[str]:
         """The subjects of `admin_subjects`."""
         return frozenset(self.admin_subjects.replace(",", " ").split())

@@ -21,6 +21,7 @@ from .. import __version__
 from ..adapter.serving.http import serve_http
 from ..adapter.serving.stdio import serve_stdio
 from ..app import build_server
+from ..backends.redact import RedactingFilter, Redactor
 from ..clock import Clock
 from ..errors import ConfigurationError
 from ..providers import endpoint_of
@@ -264,6 +265,9 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    redacting = RedactingFilter(Redactor(settings.secrets()))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redacting)  # a handler's filter sees the records of every logger
     if settings.transport == "stdio" and sys.stdin.isatty():
         print(banner(), file=sys.stderr, flush=True)
     log.info(describe(settings))

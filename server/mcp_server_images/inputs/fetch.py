@@ -10,6 +10,8 @@ limited in bytes and time, and must say they are images. Image URLs the image AP
 here too, under the same rules, by a fetcher of their own that also trusts the configured provider's origin:
 a local server (LocalAI, vLLM-Omni, Ollama) answers with URLs on localhost. Only URLs on exactly that scheme,
 host and port are let through to a loopback or private address; a redirect elsewhere is checked like any URL.
+The sign-in's keys (the issuer's metadata and JWKS) are fetched the same way, as JSON (`Wanted`), trusting the
+issuer's origin and following no redirect off the host asked.
 """
 
 from __future__ import annotations
@@ -49,6 +51,28 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Origin = tuple[str, str, int]
 """(scheme, host, port) of a URL, the port filled in for the scheme's default."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a fetcher fetches: the content types it takes, how messages name them, where redirects may lead."""
+
+    what: str
+    """For messages: "an image"."""
+    noun: str
+    """For messages: "image"."""
+    types: tuple[str, ...]
+    """Content types taken, by prefix ("image/")."""
+    accept: str
+    """The Accept header."""
+    same_host: bool = False
+    """Follow a redirect only when it stays on the scheme, host and port asked."""
+
+
+IMAGES = Wanted("an image", "image", ("image/",), "image/*")
+JSON = Wanted(
+    "JSON", "JSON document", ("application/json", "application/jwk-set+json"), "application/json", same_host=True
+)
 
 _TRUSTED_HOP: ContextVar[bool] = ContextVar("trusted_hop", default=False)
 """Set while a fetcher connects for a URL on its trusted origin (the provider's own answers)."""
@@ -180,23 +204,31 @@ class UrlFetcher:
     """
 
     def __init__(
-        self, *, allow_private: bool, timeout: float, max_bytes: int, trusted_origin: str | None = None
+        self,
+        *,
+        allow_private: bool,
+        timeout: float,
+        max_bytes: int,
+        trusted_origin: str | None = None,
+        wanted: Wanted = IMAGES,
     ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._trusted = None if trusted_origin is None else origin_of(trusted_origin)
+        self._wanted = wanted
         self._http = httpx2.AsyncClient(
             transport=GuardedTransport(allow_private=allow_private, trusted=self._trusted),
             timeout=httpx2.Timeout(timeout),
             follow_redirects=False,
-            headers={"user-agent": "mcp-server-images", "accept": "image/*"},
+            headers={"user-agent": "mcp-server-images", "accept": wanted.accept},
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def fetch(self, url: str) -> bytes:
-        """The body of an image URL, following up to 5 redirects, each checked like the first."""
+        """The body of a URL (an image, unless the fetcher wants another kind), following up to 5 redirects, each
+        checked like the first, within one deadline for the whole."""
         try:
             with anyio.fail_after(self._timeout):
                 return await self._follow(url)
@@ -219,27 +251,35 @@ class UrlFetcher:
             try:
                 async with self._http.stream("GET", current) as response:
                     if response.status_code in REDIRECT_CODES and "location" in response.headers:
-                        current = current.join(response.headers["location"])
+                        current = self._redirected(current, current.join(response.headers["location"]))
                         continue
                     return await self._body(response, url)
             finally:
                 _TRUSTED_HOP.reset(trusted)
         raise RefError(f"{url} redirected more than {MAX_REDIRECTS} times.")
 
+    def _redirected(self, current: httpx2.URL, target: httpx2.URL) -> httpx2.URL:
+        if self._wanted.same_host and origin_of(target) != origin_of(current):
+            raise RefError(f"Refusing to follow {current} to {target}: it leads off the host asked.")
+        return target
+
     async def _body(self, response: httpx2.Response, url: str) -> bytes:
+        what, noun = self._wanted.what, self._wanted.noun
         if response.status_code != 200:
-            raise RefError(f"{url} answered HTTP {response.status_code}, not an image.")
+            raise RefError(f"{url} answered HTTP {response.status_code}, not {what}.")
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if not content_type.startswith("image/"):
-            raise RefError(f"{url} answered with content type {content_type or 'none'!r}, not an image.")
+        if not content_type.startswith(self._wanted.types):
+            raise RefError(f"{url} answered with content type {content_type or 'none'!r}, not {what}.")
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            raise RefError(f"{url} is {int(declared):,} bytes; the largest image fetched is {self._max_bytes:,} bytes.")
+            raise RefError(
+                f"{url} is {int(declared):,} bytes; the largest {noun} fetched is {self._max_bytes:,} bytes."
+            )
         chunks: list[bytes] = []
         received = 0
         async for chunk in response.aiter_bytes():
             received += len(chunk)
             if received > self._max_bytes:
-                raise RefError(f"{url} sent more than {self._max_bytes:,} bytes; the largest image fetched is that.")
+                raise RefError(f"{url} sent more than {self._max_bytes:,} bytes; the largest {noun} fetched is that.")
             chunks.append(chunk)
         return b"".join(chunks)

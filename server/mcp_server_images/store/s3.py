@@ -29,13 +29,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import obstore
+from obstore import Attributes
 from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError
 from obstore.store import S3Store as ObjectStore
 from pydantic import TypeAdapter
 
 from ..clock import Clock
 from ..errors import ImageServerError
-from ..imaging.info import ImageInfo
+from ..imaging.info import SVG_MIME, ImageInfo
 from .base import (
     ID_LENGTH,
     SIDECAR,
@@ -114,7 +115,7 @@ class S3Store:
         record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate, now=self._clock.now())
         sidecar = json.dumps(record.sidecar(), indent=2).encode()
         with bucket_errors("store the image", self._where):
-            obstore.put(self._s3, record.name, data, attributes={"Content-Type": record.mime_type})
+            obstore.put(self._s3, record.name, data, attributes=_attributes(record))
             written = obstore.put(
                 self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
             )
@@ -141,9 +142,18 @@ class S3Store:
     def job_images(self, job_id: str) -> list[ImageRecord]:
         return job_finals(self._records(fresh=True), job_id)
 
-    def link(self, record: ImageRecord) -> str:
-        """A presigned GET URL: computed locally (no request), valid for the configured expiry."""
+    def link(self, record: ImageRecord) -> str | None:
+        """A presigned GET URL: computed locally (no request), valid for the configured expiry. An SVG gets one only
+        when the bucket serves it as an attachment (as every SVG stored since is), which a browser never runs:
+        a presigned URL cannot carry a policy of its own."""
+        if record.mime_type == SVG_MIME and not self._attachment(record):
+            return None
         return obstore.sign(self._s3, "GET", record.name, self._link_expiry)
+
+    def _attachment(self, record: ImageRecord) -> bool:
+        with bucket_errors(f"read image {record.id}", self._where):
+            head = obstore.get(self._s3, record.name, options={"head": True})
+        return str(head.attributes.get("Content-Disposition", "")).startswith("attachment")
 
     def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
         """Rewrite the sidecar; other instances see the change at their next listing (`index_ttl`)."""
@@ -239,6 +249,15 @@ class S3Store:
         except (BaseError, ValueError, TypeError, KeyError) as exc:
             log.warning("ignoring unreadable sidecar %s%s: %s", self._where, key, exc)
             return None
+
+
+def _attributes(record: ImageRecord) -> Attributes:
+    """What the bucket answers a GET of the image with: its type, and for an SVG (which may carry a script) the
+    disposition of an attachment, so a presigned link opened in a browser is downloaded, never run."""
+    attributes: Attributes = {"Content-Type": record.mime_type}
+    if record.mime_type == SVG_MIME:
+        attributes["Content-Disposition"] = f'attachment; filename="{record.name}"'
+    return attributes
 
 
 _JOB_STATE = TypeAdapter(JobState)
