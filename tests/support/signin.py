@@ -43,15 +43,24 @@ def issuer_of(emulator: Emulator) -> Issuer:
     return Issuer(f"{emulator.origin}/files/idp")
 
 
+JWKS_PATH = "/files/idp/jwks.json"
+"""Where the emulator serves the issuer's keys."""
+
+
+def publish(emulator: Emulator, issuer: Issuer, jwks_uri: str | None = None) -> None:
+    """Serve the issuer's OpenID metadata and JWKS on the emulator; the metadata names `jwks_uri` when given."""
+    served = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
+    metadata = {"issuer": issuer.url, "jwks_uri": jwks_uri or served}
+    emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
+
+
 @contextmanager
 def signed_in_server(
     emulator: Emulator, issuer: Issuer, output_dir: Path, extra: dict[str, str] | None = None
 ) -> Iterator[tuple[str, str]]:
     """A server that takes the issuer's tokens (found through its OpenID metadata) and links images through
     itself, with `extra` settings; yields (origin, resource URL)."""
-    jwks_url = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
-    metadata = {"issuer": issuer.url, "jwks_uri": jwks_url}
-    emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
+    publish(emulator, issuer)
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     env = server_env(emulator, output_dir) | {

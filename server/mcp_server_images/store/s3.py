@@ -27,9 +27,9 @@ from contextlib import contextmanager
 from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import obstore
-from obstore import Attributes
 from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError
 from obstore.store import S3Store as ObjectStore
 from pydantic import TypeAdapter
@@ -53,6 +53,9 @@ from .base import (
     newest,
 )
 from .records import ImageRecord, NewImage, new_record
+
+if TYPE_CHECKING:
+    from obstore import Attributes  # a type of the stubs only
 
 log = logging.getLogger(__name__)
 
