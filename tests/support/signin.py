@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from tests.fake_openai import Emulator
 from tests.support.servers import free_port, http_server, server_env
@@ -74,3 +75,23 @@ def signed_in_server(
     }
     with http_server(env, port=port, log=output_dir.parent / "server.log"):
         yield origin, f"{origin}/mcp"
+
+
+class KeptTokens:
+    """Where the SDK's OAuth client keeps its tokens during a test: in memory, as a short-lived CLI would."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
