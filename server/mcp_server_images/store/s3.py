@@ -5,8 +5,8 @@ local folder can be copied into a bucket and read. Ids are claimed with a condit
 `ids/<id>`, so two instances can never hand out the same id, without listing the bucket. Jobs are published as
 `jobs/<job id>.json` for get_job on any instance.
 
-Listing reads no sidecar twice: sidecars never change once written, so each instance keeps the records it has
-read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every `index_ttl`
+Listing reads no sidecar twice: a sidecar changes only when its image is shared or unshared, so each instance keeps
+the records it has read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every `index_ttl`
 seconds. A miss on an id refreshes the list at once, so an image another instance made a moment ago is found.
 
 obstore (Rust's object_store) does the S3 work: one small, typed wheel with sync and async calls, presigned URLs
