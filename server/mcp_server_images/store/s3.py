@@ -6,8 +6,9 @@ local folder can be copied into a bucket and read. Ids are claimed with a condit
 `jobs/<job id>.json` for get_job on any instance.
 
 Listing reads no sidecar twice: a sidecar changes only when its image is shared or unshared, so each instance keeps
-the records it has read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every `index_ttl`
-seconds. A miss on an id refreshes the list at once, so an image another instance made a moment ago is found.
+the records it has read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every
+`index_ttl` seconds. A miss on an id refreshes the list at once, so an image another instance made a moment ago is
+found.
 
 obstore (Rust's object_store) does the S3 work: one small, typed wheel with sync and async calls, presigned URLs
 and conditional puts; its sync calls release the GIL, so the worker threads callers use run in parallel.
