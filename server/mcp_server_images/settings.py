@@ -202,7 +202,7 @@ class Settings(BaseSettings):
         default=None,
         ge=0,
         description="While any cap is set, what a 1024x1024 image of a call whose cost cannot be estimated counts "
-        "against the caps until its real cost is known, in USD (default: the catalog's highest per-image figure).",
+        "against the caps until its real cost is known, in USD; unset, the catalog's highest per-image figure.",
     )
     confirm_above: float | None = Field(
         default=None,

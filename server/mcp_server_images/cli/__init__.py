@@ -91,7 +91,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--oauth-jwks-url", "oauth_jwks_url", {"metavar": "URL"}),
     ("--resource-url", "resource_url", {"metavar": "URL"}),
     ("--oauth-scopes", "oauth_scopes", {"metavar": "SCOPES"}),
-    ("--own-images-only", "own_images_only", {"action": argparse.BooleanOptionalAction}),
+    ("--no-own-images-only", "own_images_only", {"action": "store_false"}),
     ("--admin-subjects", "admin_subjects", {"metavar": "SUBJECTS"}),
     ("--admin-scope", "admin_scope", {"metavar": "SCOPE"}),
     ("--max-sessions", "max_sessions", {"type": int, "metavar": "N"}),
