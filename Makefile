@@ -33,7 +33,7 @@ SCREENSHOTS := result-view.png result-view-dark.png gallery.png mask-painter.png
 # Nothing the server says may depend on the day the suite runs: the lifecycle, catalog, cost and budget tests run
 # again with the machine's clock a year ahead (Debian's faketime). The installs before them use the real clock (TLS).
 YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_model_choice.py tests/test_discovery.py \
-	tests/test_catalog_data.py tests/test_cost.py tests/unit/test_catalog.py tests/unit/test_cost.py \
+	tests/test_catalog_data.py tests/test_cost.py tests/test_caps.py tests/unit/test_catalog.py tests/unit/test_cost.py \
 	tests/unit/test_retry.py tests/test_catalog_feed.py tests/test_catalog_cli.py tests/test_moving_defaults.py \
 	tests/test_learned_costs.py
 

@@ -217,7 +217,8 @@ async def test_signed_in_users_have_budgets_of_their_own(emulator: Emulator, out
     assert len(image_requests(emulator)) == 2
     summary = report.structured_content
     assert summary is not None
-    assert summary["by_user"] == {"alice": pytest.approx(FOX_COST), "bob": pytest.approx(FOX_COST)}
+    assert summary["by_user"] == {"bob": pytest.approx(FOX_COST)}, "bob sees his own spend, not alice's"
+    assert summary["today"]["spent"] == pytest.approx(FOX_COST)
     assert summary["user"]["name"] == "bob" and summary["user"]["today"]["remaining"] == pytest.approx(0.13 - FOX_COST)
 
 

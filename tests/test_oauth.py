@@ -77,14 +77,20 @@ async def test_images_are_tagged_with_their_user_and_linked_behind_sign_in(
             alices_list = entries(await client.call_tool("list_images", {}))
         async with open_client(resource, token=bob) as client:
             bobs_list = entries(await client.call_tool("list_images", {}))
+            not_shared = await client.call_tool("analyze_image", {"images": [image["id"]]})
+            bobs_link = httpx2.get(image["url"], headers={"authorization": f"Bearer {bob}"}, timeout=10)
+        async with open_client(resource, token=alice) as client:
+            await client.call_tool("share_image", {"image": image["id"]})
+        async with open_client(resource, token=bob) as client:
             shared = await client.call_tool("analyze_image", {"images": [image["id"]]})
         with_token = httpx2.get(image["url"], headers={"authorization": f"Bearer {bob}"}, timeout=10)
         without = httpx2.get(image["url"], timeout=10)
 
     sidecar = json.loads(Path(image["path"]).with_suffix(".json").read_text())
-    assert sidecar["user"] == "alice"
+    assert sidecar["user"] == "alice" and sidecar["shared"] is True
     assert [entry["id"] for entry in alices_list] == [image["id"]]
     assert bobs_list == [], "each user lists only their own images"
+    assert not_shared.is_error and bobs_link.status_code == 404, "an id alone opens nobody else's image"
     assert not shared.is_error, text_of(shared)
     assert image["url"] == f"{origin}/images/{image['id']}"
     assert with_token.status_code == 200 and with_token.content == Path(image["path"]).read_bytes()

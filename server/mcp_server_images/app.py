@@ -16,6 +16,7 @@ from .adapter.browse.completions import register_completions
 from .adapter.browse.prompts import register_prompts
 from .adapter.browse.resources import register_resources
 from .adapter.client_log import register_logging
+from .adapter.context import services_for
 from .adapter.server import ImagesServer
 from .adapter.serving.auth import oauth, root_metadata, signed_in_only
 from .adapter.serving.http import HEALTH_PATH, health
@@ -90,6 +91,6 @@ def add_routes(
         async def image(request: Request) -> Response:
             if not opened:
                 return JSONResponse({"error": "starting", "message": "The server is starting."}, status_code=503)
-            return await serve_image(opened[0], request)
+            return await serve_image(services_for(opened[0], request), request)
 
         server.custom_route(IMAGE_ROUTE, methods=["GET"])(image if auth is None else signed_in_only(auth, image))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import aclosing, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -29,12 +29,14 @@ from .backends.model_list import ModelsAPI
 from .catalog.catalog import Catalog
 from .catalog.discovery import ModelDirectory
 from .catalog.feed import FEED_MAX_BYTES, FEED_TIMEOUT, CatalogFeed
-from .catalog.spec import Api
+from .catalog.spec import Api, ModelKind
 from .clock import Clock
 from .errors import ConfigurationError
 from .imaging.pixel_budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
+from .inputs.fetch import DOCUMENTS
 from .operations.analyze import VisionService
+from .operations.cost import highest_per_image
 from .operations.deps import ImageDeps
 from .operations.jobs import JobManager, JobPublisher
 from .operations.ledger import Caps, Ledger
@@ -42,6 +44,7 @@ from .operations.model_choice import Models
 from .providers import endpoint_of
 from .settings import Settings
 from .store import LocalStore, Store
+from .store.owned import OwnedStore, Viewer
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -55,13 +58,21 @@ class Services:
     images: ImageDeps
     vision: VisionService
     models: Models
-    store: Store
+    store: OwnedStore
+    """The store as the caller sees it: everything in the services the lifespan opens; one user's own images
+    (and those shared with them) in the services a request of that user gets (`seen_by`)."""
     jobs: JobManager
     ledger: Ledger
     """Where every call's cost is recorded, with the budgets it enforces."""
     client_log_levels: dict[str | None, str] = field(default_factory=dict)
     """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
     (None for the one client of a stdio server)."""
+
+    def seen_by(self, viewer: Viewer) -> Services:
+        """These services as `viewer` sees them: every read of an image, a job or an input goes through the store's
+        owner-scoped view for that user."""
+        store = self.store.seen_by(viewer)
+        return replace(self, store=store, images=self.images.seen_by(store), vision=self.vision.seen_by(store))
 
 
 @asynccontextmanager
@@ -78,14 +89,13 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
     endpoint = endpoint_of(settings)
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
-    credentials = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
         max_concurrency=settings.max_concurrency,
         retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(secret.get_secret_value() for secret in credentials if secret is not None),
+        redactor=Redactor(settings.secrets()),
     )
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
@@ -101,7 +111,7 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
         timeout=FEED_TIMEOUT,
         max_bytes=FEED_MAX_BYTES,
         trusted_origin=feed.url,
-        images_only=False,
+        wanted=DOCUMENTS,
     )
     async with (
         aclosing(client),
@@ -154,9 +164,7 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
             backends={backend.api: backend for backend in backends},
             preferred_api=Api(settings.image_api),
         )
-        jobs = JobManager(
-            group, images, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher
-        )
+        jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
         vision = VisionService(
             chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
         )
@@ -167,11 +175,11 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
                 images=images,
                 vision=vision,
                 models=models,
-                store=store,
+                store=OwnedStore(store),
                 jobs=jobs,
                 ledger=Ledger(
                     store,
-                    caps(settings),
+                    caps(settings, catalog),
                     clock,
                     # Unique to this server object, as in-flight reservations are: two servers in one process
                     # (tests) or a restarted instance of the same name are told apart.
@@ -190,7 +198,13 @@ def longest_call(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
-def caps(settings: Settings) -> Caps:
+def caps(settings: Settings, catalog: Catalog) -> Caps:
+    """The budgets of the settings. A call of unknown cost counts, while a cap is set, at the setting's figure per
+    image, else at the highest per-image figure of the catalog, the shipped one included (a models file that
+    removes every price cannot lower it)."""
+    unknown = settings.unknown_cost_per_image
+    if unknown is None:
+        unknown = highest_per_image([*catalog.of_kind(ModelKind.IMAGE), *Catalog.load().of_kind(ModelKind.IMAGE)])
     return Caps(
         per_call=settings.max_cost_per_call,
         daily=settings.daily_budget,
@@ -198,6 +212,7 @@ def caps(settings: Settings) -> Caps:
         user_daily=settings.user_daily_budget,
         user_monthly=settings.user_monthly_budget,
         confirm_above=settings.confirm_above,
+        unknown_per_image=unknown,
     )
 
 

@@ -225,6 +225,12 @@ class Settings(BaseSettings):
     user_monthly_budget: float | None = Field(
         default=None, ge=0, description="With sign-in (OAuth), USD each user may spend per calendar month (UTC)."
     )
+    unknown_cost_per_image: float | None = Field(
+        default=None,
+        ge=0,
+        description="While any cap is set, what a 1024x1024 image of a call whose cost cannot be estimated counts "
+        "against the caps until its real cost is known, in USD; unset, the catalog's highest per-image figure.",
+    )
     confirm_above: float | None = Field(
         default=None,
         ge=0,
@@ -291,8 +297,18 @@ class Settings(BaseSettings):
     )
     oauth_scopes: str = Field(default="", description="Scopes every token must carry, separated by spaces.")
     own_images_only: bool = Field(
-        default=False,
-        description="With sign-in, list_images and resources/list show each user only the images they made.",
+        default=True,
+        description="With sign-in, each user sees only the images, jobs and spend they made, and images other "
+        "users shared (by full id); off: every signed-in user sees everything, as one team gallery.",
+    )
+    admin_subjects: str = Field(
+        default="",
+        description="With sign-in, the users (token subjects, separated by spaces or commas) who see every user's "
+        "images, jobs and spend, with the spend by user.",
+    )
+    admin_scope: str | None = Field(
+        default=None,
+        description="With sign-in, a scope whose holders are administrators like MCP_IMAGES_ADMIN_SUBJECTS.",
     )
 
     # --- transport ---
@@ -306,6 +322,23 @@ class Settings(BaseSettings):
     stateless_http: bool = Field(
         default=False,
         description="Serve HTTP without sessions, so any instance behind a load balancer can answer any request.",
+    )
+    max_sessions: int = Field(
+        default=1000,
+        ge=1,
+        description="Most HTTP sessions open at once (handshake-era clients); a client opening one more is told "
+        "the server is full (503) until one ends or expires.",
+    )
+    session_idle_timeout: float = Field(
+        default=1800.0,
+        gt=0,
+        description="Seconds an HTTP session may stay idle before it is closed (the client then starts a new one).",
+    )
+    rate_limit: int = Field(
+        default=300,
+        ge=0,
+        description="Most HTTP requests one user (signed-in subject, or client address) may make per minute; more "
+        "are answered 429 with Retry-After (0: no limit).",
     )
     allow_remote: bool = Field(
         default=False,
@@ -378,6 +411,16 @@ class Settings(BaseSettings):
         if self.oauth_issuer is not None and self.auth_token is not None:
             raise ValueError("use either OAuth (MCP_IMAGES_OAUTH_ISSUER) or a static MCP_IMAGES_AUTH_TOKEN, not both")
         return self
+
+    def secrets(self) -> list[str]:
+        """Every secret configured (API keys, the HTTP token, the S3 secret): what the redactor keeps out of every
+        result, log line and sidecar."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [value.get_secret_value() for value in values if isinstance(value, SecretStr)]
+
+    def admins(self) -> frozenset[str]:
+        """The subjects of `admin_subjects`."""
+        return frozenset(self.admin_subjects.replace(",", " ").split())
 
     def required_scopes(self) -> list[str]:
         return self.oauth_scopes.replace(",", " ").split()

@@ -369,6 +369,8 @@ def build_app(state: EmulatorState) -> Starlette:
         recorded = await record(request)
         fault = state.take_fault(recorded.path)
         if fault is not None:
+            if fault.hold is not None:
+                await anyio.to_thread.run_sync(fault.hold.wait, HOLD_LIMIT, abandon_on_cancel=True)
             return _faulted(fault)
         name = request.path_params["name"]
         if name not in state.files:

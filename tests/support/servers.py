@@ -43,23 +43,25 @@ async def open_client(
     clock: Clock | None = None,
     *,
     token: str | None = None,
+    auth: httpx2.Auth | None = None,
     **options: Any,
 ) -> AsyncIterator[Client]:
     """A session of the SDK's client with a server: in memory (built from settings on `clock`, by default a frozen
     one so that nothing the server says depends on the day the suite runs; or one already built, which several
     sessions may share), started over stdio, or at a streamable HTTP URL; `token` signs in to that URL with a bearer
-    token. `options` go to `mcp.Client` (mode, callbacks, extensions)."""
+    token, `auth` with an httpx auth flow (the SDK's OAuth clients). `options` go to `mcp.Client` (mode, callbacks,
+    extensions)."""
     if isinstance(server, Settings):
         server = build_server(server, clock or FrozenClock())
-    if token is None:
+    if token is None and auth is None:
         async with Client(server, **options) as client:
             yield client
         return
     if not isinstance(server, str):
         raise TypeError("a token is for a server on streamable HTTP: give its URL")
-    headers = {"authorization": f"Bearer {token}"}
+    headers = {"authorization": f"Bearer {token}"} if token else {}
     async with (
-        httpx2.AsyncClient(headers=headers, timeout=httpx2.Timeout(30, read=300)) as http,
+        httpx2.AsyncClient(headers=headers, auth=auth, timeout=httpx2.Timeout(30, read=300)) as http,
         Client(streamable_http_client(server, http_client=http), **options) as client,
     ):
         yield client

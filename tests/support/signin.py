@@ -13,6 +13,7 @@ from typing import Any
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
 
 from tests.fake_openai import Emulator
 from tests.support.servers import free_port, http_server, server_env
@@ -43,15 +44,24 @@ def issuer_of(emulator: Emulator) -> Issuer:
     return Issuer(f"{emulator.origin}/files/idp")
 
 
+JWKS_PATH = "/files/idp/jwks.json"
+"""Where the emulator serves the issuer's keys."""
+
+
+def publish(emulator: Emulator, issuer: Issuer, jwks_uri: str | None = None) -> None:
+    """Serve the issuer's OpenID metadata and JWKS on the emulator; the metadata names `jwks_uri` when given."""
+    served = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
+    metadata = {"issuer": issuer.url, "jwks_uri": jwks_uri or served}
+    emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
+
+
 @contextmanager
 def signed_in_server(
     emulator: Emulator, issuer: Issuer, output_dir: Path, extra: dict[str, str] | None = None
 ) -> Iterator[tuple[str, str]]:
     """A server that takes the issuer's tokens (found through its OpenID metadata) and links images through
     itself, with `extra` settings; yields (origin, resource URL)."""
-    jwks_url = emulator.serve_file("idp/jwks.json", json.dumps(issuer.jwks()).encode(), "application/json")
-    metadata = {"issuer": issuer.url, "jwks_uri": jwks_url}
-    emulator.serve_file("idp/.well-known/openid-configuration", json.dumps(metadata).encode(), "application/json")
+    publish(emulator, issuer)
     port = free_port()
     origin = f"http://127.0.0.1:{port}"
     env = server_env(emulator, output_dir) | {
@@ -65,3 +75,23 @@ def signed_in_server(
     }
     with http_server(env, port=port, log=output_dir.parent / "server.log"):
         yield origin, f"{origin}/mcp"
+
+
+class KeptTokens:
+    """Where the SDK's OAuth client keeps its tokens during a test: in memory, as a short-lived CLI would."""
+
+    def __init__(self) -> None:
+        self.tokens: OAuthToken | None = None
+        self.client: OAuthClientInformationFull | None = None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self.tokens
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        self.tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info

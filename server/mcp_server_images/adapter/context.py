@@ -1,4 +1,10 @@
-"""What a handler reads from the MCP request: the server's services, the client's roots, whether it watches."""
+"""What a handler reads from the MCP request: the server's services as the caller may see them, the client's roots,
+whether it watches.
+
+Every handler gets its services from `services_of` (or, for the low-level handlers and the HTTP routes,
+`services_for`): the services the lifespan opened, seen by the request's signed-in user. That is the one place
+where the owner-scoped view of the store (store/owned.py) is chosen, so no read path can reach the whole store.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +21,8 @@ from mcp.server.mcpserver import Context
 from ..inputs.refs import parse_path
 from ..services import Services
 from ..settings import Settings
-from .serving.auth import subject_of
+from ..store.owned import EVERYONE, Viewer
+from .serving.auth import access_of
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +35,25 @@ Ctx = Context[Services, Any]
 
 
 def services_of(ctx: Ctx) -> Services:
-    """The services the server's lifespan opened."""
+    """The services the server's lifespan opened, as the caller sees them."""
     services: Services = ctx.request_context.lifespan_context
-    return services
+    return services_for(services, ctx.request_context.request)
+
+
+def services_for(services: Services, request: object) -> Services:
+    """`services` as the user who sent `request` sees them (everything, without sign-in)."""
+    return services.seen_by(viewer_of(services.settings, request))
+
+
+def viewer_of(settings: Settings, request: object) -> Viewer:
+    """Who sent the request: the signed-in subject, whether it administers the server, whether it sees only its own."""
+    access = access_of(request)
+    if access is None or access.subject is None:
+        return EVERYONE
+    admin = access.subject in settings.admins() or (
+        settings.admin_scope is not None and settings.admin_scope in access.scopes
+    )
+    return Viewer(subject=access.subject, admin=admin, own_only=settings.own_images_only)
 
 
 async def client_roots(ctx: Ctx) -> list[Path]:
@@ -63,7 +86,8 @@ def wants_progress(ctx: Ctx) -> bool:
 
 def caller(ctx: Ctx) -> str | None:
     """The signed-in user's subject (OAuth over HTTP); None without sign-in."""
-    return subject_of(ctx.request_context.request)
+    access = access_of(ctx.request_context.request)
+    return None if access is None else access.subject
 
 
 def audience_of(ctx: Ctx) -> str | None:
@@ -75,8 +99,3 @@ def audience_of(ctx: Ctx) -> str | None:
         return ONE_CLIENT
     session = headers.get(SESSION_HEADER)
     return f"session {session}" if session else None
-
-
-def listing_user(settings: Settings, request: object) -> str | None:
-    """Whose images a listing shows: the caller's own with `own_images_only` and a signed-in caller, else all."""
-    return subject_of(request) if settings.own_images_only else None

@@ -4,11 +4,17 @@ An upstream, or a proxy in front of it, can echo the API key or the server's HTT
 a header, a revised prompt, a stream event, a chat answer. Every string that comes from upstream passes through
 one `Redactor` at the backends' boundary, before it can reach a result, a log line, a sidecar or an exception,
 so nothing above this package ever holds a secret. A secret is found however it is spelled: raw, JSON-escaped
-(`\\u0073k-…`, `\\/`) or percent-encoded, in any mix of these.
+(`\\u0073k-…`, `\\/`) or percent-encoded, in any mix of these, and base64-encoded (standard or URL-safe, on its own
+or inside a longer encoded text such as a Basic authorization header), itself spelled any of those ways.
+
+The same redactor knows every secret the settings hold (Settings.secrets: API keys, the HTTP token, the S3
+secret) and also filters every log record the server writes (`RedactingFilter`).
 """
 
 from __future__ import annotations
 
+import base64
+import logging
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -22,7 +28,8 @@ class Redactor:
     """Replaces every known secret in upstream text with `[redacted]`."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        patterns = [_spellings(secret) for secret in sorted(set(secrets), key=len, reverse=True) if secret]
+        forms = {form for secret in secrets if secret for form in (secret, *_base64_cores(secret))}
+        patterns = [_spellings(form) for form in sorted(forms, key=len, reverse=True)]
         self._pattern = re.compile("|".join(patterns)) if patterns else None
 
     def text(self, value: str) -> str:
@@ -44,6 +51,45 @@ class Redactor:
                 self.text(str(key)): item if key in IMAGE_DATA_KEYS else self.json(item) for key, item in value.items()
             }
         return value
+
+
+class RedactingFilter(logging.Filter):
+    """A log filter that redacts a record's whole message (arguments filled in) with the redactor."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redactor = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        redacted = self._redactor.text(message)
+        if redacted != message:
+            record.msg, record.args = redacted, None
+        return True
+
+
+MIN_CORE = 8
+"""Base64 forms shorter than this are not looked for: too short to be told from chance."""
+
+
+def _base64_cores(secret: str) -> list[str]:
+    """The base64 characters that encode the secret whatever comes before and after it, at each of the three
+    alignments a secret can have inside an encoded text, in the standard and the URL-safe alphabet.
+
+    At alignment `shift`, character i of the encoding covers bits 6i to 6i+6 of (shift padding bytes + secret);
+    those lying wholly within the secret's bits depend on the secret alone.
+    """
+    raw = secret.encode()
+    cores = []
+    for shift in range(3):
+        encoded = base64.b64encode(b"\0" * shift + raw).decode("ascii")
+        core = encoded[-(-8 * shift // 6) : 8 * (shift + len(raw)) // 6]
+        if len(core) >= MIN_CORE:
+            cores += [core, core.translate(_URL_SAFE)]
+    return cores
+
+
+_URL_SAFE = str.maketrans("+/", "-_")
 
 
 def _spellings(secret: str) -> str:

@@ -12,6 +12,7 @@ no longer applied).
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -398,10 +399,21 @@ def _prices(value: object, where: str) -> Prices:
     known = set(Prices.__dataclass_fields__)
     if set(table) - known:
         raise CatalogError(f"{where}: unknown key(s) {sorted(set(table) - known)}; known: {sorted(known)}.")
-    for key, item in table.items():
-        if isinstance(item, bool) or not isinstance(item, int | float) or item < 0:
-            raise CatalogError(f"{where}.{key} must be a price in USD per 1M tokens, not {item!r}.")
-    return Prices(**{key: float(item) for key, item in table.items()})
+    return Prices(**{key: _price(item, f"{where}.{key}") for key, item in table.items()})
+
+
+def _price(item: object, where: str) -> float:
+    """A price in USD per 1M tokens: NaN, infinities and negative numbers are refused (a NaN in the ledger would
+    make every cap pass)."""
+    try:
+        value = float(item) if isinstance(item, int | float) and not isinstance(item, bool) else math.nan
+    except OverflowError:
+        value = math.inf
+    if not math.isfinite(value) or value < 0:
+        raise CatalogError(
+            f"{where} must be a price in USD per 1M tokens (a finite number of 0 or more), not {item!r}."
+        )
+    return value
 
 
 def _remarks(value: object, where: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ from .. import __version__
 from ..adapter.serving.http import serve_http
 from ..adapter.serving.stdio import serve_stdio
 from ..app import build_server
+from ..backends.redact import RedactingFilter, Redactor
 from ..clock import Clock
 from ..errors import ConfigurationError
 from ..providers import endpoint_of
@@ -81,6 +82,7 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--user-daily-budget", "user_daily_budget", {"type": float, "metavar": "USD"}),
     ("--user-monthly-budget", "user_monthly_budget", {"type": float, "metavar": "USD"}),
     ("--confirm-above", "confirm_above", {"type": float, "metavar": "USD"}),
+    ("--unknown-cost-per-image", "unknown_cost_per_image", {"type": float, "metavar": "USD"}),
     ("--store", "store", {"choices": ["local", "s3"]}),
     ("--s3-bucket", "s3_bucket", {"metavar": "BUCKET"}),
     ("--s3-prefix", "s3_prefix", {"metavar": "PREFIX"}),
@@ -97,7 +99,12 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--oauth-jwks-url", "oauth_jwks_url", {"metavar": "URL"}),
     ("--resource-url", "resource_url", {"metavar": "URL"}),
     ("--oauth-scopes", "oauth_scopes", {"metavar": "SCOPES"}),
-    ("--own-images-only", "own_images_only", {"action": "store_true"}),
+    ("--no-own-images-only", "own_images_only", {"action": "store_false"}),
+    ("--admin-subjects", "admin_subjects", {"metavar": "SUBJECTS"}),
+    ("--admin-scope", "admin_scope", {"metavar": "SCOPE"}),
+    ("--max-sessions", "max_sessions", {"type": int, "metavar": "N"}),
+    ("--session-idle-timeout", "session_idle_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--rate-limit", "rate_limit", {"type": int, "metavar": "PER_MINUTE"}),
     ("--allow-remote", "allow_remote", {"action": "store_true"}),
     ("--cors-origins", "cors_origins", {"metavar": "ORIGINS"}),
     ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
@@ -319,6 +326,9 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    redacting = RedactingFilter(Redactor(settings.secrets()))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redacting)  # a handler's filter sees the records of every logger
     if settings.transport == "stdio" and sys.stdin.isatty():
         print(banner(), file=sys.stderr, flush=True)
     log.info(describe(settings))

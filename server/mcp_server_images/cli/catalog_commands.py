@@ -30,6 +30,7 @@ from ..catalog.signing import load_private_key, public_text, sign
 from ..clock import Clock
 from ..errors import ConfigurationError, ImageServerError
 from ..inputs import UrlFetcher
+from ..inputs.fetch import DOCUMENTS
 from ..settings import Settings
 
 
@@ -48,7 +49,7 @@ def feed_fetcher(settings: Settings, url: str) -> UrlFetcher:
         timeout=FEED_TIMEOUT,
         max_bytes=FEED_MAX_BYTES,
         trusted_origin=url,
-        images_only=False,
+        wanted=DOCUMENTS,
     )
 
 

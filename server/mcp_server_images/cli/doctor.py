@@ -73,14 +73,13 @@ def configuration(settings: Settings) -> Check:
 async def fetch_models(settings: Settings, clock: Clock) -> list[ServedModel]:
     """The provider's model list (`GET /models`), asked once, without retries."""
     endpoint = endpoint_of(settings)
-    secrets = (endpoint.api_key, settings.auth_token)
     client = UpstreamClient(
         endpoint,
         timeout=TIMEOUT,
         max_concurrency=1,
         retry=RetryPolicy(max_retries=0, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(secret.get_secret_value() for secret in secrets if secret is not None),
+        redactor=Redactor(settings.secrets()),
     )
     async with aclosing(client):
         return await ModelsAPI(client).list()

@@ -10,8 +10,10 @@ limited in bytes and time, and must say they are images. Image URLs the image AP
 here too, under the same rules, by a fetcher of their own that also trusts the configured provider's origin:
 a local server (LocalAI, vLLM-Omni, Ollama) answers with URLs on localhost. Only URLs on exactly that scheme,
 host and port are let through to a loopback or private address; a redirect elsewhere is checked like any URL.
-The catalog feed (catalog/feed.py) is fetched the same way, trusting the configured feed's own origin (a team's
-feed on its intranet), and takes any content type: what makes a feed acceptable is its signature.
+What a fetcher takes is its `Wanted`: the catalog feed (catalog/feed.py) is fetched the same way as any
+document (what makes a feed acceptable is its signature), trusting the configured feed's own origin (a team's feed
+on its intranet); the sign-in's keys (the issuer's metadata and JWKS) as JSON, trusting the issuer's origin and
+following no redirect off the host asked.
 """
 
 from __future__ import annotations
@@ -51,6 +53,30 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 Origin = tuple[str, str, int]
 """(scheme, host, port) of a URL, the port filled in for the scheme's default."""
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What a fetcher fetches: the content types it takes, how messages name them, where redirects may lead."""
+
+    what: str
+    """For messages: "an image"."""
+    noun: str
+    """For messages: "image"."""
+    types: tuple[str, ...]
+    """Content types taken, by prefix ("image/")."""
+    accept: str
+    """The Accept header."""
+    same_host: bool = False
+    """Follow a redirect only when it stays on the scheme, host and port asked."""
+
+
+IMAGES = Wanted("an image", "image", ("image/",), "image/*")
+JSON = Wanted(
+    "JSON", "JSON document", ("application/json", "application/jwk-set+json"), "application/json", same_host=True
+)
+DOCUMENTS = Wanted("a document", "document", ("",), "*/*")
+"""Any content type: what makes a catalog feed acceptable is its signature, not how it is served."""
 
 _TRUSTED_HOP: ContextVar[bool] = ContextVar("trusted_hop", default=False)
 """Set while a fetcher connects for a URL on its trusted origin (the provider's own answers)."""
@@ -188,25 +214,25 @@ class UrlFetcher:
         timeout: float,
         max_bytes: int,
         trusted_origin: str | None = None,
-        images_only: bool = True,
+        wanted: Wanted = IMAGES,
     ) -> None:
         self._timeout = timeout
         self._max_bytes = max_bytes
         self._trusted = None if trusted_origin is None else origin_of(trusted_origin)
-        self._images_only = images_only
-        """Refuse an answer whose content type is not an image (off for documents such as the catalog feed)."""
+        self._wanted = wanted
         self._http = httpx2.AsyncClient(
             transport=GuardedTransport(allow_private=allow_private, trusted=self._trusted),
             timeout=httpx2.Timeout(timeout),
             follow_redirects=False,
-            headers={"user-agent": "mcp-server-images", "accept": "image/*" if images_only else "*/*"},
+            headers={"user-agent": "mcp-server-images", "accept": wanted.accept},
         )
 
     async def aclose(self) -> None:
         await self._http.aclose()
 
     async def fetch(self, url: str) -> bytes:
-        """The body of an image URL, following up to 5 redirects, each checked like the first."""
+        """The body of a URL (an image, unless the fetcher wants another kind), following up to 5 redirects, each
+        checked like the first, within one deadline for the whole."""
         try:
             with anyio.fail_after(self._timeout):
                 return await self._follow(url)
@@ -229,31 +255,35 @@ class UrlFetcher:
             try:
                 async with self._http.stream("GET", current) as response:
                     if response.status_code in REDIRECT_CODES and "location" in response.headers:
-                        current = current.join(response.headers["location"])
+                        current = self._redirected(current, current.join(response.headers["location"]))
                         continue
                     return await self._body(response, url)
             finally:
                 _TRUSTED_HOP.reset(trusted)
         raise RefError(f"{url} redirected more than {MAX_REDIRECTS} times.")
 
+    def _redirected(self, current: httpx2.URL, target: httpx2.URL) -> httpx2.URL:
+        if self._wanted.same_host and origin_of(target) != origin_of(current):
+            raise RefError(f"Refusing to follow {current} to {target}: it leads off the host asked.")
+        return target
+
     async def _body(self, response: httpx2.Response, url: str) -> bytes:
-        what = "image" if self._images_only else "document"
+        what, noun = self._wanted.what, self._wanted.noun
         if response.status_code != 200:
-            raise RefError(
-                f"{url} answered HTTP {response.status_code}" + (", not an image." if self._images_only else ".")
-            )
+            raise RefError(f"{url} answered HTTP {response.status_code}, not {what}.")
         content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
-        if self._images_only and not content_type.startswith("image/"):
-            raise RefError(f"{url} answered with content type {content_type or 'none'!r}, not an image.")
+        if not content_type.startswith(self._wanted.types):
+            raise RefError(f"{url} answered with content type {content_type or 'none'!r}, not {what}.")
         declared = response.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self._max_bytes:
-            limit = f"the largest {what} fetched is {self._max_bytes:,} bytes"
-            raise RefError(f"{url} is {int(declared):,} bytes; {limit}.")
+            raise RefError(
+                f"{url} is {int(declared):,} bytes; the largest {noun} fetched is {self._max_bytes:,} bytes."
+            )
         chunks: list[bytes] = []
         received = 0
         async for chunk in response.aiter_bytes():
             received += len(chunk)
             if received > self._max_bytes:
-                raise RefError(f"{url} sent more than {self._max_bytes:,} bytes; the largest {what} fetched is that.")
+                raise RefError(f"{url} sent more than {self._max_bytes:,} bytes; the largest {noun} fetched is that.")
             chunks.append(chunk)
         return b"".join(chunks)

@@ -21,7 +21,8 @@ from ..imaging.convert import flatten as flatten_image
 from ..imaging.convert import upright
 from ..imaging.info import ImageInfo
 from ..imaging.probe import check_input
-from ..store import Store
+from ..store import ImageNotFoundError, ImageRecord, Store
+from ..store.base import IMAGE_FILE
 from .fetch import UrlFetcher
 from .paths import existing, on_this_system, read_file
 from .refs import InlineRef, PathRef, RefError, StoredRef, UrlRef, parse_ref, short
@@ -62,6 +63,16 @@ class ImageResolver:
         self._max_bytes = max_bytes
         self._max_pixels = max_pixels
 
+    def seen_by(self, store: Store) -> ImageResolver:
+        """The same resolver reading stored images through `store` (a user's owner-scoped view)."""
+        return ImageResolver(
+            store=store,
+            fetcher=self._fetcher,
+            extra_roots=self._extra_roots,
+            max_bytes=self._max_bytes,
+            max_pixels=self._max_pixels,
+        )
+
     def roots(self, client_roots: Sequence[Path] = ()) -> list[Path]:
         """Folders local paths may be read from: output folder (if local), home, the client's roots, extras."""
         return [*self._store_folder(), Path.home(), *client_roots, *self._extra_roots]
@@ -85,8 +96,13 @@ class ImageResolver:
             case PathRef(written, windows):
                 on_this_system(shown, windows=windows)
                 path = existing(written, [*client_roots, Path.cwd(), *self._store_folder()], shown)
-                roots = self.roots(client_roots)
-                data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)
+                named = await anyio.to_thread.run_sync(self._stored_file, path)
+                if named is not None:
+                    data = await anyio.to_thread.run_sync(self._store.read, named)
+                    stored_id, response_id = named.id, named.response_id
+                else:
+                    roots = self.roots(client_roots)
+                    data = await anyio.to_thread.run_sync(read_file, path, roots, shown, self._max_bytes)
             case UrlRef(url):
                 data = await self._fetcher.fetch(url)
             case InlineRef(inline, kind):
@@ -103,6 +119,18 @@ class ImageResolver:
         if turned is not None:
             data, info = turned
         return InputImage(short(ref), data, info, stored_id, path, note, response_id)
+
+    def _stored_file(self, path: Path) -> ImageRecord | None:
+        """The stored image a path in the store's folder names, read through the store: a path is one more way to
+        name it, so it opens the image for exactly those who may read it by id. None for any other path."""
+        folder = self._store.folder
+        match = IMAGE_FILE.match(path.name)
+        if folder is None or match is None or path.resolve().parent != folder.resolve():
+            return None
+        record = self._store.get(match["id"])
+        if record.name != path.name:
+            raise ImageNotFoundError(f"No stored image is named {path.name} in {folder}.")
+        return record
 
     async def resolve_all(
         self, refs: Sequence[str], client_roots: Sequence[Path] = (), *, flatten: bool = False

@@ -28,6 +28,7 @@ from ..errors import ImageServerError, ParameterError
 from ..imaging.convert import for_vision
 from ..inputs import MAX_REFS, ImageResolver
 from ..inputs.refs import UrlRef, parse_ref
+from ..store import Store
 from .model_choice import Models, choose, explain_refusal
 
 DEFAULT_PROMPT = "Describe this image."
@@ -70,6 +71,12 @@ class VisionService:
         self._resolver = resolver
         self._models = models
         self._inline_urls = inline_urls
+
+    def seen_by(self, store: Store) -> VisionService:
+        """The same, resolving stored images through `store` (a user's owner-scoped view)."""
+        return VisionService(
+            chat=self._chat, resolver=self._resolver.seen_by(store), models=self._models, inline_urls=self._inline_urls
+        )
 
     async def analyze(self, request: AnalyzeRequest) -> Analysis:
         if not 1 <= len(request.images) <= MAX_REFS:

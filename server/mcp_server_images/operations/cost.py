@@ -9,16 +9,22 @@ Streamed partial images: the catalog gives the extra output tokens each partial 
 Our sources do not say whether the `usage` of the final event already counts them, so they are added to it; at
 most 3 partials x 100 tokens ($0.009) may be counted twice, never missed.
 
+Usage is taken only when it can be right: every `*_tokens` count a whole number from 0 to MAX_TOKENS_PER_IMAGE per
+image of the answer. Anything else (negative, fractional, NaN, a string, 10**30) makes the cost unknown with a
+note saying why, never an exact-looking figure, and keeps every sum small enough that nothing can overflow.
+
 Estimates come from the catalog's per-image output tokens at 1024x1024 by quality (published per-image figures),
 scaled by pixel count, plus the prompt's text at about 4 characters a token. Input images of an edit are not
 estimated (no published formula), nor what an output format bills on top where the catalog says so (gpt-image-2.6's
 SVG authoring), which the basis says. Once calls like it have been paid for, recorded costs take over (learned.py).
+Where no figure is published, the highest per-image figure of the catalog (`highest_per_image`) is what the ledger
+counts while a cap is set (see ledger.py).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +35,9 @@ CURRENCY = "USD"
 CHARS_PER_TOKEN = 4
 """A prompt's text tokens, estimated from its length (English averages about 4 characters a token)."""
 PER_MILLION = 1_000_000
+MAX_TOKENS_PER_IMAGE = 1_000_000
+"""The most tokens of any kind one image of an answer may report: about 25 times a 4K image at the highest
+published quality with sixteen input images; a count above it is not believed."""
 
 Lookup = Callable[[str], ModelSpec | None]
 """The catalog's entry for a model name (either spelling), or None for a model it does not describe."""
@@ -42,6 +51,8 @@ class BilledPart:
     usage: Mapping[str, Any] | None
     partial_images: int = 0
     """Well-formed partial images the request streamed."""
+    images: int = 1
+    """Items the answer carried: what its usage is judged against (MAX_TOKENS_PER_IMAGE each)."""
 
 
 @dataclass(frozen=True)
@@ -136,10 +147,9 @@ def price(parts: Sequence[BilledPart], lookup: Lookup) -> Cost:
     by_model: dict[str, tuple[ModelSpec, Tokens]] = {}
     for part in parts:
         spec = lookup(part.model)
-        if part.usage is None:
-            return Cost(None, exact=True, basis=f"the API returned no usage for {part.model}")
-        if spec is None or spec.prices is None or all(getattr(spec.prices, kind) is None for kind in PRICED):
-            return Cost(None, exact=True, basis=f"no published prices for {part.model} in the catalog")
+        unknown = _unpriced(part, spec)
+        if unknown is not None or spec is None or part.usage is None:
+            return Cost(None, exact=True, basis=unknown or f"no published prices for {part.model} in the catalog")
         tokens = usage_tokens(part.usage, spec, part.partial_images)
         if spec.name in by_model:
             by_model[spec.name][1].add(tokens)
@@ -159,6 +169,35 @@ def price(parts: Sequence[BilledPart], lookup: Lookup) -> Cost:
             total += count * rate / PER_MILLION
             terms.append(f"{count} {SHORT[kind]} @ ${rate:g}")
     return Cost(total, exact=True, basis=f"usage x catalog prices per 1M tokens: {', '.join(terms) or 'no tokens'}")
+
+
+def _unpriced(part: BilledPart, spec: ModelSpec | None) -> str | None:
+    """Why a part's cost cannot be known, or None."""
+    if part.usage is None:
+        return f"the API returned no usage for {part.model}"
+    problem = usage_problem(part.usage, part.images)
+    if problem is not None:
+        return f"the API reported usage for {part.model} that cannot be right ({problem})"
+    if spec is None or spec.prices is None or all(getattr(spec.prices, kind) is None for kind in PRICED):
+        return f"no published prices for {part.model} in the catalog"
+    return None
+
+
+def usage_problem(usage: Mapping[str, Any], images: int) -> str | None:
+    """What makes an answer's usage unbelievable, or None: every `*_tokens` count, at any depth, must be a whole
+    number from 0 to MAX_TOKENS_PER_IMAGE for each image of the answer."""
+    bound = MAX_TOKENS_PER_IMAGE * max(images, 1)
+    for key, value in usage.items():
+        if isinstance(value, Mapping):
+            problem = usage_problem(value, images)
+            if problem is not None:
+                return f"{key}.{problem}"
+        elif key.endswith("_tokens"):
+            whole = isinstance(value, int) and not isinstance(value, bool)
+            if not whole or not 0 <= value <= bound:
+                shown = repr(value) if len(repr(value)) <= 40 else repr(value)[:37] + "..."
+                return f"{key} = {shown}: not a count of 0 to {bound:,} tokens"
+    return None
 
 
 def usage_tokens(usage: Mapping[str, Any], spec: ModelSpec, partial_images: int = 0) -> Tokens:
@@ -253,6 +292,31 @@ def estimate(ask: Ask) -> Estimate:
         if left_out:
             basis += f"; plus {left_out}"
     return Estimate(amount, basis)
+
+
+def highest_per_image(specs: Iterable[ModelSpec]) -> float:
+    """The highest published per-image figure of these models: USD for one 1024x1024 image at their costliest
+    listed quality (the shipped catalog always has some)."""
+    figures = [
+        max(spec.estimate_tokens.values()) * spec.prices.image_output / PER_MILLION
+        for spec in specs
+        if spec.prices is not None and spec.prices.image_output is not None and spec.estimate_tokens
+    ]
+    if not figures:
+        raise ValueError("no model has a published per-image figure")
+    return max(figures)
+
+
+def image_pixels(ask: Ask) -> int:
+    """The pixels of one image the call asks for: its size, else the largest its model lists, else 1024x1024."""
+    if ask.spec is not None:
+        width, height, _ = _size(ask.options.size, ask.spec)
+        return width * height
+    size = str(ask.options.size or "").lower()
+    sides = size.split("x")
+    if len(sides) == 2 and all(side.isdigit() for side in sides):
+        return int(sides[0]) * int(sides[1])
+    return REFERENCE_PIXELS
 
 
 def _size(size: str | None, spec: ModelSpec) -> tuple[int, int, str]:

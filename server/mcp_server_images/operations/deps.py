@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ..backends import ImageBackend
 from ..catalog.spec import Api
@@ -21,3 +21,7 @@ class ImageDeps:
     """Every image-making API by name; a plan's route picks one (`routing.route`)."""
     preferred_api: Api = Api.IMAGES
     """The API a GPT image model uses when a call names none (setting image_api)."""
+
+    def seen_by(self, store: Store) -> ImageDeps:
+        """The same, reading and resolving stored images through `store` (a user's owner-scoped view)."""
+        return replace(self, store=store, resolver=self.resolver.seen_by(store))

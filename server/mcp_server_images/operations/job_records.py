@@ -3,6 +3,8 @@
 The store knows a job in two ways: published by the instance that ran it (when several instances share a bucket),
 or through the images it stored (a single server after a restart). A published job whose heartbeat stopped for
 longer than its lease belonged to an instance that died: it is reported as lost, with the images it had stored.
+A job is found only by those who may see what its user made (the store's owner-scoped view); to anyone else it
+does not exist.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from ..backends import sum_usage
 from ..errors import ImageServerError
 from ..store import ImageRecord, JobState, Operation, Store
 from ..store.base import JobStatus
+from ..store.owned import OwnedStore
 from .cost import Cost, stored_cost
 from .jobs import Job, JobManager
 from .requests import ImagesOutcome
@@ -38,15 +41,16 @@ class StoredJob:
     elapsed: float = 0.0
 
 
-def find_job(jobs: JobManager, store: Store, job_id: str, now: float) -> Job | StoredJob:
-    """The job in memory, else as the store knows it; blocks on the store, so run it in a thread. `now` is the
-    server clock's time (seconds since the epoch), against which a published job's heartbeat is judged."""
+def find_job(jobs: JobManager, store: OwnedStore, job_id: str, now: float) -> Job | StoredJob:
+    """The job in memory, else as the store knows it, if its user's work is the caller's to see; blocks on the
+    store, so run it in a thread. `now` is the server clock's time (seconds since the epoch), against which a
+    published job's heartbeat is judged."""
     job = jobs.get(job_id)
-    if job is not None:
+    if job is not None and store.viewer.sees(job.user):
         return job
     wanted = job_id.strip()
     state = store.jobs.fetch(wanted) if store.jobs is not None else None
-    if state is not None:
+    if state is not None and store.viewer.sees(state.user):
         found = _from_state(store, state, now)
         if found.status != "running":
             said = found.status if found.error is None else f"failed: {found.error[:100]}"

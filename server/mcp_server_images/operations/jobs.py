@@ -101,28 +101,28 @@ class JobManager:
     def __init__(
         self,
         group: TaskGroup,
-        deps: ImageDeps,
         *,
         clock: Clock,
         heartbeat_interval: float,
         publisher: JobPublisher | None = None,
     ) -> None:
         self._group = group
-        self._deps = deps
         self._clock = clock
         self._heartbeat = heartbeat_interval
         self._publisher = publisher
         """Publishes jobs to the shared store when several instances share one; None keeps them in memory."""
         self._jobs: dict[str, Job] = {}
 
-    def start(self, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> Job:
-        """Run the planned call in the server's task group; `call` gets the job as its progress and id."""
+    def start(self, deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> Job:
+        """Run the planned call in the server's task group with `deps` (the caller's view of the store); `call`
+        gets the job as its progress and id."""
         # Shared job ids get more random bits: they must not collide across instances and days.
         job_id = f"job_{secrets.token_hex(4 if self._publisher is None else 8)}"
         job = Job(id=job_id, operation=plan.operation, user=call.user, started_at=self._clock.timestamp())
         self._forget_old()
         self._jobs[job.id] = job
-        self._group.start_soon(self._run, job, request, plan, replace(call, progress=job, job_id=job.id), name=job.id)
+        call = replace(call, progress=job, job_id=job.id)
+        self._group.start_soon(self._run, job, deps, request, plan, call, name=job.id)
         return job
 
     def get(self, job_id: str) -> Job | None:
@@ -136,7 +136,9 @@ class JobManager:
     def running(self) -> list[Job]:
         return [job for job in self._jobs.values() if job.status == "running"]
 
-    async def _run(self, job: Job, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> None:
+    async def _run(
+        self, job: Job, deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, call: CallContext
+    ) -> None:
         # Shielded: a shutdown or a cancelled request must not cut a paid-for generation short. Only the job's own
         # scope stops it (job.cancel(): the cancel-upstream setting, or the end of the shutdown grace period).
         with anyio.CancelScope(shield=True):
@@ -147,7 +149,7 @@ class JobManager:
                     beats.start_soon(self._publisher.renew, job)
                 try:
                     with job.cancel_scope:
-                        job.outcome = await run_call(self._deps, request, plan, call)
+                        job.outcome = await run_call(deps, request, plan, call)
                         job.status = "succeeded"
                     if job.cancel_scope.cancelled_caught:
                         job.status, job.error = "failed", "The call was cancelled and the upstream request aborted."

@@ -10,14 +10,22 @@ processes on one store can neither both pass a cap nor lose or double an entry.
 
 A reservation not yet settled is pending while its call may still be running; once its process is gone (this
 process did not make it, or it is older than any call can take) its cost is unknown. Both stay counted at their
-estimate (erring on the safe side). Days and months are UTC. Unknown amounts (no usage, no published price) count
-as nothing against a cap; a cap that is already used up still refuses every call.
-A quote's estimate is first informed by the costs of earlier calls alike (learned.py), and its entry keeps
-that estimate beside the actual cost, so later estimates learn from it.
+estimate (erring on the safe side), and so does a call settled with an unknown cost (no usage, no published
+price). Days and months are UTC.
+
+A cap is a limit: while any cap is set, a call whose cost cannot be estimated (an unpublished quality, a gateway's
+own model) reserves its worst case, its images at the catalog's highest per-image figure (or
+MCP_IMAGES_UNKNOWN_COST_PER_IMAGE) scaled to their size, so neither concurrency nor confirm_cost lets such calls
+past a cap.
+
+A quote's estimate is first informed by the costs of earlier calls alike (learned.py), and its entry keeps that
+estimate beside the actual cost, so later estimates learn from it; a cap counts the higher of the learned and the
+catalog's figure.
 """
 
 from __future__ import annotations
 
+import math
 import secrets
 import threading
 from collections.abc import Callable
@@ -27,6 +35,7 @@ from typing import Any, Protocol
 
 import anyio
 
+from ..catalog.spec import REFERENCE_PIXELS
 from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Store
@@ -52,6 +61,10 @@ class Quote:
     parameters: dict[str, Any]
     requests: int
     estimate: Estimate
+    images: int = 1
+    """How many images the call asks for, over all its requests."""
+    pixels: int = REFERENCE_PIXELS
+    """The pixels of each: what a worst case scales with."""
 
     def public(self) -> dict[str, Any]:
         return {
@@ -111,12 +124,30 @@ class Caps:
     user_daily: float | None = None
     user_monthly: float | None = None
     confirm_above: float | None = None
+    unknown_per_image: float = 0.0
+    """What a 1024x1024 image of a call of unknown cost counts against the caps: the setting, else the catalog's
+    highest per-image figure (see services.caps)."""
 
     @property
     def capped(self) -> bool:
         """Whether any spending cap is in force (the confirmation threshold is not a cap)."""
         return any(
             cap is not None for cap in (self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly)
+        )
+
+    def counted(self, quote: Quote) -> Estimate:
+        """What the call counts against the caps: its estimate, or, while a cap is set and the estimate is unknown,
+        its worst case (None when there is no figure to make one from)."""
+        estimate = quote.estimate
+        if estimate.amount is not None or not self.capped:
+            return estimate
+        scale = max(quote.pixels / REFERENCE_PIXELS, 1.0)
+        amount = quote.images * self.unknown_per_image * scale
+        return Estimate(
+            amount,
+            f"its cost cannot be estimated ({estimate.basis}), so it counts as its worst case: {quote.images} "
+            f"image(s) at {usd(self.unknown_per_image)} per 1024x1024 image (the catalog's highest per-image figure, "
+            "or MCP_IMAGES_UNKNOWN_COST_PER_IMAGE)" + (f" x {scale:g} for their size" if scale > 1 else ""),
         )
 
 
@@ -167,13 +198,17 @@ def tally(
     settled at its estimate, pending or of unknown cost by `unsettled`; older ledgers have calls made while no cap
     was set with only their settle entry)."""
     latest: dict[str, LedgerEntry] = {}
+    unknown: set[str] = set()
+    """Calls settled with an unknown cost: counted at what they reserved."""
     for entry in entries:
+        if entry.kind == "settle" and entry.amount is None:
+            unknown.add(entry.id)
         if entry.kind == "reserve" or entry.id not in latest:
             latest[entry.id] = entry
         else:
-            latest[entry.id] = replace(
-                latest[entry.id], kind=entry.kind, amount=entry.amount, images=entry.images, exact=entry.exact
-            )
+            reserved = latest[entry.id]
+            amount = reserved.amount if entry.id in unknown else entry.amount
+            latest[entry.id] = replace(reserved, kind=entry.kind, amount=amount, images=entry.images, exact=entry.exact)
     spent = Spent()
     day = now.strftime("%Y-%m-%d")
     for entry in latest.values():
@@ -185,7 +220,7 @@ def tally(
         open_ = entry.kind == "reserve" and unsettled is not None
         pending = open_ and unsettled is not None and unsettled.pending(entry, now)
         spent.pending_calls += pending
-        spent.unknown_calls += entry.amount is None or (open_ and not pending)
+        spent.unknown_calls += entry.amount is None or entry.id in unknown or (open_ and not pending)
         spent.month += amount
         today = entry.time.startswith(day)
         spent.today += amount if today else 0.0
@@ -231,7 +266,7 @@ def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_
 
 
 def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None) -> str | None:
-    """Why the call may not be made, or None. Unknown estimates count as nothing: only a used-up cap refuses them."""
+    """Why the call may not be made, or None. `estimate` is what the call counts (Caps.counted)."""
     amount = estimate.reserved or 0.0
     if caps.per_call is not None and amount > caps.per_call:
         return (
@@ -245,12 +280,17 @@ def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: s
             resets = limit.resets.strftime("%Y-%m-%d %H:%M UTC") if limit.resets else "never"
             env = "MCP_IMAGES_" + limit.flag.upper().replace("-", "_")
             return (
-                f"Refused before any request: this call is estimated at {usd(estimate.reserved)}, and "
+                f"Refused before any request: this call is estimated at {usd(amount)}{_unless(estimate)}, and "
                 f"{usd(limit.spent)} of the {limit.name} of {usd(limit.cap)} is spent, so {usd(remaining)} remains. "
                 f"It resets at {resets}. To allow more, raise --{limit.flag} ({env}), or ask for a cheaper call "
                 "(fewer or smaller images, lower quality); dry_run: true shows what a call would cost."
             )
     return None
+
+
+def _unless(estimate: Estimate) -> str:
+    """The basis of a worst case, which the refusal must explain; an ordinary estimate's basis is in dry runs."""
+    return f" ({estimate.basis})" if estimate.basis.startswith("its cost cannot be estimated") else ""
 
 
 @dataclass
@@ -262,6 +302,8 @@ class LedgerReservation:
     async def settle(self, cost: Cost | None, images: int) -> None:
         amount = cost.amount if cost is not None else None
         exact = cost.exact if cost is not None else False
+        if amount is not None and not (math.isfinite(amount) and amount >= 0):
+            amount, exact = None, False  # never a figure no cap could compare against
         await self._close(replace(self.entry, kind="settle", amount=amount, images=images, exact=exact))
 
     async def release(self) -> None:
@@ -302,19 +344,31 @@ class Ledger:
         now = self.clock.now()
         return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user, self.unsettled())
 
+    def spent_by(self, user: str) -> tuple[Spent, Spent]:
+        """One user's own calls, and everyone's (what the team's caps count), from one read of the ledger."""
+        now = self.clock.now()
+        entries = list(self.store.ledger(now.strftime("%Y-%m")).values())
+        unsettled = self.unsettled()
+        own = [entry for entry in entries if entry.user == user]
+        return tally(own, now, user, unsettled), tally(entries, now, user, unsettled)
+
     def unsettled(self) -> Unsettled:
         return Unsettled(self.instance, frozenset(self.running), self.call_lasts)
 
-    def model_costs(self) -> list[learned.ModelCosts]:
-        """This month's exact costs per image by model, and how far their estimates were off."""
-        return learned.model_costs(self.store.ledger(self.clock.now().strftime("%Y-%m")).values())
+    def model_costs(self, user: str | None = None) -> list[learned.ModelCosts]:
+        """This month's exact costs per image by model, and how far their estimates were off: of `user`'s own calls
+        when given (a user who sees only their own), else of every call."""
+        entries = self.store.ledger(self.clock.now().strftime("%Y-%m")).values()
+        return learned.model_costs(entry for entry in entries if user is None or entry.user == user)
 
-    def informed(self, quote: Quote) -> Quote:
+    def informed(self, quote: Quote, user: str | None = None) -> Quote:
         """The quote with its estimate taken from the recorded costs of calls alike, when there are enough (this
-        month's and last month's)."""
+        month's and last month's); a signed-in user's estimates learn from their own calls only, which is what
+        "your last calls" says and what keeps another user's spend out of them."""
         now = self.clock.now()
         last_month = (datetime(now.year, now.month, 1, tzinfo=UTC) - timedelta(days=1)).strftime("%Y-%m")
-        history = [*self.store.ledger(last_month).values(), *self.store.ledger(now.strftime("%Y-%m")).values()]
+        months = [*self.store.ledger(last_month).values(), *self.store.ledger(now.strftime("%Y-%m")).values()]
+        history = [entry for entry in months if user is None or entry.user == user]
         alike = learned.Alike.of(quote.model, quote.operation, quote.parameters)
         return replace(quote, estimate=learned.informed(quote.estimate, history, alike, quote.parameters.get("n", 1)))
 
@@ -356,17 +410,19 @@ class _Metered:
 
     async def informed(self, quote: Quote) -> Quote:
         """The quote with its estimate learned from the recorded costs of calls alike (read off the event loop)."""
-        return await anyio.to_thread.run_sync(self.ledger.informed, quote)
+        return await anyio.to_thread.run_sync(self.ledger.informed, quote, self.user)
 
     async def reserve(self, quote: Quote) -> Reservation:
         """Record the call's estimate before anything is sent; with caps in force, only if they allow it."""
         now = self.ledger.clock.now()
         estimate = quote.estimate
+        caps = self.ledger.caps
+        counted = caps.counted(quote)
         entry = LedgerEntry(
             id=secrets.token_hex(8),
             kind="reserve",
             time=now.isoformat(timespec="microseconds"),
-            amount=estimate.reserved,
+            amount=counted.reserved,
             model=quote.model,
             user=self.user,
             instance=self.ledger.instance,
@@ -376,10 +432,9 @@ class _Metered:
             size=_asked(quote, "size"),
             output_format=_asked(quote, "output_format"),
         )
-        caps = self.ledger.caps
 
         def check(spent: Spent) -> str | None:
-            return refusal(caps, estimate, spent, now, self.user)
+            return refusal(caps, counted, spent, now, self.user)
 
         self.ledger.running.add(entry.id)
         try:

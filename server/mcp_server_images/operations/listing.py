@@ -19,13 +19,11 @@ class Listing:
     """Pass back as `cursor` for the next page; None on the last page."""
 
 
-def list_images(
-    store: Store, limit: int, query: str | None, cursor: str | None = None, user: str | None = None
-) -> Listing:
-    """Blocks on the store; run it in a worker thread. The cursor is the offset into the newest-first listing;
-    with `user`, only the images that user made are listed."""
+def list_images(store: Store, limit: int, query: str | None, cursor: str | None = None) -> Listing:
+    """Blocks on the store; run it in a worker thread. The cursor is the offset into the newest-first listing of
+    what `store` shows (a user's owner-scoped view lists that user's own images)."""
     offset = _offset(cursor)
-    matching = store.recent(query=query, user=user)
+    matching = store.recent(query=query)
     page = matching[offset : offset + limit]
     end = offset + len(page)
     return Listing(page, query, len(matching), offset, str(end) if end < len(matching) else None)

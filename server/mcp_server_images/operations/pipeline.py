@@ -269,10 +269,12 @@ def _partial_stream(call: CallContext, count: int) -> PartialStream | None:
 def _billed_parts(model: str, answer: ImagesAnswer) -> tuple[BilledPart, ...]:
     """What one request is billed for: its usage on `model`, or, when the backend reports usage per model (a
     Responses call bills its mainline model and the image tool), each part; streamed partials count on `model`."""
+    items = len(answer.items)
     if not answer.usage_parts:
-        return (BilledPart(model, answer.usage, answer.partials),)
+        return (BilledPart(model, answer.usage, answer.partials, items),)
     return tuple(
-        BilledPart(part.model, part.usage, answer.partials if part.model == model else 0) for part in answer.usage_parts
+        BilledPart(part.model, part.usage, answer.partials if part.model == model else 0, items)
+        for part in answer.usage_parts
     )
 
 

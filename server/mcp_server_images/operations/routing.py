@@ -19,7 +19,7 @@ from ..catalog.load import PROVIDER_PREFIX
 from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ParameterError
 from ..providers import ProviderKind
-from .cost import Ask, estimate
+from .cost import Ask, estimate, image_pixels
 from .deps import ImageDeps
 from .ledger import Quote
 from .model_choice import Chosen
@@ -65,7 +65,16 @@ def quote(
         input_images=len(first.inputs),
         leaves_out=route.backend.capabilities.unestimated,
     )
-    return Quote(operation, first.model, route.endpoint(endpoint), parameters, len(upstream), estimate(ask))
+    return Quote(
+        operation,
+        first.model,
+        route.endpoint(endpoint),
+        parameters,
+        len(upstream),
+        estimate(ask),
+        images=ask.options.n,
+        pixels=image_pixels(ask),
+    )
 
 
 CHAT_VENDORS = ("google/",)

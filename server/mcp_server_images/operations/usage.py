@@ -2,7 +2,9 @@
 and per model what an image cost on average and how far the estimates were off.
 
 Read from the spend ledger with the server's clock; the adapter renders it for people and as JSON (the tool
-usage_report and the resource images://usage).
+usage_report and the resource images://usage). Who sees what is the viewer's business: administrators (and every
+caller of a server that does not keep its users apart) see the whole ledger with the spend by user; a user of a
+team server sees their own calls only, never another user's name or spend, with what is left for them.
 """
 
 from __future__ import annotations
@@ -12,28 +14,54 @@ from typing import Any
 
 import anyio
 
+from ..store.owned import Viewer
 from .learned import ModelCosts
 from .ledger import Caps, Ledger, Spent, next_day, next_month
 
 
-async def usage_of(ledger: Ledger, user: str | None) -> dict[str, Any]:
-    """The report for `user` (the per-user part only when signed in); reads the ledger off the event loop."""
-    spent = await anyio.to_thread.run_sync(ledger.spent, user)
-    model_costs = await anyio.to_thread.run_sync(ledger.model_costs)
-    return usage_summary(spent, ledger.caps, ledger.clock.now(), user, model_costs)
+async def usage_of(ledger: Ledger, viewer: Viewer) -> dict[str, Any]:
+    """The report as `viewer` may see it (the per-user part only when signed in); reads the ledger off the event
+    loop."""
+    if viewer.sees_all or viewer.subject is None:
+        spent = await anyio.to_thread.run_sync(ledger.spent, viewer.subject)
+        model_costs = await anyio.to_thread.run_sync(ledger.model_costs)
+        return usage_summary(spent, ledger.caps, ledger.clock.now(), viewer.subject, model_costs)
+    own, everyone = await anyio.to_thread.run_sync(ledger.spent_by, viewer.subject)
+    own_costs = await anyio.to_thread.run_sync(ledger.model_costs, viewer.subject)
+    return usage_summary(own, ledger.caps, ledger.clock.now(), viewer.subject, own_costs, team=everyone)
 
 
 def usage_summary(
-    spent: Spent, caps: Caps, now: datetime, user: str | None, model_costs: list[ModelCosts]
+    spent: Spent,
+    caps: Caps,
+    now: datetime,
+    user: str | None,
+    model_costs: list[ModelCosts],
+    team: Spent | None = None,
 ) -> dict[str, Any]:
-    """The report's data; `model_costs` are this month's exact costs per model."""
+    """The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left,
+    and per model (`model_costs`, the calls the viewer may see) the average cost per image and the estimates' error.
+
+    With `team` (the whole ledger, for a user who sees only their own calls), `spent` is that user's own: no other
+    user is named, and each period's cap and remaining are the tightest of the user's cap and the team's.
+    """
     average = spent.month / spent.images if spent.images else None
+    day, month = now.strftime("%Y-%m-%d"), now.strftime("%Y-%m")
+    if team is None:
+        today = _period(day, spent.today, caps.daily, next_day(now))
+        this_month = _period(month, spent.month, caps.monthly, next_month(now))
+        by_user = spent.by_user
+    else:
+        today = _tightest(day, spent.today, [(caps.daily, team.today), (caps.user_daily, spent.today)], next_day(now))
+        monthly = [(caps.monthly, team.month), (caps.user_monthly, spent.month)]
+        this_month = _tightest(month, spent.month, monthly, next_month(now))
+        by_user = {user or "(not signed in)": spent.month}
     summary: dict[str, Any] = {
         "currency": "USD",
-        "today": _period(now.strftime("%Y-%m-%d"), spent.today, caps.daily, next_day(now)),
-        "month": _period(now.strftime("%Y-%m"), spent.month, caps.monthly, next_month(now)),
+        "today": today,
+        "month": this_month,
         "by_model": {model: round(amount, 6) for model, amount in sorted(spent.by_model.items())},
-        "by_user": {who: round(amount, 6) for who, amount in sorted(spent.by_user.items())},
+        "by_user": {who: round(amount, 6) for who, amount in sorted(by_user.items())},
         "calls": spent.calls,
         "images": spent.images,
         "calls_of_unknown_cost": spent.unknown_calls,
@@ -64,6 +92,15 @@ def _model_costs(costs: ModelCosts) -> dict[str, Any]:
         "calls_estimated": costs.compared,
         "estimate_off": None if off is None else round(off, 4),
     }
+
+
+def _tightest(name: str, spent: float, limits: list[tuple[float | None, float]], resets: datetime) -> dict[str, Any]:
+    """A period of one user's spend under the cap, of several (cap, what counts against it), that leaves least."""
+    capped = [(cap, counted) for cap, counted in limits if cap is not None]
+    if not capped:
+        return _period(name, spent, None, resets)
+    cap, counted = min(capped, key=lambda limit: limit[0] - limit[1])
+    return _period(name, spent, cap, resets) | {"remaining": round(max(cap - counted, 0.0), 6)}
 
 
 def _period(name: str, spent: float, cap: float | None, resets: datetime) -> dict[str, Any]:

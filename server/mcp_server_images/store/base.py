@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -26,6 +27,8 @@ ID_LENGTH = 8
 MIN_PREFIX = 4
 SIDECAR = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.json$")
 """A sidecar's file name, `<UTC time>-<id>.json`."""
+IMAGE_FILE = re.compile(r"^\d{8}-\d{6}-(?P<id>[0-9a-f]{8})\.(?!json$)[a-z]+$")
+"""A stored image's file name, `<UTC time>-<id>.<ext>`."""
 
 JobStatus = Literal["running", "succeeded", "failed"]
 
@@ -109,6 +112,10 @@ def checked_month(month: str) -> str:
     return month
 
 
+UNREADABLE = LedgerEntry(id="", kind="release", time="", amount=0.0)
+"""Stands in, in a store's cache of entries read, for an entry that could not be used: read (and warned about) once."""
+
+
 def month_entries(
     month: str,
     found: Iterable[tuple[str, str]],
@@ -116,7 +123,9 @@ def month_entries(
     load: Callable[[str], LedgerEntry | None],
 ) -> dict[int, LedgerEntry]:
     """The month's entries by number, from the `(name, location)` pairs a store listed. An entry never changes once
-    written, so one in `known` is not loaded again; a new one is loaded (None: unreadable, skipped) and kept."""
+    written, so one in `known` is not loaded again; a new one is loaded and kept. One that cannot be used (None:
+    unreadable or not a finite amount, warned about once) is kept as UNREADABLE: its number stays taken, so the
+    next entry goes after it, but it counts for nothing."""
     entries: dict[int, LedgerEntry] = {}
     for name, location in found:
         match = LEDGER_ENTRY.match(name)
@@ -125,9 +134,7 @@ def month_entries(
         number = int(match["number"])
         entry = known.get((month, number))
         if entry is None:
-            entry = load(location)
-            if entry is None:
-                continue
+            entry = load(location) or UNREADABLE
             known[(month, number)] = entry
         entries[number] = entry
     return dict(sorted(entries.items()))
@@ -138,12 +145,17 @@ def encode_entry(entry: LedgerEntry) -> bytes:
 
 
 def decode_entry(raw: bytes, where: str) -> LedgerEntry | None:
-    """The entry, or None (logged) when it is not one: a damaged entry must not stop every later call."""
+    """The entry, or None (logged) when it is not one, or its amount is not a finite number of 0 or more: a
+    damaged entry must not stop every later call, nor put a NaN into every sum."""
     try:
-        return _LEDGER_ENTRY.validate_json(raw)
+        entry = _LEDGER_ENTRY.validate_json(raw)
     except ValueError as exc:
         log.warning("ignoring unreadable ledger entry %s: %s", where, exc)
         return None
+    if entry.amount is not None and not (math.isfinite(entry.amount) and entry.amount >= 0):
+        log.warning("ignoring ledger entry %s: its amount %r is not a finite number of 0 or more", where, entry.amount)
+        return None
+    return entry
 
 
 class JobBoard(Protocol):
@@ -186,8 +198,13 @@ class Store(Protocol):
     def link(self, record: ImageRecord) -> str | None:
         """A time-limited URL anyone holding it can fetch the image from; None when the store has none."""
 
+    def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
+        """Rewrite the image's sidecar with `shared` set (atomically); return the record as it now is. Who may do
+        this is the owner-scoped view's business (store/owned.py)."""
+
     def ledger(self, month: str) -> dict[int, LedgerEntry]:
-        """The spend ledger of a month ("2026-11"): every entry by its sequence number, first to last."""
+        """The spend ledger of a month ("2026-11"): every entry by its sequence number, first to last; one that
+        cannot be used as UNREADABLE (see `month_entries`)."""
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write entry `number` of the month only if no writer has (atomic create); False when it is taken.

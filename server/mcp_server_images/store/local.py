@@ -16,6 +16,7 @@ import os
 import secrets
 import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 from ..clock import Clock
@@ -128,6 +129,14 @@ class LocalStore:
     def link(self, record: ImageRecord) -> str | None:
         return None
 
+    def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
+        changed = replace(record, shared=shared)
+        sidecar = self.root / record.sidecar_name
+        write_atomic(sidecar, json.dumps(changed.sidecar(), indent=2).encode())
+        with self._lock:
+            self._index[sidecar.name] = (_mtime(sidecar), changed)
+        return changed
+
     def ledger(self, month: str) -> dict[int, LedgerEntry]:
         """Every entry of the month; only files not read before are parsed."""
         folder = self._ledger_folder(month)
@@ -141,9 +150,8 @@ class LocalStore:
         """Write the entry complete under a temporary name, then hard-link it to its number: the link fails when
         another process (or thread) took the number first, and nobody ever sees a half-written entry.
 
-        Only reservations are synced to disk before the call they allow is made. A settle or release that a power
-        failure loses leaves its reservation counted at the estimate (estimates err high); a call made while no
-        cap was set, recorded by its settle alone, may then be missing from the usage report.
+        Every entry, of every kind, is on disk before this returns: the file is synced, then the folders that name
+        it, so a power failure can lose no reservation, settle or release that a caller was told is written.
         """
         folder = self._ledger_folder(month)
         folder.mkdir(parents=True, exist_ok=True)
@@ -152,14 +160,15 @@ class LocalStore:
             with os.fdopen(handle, "wb") as temp:
                 temp.write(encode_entry(entry))
                 temp.flush()
-                if entry.kind == "reserve":
-                    os.fsync(temp.fileno())
+                os.fsync(temp.fileno())
             try:
                 os.link(temp_name, folder / ledger_name(number))
             except FileExistsError:
                 return False
         finally:
             Path(temp_name).unlink(missing_ok=True)
+        sync_folder(folder)
+        sync_folder(folder.parent)
         self._ledger[(month, number)] = entry
         return True
 
@@ -231,6 +240,18 @@ def _folder_now(folder: Path) -> float:
     temporary, so should this process die before deleting it, the next start removes it with the rest."""
     with tempfile.NamedTemporaryFile(dir=folder, prefix=TEMPORARY_PREFIX) as probe:
         return os.fstat(probe.fileno()).st_mtime
+
+
+def sync_folder(folder: Path) -> None:
+    """Make a folder's entries durable (a new name in it survives a power failure). Windows has no such call: its
+    file system journals names by itself."""
+    if os.name == "nt":
+        return
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _mtime(path: Path) -> int:

@@ -83,6 +83,9 @@ class ImageRecord(NewImage):
     height: int
     bytes: int
     created: str
+    shared: bool = False
+    """Its owner shared it: any signed-in user may read it by its full id (see store/owned.py). The one field that
+    changes after the image is stored, and only by its owner's act."""
 
     @property
     def uri(self) -> str:

@@ -5,9 +5,10 @@ local folder can be copied into a bucket and read. Ids are claimed with a condit
 `ids/<id>`, so two instances can never hand out the same id, without listing the bucket. Jobs are published as
 `jobs/<job id>.json` for get_job on any instance.
 
-Listing reads no sidecar twice: sidecars never change once written, so each instance keeps the records it has
-read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every `index_ttl`
-seconds. A miss on an id refreshes the list at once, so an image another instance made a moment ago is found.
+Listing reads no sidecar twice: a sidecar changes only when its image is shared or unshared, so each instance keeps
+the records it has read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every
+`index_ttl` seconds. A miss on an id refreshes the list at once, so an image another instance made a moment ago is
+found.
 
 obstore (Rust's object_store) does the S3 work: one small, typed wheel with sync and async calls, presigned URLs
 and conditional puts; its sync calls release the GIL, so the worker threads callers use run in parallel.
@@ -24,9 +25,10 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError
@@ -35,7 +37,7 @@ from pydantic import TypeAdapter
 
 from ..clock import Clock
 from ..errors import ImageServerError
-from ..imaging.info import ImageInfo
+from ..imaging.info import SVG_MIME, ImageInfo
 from .base import (
     ID_LENGTH,
     SIDECAR,
@@ -52,6 +54,9 @@ from .base import (
     newest,
 )
 from .records import ImageRecord, NewImage, new_record
+
+if TYPE_CHECKING:
+    from obstore import Attributes  # a type of the stubs only
 
 log = logging.getLogger(__name__)
 
@@ -114,7 +119,7 @@ class S3Store:
         record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate, now=self._clock.now())
         sidecar = json.dumps(record.sidecar(), indent=2).encode()
         with bucket_errors("store the image", self._where):
-            obstore.put(self._s3, record.name, data, attributes={"Content-Type": record.mime_type})
+            obstore.put(self._s3, record.name, data, attributes=_attributes(record))
             written = obstore.put(
                 self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
             )
@@ -141,9 +146,30 @@ class S3Store:
     def job_images(self, job_id: str) -> list[ImageRecord]:
         return job_finals(self._records(fresh=True), job_id)
 
-    def link(self, record: ImageRecord) -> str:
-        """A presigned GET URL: computed locally (no request), valid for the configured expiry."""
+    def link(self, record: ImageRecord) -> str | None:
+        """A presigned GET URL: computed locally (no request), valid for the configured expiry. An SVG gets one only
+        when the bucket serves it as an attachment (as every SVG stored since is), which a browser never runs:
+        a presigned URL cannot carry a policy of its own."""
+        if record.mime_type == SVG_MIME and not self._attachment(record):
+            return None
         return obstore.sign(self._s3, "GET", record.name, self._link_expiry)
+
+    def _attachment(self, record: ImageRecord) -> bool:
+        with bucket_errors(f"read image {record.id}", self._where):
+            head = obstore.get(self._s3, record.name, options={"head": True})
+        return str(head.attributes.get("Content-Disposition", "")).startswith("attachment")
+
+    def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
+        """Rewrite the sidecar; other instances see the change at their next listing (`index_ttl`)."""
+        changed = replace(record, shared=shared)
+        sidecar = json.dumps(changed.sidecar(), indent=2).encode()
+        with bucket_errors(f"share image {record.id}", self._where):
+            written = obstore.put(
+                self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
+            )
+        with self._lock:
+            self._index[record.sidecar_name] = (written["e_tag"], changed)
+        return changed
 
     def ledger(self, month: str) -> dict[int, LedgerEntry]:
         """Every entry of the month (`ledger/<month>/<number>.json`): one LIST, and a GET for each new entry."""
@@ -227,6 +253,15 @@ class S3Store:
         except (BaseError, ValueError, TypeError, KeyError) as exc:
             log.warning("ignoring unreadable sidecar %s%s: %s", self._where, key, exc)
             return None
+
+
+def _attributes(record: ImageRecord) -> Attributes:
+    """What the bucket answers a GET of the image with: its type, and for an SVG (which may carry a script) the
+    disposition of an attachment, so a presigned link opened in a browser is downloaded, never run."""
+    attributes: Attributes = {"Content-Type": record.mime_type}
+    if record.mime_type == SVG_MIME:
+        attributes["Content-Disposition"] = f'attachment; filename="{record.name}"'
+    return attributes
 
 
 _JOB_STATE = TypeAdapter(JobState)

@@ -13,6 +13,7 @@ from mcp.types import CompleteRequestParams, CompleteResult, Completion, PromptR
 
 from ...catalog.spec import ModelKind
 from ...services import Services
+from ..context import services_for
 from .prompts import BY_NAME, MAX_COUNT, STYLES, Values
 from .resources import IMAGE_TEMPLATE
 
@@ -32,6 +33,7 @@ def _matching(candidates: list[str], typed: str) -> Completion:
 
 
 async def _image_ids(services: Services) -> list[str]:
+    """The caller's own image ids (everyone's for those who see all): never another user's, shared or not."""
     records = await anyio.to_thread.run_sync(services.store.recent)
     return [record.id for record in records]
 
@@ -58,7 +60,8 @@ def register_completions(server: MCPServer[Services]) -> None:
     """Install the handler; MCPServer's `completion()` decorator gives its function no access to the services."""
 
     async def complete(ctx: ServerRequestContext[Services, Any], params: CompleteRequestParams) -> CompleteResult:
-        candidates = await _candidates(ctx.lifespan_context, params.ref, params.argument.name)
+        services = services_for(ctx.lifespan_context, ctx.request)
+        candidates = await _candidates(services, params.ref, params.argument.name)
         return CompleteResult(completion=_matching(candidates, params.argument.value))
 
     server._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, complete)

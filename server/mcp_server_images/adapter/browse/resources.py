@@ -32,8 +32,7 @@ from ...operations.usage import usage_of
 from ...services import Services
 from ...store import URI_SCHEME, ImageRecord
 from ..app.ui import read_app
-from ..context import listing_user
-from ..serving.auth import subject_of
+from ..context import services_for
 from ..tools.costs import usage_json
 
 PAGE_SIZE = 50
@@ -75,9 +74,8 @@ def register_resources(server: MCPServer[Services]) -> None:
         ctx: ServerRequestContext[Services, Any], params: PaginatedRequestParams
     ) -> ListResourcesResult:
         offset = _cursor_offset(params.cursor)
-        services = ctx.lifespan_context
-        store, user = services.store, listing_user(services.settings, ctx.request)
-        page = await anyio.to_thread.run_sync(lambda: store.recent(offset=offset, limit=PAGE_SIZE + 1, user=user))
+        store = services_for(ctx.lifespan_context, ctx.request).store
+        page = await anyio.to_thread.run_sync(lambda: store.recent(offset=offset, limit=PAGE_SIZE + 1))
         more = len(page) > PAGE_SIZE
         return ListResourcesResult(
             resources=[_resource(record) for record in page[:PAGE_SIZE]],
@@ -88,8 +86,9 @@ def register_resources(server: MCPServer[Services]) -> None:
         ctx: ServerRequestContext[Services, Any], params: ReadResourceRequestParams
     ) -> ReadResourceResult:
         prefix = f"{URI_SCHEME}://"
+        services = services_for(ctx.lifespan_context, ctx.request)
         if params.uri == USAGE_URI:
-            summary = await usage_of(ctx.lifespan_context.ledger, subject_of(ctx.request))
+            summary = await usage_of(services.ledger, services.store.viewer)
             return ReadResourceResult(
                 contents=[TextResourceContents(uri=USAGE_URI, text=usage_json(summary), mime_type="application/json")]
             )
@@ -101,7 +100,7 @@ def register_resources(server: MCPServer[Services]) -> None:
                 message=f"unknown resource {params.uri!r}; image URIs look like {prefix}<id>",
                 data={"uri": params.uri},
             )
-        store = ctx.lifespan_context.store
+        store = services.store
         try:
             record = await anyio.to_thread.run_sync(store.get, params.uri.removeprefix(prefix))
             data = await anyio.to_thread.run_sync(store.read, record)

@@ -7,18 +7,28 @@ the issuer's JWKS (asymmetric algorithms only, so a public key can never be used
 never passes), `iss`, `aud` (this server's resource URL), `exp`/`nbf` against the server's clock, and a subject to
 tag images with.
 
+The issuer is advertised exactly as configured: RFC 8414 clients (the SDK's own among them) compare it character
+for character, so `http://idp:8080` must not become `http://idp:8080/`.
+
+The keys are fetched like any URL the server fetches (inputs/fetch.py): the address guard (the issuer's own origin
+may be private, as an in-house identity provider is; anything else must be public unless
+MCP_IMAGES_ALLOW_PRIVATE_URLS), a size cap, one deadline for the whole refresh, and no redirect off the host
+asked. A refresh holds no lock: the check that finds the keys stale fetches them, while every other check goes on
+with the keys it has (only a check that has no usable key waits for the refresh under way, at most its deadline).
+
 PyJWT does the JOSE work: the SDK already depends on it (with `cryptography`), so it adds nothing to install.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-import time
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from typing import Any
+from urllib.parse import parse_qs
 
 import anyio
-import httpx2
 import jwt
 from mcp.server.auth.handlers.metadata import ProtectedResourceMetadataHandler
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser, RequireAuthMiddleware
@@ -26,13 +36,14 @@ from mcp.server.auth.provider import AccessToken
 from mcp.server.auth.routes import build_resource_metadata_url
 from mcp.server.auth.settings import AuthSettings
 from mcp.shared.auth import ProtectedResourceMetadata
-from pydantic import AnyHttpUrl
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import request_response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...clock import Clock
+from ...errors import ImageServerError
+from ...inputs.fetch import JSON, UrlFetcher
 from ...settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,22 +54,28 @@ LEEWAY = 30.0
 JWKS_MAX_AGE = 600.0
 JWKS_MIN_REFETCH = 30.0
 """A token naming an unknown key refetches the JWKS (keys rotate), at most this often."""
-FETCH_TIMEOUT = 10.0
+JWKS_DEADLINE = 10.0
+"""Seconds one refresh of the keys (metadata and JWKS, redirects included) may take in all."""
+JWKS_MAX_BYTES = 512 * 1024
+"""The largest metadata or JWKS document read (a JWKS is a few KB)."""
 
 
 def oauth(settings: Settings, clock: Clock) -> tuple[AuthSettings, JwtVerifier] | None:
     """The SDK's resource-server settings and this module's verifier, when an issuer is configured."""
     if settings.oauth_issuer is None or settings.resource_url is None:
         return None
-    auth = AuthSettings(
-        issuer_url=AnyHttpUrl(settings.oauth_issuer),
-        resource_server_url=AnyHttpUrl(settings.resource_url),
-        required_scopes=settings.required_scopes() or None,
-        validate_token_resource=True,
+    # Given as strings, the URLs keep their exact form (AuthSettings preserves an empty path); AnyHttpUrl(...) on
+    # its own would add a slash to a path-less issuer.
+    auth = AuthSettings.model_validate(
+        {
+            "issuer_url": settings.oauth_issuer,
+            "resource_server_url": settings.resource_url,
+            "required_scopes": settings.required_scopes() or None,
+            "validate_token_resource": True,
+        }
     )
-    verifier = JwtVerifier(
-        issuer=settings.oauth_issuer, audience=settings.resource_url, jwks_url=settings.oauth_jwks_url, clock=clock
-    )
+    keys = Jwks(settings.oauth_issuer, settings.oauth_jwks_url, clock, allow_private=settings.allow_private_urls)
+    verifier = JwtVerifier(issuer=settings.oauth_issuer, audience=settings.resource_url, keys=keys, clock=clock)
     return auth, verifier
 
 
@@ -89,6 +106,31 @@ def root_metadata(auth: AuthSettings) -> Endpoint:
     return ProtectedResourceMetadataHandler(metadata).handle
 
 
+class QueryTokenRefusal:
+    """ASGI middleware: a request carrying `access_token` in its query string (RFC 6750 section 2.3, which the MCP
+    authorization spec forbids) is refused with 400 `invalid_request` before anything else sees the token."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        query = (
+            parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+            if scope["type"] == "http"
+            else {}
+        )
+        if "access_token" not in query:
+            await self.app(scope, receive, send)
+            return
+        description = "Access tokens are not accepted in the URL; send them as 'Authorization: Bearer <token>'."
+        response = JSONResponse(
+            {"error": "invalid_request", "error_description": description},
+            status_code=400,
+            headers={"www-authenticate": f'Bearer error="invalid_request", error_description="{description}"'},
+        )
+        await response(scope, receive, send)
+
+
 class _Delegate(Response):
     """A response that hands the request to an ASGI app: how a request endpoint runs the SDK's middleware."""
 
@@ -100,21 +142,21 @@ class _Delegate(Response):
         await self._app(scope, receive, send)
 
 
-def subject_of(request: object) -> str | None:
-    """The signed-in user's subject, when the request came over HTTP with an accepted OAuth token."""
+def access_of(request: object) -> AccessToken | None:
+    """The accepted OAuth token of a request that came over HTTP with one (its subject and scopes); else None."""
     scope = getattr(request, "scope", None)
     user = scope.get("user") if isinstance(scope, dict) else None
-    return user.access_token.subject if isinstance(user, AuthenticatedUser) else None
+    return user.access_token if isinstance(user, AuthenticatedUser) else None
 
 
 class JwtVerifier:
     """The SDK's TokenVerifier for JWT access tokens signed by the issuer's keys."""
 
-    def __init__(self, *, issuer: str, audience: str, jwks_url: str | None, clock: Clock) -> None:
+    def __init__(self, *, issuer: str, audience: str, keys: Jwks, clock: Clock) -> None:
         self.issuer = issuer
         self.audience = audience
         self._clock = clock
-        self._keys = Jwks(issuer, jwks_url)
+        self._keys = keys
 
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's access, or None (the SDK answers 401); the reason is logged, never the token."""
@@ -167,46 +209,96 @@ def _scopes(claims: dict[str, Any]) -> list[str]:
 
 
 class Jwks:
-    """The issuer's signing keys: fetched when first needed, kept for a while, refetched when a new key appears."""
+    """The issuer's signing keys: fetched when first needed, kept for a while, refetched when a new key appears.
 
-    def __init__(self, issuer: str, jwks_url: str | None) -> None:
-        self._issuer = issuer.rstrip("/")
+    Ages are read from the server's clock, like the model list's.
+    """
+
+    def __init__(
+        self,
+        issuer: str,
+        jwks_url: str | None,
+        clock: Clock,
+        *,
+        allow_private: bool,
+        deadline: float = JWKS_DEADLINE,
+    ) -> None:
+        self._issuer = issuer
+        self._configured = jwks_url
         self._url = jwks_url
+        self._clock = clock
+        self._allow_private = allow_private
+        self._deadline = deadline
         self._keys: jwt.PyJWKSet | None = None
-        self._fetched = -JWKS_MIN_REFETCH
-        self._lock = anyio.Lock()
+        self._fetched: float | None = None
+        """When the last refresh started (the server clock's timestamp), successful or not."""
+        self._refresh: anyio.Event | None = None
+        """Set while a refresh runs; it is set when the refresh ends."""
 
     async def find(self, kid: str | None) -> jwt.PyJWK | None:
-        async with self._lock:
-            age = time.monotonic() - self._fetched
-            if self._keys is None or age > JWKS_MAX_AGE or (_pick(self._keys, kid) is None and age > JWKS_MIN_REFETCH):
-                await self._fetch()
+        """The key a token names. Stale or missing keys are refetched by this check, unless another check already
+        is: then this one uses the keys there are, and waits for that refresh only when it has no usable key."""
+        key = self._current(kid)
+        if self._needs_refresh(key):
+            if self._refresh is None:
+                await self._refreshed()
+            elif key is None:
+                await self._refresh.wait()
+            key = self._current(kid)
+        return key
+
+    def _current(self, kid: str | None) -> jwt.PyJWK | None:
         return None if self._keys is None else _pick(self._keys, kid)
 
-    async def _fetch(self) -> None:
-        self._fetched = time.monotonic()
-        try:
-            async with httpx2.AsyncClient(timeout=FETCH_TIMEOUT, follow_redirects=True) as http:
-                url = self._url or await self._discover(http)
-                response = await http.get(url)
-                response.raise_for_status()
-                self._keys = jwt.PyJWKSet.from_dict(response.json())
-                self._url = url
-        except (httpx2.HTTPError, ValueError, jwt.PyJWTError) as exc:
-            log.warning("could not fetch the signing keys of %s: %s", self._issuer, exc)
+    def _needs_refresh(self, key: jwt.PyJWK | None) -> bool:
+        if self._fetched is None:
+            return True
+        age = self._clock.timestamp() - self._fetched
+        return age > JWKS_MAX_AGE or (key is None and age > JWKS_MIN_REFETCH)
 
-    async def _discover(self, http: httpx2.AsyncClient) -> str:
+    async def _refreshed(self) -> None:
+        done = self._refresh = anyio.Event()
+        self._fetched = self._clock.timestamp()
+        try:
+            with anyio.fail_after(self._deadline):
+                url = self._url or await self._discover()
+                keys = jwt.PyJWKSet.from_dict(await self._json(url, self._configured or self._issuer))
+            self._keys, self._url = keys, url
+        except (TimeoutError, ImageServerError, ValueError, jwt.PyJWTError) as exc:
+            said = f"took longer than {self._deadline:g} s" if isinstance(exc, TimeoutError) else str(exc)
+            log.warning("could not fetch the signing keys of %s: %s", self._issuer, said)
+        finally:
+            self._refresh = None
+            done.set()
+
+    async def _json(self, url: str, trusted: str) -> Any:
+        """A JSON document, through the guarded fetcher; `trusted` is the origin that may be private."""
+        fetcher = UrlFetcher(
+            allow_private=self._allow_private,
+            timeout=self._deadline,
+            max_bytes=JWKS_MAX_BYTES,
+            trusted_origin=trusted,
+            wanted=JSON,
+        )
+        async with aclosing(fetcher):
+            return json.loads(await fetcher.fetch(url))
+
+    async def _discover(self) -> str:
         """`jwks_uri` from the issuer's OpenID configuration, else its OAuth server metadata (RFC 8414)."""
-        scheme, _, rest = self._issuer.partition("://")
+        issuer = self._issuer.rstrip("/")
+        scheme, _, rest = issuer.partition("://")
         host, _, path = rest.partition("/")
         candidates = (
-            f"{self._issuer}/.well-known/openid-configuration",
+            f"{issuer}/.well-known/openid-configuration",
             f"{scheme}://{host}/.well-known/oauth-authorization-server{'/' + path if path else ''}",
         )
         for candidate in candidates:
-            response = await http.get(candidate)
-            if response.status_code == 200 and isinstance(response.json().get("jwks_uri"), str):
-                return str(response.json()["jwks_uri"])
+            try:
+                metadata = await self._json(candidate, self._issuer)
+            except ImageServerError:
+                continue
+            if isinstance(metadata, dict) and isinstance(metadata.get("jwks_uri"), str):
+                return str(metadata["jwks_uri"])
         raise ValueError(f"neither {candidates[0]} nor {candidates[1]} names a jwks_uri")
 
 

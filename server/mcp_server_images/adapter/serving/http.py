@@ -5,6 +5,11 @@ The server binds to loopback by default. Listening anywhere else without a token
 bind address is judged by the address it names, not by its spelling: `0:0:0:0:0:0:0:1`, `::ffff:127.0.0.1`,
 `127.0.0.2` and `localhost.` are loopback like `127.0.0.1`, and each keeps the Host and Origin checks that stop
 DNS rebinding.
+
+What one client can take is bounded: open sessions (MCP_IMAGES_MAX_SESSIONS; the SDK answers one more with 503)
+and their idle life (MCP_IMAGES_SESSION_IDLE_TIMEOUT; an expired session answers 404 and the client starts a new
+one), and requests per user and minute (MCP_IMAGES_RATE_LIMIT, see limits.py). A token in the query string is
+refused (auth.py) and the access log never shows a query string.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import logging
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -23,7 +29,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from ...errors import ConfigurationError
 from ...services import Services
 from ...settings import Settings
+from .auth import QueryTokenRefusal
 from .events import RETRY_MILLISECONDS, RecentEvents
+from .limits import RateLimit
 from .web_access import open_to_origins
 
 log = logging.getLogger(__name__)
@@ -115,9 +123,15 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
         stateless_http=settings.stateless_http,
         event_store=None if settings.stateless_http else RecentEvents(),
         retry_interval=RETRY_MILLISECONDS,
+        max_sessions=settings.max_sessions,
+        session_idle_timeout=settings.session_idle_timeout,
     )
-    signed = BearerTokenMiddleware(app, token) if token else app
-    return open_to_origins(signed, settings.web_origins())
+    if settings.rate_limit:
+        # Inside the SDK's authentication middleware (appended after it), so the limit knows who signed in.
+        app.user_middleware.append(Middleware(RateLimit, per_minute=settings.rate_limit))
+    guarded = BearerTokenMiddleware(app, token) if token else app
+    # Outermost: other origins' preflights are answered, and every answer (a refusal too) carries the CORS headers.
+    return open_to_origins(QueryTokenRefusal(guarded), settings.web_origins())
 
 
 async def health(_: Request) -> Response:
@@ -125,8 +139,19 @@ async def health(_: Request) -> Response:
     return JSONResponse({"status": "ok", "server": "mcp-server-images"})
 
 
+class QueryStringOmitted(logging.Filter):
+    """Access log lines without the query string: a client may put a token there (refused, but logged first)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 5 and isinstance(args[2], str) and "?" in args[2]:
+            record.args = (*args[:2], args[2].split("?", 1)[0] + "?[query not logged]", *args[3:])
+        return True
+
+
 async def serve_http(server: MCPServer[Services], settings: Settings) -> None:
     app = http_app(server, settings)
+    logging.getLogger("uvicorn.access").addFilter(QueryStringOmitted())
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, lifespan="on")
     log.info("MCP endpoint: http://%s:%d%s", settings.host, settings.port, settings.path)
     await uvicorn.Server(config).serve()

@@ -79,8 +79,9 @@ def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
     """Why the user must confirm this call first, or None.
 
     Above the threshold, and also whenever a cap is in force but the cost cannot be estimated (an unpublished
-    quality, a gateway's own model): the ledger could not stop such a call from passing the cap, so the user
-    decides. The reason completes "this call is ...".
+    quality, a gateway's own model): the user decides whether to spend an unknown amount. Confirming accepts the
+    price only: the ledger still counts such a call at its worst case against every cap. The reason completes
+    "this call is ...".
     """
     amount = quote.estimate.amount
     threshold = caps.confirm_above
@@ -88,8 +89,8 @@ def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
         return f"estimated at {usd(amount)}, above the {usd(threshold)} that needs confirmation (--confirm-above)"
     if amount is None and caps.capped:
         return (
-            f"of a cost that cannot be estimated ({quote.estimate.basis}), so the spending caps in force cannot "
-            "be checked before it is made"
+            f"of a cost that cannot be estimated ({quote.estimate.basis}); the spending caps count it as "
+            f"{usd(caps.counted(quote).amount)} until its cost is known"
         )
     return None
 

@@ -35,12 +35,15 @@ _OPTIONS = {row.name: row for row in OPTIONS}
 
 
 def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
-    """Every tool of TOOLS, in order, with its descriptions filled in."""
+    """Every tool of TOOLS this server offers (share_image needs sign-in), in order, with its descriptions filled
+    in."""
     words = placeholders(settings, catalog)
     described: set[str] = set()
     """The image options some earlier tool has described."""
     tools = []
     for row in TOOLS:
+        if row.signed_in and settings.oauth_issuer is None:
+            continue
         tool = Tool.from_function(
             row.handler,
             title=row.title,

@@ -25,7 +25,7 @@ from ...operations.model_choice import list_models as served_models
 from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ...operations.usage import usage_of
 from ...store import URI_SCHEME, ImageRecord
-from ..context import Ctx, audience_of, caller, client_roots, listing_user, services_of
+from ..context import Ctx, audience_of, client_roots, services_of
 from ..serving.links import image_url
 from .costs import produce, usage_text
 from .jobs import render_job, wait_for_job, wait_for_stored
@@ -60,6 +60,7 @@ from .params import (
     ResponseSchema,
     SaveTo,
     SaveToAsForGenerate,
+    Shared,
     StoredImage,
     TextOption,
     UpstreamApi,
@@ -203,11 +204,10 @@ async def list_images(
     """List stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
-    user = listing_user(services.settings, ctx.request_context.request)
     shape = host_shape(ctx, services.settings.result_shape)
 
     def render() -> CallToolResult:
-        listing = list_stored(store, limit, query, cursor, user)
+        listing = list_stored(store, limit, query, cursor)
         files = [store.read(record) for record in listing.images] if previews and shape.image_blocks else None
         urls = [image_url(services, record) for record in listing.images]
         return listing_result(listing, files, budget, urls, shape)
@@ -248,9 +248,9 @@ async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
 
 async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
-    user = caller(ctx)
+    services = services_of(ctx)
     try:
-        summary = await usage_of(services_of(ctx).ledger, user)
+        summary = await usage_of(services.ledger, services.store.viewer)
     except ImageServerError as exc:
         return error_result(str(exc))
     return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)
@@ -279,6 +279,29 @@ async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResul
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=found.model_dump())
 
 
+async def share_image(image: StoredImage, ctx: Ctx, shared: Shared = True) -> CallToolResult:
+    """Let the server's other signed-in users open one of your images by its full id (never listed for them)."""
+    store = services_of(ctx).store
+
+    def mark() -> ImageRecord:
+        return store.mark_shared(store.get(image.removeprefix(f"{URI_SCHEME}://")), shared=shared)
+
+    try:
+        record = await anyio.to_thread.run_sync(mark)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    said = (
+        f"Image {record.id} is shared: the server's other signed-in users can open it by its full id {record.id} "
+        f"({record.uri}); it is not listed for them."
+        if record.shared
+        else f"Image {record.id} is no longer shared: only you (and administrators) can open it."
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text=said)],
+        structured_content={"id": record.id, "uri": record.uri, "shared": record.shared},
+    )
+
+
 AppBinding = Literal["view", "app_only"]
 """How a tool meets the image app: 'view' shows its results in the app; 'app_only' is called by the app alone."""
 
@@ -289,11 +312,14 @@ class ToolRow:
     title: str
     annotations: ToolAnnotations
     app: AppBinding | None = None
+    signed_in: bool = False
+    """Offered only by a server with sign-in (OAuth): without users there is nobody to share with."""
 
 
 PRODUCING = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 READS_UPSTREAM = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 READS_STORE = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+MARKS_STORE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
 
 
 TOOLS: tuple[ToolRow, ...] = (
@@ -305,5 +331,6 @@ TOOLS: tuple[ToolRow, ...] = (
     ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE, app="view"),
     ToolRow(usage_report, "Usage report", READS_STORE),
+    ToolRow(share_image, "Share image", MARKS_STORE, signed_in=True),
     ToolRow(image_details, "Image details", READS_STORE, app="app_only"),
 )

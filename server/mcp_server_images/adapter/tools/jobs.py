@@ -30,7 +30,7 @@ async def run_as_job(ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call:
     """Run a planned image call as a job (`call` says who pays: its spending reserves before the request is sent),
     wait up to the response deadline, render its result or its job id."""
     services = services_of(ctx)
-    job = services.jobs.start(request, plan, call)
+    job = services.jobs.start(services.images, request, plan, call)
     return await wait_for_job(ctx, job, services.settings.response_deadline)
 
 

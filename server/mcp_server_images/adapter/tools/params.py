@@ -156,6 +156,7 @@ ListCursor = Annotated[
 ]
 Previews = Annotated[bool, Field(description="Also return small thumbnails.")]
 StoredImage = Annotated[str, Field(description="A stored image id (or unique prefix) or its images:// URI.")]
+Shared = Annotated[bool, Field(description="false takes the share back.")]
 JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
 WaitSeconds = Annotated[
     float,
