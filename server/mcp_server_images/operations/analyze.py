@@ -15,12 +15,9 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
-from referencing import Registry
-from referencing.exceptions import Unresolvable
 
 from ..backends import ChatAPI, UpstreamError, VisionRequest
 from ..catalog.spec import ModelKind
@@ -30,6 +27,9 @@ from ..inputs import MAX_REFS, ImageResolver
 from ..inputs.refs import UrlRef, parse_ref
 from ..store import Store
 from .model_choice import Models, choose, explain_refusal
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")
@@ -130,6 +130,9 @@ def _validator(schema: dict[str, Any] | None) -> Draft202012Validator | None:
             f"response_schema refers to another document with $ref {outside!r}; references are never fetched. "
             'Put the referenced schema under "$defs" and refer to it as "#/$defs/<name>".',
         )
+    from jsonschema import Draft202012Validator, SchemaError  # with referencing: only for a call with a schema
+    from referencing import Registry
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -152,6 +155,9 @@ def _outside_references(schema: Any) -> Iterator[str]:
 
 
 def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
+    from jsonschema import ValidationError
+    from referencing.exceptions import Unresolvable
+
     try:
         data = json.loads(text)
     except ValueError as exc:
