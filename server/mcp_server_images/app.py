@@ -19,8 +19,7 @@ from .adapter.client_log import register_logging
 from .adapter.context import services_for
 from .adapter.server import ImagesServer
 from .adapter.serving.auth import oauth, root_metadata, signed_in_only
-from .adapter.serving.http import HEALTH_PATH, health
-from .adapter.serving.links import IMAGE_ROUTE, serve_image
+from .adapter.serving.health import HEALTH_PATH, health
 from .adapter.tools.described import registered_tools
 from .catalog.feed import CatalogFeed
 from .clock import Clock
@@ -87,6 +86,7 @@ def add_routes(
     if auth is not None:
         server.custom_route("/.well-known/oauth-protected-resource", methods=["GET"])(root_metadata(auth))
     if settings.public_base_url:
+        from .adapter.serving.links import IMAGE_ROUTE, serve_image
 
         async def image(request: Request) -> Response:
             if not opened:

@@ -7,121 +7,220 @@ same pooled upstream client, store and jobs.
 from __future__ import annotations
 
 import secrets
+import threading
 from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 import anyio
+from anyio.abc import TaskGroup
 
-from .backends import (
-    ChatAPI,
-    ChatImagesAPI,
-    ImageBackend,
-    ImagesAPI,
-    Redactor,
-    ResponsesAPI,
-    RetryPolicy,
-    UpstreamClient,
-)
-from .backends.model_list import ModelsAPI
 from .catalog.catalog import Catalog
-from .catalog.discovery import ModelDirectory
-from .catalog.feed import FEED_MAX_BYTES, FEED_TIMEOUT, CatalogFeed
-from .catalog.spec import Api, ModelKind
+from .catalog.feed import CatalogFeed
+from .catalog.spec import ModelKind
 from .clock import Clock
 from .errors import ConfigurationError
-from .imaging.pixel_budget import DECODE_BUDGET
-from .inputs import ImageResolver, UrlFetcher
-from .inputs.fetch import DOCUMENTS
-from .operations.analyze import VisionService
-from .operations.cost import highest_per_image
-from .operations.deps import ImageDeps
-from .operations.jobs import JobManager, JobPublisher
-from .operations.ledger import Caps, Ledger
-from .operations.model_choice import Models
-from .providers import endpoint_of
 from .settings import Settings
-from .store import LocalStore, Store
-from .store.owned import OwnedStore, Viewer
+from .store.owned import EVERYONE, OwnedStore, Viewer
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
 
+    from .backends.client import UpstreamClient
+    from .inputs.fetch import UrlFetcher
+    from .operations.analyze import VisionService
+    from .operations.deps import ImageDeps
+    from .operations.jobs import JobManager
+    from .operations.ledger import Caps, Ledger
+    from .operations.model_choice import Models
+    from .store import Store
+
 
 @dataclass(frozen=True)
 class Services:
+    """What a handler works with: the server's parts (opened at their first use, shared by every request) as the
+    caller sees them."""
+
     settings: Settings
     clock: Clock
     """The server's one clock: every date and wall-clock time the tools read."""
-    images: ImageDeps
-    vision: VisionService
-    models: Models
-    store: OwnedStore
-    """The store as the caller sees it: everything in the services the lifespan opens; one user's own images
-    (and those shared with them) in the services a request of that user gets (`seen_by`)."""
-    jobs: JobManager
-    ledger: Ledger
-    """Where every call's cost is recorded, with the budgets it enforces."""
+    parts: Parts
+    viewer: Viewer = EVERYONE
+    """Who is asking: every read of an image, a job or an input goes through the store's owner-scoped view for
+    this user (everything for EVERYONE)."""
     client_log_levels: dict[str | None, str] = field(default_factory=dict)
     """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
     (None for the one client of a stdio server)."""
 
     def seen_by(self, viewer: Viewer) -> Services:
-        """These services as `viewer` sees them: every read of an image, a job or an input goes through the store's
-        owner-scoped view for that user."""
-        store = self.store.seen_by(viewer)
-        return replace(self, store=store, images=self.images.seen_by(store), vision=self.vision.seen_by(store))
+        """These services as `viewer` sees them."""
+        return replace(self, viewer=viewer)
+
+    @cached_property
+    def store(self) -> OwnedStore:
+        """The store as the caller sees it: one user's own images (and those shared with them), or everything."""
+        return OwnedStore(self.parts.store, self.viewer)
+
+    @cached_property
+    def images(self) -> ImageDeps:
+        return self.parts.calls.images.seen_by(self.store)
+
+    @cached_property
+    def vision(self) -> VisionService:
+        return self.parts.calls.vision.seen_by(self.store)
+
+    @property
+    def models(self) -> Models:
+        return self.parts.calls.models
+
+    @property
+    def jobs(self) -> JobManager:
+        return self.parts.calls.jobs
+
+    @property
+    def ledger(self) -> Ledger:
+        """Where every call's cost is recorded, with the budgets it enforces."""
+        return self.parts.calls.ledger
 
 
 @asynccontextmanager
 async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> AsyncIterator[Services]:
-    """One pooled upstream client, the URL fetchers and one job group for the server's life.
+    """The services of the server's life, with one task group for its jobs and the catalog feed's refresh.
 
-    The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go through
-    the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a local server
-    answers with URLs on localhost), and the catalog feed's its own. The feed is refreshed by a task of the job
-    group, so neither the start nor a call waits for it. On the way out, running jobs get the shutdown grace period
-    to finish and store their images.
+    Nothing is opened here that a session may never use: the store, the upstream client, the URL fetchers and what
+    the tools run on are opened at the first request that needs them (see `Parts`), so a client that starts the
+    server and only lists its tools pays for none of it. The feed is refreshed by a task of the group, so neither
+    the start nor a call waits for it. On the way out, running jobs get the shutdown grace period to finish and
+    store their images.
     """
-    catalog = feed.catalog
-    endpoint = endpoint_of(settings)
-    store = await anyio.to_thread.run_sync(open_store, settings, clock)
-    DECODE_BUDGET.resize(settings.max_decode_pixels)
-    client = UpstreamClient(
-        endpoint,
-        timeout=settings.upstream_timeout,
-        max_concurrency=settings.max_concurrency,
-        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
-        max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(settings.secrets()),
-    )
-    fetcher = UrlFetcher(
-        allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
-    )
-    answers = UrlFetcher(
-        allow_private=settings.allow_private_urls,
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.max_input_bytes,
-        trusted_origin=endpoint.base_url,
-    )
-    documents = UrlFetcher(
-        allow_private=settings.allow_private_urls,
-        timeout=FEED_TIMEOUT,
-        max_bytes=FEED_MAX_BYTES,
-        trusted_origin=feed.url,
-        wanted=DOCUMENTS,
-    )
-    async with (
-        aclosing(client),
-        aclosing(fetcher),
-        aclosing(answers),
-        aclosing(documents),
-        anyio.create_task_group() as group,
-    ):
-        if feed.url is not None:
-            group.start_soon(feed.run, documents, settings.catalog_refresh_hours * 3600)
+    async with anyio.create_task_group() as group:
+        parts = Parts(settings, feed, clock, group)
+        try:
+            if feed.url is not None:
+                group.start_soon(parts.refresh_feed)
+            yield Services(settings=settings, clock=clock, parts=parts)
+        finally:
+            await parts.aclose()
+            group.cancel_scope.cancel()
+
+
+class Parts:
+    """The server's shared parts, each opened at its first use (under a lock: requests in worker threads may ask
+    at once) and closed with the server."""
+
+    def __init__(self, settings: Settings, feed: CatalogFeed, clock: Clock, group: TaskGroup) -> None:
+        self._settings = settings
+        self._feed = feed
+        self._clock = clock
+        self._group = group
+        self._lock = threading.RLock()
+        self._store: Store | None = None
+        self._calls: Calls | None = None
+
+    @property
+    def store(self) -> Store:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self._settings, self._clock, check=False)
+            return self._store
+
+    @property
+    def calls(self) -> Calls:
+        with self._lock:
+            if self._calls is None:
+                self._calls = Calls.open(self._settings, self._feed, self._clock, self.store, self._group)
+            return self._calls
+
+    async def refresh_feed(self) -> None:
+        """Follow the catalog feed for the server's life (only when one is configured)."""
+        from .catalog.feed import FEED_MAX_BYTES, FEED_TIMEOUT
+        from .inputs.fetch import DOCUMENTS, UrlFetcher
+
+        documents = UrlFetcher(
+            allow_private=self._settings.allow_private_urls,
+            timeout=FEED_TIMEOUT,
+            max_bytes=FEED_MAX_BYTES,
+            trusted_origin=self._feed.url,
+            wanted=DOCUMENTS,
+        )
+        try:
+            await self._feed.run(documents, self._settings.catalog_refresh_hours * 3600)
+        finally:
+            with anyio.CancelScope(shield=True):
+                await documents.aclose()
+
+    async def aclose(self) -> None:
+        """Give running jobs the shutdown grace, then close the clients that were opened."""
+        calls = self._calls
+        if calls is not None:
+            await calls.jobs.drain(self._settings.shutdown_grace)
+            for client in calls.clients:
+                await client.aclose()
+
+
+@dataclass(frozen=True)
+class Calls:
+    """What the tool calls run on: one pooled upstream client, the URL fetchers, the backends, the model choice, the
+    jobs and the spend ledger, opened together at the first call."""
+
+    images: ImageDeps
+    vision: VisionService
+    models: Models
+    jobs: JobManager
+    ledger: Ledger
+    clients: tuple[UpstreamClient | UrlFetcher, ...]
+    """Closed with the server."""
+
+    @classmethod
+    def open(cls, settings: Settings, feed: CatalogFeed, clock: Clock, store: Store, group: TaskGroup) -> Calls:
+        """The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go
+        through the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a
+        local server answers with URLs on localhost)."""
+        from .backends.chat import ChatAPI
+        from .backends.chat_images import ChatImagesAPI
+        from .backends.client import UpstreamClient
+        from .backends.model_list import ModelsAPI
+        from .backends.openai_images import ImagesAPI
+        from .backends.redact import Redactor
+        from .backends.responses import ResponsesAPI
+        from .backends.retry import RetryPolicy
+        from .catalog.discovery import ModelDirectory
+        from .catalog.spec import Api
+        from .imaging.pixel_budget import DECODE_BUDGET
+        from .inputs.fetch import UrlFetcher
+        from .inputs.resolver import ImageResolver
+        from .operations.analyze import VisionService
+        from .operations.deps import ImageDeps
+        from .operations.jobs import JobManager, JobPublisher
+        from .operations.ledger import Ledger
+        from .operations.model_choice import Models
+        from .providers import endpoint_of
+
+        catalog = feed.catalog
+        endpoint = endpoint_of(settings)
+        DECODE_BUDGET.resize(settings.max_decode_pixels)
+        client = UpstreamClient(
+            endpoint,
+            timeout=settings.upstream_timeout,
+            max_concurrency=settings.max_concurrency,
+            retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
+            max_answer_bytes=settings.max_upstream_bytes,
+            redactor=Redactor(settings.secrets()),
+        )
+        fetcher = UrlFetcher(
+            allow_private=settings.allow_private_urls,
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.max_input_bytes,
+        )
+        answers = UrlFetcher(
+            allow_private=settings.allow_private_urls,
+            timeout=settings.fetch_timeout,
+            max_bytes=settings.max_input_bytes,
+            trusted_origin=endpoint.base_url,
+        )
         board = store.jobs
         publisher = (
             None
@@ -152,44 +251,36 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
             settings.default_notice_days,
         )
         mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
-        backends: tuple[ImageBackend, ...] = (
+        backends = (
             ImagesAPI(client, download=answers.fetch),
             ChatImagesAPI(client, download=answers.fetch),
             ResponsesAPI(client, mainline),
         )
-        images = ImageDeps(
-            store=store,
-            resolver=resolver,
-            models=models,
-            backends={backend.api: backend for backend in backends},
-            preferred_api=Api(settings.image_api),
-        )
-        jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
-        vision = VisionService(
-            chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
-        )
-        try:
-            yield Services(
-                settings=settings,
-                clock=clock,
-                images=images,
-                vision=vision,
+        everything = OwnedStore(store)
+        return cls(
+            images=ImageDeps(
+                store=everything,
+                resolver=resolver,
                 models=models,
-                store=OwnedStore(store),
-                jobs=jobs,
-                ledger=Ledger(
-                    store,
-                    caps(settings, catalog),
-                    clock,
-                    # Unique to this server object, as in-flight reservations are: two servers in one process
-                    # (tests) or a restarted instance of the same name are told apart.
-                    instance=f"{settings.instance()}#{secrets.token_hex(3)}",
-                    call_lasts=longest_call(settings),
-                ),
-            )
-        finally:
-            await jobs.drain(settings.shutdown_grace)
-            group.cancel_scope.cancel()
+                backends={backend.api: backend for backend in backends},
+                preferred_api=Api(settings.image_api),
+            ),
+            vision=VisionService(
+                chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
+            ),
+            models=models,
+            jobs=JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher),
+            ledger=Ledger(
+                store,
+                caps(settings, catalog),
+                clock,
+                # Unique to this server object, as in-flight reservations are: two servers in one process
+                # (tests) or a restarted instance of the same name are told apart.
+                instance=f"{settings.instance()}#{secrets.token_hex(3)}",
+                call_lasts=longest_call(settings),
+            ),
+            clients=(client, fetcher, answers),
+        )
 
 
 def longest_call(settings: Settings) -> timedelta:
@@ -202,6 +293,9 @@ def caps(settings: Settings, catalog: Catalog) -> Caps:
     """The budgets of the settings. A call of unknown cost counts, while a cap is set, at the setting's figure per
     image, else at the highest per-image figure of the catalog, the shipped one included (a models file that
     removes every price cannot lower it)."""
+    from .operations.cost import highest_per_image
+    from .operations.ledger import Caps
+
     unknown = settings.unknown_cost_per_image
     if unknown is None:
         unknown = highest_per_image([*catalog.of_kind(ModelKind.IMAGE), *Catalog.load().of_kind(ModelKind.IMAGE)])
@@ -216,9 +310,13 @@ def caps(settings: Settings, catalog: Catalog) -> Caps:
     )
 
 
-def open_store(settings: Settings, clock: Clock) -> Store:
-    """The configured store; a bucket is listed once here, so a wrong name or key stops the start, not a call."""
+def open_store(settings: Settings, clock: Clock, *, check: bool = True) -> Store:
+    """The configured store. With `check`, a bucket is asked once here, so a wrong name or key stops the start, not
+    a call (the command line checks before serving; the server's own store, opened at its first use, does not ask
+    again)."""
     if settings.store == "local":
+        from .store.local import LocalStore
+
         local = LocalStore(settings.output_dir, clock)
         local.remove_stale_temporaries()
         return local
@@ -251,6 +349,8 @@ def open_store(settings: Settings, clock: Clock) -> Store:
         index_ttl=settings.index_ttl,
         clock=clock,
     )
+    if not check:
+        return store
     try:
         store.check()
     except StoreError as exc:

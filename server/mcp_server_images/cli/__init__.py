@@ -20,18 +20,12 @@ import anyio
 from pydantic import ValidationError
 
 from .. import __version__
-from ..adapter.serving.http import serve_http
-from ..adapter.serving.stdio import serve_stdio
-from ..app import build_server
 from ..backends.redact import RedactingFilter, Redactor
 from ..clock import Clock
 from ..errors import ConfigurationError
 from ..providers import endpoint_of
-from ..services import open_store
 from ..settings import ENV_PREFIX, ResultShapeSetting, Settings
-from .catalog_commands import Outcome, check, show, sign_document
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
-from .doctor import diagnose, report
 
 log = logging.getLogger("mcp_server_images")
 
@@ -301,6 +295,8 @@ def print_config(settings: Settings, client: str) -> None:
 
 def run_doctor(settings: Settings, *, as_json: bool) -> int:
     """Exit status 0 when nothing must be fixed, else 1."""
+    from .doctor import diagnose, report
+
     checks = anyio.run(diagnose, settings, Clock())
     print(report(checks, as_json=as_json))
     return 1 if any(check.status == "fail" for check in checks) else 0
@@ -308,6 +304,8 @@ def run_doctor(settings: Settings, *, as_json: bool) -> int:
 
 def run_catalog(settings: Settings, args: argparse.Namespace) -> int:
     """`catalog show|check|sign`: print what it found; exit status 0 when it succeeded, else 1."""
+    from .catalog_commands import Outcome, check, show, sign_document
+
     clock = Clock()
     try:
         if args.catalog_command == "show":
@@ -323,6 +321,11 @@ def run_catalog(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings) -> None:
+    """Serve MCP until the client goes (stdio) or the process is stopped (HTTP). What serving on the other transport
+    needs is not imported."""
+    from ..app import build_server
+    from ..services import open_store
+
     logging.basicConfig(
         level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -344,8 +347,12 @@ def serve(settings: Settings) -> None:
             open_store(settings, clock)  # a wrong bucket, endpoint or key stops here with one line, not a traceback
         server = build_server(settings, clock)
         if settings.transport == "http":
+            from ..adapter.serving.http import serve_http
+
             anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown
         else:
+            from ..adapter.serving.stdio import serve_stdio
+
             anyio.run(serve_stdio, server, settings.shutdown_grace)
     except ConfigurationError as exc:
         sys.exit(f"mcp-server-images: {exc}")

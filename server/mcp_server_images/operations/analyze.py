@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..backends import ChatAPI, UpstreamError, VisionRequest
+from ..backends.chat import ChatAPI, VisionRequest
+from ..backends.errors import UpstreamError
 from ..catalog.spec import ModelKind
 from ..errors import ImageServerError, ParameterError
 from ..imaging.convert import for_vision
-from ..inputs import MAX_REFS, ImageResolver
+from ..inputs import MAX_REFS
 from ..inputs.refs import UrlRef, parse_ref
+from ..inputs.resolver import ImageResolver
 from ..store import Store
 from .model_choice import Models, choose, explain_refusal
 

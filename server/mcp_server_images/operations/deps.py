@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from ..backends import ImageBackend
+from ..backends.base import ImageBackend
 from ..catalog.spec import Api
-from ..inputs import ImageResolver
+from ..inputs.resolver import ImageResolver
 from ..store import Store
 from .model_choice import Models
 

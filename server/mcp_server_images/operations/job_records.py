@@ -13,7 +13,7 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends import sum_usage
+from ..backends.base import sum_usage
 from ..errors import ImageServerError
 from ..store import ImageRecord, JobState, Operation, Store
 from ..store.base import JobStatus

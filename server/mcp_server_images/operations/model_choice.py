@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from ..backends import UpstreamError
+from ..backends.errors import UpstreamError
 from ..catalog.catalog import Catalog, InForce
 from ..catalog.discovery import DefaultChoice, ModelDirectory, ServedModels
 from ..catalog.feed import FeedStatus

@@ -6,6 +6,7 @@ several server instances). Methods block on I/O; async callers run them in a wor
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -98,7 +99,6 @@ class LedgerEntry:
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")
 """A ledger entry's name inside its month, `000000042.json`."""
 LEDGER_MONTH = re.compile(r"^\d{4}-\d{2}$")
-_LEDGER_ENTRY = TypeAdapter(LedgerEntry)
 
 
 def ledger_name(number: int) -> str:
@@ -140,6 +140,12 @@ def month_entries(
     return dict(sorted(entries.items()))
 
 
+@functools.cache
+def _ledger_entry() -> TypeAdapter[LedgerEntry]:
+    """The entry's validator, built at the first read (not at import: building it takes milliseconds)."""
+    return TypeAdapter(LedgerEntry)
+
+
 def encode_entry(entry: LedgerEntry) -> bytes:
     return json.dumps(asdict(entry)).encode()
 
@@ -148,7 +154,7 @@ def decode_entry(raw: bytes, where: str) -> LedgerEntry | None:
     """The entry, or None (logged) when it is not one, or its amount is not a finite number of 0 or more: a
     damaged entry must not stop every later call, nor put a NaN into every sum."""
     try:
-        entry = _LEDGER_ENTRY.validate_json(raw)
+        entry = _ledger_entry().validate_json(raw)
     except ValueError as exc:
         log.warning("ignoring unreadable ledger entry %s: %s", where, exc)
         return None

@@ -16,6 +16,7 @@ and conditional puts; its sync calls release the GIL, so the worker threads call
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -264,7 +265,9 @@ def _attributes(record: ImageRecord) -> Attributes:
     return attributes
 
 
-_JOB_STATE = TypeAdapter(JobState)
+@functools.cache
+def _job_state() -> TypeAdapter[JobState]:
+    return TypeAdapter(JobState)
 
 
 class S3JobBoard:
@@ -287,7 +290,7 @@ class S3JobBoard:
             except NotFoundError:
                 return None
         try:
-            return _JOB_STATE.validate_json(raw)
+            return _job_state().validate_json(raw)
         except ValueError as exc:
             log.warning("ignoring unreadable job %s in %s: %s", job_id, self._where, exc)
             return None

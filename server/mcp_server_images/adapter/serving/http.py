@@ -22,8 +22,7 @@ import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.server.transport_security import TransportSecuritySettings
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ...errors import ConfigurationError
@@ -31,12 +30,11 @@ from ...services import Services
 from ...settings import Settings
 from .auth import QueryTokenRefusal
 from .events import RETRY_MILLISECONDS, RecentEvents
+from .health import HEALTH_PATH
 from .limits import RateLimit
 from .web_access import open_to_origins
 
 log = logging.getLogger(__name__)
-
-HEALTH_PATH = "/healthz"
 
 
 LOCAL_NAMES = ("127.0.0.1", "localhost", "[::1]")
@@ -132,11 +130,6 @@ def http_app(server: MCPServer[Services], settings: Settings) -> ASGIApp:
     guarded = BearerTokenMiddleware(app, token) if token else app
     # Outermost: other origins' preflights are answered, and every answer (a refusal too) carries the CORS headers.
     return open_to_origins(QueryTokenRefusal(guarded), settings.web_origins())
-
-
-async def health(_: Request) -> Response:
-    """Liveness for load balancers and scripts; open without a token because it reveals nothing."""
-    return JSONResponse({"status": "ok", "server": "mcp-server-images"})
 
 
 class QueryStringOmitted(logging.Filter):

@@ -4,32 +4,25 @@ Each handler is a module-level function whose signature is the tool's input sche
 why they take many parameters. `TOOLS` is the table the server registers (described.py fills in what the
 descriptions take from the option table, the catalog and the settings); adding a tool is one handler, one row and
 one use case.
+
+A handler imports the use case it runs (and the rendering of its result) when it is first called: listing the
+tools needs only their signatures, and a client that starts the server and never calls a tool never loads the
+image decoders, the upstream client or the pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 
 from ...catalog.options import ImageOptions
 from ...errors import ImageServerError
-from ...imaging.masks import Region
-from ...operations.analyze import AnalyzeRequest
-from ...operations.job_records import StoredJob, find_job
-from ...operations.listing import list_images as list_stored
-from ...operations.model_choice import list_models as served_models
-from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
-from ...operations.usage import usage_of
 from ...store import URI_SCHEME, ImageRecord
 from ..context import Ctx, audience_of, client_roots, services_of
-from ..serving.links import image_url
-from .costs import produce, usage_text
-from .jobs import render_job, wait_for_job, wait_for_stored
-from .model_list import model_list_result
 from .params import (
     AnalyzeImages,
     ApiAsForGenerate,
@@ -69,7 +62,6 @@ from .params import (
     VisionModel,
     WaitSeconds,
 )
-from .render import analysis_result, credentials_text, error_result, listing_result
 from .results import (
     AnalysisResult,
     ImageDetails,
@@ -79,10 +71,14 @@ from .results import (
     UsageReport,
     details,
 )
-from .shapes import host_shape
+
+if TYPE_CHECKING:
+    from ...operations.requests import SaveRequest
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
+    from ...operations.requests import SaveRequest
+
     return SaveRequest(save_to, overwrite) if save_to else None
 
 
@@ -111,6 +107,9 @@ async def generate_image(
     Each image is stored under a short id, shown (a preview when large) and linked; pass the id, not image
     data, to later calls. Left-out parameters use the model's defaults.
     """
+    from ...operations.requests import GenerateRequest
+    from .costs import produce
+
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
     return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
@@ -144,6 +143,10 @@ async def edit_image(
     Without a mask the model may change the whole image. Parameters without a description are as for
     generate_image; results are stored and shown the same way.
     """
+    from ...imaging.masks import Region
+    from ...operations.requests import EditRequest, MaskRequest
+    from .costs import produce
+
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     regions = None if mask_region is None else [Region(**region.model_dump()) for region in mask_region]
     request = EditRequest(
@@ -175,6 +178,9 @@ async def create_image_variation(
     structuredContent "method" says whether the variations endpoint or edits made them. Parameters without a
     description are as for generate_image.
     """
+    from ...operations.requests import VariationRequest
+    from .costs import produce
+
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
     return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
 
@@ -189,6 +195,9 @@ async def analyze_image(
     response_schema: ResponseSchema = None,
 ) -> Annotated[CallToolResult, AnalysisResult]:
     """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
+    from ...operations.analyze import AnalyzeRequest
+    from .render import analysis_result, error_result
+
     roots = await client_roots(ctx)
     request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, roots, audience_of(ctx))
     try:
@@ -202,6 +211,11 @@ async def list_images(
     ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False, cursor: ListCursor = None
 ) -> Annotated[CallToolResult, ImageList]:
     """List stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
+    from ...operations.listing import list_images as list_stored
+    from ..serving.links import image_url
+    from .render import error_result, listing_result
+    from .shapes import host_shape
+
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     shape = host_shape(ctx, services.settings.result_shape)
@@ -223,6 +237,11 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
 
     Works after a restart, and on any instance of a team deployment.
     """
+    from ...operations.job_records import StoredJob, find_job
+    from .jobs import render_job, wait_for_job, wait_for_stored
+    from .render import error_result
+    from .shapes import host_shape
+
     services = services_of(ctx)
     try:
         job = await anyio.to_thread.run_sync(
@@ -243,11 +262,18 @@ async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
     """The image and vision models the provider serves: sizes, qualities, formats, APIs, status, shutdown
     dates, prices and defaults. Call it when unsure of a model or value.
     """
+    from ...operations.model_choice import list_models as served_models
+    from .model_list import model_list_result
+
     return model_list_result(await served_models(services_of(ctx).models))
 
 
 async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
+    from ...operations.usage import usage_of
+    from .costs import usage_text
+    from .render import error_result
+
     services = services_of(ctx)
     try:
         summary = await usage_of(services.ledger, services.store.viewer)
@@ -258,6 +284,8 @@ async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
 
 async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResult, ImageDetails]:
     """For the image app: one stored image's prompt, model, size, usage and the stored images it was made from."""
+    from .render import credentials_text, error_result
+
     store = services_of(ctx).store
 
     def stored(ref: str) -> ImageRecord | None:
@@ -281,6 +309,8 @@ async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResul
 
 async def share_image(image: StoredImage, ctx: Ctx, shared: Shared = True) -> CallToolResult:
     """Let the server's other signed-in users open one of your images by its full id (never listed for them)."""
+    from .render import error_result
+
     store = services_of(ctx).store
 
     def mark() -> ImageRecord:
