@@ -34,6 +34,12 @@ IMAGE_MODELS = [
     "dall-e-2",
     "gemini-3.1-flash-image",
     "gemini-2.5-flash-image",
+    # The providers' own models (issue 24), in their blocks after the vendors' models.
+    "gemini-nano-banana-2.1",
+    "gemini-3-pro-image",
+    "gemini-3.1-flash-lite-image",
+    "grok-imagine-image-2.0",
+    "mai-image-2.7",
 ]
 VISION_MODELS = ["gpt-6-luna", "gpt-4.1", "gpt-4.1-mini", "gpt-4o", "gpt-4o-mini"]
 CURRENT_PRICES = Prices(text_input=5.0, text_cached=1.25, image_input=8.0, image_cached=2.0, image_output=30.0)
@@ -143,7 +149,10 @@ def test_prices_are_given_only_where_published() -> None:
     assert priced == {
         name: CURRENT_PRICES
         for name in ("gpt-image-2.6-flare", "gpt-image-2.6-sunburst", "gpt-image-2.5-flare", "gpt-image-2.5-sunburst")
-    } | {"gpt-image-2": CURRENT_PRICES}
+    } | {"gpt-image-2": CURRENT_PRICES} | {
+        name: Prices(image_output=30.0)
+        for name in ("gemini-nano-banana-2.1", "gemini-3-pro-image", "gemini-3.1-flash-lite-image")
+    }
 
 
 def test_what_the_new_models_take() -> None:

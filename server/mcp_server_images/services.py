@@ -7,8 +7,8 @@ same pooled upstream client, store and jobs.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -25,9 +25,9 @@ from .backends import (
     RetryPolicy,
     UpstreamClient,
 )
-from .backends.model_list import ModelsAPI
+from .backends.model_list import DeclaredModels, ModelsAPI
 from .catalog.catalog import Catalog
-from .catalog.discovery import ModelDirectory
+from .catalog.discovery import ModelDirectory, ModelLister
 from .catalog.spec import Api
 from .clock import Clock
 from .errors import ConfigurationError
@@ -37,8 +37,9 @@ from .operations.analyze import VisionService
 from .operations.deps import ImageDeps
 from .operations.jobs import JobManager, JobPublisher
 from .operations.ledger import Caps, Ledger
-from .operations.model_choice import Models
-from .providers import endpoint_of
+from .operations.upstreams import Models, Upstream, Upstreams
+from .providers import Endpoint
+from .providers_file import providers_of
 from .settings import Settings
 from .store import LocalStore, Store
 
@@ -53,7 +54,8 @@ class Services:
     """The server's one clock: every date and wall-clock time the tools read."""
     images: ImageDeps
     vision: VisionService
-    models: Models
+    models: Upstreams
+    """Every provider with its models, and the defaults per task."""
     store: Store
     jobs: JobManager
     ledger: Ledger
@@ -65,35 +67,34 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> AsyncIterator[Services]:
-    """One pooled upstream client, the URL fetchers and one job group for the server's life.
+    """One pooled upstream client per provider, the URL fetchers and one job group for the server's life.
 
-    The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go through
-    the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a local server
-    answers with URLs on localhost). On the way out, running jobs get the shutdown grace period to finish
-    and store their images.
+    The URL fetchers are the only downloaders: image URLs from users and from the image APIs' answers go through
+    the same address checks and limits; each provider's answers have a fetcher of their own that also trusts that
+    provider's origin (a local server answers with URLs on localhost). One redactor knows every provider's key,
+    those a key file or command gives included. On the way out, running jobs get the shutdown grace period to
+    finish and store their images.
     """
-    endpoint = endpoint_of(settings)
+    configured = providers_of(settings)
+    endpoints = configured.endpoints
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
-    credentials = (endpoint.api_key, settings.auth_token)
-    client = UpstreamClient(
-        endpoint,
-        timeout=settings.upstream_timeout,
-        max_concurrency=settings.max_concurrency,
-        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
-        max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(secret.get_secret_value() for secret in credentials if secret is not None),
+    redactor = Redactor(
+        secret.get_secret_value()
+        for secret in (*(endpoint.api_key for endpoint in endpoints), settings.auth_token)
+        if secret is not None
     )
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
     )
-    answers = UrlFetcher(
-        allow_private=settings.allow_private_urls,
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.max_input_bytes,
-        trusted_origin=endpoint.base_url,
-    )
-    async with aclosing(client), aclosing(fetcher), aclosing(answers), anyio.create_task_group() as group:
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(aclosing(fetcher))
+        upstreams = Upstreams(
+            catalog,
+            tuple([await _upstream(stack, settings, catalog, clock, endpoint, redactor) for endpoint in endpoints]),
+            configured.defaults,
+        )
+        group = await stack.enter_async_context(anyio.create_task_group())
         board = store.jobs
         publisher = (
             None
@@ -107,45 +108,23 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
-        directory = ModelDirectory(
-            catalog,
-            ModelsAPI(client).list,
-            provider=endpoint.provider,
-            refresh_after=settings.models_refresh_hours * 3600,
-            clock=clock,
-        )
-        models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
-        mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
-        backends: tuple[ImageBackend, ...] = (
-            ImagesAPI(client, download=answers.fetch),
-            ChatImagesAPI(client, download=answers.fetch),
-            ResponsesAPI(client, mainline),
-        )
-        images = ImageDeps(
-            store=store,
-            resolver=resolver,
-            models=models,
-            backends={backend.api: backend for backend in backends},
-            preferred_api=Api(settings.image_api),
-        )
+        images = ImageDeps(store=store, resolver=resolver, upstreams=upstreams, preferred_api=Api(settings.image_api))
         jobs = JobManager(
             group, images, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher
         )
-        vision = VisionService(
-            chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
-        )
+        vision = VisionService(upstreams=upstreams, resolver=resolver, inline_urls=settings.inline_image_urls)
         try:
             yield Services(
                 settings=settings,
                 clock=clock,
                 images=images,
                 vision=vision,
-                models=models,
+                models=upstreams,
                 store=store,
                 jobs=jobs,
                 ledger=Ledger(
                     store,
-                    caps(settings),
+                    caps(settings, endpoints),
                     clock,
                     # Unique to this server object, as in-flight reservations are: two servers in one process
                     # (tests) or a restarted instance of the same name are told apart.
@@ -158,13 +137,64 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             group.cancel_scope.cancel()
 
 
+async def _upstream(
+    stack: AsyncExitStack, settings: Settings, catalog: Catalog, clock: Clock, endpoint: Endpoint, redactor: Redactor
+) -> Upstream:
+    """One provider: its pooled client, the fetcher of its answers' URLs, its model list and its APIs."""
+    client = UpstreamClient(
+        endpoint,
+        timeout=settings.upstream_timeout,
+        max_concurrency=settings.max_concurrency,
+        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
+        max_answer_bytes=settings.max_upstream_bytes,
+        redactor=redactor,
+    )
+    await stack.enter_async_context(aclosing(client))
+    answers = UrlFetcher(
+        allow_private=settings.allow_private_urls,
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.max_input_bytes,
+        trusted_origin=endpoint.base_url,
+    )
+    await stack.enter_async_context(aclosing(answers))
+    directory = ModelDirectory(
+        catalog,
+        model_lister(endpoint, client),
+        provider=endpoint.provider,
+        refresh_after=settings.models_refresh_hours * 3600,
+        clock=clock,
+    )
+    models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
+    mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
+    backends: tuple[ImageBackend, ...] = (
+        ImagesAPI(client, download=answers.fetch),
+        ChatImagesAPI(client, download=answers.fetch),
+        ResponsesAPI(client, mainline),
+    )
+    offered = endpoint.profile.apis
+    return Upstream(
+        endpoint,
+        models,
+        {backend.api: backend for backend in backends if backend.api in offered},
+        ChatAPI(client),
+    )
+
+
+def model_lister(endpoint: Endpoint, client: UpstreamClient) -> ModelLister | None:
+    """How the provider's model list is learned: the models its providers-file entry lists, else its own list;
+    None where its list does not name what calls name (Azure's deployments)."""
+    if endpoint.models:
+        return DeclaredModels(endpoint.models).list
+    return ModelsAPI(client).list if endpoint.profile.lists_models else None
+
+
 def longest_call(settings: Settings) -> timedelta:
     """The longest an image call can take: every attempt up to its deadline, then the shutdown grace."""
     attempts = settings.max_retries + 1
     return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
-def caps(settings: Settings) -> Caps:
+def caps(settings: Settings, endpoints: Sequence[Endpoint] = ()) -> Caps:
     return Caps(
         per_call=settings.max_cost_per_call,
         daily=settings.daily_budget,
@@ -172,6 +202,7 @@ def caps(settings: Settings) -> Caps:
         user_daily=settings.user_daily_budget,
         user_monthly=settings.user_monthly_budget,
         confirm_above=settings.confirm_above,
+        providers={endpoint.name: endpoint.budget for endpoint in endpoints},
     )
 
 

@@ -32,10 +32,11 @@ from starlette.types import Receive, Scope, Send
 
 from tests.support.waiting import until
 
-from . import contract
+from . import contract, providers
 from .image_apis import Conversation, chat_image, respond, wants_images
 from .pictures import describe, item_base64, item_bytes, picture
-from .rules import GPT, ApiError, check_image_request, model_name, output_size
+from .providers import PLAYED, Operation, Played
+from .rules import GPT, ApiError, check_image_request, model_missing, model_name, output_size
 from .served import check_served, models_endpoint
 from .wire import request_id, split_event
 
@@ -184,6 +185,12 @@ class Switches(TypedDict, total=False):
     """Every Images API image answered as a URL on the emulator, as local servers and xAI do (default False)."""
     escape_slashes: bool
     """Images API answers written with every `/` escaped as `\\/`, valid JSON some encoders write (default False)."""
+    provider_keys: dict[str, str | None]
+    """Keys the played providers expect instead of their own (a rotated key), by provider name (default none)."""
+    provider_models: dict[str, list[str]]
+    """Models the played providers serve and list instead of their own, by provider name (default none)."""
+    azure_deployments: dict[str, str]
+    """Azure deployments by name and the model each serves (default: a deployment named like a model serves it)."""
 
 
 SWITCHES = frozenset(Switches.__annotations__)
@@ -230,7 +237,31 @@ class EmulatorState:
             self.item_faults: list[str | None] | None = None
             self.answer_urls = False
             self.escape_slashes = False
+            self.provider_keys: dict[str, str | None] = {}
+            self.provider_models: dict[str, list[str]] = {}
+            self.azure_deployments: dict[str, str] = {}
         self.release_holds()
+
+    def key_of(self, played: Played) -> str | None:
+        """The key a played provider accepts now (None: it takes none, and a request carrying one is refused)."""
+        return self.provider_keys.get(played.name, played.key)
+
+    def served_by(self, played: Played) -> tuple[str, ...]:
+        return tuple(self.provider_models.get(played.name, played.served))
+
+    def deployment_model(self, deployment: str) -> str:
+        """The model an Azure deployment serves; an unknown deployment answers Azure's 404."""
+        model = self.azure_deployments.get(deployment)
+        if model is None and deployment in self.served_by(PLAYED["azure"]):
+            model = deployment
+        if model is None:
+            raise ApiError(
+                404,
+                "The API deployment for this resource does not exist. If you created the deployment within the last "
+                "5 minutes, please wait a moment and try again.",
+                code="DeploymentNotFound",
+            )
+        return model
 
     def release_holds(self) -> None:
         with self._lock:
@@ -380,6 +411,40 @@ def build_app(state: EmulatorState) -> Starlette:
         await record(request)
         return await models_endpoint(state, request)
 
+    async def provider_api(request: Request) -> Response:
+        """A request to one of the providers the emulator plays (providers.py), under its prefix."""
+        played = PLAYED.get(request.path_params["provider"])
+        if played is None:
+            return await unknown(request)
+        recorded = await record(request)
+        try:
+            operation = providers.operation(
+                played, request.method, request.path_params["rest"], dict(request.query_params)
+            )
+        except ApiError as exc:
+            state.violation([f"{recorded.method} {recorded.path}: not an endpoint of {played.name}"])
+            return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+        body = (
+            recorded.json
+            if recorded.json is not None
+            else contract.multipart_body(
+                recorded.form, {name: [f.data for f in parts] for name, parts in recorded.files.items()}
+            )
+        )
+        if operation.schema is not None:
+            state.violation(contract.violations(recorded.path, body, operation.schema))
+        with state.answering():
+            fault = state.take_fault(recorded.path)
+            await state.pass_holds(recorded.path)
+            if fault is not None:
+                return _faulted(fault)
+            if providers.presented_key(played, recorded.headers) != state.key_of(played):
+                return _error(401, f"Incorrect API key provided for {played.name}.", code="invalid_api_key")
+            try:
+                return await _provider_answer(state, played, operation, recorded, body)
+            except ApiError as exc:
+                return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+
     async def unknown(request: Request) -> Response:
         recorded = await record(request)
         state.violation([f"{recorded.method} {recorded.path}: not an endpoint of the API"])
@@ -389,6 +454,7 @@ def build_app(state: EmulatorState) -> Starlette:
     routes.append(Route("/files/{name:path}", files, methods=["GET"]))
     routes.append(Route("/loop/{name}", loop, methods=["GET"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
+    routes.append(Route("/{provider}/{rest:path}", provider_api, methods=["GET", "POST"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)
 
@@ -416,6 +482,42 @@ async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[st
         return JSONResponse(answer, headers={"x-request-id": request_id()})
     except ApiError as exc:
         return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+
+
+async def _provider_answer(
+    state: EmulatorState, played: Played, operation: Operation, recorded: RecordedRequest, body: dict[str, Any]
+) -> Response:
+    """The answer of a provider the emulator plays: its model list, its own image shapes (xAI, OpenRouter's Image
+    API), or OpenAI's answers for the requests it shapes as OpenAI does (a deployment standing for its model)."""
+    headers = {"x-request-id": request_id()}
+    served = state.served_by(played)
+    if operation.name == "models":
+        return JSONResponse(providers.listing(played, served), headers=headers)
+    if operation.name == "images/models":
+        return JSONResponse(providers.image_models(served), headers=headers)
+    model = str(body.get("model") or "")
+    if played.name == "azure":
+        model = state.deployment_model(operation.deployment or model)
+        body = body | {"model": model}
+    elif model not in served:
+        raise model_missing(model)
+    if operation.name == "images":
+        return JSONResponse(providers.openrouter_images(state, body, served), headers=headers)
+    if operation.name == "chat/completions" and wants_images(body):
+        image_format = "jpeg" if played.name == "gemini" else "png"
+        cost = providers.OPENROUTER_IMAGE_COST if played.name == "openrouter" else None
+        return chat_image(state, body, image_format=image_format, cost=cost)
+    if operation.name == "chat/completions":
+        return JSONResponse(await _chat(state, body), headers=headers)
+    if operation.name == "responses":
+        return respond(state, body)
+    if played.name == "xai":
+        inputs = [upload.data for upload in recorded.files.get("image", []) + recorded.files.get("image[]", [])]
+        endpoint = operation.name.rsplit("/", 1)[-1]
+        return JSONResponse(
+            providers.xai_images(state, endpoint, body, inputs, mask="mask" in recorded.files), headers=headers
+        )
+    return JSONResponse(_images(state, recorded, body, url_answers=played.url_answers), headers=headers)
 
 
 def _faulted(fault: Fault) -> Response:
@@ -465,7 +567,9 @@ class _TruncatedResponse(Response):
         await send({"type": "http.response.body", "body": b'{"data": [', "more_body": False})
 
 
-def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any]) -> dict[str, Any]:
+def _images(
+    state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any], *, url_answers: bool = False
+) -> dict[str, Any]:
     endpoint = recorded.path.rsplit("/", 1)[-1]
     if endpoint == "variations":
         return _variations(state, recorded, body)
@@ -490,7 +594,7 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
         data = picture(
             width, height, output_format=output_format, transparent=transparent, photo=state.photo_like, seed=seed
         )
-        answer["data"].append(_item(state, data, body, model, _fault(state, index)))
+        answer["data"].append(_item(state, data, body, model, _fault(state, index), url_answers=url_answers))
     if model in GPT:
         answer |= {
             "background": "transparent" if transparent else "opaque",
@@ -589,12 +693,19 @@ def _fault(state: EmulatorState, index: int) -> str | None:
 
 
 def _item(
-    state: EmulatorState, data: bytes, body: dict[str, Any], model: str, fault: str | None = None
+    state: EmulatorState,
+    data: bytes,
+    body: dict[str, Any],
+    model: str,
+    fault: str | None = None,
+    *,
+    url_answers: bool = False,
 ) -> dict[str, Any]:
-    """One `data` item: base64, or (DALL·E without response_format, or `answer_urls`) a URL to fetch it from."""
+    """One `data` item: base64, or (DALL·E without response_format, a provider that answers URLs, or `answer_urls`)
+    a URL to fetch it from."""
     state.remember_sent(data)
     item: dict[str, Any] = {}
-    as_url = state.answer_urls or (model not in GPT and body.get("response_format") != "b64_json")
+    as_url = state.answer_urls or url_answers or (model not in GPT and body.get("response_format") != "b64_json")
     if not as_url:
         encoded = item_base64(fault, data)
         if encoded is not None:

@@ -7,11 +7,24 @@ names (`openai/gpt-image-2` on Dedalus) and may leave the date out. Entries that
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 from ..catalog.spec import ServedModel
 from .client import UpstreamClient
 from .errors import UpstreamError
+
+RESOURCE_PREFIX = "models/"
+
+
+class DeclaredModels:
+    """The models a providers file says a provider serves, standing in for its own list."""
+
+    def __init__(self, models: Sequence[str]) -> None:
+        self._models = [ServedModel(id=model) for model in models]
+
+    async def list(self) -> list[ServedModel]:
+        return list(self._models)
 
 
 class ModelsAPI:
@@ -34,7 +47,8 @@ class ModelsAPI:
 
 
 def _served(item: dict[str, object]) -> ServedModel:
-    return ServedModel(id=str(item["id"]), shutdown_date=_date(item.get("shutdown_date")))
+    """One entry; Gemini's OpenAI-compatible list names its models `models/NAME`, which calls name as NAME."""
+    return ServedModel(id=str(item["id"]).removeprefix(RESOURCE_PREFIX), shutdown_date=_date(item.get("shutdown_date")))
 
 
 def _date(value: object) -> date | None:

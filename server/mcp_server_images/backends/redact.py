@@ -19,11 +19,25 @@ IMAGE_DATA_KEYS = frozenset({"b64_json"})
 
 
 class Redactor:
-    """Replaces every known secret in upstream text with `[redacted]`."""
+    """Replaces every known secret in upstream text with `[redacted]`.
+
+    One redactor serves every provider of a server; it learns the keys that are only known once a key file is read
+    or a key command has run (`learn`), so a key from either is redacted like one given in a variable.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        patterns = [_spellings(secret) for secret in sorted(set(secrets), key=len, reverse=True) if secret]
-        self._pattern = re.compile("|".join(patterns)) if patterns else None
+        self._secrets = {secret for secret in secrets if secret}
+        self._pattern = self._compiled()
+
+    def learn(self, secret: str) -> None:
+        """Redact `secret` from now on too."""
+        if secret and secret not in self._secrets:
+            self._secrets.add(secret)
+            self._pattern = self._compiled()
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        patterns = [_spellings(secret) for secret in sorted(self._secrets, key=len, reverse=True)]
+        return re.compile("|".join(patterns)) if patterns else None
 
     def text(self, value: str) -> str:
         return value if self._pattern is None else self._pattern.sub(REDACTED, value)

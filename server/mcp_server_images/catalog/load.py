@@ -8,9 +8,10 @@ turned into "this model takes no quality" would only show up as a confusing refu
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
@@ -34,9 +35,15 @@ SHIPPED = Path(__file__).with_name("models.toml")
 PROVIDER_PREFIX = "openai/"
 VENDOR_PREFIXES = (PROVIDER_PREFIX, "google/")
 """Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`)."""
-OWNERS = {"openai": "OpenAI", "google": "Google"}
-NOT_INHERITED = frozenset({"aliases", "status", "shutdown", "notice", "replacements", "extends"})
+OWNERS = {"openai": "OpenAI", "google": "Google", "xai": "xAI", "microsoft": "Microsoft"}
+NOT_INHERITED = frozenset({"aliases", "status", "shutdown", "notice", "replacements", "extends", "on", "deployment"})
 LIFECYCLE_KEYS = frozenset({"status", "shutdown", "notice", "replacements"})
+PROVIDER_LIFECYCLES = "on"
+"""`[models."NAME".on.azure]`: the lifecycle on one provider kind, where its dates differ from the vendor's."""
+PROVIDER_OWNERS = {"azure": "Microsoft (Azure OpenAI)"}
+"""Who retires a model on a provider that keeps its own dates, for messages."""
+_RATIO = re.compile(r"^(auto|\d+(\.\d+)?:\d+(\.\d+)?)$")
+_TIER = re.compile(r"^\d+(\.\d+)?[kK]$")
 
 
 E = TypeVar("E", ModelKind, Family, Api, Status, ImageEndpoint)
@@ -150,9 +157,9 @@ def _resolve(name: str, entries: Mapping[str, _Entry], seen: tuple[str, ...]) ->
 
 def _check_own_fields(entry: _Entry) -> None:
     """Check the fields an entry writes itself, so a mistake is reported where it is written, not where inherited."""
-    unknown = set(entry.raw) - set(_FIELDS) - LIFECYCLE_KEYS - {"extends"}
+    unknown = set(entry.raw) - set(_FIELDS) - LIFECYCLE_KEYS - {"extends", PROVIDER_LIFECYCLES}
     if unknown:
-        known = ", ".join(sorted({*_FIELDS, *LIFECYCLE_KEYS, "extends"}))
+        known = ", ".join(sorted({*_FIELDS, *LIFECYCLE_KEYS, "extends", PROVIDER_LIFECYCLES}))
         raise CatalogError(f"{entry.where}: unknown field(s) {', '.join(sorted(unknown))}. Known fields: {known}.")
     for key, convert in _FIELDS.items():
         if key in entry.raw:
@@ -171,6 +178,7 @@ def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
     return ModelSpec(
         name=name,
         lifecycle=_lifecycle(raw, where),
+        lifecycle_on=_provider_lifecycles(raw, where),
         option_values={key: value for key, value in options.items() if isinstance(value, tuple)},
         option_flags=frozenset(key for key, value in options.items() if value is True),
         **spec_fields,
@@ -190,6 +198,21 @@ def _lifecycle(raw: Mapping[str, Any], where: str) -> Lifecycle:
         notice=_date(raw["notice"], f"{where}: notice") if "notice" in raw else None,
         replacements=tuple(_replacement(item, f"{where}: replacements") for item in _list(raw, "replacements", where)),
     )
+
+
+def _provider_lifecycles(raw: Mapping[str, Any], where: str) -> dict[str, Lifecycle]:
+    """The lifecycles under `on`, by provider kind; each needs its status and dates as the model's own does."""
+    table = _table(raw.get(PROVIDER_LIFECYCLES, {}), f"{where}: {PROVIDER_LIFECYCLES}")
+    lifecycles = {}
+    for provider, fields in table.items():
+        at = f"{where}: {PROVIDER_LIFECYCLES}.{provider}"
+        own = _table(fields, at)
+        unknown = set(own) - LIFECYCLE_KEYS
+        if unknown:
+            raise CatalogError(f"{at}: unknown key(s) {sorted(unknown)}; use {', '.join(sorted(LIFECYCLE_KEYS))}.")
+        lifecycle = _lifecycle(own | {"vendor": raw.get("vendor", "openai")}, at)
+        lifecycles[provider] = replace(lifecycle, owner=PROVIDER_OWNERS.get(provider, provider))
+    return lifecycles
 
 
 def _list(raw: Mapping[str, Any], key: str, where: str) -> list[Any]:
@@ -289,6 +312,28 @@ def _enum(kind: type[E]) -> Callable[[object, str], E]:
     return convert
 
 
+def _ratios(value: object, where: str) -> tuple[str, ...]:
+    ratios = _strings(value, where)
+    wrong = [ratio for ratio in ratios if not _RATIO.match(ratio)]
+    if wrong:
+        raise CatalogError(f'{where} lists {wrong}; an aspect ratio is written like "16:9", "9:19.5" or "auto".')
+    return ratios
+
+
+def _tiers(value: object, where: str) -> tuple[str, ...]:
+    tiers = _strings(value, where)
+    wrong = [tier for tier in tiers if not _TIER.match(tier)]
+    if wrong:
+        raise CatalogError(f'{where} lists {wrong}; a resolution is written like "1k" or "2K" (units of 1024 px).')
+    return tiers
+
+
+def _name(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where} must be a name (a non-empty string), not {value!r}.")
+    return value.strip()
+
+
 def _apis(value: object, where: str) -> tuple[Api, ...]:
     return tuple(_enum(Api)(item, where) for item in _strings(value, where))
 
@@ -341,6 +386,9 @@ _MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "apis": _apis,
     "vendor": _vendor,
     "image_config": _boolean,
+    "aspect_ratios": _ratios,
+    "resolutions": _tiers,
+    "deployment": _name,
     "aliases": _strings,
     "endpoints": _endpoints,
     "free_size": _free_size,
@@ -357,8 +405,8 @@ _MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
 }
 """The fields of a model entry that are neither an image option's nor its lifecycle, with their converters."""
 _OPTION_FIELDS: dict[str, Callable[[Any, str], Any]] = {
-    name: _boolean if check is Check.NUMBER else _strings for name, check in catalog_fields().items()
+    name: _boolean if check in (Check.NUMBER, Check.TEXT) else _strings for name, check in catalog_fields().items()
 }
-"""The option table's fields: the values a model takes (lists), or that it takes a number option (flags)."""
+"""The option table's fields: the values a model takes (lists), or that it takes a number or text option (flags)."""
 _FIELDS = _MODEL_FIELDS | _OPTION_FIELDS
 """Every field a model entry may give besides its lifecycle, with the converter that checks it."""

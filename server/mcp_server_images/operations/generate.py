@@ -17,8 +17,9 @@ from .routing import quote, route_for
 
 async def plan_generation(deps: ImageDeps, request: GenerateRequest, call: CallContext) -> ImagePlan:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
-    spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
+    chosen = await choose(deps.upstreams, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS)
+    catalog = deps.upstreams.catalog
+    spec = catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options, chosen.upstream.kind)
     route = route_for(deps, chosen, request.api)
     save = plan_copies(deps, request.save, options, request.client_roots)
     batches = split_batches(options.n, route.backend.per_request(spec, options.n))
@@ -38,7 +39,7 @@ async def plan_generation(deps: ImageDeps, request: GenerateRequest, call: CallC
         endpoint=ImageEndpoint.GENERATIONS,
         send=Send.GENERATE,
         requests=requests,
-        quote=quote(route, "generate", ImageEndpoint.GENERATIONS, chosen.name, requests, record.parameters, streamed),
+        quote=quote(route, "generate", ImageEndpoint.GENERATIONS, chosen, requests, record.parameters, streamed),
         record=record,
         save=save,
         notes=chosen.notes,

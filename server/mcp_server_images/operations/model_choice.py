@@ -1,9 +1,11 @@
-"""Which model a call uses, decided before anything is paid, and what the provider serves (list_models).
+"""Which model a call uses, on which provider, decided before anything is paid; and what the providers serve
+(list_models).
 
-The configured defaults are resolved against the provider's own model list; a shut-down model, or one the
-provider does not serve, is refused with the models to use instead; a model with a shutdown date gets a warning
-in the result. When the provider answers `model_not_found` anyway (its list was stale), the same explanation is
-given and the model counts as gone for the rest of the process.
+The call's model is routed to the provider that serves it (`upstreams.py`); the configured defaults are resolved
+against the providers' own model lists; a shut-down model, or one the provider does not serve, is refused with the
+models to use instead; a model with a shutdown date gets a warning in the result. When the provider answers
+`model_not_found` anyway (its list was stale), the same explanation is given and the model counts as gone for the
+rest of the process.
 """
 
 from __future__ import annotations
@@ -13,72 +15,74 @@ from datetime import date
 
 from ..backends import UpstreamError
 from ..catalog.catalog import Catalog
-from ..catalog.discovery import ModelDirectory, ServedModels
+from ..catalog.discovery import ServedModels
 from ..catalog.spec import ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from ..errors import ImageServerError, ParameterError
-from ..providers import ProviderKind
-
-
-@dataclass(frozen=True)
-class Models:
-    """The server's catalog, what the provider serves, and the configured defaults; one per server."""
-
-    catalog: Catalog
-    directory: ModelDirectory
-    provider: ProviderKind
-    default_image: str
-    default_vision: str
-
-    def configured(self, kind: ModelKind) -> str:
-        return self.default_image if kind is ModelKind.IMAGE else self.default_vision
+from ..providers import PROFILES, ProviderKind
+from .upstreams import Models, Upstream, Upstreams
 
 
 @dataclass(frozen=True)
 class Chosen:
-    """The model a call goes to: its name, the provider's spelling, its catalog entry, and what to tell the user."""
+    """The model a call goes to: its name, the provider's spelling, its catalog entry, the provider that serves it,
+    and what to tell the user."""
 
     name: str
     wire: str
     spec: ModelSpec | None
+    upstream: Upstream
     notes: tuple[str, ...] = ()
 
 
 async def choose(
-    models: Models, requested: str | None, kind: ModelKind, endpoint: ImageEndpoint | None = None
+    upstreams: Upstreams, requested: str | None, kind: ModelKind, endpoint: ImageEndpoint | None = None
 ) -> Chosen:
-    """The model for a call, checked against the provider before any request; raises ParameterError if unusable.
+    """The model for a call and its provider, checked against the provider before any request; raises
+    ParameterError if unusable.
 
     The model the call names is the model sent: the default is resolved only when it names none. On OpenAI's own
     API its model list decides what exists; elsewhere the list is evidence (gateways list partially), so a named
     model it lacks is sent, and a `model_not_found` answer is explained with what the list offers.
     """
     notes: list[str] = []
-    name = requested.strip() if requested else None
-    if not name:
-        default = await models.directory.resolve_default(models.configured(kind), kind, endpoint)
+    if requested and requested.strip():
+        name, named = upstreams.split(requested)
+        upstream = named or await upstreams.route(name, kind)
+    else:
+        upstream, default = await upstreams.default(kind, endpoint)
         name = default.model
         if default.reason:
             notes.append(f"Default model: {default.reason}.")
+    models = upstream.models
     problem = await models.directory.lifecycle_problem(name)
     if problem is not None:
         raise ParameterError("model", problem)
-    if models.provider is ProviderKind.OPENAI and await models.directory.is_served(name) is False:
+    if PROFILES[models.provider].decides and await models.directory.is_served(name) is False:
         raise ParameterError("model", await _not_served(models, name, kind, endpoint))
     warning = await _shutdown_warning(models, name)
     if warning:
         notes.append(warning)
     spec = models.catalog.lookup(name)
-    wire = Catalog.wire_name(name, models.provider, *((spec.vendor,) if spec else ()))
-    return Chosen(name, wire, spec, tuple(notes))
+    if not upstreams.single:
+        notes.append(f"Sent to the provider {upstream.endpoint.label}.")
+    return Chosen(name, wire_name(name, spec, models.provider), spec, upstream, tuple(notes))
+
+
+def wire_name(name: str, spec: ModelSpec | None, provider: ProviderKind) -> str:
+    """The provider's spelling of a model: its Azure deployment where the catalog maps one, else the kind's."""
+    if provider is ProviderKind.AZURE and spec is not None and spec.deployment:
+        return spec.deployment
+    return Catalog.wire_name(name, provider, *((spec.vendor,) if spec else ()))
 
 
 async def explain_refusal(
-    models: Models, chosen: Chosen, error: ImageServerError, endpoint: ImageEndpoint | None = None
+    chosen: Chosen, error: ImageServerError, endpoint: ImageEndpoint | None = None
 ) -> ImageServerError:
     """A `model_not_found` answer becomes the explanation a refusal before the request would have given, with
     the models the provider's list offers for the task."""
     if not isinstance(error, UpstreamError) or error.code != "model_not_found":
         return error
+    models = chosen.upstream.models
     models.directory.mark_shut_down(chosen.name)
     problem = await models.directory.lifecycle_problem(chosen.name)
     kind = chosen.spec.kind if chosen.spec is not None else ModelKind.IMAGE
@@ -133,6 +137,8 @@ class ListedModel:
     shutdown: date | None
     default: bool
     spec: ModelSpec
+    provider: str = ""
+    """The name of the provider that serves it (model@provider names it explicitly)."""
 
     @property
     def prices(self) -> Prices | None:
@@ -147,15 +153,44 @@ class ModelList:
     notes: list[str]
 
 
-async def list_models(models: Models) -> ModelList:
-    """The image and vision models this provider serves (or, without its list, the catalog's current ones)."""
+async def list_models(upstreams: Upstreams) -> ModelList:
+    """The image and vision models each provider serves (or, without its list, the catalog's current ones of the
+    vendors it serves), with the defaults per task."""
+    tasks: list[tuple[ModelKind, ImageEndpoint | None, str]] = [
+        (ModelKind.IMAGE, None, "image model"),
+        (ModelKind.VISION, None, "vision model"),
+    ]
+    if "edit" in upstreams.defaults:
+        tasks.insert(1, (ModelKind.IMAGE, ImageEndpoint.EDITS, "image model for edits"))
+    defaults: set[tuple[str, str]] = set()
+    notes: list[str] = []
+    for kind, endpoint, what in tasks:
+        upstream, choice = await upstreams.default(kind, endpoint)
+        defaults.add((upstream.name, upstreams.catalog.canonical_name(choice.model).lower()))
+        if choice.reason:
+            notes.append(f"Default {what}: {choice.reason}.")
+    listed: list[ListedModel] = []
+    lists_known = True
+    for upstream in upstreams.all:
+        found, known, said = await _provider_models(upstream, defaults, single=upstreams.single)
+        listed += found
+        notes += said
+        lists_known = lists_known and known
+    return ModelList(listed, lists_known, notes)
+
+
+async def _provider_models(
+    upstream: Upstream, defaults: set[tuple[str, str]], *, single: bool
+) -> tuple[list[ListedModel], bool, list[str]]:
+    """One provider's catalogued models, whether its own list said so, and notes on what else it serves."""
+    models = upstream.models
     served = await models.directory.served()
-    defaults = {kind: await models.directory.resolve_default(models.configured(kind), kind) for kind in ModelKind}
-    default_names = {models.catalog.canonical_name(choice.model).lower() for choice in defaults.values()}
-    notes = [f"Default {kind} model: {choice.reason}." for kind, choice in defaults.items() if choice.reason]
+    vendors = upstream.endpoint.profile.vendors
     listed: list[ListedModel] = []
     for spec in models.catalog:
         is_served = None if served is None else served.get(spec.name) is not None
+        if is_served is None and vendors is not None and spec.vendor not in vendors:
+            continue
         lifecycle = models.directory.lifecycle(spec.name) or spec.lifecycle
         shutdown = await models.directory.shutdown_date(spec.name)
         past = shutdown is not None and shutdown <= models.directory.today()
@@ -164,20 +199,30 @@ async def list_models(models: Models) -> ModelList:
             continue
         listed.append(
             ListedModel(
-                name=Catalog.wire_name(spec.name, models.provider, spec.vendor),
+                name=wire_name(spec.name, spec, models.provider),
                 kind=spec.kind,
                 served=is_served,
                 status=status,
                 shutdown=shutdown,
-                default=spec.name.lower() in default_names,
+                default=(upstream.name, spec.name.lower()) in defaults,
                 spec=spec,
+                provider=upstream.name,
             )
         )
-    if served is not None:
-        others = [model_id for model_id in served.ids() if models.catalog.lookup(model_id) is None]
-        if others:
-            notes.append(
-                f"The provider also lists {len(others)} models the catalog does not describe (text, audio or a "
-                "gateway's own); any of them can be named as model, and is sent as given."
-            )
-    return ModelList(listed, served is not None, notes)
+    notes = []
+    ids = served.ids() if served is not None else []
+    others = [model_id for model_id in ids if models.catalog.lookup(model_id) is None]
+    if others and vendors == ():
+        named = ", ".join(others)
+        marked = " (default)" if any((upstream.name, name.lower()) in defaults for name in others) else ""
+        notes.append(
+            f"{upstream.endpoint.label} serves {named}{marked}: models the catalog does not describe, sent as given "
+            "with generic checks only."
+        )
+    elif others:
+        whose = "The provider" if single else f"The provider {upstream.endpoint.label}"
+        notes.append(
+            f"{whose} also lists {len(others)} models the catalog does not describe (text, audio or a "
+            "gateway's own); any of them can be named as model, and is sent as given."
+        )
+    return listed, served is not None, notes

@@ -1,4 +1,5 @@
-"""The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left.
+"""The usage report as data: spend today and this month (UTC), by model, user and provider, images, caps and what is
+left.
 
 Read from the spend ledger with the server's clock; the adapter renders it for people and as JSON (the tool
 usage_report and the resource images://usage).
@@ -21,7 +22,8 @@ async def usage_of(ledger: Ledger, user: str | None) -> dict[str, Any]:
 
 
 def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> dict[str, Any]:
-    """The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left."""
+    """The usage report as data: spend today and this month (UTC), by model, user and provider, images, caps and what is
+    left."""
     average = spent.month / spent.images if spent.images else None
     summary: dict[str, Any] = {
         "currency": "USD",
@@ -29,6 +31,7 @@ def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> 
         "month": _period(now.strftime("%Y-%m"), spent.month, caps.monthly, next_month(now)),
         "by_model": {model: round(amount, 6) for model, amount in sorted(spent.by_model.items())},
         "by_user": {who: round(amount, 6) for who, amount in sorted(spent.by_user.items())},
+        "by_provider": {name: round(amount, 6) for name, amount in sorted(spent.by_provider.items())},
         "calls": spent.calls,
         "images": spent.images,
         "calls_of_unknown_cost": spent.unknown_calls,
@@ -37,6 +40,19 @@ def usage_summary(spent: Spent, caps: Caps, now: datetime, user: str | None) -> 
         "max_cost_per_call": caps.per_call,
         "confirm_above": caps.confirm_above,
     }
+    budgets = {name: budget for name, budget in caps.providers.items() if budget.daily or budget.monthly}
+    if budgets:
+        summary["provider_budgets"] = {
+            name: {
+                "today": _period(
+                    now.strftime("%Y-%m-%d"), spent.by_provider_today.get(name, 0.0), budget.daily, next_day(now)
+                ),
+                "month": _period(
+                    now.strftime("%Y-%m"), spent.by_provider.get(name, 0.0), budget.monthly, next_month(now)
+                ),
+            }
+            for name, budget in sorted(budgets.items())
+        }
     if user is not None:
         summary["user"] = {
             "name": user,

@@ -82,6 +82,8 @@ class LedgerEntry:
     instance: str | None = None
     """The server process that made the call (None in entries older than the field): a reservation it never
     settled is pending while that process may still run it."""
+    provider: str | None = None
+    """The name of the provider the call went to (None in entries older than the field)."""
 
 
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")

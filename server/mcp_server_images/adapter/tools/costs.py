@@ -175,6 +175,7 @@ def usage_text(summary: dict[str, Any]) -> str:
         )
     if summary["by_model"]:
         lines.append("By model: " + ", ".join(f"{m} {usd(a)}" for m, a in summary["by_model"].items()) + ".")
+    lines += _provider_lines(summary)
     if len(summary["by_user"]) > 1 or "user" in summary:
         lines.append("By user: " + ", ".join(f"{u} {usd(a)}" for u, a in summary["by_user"].items()) + ".")
     if summary["max_cost_per_call"] is not None:
@@ -182,6 +183,22 @@ def usage_text(summary: dict[str, Any]) -> str:
     if summary["confirm_above"] is not None:
         lines.append(f"Calls estimated above {usd(summary['confirm_above'])} ask for confirmation.")
     return "\n".join(lines)
+
+
+def _provider_lines(summary: dict[str, Any]) -> list[str]:
+    """Spend by provider when there are several, and each provider's own budgets."""
+    lines = []
+    if len(summary["by_provider"]) > 1:
+        lines.append("By provider: " + ", ".join(f"{p} {usd(a)}" for p, a in summary["by_provider"].items()) + ".")
+    for name, periods in summary.get("provider_budgets", {}).items():
+        for key, label in (("today", "today"), ("month", "this month")):
+            shown = periods[key]
+            if shown["cap"] is not None:
+                lines.append(
+                    f"Provider {name} {label}: {usd(shown['spent'])} of {usd(shown['cap'])} "
+                    f"({usd(shown['remaining'])} left)."
+                )
+    return lines
 
 
 def usage_json(summary: dict[str, Any]) -> str:
