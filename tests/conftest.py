@@ -80,6 +80,25 @@ def emulator(emulator_server: Emulator) -> Iterator[Emulator]:
         pytest.fail("requests broke the OpenAI contract:\n" + "\n".join(violations))
 
 
+@pytest.fixture(scope="session")
+def second_emulator_server() -> Iterator[Emulator]:
+    """Another emulator on a port of its own, for a provider on another origin than the first's (a local server
+    beside a cloud one)."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def second_emulator(second_emulator_server: Emulator) -> Iterator[Emulator]:
+    """The second emulator, reset and checked against the contract like the first."""
+    second_emulator_server.reset()
+    yield second_emulator_server
+    second_emulator_server.release_holds()
+    violations = second_emulator_server.contract_violations
+    if violations:
+        pytest.fail("requests to the second emulator broke the contract:\n" + "\n".join(violations))
+
+
 @pytest.fixture
 def make_settings(emulator: Emulator, output_dir: Path) -> SettingsFactory:
     """Settings for a server whose upstream is the emulator; keyword arguments override fields."""

@@ -118,7 +118,7 @@ def _endpoint(path: Path, name: str, raw: object, settings: Settings) -> Endpoin
     profile = PROFILES[kind]
     base_url = _text(raw, "base_url", where) or profile.default_url
     if base_url is None:
-        raise ConfigurationError(f"{where}: a {profile.label} provider needs base_url (its endpoint).")
+        raise ConfigurationError(f"{where}: {profile.label} needs base_url (its endpoint).")
     if not base_url.startswith(("http://", "https://")):
         raise ConfigurationError(f"{where}: base_url must be an http(s) URL, not {base_url!r}.")
     header = _text(raw, "key_header", where)

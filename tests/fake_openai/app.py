@@ -56,6 +56,8 @@ class RecordedRequest:
     json: dict[str, Any] | None = None
     form: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+    query: str = ""
+    """The URL's query string (Azure's api-version)."""
 
 
 @dataclass
@@ -329,7 +331,12 @@ def _error(
 
 def build_app(state: EmulatorState) -> Starlette:
     async def record(request: Request) -> RecordedRequest:
-        recorded = RecordedRequest(request.method, request.url.path, {k.lower(): v for k, v in request.headers.items()})
+        recorded = RecordedRequest(
+            request.method,
+            request.url.path,
+            {k.lower(): v for k, v in request.headers.items()},
+            query=request.url.query,
+        )
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             async with request.form(max_files=64, max_fields=64, max_part_size=64 * 1024 * 1024) as form:

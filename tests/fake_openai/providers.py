@@ -94,6 +94,7 @@ PLAYED = {
                 "openai/gpt-image-2.6-flare",
                 "google/gemini-nano-banana-2.1",
                 "microsoft/mai-image-2.7",
+                "bytedance-seed/seedream-4.5",
                 "openai/gpt-6-luna",
             ),
             {
@@ -146,6 +147,7 @@ IMAGE_MODEL_PARAMETERS = {
     "openai/gpt-image-2.6-flare": ("size", "quality", "background", "output_format", "output_compression", "n"),
     "google/gemini-nano-banana-2.1": ("aspect_ratio", "resolution", "n"),
     "microsoft/mai-image-2.7": ("size", "seed"),
+    "bytedance-seed/seedream-4.5": ("size", "seed"),
 }
 """OpenRouter's Image API models and the parameters each takes (its `GET /images/models`)."""
 

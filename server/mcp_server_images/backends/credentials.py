@@ -103,7 +103,7 @@ class Credential:
         except OSError as exc:
             raise ConfigurationError(f"The key command ({self._spec.source}) could not be started: {exc}.") from exc
         if done.returncode != 0:
-            said = self._redactor.text(done.stderr.decode("utf-8", "replace").strip())[-STDERR_SHOWN:]
+            said = self._redactor.text(done.stderr.decode("utf-8", "replace").strip())[-STDERR_SHOWN:].rstrip(".")
             raise ConfigurationError(
                 f"The key command ({self._spec.source}) failed with exit status {done.returncode}"
                 + (f": {said}" if said else "")

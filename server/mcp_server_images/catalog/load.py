@@ -33,9 +33,11 @@ from .spec import (
 
 SHIPPED = Path(__file__).with_name("models.toml")
 PROVIDER_PREFIX = "openai/"
-VENDOR_PREFIXES = (PROVIDER_PREFIX, "google/")
-"""Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`)."""
 OWNERS = {"openai": "OpenAI", "google": "Google", "xai": "xAI", "microsoft": "Microsoft"}
+"""The catalog's vendors, and who retires their models (for messages)."""
+VENDOR_PREFIXES = tuple(f"{vendor}/" for vendor in OWNERS)
+"""Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`;
+OpenRouter: `microsoft/mai-image-2.7`)."""
 NOT_INHERITED = frozenset({"aliases", "status", "shutdown", "notice", "replacements", "extends", "on", "deployment"})
 LIFECYCLE_KEYS = frozenset({"status", "shutdown", "notice", "replacements"})
 PROVIDER_LIFECYCLES = "on"

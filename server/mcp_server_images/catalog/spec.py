@@ -213,3 +213,6 @@ class ServedModel:
 
     id: str
     shutdown_date: date | None = None
+    parameters: frozenset[str] | None = None
+    """The request parameters the provider says the model takes (OpenRouter's image model listing); None where
+    it does not say."""

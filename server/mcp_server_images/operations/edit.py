@@ -16,7 +16,7 @@ from ..imaging.masks import mask_from_image, mask_from_regions
 from ..inputs import MAX_REFS, InputImage
 from ..store import NewImage, Operation
 from .deps import ImageDeps
-from .model_choice import Chosen, choose
+from .model_choice import Chosen, check_listed, choose
 from .pipeline import ImagePlan, Send, partial_images, plan_copies, split_batches
 from .requests import CallContext, EditRequest, MaskRequest
 from .routing import Route, conversation_route, fallback_route, quote, route_for
@@ -31,6 +31,7 @@ async def plan_edit(deps: ImageDeps, request: EditRequest, call: CallContext) ->
     catalog = deps.upstreams.catalog
     spec = catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options, chosen.upstream.kind)
     route = route_for(deps, chosen, request.api)
+    await check_listed(chosen, options, route.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
     if not route.backend.capabilities.takes_masks:
         _refuse_mask(deps, request.mask, chosen, route)

@@ -112,13 +112,16 @@ class Caps:
     providers: Mapping[str, Budget] = field(default_factory=dict)
     """By provider name, its own daily and monthly caps (a providers file's daily_budget, monthly_budget)."""
 
-    @property
-    def capped(self) -> bool:
-        """Whether any spending cap is in force (the confirmation threshold is not a cap)."""
-        own = [cap for budget in self.providers.values() for cap in (budget.daily, budget.monthly)]
+    def capped(self, provider: str | None) -> bool:
+        """Whether any spending cap is in force for a call to `provider` (the confirmation threshold is not a
+        cap; another provider's own budget does not apply)."""
+        own = self.providers.get(provider or "")
         return any(
             cap is not None
-            for cap in (self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly, *own)
+            for cap in (
+                *(self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly),
+                *((own.daily, own.monthly) if own is not None else ()),
+            )
         )
 
 
@@ -380,7 +383,7 @@ class _Metered:
 
         self.ledger.running.add(entry.id)
         try:
-            await anyio.to_thread.run_sync(self.ledger.append, entry, check if caps.capped else None)
+            await anyio.to_thread.run_sync(self.ledger.append, entry, check if caps.capped(quote.provider) else None)
         except BaseException:
             self.ledger.running.discard(entry.id)
             raise

@@ -16,7 +16,8 @@ from datetime import date
 from ..backends import UpstreamError
 from ..catalog.catalog import Catalog
 from ..catalog.discovery import ServedModels
-from ..catalog.spec import ImageEndpoint, ModelKind, ModelSpec, Prices, Status
+from ..catalog.options import OPTIONS, ImageOptions
+from ..catalog.spec import Api, ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from ..errors import ImageServerError, ParameterError
 from ..providers import PROFILES, ProviderKind
 from .upstreams import Models, Upstream, Upstreams
@@ -66,6 +67,25 @@ async def choose(
     if not upstreams.single:
         notes.append(f"Sent to the provider {upstream.endpoint.label}.")
     return Chosen(name, wire_name(name, spec, models.provider), spec, upstream, tuple(notes))
+
+
+async def check_listed(chosen: Chosen, options: ImageOptions, api: Api) -> None:
+    """For a model outside the catalog whose provider lists the parameters it takes (OpenRouter's image models), an
+    option it does not take is refused before anything is sent, naming those it does."""
+    if chosen.spec is not None:
+        return
+    served = await chosen.upstream.models.directory.served()
+    listed = served.get(chosen.name) if served is not None else None
+    if listed is None or listed.parameters is None:
+        return
+    for row in OPTIONS:
+        if options.get(row.name) is not None and api in row.apis and row.sent_as not in listed.parameters:
+            takes = ", ".join(sorted(listed.parameters)) or "no options"
+            raise ParameterError(
+                row.name,
+                f"{row.name} is not taken by {chosen.name}: the provider {chosen.upstream.endpoint.label} lists what "
+                f"it takes ({takes}); leave it out.",
+            )
 
 
 def wire_name(name: str, spec: ModelSpec | None, provider: ProviderKind) -> str:
@@ -165,7 +185,11 @@ async def list_models(upstreams: Upstreams) -> ModelList:
     defaults: set[tuple[str, str]] = set()
     notes: list[str] = []
     for kind, endpoint, what in tasks:
-        upstream, choice = await upstreams.default(kind, endpoint)
+        try:
+            upstream, choice = await upstreams.default(kind, endpoint)
+        except ParameterError as exc:
+            notes.append(f"No default {what}: {exc}")
+            continue
         defaults.add((upstream.name, upstreams.catalog.canonical_name(choice.model).lower()))
         if choice.reason:
             notes.append(f"Default {what}: {choice.reason}.")
@@ -210,8 +234,17 @@ async def _provider_models(
             )
         )
     notes = []
-    ids = served.ids() if served is not None else []
-    others = [model_id for model_id in ids if models.catalog.lookup(model_id) is None]
+    entries = list(served.by_name.values()) if served is not None else []
+    imaging = [entry for entry in entries if entry.parameters is not None and models.catalog.lookup(entry.id) is None]
+    if imaging:
+        described = "; ".join(
+            f"{entry.id} ({', '.join(sorted(entry.parameters or ())) or 'no options'})" for entry in imaging
+        )
+        notes.append(
+            f"{upstream.endpoint.label} lists image models the catalog does not describe, with the options each "
+            f"takes: {described}."
+        )
+    others = [entry.id for entry in entries if models.catalog.lookup(entry.id) is None and entry not in imaging]
     if others and vendors == ():
         named = ", ".join(others)
         marked = " (default)" if any((upstream.name, name.lower()) in defaults for name in others) else ""

@@ -113,9 +113,27 @@ class Upstreams:
         )
 
     async def default(self, kind: ModelKind, endpoint: ImageEndpoint | None) -> tuple[Upstream, DefaultChoice]:
-        """The provider and model a call that names none uses."""
-        configured = self.configured(kind, endpoint)
-        model, upstream = self.split(configured)
+        """The provider and model a call that names none uses; a local server that serves neither it nor anything
+        the catalog knows refuses, naming what it serves (it would answer model_not_found)."""
+        model, upstream = self.split(self.configured(kind, endpoint))
+        upstream, choice = await self._default_on(upstream, model, kind, endpoint)
+        served = await upstream.models.directory.served()
+        if choice.reason and choice.model == model and upstream.endpoint.profile.vendors == () and served is not None:
+            task = {ModelKind.VISION: "vision"}.get(
+                kind, TASK_OF.get(endpoint or ImageEndpoint.GENERATIONS, "generate")
+            )
+            variable = "MCP_IMAGES_VISION_MODEL" if kind is ModelKind.VISION else "MCP_IMAGES_DEFAULT_MODEL"
+            raise ParameterError(
+                "model",
+                f"No model was named, and the default {model} is not served by {upstream.endpoint.label}, which "
+                f"serves {', '.join(served.ids()) or 'no model'}. Name one as model, or set {variable} (with several "
+                f"providers, {task} in the [defaults] of the providers file).",
+            )
+        return upstream, choice
+
+    async def _default_on(
+        self, upstream: Upstream | None, model: str, kind: ModelKind, endpoint: ImageEndpoint | None
+    ) -> tuple[Upstream, DefaultChoice]:
         if upstream is None and self.single:
             upstream = self.all[0]
         if upstream is None:

@@ -80,7 +80,7 @@ def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
     threshold = caps.confirm_above
     if threshold is not None and (amount is None or amount > threshold):
         return f"estimated at {usd(amount)}, above the {usd(threshold)} that needs confirmation (--confirm-above)"
-    if amount is None and caps.capped:
+    if amount is None and caps.capped(quote.provider):
         return (
             f"of a cost that cannot be estimated ({quote.estimate.basis}), so the spending caps in force cannot "
             "be checked before it is made"
