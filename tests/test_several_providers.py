@@ -5,11 +5,13 @@ doctor per provider. The local providers run on a second emulator, on an origin 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from mcp_server_images.providers_file import read_providers
 from mcp_server_images.settings import Settings
 from tests.fake_openai import Emulator, Fault
 from tests.support.providers import session_log
@@ -238,3 +240,17 @@ base_url = "{second_emulator.base_url_for("vllm-omni")}"
     assert checks["generate model"]["detail"] == "gpt-image-2.6-flare is served by openai"
     assert checks["edit model"]["detail"] == "Qwen/Qwen-Image is served"
     assert str(emulator.key_for("xai")) not in result.stdout and emulator.api_key not in result.stdout
+
+
+def test_the_readme_example_of_a_providers_file_reads(tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    [example] = [block for block in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[providers.openai]" in block]
+    configured = read_providers(providers_file(tmp_path, example), Settings())
+
+    assert [(endpoint.name, endpoint.provider.value) for endpoint in configured.endpoints] == [
+        ("openai", "openai"),
+        ("azure", "azure"),
+        ("local", "vllm-omni"),
+    ]
+    assert configured.endpoints[1].key_header == "authorization" and configured.endpoints[1].models == ("images-prod",)
+    assert configured.defaults["edit"] == "Qwen/Qwen-Image@local"
