@@ -194,7 +194,7 @@ def longest_call(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
-def caps(settings: Settings, endpoints: Sequence[Endpoint] = ()) -> Caps:
+def caps(settings: Settings, endpoints: Sequence[Endpoint]) -> Caps:
     return Caps(
         per_call=settings.max_cost_per_call,
         daily=settings.daily_budget,
