@@ -66,12 +66,13 @@ class Remote:
 
 
 def key_variable(settings: Settings) -> str | None:
-    """The variable a snippet puts the key in: the provider's own convention, ours for a gateway; None where no key
-    is needed (local servers) or it comes from a file, a command or a providers file."""
+    """The variable a snippet puts the key in: the provider's own convention, ours for a gateway (which may want
+    one); None for a local server, which needs none, and where the key comes from a file, a command or a providers
+    file."""
     if settings.providers_file is not None or settings.api_key_file or settings.api_key_command:
         return None
     endpoint = endpoint_of(settings)
-    if not endpoint.profile.needs_key:
+    if not endpoint.profile.needs_key and endpoint.provider is not ProviderKind.CUSTOM:
         return None
     return endpoint.key_variables[0] if endpoint.provider is ProviderKind.CUSTOM else endpoint.key_variables[-1]
 
