@@ -61,8 +61,11 @@ class Upstream:
         return self.endpoint.provider
 
 
-TASK_OF = {ImageEndpoint.EDITS: "edit", ImageEndpoint.VARIATIONS: "edit"}
-"""The providers file's task of an image call by its endpoint (generations and calls without one: generate)."""
+def task_of(kind: ModelKind, endpoint: ImageEndpoint | None) -> str:
+    """The providers file's task of a call: vision, edit (edits and variations) or generate."""
+    if kind is ModelKind.VISION:
+        return "vision"
+    return "edit" if endpoint in (ImageEndpoint.EDITS, ImageEndpoint.VARIATIONS) else "generate"
 
 
 @dataclass(frozen=True)
@@ -89,7 +92,7 @@ class Upstreams:
 
     def configured(self, kind: ModelKind, endpoint: ImageEndpoint | None = None) -> str:
         """The model a call of this kind (and endpoint) uses when it names none, as configured."""
-        task = "vision" if kind is ModelKind.VISION else TASK_OF.get(endpoint or ImageEndpoint.GENERATIONS, "generate")
+        task = task_of(kind, endpoint)
         fallback = self.defaults.get("generate") if task == "edit" else None
         return self.defaults.get(task) or fallback or self.all[0].models.configured(kind)
 
@@ -119,9 +122,7 @@ class Upstreams:
         upstream, choice = await self._default_on(upstream, model, kind, endpoint)
         served = await upstream.models.directory.served()
         if choice.reason and choice.model == model and upstream.endpoint.profile.vendors == () and served is not None:
-            task = {ModelKind.VISION: "vision"}.get(
-                kind, TASK_OF.get(endpoint or ImageEndpoint.GENERATIONS, "generate")
-            )
+            task = task_of(kind, endpoint)
             variable = "MCP_IMAGES_VISION_MODEL" if kind is ModelKind.VISION else "MCP_IMAGES_DEFAULT_MODEL"
             raise ParameterError(
                 "model",
