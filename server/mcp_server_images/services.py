@@ -7,8 +7,8 @@ same pooled upstream client, store and jobs.
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator
-from contextlib import aclosing, asynccontextmanager
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AsyncExitStack, aclosing, asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -25,9 +25,9 @@ from .backends import (
     RetryPolicy,
     UpstreamClient,
 )
-from .backends.model_list import ModelsAPI
+from .backends.model_list import DeclaredModels, ModelsAPI
 from .catalog.catalog import Catalog
-from .catalog.discovery import ModelDirectory
+from .catalog.discovery import ModelDirectory, ModelLister
 from .catalog.feed import FEED_MAX_BYTES, FEED_TIMEOUT, CatalogFeed
 from .catalog.spec import Api, ModelKind
 from .clock import Clock
@@ -40,8 +40,9 @@ from .operations.cost import highest_per_image
 from .operations.deps import ImageDeps
 from .operations.jobs import JobManager, JobPublisher
 from .operations.ledger import Caps, Ledger
-from .operations.model_choice import Models
-from .providers import endpoint_of
+from .operations.upstreams import Models, Upstream, Upstreams
+from .providers import Endpoint
+from .providers_file import providers_of
 from .settings import Settings
 from .store import LocalStore, Store
 from .store.owned import OwnedStore, Viewer
@@ -57,7 +58,8 @@ class Services:
     """The server's one clock: every date and wall-clock time the tools read."""
     images: ImageDeps
     vision: VisionService
-    models: Models
+    models: Upstreams
+    """Every provider with its models, and the defaults per task."""
     store: OwnedStore
     """The store as the caller sees it: everything in the services the lifespan opens; one user's own images
     (and those shared with them) in the services a request of that user gets (`seen_by`)."""
@@ -77,34 +79,23 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> AsyncIterator[Services]:
-    """One pooled upstream client, the URL fetchers and one job group for the server's life.
+    """One pooled upstream client per provider, the URL fetchers and one job group for the server's life.
 
-    The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go through
-    the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a local server
-    answers with URLs on localhost), and the catalog feed's its own. The feed is refreshed by a task of the job
-    group, so neither the start nor a call waits for it. On the way out, running jobs get the shutdown grace period
-    to finish and store their images.
+    The URL fetchers are the only downloaders: image URLs from users and from the image APIs' answers go through
+    the same address checks and limits; each provider's answers have a fetcher of their own that also trusts that
+    provider's origin (a local server answers with URLs on localhost), and the catalog feed's fetcher the feed's
+    own origin. The feed is refreshed by a task of the job group, so neither the start nor a call waits for it. One
+    redactor knows every configured secret and every provider's key, those a key file or command gives included.
+    On the way out, running jobs get the shutdown grace period to finish and store their images.
     """
     catalog = feed.catalog
-    endpoint = endpoint_of(settings)
+    configured = providers_of(settings)
+    endpoints = configured.endpoints
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
-    client = UpstreamClient(
-        endpoint,
-        timeout=settings.upstream_timeout,
-        max_concurrency=settings.max_concurrency,
-        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
-        max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(settings.secrets()),
-    )
+    redactor = Redactor(configured.secrets(settings))
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
-    )
-    answers = UrlFetcher(
-        allow_private=settings.allow_private_urls,
-        timeout=settings.fetch_timeout,
-        max_bytes=settings.max_input_bytes,
-        trusted_origin=endpoint.base_url,
     )
     documents = UrlFetcher(
         allow_private=settings.allow_private_urls,
@@ -113,13 +104,17 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
         trusted_origin=feed.url,
         wanted=DOCUMENTS,
     )
-    async with (
-        aclosing(client),
-        aclosing(fetcher),
-        aclosing(answers),
-        aclosing(documents),
-        anyio.create_task_group() as group,
-    ):
+    async with AsyncExitStack() as stack:
+        await stack.enter_async_context(aclosing(fetcher))
+        await stack.enter_async_context(aclosing(documents))
+        upstreams = Upstreams(
+            catalog,
+            tuple([await _upstream(stack, settings, catalog, clock, endpoint, redactor) for endpoint in endpoints]),
+            configured.defaults,
+            feed=feed.status,
+            notice_days=settings.default_notice_days,
+        )
+        group = await stack.enter_async_context(anyio.create_task_group())
         if feed.url is not None:
             group.start_soon(feed.run, documents, settings.catalog_refresh_hours * 3600)
         board = store.jobs
@@ -135,51 +130,21 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
-        directory = ModelDirectory(
-            catalog,
-            ModelsAPI(client).list,
-            provider=endpoint.provider,
-            refresh_after=settings.models_refresh_hours * 3600,
-            clock=clock,
-        )
-        models = Models(
-            catalog,
-            directory,
-            endpoint.provider,
-            settings.default_model,
-            settings.vision_model,
-            feed.status,
-            settings.default_notice_days,
-        )
-        mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
-        backends: tuple[ImageBackend, ...] = (
-            ImagesAPI(client, download=answers.fetch),
-            ChatImagesAPI(client, download=answers.fetch),
-            ResponsesAPI(client, mainline),
-        )
-        images = ImageDeps(
-            store=store,
-            resolver=resolver,
-            models=models,
-            backends={backend.api: backend for backend in backends},
-            preferred_api=Api(settings.image_api),
-        )
+        images = ImageDeps(store=store, resolver=resolver, upstreams=upstreams, preferred_api=Api(settings.image_api))
         jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
-        vision = VisionService(
-            chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
-        )
+        vision = VisionService(upstreams=upstreams, resolver=resolver, inline_urls=settings.inline_image_urls)
         try:
             yield Services(
                 settings=settings,
                 clock=clock,
                 images=images,
                 vision=vision,
-                models=models,
+                models=upstreams,
                 store=OwnedStore(store),
                 jobs=jobs,
                 ledger=Ledger(
                     store,
-                    caps(settings, catalog),
+                    caps(settings, catalog, endpoints),
                     clock,
                     # Unique to this server object, as in-flight reservations are: two servers in one process
                     # (tests) or a restarted instance of the same name are told apart.
@@ -192,16 +157,67 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
             group.cancel_scope.cancel()
 
 
+async def _upstream(
+    stack: AsyncExitStack, settings: Settings, catalog: Catalog, clock: Clock, endpoint: Endpoint, redactor: Redactor
+) -> Upstream:
+    """One provider: its pooled client, the fetcher of its answers' URLs, its model list and its APIs."""
+    client = UpstreamClient(
+        endpoint,
+        timeout=settings.upstream_timeout,
+        max_concurrency=settings.max_concurrency,
+        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
+        max_answer_bytes=settings.max_upstream_bytes,
+        redactor=redactor,
+    )
+    await stack.enter_async_context(aclosing(client))
+    answers = UrlFetcher(
+        allow_private=settings.allow_private_urls,
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.max_input_bytes,
+        trusted_origin=endpoint.base_url,
+    )
+    await stack.enter_async_context(aclosing(answers))
+    directory = ModelDirectory(
+        catalog,
+        model_lister(endpoint, client),
+        provider=endpoint.provider,
+        refresh_after=settings.models_refresh_hours * 3600,
+        clock=clock,
+    )
+    models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
+    mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
+    backends: tuple[ImageBackend, ...] = (
+        ImagesAPI(client, download=answers.fetch),
+        ChatImagesAPI(client, download=answers.fetch),
+        ResponsesAPI(client, mainline),
+    )
+    offered = endpoint.profile.apis
+    return Upstream(
+        endpoint,
+        models,
+        {backend.api: backend for backend in backends if backend.api in offered},
+        ChatAPI(client),
+    )
+
+
+def model_lister(endpoint: Endpoint, client: UpstreamClient) -> ModelLister | None:
+    """How the provider's model list is learned: the models its providers-file entry lists, else its own list;
+    None where its list does not name what calls name (Azure's deployments)."""
+    if endpoint.models:
+        return DeclaredModels(endpoint.models).list
+    return ModelsAPI(client).list if endpoint.profile.lists_models else None
+
+
 def longest_call(settings: Settings) -> timedelta:
     """The longest an image call can take: every attempt up to its deadline, then the shutdown grace."""
     attempts = settings.max_retries + 1
     return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
-def caps(settings: Settings, catalog: Catalog) -> Caps:
-    """The budgets of the settings. A call of unknown cost counts, while a cap is set, at the setting's figure per
-    image, else at the highest per-image figure of the catalog, the shipped one included (a models file that
-    removes every price cannot lower it)."""
+def caps(settings: Settings, catalog: Catalog, endpoints: Sequence[Endpoint]) -> Caps:
+    """The budgets of the settings and of each provider. A call of unknown cost counts, while a cap is set, at the
+    setting's figure per image, else at the highest per-image figure of the catalog, the shipped one included (a
+    models file that removes every price cannot lower it)."""
     unknown = settings.unknown_cost_per_image
     if unknown is None:
         unknown = highest_per_image([*catalog.of_kind(ModelKind.IMAGE), *Catalog.load().of_kind(ModelKind.IMAGE)])
@@ -213,6 +229,7 @@ def caps(settings: Settings, catalog: Catalog) -> Caps:
         user_monthly=settings.user_monthly_budget,
         confirm_above=settings.confirm_above,
         unknown_per_image=unknown,
+        providers={endpoint.name: endpoint.budget for endpoint in endpoints},
     )
 
 
