@@ -145,6 +145,7 @@ def _add_setting_flags(target: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     result = argparse.ArgumentParser(
         prog="mcp-server-images",
+        allow_abbrev=False,
         description="MCP server for image generation, editing, variations and vision on OpenAI-compatible APIs. "
         "Every flag can also be set by the environment variable shown; flags win.",
         epilog="Keys also come from the provider's own variable: OPENAI_API_KEY (openai and custom providers), "
