@@ -44,7 +44,7 @@ def anyio_backend() -> str:
 def clean_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     """Keep the developer's own keys and settings out of the tests, and give each test its own home folder."""
     for name in list(os.environ):
-        if name.startswith(("MCP_IMAGES_", "OPENAI_", "DEDALUS_")):
+        if name.startswith(("MCP_IMAGES_", "OPENAI_", "DEDALUS_", "AZURE_OPENAI_", "GEMINI_", "XAI_", "OPENROUTER_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # the catalog feed's cache goes under the test's home
@@ -80,6 +80,25 @@ def emulator(emulator_server: Emulator) -> Iterator[Emulator]:
     violations = emulator_server.contract_violations
     if violations:
         pytest.fail("requests broke the OpenAI contract:\n" + "\n".join(violations))
+
+
+@pytest.fixture(scope="session")
+def second_emulator_server() -> Iterator[Emulator]:
+    """Another emulator on a port of its own, for a provider on another origin than the first's (a local server
+    beside a cloud one)."""
+    with running_emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def second_emulator(second_emulator_server: Emulator) -> Iterator[Emulator]:
+    """The second emulator, reset and checked against the contract like the first."""
+    second_emulator_server.reset()
+    yield second_emulator_server
+    second_emulator_server.release_holds()
+    violations = second_emulator_server.contract_violations
+    if violations:
+        pytest.fail("requests to the second emulator broke the contract:\n" + "\n".join(violations))
 
 
 @pytest.fixture

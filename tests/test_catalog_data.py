@@ -37,6 +37,9 @@ IMAGE_MODELS = [
     "gemini-3.1-flash-lite-image",
     "gemini-3.1-flash-image",
     "gemini-2.5-flash-image",
+    # The providers' own models, in their blocks after the vendors' models.
+    "grok-imagine-image-2.0",
+    "mai-image-2.7",
 ]
 VISION_MODELS = [
     "gpt-6-luna",
@@ -201,10 +204,14 @@ def test_facts_of_december_2026() -> None:
     )
     one_five = CATALOG.lookup("gpt-image-1.5")
     assert one_five is not None
-    azure = one_five.lifecycle_on("azure")
-    assert (azure.owner, azure.status, azure.shutdown) == ("Azure OpenAI", Status.DEPRECATED, date(2026, 12, 16))
+    azure = one_five.lifecycle_at("azure")
+    assert (azure.owner, azure.status, azure.shutdown) == (
+        "Microsoft (Azure OpenAI)",
+        Status.DEPRECATED,
+        date(2026, 12, 16),
+    )
     assert azure.replacements == one_five.lifecycle.replacements
-    assert one_five.lifecycle_on("openai").shutdown == date(2026, 12, 1)
+    assert one_five.lifecycle_at("openai").shutdown == date(2026, 12, 1)
     assert (CATALOG.in_force.serial, CATALOG.in_force.published) == (2026120700, date(2026, 12, 7))
 
 

@@ -71,11 +71,20 @@ def test_provider_key_and_url_resolution(monkeypatch: pytest.MonkeyPatch) -> Non
 
 @pytest.mark.subprocess
 def test_a_bad_setting_exits_with_a_readable_message() -> None:
-    result = run_command("--provider", "azure", "--transport", "stdio")
+    result = run_command("--provider", "azur", "--transport", "stdio")
+    azure = run_command("--provider", "azure", "--transport", "stdio")
 
     assert result.returncode != 0
     assert "invalid configuration" in result.stderr
-    assert "use 'openai', 'dedalus' or the base URL of an OpenAI-compatible API" in result.stderr
+    assert (
+        "use one of openai, dedalus, azure, gemini, xai, openrouter, ollama, vllm-omni, localai or the base URL of "
+        "an OpenAI-compatible API, not 'azur'" in result.stderr
+    )
+    assert azure.returncode != 0
+    assert azure.stderr == (
+        "mcp-server-images: The Azure OpenAI provider needs its endpoint: set MCP_IMAGES_BASE_URL (for Azure, the "
+        "resource endpoint such as https://NAME.openai.azure.com).\n"
+    )
 
 
 @pytest.mark.subprocess

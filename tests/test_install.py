@@ -111,9 +111,13 @@ def test_config_names_the_providers_variables(tmp_path: Path) -> None:
     command = [*COMMAND, "--provider", "dedalus"]
     dedalus = parse_snippet("cursor", printed_config(command, "cursor"))
     gateway = parse_snippet("codex", printed_config([*command[:-1], "https://gateway.example/v1"], "codex"))
+    xai = parse_snippet("cursor", printed_config([*command[:-1], "xai"], "cursor"))
+    ollama = parse_snippet("cursor", printed_config([*command[:-1], "ollama"], "cursor"))
 
     assert dedalus.env == {"DEDALUS_API_KEY": KEY_PLACEHOLDER, "MCP_IMAGES_PROVIDER": "dedalus"}
     assert gateway.env == {"MCP_IMAGES_API_KEY": KEY_PLACEHOLDER, "MCP_IMAGES_PROVIDER": "https://gateway.example/v1"}
+    assert xai.env == {"XAI_API_KEY": KEY_PLACEHOLDER, "MCP_IMAGES_PROVIDER": "xai"}
+    assert ollama.env == {"MCP_IMAGES_PROVIDER": "ollama"}, "a local server needs no key"
 
 
 @pytest.mark.subprocess

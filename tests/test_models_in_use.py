@@ -158,9 +158,10 @@ async def test_list_models_without_a_provider_list_says_so(make_settings: Settin
     models = by_name(result.structured_content)
     assert all(model["served"] is None for model in models.values())
     assert "dall-e-3" not in models and models["gpt-image-1.5"]["shutdown"] == "2026-12-01"
-    # Google's three current image models (chat-completions image models gateways serve) are listed too,
-    # unconfirmed; gemini-3.1-flash-image, shut down on 2026-10-29, is not.
-    assert text_of(result).startswith("21 models, from the catalog (the provider gives no model list):")
+    # Google's three current image models (chat-completions image models gateways serve) and the other providers'
+    # own models are listed too, unconfirmed: a gateway by URL may serve any vendor's; gemini-3.1-flash-image, shut
+    # down on 2026-10-29, is not.
+    assert text_of(result).startswith("23 models, from the catalog (the provider gives no model list):")
     assert "gemini-nano-banana-2.1" in models and "gemini-3.1-flash-image" not in models
 
 

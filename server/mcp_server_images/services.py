@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
@@ -30,12 +30,15 @@ if TYPE_CHECKING:
     from obstore.store import S3Config
 
     from .backends.client import UpstreamClient
+    from .backends.redact import Redactor
+    from .catalog.discovery import ModelLister
     from .inputs.fetch import UrlFetcher
     from .operations.analyze import VisionService
     from .operations.deps import ImageDeps
     from .operations.jobs import JobManager
     from .operations.ledger import Caps, Ledger
-    from .operations.model_choice import Models
+    from .operations.upstreams import Upstream, Upstreams
+    from .providers import Endpoint
     from .store import Store
 
 
@@ -73,7 +76,8 @@ class Services:
         return self.parts.calls.vision.seen_by(self.store)
 
     @property
-    def models(self) -> Models:
+    def models(self) -> Upstreams:
+        """Every provider with its models, and the defaults per task."""
         return self.parts.calls.models
 
     @property
@@ -163,12 +167,12 @@ class Parts:
 
 @dataclass(frozen=True)
 class Calls:
-    """What the tool calls run on: one pooled upstream client, the URL fetchers, the backends, the model choice, the
-    jobs and the spend ledger, opened together at the first call."""
+    """What the tool calls run on: one pooled upstream client per provider, the URL fetchers, the backends, the
+    model choice, the jobs and the spend ledger, opened together at the first call."""
 
     images: ImageDeps
     vision: VisionService
-    models: Models
+    models: Upstreams
     jobs: JobManager
     ledger: Ledger
     clients: tuple[UpstreamClient | UrlFetcher, ...]
@@ -176,18 +180,11 @@ class Calls:
 
     @classmethod
     def open(cls, settings: Settings, feed: CatalogFeed, clock: Clock, store: Store, group: TaskGroup) -> Calls:
-        """The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go
-        through the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a
-        local server answers with URLs on localhost)."""
-        from .backends.chat import ChatAPI
-        from .backends.chat_images import ChatImagesAPI
-        from .backends.client import UpstreamClient
-        from .backends.model_list import ModelsAPI
-        from .backends.openai_images import ImagesAPI
+        """The URL fetchers are the only downloaders: image URLs from users and from the image APIs' answers go
+        through the same address checks and limits; each provider's answers have a fetcher of their own that also
+        trusts that provider's origin (a local server answers with URLs on localhost). One redactor knows every
+        configured secret and every provider's key, those a key file or command gives included."""
         from .backends.redact import Redactor
-        from .backends.responses import ResponsesAPI
-        from .backends.retry import RetryPolicy
-        from .catalog.discovery import ModelDirectory
         from .catalog.spec import Api
         from .imaging.pixel_budget import DECODE_BUDGET
         from .inputs.fetch import UrlFetcher
@@ -196,30 +193,26 @@ class Calls:
         from .operations.deps import ImageDeps
         from .operations.jobs import JobManager, JobPublisher
         from .operations.ledger import Ledger
-        from .operations.model_choice import Models
-        from .providers import endpoint_of
+        from .operations.upstreams import Upstreams
+        from .providers_file import providers_of
 
         catalog = feed.catalog
-        endpoint = endpoint_of(settings)
+        configured = providers_of(settings)
+        endpoints = configured.endpoints
         DECODE_BUDGET.resize(settings.max_decode_pixels)
-        client = UpstreamClient(
-            endpoint,
-            timeout=settings.upstream_timeout,
-            max_concurrency=settings.max_concurrency,
-            retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
-            max_answer_bytes=settings.max_upstream_bytes,
-            redactor=Redactor(settings.secrets()),
-        )
+        redactor = Redactor(configured.secrets(settings))
         fetcher = UrlFetcher(
             allow_private=settings.allow_private_urls,
             timeout=settings.fetch_timeout,
             max_bytes=settings.max_input_bytes,
         )
-        answers = UrlFetcher(
-            allow_private=settings.allow_private_urls,
-            timeout=settings.fetch_timeout,
-            max_bytes=settings.max_input_bytes,
-            trusted_origin=endpoint.base_url,
+        clients: list[UpstreamClient | UrlFetcher] = [fetcher]
+        upstreams = Upstreams(
+            catalog,
+            tuple(_upstream(settings, catalog, clock, endpoint, redactor, clients) for endpoint in endpoints),
+            configured.defaults,
+            feed=feed.status,
+            notice_days=settings.default_notice_days,
         )
         board = store.jobs
         publisher = (
@@ -234,53 +227,94 @@ class Calls:
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
-        directory = ModelDirectory(
-            catalog,
-            ModelsAPI(client).list,
-            provider=endpoint.provider,
-            refresh_after=settings.models_refresh_hours * 3600,
-            clock=clock,
-        )
-        models = Models(
-            catalog,
-            directory,
-            endpoint.provider,
-            settings.default_model,
-            settings.vision_model,
-            feed.status,
-            settings.default_notice_days,
-        )
-        mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
-        backends = (
-            ImagesAPI(client, download=answers.fetch),
-            ChatImagesAPI(client, download=answers.fetch),
-            ResponsesAPI(client, mainline),
-        )
         everything = OwnedStore(store)
         return cls(
             images=ImageDeps(
-                store=everything,
-                resolver=resolver,
-                models=models,
-                backends={backend.api: backend for backend in backends},
-                preferred_api=Api(settings.image_api),
+                store=everything, resolver=resolver, upstreams=upstreams, preferred_api=Api(settings.image_api)
             ),
-            vision=VisionService(
-                chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
-            ),
-            models=models,
+            vision=VisionService(upstreams=upstreams, resolver=resolver, inline_urls=settings.inline_image_urls),
+            models=upstreams,
             jobs=JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher),
             ledger=Ledger(
                 store,
-                caps(settings, catalog),
+                caps(settings, catalog, endpoints),
                 clock,
                 # Unique to this server object, as in-flight reservations are: two servers in one process
                 # (tests) or a restarted instance of the same name are told apart.
                 instance=f"{settings.instance()}#{secrets.token_hex(3)}",
                 call_lasts=longest_call(settings),
             ),
-            clients=(client, fetcher, answers),
+            clients=tuple(clients),
         )
+
+
+def _upstream(
+    settings: Settings,
+    catalog: Catalog,
+    clock: Clock,
+    endpoint: Endpoint,
+    redactor: Redactor,
+    clients: list[UpstreamClient | UrlFetcher],
+) -> Upstream:
+    """One provider: its pooled client, the fetcher of its answers' URLs, its model list and its APIs (the client
+    and the fetcher are added to `clients`, closed with the server)."""
+    from .backends.base import ImageBackend
+    from .backends.chat import ChatAPI
+    from .backends.chat_images import ChatImagesAPI
+    from .backends.client import UpstreamClient
+    from .backends.openai_images import ImagesAPI
+    from .backends.responses import ResponsesAPI
+    from .backends.retry import RetryPolicy
+    from .catalog.discovery import ModelDirectory
+    from .inputs.fetch import UrlFetcher
+    from .operations.upstreams import Models, Upstream
+
+    client = UpstreamClient(
+        endpoint,
+        timeout=settings.upstream_timeout,
+        max_concurrency=settings.max_concurrency,
+        retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
+        max_answer_bytes=settings.max_upstream_bytes,
+        redactor=redactor,
+    )
+    answers = UrlFetcher(
+        allow_private=settings.allow_private_urls,
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.max_input_bytes,
+        trusted_origin=endpoint.base_url,
+    )
+    clients += [client, answers]
+    directory = ModelDirectory(
+        catalog,
+        model_lister(endpoint, client),
+        provider=endpoint.provider,
+        refresh_after=settings.models_refresh_hours * 3600,
+        clock=clock,
+    )
+    models = Models(catalog, directory, endpoint.provider, settings.default_model, settings.vision_model)
+    mainline = Catalog.wire_name(settings.responses_model, endpoint.provider)
+    backends: tuple[ImageBackend, ...] = (
+        ImagesAPI(client, download=answers.fetch),
+        ChatImagesAPI(client, download=answers.fetch),
+        ResponsesAPI(client, mainline),
+    )
+    offered = endpoint.profile.apis
+    return Upstream(
+        endpoint,
+        models,
+        {backend.api: backend for backend in backends if backend.api in offered},
+        ChatAPI(client),
+    )
+
+
+def model_lister(endpoint: Endpoint, client: UpstreamClient) -> ModelLister | None:
+    """How the provider's model list is learned: the models its providers-file entry lists, else its own list;
+    None where its list does not name what calls name (Azure's deployments)."""
+    from .backends.model_list import DeclaredModels, ModelsAPI
+
+    if endpoint.models:
+        return DeclaredModels(endpoint.models).list
+    return ModelsAPI(client).list if endpoint.profile.lists_models else None
 
 
 def longest_call(settings: Settings) -> timedelta:
@@ -289,10 +323,10 @@ def longest_call(settings: Settings) -> timedelta:
     return timedelta(seconds=settings.upstream_timeout * attempts + settings.shutdown_grace + settings.fetch_timeout)
 
 
-def caps(settings: Settings, catalog: Catalog) -> Caps:
-    """The budgets of the settings. A call of unknown cost counts, while a cap is set, at the setting's figure per
-    image, else at the highest per-image figure of the catalog, the shipped one included (a models file that
-    removes every price cannot lower it)."""
+def caps(settings: Settings, catalog: Catalog, endpoints: Sequence[Endpoint]) -> Caps:
+    """The budgets of the settings and of each provider. A call of unknown cost counts, while a cap is set, at the
+    setting's figure per image, else at the highest per-image figure of the catalog, the shipped one included (a
+    models file that removes every price cannot lower it)."""
     from .operations.cost import highest_per_image
     from .operations.ledger import Caps
 
@@ -307,6 +341,7 @@ def caps(settings: Settings, catalog: Catalog) -> Caps:
         user_monthly=settings.user_monthly_budget,
         confirm_above=settings.confirm_above,
         unknown_per_image=unknown,
+        providers={endpoint.name: endpoint.budget for endpoint in endpoints},
     )
 
 

@@ -1,8 +1,10 @@
 """All configuration, built once at start-up and passed down.
 
 Every field can be set by a `MCP_IMAGES_*` environment variable or by the matching CLI flag (see `cli/`), and the
-providers' own variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`) are read here too; which of them
-decides the upstream is `providers.endpoint_of`'s business. No other module reads the environment.
+providers' own variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`, `AZURE_OPENAI_API_KEY`, ...) are
+read here too; which of them decides the upstream is `providers.endpoint_of`'s business. A providers file names the
+variables its keys are in: `variable()` reads them from the environment as it was when the settings were built. No
+other module reads the environment.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ from pathlib import Path
 from typing import Literal
 
 from platformdirs import user_pictures_dir
-from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic import AliasChoices, Field, PrivateAttr, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "MCP_IMAGES_"
 ResultShapeSetting = Literal["auto", "standard", "chatgpt", "claude-code", "claude-desktop", "text-links"]
 """What `--result-shape` takes: 'auto', or the name of one of the result shapes (adapter/tools/shapes.py)."""
+PROVIDER_NAMES = ("openai", "dedalus", "azure", "gemini", "xai", "openrouter", "ollama", "vllm-omni", "localai")
+"""The provider kinds MCP_IMAGES_PROVIDER names (providers.ProviderKind), besides a base URL."""
 
 
 def default_output_dir() -> Path:
@@ -41,19 +45,58 @@ class Settings(BaseSettings):
     # --- upstream ---
     provider: str = Field(
         default="openai",
-        description="API provider: 'openai', 'dedalus', or the base URL of any OpenAI-compatible gateway.",
+        description="API provider: openai, dedalus, azure, gemini, xai, openrouter, ollama, vllm-omni, localai, or "
+        "the base URL of any OpenAI-compatible API (no key needed when none is set).",
     )
     base_url: str | None = Field(
         default=None,
-        description="Base URL including the version path, e.g. https://api.openai.com/v1 (overrides the provider's).",
+        description="Base URL including the version path, e.g. https://api.openai.com/v1 (overrides the provider's); "
+        "for azure the resource endpoint, e.g. https://NAME.openai.azure.com.",
     )
     api_key: SecretStr | None = Field(
         default=None,
-        description="API key (falls back to OPENAI_API_KEY, or DEDALUS_API_KEY for the dedalus provider).",
+        description="API key (falls back to the provider's own variable: OPENAI_API_KEY, DEDALUS_API_KEY, "
+        "AZURE_OPENAI_API_KEY, GEMINI_API_KEY, XAI_API_KEY or OPENROUTER_API_KEY).",
+    )
+    api_key_file: Path | None = Field(
+        default=None,
+        description="A file holding the API key (read when first needed, again after --key-lifetime or a 401).",
+    )
+    api_key_command: str | None = Field(
+        default=None,
+        description="A command that prints the API key or an access token, e.g. 'az account get-access-token "
+        "--query accessToken -o tsv' (run when first needed, again after --key-lifetime or a 401).",
+    )
+    key_command_timeout: float = Field(default=30.0, gt=0, description="Seconds the API key command may take.")
+    key_lifetime: float = Field(
+        default=3000.0,
+        gt=0,
+        description="Seconds a key read from a file or printed by a command is used before it is read again.",
+    )
+    key_header: Literal["authorization", "api-key"] | None = Field(
+        default=None,
+        description="Where the key goes: 'authorization' (Bearer) or 'api-key'; by default api-key for azure "
+        "(use authorization for an Entra ID token), Bearer for the others.",
+    )
+    # The version Microsoft's image generation how-to uses for the GPT image models' generations and edits
+    # (learn.microsoft.com, Azure OpenAI image generation); the v1 paths (/openai/v1) need none.
+    api_version: str = Field(
+        default="2025-04-01-preview",
+        description="Azure's api-version for deployment paths (a base URL ending in /openai/v1 needs none).",
+    )
+    providers_file: Path | None = Field(
+        default=None,
+        description="A TOML file naming several providers (kind, base URL, key, models, defaults); it replaces "
+        "the one-provider settings above.",
     )
     openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(default=None, validation_alias=AliasChoices("OPENAI_BASE_URL"))
     dedalus_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("DEDALUS_API_KEY"))
+    azure_openai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("AZURE_OPENAI_API_KEY"))
+    azure_openai_endpoint: str | None = Field(default=None, validation_alias=AliasChoices("AZURE_OPENAI_ENDPOINT"))
+    gemini_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("GEMINI_API_KEY"))
+    xai_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("XAI_API_KEY"))
+    openrouter_api_key: SecretStr | None = Field(default=None, validation_alias=AliasChoices("OPENROUTER_API_KEY"))
     # Defaults with no shutdown announced (November 2026). gpt-image-2.6-flare: the speed-first model of the newest
     # line, at the same token prices as gpt-image-2 and the Sunburst models; speed matters most here because MCP
     # clients commonly give a call 60 s. Unlike gpt-image-2 it takes transparent backgrounds, and it offers xhigh /
@@ -351,15 +394,20 @@ class Settings(BaseSettings):
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(default="INFO", description="Log level (stderr).")
 
+    _environment: dict[str, str] = PrivateAttr(default_factory=lambda: dict(os.environ))
+    """The environment when the settings were built, for the key variables a providers file names."""
+
     @field_validator("provider")
     @classmethod
     def _known_provider(cls, value: str) -> str:
         stripped = value.strip()
-        if stripped.lower() in ("openai", "dedalus"):
+        if stripped.lower() in PROVIDER_NAMES:
             return stripped.lower()
         if stripped.startswith(("http://", "https://")):
             return stripped
-        raise ValueError(f"use 'openai', 'dedalus' or the base URL of an OpenAI-compatible API, not {value!r}")
+        raise ValueError(
+            f"use one of {', '.join(PROVIDER_NAMES)} or the base URL of an OpenAI-compatible API, not {value!r}"
+        )
 
     @field_validator("path")
     @classmethod
@@ -373,9 +421,9 @@ class Settings(BaseSettings):
     def _expand_output_dir(cls, value: Path) -> Path:
         return value.expanduser().resolve()
 
-    @field_validator("models_file")
+    @field_validator("models_file", "providers_file", "api_key_file")
     @classmethod
-    def _expand_models_file(cls, value: Path | None) -> Path | None:
+    def _expand_file(cls, value: Path | None) -> Path | None:
         return None if value is None else value.expanduser().resolve()
 
     @field_validator("catalog_url")
@@ -421,6 +469,11 @@ class Settings(BaseSettings):
     def admins(self) -> frozenset[str]:
         """The subjects of `admin_subjects`."""
         return frozenset(self.admin_subjects.replace(",", " ").split())
+
+    def variable(self, name: str) -> SecretStr | None:
+        """An environment variable a providers file names for a key (blank counts as not set)."""
+        value = self._environment.get(name, "").strip()
+        return SecretStr(value) if value else None
 
     def required_scopes(self) -> list[str]:
         return self.oauth_scopes.replace(",", " ").split()

@@ -33,10 +33,11 @@ from starlette.types import Receive, Scope, Send
 from tests.support.credentials import signed
 from tests.support.waiting import until
 
-from . import contract
+from . import contract, providers
 from .image_apis import Conversation, chat_image, respond, wants_images
 from .pictures import describe, item_base64, item_bytes, picture
-from .rules import GPT, ApiError, check_image_request, model_name, output_size
+from .providers import PLAYED, Operation, Played
+from .rules import GPT, ApiError, check_image_request, model_missing, model_name, output_size
 from .served import check_served, models_endpoint
 from .wire import request_id, split_event
 
@@ -56,6 +57,8 @@ class RecordedRequest:
     json: dict[str, Any] | None = None
     form: dict[str, list[str]] = field(default_factory=dict)
     files: dict[str, list[UploadedFile]] = field(default_factory=dict)
+    query: str = ""
+    """The URL's query string (Azure's api-version)."""
 
 
 @dataclass
@@ -188,6 +191,12 @@ class Switches(TypedDict, total=False):
     content_credentials: bool
     """Images API images carry C2PA Content Credentials, as OpenAI's do, signed with the suite's own test
     certificate (default False)."""
+    provider_keys: dict[str, str | None]
+    """Keys the played providers expect instead of their own (a rotated key), by provider name (default none)."""
+    provider_models: dict[str, list[str]]
+    """Models the played providers serve and list instead of their own, by provider name (default none)."""
+    azure_deployments: dict[str, str]
+    """Azure deployments by name and the model each serves (default: a deployment named like a model serves it)."""
 
 
 SWITCHES = frozenset(Switches.__annotations__)
@@ -235,7 +244,31 @@ class EmulatorState:
             self.answer_urls = False
             self.escape_slashes = False
             self.content_credentials = False
+            self.provider_keys: dict[str, str | None] = {}
+            self.provider_models: dict[str, list[str]] = {}
+            self.azure_deployments: dict[str, str] = {}
         self.release_holds()
+
+    def key_of(self, played: Played) -> str | None:
+        """The key a played provider accepts now (None: it takes none, and a request carrying one is refused)."""
+        return self.provider_keys.get(played.name, played.key)
+
+    def served_by(self, played: Played) -> tuple[str, ...]:
+        return tuple(self.provider_models.get(played.name, played.served))
+
+    def deployment_model(self, deployment: str) -> str:
+        """The model an Azure deployment serves; an unknown deployment answers Azure's 404."""
+        model = self.azure_deployments.get(deployment)
+        if model is None and deployment in self.served_by(PLAYED["azure"]):
+            model = deployment
+        if model is None:
+            raise ApiError(
+                404,
+                "The API deployment for this resource does not exist. If you created the deployment within the last "
+                "5 minutes, please wait a moment and try again.",
+                code="DeploymentNotFound",
+            )
+        return model
 
     def release_holds(self) -> None:
         with self._lock:
@@ -303,7 +336,12 @@ def _error(
 
 def build_app(state: EmulatorState) -> Starlette:
     async def record(request: Request) -> RecordedRequest:
-        recorded = RecordedRequest(request.method, request.url.path, {k.lower(): v for k, v in request.headers.items()})
+        recorded = RecordedRequest(
+            request.method,
+            request.url.path,
+            {k.lower(): v for k, v in request.headers.items()},
+            query=request.url.query,
+        )
         content_type = request.headers.get("content-type", "")
         if content_type.startswith("multipart/form-data"):
             async with request.form(max_files=64, max_fields=64, max_part_size=64 * 1024 * 1024) as form:
@@ -387,6 +425,40 @@ def build_app(state: EmulatorState) -> Starlette:
         await record(request)
         return await models_endpoint(state, request)
 
+    async def provider_api(request: Request) -> Response:
+        """A request to one of the providers the emulator plays (providers.py), under its prefix."""
+        played = PLAYED.get(request.path_params["provider"])
+        if played is None:
+            return await unknown(request)
+        recorded = await record(request)
+        try:
+            operation = providers.operation(
+                played, request.method, request.path_params["rest"], dict(request.query_params)
+            )
+        except ApiError as exc:
+            state.violation([f"{recorded.method} {recorded.path}: not an endpoint of {played.name}"])
+            return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+        body = (
+            recorded.json
+            if recorded.json is not None
+            else contract.multipart_body(
+                recorded.form, {name: [f.data for f in parts] for name, parts in recorded.files.items()}
+            )
+        )
+        if operation.schema is not None:
+            state.violation(contract.violations(recorded.path, body, operation.schema))
+        with state.answering():
+            fault = state.take_fault(recorded.path)
+            await state.pass_holds(recorded.path)
+            if fault is not None:
+                return _faulted(fault)
+            if providers.presented_key(played, recorded.headers) != state.key_of(played):
+                return _error(401, f"Incorrect API key provided for {played.name}.", code="invalid_api_key")
+            try:
+                return await _provider_answer(state, played, operation, recorded, body)
+            except ApiError as exc:
+                return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+
     async def unknown(request: Request) -> Response:
         recorded = await record(request)
         state.violation([f"{recorded.method} {recorded.path}: not an endpoint of the API"])
@@ -396,6 +468,7 @@ def build_app(state: EmulatorState) -> Starlette:
     routes.append(Route("/files/{name:path}", files, methods=["GET"]))
     routes.append(Route("/loop/{name}", loop, methods=["GET"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
+    routes.append(Route("/{provider}/{rest:path}", provider_api, methods=["GET", "POST"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)
 
@@ -423,6 +496,42 @@ async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[st
         return JSONResponse(answer, headers={"x-request-id": request_id()})
     except ApiError as exc:
         return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+
+
+async def _provider_answer(
+    state: EmulatorState, played: Played, operation: Operation, recorded: RecordedRequest, body: dict[str, Any]
+) -> Response:
+    """The answer of a provider the emulator plays: its model list, its own image shapes (xAI, OpenRouter's Image
+    API), or OpenAI's answers for the requests it shapes as OpenAI does (a deployment standing for its model)."""
+    headers = {"x-request-id": request_id()}
+    served = state.served_by(played)
+    if operation.name == "models":
+        return JSONResponse(providers.listing(played, served), headers=headers)
+    if operation.name == "images/models":
+        return JSONResponse(providers.image_models(served), headers=headers)
+    model = str(body.get("model") or "")
+    if played.name == "azure":
+        model = state.deployment_model(operation.deployment or model)
+        body = body | {"model": model}
+    elif model not in served:
+        raise model_missing(model)
+    if operation.name == "images":
+        return JSONResponse(providers.openrouter_images(state, body, served), headers=headers)
+    if operation.name == "chat/completions" and wants_images(body):
+        image_format = "jpeg" if played.name == "gemini" else "png"
+        cost = providers.OPENROUTER_IMAGE_COST if played.name == "openrouter" else None
+        return chat_image(state, body, image_format=image_format, cost=cost)
+    if operation.name == "chat/completions":
+        return JSONResponse(await _chat(state, body), headers=headers)
+    if operation.name == "responses":
+        return respond(state, body)
+    if played.name == "xai":
+        inputs = [upload.data for upload in recorded.files.get("image", []) + recorded.files.get("image[]", [])]
+        endpoint = operation.name.rsplit("/", 1)[-1]
+        return JSONResponse(
+            providers.xai_images(state, endpoint, body, inputs, mask="mask" in recorded.files), headers=headers
+        )
+    return JSONResponse(_images(state, recorded, body, url_answers=played.url_answers), headers=headers)
 
 
 def _faulted(fault: Fault) -> Response:
@@ -472,7 +581,9 @@ class _TruncatedResponse(Response):
         await send({"type": "http.response.body", "body": b'{"data": [', "more_body": False})
 
 
-def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any]) -> dict[str, Any]:
+def _images(
+    state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any], *, url_answers: bool = False
+) -> dict[str, Any]:
     endpoint = recorded.path.rsplit("/", 1)[-1]
     if endpoint == "variations":
         return _variations(state, recorded, body)
@@ -499,7 +610,7 @@ def _images(state: EmulatorState, recorded: RecordedRequest, body: dict[str, Any
         )
         if state.content_credentials:
             data = signed(data, f"image/{output_format}")
-        answer["data"].append(_item(state, data, body, model, _fault(state, index)))
+        answer["data"].append(_item(state, data, body, model, _fault(state, index), url_answers=url_answers))
     if model in GPT:
         answer |= {
             "background": "transparent" if transparent else "opaque",
@@ -598,12 +709,19 @@ def _fault(state: EmulatorState, index: int) -> str | None:
 
 
 def _item(
-    state: EmulatorState, data: bytes, body: dict[str, Any], model: str, fault: str | None = None
+    state: EmulatorState,
+    data: bytes,
+    body: dict[str, Any],
+    model: str,
+    fault: str | None = None,
+    *,
+    url_answers: bool = False,
 ) -> dict[str, Any]:
-    """One `data` item: base64, or (DALL·E without response_format, or `answer_urls`) a URL to fetch it from."""
+    """One `data` item: base64, or (DALL·E without response_format, a provider that answers URLs, or `answer_urls`)
+    a URL to fetch it from."""
     state.remember_sent(data)
     item: dict[str, Any] = {}
-    as_url = state.answer_urls or (model not in GPT and body.get("response_format") != "b64_json")
+    as_url = state.answer_urls or url_answers or (model not in GPT and body.get("response_format") != "b64_json")
     if not as_url:
         encoded = item_base64(fault, data)
         if encoded is not None:

@@ -92,13 +92,23 @@ def _all_properties(schema: dict[str, Any], spec: dict[str, Any]) -> set[str]:
     return names
 
 
+PROVIDER_SCHEMAS = (
+    "XaiImageRequest",
+    "XaiImageEditRequest",
+    "LocalImageRequest",
+    "LocalImageEditRequest",
+    "OpenRouterImageRequest",
+)
+"""The providers' own request schemas the overlay adds."""
+
+
 def load() -> None:
     """Parse the contract and build every validator now (once per process), so no request pays for it."""
-    for schema_name in OPERATIONS.values():
+    for schema_name in (*OPERATIONS.values(), *PROVIDER_SCHEMAS):
         _validator(schema_name)
 
 
-INTEGER_FIELDS = frozenset({"n", "output_compression", "partial_images", "seed"})
+INTEGER_FIELDS = frozenset({"n", "output_compression", "partial_images", "seed", "num_inference_steps", "step"})
 BOOLEAN_FIELDS = frozenset({"stream"})
 
 
@@ -121,9 +131,10 @@ def multipart_body(form: dict[str, list[str]], files: dict[str, list[bytes]]) ->
     return body
 
 
-def violations(path: str, body: dict[str, Any]) -> list[str]:
-    """Readable mismatches between a request body and the contract for its path."""
-    schema_name = OPERATIONS.get(path)
+def violations(path: str, body: dict[str, Any], schema_name: str | None = None) -> list[str]:
+    """Readable mismatches between a request body and the contract for its path (or the schema named, for the
+    providers' own paths)."""
+    schema_name = schema_name or OPERATIONS.get(path)
     if schema_name is None:
         return [f"{path}: not an operation of the contract"]
     validator, properties = _validator(schema_name)

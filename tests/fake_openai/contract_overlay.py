@@ -6,6 +6,7 @@ shared/reference/models-2026-11.md). Everything the contract already covers is s
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 NEW_IMAGE_MODELS = (
@@ -53,6 +54,62 @@ IMAGE_CONFIG = {
 }
 
 
+XAI_FIELDS = {
+    "aspect_ratio": {
+        "type": "string",
+        "enum": ["1:1", "16:9", "9:16", "4:3", "3:4", "3:2", "2:3", "2:1", "1:2", "20:9", "9:19.5", "auto"],
+    },
+    "resolution": {"type": "string", "enum": ["1k", "2k"]},
+}
+"""xAI's image API takes aspect_ratio and resolution instead of size (docs.x.ai image generation;
+shared/reference/world-2026-12.md, "Providers a user may point the server at")."""
+LOCAL_FIELDS = {
+    "num_inference_steps": {"type": "integer", "minimum": 1},
+    "step": {"type": "integer", "minimum": 1},
+    "negative_prompt": {"type": "string"},
+}
+"""Local servers' extras: vLLM-Omni's `num_inference_steps` (docs.vllm.ai vllm-omni image generation API), LocalAI's
+`step` and `negative_prompt` (localai.io image generation docs); world-2026-12.md."""
+OPENROUTER_IMAGE_REQUEST = {
+    "type": "object",
+    "required": ["model", "prompt"],
+    "properties": {
+        "model": {"type": "string"},
+        "prompt": {"type": "string"},
+        "aspect_ratio": {"type": "string"},
+        "background": {"type": "string"},
+        "input_references": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "image_url"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["image_url"]},
+                    "image_url": {
+                        "type": "object",
+                        "required": ["url"],
+                        "properties": {"url": {"type": "string"}},
+                        "additionalProperties": False,
+                    },
+                },
+                "additionalProperties": False,
+            },
+        },
+        "n": {"type": "integer", "minimum": 1},
+        "output_compression": {"type": "integer", "minimum": 0, "maximum": 100},
+        "output_format": {"type": "string"},
+        "provider": {"type": "object"},
+        "quality": {"type": "string"},
+        "resolution": {"type": "string"},
+        "seed": {"type": "integer"},
+        "size": {"type": "string"},
+        "stream": {"type": "boolean"},
+    },
+    "description": "OpenRouter's Image API, POST /api/v1/images (openrouter.ai docs, multimodal image generation); "
+    "the fields as the typed SDK realmorrisliu/openrouter-rs src/api/images.rs sends them.",
+}
+
+
 def apply(spec: dict[str, Any]) -> None:
     """Extend the loaded contract in place (before its `nullable` flags are converted)."""
     schemas = spec["components"]["schemas"]
@@ -72,6 +129,17 @@ def apply(spec: dict[str, Any]) -> None:
     _extend_enum(schemas["ResponseModalities"]["anyOf"][0]["items"], (CHAT_IMAGE_MODALITY,))
     chat = next(part for part in schemas["CreateChatCompletionRequest"]["allOf"] if "properties" in part)
     chat["properties"]["image_config"] = dict(IMAGE_CONFIG)
+    # The providers' own request shapes, each a copy of OpenAI's with what that provider adds (the emulator checks a
+    # provider's requests against its own, so an OpenAI request carrying them still breaks the contract).
+    for name, base, extra in (
+        ("XaiImageRequest", "CreateImageRequest", XAI_FIELDS),
+        ("XaiImageEditRequest", "CreateImageEditRequest", XAI_FIELDS),
+        ("LocalImageRequest", "CreateImageRequest", LOCAL_FIELDS),
+        ("LocalImageEditRequest", "CreateImageEditRequest", LOCAL_FIELDS),
+    ):
+        schemas[name] = copy.deepcopy(schemas[base])
+        schemas[name]["properties"] |= copy.deepcopy(extra)
+    schemas["OpenRouterImageRequest"] = copy.deepcopy(OPENROUTER_IMAGE_REQUEST)
     # Not newer than the contract, but a reading of it: InputItem is a `oneOf` told apart by its OpenAPI
     # `discriminator: type`, which JSON Schema ignores, and a user message with input_text/input_image parts is
     # both an EasyInputMessage and an Item, so every such request would fail `oneOf`. `anyOf` still requires one.

@@ -32,9 +32,10 @@ CHAT_IMAGE_MODELS = (
     "gemini-3.1-flash-image",
     "gemini-2.5-flash-image",
 )
-"""Chat models that answer with images; any other model whose name ends in `-image` (a gateway's own) does too."""
+"""Chat models that answer with images; any other model whose name ends in `-image` (a gateway's own,
+vLLM-Omni's Qwen/Qwen-Image) does too."""
 TIERS = {"1K": 1024, "2K": 2048, "4K": 4096}
-VENDORS = ("openai/", "google/")
+VENDORS = ("openai/", "google/", "microsoft/")
 TOOL_OPTIONS = ("size", "quality", "background", "output_format", "output_compression", "moderation", "complexity")
 
 
@@ -125,29 +126,35 @@ def _chat_prompt(body: dict[str, Any]) -> tuple[str, list[bytes]]:
     return "\n".join(text), images
 
 
-def chat_image(state: ImageApiState, body: dict[str, Any]) -> Response:
-    """A chat completion with an image, in the shape the test chose; streamed as chunks when asked."""
+def chat_image(
+    state: ImageApiState, body: dict[str, Any], *, image_format: str = "png", cost: float | None = None
+) -> Response:
+    """A chat completion with an image, in the shape the test chose; streamed as chunks when asked. `image_format`
+    is what the provider answers whatever was asked (Gemini: JPEG), `cost` the USD its usage states (OpenRouter)."""
     model = _bare(body.get("model"))
-    if model not in CHAT_IMAGE_MODELS and not model.endswith("-image"):
+    if model not in CHAT_IMAGE_MODELS and not model.lower().endswith("-image"):
         raise ApiError(400, f"Model {model} does not support image output.", param="modalities", code="invalid_value")
     prompt, inputs = _chat_prompt(body)
     if isinstance(body.get("image_config"), dict):
         width, height = _config_size(body["image_config"])
     else:
         width, height = _size_of(inputs[0], "messages") if inputs else (1024, 1024)
-    data = picture(width, height, photo=state.photo_like, seed=body.get("seed"))
+    data = picture(width, height, output_format=image_format, photo=state.photo_like, seed=body.get("seed"))
     state.remember_sent(data)
     said = f"Here is the picture: {prompt.splitlines()[0][:60] if prompt else 'as asked'}."
     if state.item_faults is None:
-        message = _chat_message(state.chat_image_shape, said, f"data:image/png;base64,{item_base64(None, data)}")
+        url = f"data:image/{image_format};base64,{item_base64(None, data)}"
+        message = _chat_message(state.chat_image_shape, said, url)
     else:  # several images in one answer, some of them bad, in OpenRouter's `images` shape
         parts = [_image_part(fault, data) for fault in state.item_faults]
         message = {"role": "assistant", "content": said, "images": parts}
-    usage = {
+    usage: dict[str, Any] = {
         "prompt_tokens": 20 + 258 * len(inputs),
         "completion_tokens": 1290,
         "total_tokens": 1310 + 258 * len(inputs),
     }
+    if cost is not None:
+        usage["cost"] = cost
     headers = {"x-request-id": request_id()}
     if body.get("stream") is True:
         return StreamingResponse(

@@ -29,6 +29,8 @@ class ImageModel:
     backgrounds: tuple[str, ...] = ALL_BACKGROUNDS
     complexity: bool = False
     seed: bool = False
+    extras: tuple[str, ...] = ()
+    """Fields beyond OpenAI's a local server's model takes (`num_inference_steps`, `step`, `negative_prompt`)."""
     input_fidelity: bool = True
     edits: bool = True
     prompt_limit: int = 32000
@@ -99,8 +101,44 @@ MODELS: dict[str, ImageModel] = {
         input_fidelity=False,
         on_openai=False,
     ),
+    # The local servers' models the emulator serves (world-2026-12.md, "Providers a user may point the server at"):
+    # Ollama's experimental image generation (one image per request, no edits), vLLM-Omni's (seed,
+    # num_inference_steps), LocalAI's stable-diffusion backend (step, negative_prompt).
+    "x/z-image-turbo": ImageModel(
+        sizes=("512x512", "1024x1024", "1024x768", "768x1024"),
+        qualities=(),
+        formats=("png",),
+        backgrounds=(),
+        input_fidelity=False,
+        edits=False,
+        max_n=1,
+        on_openai=False,
+    ),
+    "Qwen/Qwen-Image": ImageModel(
+        sizes=("512x512", "1024x1024", "1536x1024", "1024x1536"),
+        qualities=(),
+        formats=("png",),
+        edit_formats=("png",),
+        backgrounds=(),
+        seed=True,
+        extras=("num_inference_steps",),
+        input_fidelity=False,
+        on_openai=False,
+    ),
+    "stablediffusion": ImageModel(
+        sizes=("256x256", "512x512", "768x768"),
+        qualities=(),
+        formats=("png",),
+        backgrounds=(),
+        seed=True,
+        extras=("step", "negative_prompt"),
+        input_fidelity=False,
+        edits=False,
+        on_openai=False,
+    ),
 }
 GPT = tuple(name for name, spec in MODELS.items() if spec.gpt)
+LOCAL_EXTRAS = ("num_inference_steps", "step", "negative_prompt")
 
 
 class ApiError(Exception):
@@ -214,6 +252,9 @@ def _check_gpt(body: dict[str, Any], spec: ImageModel, endpoint: str) -> None:
         raise _unknown("complexity")
     if body.get("seed") is not None and not spec.seed:
         raise _unknown("seed")
+    for extra in LOCAL_EXTRAS:
+        if body.get(extra) is not None and extra not in spec.extras:
+            raise _unknown(extra)
     formats = spec.edit_formats if endpoint == "edits" else spec.formats
     for param, allowed in (
         ("quality", spec.qualities),
@@ -243,7 +284,7 @@ def _check_gpt(body: dict[str, Any], spec: ImageModel, endpoint: str) -> None:
 def _check_dall_e(body: dict[str, Any], model: str) -> None:
     for param in (
         *("output_format", "output_compression", "background", "moderation", "input_fidelity", "complexity"),
-        "seed",
+        *("seed", *LOCAL_EXTRAS),
     ):
         if body.get(param) is not None:
             raise _unknown(param)

@@ -15,6 +15,7 @@ from tests.support.waiting import until
 from . import contract
 from .app import SWITCHES, EmulatorState, Fault, Hold, RecordedRequest, Switches, build_app
 from .image_apis import Conversation
+from .providers import PLAYED
 
 DEFAULT_KEY = "sk-test-emulator-key-0123456789abcdef"
 
@@ -73,6 +74,15 @@ class Emulator:
     def requests_except_models(self) -> list[RecordedRequest]:
         """Every request but GET /v1/models, which the server asks on its own to learn what is served."""
         return [r for r in self._state.requests if r.path != "/v1/models"]
+
+    def base_url_for(self, provider: str) -> str:
+        """The base URL a server is configured with to reach one of the providers the emulator plays
+        (fake_openai/providers.py): `xai`, `azure` (the resource endpoint), `ollama`, ..."""
+        return f"{self.origin}{PLAYED[provider].base}"
+
+    def key_for(self, provider: str) -> str | None:
+        """The key a played provider accepts now (None: a local server that takes none)."""
+        return self._state.key_of(PLAYED[provider])
 
     def requests_to(self, path_part: str) -> list[RecordedRequest]:
         return [r for r in self._state.requests if path_part in r.path]

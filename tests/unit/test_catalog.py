@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mcp_server_images.catalog.catalog import Catalog
-from mcp_server_images.catalog.checks import parse_size
 from mcp_server_images.catalog.options import ImageOptions
+from mcp_server_images.catalog.sizes import parse_size
 from mcp_server_images.catalog.spec import FreeSizeRule, ImageEndpoint
 from mcp_server_images.errors import ParameterError
 from mcp_server_images.providers import ProviderKind

@@ -33,22 +33,26 @@ def test_each_tool_takes_the_options_its_endpoint_takes(handler: Callable[..., A
     assert parameters & NAMES == {row.name for row in OPTIONS if endpoint in row.endpoints}
 
 
+LOCAL_EXTRAS = {"num_inference_steps", "negative_prompt"}
+"""Fields only local servers' Images APIs take (world-2026-12.md: vLLM-Omni, LocalAI)."""
+
+
 @pytest.mark.parametrize(
     ("api", "endpoint", "schema", "fields"),
     [
         (
             Api.IMAGES,
             ImageEndpoint.GENERATIONS,
-            "CreateImageRequest",
+            "LocalImageRequest",
             {"size", "quality", "style", "background", "output_format", "output_compression", "moderation"}
-            | {"complexity", "seed"},
+            | {"complexity", "seed", "num_inference_steps", "negative_prompt"},
         ),
         (
             Api.IMAGES,
             ImageEndpoint.EDITS,
-            "CreateImageEditRequest",
+            "LocalImageEditRequest",
             {"size", "quality", "background", "input_fidelity", "output_format", "output_compression", "complexity"}
-            | {"seed"},
+            | {"seed", "num_inference_steps", "negative_prompt"},
         ),
         (Api.IMAGES, ImageEndpoint.VARIATIONS, "CreateImageVariationRequest", {"size"}),
         (
@@ -65,9 +69,13 @@ def test_each_api_gets_the_fields_its_contract_knows(
     api: Api, endpoint: ImageEndpoint | None, schema: str, fields: set[str]
 ) -> None:
     sent = set(EVERY_OPTION.sent(api, endpoint))
+    openai_schema = schema.replace("Local", "Create")
 
     assert sent == fields
     assert sent <= contract.properties(schema)
+    # Only local servers' requests carry their extras; OpenAI's contract knows every other field.
+    assert sent - LOCAL_EXTRAS <= contract.properties(openai_schema)
+    assert not LOCAL_EXTRAS & contract.properties(openai_schema)
 
 
 def test_every_catalog_field_of_the_table_is_documented_in_the_shipped_file() -> None:

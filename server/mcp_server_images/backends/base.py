@@ -63,6 +63,8 @@ class ImagesAnswer:
     """Usage per model when more than one model worked on the call; `usage` is then their sum."""
     notes: tuple[str, ...] = ()
     """What the backend did that the user should know (a size sent as words, a conversation restarted)."""
+    cost: float | None = None
+    """What the provider says the request cost in USD, where it says (OpenRouter's `usage.cost`)."""
 
 
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
@@ -221,6 +223,12 @@ def partial_index(value: object, received: int) -> int:
     if isinstance(value, str) and value.isascii() and value.isdigit():
         return int(value)
     return received
+
+
+def reported_cost(usage: Mapping[str, Any] | None) -> float | None:
+    """The USD cost a provider reports in its usage (OpenRouter's `usage.cost`), or None."""
+    cost = usage.get("cost") if usage is not None else None
+    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0 else None
 
 
 def revised(item: dict[str, Any]) -> str | None:

@@ -10,14 +10,13 @@ an error that quotes it, and nothing is stored.
 
 from __future__ import annotations
 
-import math
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..catalog.checks import parse_size
+from ..catalog.sizes import nearest_ratio, parse_size
 from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from .base import (
     AnswerItem,
@@ -31,6 +30,7 @@ from .base import (
     b64_item,
     download_item,
     quoted,
+    reported_cost,
     stream_error,
 )
 from .client import UpstreamClient
@@ -38,16 +38,15 @@ from .errors import UpstreamError
 
 PATH = "/chat/completions"
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-"""The aspect ratios gateways document for image_config (OpenRouter)."""
+"""The aspect ratios gateways document for image_config (OpenRouter); a catalogued model may list its own."""
 CAPABILITIES = Capabilities(via="the chat API", takes_masks=False, continues_conversations=False)
 """Chat image models edit from the instruction alone: a mask would be silently ignored."""
 _DATA_URL = re.compile(r"data:image/[a-zA-Z0-9.+-]+;base64,[A-Za-z0-9+/=]+")
 
 
-def image_config(width: int, height: int) -> dict[str, str]:
-    """The nearest documented aspect ratio, and the resolution tier that covers the long side."""
-    wanted = math.log(width / height)
-    ratio = min(ASPECT_RATIOS, key=lambda r: abs(math.log(int(r.split(":")[0]) / int(r.split(":")[1])) - wanted))
+def image_config(width: int, height: int, ratios: Sequence[str] = ASPECT_RATIOS) -> dict[str, str]:
+    """The nearest of the aspect ratios, and the resolution tier that covers the long side."""
+    ratio = nearest_ratio(width, height, ratios)
     long_side = max(width, height)
     tier = "1K" if long_side <= 1024 else "2K" if long_side <= 2048 else "4K"
     return {"aspect_ratio": ratio, "image_size": tier}
@@ -63,7 +62,7 @@ def chat_image_body(request: ImageRequest) -> tuple[dict[str, Any], list[str]]:
     body |= request.options.sent(Api.CHAT)
     dims = parse_size(request.options.size) if request.options.size else None
     if dims is not None and request.spec is not None and request.spec.image_config:
-        body["image_config"] = config = image_config(*dims)
+        body["image_config"] = config = image_config(*dims, request.spec.aspect_ratios or ASPECT_RATIOS)
         ratio, tier = config["aspect_ratio"], config["image_size"]
         notes.append(f"size {request.options.size} was sent as aspect ratio {ratio} at {tier}.")
     elif dims is not None:
@@ -214,9 +213,9 @@ class ChatImagesAPI:
                 request_id=request_id,
             )
         usage = body.get("usage")
-        return ImagesAnswer(
-            items, usage if isinstance(usage, dict) else None, request_id, text=said, notes=tuple(notes)
-        )
+        usage = usage if isinstance(usage, dict) else None
+        cost = reported_cost(usage) if self._client.dialect.reports_cost else None
+        return ImagesAnswer(items, usage, request_id, text=said, notes=tuple(notes), cost=cost)
 
     async def _item(self, url: str | None) -> AnswerItem:
         """One image of the answer on its own: a data URL decoded, another URL downloaded at once."""

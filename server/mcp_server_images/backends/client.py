@@ -1,7 +1,9 @@
 """The only code that speaks HTTP to the API: one pooled httpx2 client for the server's life.
 
-It owns authentication (the key goes into a header of API requests and nowhere else), the cap on concurrent
-requests, retries, and the limits on each answer: a total deadline (a server that trickles one byte at a time
+It owns authentication (the key goes into a header of API requests and nowhere else, in the provider's way; a key
+from a file or a command is renewed once when the provider answers 401), where each request goes (the provider's
+dialect: Azure's deployment paths, OpenRouter's image route), the cap on concurrent requests, retries, and the
+limits on each answer: a total deadline (a server that trickles one byte at a time
 cannot hold a call forever) and a size cap (a huge answer cannot exhaust memory). Callers get parsed JSON plus
 the request id, or an `UpstreamError` whose message is safe to show: everything the upstream says passes
 through the redactor first, so no secret it echoes gets any further.
@@ -22,6 +24,8 @@ from pydantic_core import from_json
 
 from ..errors import ConfigurationError
 from ..providers import Endpoint
+from .credentials import Credential
+from .dialects import Dialect, dialect_of, url_of
 from .errors import ConnectionBrokenError, UpstreamError
 from .lifted import parse_lifting
 from .redact import Redactor
@@ -33,6 +37,8 @@ FileField = tuple[str, tuple[str, bytes, str]]
 """A multipart file part: (field name, (filename, bytes, content type))."""
 
 T = TypeVar("T")
+Build = Callable[[dict[str, str]], httpx2.Request]
+"""Builds one attempt's request with the auth headers of that moment (a renewed key goes into the next one)."""
 
 WIRE_LOGGERS = ("httpcore2",)
 """Libraries whose debug traces print the upstream's response headers as received; they log at INFO at most."""
@@ -44,6 +50,13 @@ WRITE_TIMEOUT = 120.0
 class ApiResponse:
     body: dict[str, Any]
     request_id: str | None
+
+
+@dataclass(frozen=True)
+class _Refused:
+    """A 401 for a key that may be renewed: the error to raise should renewing bring no other key."""
+
+    error: UpstreamError
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,8 @@ class UpstreamClient:
         redactor: Redactor,
     ) -> None:
         self.endpoint = endpoint
+        self.dialect: Dialect = dialect_of(endpoint.provider)
+        self._credential = Credential(endpoint.key, redactor)
         self._timeout = timeout
         self._max_bytes = max_answer_bytes
         self._redactor = redactor
@@ -102,18 +117,13 @@ class UpstreamClient:
 
     async def get_json(self, path: str) -> ApiResponse:
         """GET `<base_url><path>` (the model list), with the same retries and error handling as every call."""
-        return await self._read(
-            path, lambda: self._http.build_request("GET", self._url(path), headers=self._auth_headers())
-        )
+        url = self._url(path, None)
+        return await self._read(path, lambda headers: self._http.build_request("GET", url, headers=headers))
 
     async def post_json(self, path: str, body: Mapping[str, Any], *, lift: str | None = None) -> ApiResponse:
-        """POST a JSON body to `<base_url><path>`; the answer's string values of `lift` come as views of its
-        bytes (see `lifted`), not as strings."""
-        return await self._read(
-            path,
-            lambda: self._http.build_request("POST", self._url(path), json=dict(body), headers=self._auth_headers()),
-            lift,
-        )
+        """POST a JSON body to the provider's place for `path`; the answer's string values of `lift` come as views
+        of its bytes (see `lifted`), not as strings."""
+        return await self._read(path, self._json(path, body), lift)
 
     async def post_multipart(
         self, path: str, fields: Mapping[str, str], files: Sequence[FileField], *, lift: str | None = None
@@ -124,10 +134,7 @@ class UpstreamClient:
 
     def stream_json(self, path: str, body: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any]]:
         """POST a JSON body that asks for server-sent events; yield each event's data object."""
-        return self._events(
-            path,
-            lambda: self._http.build_request("POST", self._url(path), json=dict(body), headers=self._auth_headers()),
-        )
+        return self._events(path, self._json(path, body))
 
     def stream_multipart(
         self, path: str, fields: Mapping[str, str], files: Sequence[FileField]
@@ -135,34 +142,39 @@ class UpstreamClient:
         """POST multipart/form-data that asks for server-sent events; yield each event's data object."""
         return self._events(path, self._multipart(path, fields, files))
 
-    def _url(self, path: str) -> str:
-        return f"{self.endpoint.base_url}{path}"
+    def _url(self, path: str, model: object) -> str:
+        """The provider's URL for `path`; Azure's deployment paths take the request's model as the deployment."""
+        return url_of(self.endpoint, path, model if isinstance(model, str) else None)
 
-    def _multipart(
-        self, path: str, fields: Mapping[str, str], files: Sequence[FileField]
-    ) -> Callable[[], httpx2.Request]:
-        return lambda: self._http.build_request(
-            "POST", self._url(path), data=dict(fields), files=list(files), headers=self._auth_headers()
+    def _json(self, path: str, body: Mapping[str, Any]) -> Build:
+        url = self._url(path, body.get("model"))
+        return lambda headers: self._http.build_request("POST", url, json=dict(body), headers=headers)
+
+    def _multipart(self, path: str, fields: Mapping[str, str], files: Sequence[FileField]) -> Build:
+        url = self._url(path, fields.get("model"))
+        return lambda headers: self._http.build_request(
+            "POST", url, data=dict(fields), files=list(files), headers=headers
         )
 
-    def _auth_headers(self) -> dict[str, str]:
-        key = self.endpoint.api_key
-        if key is None or not key.get_secret_value():
-            variables = " or ".join(self.endpoint.key_variables)
+    async def _auth(self) -> tuple[dict[str, str], str | None]:
+        """The auth headers for the next attempt, and the key in them (None: none is sent, as to local servers)."""
+        key = await self._credential.current()
+        if key is None and self.endpoint.profile.needs_key:
+            variables = " or ".join(self.endpoint.key_variables) or "MCP_IMAGES_API_KEY"
             raise ConfigurationError(
                 f"No API key is configured. Set {variables} in the environment of the MCP server "
                 f"(for example in the 'env' block of your client's MCP configuration) and restart it."
             )
-        return {"authorization": f"Bearer {key.get_secret_value()}"}
+        return self.dialect.headers(key, self.endpoint.key_header), key
 
-    async def _read(self, path: str, build: Callable[[], httpx2.Request], lift: str | None = None) -> ApiResponse:
+    async def _read(self, path: str, build: Build, lift: str | None = None) -> ApiResponse:
         async with self._exchange(path, build, read_body=True) as reply:
             assert reply.body is not None  # read_body=True
             # Answers carry megabytes of base64: parse them off the event loop, which other calls share.
             parsed = await anyio.to_thread.run_sync(self._parse, reply.body, reply.response, path, lift)
             return ApiResponse(parsed, reply.request_id)
 
-    async def _events(self, path: str, build: Callable[[], httpx2.Request]) -> AsyncGenerator[dict[str, Any]]:
+    async def _events(self, path: str, build: Build) -> AsyncGenerator[dict[str, Any]]:
         async with self._exchange(path, build) as reply:
             response, request_id = reply.response, reply.request_id
             if not response.headers.get("content-type", "").startswith("text/event-stream"):
@@ -241,32 +253,41 @@ class UpstreamClient:
             raise
 
     @asynccontextmanager
-    async def _exchange(
-        self, path: str, build: Callable[[], httpx2.Request], *, read_body: bool = False
-    ) -> AsyncIterator[_Reply]:
+    async def _exchange(self, path: str, build: Build, *, read_body: bool = False) -> AsyncIterator[_Reply]:
         """Send with retries; yield the first successful answer, holding a concurrency slot.
 
         Each attempt has one deadline for the whole answer, body included. With `read_body` the body is read
         inside the retry loop, so a connection that drops mid-answer is retried like one that never connected;
-        streams are yielded unread (with their deadline) and are not retried once they start.
+        streams are yielded unread (with their deadline) and are not retried once they start. A 401 for a key
+        from a file or a command renews the key and sends once more (not counted as a retry).
         """
         attempts = self._retry.max_retries + 1
-        for attempt in range(attempts):
+        attempt, renewed = 0, not self._credential.renewable
+        while True:
+            headers, key = await self._auth()
             async with self._slots:
-                tried = await self._attempt(path, build(), read_body=read_body, attempt=attempt, attempts=attempts)
+                tried = await self._attempt(
+                    path, build(headers), read_body=read_body, attempt=attempt, attempts=attempts, renew=not renewed
+                )
                 if isinstance(tried, _Reply):
                     try:
                         yield tried
                     finally:
                         await tried.response.aclose()
                     return
+            if isinstance(tried, _Refused):
+                renewed = True
+                if await self._credential.renew(key) is None:
+                    raise tried.error
+                continue
             await anyio.sleep(tried)
+            attempt += 1
 
     async def _attempt(
-        self, path: str, request: httpx2.Request, *, read_body: bool, attempt: int, attempts: int
-    ) -> _Reply | float:
-        """One attempt: the successful answer, or the seconds to wait before the next; raises when this answer is
-        final (not retryable, or the last attempt)."""
+        self, path: str, request: httpx2.Request, *, read_body: bool, attempt: int, attempts: int, renew: bool
+    ) -> _Reply | _Refused | float:
+        """One attempt: the successful answer, a 401 to renew the key for (when `renew`), or the seconds to wait
+        before the next; raises when this answer is final (not retryable, or the last attempt)."""
         last = attempt == attempts - 1
         started = time.monotonic()
         deadline = anyio.current_time() + self._timeout
@@ -292,6 +313,8 @@ class UpstreamClient:
         if response.is_success:
             return _Reply(response, body, deadline, request_id)
         await response.aclose()
+        if renew and response.status_code == 401:
+            return _Refused(self._error(response.status_code, body or b"", request_id, attempt + 1))
         if last or not self._retry.should_retry(response):
             raise self._error(response.status_code, body or b"", request_id, attempt + 1)
         wait = self._retry.delay(attempt, response)

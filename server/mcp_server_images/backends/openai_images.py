@@ -4,6 +4,11 @@ Image answers come as `b64_json` (always for GPT image models) or as a `url` tha
 (DALL·E's default); both end up as bytes here, so nothing above this layer cares which it was. A URL is
 downloaded by the downloader the server passes in (its guarded URL fetcher), so an answer cannot point the
 server at an address a user's URL could not reach.
+
+The provider's dialect (`dialects.py`) adjusts the bodies: xAI gets `aspect_ratio` and `resolution` for a size and
+is asked for `b64_json`; OpenRouter's Image API takes generations and edits as JSON at one route, the images to
+edit as `input_references`. A generation never carries input images, so none is sent where a provider would drop
+it and bill it anyway (xAI).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncGenerator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..catalog.options import ImageOptions
@@ -30,6 +35,7 @@ from .base import (
     download_item,
     partial_bytes,
     partial_index,
+    reported_cost,
     revised,
     stream_error,
 )
@@ -88,19 +94,28 @@ def image_parts(images: Sequence[Upload], mask: bytes | None) -> list[FileField]
     return parts
 
 
-CAPABILITIES = Capabilities(
-    via=None, takes_masks=True, continues_conversations=False, edit_fallback=Api.RESPONSES, makes_variations=True
-)
-"""/images/edits refused gpt-image-2 at launch (a peer routes its edits through the Responses API for that reason;
-shared/reference/models-2026-11.md): the Responses API's image tool edits with any GPT image model."""
+def reference_parts(images: Sequence[Upload]) -> list[dict[str, Any]]:
+    """The images of an edit as OpenRouter's Image API takes them: `image_url` references with data URLs."""
+    return [{"type": "image_url", "image_url": {"url": image.data_url()}} for image in images]
 
 
 class ImagesAPI:
-    """The OpenAI Images endpoints through the shared upstream client."""
+    """The Images endpoints of one provider, through its upstream client (whose dialect says what differs)."""
 
     def __init__(self, client: UpstreamClient, download: Downloader) -> None:
         self._client = client
         self._download = download
+        self._dialect = client.dialect
+        # /images/edits refused gpt-image-2 at launch (a peer routes its edits through the Responses API for that
+        # reason; shared/reference/models-2026-11.md): the Responses API's image tool edits with any GPT image
+        # model, where the provider has that API.
+        self._capabilities = Capabilities(
+            via=None,
+            takes_masks=self._dialect.takes_masks,
+            continues_conversations=False,
+            edit_fallback=Api.RESPONSES if Api.RESPONSES in client.endpoint.profile.apis else None,
+            makes_variations=self._dialect.variations,
+        )
 
     @property
     def api(self) -> Api:
@@ -108,11 +123,13 @@ class ImagesAPI:
 
     @property
     def capabilities(self) -> Capabilities:
-        return CAPABILITIES
+        return self._capabilities
 
     def per_request(self, spec: ModelSpec | None, n: int) -> int:
-        """The catalog's figure (dall-e-3 takes n=1); a model outside the catalog gets all n in one request."""
-        return spec.n_per_request if spec is not None else n
+        """The catalog's figure (dall-e-3 takes n=1); a model outside the catalog gets all n in one request; a
+        provider that makes one image per request (Ollama) gets n requests."""
+        most = spec.n_per_request if spec is not None else n
+        return min(most, self._dialect.per_request or most)
 
     def endpoint(self, images_endpoint: ImageEndpoint) -> str:
         return f"images/{images_endpoint.value}"
@@ -132,16 +149,28 @@ class ImagesAPI:
 
     async def generate(self, request: ImageRequest) -> ImagesAnswer:
         """Generate; when streamed, each partial image goes to the request's handler as it arrives."""
+        request = self._streamable(request)
         path, body = "/images/generations", generation_body(request)
+        notes = self._dialect.adapt(body, request.spec)
         if request.streamed is None:
-            return await self._decode(await self._client.post_json(path, body, lift=IMAGE_KEY))
+            return await self._decode(await self._client.post_json(path, body, lift=IMAGE_KEY), notes)
         return await self._collect(self._client.stream_json(path, body), request.streamed.handler)
 
     async def edit(self, request: ImageRequest) -> ImagesAnswer:
+        request = self._streamable(request)
+        if self._dialect.image_route is not None:
+            body = generation_body(request) | {"input_references": reference_parts(request.inputs)}
+            notes = self._dialect.adapt(body, request.spec)
+            return await self._decode(await self._client.post_json("/images/edits", body, lift=IMAGE_KEY), notes)
         path, fields, files = "/images/edits", edit_fields(request), image_parts(request.inputs, request.mask)
+        notes = self._dialect.adapt(fields, request.spec)
         if request.streamed is None:
-            return await self._decode(await self._client.post_multipart(path, fields, files, lift=IMAGE_KEY))
+            return await self._decode(await self._client.post_multipart(path, fields, files, lift=IMAGE_KEY), notes)
         return await self._collect(self._client.stream_multipart(path, fields, files), request.streamed.handler)
+
+    def _streamable(self, request: ImageRequest) -> ImageRequest:
+        """The request without a stream where the provider's Images API does not stream OpenAI's way."""
+        return request if self._dialect.streams else replace(request, stream=None)
 
     async def vary(self, request: ImageRequest) -> ImagesAnswer:
         files = image_parts(request.inputs, None)
@@ -177,13 +206,15 @@ class ImagesAPI:
             raise StreamEndedEarlyError(exc.message, partial=stream.last_partial, request_id=stream.request_id) from exc
         return stream.answer()
 
-    async def _decode(self, response: ApiResponse) -> ImagesAnswer:
+    async def _decode(self, response: ApiResponse, notes: Sequence[str] = ()) -> ImagesAnswer:
         data = response.body.get("data")
         if not isinstance(data, list) or not data:
             raise UpstreamError("The image API answered without any image data.", request_id=response.request_id)
         items = [await self._item(item) for item in data]
         usage = response.body.get("usage")
-        return ImagesAnswer(items, usage if isinstance(usage, dict) else None, response.request_id)
+        usage = usage if isinstance(usage, dict) else None
+        cost = reported_cost(usage) if self._dialect.reports_cost else None
+        return ImagesAnswer(items, usage, response.request_id, notes=tuple(notes), cost=cost)
 
     async def _item(self, item: object) -> AnswerItem:
         """One `data` item on its own: its base64, or its URL downloaded at once (URLs expire)."""

@@ -25,12 +25,26 @@ IMAGE_DATA_KEYS = frozenset({"b64_json"})
 
 
 class Redactor:
-    """Replaces every known secret in upstream text with `[redacted]`."""
+    """Replaces every known secret in upstream text with `[redacted]`.
+
+    One redactor serves every provider of a server; it learns the keys that are only known once a key file is read
+    or a key command has run (`learn`), so a key from either is redacted like one given in a variable.
+    """
 
     def __init__(self, secrets: Iterable[str]) -> None:
-        forms = {form for secret in secrets if secret for form in (secret, *_base64_cores(secret))}
+        self._secrets = {secret for secret in secrets if secret}
+        self._pattern = self._compiled()
+
+    def learn(self, secret: str) -> None:
+        """Redact `secret` from now on too."""
+        if secret and secret not in self._secrets:
+            self._secrets.add(secret)
+            self._pattern = self._compiled()
+
+    def _compiled(self) -> re.Pattern[str] | None:
+        forms = {form for secret in self._secrets for form in (secret, *_base64_cores(secret))}
         patterns = [_spellings(form) for form in sorted(forms, key=len, reverse=True)]
-        self._pattern = re.compile("|".join(patterns)) if patterns else None
+        return re.compile("|".join(patterns)) if patterns else None
 
     def text(self, value: str) -> str:
         return value if self._pattern is None else self._pattern.sub(REDACTED, value)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from ..providers import ProviderKind
+from ..providers import PROFILES, Naming, ProviderKind
 from . import checks
 from .load import PROVIDER_PREFIX, CatalogData, canonical_name, load_catalog
 from .options import ImageOptions, option
@@ -103,10 +103,16 @@ class Catalog:
         return by_name.get(snapshot.group("base")) if snapshot else None
 
     def validate(
-        self, model: str, endpoint: ImageEndpoint, prompt: str | None, options: ImageOptions
+        self,
+        model: str,
+        endpoint: ImageEndpoint,
+        prompt: str | None,
+        options: ImageOptions,
+        provider: ProviderKind = ProviderKind.CUSTOM,
     ) -> ModelSpec | None:
-        """Check a request before sending it (see checks.validate); the spec, or None for an unknown model."""
-        return checks.validate(self, model, endpoint, prompt, options)
+        """Check a request before sending it to `provider` (see checks.validate); the spec, or None for an unknown
+        model."""
+        return checks.validate(self, model, endpoint, prompt, options, provider)
 
     @staticmethod
     def canonical_name(model: str) -> str:
@@ -115,24 +121,35 @@ class Catalog:
 
     @staticmethod
     def wire_name(model: str, provider: ProviderKind, vendor: str = PROVIDER_PREFIX.rstrip("/")) -> str:
-        """The spelling the provider expects: Dedalus wants `openai/…` (`google/…` for the vendor's models),
-        OpenAI the bare name, gateways as typed."""
-        if provider is ProviderKind.OPENAI:
+        """The spelling the provider expects: Dedalus and OpenRouter want `openai/…` (`google/…` for the vendor's
+        models), OpenAI, Gemini and xAI the bare name, gateways, Azure and local servers the name as typed."""
+        naming = PROFILES[provider].naming
+        if naming is Naming.BARE:
             return canonical_name(model)
-        if provider is ProviderKind.DEDALUS and "/" not in model:
+        if naming is Naming.PREFIXED and "/" not in model:
             return f"{vendor}/{model.strip()}"
         return model.strip()
 
     def models_supporting(
-        self, param: str | None = None, value: str | None = None, *, endpoint: ImageEndpoint | None = None
+        self,
+        param: str | None = None,
+        value: str | None = None,
+        *,
+        endpoint: ImageEndpoint | None = None,
+        vendors: tuple[str, ...] | None = None,
     ) -> list[str]:
-        """Image models that take a parameter (or one value of it) on an endpoint, for "use one of" hints.
+        """Image models that take a parameter (or one value of it) on an endpoint, for "use one of" hints; with
+        `vendors`, only those vendors' models (the ones the provider can serve).
 
         Only the best lifecycle tier that has any is named: active models, else deprecated ones, else shut-down
         ones (gateways may still serve those), so a hint never sends the caller to a model about to go away
         when a lasting one would do.
         """
-        found = [spec for spec in self.of_kind(ModelKind.IMAGE) if _takes(spec, param, value, endpoint)]
+        found = [
+            spec
+            for spec in self.of_kind(ModelKind.IMAGE)
+            if (vendors is None or spec.vendor in vendors) and _takes(spec, param, value, endpoint)
+        ]
         for tier in _TIERS:
             names = [spec.name for spec in found if spec.lifecycle.status is tier]
             if names:

@@ -3,9 +3,11 @@
 The provider's own model list (`GET /models`) has the last word on which models exist and when they shut down;
 the catalog supplies what the list cannot say (replacements, parameters). The list is asked lazily, on the first
 question, so start-up and tools/list never wait for it; concurrent questions share one request; the answer is
-trusted for `refresh_after` seconds. A provider without a usable list (404, 401, not JSON, unreachable) leaves
-the answer "unknown", which means "trust the catalog": a call is never refused only because the list is missing.
-Each failure state is logged once, as one WARNING line, not on every refresh.
+trusted for `refresh_after` seconds. A provider without a usable list (404, 401, not JSON, unreachable, or one
+whose list does not name what calls name, as Azure's deployments) leaves the answer "unknown", which means "trust
+the catalog": a call is never refused only because the list is missing. Each failure state is logged once, as one
+WARNING line, not on every refresh. Lifecycles are the provider's where the catalog gives its own dates (Azure's),
+else the vendor's.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import anyio
 
 from ..clock import Clock
 from ..errors import ConfigurationError, ImageServerError
-from ..providers import ProviderKind
+from ..providers import PROFILES, ProviderKind
 from .catalog import Catalog
 from .spec import ImageEndpoint, Lifecycle, ModelKind, Replacement, ServedModel, Status
 
@@ -69,7 +71,7 @@ class ModelDirectory:
     def __init__(
         self,
         catalog: Catalog,
-        lister: ModelLister,
+        lister: ModelLister | None,
         *,
         provider: ProviderKind,
         refresh_after: float,
@@ -79,7 +81,10 @@ class ModelDirectory:
     ) -> None:
         self._catalog = catalog
         self._lister = lister
+        """None for a provider whose list says nothing about what calls name: the answer is always unknown."""
         self._provider = provider
+        self._decides = PROFILES[provider].decides
+        self._local = PROFILES[provider].vendors == ()
         self._refresh_after = refresh_after
         self._clock = clock
         self._monotonic = monotonic
@@ -131,7 +136,7 @@ class ModelDirectory:
         spec = self._catalog.lookup(model)
         if spec is None:
             return Lifecycle(Status.SHUT_DOWN) if self._key(model) in self._gone else None
-        lifecycle = spec.lifecycle_on(self._provider.value)
+        lifecycle = spec.lifecycle_at(self._provider.value)
         if self._key(spec.name) in self._gone:
             return replace(lifecycle, status=Status.SHUT_DOWN)
         return lifecycle
@@ -156,7 +161,7 @@ class ModelDirectory:
         if self._key(model) not in self._gone:
             if served is not None and served.get(model) is not None:
                 return None
-            if served is None and self._provider is not ProviderKind.OPENAI:
+            if served is None and not self._decides and not self._own_dates(model):
                 return None
         name = self._catalog.canonical_name(model)
         advice = Lifecycle(replacements=self._served_replacements(model, lifecycle, served)).advice()
@@ -188,6 +193,7 @@ class ModelDirectory:
             *((candidate, "its replacement") for candidate in chain),
             *self._fallbacks(kind, chain),
             *self._best_served(kind, endpoint, served),
+            *self._only_served(served),
         ]
         for candidate, relation in candidates:
             if self._usable(candidate, served) and self._offers(candidate, endpoint):
@@ -221,6 +227,9 @@ class ModelDirectory:
 
     async def _ask(self) -> None:
         """Ask the provider once; on failure keep what was known (nothing, at first) and log a new state once."""
+        if self._lister is None:
+            self._asked_at = self._monotonic()
+            return
         models, failure = await self._fetch()
         self._asked_at = self._monotonic()
         if models is None:
@@ -241,6 +250,7 @@ class ModelDirectory:
 
     async def _fetch(self) -> tuple[Sequence[ServedModel] | None, tuple[str, str]]:
         """The list, or None with (failure state, detail)."""
+        assert self._lister is not None
         with anyio.move_on_after(self._timeout):
             try:
                 return await self._lister(), ("", "")
@@ -253,6 +263,11 @@ class ModelDirectory:
     def _key(self, model: str) -> str:
         return self._catalog.canonical_name(model).lower()
 
+    def _own_dates(self, model: str) -> bool:
+        """Whether the catalog gives this provider's own lifecycle for the model (then its dates decide)."""
+        spec = self._catalog.lookup(model)
+        return spec is not None and self._provider.value in spec.lifecycle_on
+
     def _retired(self, lifecycle: Lifecycle) -> bool:
         shut = lifecycle.status is Status.SHUT_DOWN
         return shut or (lifecycle.shutdown is not None and lifecycle.shutdown <= self._clock.today())
@@ -264,7 +279,8 @@ class ModelDirectory:
         if served is not None:
             return served.get(model) is not None
         lifecycle = self.lifecycle(model)
-        return self._provider is not ProviderKind.OPENAI or lifecycle is None or not self._retired(lifecycle)
+        authoritative = self._decides or self._own_dates(model)
+        return not authoritative or lifecycle is None or not self._retired(lifecycle)
 
     def _fallbacks(self, kind: ModelKind, chain: list[str]) -> list[tuple[str, str]]:
         relation = f"the first of the catalog's {kind} models this provider serves"
@@ -283,6 +299,12 @@ class ModelDirectory:
         tiers = (Status.ACTIVE, Status.DEPRECATED, Status.SHUT_DOWN)
         ranked = sorted(listed, key=lambda spec: tiers.index(self._status(spec.lifecycle)))
         return [(spec.name, relation) for spec in ranked]
+
+    def _only_served(self, served: ServedModels | None) -> list[tuple[str, str]]:
+        """A local server that serves one model (vLLM-Omni serves one per server): that model."""
+        if not self._local or served is None or len(served.by_name) != 1:
+            return []
+        return [(served.ids()[0], "the only model this server serves")]
 
     def _status(self, lifecycle: Lifecycle) -> Status:
         """The lifecycle's status as of today: a deprecated model whose date has passed is shut down."""
@@ -312,7 +334,7 @@ class ModelDirectory:
         if self._key(name) in self._gone and (lifecycle.shutdown is None or lifecycle.shutdown > self._clock.today()):
             return f"{name} is not served by this provider any more (it answered model_not_found)"
         text = f"{name} was shut down by {lifecycle.owner} on {lifecycle.shutdown}"
-        return text if self._provider is ProviderKind.OPENAI else f"{text}, and this provider does not serve it"
+        return text if self._decides else f"{text}, and this provider does not serve it"
 
     def _unavailable(self, model: str, served: ServedModels | None) -> str:
         """Why the configured default cannot be used: not in the list, or (list unknown) shut down by OpenAI."""

@@ -13,6 +13,7 @@ no longer applied).
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -37,17 +38,23 @@ from .spec import (
 
 SHIPPED = Path(__file__).with_name("models.toml")
 PROVIDER_PREFIX = "openai/"
-VENDOR_PREFIXES = (PROVIDER_PREFIX, "google/")
-"""Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`)."""
-OWNERS = {"openai": "OpenAI", "google": "Google"}
-LIFECYCLE_KEYS = frozenset(
-    {"status", "shutdown", "notice", "replacements", "reported_shutdown", "reported_by", "provider_lifecycle"}
-)
-NOT_INHERITED = LIFECYCLE_KEYS | {"aliases", "extends"}
+OWNERS = {"openai": "OpenAI", "google": "Google", "xai": "xAI", "microsoft": "Microsoft"}
+"""The catalog's vendors, and who retires their models (for messages)."""
+VENDOR_PREFIXES = tuple(f"{vendor}/" for vendor in OWNERS)
+"""Vendor prefixes gateways put before a model name (Dedalus: `openai/gpt-image-2`, `google/gemini-...`;
+OpenRouter: `microsoft/mai-image-2.7`)."""
+LIFECYCLE_KEYS = frozenset({"status", "shutdown", "notice", "replacements"})
+REPORTED_KEYS = frozenset({"reported_shutdown", "reported_by"})
+"""A shutdown date one source gives, unconfirmed: shown, never acted on."""
+PROVIDER_LIFECYCLES = "on"
+"""`[models."NAME".on.azure]`: the lifecycle on one provider kind, where its dates differ from the vendor's."""
+NOT_INHERITED = LIFECYCLE_KEYS | REPORTED_KEYS | {"aliases", "extends", PROVIDER_LIFECYCLES, "deployment"}
 HEADER_KEYS = frozenset({"serial", "published", "valid_until"})
 TOP_LEVEL = HEADER_KEYS | {"defaults", "models"}
-PROVIDER_OWNERS = {"azure": "Azure OpenAI"}
-"""Whose lifecycle a provider's own dates are, for messages (provider_lifecycle's keys)."""
+PROVIDER_OWNERS = {"azure": "Microsoft (Azure OpenAI)"}
+"""Who retires a model on a provider that keeps its own dates, for messages."""
+_RATIO = re.compile(r"^(auto|\d+(\.\d+)?:\d+(\.\d+)?)$")
+_TIER = re.compile(r"^\d+(\.\d+)?[kK]$")
 
 
 E = TypeVar("E", ModelKind, Family, Api, Status, ImageEndpoint)
@@ -204,9 +211,10 @@ def _resolve(name: str, entries: Mapping[str, _Entry], seen: tuple[str, ...]) ->
 
 def _check_own_fields(entry: _Entry) -> None:
     """Check the fields an entry writes itself, so a mistake is reported where it is written, not where inherited."""
-    unknown = set(entry.raw) - set(_FIELDS) - LIFECYCLE_KEYS - {"extends"}
+    own_keys = {*_FIELDS, *LIFECYCLE_KEYS, *REPORTED_KEYS, "extends", PROVIDER_LIFECYCLES}
+    unknown = set(entry.raw) - own_keys
     if unknown:
-        known = ", ".join(sorted({*_FIELDS, *LIFECYCLE_KEYS, "extends"}))
+        known = ", ".join(sorted(own_keys))
         raise CatalogError(f"{entry.where}: unknown field(s) {', '.join(sorted(unknown))}. Known fields: {known}.")
     for key, convert in _FIELDS.items():
         if key in entry.raw:
@@ -226,7 +234,7 @@ def _build(name: str, raw: dict[str, Any], where: str) -> ModelSpec:
     return ModelSpec(
         name=name,
         lifecycle=lifecycle,
-        provider_lifecycles=_provider_lifecycles(raw, where, lifecycle),
+        lifecycle_on=_provider_lifecycles(raw, where, lifecycle),
         option_values={key: value for key, value in options.items() if isinstance(value, tuple)},
         option_flags=frozenset(key for key, value in options.items() if value is True),
         **spec_fields,
@@ -259,19 +267,18 @@ def _one_lifecycle(raw: Mapping[str, Any], where: str, owner: str) -> Lifecycle:
 
 
 def _provider_lifecycles(raw: Mapping[str, Any], where: str, default: Lifecycle) -> dict[str, Lifecycle]:
-    """A provider's own dates where they differ from the model owner's (Azure OpenAI retires models on its own
-    dates): `provider_lifecycle = { azure = { status = "deprecated", shutdown = 2026-12-16 } }`; replacements not
-    given are the owner's."""
-    table = _table(raw.get("provider_lifecycle", {}), f"{where}: provider_lifecycle")
+    """The lifecycles under `on`, by provider kind (Azure OpenAI retires models on its own dates); each needs its
+    status and dates as the model's own does, and replacements not given are the vendor's."""
+    table = _table(raw.get(PROVIDER_LIFECYCLES, {}), f"{where}: {PROVIDER_LIFECYCLES}")
     lifecycles = {}
-    for provider, value in table.items():
-        at = f"{where}: provider_lifecycle.{provider}"
-        fields = _table(value, at)
-        unknown = set(fields) - {"status", "shutdown", "notice", "replacements"}
+    for provider, fields in table.items():
+        at = f"{where}: {PROVIDER_LIFECYCLES}.{provider}"
+        own = _table(fields, at)
+        unknown = set(own) - LIFECYCLE_KEYS
         if unknown:
-            raise CatalogError(f"{at}: unknown key(s) {sorted(unknown)}; use status, shutdown, notice, replacements.")
-        given = {"replacements": [{"model": r.model, "note": r.note} for r in default.replacements]} | fields
-        lifecycles[provider.lower()] = _one_lifecycle(given, at, PROVIDER_OWNERS.get(provider.lower(), provider))
+            raise CatalogError(f"{at}: unknown key(s) {sorted(unknown)}; use {', '.join(sorted(LIFECYCLE_KEYS))}.")
+        given = {"replacements": [{"model": r.model, "note": r.note} for r in default.replacements]} | own
+        lifecycles[provider] = _one_lifecycle(given, at, PROVIDER_OWNERS.get(provider, provider))
     return lifecycles
 
 
@@ -372,6 +379,28 @@ def _enum(kind: type[E]) -> Callable[[object, str], E]:
     return convert
 
 
+def _ratios(value: object, where: str) -> tuple[str, ...]:
+    ratios = _strings(value, where)
+    wrong = [ratio for ratio in ratios if not _RATIO.match(ratio)]
+    if wrong:
+        raise CatalogError(f'{where} lists {wrong}; an aspect ratio is written like "16:9", "9:19.5" or "auto".')
+    return ratios
+
+
+def _tiers(value: object, where: str) -> tuple[str, ...]:
+    tiers = _strings(value, where)
+    wrong = [tier for tier in tiers if not _TIER.match(tier)]
+    if wrong:
+        raise CatalogError(f'{where} lists {wrong}; a resolution is written like "1k" or "2K" (units of 1024 px).')
+    return tiers
+
+
+def _name(value: object, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise CatalogError(f"{where} must be a name (a non-empty string), not {value!r}.")
+    return value.strip()
+
+
 def _apis(value: object, where: str) -> tuple[Api, ...]:
     return tuple(_enum(Api)(item, where) for item in _strings(value, where))
 
@@ -435,6 +464,9 @@ _MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
     "apis": _apis,
     "vendor": _vendor,
     "image_config": _boolean,
+    "aspect_ratios": _ratios,
+    "resolutions": _tiers,
+    "deployment": _name,
     "aliases": _strings,
     "endpoints": _endpoints,
     "free_size": _free_size,
@@ -452,8 +484,8 @@ _MODEL_FIELDS: dict[str, Callable[[Any, str], Any]] = {
 }
 """The fields of a model entry that are neither an image option's nor its lifecycle, with their converters."""
 _OPTION_FIELDS: dict[str, Callable[[Any, str], Any]] = {
-    name: _boolean if check is Check.NUMBER else _strings for name, check in catalog_fields().items()
+    name: _boolean if check in (Check.NUMBER, Check.TEXT) else _strings for name, check in catalog_fields().items()
 }
-"""The option table's fields: the values a model takes (lists), or that it takes a number option (flags)."""
+"""The option table's fields: the values a model takes (lists), or that it takes a number or text option (flags)."""
 _FIELDS = _MODEL_FIELDS | _OPTION_FIELDS
 """Every field a model entry may give besides its lifecycle, with the converter that checks it."""

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..providers import ProviderKind
 from .spec import Api, ImageEndpoint, ModelSpec
 
 OptionValue = str | int
@@ -22,6 +23,9 @@ OptionValue = str | int
 GENERATIONS, EDITS, VARIATIONS = ImageEndpoint.GENERATIONS, ImageEndpoint.EDITS, ImageEndpoint.VARIATIONS
 _MAKING = frozenset({GENERATIONS, EDITS})
 _IMAGES_AND_RESPONSES = frozenset({Api.IMAGES, Api.RESPONSES})
+DIFFUSION_SERVERS = frozenset({ProviderKind.VLLM_OMNI, ProviderKind.LOCALAI, ProviderKind.CUSTOM})
+"""Local servers whose Images API takes a step count (vLLM-Omni `num_inference_steps`, LocalAI `step`;
+world-2026-12.md), and gateways given by URL, of which nothing is known."""
 
 
 class Check(StrEnum):
@@ -34,6 +38,8 @@ class Check(StrEnum):
     NUMBER = "number"
     """A whole number within `bounds` (for any model); a catalogued model takes it when its flag field is true,
     or when it takes the option the row `needs`."""
+    TEXT = "text"
+    """Any text; a catalogued model takes it when its flag field is true."""
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,19 @@ class ImageOption:
     listed: str | None = None
     """Its label in list_models' line for a model that takes it; None: not shown there."""
     wire: str | None = None
-    """The request field's name, when it is not `name`."""
+    """The request field's name, when it is not `name` (a provider may name it otherwise: backends/dialects.py)."""
+    providers: frozenset[ProviderKind] | None = None
+    """The provider kinds whose APIs take it at all (local servers' extras); None: any provider, as the model
+    decides."""
 
     @property
     def kind(self) -> type[OptionValue]:
         return int if self.check is Check.NUMBER else str
+
+    @property
+    def flagged(self) -> bool:
+        """Whether a model's field is a flag that it takes the option (numbers and text), not a list of values."""
+        return self.check in (Check.NUMBER, Check.TEXT)
 
     @property
     def sent_as(self) -> str:
@@ -71,7 +85,7 @@ class ImageOption:
 
     def values(self, spec: ModelSpec, endpoint: ImageEndpoint) -> tuple[str, ...]:
         """The values the model takes on the endpoint (choices and sizes); () when it takes none there."""
-        if endpoint not in self.endpoints or self.field is None or self.check is Check.NUMBER:
+        if endpoint not in self.endpoints or self.field is None or self.flagged:
             return ()
         listing = self.edit_field if endpoint is EDITS and self.edit_field else self.field
         return spec.option_values.get(listing, ())
@@ -82,7 +96,7 @@ class ImageOption:
             return False
         if self.needs is not None:
             return option(self.needs).taken_by(spec, endpoint)
-        if self.check is Check.NUMBER:
+        if self.flagged:
             return self.field in spec.option_flags
         return bool(self.values(spec, endpoint)) or (self.check is Check.SIZE and spec.free_size is not None)
 
@@ -178,6 +192,28 @@ OPTIONS: tuple[ImageOption, ...] = (
         bounds=(0, 2**32 - 1),
         listed="seed",
     ),
+    ImageOption(
+        "steps",
+        Check.NUMBER,
+        "steps",
+        _MAKING,
+        frozenset({Api.IMAGES}),
+        "Diffusion steps (vLLM-Omni, LocalAI).",
+        bounds=(1, 500),
+        listed="steps",
+        wire="num_inference_steps",
+        providers=DIFFUSION_SERVERS,
+    ),
+    ImageOption(
+        "negative_prompt",
+        Check.TEXT,
+        "negative_prompt",
+        _MAKING,
+        frozenset({Api.IMAGES}),
+        "What to leave out (LocalAI).",
+        listed="negative prompt",
+        providers=frozenset({ProviderKind.LOCALAI, ProviderKind.CUSTOM}),
+    ),
 )
 """Every image option, in the order refusals are checked and sidecars list them."""
 
@@ -190,7 +226,8 @@ def option(name: str) -> ImageOption:
 
 
 def catalog_fields() -> dict[str, Check]:
-    """Every models.toml field the table reads, with the check of its row (a list, or a number's flag)."""
+    """Every models.toml field the table reads, with the check of its row (a list, or a flag for numbers and
+    text)."""
     fields: dict[str, Check] = {}
     for row in OPTIONS:
         for name in (row.field, row.edit_field):

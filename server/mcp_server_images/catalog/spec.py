@@ -26,6 +26,8 @@ class Family(StrEnum):
 
     GPT_IMAGE = "gpt-image"
     DALL_E = "dall-e"
+    GROK = "grok"
+    """xAI's: answers with a URL unless asked for b64_json, as DALL·E does."""
     CHAT = "chat"
 
 
@@ -62,11 +64,15 @@ class FreeSizeRule:
     max_edge: int = 3840
     min_pixels: int = 0
     max_pixels: int = 3840 * 2160
+    min_edge: int = 0
+    """The shortest a side may be (MAI-Image-2.7: 768 px)."""
 
     def problem(self, width: int, height: int) -> str | None:
         """Why a WxH breaks the rule, or None when it is fine."""
         if width % self.multiple or height % self.multiple:
             return f"both sides must be multiples of {self.multiple}"
+        if min(width, height) < self.min_edge:
+            return f"both sides must be at least {self.min_edge} px"
         if max(width, height) > self.max_aspect * min(width, height):
             return f"the aspect ratio must be between 1:{self.max_aspect} and {self.max_aspect}:1"
         if max(width, height) > self.max_edge:
@@ -153,6 +159,13 @@ class ModelSpec:
     """Whose model it is: the prefix gateways such as Dedalus put before the name (`google/gemini-...`)."""
     image_config: bool = False
     """Chat image models: takes `image_config` {aspect_ratio, image_size}; without it a size goes into the text."""
+    aspect_ratios: tuple[str, ...] = ()
+    """The aspect ratios the model takes (`16:9`, `auto`): an image_config model's, else a model that takes
+    `aspect_ratio` and `resolution` instead of `size` (xAI), whose sizes must have one of them."""
+    resolutions: tuple[str, ...] = ()
+    """Its resolution tiers (`1k`, `2k`): the long side in units of 1024 px."""
+    deployment: str | None = None
+    """On Azure: the deployment a call naming this model goes to (else a call names the deployment itself)."""
     aliases: tuple[str, ...] = ()
     endpoints: frozenset[ImageEndpoint] = frozenset()
     option_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
@@ -171,8 +184,8 @@ class ModelSpec:
     remarks: Mapping[str, str] = field(default_factory=dict)
     """Per parameter, a sentence added when a value is refused (why gpt-image-2 refuses transparency)."""
     lifecycle: Lifecycle = field(default_factory=Lifecycle)
-    provider_lifecycles: Mapping[str, Lifecycle] = field(default_factory=dict)
-    """A provider's own lifecycle where it differs from the owner's, by provider name (`azure`)."""
+    lifecycle_on: Mapping[str, Lifecycle] = field(default_factory=dict)
+    """Lifecycles on providers whose dates differ from the vendor's own, by provider kind (Azure's)."""
     prices: Prices | None = None
     estimate_tokens: Mapping[str, int] = field(default_factory=dict)
     """Quality -> image output tokens of one 1024x1024 image, for estimates before a call (from published figures)."""
@@ -182,18 +195,19 @@ class ModelSpec:
     """Per output format, what else such an answer bills that no published figure covers (gpt-image-2.6's SVG
     authoring model), so an estimate for it is a lower bound and says so."""
 
+    def lifecycle_at(self, provider: str) -> Lifecycle:
+        """Its lifecycle on a provider kind: that provider's own where the catalog gives one, else the vendor's."""
+        return self.lifecycle_on.get(provider, self.lifecycle)
+
     @property
     def accepts_response_format(self) -> bool:
-        """DALL·E models answer with a URL unless asked for b64_json; GPT image models reject the parameter."""
-        return self.family is Family.DALL_E
+        """DALL·E and Grok models answer with a URL unless asked for b64_json; GPT image models reject the
+        parameter."""
+        return self.family in (Family.DALL_E, Family.GROK)
 
     @property
     def streams(self) -> bool:
         return self.streaming
-
-    def lifecycle_on(self, provider: str) -> Lifecycle:
-        """The model's lifecycle on a provider: its own dates where the catalog has them, else the owner's."""
-        return self.provider_lifecycles.get(provider, self.lifecycle)
 
     @property
     def usable_apis(self) -> tuple[Api, ...]:
@@ -207,3 +221,6 @@ class ServedModel:
 
     id: str
     shutdown_date: date | None = None
+    parameters: frozenset[str] | None = None
+    """The request parameters the provider says the model takes (OpenRouter's image model listing); None where
+    it does not say."""

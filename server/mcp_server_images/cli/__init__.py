@@ -23,7 +23,8 @@ from .. import __version__
 from ..backends.redact import RedactingFilter, Redactor
 from ..clock import Clock
 from ..errors import ConfigurationError
-from ..providers import endpoint_of
+from ..providers import Endpoint
+from ..providers_file import providers_of
 from ..settings import ENV_PREFIX, ResultShapeSetting, Settings
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
 
@@ -36,9 +37,16 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--port", "port", {"type": int}),
     ("--path", "path", {}),
     ("--output-dir", "output_dir", {"metavar": "DIR"}),
-    ("--provider", "provider", {"metavar": "openai|dedalus|URL"}),
+    ("--provider", "provider", {"metavar": "KIND|URL"}),
     ("--base-url", "base_url", {"metavar": "URL"}),
     ("--api-key", "api_key", {"metavar": "KEY"}),
+    ("--api-key-file", "api_key_file", {"metavar": "FILE"}),
+    ("--api-key-command", "api_key_command", {"metavar": "COMMAND"}),
+    ("--key-command-timeout", "key_command_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--key-lifetime", "key_lifetime", {"type": float, "metavar": "SECONDS"}),
+    ("--key-header", "key_header", {"choices": ["authorization", "api-key"]}),
+    ("--api-version", "api_version", {"metavar": "VERSION"}),
+    ("--providers-file", "providers_file", {"metavar": "FILE"}),
     ("--default-model", "default_model", {"metavar": "MODEL"}),
     ("--vision-model", "vision_model", {"metavar": "MODEL"}),
     ("--image-api", "image_api", {"choices": ["images", "responses"]}),
@@ -131,11 +139,14 @@ def _add_setting_flags(target: argparse.ArgumentParser) -> None:
 def parser() -> argparse.ArgumentParser:
     result = argparse.ArgumentParser(
         prog="mcp-server-images",
+        allow_abbrev=False,
         description="MCP server for image generation, editing, variations and vision on OpenAI-compatible APIs. "
         "Every flag can also be set by the environment variable shown; flags win.",
-        epilog="Keys also come from OPENAI_API_KEY (openai and custom providers) or DEDALUS_API_KEY (dedalus); "
-        "OPENAI_BASE_URL sets the base URL for openai. Prefer environment variables for secrets: command "
-        "lines are visible to other users of the machine.",
+        epilog="Keys also come from the provider's own variable: OPENAI_API_KEY (openai and custom providers), "
+        "DEDALUS_API_KEY, AZURE_OPENAI_API_KEY, GEMINI_API_KEY, XAI_API_KEY, OPENROUTER_API_KEY; OPENAI_BASE_URL "
+        "sets the base URL for openai, AZURE_OPENAI_ENDPOINT for azure. Local servers (ollama, vllm-omni, localai) "
+        "need no key. Prefer environment variables or a key file for secrets: command lines are visible to other "
+        "users of the machine.",
     )
     result.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _add_setting_flags(result)
@@ -201,17 +212,25 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def describe(settings: Settings) -> str:
-    endpoint = endpoint_of(settings)
-    key = (
-        f"key from {endpoint.key_source}"
-        if endpoint.key_source
-        else (f"NO KEY (set {' or '.join(endpoint.key_variables)})")
+    configured = providers_of(settings)
+    reached = "; ".join(
+        f"provider {endpoint.label} at {endpoint.base_url}, {key_of(endpoint)}" for endpoint in configured.endpoints
     )
+    default = configured.defaults.get("generate", settings.default_model)
     return (
-        f"mcp-server-images {__version__}: provider {endpoint.provider} at {endpoint.base_url}, {key}; "
-        f"default model {settings.default_model}; images in {where_images_go(settings)}; "
+        f"mcp-server-images {__version__}: {reached}; "
+        f"default model {default}; images in {where_images_go(settings)}; "
         f"transport {settings.transport}{sign_in(settings)}{budgets(settings)}"
     )
+
+
+def key_of(endpoint: Endpoint) -> str:
+    """Where the provider's key comes from, for people (never the key)."""
+    if endpoint.key_source:
+        return f"key from {endpoint.key_source}"
+    if not endpoint.profile.needs_key:
+        return "no key (none needed)"
+    return f"NO KEY (set {' or '.join(endpoint.key_variables)})"
 
 
 def budgets(settings: Settings) -> str:
@@ -334,14 +353,16 @@ def serve(settings: Settings) -> None:
         handler.addFilter(redacting)  # a handler's filter sees the records of every logger
     if settings.transport == "stdio" and sys.stdin.isatty():
         print(banner(), file=sys.stderr, flush=True)
-    log.info(describe(settings))
-    endpoint = endpoint_of(settings)
-    if endpoint.key_source is None:
-        log.warning(
-            "No API key: set %s. The tools are listed, but every call fails until a key is set.",
-            " or ".join(endpoint.key_variables),
-        )
     try:
+        log.info(describe(settings))
+        for endpoint in providers_of(settings).endpoints:
+            if endpoint.key_source is None and endpoint.profile.needs_key:
+                whose = "" if endpoint.name == endpoint.provider.value else f" for the provider {endpoint.name}"
+                log.warning(
+                    "No API key%s: set %s. The tools are listed, but every call fails until a key is set.",
+                    whose,
+                    " or ".join(endpoint.key_variables),
+                )
         clock = Clock()
         if settings.store == "s3":
             open_store(settings, clock)  # a wrong bucket, endpoint or key stops here with one line, not a traceback

@@ -31,7 +31,17 @@ KEY_PLACEHOLDER = "sk-your-api-key"
 TOKEN_PLACEHOLDER = "your-auth-token"  # noqa: S105 - a placeholder the user replaces
 TIMEOUT_SECONDS = 300
 """Clients that cap a tool call (Codex, Goose) get this much: a high-quality image can take minutes."""
-KEY_FIELDS = frozenset({"api_key", "openai_api_key", "dedalus_api_key"})
+KEY_FIELDS = frozenset(
+    {
+        "api_key",
+        "openai_api_key",
+        "dedalus_api_key",
+        "azure_openai_api_key",
+        "gemini_api_key",
+        "xai_api_key",
+        "openrouter_api_key",
+    }
+)
 """Where the API key comes from: a snippet carries it once, as a placeholder in the provider's variable."""
 HTTP_FIELDS = frozenset({"transport", "host", "port", "path", "auth_token", "stateless_http", "allow_remote"})
 """Settings of HTTP serving: meaningless in a stdio snippet, and in an HTTP one they make its URL and header."""
@@ -55,9 +65,15 @@ class Remote:
     """Whether every request needs the static bearer token (MCP_IMAGES_AUTH_TOKEN)."""
 
 
-def key_variable(settings: Settings) -> str:
-    """The variable a snippet puts the key in: the provider's own convention, ours for a gateway."""
+def key_variable(settings: Settings) -> str | None:
+    """The variable a snippet puts the key in: the provider's own convention, ours for a gateway (which may want
+    one); None for a local server, which needs none, and where the key comes from a file, a command or a providers
+    file."""
+    if settings.providers_file is not None or settings.api_key_file or settings.api_key_command:
+        return None
     endpoint = endpoint_of(settings)
+    if not endpoint.profile.needs_key and endpoint.provider is not ProviderKind.CUSTOM:
+        return None
     return endpoint.key_variables[0] if endpoint.provider is ProviderKind.CUSTOM else endpoint.key_variables[-1]
 
 
@@ -85,7 +101,13 @@ def _shown(name: str, value: object) -> str:
 
 def server_env(settings: Settings) -> dict[str, str]:
     """The environment a stdio snippet sets: the key (as a placeholder) and every other setting given."""
-    return {key_variable(settings): KEY_PLACEHOLDER} | given_env(settings, leave_out=HTTP_FIELDS)
+    return key_env(settings) | given_env(settings, leave_out=HTTP_FIELDS)
+
+
+def key_env(settings: Settings) -> dict[str, str]:
+    """The key's variable with a placeholder, where a snippet needs one."""
+    variable = key_variable(settings)
+    return {variable: KEY_PLACEHOLDER} if variable is not None else {}
 
 
 def this_install(settings: Settings) -> Launch:
@@ -138,7 +160,7 @@ def remote_of(settings: Settings) -> Remote:
 
 def start_command(settings: Settings) -> str:
     """The command that starts the HTTP server with the settings given (secrets as placeholders)."""
-    env = {key_variable(settings): KEY_PLACEHOLDER} | given_env(settings, leave_out=frozenset({"transport"}))
+    env = key_env(settings) | given_env(settings, leave_out=frozenset({"transport"}))
     assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in env.items())
     return f"{assignments} {subcommand('--transport http')}"
 

@@ -27,7 +27,8 @@ from ..catalog.load import canonical_name
 from ..catalog.spec import ServedModel
 from ..clock import Clock
 from ..errors import ConfigurationError, ImageServerError
-from ..providers import ProviderKind, endpoint_of
+from ..providers import Endpoint
+from ..providers_file import ProvidersFile, providers_of
 from ..services import open_store
 from ..settings import Settings
 from .catalog_commands import fetched_feed
@@ -58,71 +59,78 @@ def versions() -> Check:
     return Check("versions", "ok", detail)
 
 
-def configuration(settings: Settings) -> Check:
-    endpoint = endpoint_of(settings)
-    where = f"provider {endpoint.provider} at {endpoint.base_url}"
-    if endpoint.key_source is None:
+def configuration(endpoint: Endpoint, name: str = "api key") -> Check:
+    where = f"provider {endpoint.label} at {endpoint.base_url}"
+    if endpoint.key_source is None and endpoint.profile.needs_key:
         variables = " or ".join(endpoint.key_variables)
         return Check(
-            "api key",
+            name,
             "fail",
             f"{where}, no API key",
             f"Set {variables} in the 'env' block of your client's configuration "
             f"(`{subcommand('config <client>')}` prints one) and restart the client.",
         )
-    return Check("api key", "ok", f"{where}, key from {endpoint.key_source}")
+    if endpoint.key_source is None:
+        return Check(name, "ok", f"{where}, no key (none needed)")
+    return Check(name, "ok", f"{where}, key from {endpoint.key_source}")
 
 
-async def fetch_models(settings: Settings, clock: Clock) -> list[ServedModel]:
-    """The provider's model list (`GET /models`), asked once, without retries."""
-    endpoint = endpoint_of(settings)
+async def fetch_models(settings: Settings, endpoint: Endpoint, clock: Clock) -> list[ServedModel]:
+    """The provider's model list (`GET /models`), asked once, without retries; a key file is read and a key command
+    run to ask it."""
     client = UpstreamClient(
         endpoint,
         timeout=TIMEOUT,
         max_concurrency=1,
         retry=RetryPolicy(max_retries=0, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
-        redactor=Redactor(settings.secrets()),
+        redactor=Redactor(providers_of(settings).secrets(settings)),
     )
     async with aclosing(client):
         return await ModelsAPI(client).list()
 
 
-def provider_answer(settings: Settings, error: ImageServerError | None, models: list[ServedModel]) -> Check:
-    endpoint = endpoint_of(settings)
+def provider_answer(
+    endpoint: Endpoint, error: ImageServerError | None, models: list[ServedModel], name: str = "provider"
+) -> Check:
     if error is None:
-        return Check("provider", "ok", f"{endpoint.base_url} answered with {len(models)} models and accepted the key")
+        listed = f"answered with {len(models)} models" if endpoint.profile.lists_models else "answered"
+        return Check(name, "ok", f"{endpoint.base_url} {listed} and accepted the key")
     status = error.status if isinstance(error, UpstreamError) else None
     if status in (401, 403):
         return Check(
-            "provider",
+            name,
             "fail",
             f"{endpoint.base_url} refused the key from {endpoint.key_source}: {error}",
-            f"Put a current key for {endpoint.provider} in {endpoint.key_source}.",
+            f"Put a current key for {endpoint.label} in {endpoint.key_source}.",
         )
+    if isinstance(error, ConfigurationError):
+        return Check(name, "fail", f"no key to ask {endpoint.base_url} with: {error}", "Fix the key's source.")
     if status is None:
         return Check(
-            "provider",
+            name,
             "fail",
             f"could not reach {endpoint.base_url}: {error}",
             "Check the base URL (MCP_IMAGES_BASE_URL or MCP_IMAGES_PROVIDER), the network and any proxy.",
         )
     return Check(
-        "provider",
+        name,
         "fail",
         f"{endpoint.base_url}/models answered with an error: {error}",
         "Check that the base URL points at an OpenAI-compatible API, including its version path (…/v1).",
     )
 
 
-def model_served(role: str, model: str, models: list[ServedModel], settings: Settings, today: date) -> Check:
+def model_served(
+    role: str, model: str, models: list[ServedModel], endpoint: Endpoint, today: date, variable: str | None = None
+) -> Check:
     """Whether the provider lists the model (compared without an `openai/` prefix), and any shutdown date, told as
     past or to come by `today` (the server clock's date)."""
     wanted = canonical_name(model).lower()
     listed = next((entry for entry in models if canonical_name(entry.id).lower() == wanted), None)
-    variable = "MCP_IMAGES_DEFAULT_MODEL" if role == "image model" else "MCP_IMAGES_VISION_MODEL"
+    variable = variable or ("MCP_IMAGES_DEFAULT_MODEL" if role == "image model" else "MCP_IMAGES_VISION_MODEL")
     if listed is None:
-        gateway = endpoint_of(settings).provider is ProviderKind.CUSTOM
+        gateway = not endpoint.profile.decides
         return Check(
             role,
             "warn" if gateway else "fail",
@@ -226,22 +234,94 @@ def http_safety(settings: Settings) -> Check:
 
 
 async def diagnose(settings: Settings, clock: Clock) -> list[Check]:
-    checks = [versions(), configuration(settings)]
-    models: list[ServedModel] = []
-    if checks[-1].status == "ok":
-        error: ImageServerError | None = None
-        try:
-            models = await fetch_models(settings, clock)
-        except ImageServerError as exc:
-            error = exc
-        checks.append(provider_answer(settings, error, models))
-        if error is None:
-            checks.append(model_served("image model", settings.default_model, models, settings, clock.today()))
-            checks.append(model_served("vision model", settings.vision_model, models, settings, clock.today()))
+    checks = [versions()]
+    try:
+        configured = providers_of(settings)
+    except ConfigurationError as exc:
+        checks.append(Check("providers", "fail", str(exc), "Fix the providers file (MCP_IMAGES_PROVIDERS_FILE)."))
+        return [*checks, await catalog_in_force(settings, clock), image_store(settings, clock), http_safety(settings)]
+    if len(configured.endpoints) == 1:
+        checks += await one_provider(settings, configured.endpoints[0], clock)
     else:
-        checks.append(Check("provider", "skip", "not asked: there is no API key to ask with"))
-    checks += [await catalog_in_force(settings, clock), image_store(settings, clock), http_safety(settings)]
+        checks += await several_providers(settings, configured, clock)
+    return [*checks, await catalog_in_force(settings, clock), image_store(settings, clock), http_safety(settings)]
+
+
+async def one_provider(settings: Settings, endpoint: Endpoint, clock: Clock) -> list[Check]:
+    """The key, the provider's answer, and whether it serves the default image and vision models."""
+    checks = [configuration(endpoint)]
+    if checks[0].status != "ok":
+        return [*checks, Check("provider", "skip", "not asked: there is no API key to ask with")]
+    models, error = await _asked(settings, endpoint, clock)
+    checks.append(provider_answer(endpoint, error, models))
+    if error is None and endpoint.profile.lists_models:
+        today = clock.today()
+        checks.append(model_served("image model", settings.default_model, models, endpoint, today))
+        checks.append(model_served("vision model", settings.vision_model, models, endpoint, today))
     return checks
+
+
+async def several_providers(settings: Settings, configured: ProvidersFile, clock: Clock) -> list[Check]:
+    """Each provider's key and answer, then which provider serves each task's default model."""
+    checks: list[Check] = []
+    lists: dict[str, list[ServedModel]] = {}
+    for endpoint in configured.endpoints:
+        checks.append(configuration(endpoint, f"api key ({endpoint.name})"))
+        if checks[-1].status != "ok":
+            checks.append(Check(f"provider ({endpoint.name})", "skip", "not asked: there is no API key to ask with"))
+            continue
+        models, error = await _asked(settings, endpoint, clock)
+        checks.append(provider_answer(endpoint, error, models, f"provider ({endpoint.name})"))
+        if error is None and endpoint.profile.lists_models:
+            lists[endpoint.name] = [ServedModel(model) for model in endpoint.models] or models
+    for task, fallback in (("generate", settings.default_model), ("edit", None), ("vision", settings.vision_model)):
+        model = configured.defaults.get(task) or fallback
+        if model is not None:
+            checks.append(_default_served(task, model, configured, lists, clock.today()))
+    return checks
+
+
+def _default_served(
+    task: str, configured: str, providers: ProvidersFile, lists: dict[str, list[ServedModel]], today: date
+) -> Check:
+    """Which provider serves a task's default model: the one it names (model@provider), else the ones that list it."""
+    model, at, name = configured.rpartition("@")
+    named = at and model and any(endpoint.name == name for endpoint in providers.endpoints)
+    role, variable = f"{task} model", f"{task} in [defaults] of the providers file"
+    if named:
+        endpoint = next(endpoint for endpoint in providers.endpoints if endpoint.name == name)
+        if name not in lists:
+            return Check(role, "ok", f"{model} on {name} (its model list is not asked)")
+        return model_served(role, model, lists[name], endpoint, today, variable)
+    serving = [name for name, models in lists.items() if any(_same(entry.id, configured) for entry in models)]
+    if len(serving) == 1:
+        return Check(role, "ok", f"{configured} is served by {serving[0]}")
+    if serving:
+        return Check(
+            role,
+            "warn",
+            f"{configured} is served by {', '.join(serving)}: calls naming no model would have to choose",
+            f"Name one in {variable}, e.g. {configured}@{serving[0]}.",
+        )
+    return Check(
+        role,
+        "warn",
+        f"no provider lists {configured} (one without a model list may serve it)",
+        f"Set {variable} to a model a provider lists, as model@provider.",
+    )
+
+
+def _same(listed: str, model: str) -> bool:
+    return canonical_name(listed).lower() == canonical_name(model).lower()
+
+
+async def _asked(
+    settings: Settings, endpoint: Endpoint, clock: Clock
+) -> tuple[list[ServedModel], ImageServerError | None]:
+    try:
+        return await fetch_models(settings, endpoint, clock), None
+    except ImageServerError as exc:
+        return [], exc
 
 
 LABELS: dict[Status, str] = {"ok": "ok", "warn": "WARN", "fail": "FAIL", "skip": "skip"}

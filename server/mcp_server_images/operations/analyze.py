@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from ..backends.chat import ChatAPI, VisionRequest
+from ..backends.chat import VisionRequest
 from ..backends.errors import UpstreamError
 from ..catalog.spec import ModelKind
 from ..errors import ImageServerError, ParameterError
@@ -28,7 +28,8 @@ from ..inputs import MAX_REFS
 from ..inputs.refs import UrlRef, parse_ref
 from ..inputs.resolver import ImageResolver
 from ..store import Store
-from .model_choice import Models, choose, explain_refusal
+from .model_choice import choose, explain_refusal
+from .upstreams import Upstreams
 
 if TYPE_CHECKING:
     from jsonschema import Draft202012Validator
@@ -68,16 +69,17 @@ class Analysis:
 
 
 class VisionService:
-    def __init__(self, *, chat: ChatAPI, resolver: ImageResolver, models: Models, inline_urls: bool) -> None:
-        self._chat = chat
+    """Vision through Chat Completions on the provider that serves the call's vision model."""
+
+    def __init__(self, *, upstreams: Upstreams, resolver: ImageResolver, inline_urls: bool) -> None:
+        self._upstreams = upstreams
         self._resolver = resolver
-        self._models = models
         self._inline_urls = inline_urls
 
     def seen_by(self, store: Store) -> VisionService:
         """The same, resolving stored images through `store` (a user's owner-scoped view)."""
         return VisionService(
-            chat=self._chat, resolver=self._resolver.seen_by(store), models=self._models, inline_urls=self._inline_urls
+            upstreams=self._upstreams, resolver=self._resolver.seen_by(store), inline_urls=self._inline_urls
         )
 
     async def analyze(self, request: AnalyzeRequest) -> Analysis:
@@ -86,7 +88,7 @@ class VisionService:
         if request.detail not in DETAILS:
             raise ParameterError("detail", f"detail {request.detail!r} is not valid. Use one of: {', '.join(DETAILS)}.")
         validator = await anyio.to_thread.run_sync(_validator, request.response_schema)
-        chosen = await choose(self._models, request.model, ModelKind.VISION, audience=request.audience)
+        chosen = await choose(self._upstreams, request.model, ModelKind.VISION, audience=request.audience)
         notes = list(chosen.notes)
         urls = [await self._image_url(ref, request.client_roots, notes) for ref in request.images]
         schema = request.response_schema
@@ -100,9 +102,9 @@ class VisionService:
             strict=schema is not None and strict_compatible(schema),
         )
         try:
-            answer = await self._chat.describe(request_body)
+            answer = await chosen.upstream.chat.describe(request_body)
         except UpstreamError as exc:
-            raise await explain_refusal(self._models, chosen, exc) from exc
+            raise await explain_refusal(chosen, exc) from exc
         data = None if validator is None else await anyio.to_thread.run_sync(_parse_reply, answer.text, validator)
         return Analysis(answer.text, data, answer.model, answer.usage, notes)
 

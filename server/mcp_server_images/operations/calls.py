@@ -48,7 +48,7 @@ async def run_call(deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, 
         if plan.send is not Send.VARY or not gone or not isinstance(request, VariationRequest):
             raise
         model = plan.chosen.name
-        deps.models.directory.mark_shut_down(model)
+        plan.chosen.upstream.models.directory.mark_shut_down(model)
         log.info("variations model %s is not available upstream; emulating through edits", model)
         note = f"{model} is not available at this provider (it answered model_not_found)"
         return await run(deps, await plan_emulation(deps, request, call, None, [note]), call)

@@ -2,7 +2,8 @@
 
 A call is priced as a list of parts, one per upstream request, each a model and the `usage` its answer gave: a
 fan-out is several parts of one model; a Responses call (a mainline model plus the image tool) is two parts of two
-models. Prices are the catalog's, in USD per 1M tokens. When any part lacks usage, or a price its tokens need, the
+models. Prices are the catalog's, in USD per 1M tokens. A provider that states what a request cost (OpenRouter's
+`usage.cost`) is taken at its word for that part. When any part lacks usage, or a price its tokens need, the
 amount is unknown (None) and the basis says why: a figure is never made up.
 
 Streamed partial images: the catalog gives the extra output tokens each partial costs (gpt-image-2.5 and 2.6: 100).
@@ -53,6 +54,8 @@ class BilledPart:
     """Well-formed partial images the request streamed."""
     images: int = 1
     """Items the answer carried: what its usage is judged against (MAX_TOKENS_PER_IMAGE each)."""
+    reported: float | None = None
+    """What the provider said the request cost, in USD, where it says."""
 
 
 @dataclass(frozen=True)
@@ -141,9 +144,22 @@ SHORT = {
 
 
 def price(parts: Sequence[BilledPart], lookup: Lookup) -> Cost:
-    """The exact cost of a call's parts from their usage and the catalog's prices, or unknown with the reason."""
+    """The exact cost of a call's parts: what the provider reported where it did, the rest from their usage and the
+    catalog's prices; unknown with the reason when a part cannot be priced."""
     if not parts:
         return Cost(None, exact=True, basis="no request was answered")
+    reported = [part.reported for part in parts if part.reported is not None]
+    if len(reported) == len(parts):
+        return Cost(sum(reported), exact=True, basis=f"the cost the provider reported for {len(parts)} request(s)")
+    priced = _priced_by_tokens([part for part in parts if part.reported is None], lookup)
+    if priced.amount is None or not reported:
+        return priced
+    basis = f"${sum(reported):g} as the provider reported it, and {priced.basis}"
+    return Cost(priced.amount + sum(reported), exact=True, basis=basis)
+
+
+def _priced_by_tokens(parts: Sequence[BilledPart], lookup: Lookup) -> Cost:
+    """Parts priced from their usage at the catalog's prices per 1M tokens."""
     by_model: dict[str, tuple[ModelSpec, Tokens]] = {}
     for part in parts:
         spec = lookup(part.model)

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
-from ..backends.base import ImageBackend
 from ..catalog.spec import Api
 from ..inputs.resolver import ImageResolver
 from ..store import Store
-from .model_choice import Models
+from .upstreams import Upstreams
 
 
 @dataclass(frozen=True)
 class ImageDeps:
     store: Store
     resolver: ImageResolver
-    models: Models
-    backends: Mapping[Api, ImageBackend] = field(default_factory=dict)
-    """Every image-making API by name; a plan's route picks one (`routing.route`)."""
+    upstreams: Upstreams
+    """Every provider with its models and image-making APIs; a call's model picks one (`model_choice.choose`), and
+    a plan's route one of its APIs (`routing.route_for`)."""
     preferred_api: Api = Api.IMAGES
     """The API a GPT image model uses when a call names none (setting image_api)."""
 

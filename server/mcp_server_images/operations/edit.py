@@ -9,7 +9,7 @@ from typing import Any
 import anyio
 
 from ..backends.base import ImageRequest, Upload
-from ..catalog.spec import ImageEndpoint, ModelKind
+from ..catalog.spec import Api, ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
@@ -17,25 +17,28 @@ from ..inputs import MAX_REFS
 from ..inputs.resolver import InputImage
 from ..store import NewImage, Operation
 from .deps import ImageDeps
-from .model_choice import choose
+from .model_choice import Chosen, check_listed, choose
 from .pipeline import ImagePlan, Send, partial_images, plan_copies, split_batches
 from .requests import CallContext, EditRequest, MaskRequest
-from .routing import conversation_route, fallback_route, quote, route_for
+from .routing import Route, conversation_route, fallback_route, quote, route_for
 
 DALL_E_2 = "dall-e-2"
 
 
 async def plan_edit(deps: ImageDeps, request: EditRequest, call: CallContext) -> ImagePlan:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)
-    spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options)
+    chosen = await choose(deps.upstreams, request.model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)
+    _check_provider_edits(chosen)
+    catalog = deps.upstreams.catalog
+    spec = catalog.validate(chosen.name, ImageEndpoint.EDITS, request.prompt, options, chosen.upstream.kind)
     route = route_for(deps, chosen, request.api)
+    await check_listed(chosen, options, route.api)
     _check_shape(request, chosen.name, spec.max_edit_images if spec else MAX_REFS)
     if not route.backend.capabilities.takes_masks:
-        _refuse_mask(deps, request.mask, chosen.name)
+        _refuse_mask(deps, request.mask, chosen, route)
     save = plan_copies(deps, request.save, options, request.client_roots)
     inputs = await deps.resolver.resolve_all(request.images, request.client_roots, flatten=True)
-    conversation = conversation_route(deps, chosen) if request.api is None and inputs[0].response_id else None
+    conversation = conversation_route(chosen) if request.api is None and inputs[0].response_id else None
     route = conversation or route  # an image made in a conversation is refined in it
     dall_e_2 = spec is not None and spec.name == DALL_E_2
     notes = [*chosen.notes, *(image.note for image in inputs if image.note)]
@@ -67,30 +70,48 @@ async def plan_edit(deps: ImageDeps, request: EditRequest, call: CallContext) ->
         endpoint=ImageEndpoint.EDITS,
         send=Send.EDIT,
         requests=requests,
-        quote=quote(route, "edit", ImageEndpoint.EDITS, chosen.name, requests, parameters, streamed),
+        quote=quote(route, "edit", ImageEndpoint.EDITS, chosen, requests, parameters, streamed),
         record=record,
         save=save,
         notes=tuple(notes),
         partial_images=streamed,
-        fallback=fallback_route(deps, chosen, route),
+        fallback=fallback_route(chosen, route),
     )
 
 
-def _refuse_mask(deps: ImageDeps, mask: MaskRequest, model: str) -> None:
-    """An API that edits from the instruction alone (chat image models) would silently ignore a mask."""
+def _check_provider_edits(chosen: Chosen) -> None:
+    """A provider whose API makes no edits (Ollama, LocalAI) is refused before anything is read or sent."""
+    endpoint = chosen.upstream.endpoint
+    if not endpoint.profile.edits:
+        raise ParameterError(
+            "images",
+            f"The provider {endpoint.label} makes no image edits (its API has generations only); edit on a "
+            "provider that has them (model@NAME), or generate a new image instead.",
+        )
+
+
+def _refuse_mask(deps: ImageDeps, mask: MaskRequest, chosen: Chosen, route: Route) -> None:
+    """An API that edits from the instruction alone (chat image models, xAI, OpenRouter, local servers) would
+    silently ignore a mask."""
     if mask.image is None and mask.regions is None:
         return
-    catalog = deps.models.catalog
+    catalog = deps.upstreams.catalog
     takers = [
         name
-        for name in catalog.models_supporting(endpoint=ImageEndpoint.EDITS)
-        if (spec := catalog.lookup(name)) is not None and deps.backends[spec.api].capabilities.takes_masks
+        for name in catalog.models_supporting(
+            endpoint=ImageEndpoint.EDITS, vendors=chosen.upstream.endpoint.profile.vendors
+        )
+        if (spec := catalog.lookup(name)) is not None
+        and (backend := chosen.upstream.backends.get(spec.api)) is not None
+        and backend.capabilities.takes_masks
     ]
     param = "mask" if mask.image is not None else "mask_region"
+    how = "Chat Completions" if route.api is Api.CHAT else f"the Images API of {chosen.upstream.endpoint.label}"
+    others = f"use a model that takes masks: {', '.join(takers)}" if takers else "use a provider whose edits take masks"
     raise ParameterError(
         param,
-        f"{model} edits through Chat Completions, which takes no mask; describe the change in the prompt instead, "
-        f"or use a model that takes masks: {', '.join(takers)}.",
+        f"{chosen.name} edits through {how}, which takes no mask; describe the change in the prompt instead, "
+        f"or {others}.",
     )
 
 

@@ -9,7 +9,7 @@ from ..backends.base import ImageRequest
 from ..catalog.spec import ImageEndpoint, ModelKind
 from ..store import NewImage, Operation
 from .deps import ImageDeps
-from .model_choice import choose
+from .model_choice import check_listed, choose
 from .pipeline import ImagePlan, Send, partial_images, plan_copies, split_batches
 from .requests import CallContext, GenerateRequest
 from .routing import quote, route_for
@@ -17,9 +17,11 @@ from .routing import quote, route_for
 
 async def plan_generation(deps: ImageDeps, request: GenerateRequest, call: CallContext) -> ImagePlan:
     options = request.options
-    chosen = await choose(deps.models, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS, call.audience)
-    spec = deps.models.catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options)
+    chosen = await choose(deps.upstreams, request.model, ModelKind.IMAGE, ImageEndpoint.GENERATIONS, call.audience)
+    catalog = deps.upstreams.catalog
+    spec = catalog.validate(chosen.name, ImageEndpoint.GENERATIONS, request.prompt, options, chosen.upstream.kind)
     route = route_for(deps, chosen, request.api)
+    await check_listed(chosen, options, route.api)
     save = plan_copies(deps, request.save, options, request.client_roots)
     batches = split_batches(options.n, route.backend.per_request(spec, options.n))
     requests = tuple(ImageRequest(chosen.wire, request.prompt, replace(options, n=n), spec) for n in batches)
@@ -38,7 +40,7 @@ async def plan_generation(deps: ImageDeps, request: GenerateRequest, call: CallC
         endpoint=ImageEndpoint.GENERATIONS,
         send=Send.GENERATE,
         requests=requests,
-        quote=quote(route, "generate", ImageEndpoint.GENERATIONS, chosen.name, requests, record.parameters, streamed),
+        quote=quote(route, "generate", ImageEndpoint.GENERATIONS, chosen, requests, record.parameters, streamed),
         record=record,
         save=save,
         notes=chosen.notes,

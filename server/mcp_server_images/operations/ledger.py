@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -38,11 +38,14 @@ import anyio
 from ..catalog.spec import REFERENCE_PIXELS
 from ..clock import Clock
 from ..errors import ImageServerError
+from ..providers import Budget
 from ..store import Store
 from ..store.base import LedgerEntry
 from . import learned
 from .cost import Cost, Estimate, usd
 
+UNKNOWN_PROVIDER = "(unknown)"
+"""Where spend recorded before entries named their provider is counted."""
 APPEND_ATTEMPTS = 200
 """Numbers tried before giving up on a ledger other writers keep taking; each try re-reads and re-checks."""
 
@@ -65,15 +68,18 @@ class Quote:
     """How many images the call asks for, over all its requests."""
     pixels: int = REFERENCE_PIXELS
     """The pixels of each: what a worst case scales with."""
+    provider: str | None = None
+    """The name of the provider the call goes to."""
 
     def public(self) -> dict[str, Any]:
-        return {
+        shown = {
             "operation": self.operation,
             "model": self.model,
             "endpoint": self.endpoint,
             "parameters": self.parameters,
             "requests": self.requests,
         }
+        return shown | ({"provider": self.provider} if self.provider else {})
 
     def describe(self) -> str:
         shown = ", ".join(f"{key} {value}" for key, value in self.parameters.items())
@@ -116,7 +122,8 @@ class Unmetered:
 
 @dataclass(frozen=True)
 class Caps:
-    """The budgets in USD; None is no cap. User caps apply to each signed-in user on top of the totals."""
+    """The budgets in USD; None is no cap. User caps apply to each signed-in user, provider caps to the calls to
+    that provider, on top of the totals."""
 
     per_call: float | None = None
     daily: float | None = None
@@ -127,19 +134,26 @@ class Caps:
     unknown_per_image: float = 0.0
     """What a 1024x1024 image of a call of unknown cost counts against the caps: the setting, else the catalog's
     highest per-image figure (see services.caps)."""
+    providers: Mapping[str, Budget] = field(default_factory=dict)
+    """By provider name, its own daily and monthly caps (a providers file's daily_budget, monthly_budget)."""
 
-    @property
-    def capped(self) -> bool:
-        """Whether any spending cap is in force (the confirmation threshold is not a cap)."""
+    def capped(self, provider: str | None) -> bool:
+        """Whether any spending cap is in force for a call to `provider` (the confirmation threshold is not a
+        cap; another provider's own budget does not apply)."""
+        own = self.providers.get(provider or "")
         return any(
-            cap is not None for cap in (self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly)
+            cap is not None
+            for cap in (
+                *(self.per_call, self.daily, self.monthly, self.user_daily, self.user_monthly),
+                *((own.daily, own.monthly) if own is not None else ()),
+            )
         )
 
     def counted(self, quote: Quote) -> Estimate:
         """What the call counts against the caps: its estimate, or, while a cap is set and the estimate is unknown,
         its worst case (None when there is no figure to make one from)."""
         estimate = quote.estimate
-        if estimate.amount is not None or not self.capped:
+        if estimate.amount is not None or not self.capped(quote.provider):
             return estimate
         scale = max(quote.pixels / REFERENCE_PIXELS, 1.0)
         amount = quote.images * self.unknown_per_image * scale
@@ -167,6 +181,9 @@ class Spent:
     """Calls reserved and not yet settled that may still be running (counted at their estimate)."""
     by_model: dict[str, float] = field(default_factory=dict)
     by_user: dict[str, float] = field(default_factory=dict)
+    by_provider: dict[str, float] = field(default_factory=dict)
+    """The month's spend by provider name ("(unknown)" for entries older than the field)."""
+    by_provider_today: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -230,6 +247,10 @@ def tally(
         spent.by_model[entry.model or "unknown"] = spent.by_model.get(entry.model or "unknown", 0.0) + amount
         who = entry.user or "(not signed in)"
         spent.by_user[who] = spent.by_user.get(who, 0.0) + amount
+        provider = entry.provider or UNKNOWN_PROVIDER
+        spent.by_provider[provider] = spent.by_provider.get(provider, 0.0) + amount
+        if today:
+            spent.by_provider_today[provider] = spent.by_provider_today.get(provider, 0.0) + amount
     return spent
 
 
@@ -250,8 +271,15 @@ class _Limit:
     flag: str
 
 
-def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_Limit]:
+def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None, provider: str | None) -> list[_Limit]:
     limits = []
+    own = caps.providers.get(provider or "")
+    if own is not None and own.daily is not None:
+        spent_today = spent.by_provider_today.get(provider or "", 0.0)
+        limits.append(_Limit(f"daily budget of provider {provider}", own.daily, spent_today, next_day(now), ""))
+    if own is not None and own.monthly is not None:
+        spent_month = spent.by_provider.get(provider or "", 0.0)
+        limits.append(_Limit(f"monthly budget of provider {provider}", own.monthly, spent_month, next_month(now), ""))
     if caps.daily is not None:
         limits.append(_Limit("daily budget", caps.daily, spent.today, next_day(now), "daily-budget"))
     if caps.monthly is not None:
@@ -265,7 +293,9 @@ def _limits(caps: Caps, spent: Spent, now: datetime, user: str | None) -> list[_
     return limits
 
 
-def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None) -> str | None:
+def refusal(
+    caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: str | None, provider: str | None = None
+) -> str | None:
     """Why the call may not be made, or None. `estimate` is what the call counts (Caps.counted)."""
     amount = estimate.reserved or 0.0
     if caps.per_call is not None and amount > caps.per_call:
@@ -274,15 +304,16 @@ def refusal(caps: Caps, estimate: Estimate, spent: Spent, now: datetime, user: s
             f"per-call cap of {usd(caps.per_call)}. Ask for fewer or smaller images or a lower quality, or raise "
             f"the cap with --max-cost-per-call (MCP_IMAGES_MAX_COST_PER_CALL)."
         )
-    for limit in _limits(caps, spent, now, user):
+    for limit in _limits(caps, spent, now, user, provider):
         if limit.spent + amount > limit.cap or limit.spent >= limit.cap:
             remaining = max(limit.cap - limit.spent, 0.0)
             resets = limit.resets.strftime("%Y-%m-%d %H:%M UTC") if limit.resets else "never"
             env = "MCP_IMAGES_" + limit.flag.upper().replace("-", "_")
+            raise_it = f"--{limit.flag} ({env})" if limit.flag else "its budget in the providers file"
             return (
                 f"Refused before any request: this call is estimated at {usd(amount)}{_unless(estimate)}, and "
                 f"{usd(limit.spent)} of the {limit.name} of {usd(limit.cap)} is spent, so {usd(remaining)} remains. "
-                f"It resets at {resets}. To allow more, raise --{limit.flag} ({env}), or ask for a cheaper call "
+                f"It resets at {resets}. To allow more, raise {raise_it}, or ask for a cheaper call "
                 "(fewer or smaller images, lower quality); dry_run: true shows what a call would cost."
             )
     return None
@@ -431,14 +462,15 @@ class _Metered:
             quality=_asked(quote, "quality"),
             size=_asked(quote, "size"),
             output_format=_asked(quote, "output_format"),
+            provider=quote.provider,
         )
 
         def check(spent: Spent) -> str | None:
-            return refusal(caps, counted, spent, now, self.user)
+            return refusal(caps, counted, spent, now, self.user, quote.provider)
 
         self.ledger.running.add(entry.id)
         try:
-            await anyio.to_thread.run_sync(self.ledger.append, entry, check if caps.capped else None)
+            await anyio.to_thread.run_sync(self.ledger.append, entry, check if caps.capped(quote.provider) else None)
         except BaseException:
             self.ledger.running.discard(entry.id)
             raise

@@ -1,76 +1,50 @@
-"""Which model a call uses, decided before anything is paid, and what the provider serves (list_models).
+"""Which model a call uses, on which provider, decided before anything is paid; and what the providers serve
+(list_models).
 
-The configured defaults are resolved against the provider's own model list; a shut-down model, or one the
-provider does not serve, is refused with the models to use instead; a model with a shutdown date gets a warning
-in the result. When the provider answers `model_not_found` anyway (its list was stale), the same explanation is
-given and the model counts as gone for the rest of the process.
+The call's model is routed to the provider that serves it (`upstreams.py`); the configured defaults are resolved
+against the providers' own model lists; a shut-down model, or one the provider does not serve, is refused with the
+models to use instead; a model with a shutdown date gets a warning in the result. When the provider answers
+`model_not_found` anyway (its list was stale), the same explanation is given and the model counts as gone for the
+rest of the process.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 from ..backends.errors import UpstreamError
 from ..catalog.catalog import Catalog, InForce
-from ..catalog.discovery import DefaultChoice, ModelDirectory, ServedModels
+from ..catalog.discovery import ServedModels
 from ..catalog.feed import FeedStatus
-from ..catalog.spec import ImageEndpoint, ModelKind, ModelSpec, Prices, Status
+from ..catalog.options import OPTIONS, ImageOptions
+from ..catalog.spec import Api, ImageEndpoint, ModelKind, ModelSpec, Prices, Status
 from ..errors import ImageServerError, ParameterError
-from ..providers import ProviderKind
-
-
-@dataclass(frozen=True)
-class Models:
-    """The server's catalog, what the provider serves, and the configured defaults; one per server."""
-
-    catalog: Catalog
-    directory: ModelDirectory
-    provider: ProviderKind
-    default_image: str
-    default_vision: str
-    feed: FeedStatus = field(default_factory=FeedStatus)
-    """What the catalog feed did last (list_models says which catalog is in force)."""
-    notice_days: int = 0
-    """A default shutting down within this many days gives way to its replacement (0: only once shut down)."""
-    told: set[tuple[str, str]] = field(default_factory=set, compare=False)
-    """(audience, subject) pairs already said: a default moved before its shutdown is said once per session."""
-
-    def configured(self, kind: ModelKind) -> str:
-        return self.default_image if kind is ModelKind.IMAGE else self.default_vision
-
-    async def default(self, kind: ModelKind, endpoint: ImageEndpoint | None = None) -> DefaultChoice:
-        """The model a call naming none uses (see ModelDirectory.resolve_default)."""
-        return await self.directory.resolve_default(self.configured(kind), kind, endpoint, self.notice_days)
-
-    def first_time(self, audience: str | None, subject: str) -> bool:
-        """Whether `audience` has not been told about `subject` yet (and from now on has); None: a caller that
-        cannot be told apart from others (stateless HTTP), who is told every time."""
-        if audience is None:
-            return True
-        heard = (audience, subject) in self.told
-        self.told.add((audience, subject))
-        return not heard
+from ..providers import PROFILES, ProviderKind
+from .upstreams import Models, Upstream, Upstreams
 
 
 @dataclass(frozen=True)
 class Chosen:
-    """The model a call goes to: its name, the provider's spelling, its catalog entry, and what to tell the user."""
+    """The model a call goes to: its name, the provider's spelling, its catalog entry, the provider that serves it,
+    and what to tell the user."""
 
     name: str
     wire: str
     spec: ModelSpec | None
+    upstream: Upstream
     notes: tuple[str, ...] = ()
 
 
 async def choose(
-    models: Models,
+    upstreams: Upstreams,
     requested: str | None,
     kind: ModelKind,
     endpoint: ImageEndpoint | None = None,
     audience: str | None = None,
 ) -> Chosen:
-    """The model for a call, checked against the provider before any request; raises ParameterError if unusable.
+    """The model for a call and its provider, checked against the provider before any request; raises
+    ParameterError if unusable.
 
     The model the call names is the model sent: the default is resolved only when it names none. On OpenAI's own
     API its model list decides what exists; elsewhere the list is evidence (gateways list partially), so a named
@@ -79,34 +53,65 @@ async def choose(
     repeat it.
     """
     notes: list[str] = []
-    name = requested.strip() if requested else None
-    if not name:
-        default = await models.default(kind, endpoint)
+    if requested and requested.strip():
+        name, named = upstreams.split(requested)
+        upstream = named or await upstreams.route(name, kind)
+    else:
+        upstream, default = await upstreams.default(kind, endpoint)
         name = default.model
-        if default.early and models.first_time(audience, default.model):
+        if default.early and upstreams.first_time(audience, default.model):
             notes.append(f"Default model: {default.reason}; name a model to choose another.")
         elif default.reason and not default.early:
             notes.append(f"Default model: {default.reason}.")
+    models = upstream.models
     problem = await models.directory.lifecycle_problem(name)
     if problem is not None:
         raise ParameterError("model", problem)
-    if models.provider is ProviderKind.OPENAI and await models.directory.is_served(name) is False:
+    if PROFILES[models.provider].decides and await models.directory.is_served(name) is False:
         raise ParameterError("model", await _not_served(models, name, kind, endpoint))
     warning = await _shutdown_warning(models, name)
     if warning:
         notes.append(warning)
     spec = models.catalog.lookup(name)
-    wire = Catalog.wire_name(name, models.provider, *((spec.vendor,) if spec else ()))
-    return Chosen(name, wire, spec, tuple(notes))
+    if not upstreams.single:
+        notes.append(f"Sent to the provider {upstream.endpoint.label}.")
+    return Chosen(name, wire_name(name, spec, models.provider), spec, upstream, tuple(notes))
+
+
+async def check_listed(chosen: Chosen, options: ImageOptions, api: Api) -> None:
+    """For a model outside the catalog whose provider lists the parameters it takes (OpenRouter's image models), an
+    option it does not take is refused before anything is sent, naming those it does."""
+    if chosen.spec is not None:
+        return
+    served = await chosen.upstream.models.directory.served()
+    listed = served.get(chosen.name) if served is not None else None
+    if listed is None or listed.parameters is None:
+        return
+    for row in OPTIONS:
+        if options.get(row.name) is not None and api in row.apis and row.sent_as not in listed.parameters:
+            takes = ", ".join(sorted(listed.parameters)) or "no options"
+            raise ParameterError(
+                row.name,
+                f"{row.name} is not taken by {chosen.name}: the provider {chosen.upstream.endpoint.label} lists what "
+                f"it takes ({takes}); leave it out.",
+            )
+
+
+def wire_name(name: str, spec: ModelSpec | None, provider: ProviderKind) -> str:
+    """The provider's spelling of a model: its Azure deployment where the catalog maps one, else the kind's."""
+    if provider is ProviderKind.AZURE and spec is not None and spec.deployment:
+        return spec.deployment
+    return Catalog.wire_name(name, provider, *((spec.vendor,) if spec else ()))
 
 
 async def explain_refusal(
-    models: Models, chosen: Chosen, error: ImageServerError, endpoint: ImageEndpoint | None = None
+    chosen: Chosen, error: ImageServerError, endpoint: ImageEndpoint | None = None
 ) -> ImageServerError:
     """A `model_not_found` answer becomes the explanation a refusal before the request would have given, with
     the models the provider's list offers for the task."""
     if not isinstance(error, UpstreamError) or error.code != "model_not_found":
         return error
+    models = chosen.upstream.models
     models.directory.mark_shut_down(chosen.name)
     problem = await models.directory.lifecycle_problem(chosen.name)
     kind = chosen.spec.kind if chosen.spec is not None else ModelKind.IMAGE
@@ -163,6 +168,8 @@ class ListedModel:
     spec: ModelSpec
     reported_shutdown: date | None = None
     """A date one source gives that neither the catalog nor the provider confirms."""
+    provider: str = ""
+    """The name of the provider that serves it (model@provider names it explicitly)."""
 
     @property
     def prices(self) -> Prices | None:
@@ -181,15 +188,49 @@ class ModelList:
     today: date
 
 
-async def list_models(models: Models) -> ModelList:
-    """The image and vision models this provider serves (or, without its list, the catalog's current ones)."""
+async def list_models(upstreams: Upstreams) -> ModelList:
+    """The image and vision models each provider serves (or, without its list, the catalog's current ones of the
+    vendors it serves), with the defaults per task."""
+    tasks: list[tuple[ModelKind, ImageEndpoint | None, str]] = [
+        (ModelKind.IMAGE, None, "image model"),
+        (ModelKind.VISION, None, "vision model"),
+    ]
+    if "edit" in upstreams.defaults:
+        tasks.insert(1, (ModelKind.IMAGE, ImageEndpoint.EDITS, "image model for edits"))
+    defaults: set[tuple[str, str]] = set()
+    notes: list[str] = []
+    for kind, endpoint, what in tasks:
+        try:
+            upstream, choice = await upstreams.default(kind, endpoint)
+        except ParameterError as exc:
+            notes.append(f"No default {what}: {exc}")
+            continue
+        defaults.add((upstream.name, upstreams.catalog.canonical_name(choice.model).lower()))
+        if choice.reason:
+            notes.append(f"Default {what}: {choice.reason}.")
+    listed: list[ListedModel] = []
+    lists_known = True
+    for upstream in upstreams.all:
+        found, known, said = await _provider_models(upstream, defaults, single=upstreams.single)
+        listed += found
+        notes += said
+        lists_known = lists_known and known
+    today = upstreams.all[0].models.directory.today()
+    return ModelList(listed, lists_known, notes, upstreams.catalog.in_force, upstreams.feed, today)
+
+
+async def _provider_models(
+    upstream: Upstream, defaults: set[tuple[str, str]], *, single: bool
+) -> tuple[list[ListedModel], bool, list[str]]:
+    """One provider's catalogued models, whether its own list said so, and notes on what else it serves."""
+    models = upstream.models
     served = await models.directory.served()
-    defaults = {kind: await models.default(kind) for kind in ModelKind}
-    default_names = {models.catalog.canonical_name(choice.model).lower() for choice in defaults.values()}
-    notes = [f"Default {kind} model: {choice.reason}." for kind, choice in defaults.items() if choice.reason]
+    vendors = upstream.endpoint.profile.vendors
     listed: list[ListedModel] = []
     for spec in models.catalog:
         is_served = None if served is None else served.get(spec.name) is not None
+        if is_served is None and vendors is not None and spec.vendor not in vendors:
+            continue
         lifecycle = models.directory.lifecycle(spec.name) or spec.lifecycle
         shutdown = await models.directory.shutdown_date(spec.name)
         past = shutdown is not None and shutdown <= models.directory.today()
@@ -199,22 +240,40 @@ async def list_models(models: Models) -> ModelList:
         reported = lifecycle.reported_shutdown if shutdown is None else None
         listed.append(
             ListedModel(
-                name=Catalog.wire_name(spec.name, models.provider, spec.vendor),
+                name=wire_name(spec.name, spec, models.provider),
                 kind=spec.kind,
                 served=is_served,
                 status=status,
                 shutdown=shutdown,
-                default=spec.name.lower() in default_names,
+                default=(upstream.name, spec.name.lower()) in defaults,
                 spec=spec,
                 reported_shutdown=reported,
+                provider=upstream.name,
             )
         )
-    if served is not None:
-        others = [model_id for model_id in served.ids() if models.catalog.lookup(model_id) is None]
-        if others:
-            notes.append(
-                f"The provider also lists {len(others)} models the catalog does not describe (text, audio or a "
-                "gateway's own); any of them can be named as model, and is sent as given."
-            )
-    today = models.directory.today()
-    return ModelList(listed, served is not None, notes, models.catalog.in_force, models.feed, today)
+    notes = []
+    entries = list(served.by_name.values()) if served is not None else []
+    imaging = [entry for entry in entries if entry.parameters is not None and models.catalog.lookup(entry.id) is None]
+    if imaging:
+        described = "; ".join(
+            f"{entry.id} ({', '.join(sorted(entry.parameters or ())) or 'no options'})" for entry in imaging
+        )
+        notes.append(
+            f"{upstream.endpoint.label} lists image models the catalog does not describe, with the options each "
+            f"takes: {described}."
+        )
+    others = [entry.id for entry in entries if models.catalog.lookup(entry.id) is None and entry not in imaging]
+    if others and vendors == ():
+        named = ", ".join(others)
+        marked = " (default)" if any((upstream.name, name.lower()) in defaults for name in others) else ""
+        notes.append(
+            f"{upstream.endpoint.label} serves {named}{marked}: models the catalog does not describe, sent as given "
+            "with generic checks only."
+        )
+    elif others:
+        whose = "The provider" if single else f"The provider {upstream.endpoint.label}"
+        notes.append(
+            f"{whose} also lists {len(others)} models the catalog does not describe (text, audio or a "
+            "gateway's own); any of them can be named as model, and is sent as given."
+        )
+    return listed, served is not None, notes

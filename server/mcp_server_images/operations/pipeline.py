@@ -190,7 +190,7 @@ async def _send_all(
         )
     if failures:
         if not delivered:
-            raise await explain_refusal(deps.models, plan.chosen, failures[0], plan.endpoint)
+            raise await explain_refusal(plan.chosen, failures[0], plan.endpoint)
         notes.append(f"{len(failures)} of {len(requests)} requests failed: {failures[0]}")
     return delivered, notes
 
@@ -219,7 +219,7 @@ async def _deliver_through(
 ) -> Delivered:
     answer = await _answer(deps.store, route.backend, send, request, record)
     billed = _billed_parts(request.model, answer)
-    cost = price(billed, deps.models.catalog.lookup)
+    cost = price(billed, deps.upstreams.catalog.lookup)
     delivered = replace(await _store_answer(deps.store, answer, replace(record, cost=cost.public())), billed=billed)
     for stored in delivered.records:
         await call.progress.step(f"image {stored.id} stored")
@@ -271,7 +271,7 @@ def _billed_parts(model: str, answer: ImagesAnswer) -> tuple[BilledPart, ...]:
     Responses call bills its mainline model and the image tool), each part; streamed partials count on `model`."""
     items = len(answer.items)
     if not answer.usage_parts:
-        return (BilledPart(model, answer.usage, answer.partials, items),)
+        return (BilledPart(model, answer.usage, answer.partials, items, answer.cost),)
     return tuple(
         BilledPart(part.model, part.usage, answer.partials if part.model == model else 0, items)
         for part in answer.usage_parts
@@ -367,7 +367,7 @@ def _outcome(deps: ImageDeps, plan: ImagePlan, delivered: list[Delivered], notes
         kept_notes.append(f"{skipped} partial image(s) arrived damaged and were skipped; the final image is complete.")
     told = list(dict.fromkeys([*kept_notes, *(note for one in delivered for note in one.notes)]))
     billed = [part for one in delivered for part in one.billed]
-    cost: Cost = replace(price(billed, deps.models.catalog.lookup), estimate=plan.quote.estimate)
+    cost: Cost = replace(price(billed, deps.upstreams.catalog.lookup), estimate=plan.quote.estimate)
     return ImagesOutcome(
         records,
         records[0].model or "unknown",

@@ -1,11 +1,14 @@
-"""Which API a call goes through: the catalog says which APIs can serve a model, the call and the settings choose.
+"""Which API a call goes through: the catalog says which APIs can serve a model, the provider which it has, the
+call and the settings choose.
 
-A catalogued model lists its APIs (`api` first). A model outside the catalog goes to the provider's default API,
-the Images API, except where its name says it is another vendor's multimodal model: on Dedalus any vendor prefix
-other than `openai/` (its create-image page sends multimodal models to /v1/chat/completions), and on every provider
-`google/` (Gemini's image models are served through Chat Completions by every gateway we know). `acme/imagine-9`
-on a custom gateway stays on the Images API, as before. A call may ask for any API for an unknown model, since
-nothing is known against it; a gateway's own model is routed for good by an entry in the models file.
+A catalogued model lists its APIs (`api` first). A model outside the catalog goes to the provider's default API
+(the Images API; Chat Completions on Gemini), except where its name says it is another vendor's multimodal model:
+on Dedalus any vendor prefix other than `openai/` (its create-image page sends multimodal models to
+/v1/chat/completions), and on every provider `google/` (Gemini's image models are served through Chat Completions
+by every gateway we know). `acme/imagine-9` on a custom gateway stays on the Images API, as before. A call may ask
+for any API the provider has for an unknown model, since nothing is known against it; a gateway's own model is
+routed for good by an entry in the models file. An API the provider does not have (the Responses API on xAI) is
+never chosen, and refused when asked for.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from ..backends.base import ImageBackend, ImageRequest
 from ..catalog.load import PROVIDER_PREFIX
 from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ParameterError
-from ..providers import ProviderKind
+from ..providers import PROFILES, ProviderKind
 from .cost import Ask, estimate, image_pixels
 from .deps import ImageDeps
 from .ledger import Quote
@@ -46,17 +49,18 @@ def quote(
     route: Route,
     operation: str,
     endpoint: ImageEndpoint,
-    model: str,
+    chosen: Chosen,
     upstream: Sequence[ImageRequest],
     parameters: dict[str, Any],
     partial_images: int = 0,
 ) -> Quote:
     """What sending `upstream` (the batches of one call) through `route` would do, and its estimate from the
-    catalog entry of `model` (input images are not estimated); `endpoint` is the Images API's, named when the
-    route is that API; each request streams `partial_images`."""
+    catalog entry of the chosen model (input images are not estimated); `endpoint` is the Images API's, named when
+    the route is that API; each request streams `partial_images`. The quote names the provider, as the ledger
+    keeps spend per provider."""
     first = upstream[0]
     ask = Ask(
-        model,
+        chosen.name,
         first.spec,
         options=replace(first.options, n=sum(one.options.n for one in upstream)),
         prompt=first.prompt,
@@ -74,6 +78,7 @@ def quote(
         estimate(ask),
         images=ask.options.n,
         pixels=image_pixels(ask),
+        provider=chosen.upstream.name,
     )
 
 
@@ -82,11 +87,13 @@ CHAT_VENDORS = ("google/",)
 
 
 def usable_apis(spec: ModelSpec | None, name: str, provider: ProviderKind) -> tuple[Api, ...]:
-    """The APIs a model can be used through, the one a call without a wish uses first."""
+    """The APIs a model can be used through on the provider, the one a call without a wish uses first."""
+    has = PROFILES[provider].apis
     if spec is not None:
-        return spec.usable_apis
-    default = Api.CHAT if _multimodal_vendor(name, provider) else Api.IMAGES
-    return (default, *(api for api in Api if api is not default))
+        offered = tuple(api for api in spec.usable_apis if api in has)
+        return offered or spec.usable_apis[:1]
+    default = Api.CHAT if _multimodal_vendor(name, provider) else PROFILES[provider].unknown_api
+    return (default, *(api for api in has if api is not default)) if default in has else has
 
 
 def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: Api, provider: ProviderKind) -> Api:
@@ -102,27 +109,35 @@ def choose_api(spec: ModelSpec | None, name: str, wish: Api | None, preferred: A
 
 
 def route_for(deps: ImageDeps, chosen: Chosen, wish: Api | None) -> Route:
-    api = choose_api(chosen.spec, chosen.name, wish, deps.preferred_api, deps.models.provider)
-    return Route(api, deps.backends[api])
+    """The API the call goes through on the chosen model's provider, and its backend there."""
+    api = choose_api(chosen.spec, chosen.name, wish, deps.preferred_api, chosen.upstream.kind)
+    backend = chosen.upstream.backends.get(api)
+    if backend is None:
+        provider = chosen.upstream.endpoint.label
+        raise ParameterError(
+            "model", f"{chosen.name} needs the {api} API, which the provider {provider} does not have."
+        )
+    return Route(api, backend)
 
 
-def offers(deps: ImageDeps, chosen: Chosen, api: Api) -> bool:
-    """Whether the chosen model can be used through `api`."""
-    return api in usable_apis(chosen.spec, chosen.name, deps.models.provider)
+def offers(chosen: Chosen, api: Api) -> bool:
+    """Whether the chosen model can be used through `api` on its provider."""
+    return api in usable_apis(chosen.spec, chosen.name, chosen.upstream.kind) and api in chosen.upstream.backends
 
 
-def conversation_route(deps: ImageDeps, chosen: Chosen) -> Route | None:
+def conversation_route(chosen: Chosen) -> Route | None:
     """The route through an API that continues the conversation an image was made in, when the model offers one."""
-    for api in usable_apis(chosen.spec, chosen.name, deps.models.provider):
-        if deps.backends[api].capabilities.continues_conversations:
-            return Route(api, deps.backends[api])
+    backends = chosen.upstream.backends
+    for api in usable_apis(chosen.spec, chosen.name, chosen.upstream.kind):
+        if api in backends and backends[api].capabilities.continues_conversations:
+            return Route(api, backends[api])
     return None
 
 
-def fallback_route(deps: ImageDeps, chosen: Chosen, route: Route) -> Route | None:
+def fallback_route(chosen: Chosen, route: Route) -> Route | None:
     """Where an edit goes when the route's API refuses the model itself, if the model offers that API."""
     api = route.backend.capabilities.edit_fallback
-    return Route(api, deps.backends[api]) if api is not None and offers(deps, chosen, api) else None
+    return Route(api, chosen.upstream.backends[api]) if api is not None and offers(chosen, api) else None
 
 
 def _multimodal_vendor(name: str, provider: ProviderKind) -> bool:

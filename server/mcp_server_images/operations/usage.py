@@ -1,5 +1,5 @@
-"""The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left,
-and per model what an image cost on average and how far the estimates were off.
+"""The usage report as data: spend today and this month (UTC), by model, user and provider, images, caps and what is
+left, and per model what an image cost on average and how far the estimates were off.
 
 Read from the spend ledger with the server's clock; the adapter renders it for people and as JSON (the tool
 usage_report and the resource images://usage). Who sees what is the viewer's business: administrators (and every
@@ -39,8 +39,9 @@ def usage_summary(
     model_costs: list[ModelCosts],
     team: Spent | None = None,
 ) -> dict[str, Any]:
-    """The usage report as data: spend today and this month (UTC), by model and user, images, caps and what is left,
-    and per model (`model_costs`, the calls the viewer may see) the average cost per image and the estimates' error.
+    """The usage report as data: spend today and this month (UTC), by model, user and provider, images, caps and what
+    is left, and per model (`model_costs`, the calls the viewer may see) the average cost per image and the
+    estimates' error.
 
     With `team` (the whole ledger, for a user who sees only their own calls), `spent` is that user's own: no other
     user is named, and each period's cap and remaining are the tightest of the user's cap and the team's.
@@ -62,6 +63,7 @@ def usage_summary(
         "month": this_month,
         "by_model": {model: round(amount, 6) for model, amount in sorted(spent.by_model.items())},
         "by_user": {who: round(amount, 6) for who, amount in sorted(by_user.items())},
+        "by_provider": {name: round(amount, 6) for name, amount in sorted(spent.by_provider.items())},
         "calls": spent.calls,
         "images": spent.images,
         "calls_of_unknown_cost": spent.unknown_calls,
@@ -71,6 +73,19 @@ def usage_summary(
         "confirm_above": caps.confirm_above,
         "per_model": {costs.model: _model_costs(costs) for costs in model_costs},
     }
+    budgets = {name: budget for name, budget in caps.providers.items() if budget.daily or budget.monthly}
+    if budgets:
+        summary["provider_budgets"] = {
+            name: {
+                "today": _period(
+                    now.strftime("%Y-%m-%d"), spent.by_provider_today.get(name, 0.0), budget.daily, next_day(now)
+                ),
+                "month": _period(
+                    now.strftime("%Y-%m"), spent.by_provider.get(name, 0.0), budget.monthly, next_month(now)
+                ),
+            }
+            for name, budget in sorted(budgets.items())
+        }
     if user is not None:
         summary["user"] = {
             "name": user,

@@ -43,16 +43,19 @@ async def plan_variation(deps: ImageDeps, request: VariationRequest, call: CallC
     The default image model is resolved only when the variation goes through edits without a named model, so a
     call naming a model never fails because the default is not served.
     """
-    models = deps.models
+    catalog = deps.upstreams.catalog
     requested = request.model or VARIATIONS_MODEL
-    spec = models.catalog.lookup(requested)
+    spec = catalog.lookup(deps.upstreams.split(requested)[0])
     if spec is None or ImageEndpoint.VARIATIONS not in spec.endpoints:
         return await plan_emulation(deps, request, call, request.model, [])
-    models.catalog.validate(requested, ImageEndpoint.VARIATIONS, None, ImageOptions.of(n=request.n, size=request.size))
-    why_not = None if request.model is not None else await _why_not_native(deps)
-    if why_not is not None:
+    options = ImageOptions.of(n=request.n, size=request.size)
+    catalog.validate(spec.name, ImageEndpoint.VARIATIONS, None, options)
+    if request.model is not None:
+        return await _native_plan(deps, await choose(deps.upstreams, requested, ModelKind.IMAGE), request)
+    chosen, why_not = await _native(deps)
+    if chosen is None:
         return await plan_emulation(deps, request, call, None, [f"No native variations: {why_not}."])
-    return await _native_plan(deps, await choose(models, requested, ModelKind.IMAGE), request)
+    return await _native_plan(deps, chosen, request)
 
 
 async def plan_emulation(
@@ -60,9 +63,9 @@ async def plan_emulation(
 ) -> ImagePlan:
     """The variation as an edit of the image with a variation prompt, on `model` (None: the default image model);
     a size that model's edits do not take is left to the model, and the result says so."""
-    edit_model = (await choose(deps.models, model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)).name
+    edit_model = (await choose(deps.upstreams, model, ModelKind.IMAGE, ImageEndpoint.EDITS, call.audience)).name
     size = request.size
-    if size is not None and not _edit_size_ok(deps.models.catalog, edit_model, size):
+    if size is not None and not _edit_size_ok(deps.upstreams.catalog, edit_model, size):
         size = None
         notes = [*notes, f"size {request.size} is not available for {edit_model} edits, so the model chose the size."]
     edit = EditRequest(
@@ -86,13 +89,29 @@ def _edit_size_ok(catalog: Catalog, model: str, size: str) -> bool:
     return True
 
 
-async def _why_not_native(deps: ImageDeps) -> str | None:
-    """Why dall-e-2's native endpoint is not worth a try (shut down, not served here), or None to try it."""
-    directory = deps.models.directory
-    problem = await directory.lifecycle_problem(VARIATIONS_MODEL)
-    if problem is None and await directory.is_served(VARIATIONS_MODEL) is False:
-        problem = f"{VARIATIONS_MODEL} is not served by this provider"
-    return problem
+async def _native(deps: ImageDeps) -> tuple[Chosen | None, str]:
+    """dall-e-2 on the provider that serves it, or None and why its native endpoint is not worth a try (shut down,
+    not served here, no variations endpoint)."""
+    try:
+        chosen = await choose(deps.upstreams, VARIATIONS_MODEL, ModelKind.IMAGE)
+    except ParameterError as exc:
+        return None, str(exc).rstrip(".")
+    if await chosen.upstream.models.directory.is_served(VARIATIONS_MODEL) is False:
+        return None, f"{VARIATIONS_MODEL} is not served by this provider"
+    if _variations_route(chosen) is None:
+        return None, f"the provider {chosen.upstream.endpoint.label} has no variations endpoint"
+    return chosen, ""
+
+
+def _variations_route(chosen: Chosen) -> Route | None:
+    return next(
+        (
+            Route(api, backend)
+            for api, backend in chosen.upstream.backends.items()
+            if backend.capabilities.makes_variations
+        ),
+        None,
+    )
 
 
 async def _native_plan(deps: ImageDeps, chosen: Chosen, request: VariationRequest) -> ImagePlan:
@@ -108,7 +127,13 @@ async def _native_plan(deps: ImageDeps, chosen: Chosen, request: VariationReques
         parameters=options.parameters(),
         source_images=[source.source],
     )
-    route = next(Route(api, backend) for api, backend in deps.backends.items() if backend.capabilities.makes_variations)
+    route = _variations_route(chosen)
+    if route is None:
+        raise ParameterError(
+            "model",
+            f"The provider {chosen.upstream.endpoint.label} has no variations endpoint; leave model out to make "
+            "variations through edits.",
+        )
     requests = (ImageRequest(chosen.wire, None, options, chosen.spec, [Upload(png, "image/png")]),)
     return ImagePlan(
         operation=Operation.VARIATION,
@@ -117,7 +142,7 @@ async def _native_plan(deps: ImageDeps, chosen: Chosen, request: VariationReques
         endpoint=ImageEndpoint.VARIATIONS,
         send=Send.VARY,
         requests=requests,
-        quote=quote(route, "variation", ImageEndpoint.VARIATIONS, chosen.name, requests, record.parameters),
+        quote=quote(route, "variation", ImageEndpoint.VARIATIONS, chosen, requests, record.parameters),
         record=record,
         save=save,
         notes=(*chosen.notes, *(note for note in (source.note, *notes) if note)),

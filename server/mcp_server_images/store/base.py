@@ -94,6 +94,8 @@ class LedgerEntry:
     size: str | None = None
     output_format: str | None = None
     """What the call asked for (None: left to the model): calls alike in model and these learn from each other."""
+    provider: str | None = None
+    """The name of the provider the call went to (None in entries older than the field)."""
 
 
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")

@@ -87,7 +87,7 @@ def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:
     threshold = caps.confirm_above
     if threshold is not None and (amount is None or amount > threshold):
         return f"estimated at {usd(amount)}, above the {usd(threshold)} that needs confirmation (--confirm-above)"
-    if amount is None and caps.capped:
+    if amount is None and caps.capped(quote.provider):
         return (
             f"of a cost that cannot be estimated ({quote.estimate.basis}); the spending caps count it as "
             f"{usd(caps.counted(quote).amount)} until its cost is known"
@@ -183,6 +183,7 @@ def usage_text(summary: dict[str, Any]) -> str:
     if summary["by_model"]:
         lines.append("By model: " + ", ".join(f"{m} {usd(a)}" for m, a in summary["by_model"].items()) + ".")
     lines += [_model_line(model, costs) for model, costs in summary["per_model"].items()]
+    lines += _provider_lines(summary)
     if len(summary["by_user"]) > 1 or "user" in summary:
         lines.append("By user: " + ", ".join(f"{u} {usd(a)}" for u, a in summary["by_user"].items()) + ".")
     if summary["max_cost_per_call"] is not None:
@@ -200,6 +201,22 @@ def _model_line(model: str, costs: dict[str, Any]) -> str:
         how = "right" if round(off * 100) == 0 else f"{abs(off):.0%} too {'high' if off > 0 else 'low'}"
         line += f"; estimates were {how} ({costs['calls_estimated']} call(s))"
     return line + "."
+
+
+def _provider_lines(summary: dict[str, Any]) -> list[str]:
+    """Spend by provider when there are several, and each provider's own budgets."""
+    lines = []
+    if len(summary["by_provider"]) > 1:
+        lines.append("By provider: " + ", ".join(f"{p} {usd(a)}" for p, a in summary["by_provider"].items()) + ".")
+    for name, periods in summary.get("provider_budgets", {}).items():
+        for key, label in (("today", "today"), ("month", "this month")):
+            shown = periods[key]
+            if shown["cap"] is not None:
+                lines.append(
+                    f"Provider {name} {label}: {usd(shown['spent'])} of {usd(shown['cap'])} "
+                    f"({usd(shown['remaining'])} left)."
+                )
+    return lines
 
 
 def usage_json(summary: dict[str, Any]) -> str:

@@ -8,7 +8,8 @@ written is filled in here, once, when the server is built:
   such parameters are as for that tool (generate_image);
 - a `{placeholder}` in a tool's or a parameter's description becomes what the settings and the catalog say:
   `{image_model}` and `{vision_model}` the configured defaults, `{image_models}` the default image model and the
-  catalog's other active ones.
+  catalog's other active ones of the vendors the providers serve, `{providers}` (with several providers) how a call
+  names one.
 So a server whose default image model is gpt-image-2 says so, and not what the default was when the code was
 written.
 """
@@ -25,7 +26,7 @@ from mcp.server.mcpserver.tools import Tool
 from ...catalog.catalog import Catalog
 from ...catalog.options import OPTIONS, ImageOption
 from ...catalog.spec import ModelKind, Status
-from ...providers import ProviderKind, endpoint_of
+from ...providers_file import providers_of
 from ...settings import Settings
 from ..app.ui import tool_meta
 from .handlers import TOOLS
@@ -57,19 +58,21 @@ def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
 
 
 def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
-    """What each `{placeholder}` of a description stands for on this server. On OpenAI's own API only OpenAI's
-    models are named (Google's are served by gateways only, and naming them there would only invite refusals)."""
-    image = _catalog_name(catalog, settings.default_model)
-    openai_only = endpoint_of(settings).provider is ProviderKind.OPENAI
+    """What each `{placeholder}` of a description stands for on this server."""
+    configured = providers_of(settings)
+    image = _catalog_name(catalog, configured.defaults.get("generate", settings.default_model))
+    vendors = [endpoint.profile.vendors for endpoint in configured.endpoints]
     active = [
         spec.name
         for spec in catalog.of_kind(ModelKind.IMAGE)
-        if spec.lifecycle.status is Status.ACTIVE and (spec.vendor == "openai" or not openai_only)
+        if spec.lifecycle.status is Status.ACTIVE and any(served is None or spec.vendor in served for served in vendors)
     ]
+    names = [endpoint.name for endpoint in configured.endpoints]
     return {
         "image_model": image,
-        "vision_model": _catalog_name(catalog, settings.vision_model),
+        "vision_model": _catalog_name(catalog, configured.defaults.get("vision", settings.vision_model)),
         "image_models": ", ".join([f"{image} (default)", *(name for name in active if name != image)]),
+        "providers": f" MODEL@PROVIDER picks the provider: {', '.join(names)}." if len(names) > 1 else "",
     }
 
 

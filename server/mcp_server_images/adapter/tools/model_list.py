@@ -20,8 +20,11 @@ def model_list_result(listing: ModelList) -> CallToolResult:
         catalog=_catalog(listing),
     )
     source = "this provider's model list" if data.provider_listed else "the catalog (the provider gives no model list)"
+    several = len({entry.provider for entry in data.models}) > 1
+    if several:
+        source = "each provider's model list" if data.provider_listed else "the providers' lists and the catalog"
     lines = [f"{len(data.models)} models, from {source}:"]
-    lines += [_line(model, entry) for model, entry in zip(listing.models, data.models, strict=True)]
+    lines += [_line(model, entry, several=several) for model, entry in zip(listing.models, data.models, strict=True)]
     in_force = f"Catalog: {listing.catalog.describe(listing.today)}; {listing.feed.describe()}."
     return CallToolResult(
         content=[TextContent(type="text", text="\n".join([*lines, *data.notes, in_force]))],
@@ -48,6 +51,7 @@ def _entry(model: ListedModel) -> ListedModelEntry:
     prices = model.prices
     return ListedModelEntry(
         name=model.name,
+        provider=model.provider,
         kind=model.kind.value,
         status=model.status.value,
         shutdown=model.shutdown.isoformat() if model.shutdown else None,
@@ -75,10 +79,10 @@ def _takes(row: ImageOption, spec: ModelSpec) -> bool:
     return any(row.taken_by(spec, endpoint) for endpoint in ImageEndpoint)
 
 
-def _line(model: ListedModel, entry: ListedModelEntry) -> str:
-    """Name, flags, status, then what it takes: endpoints, sizes, the option table's listed options, edit inputs,
-    price and APIs."""
-    flags = " (default)" if entry.default else ""
+def _line(model: ListedModel, entry: ListedModelEntry, *, several: bool) -> str:
+    """Name (with its provider where there are several), flags, status, then what it takes: endpoints, sizes, the
+    option table's listed options, edit inputs, price and APIs."""
+    flags = (f"@{entry.provider}" if several else "") + (" (default)" if entry.default else "")
     status = entry.status.replace("_", " ")
     if entry.shutdown:
         shut = entry.status == "shut_down"

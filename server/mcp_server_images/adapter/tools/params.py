@@ -34,7 +34,7 @@ Prompt = Annotated[
 ]
 Model = Annotated[
     str | None,
-    Field(description="{image_models}; list_models: what is served; shut-down ones are refused."),
+    Field(description="{image_models}; list_models: what is served; shut-down ones are refused.{providers}"),
 ]
 Count = Annotated[int, Field(ge=1, le=10, description="How many images.")]
 TextOption = str | None

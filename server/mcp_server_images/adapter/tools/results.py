@@ -199,6 +199,7 @@ class ModelPrices(BaseModel):
 
 class ListedModelEntry(BaseModel):
     name: str = Field(description="The name to pass as model, in this provider's spelling.")
+    provider: str = Field(description="The provider that serves it; name@provider sends the call there.")
     kind: Literal["image", "vision"]
     status: Literal["active", "deprecated", "shut_down"] = Field(description="On OpenAI's own API.")
     shutdown: str | None = Field(description="YYYY-MM-DD it shuts (or shut) down, null when none is announced.")
@@ -240,7 +241,7 @@ class ModelListResult(BaseModel):
     """structuredContent of list_models; keys may be added, never renamed."""
 
     models: list[ListedModelEntry]
-    provider_listed: bool = Field(description="Whether the provider's own model list was available.")
+    provider_listed: bool = Field(description="Whether every provider's own model list was available.")
     notes: list[str]
     catalog: CatalogInfo | None = None
 
