@@ -239,7 +239,7 @@ async def list_images(
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
     """Get the result of a call that outlived the response deadline: the images once ready, else its status.
 
-    Works after a restart, and on any instance of a team deployment.
+    Works after a restart and on any instance.
     """
     from ...operations.job_records import StoredJob, find_job
     from .jobs import render_job, wait_for_job, wait_for_stored

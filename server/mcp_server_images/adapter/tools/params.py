@@ -111,7 +111,7 @@ Mask = Annotated[
 MaskRegions = Annotated[
     list[MaskRegion] | None,
     _one_as_list(dict),
-    Field(description="Where to edit, as shapes (example: the top-left quarter). Not with mask."),
+    Field(description="Where to edit, as shapes. Not with mask."),
 ]
 MaskInvert = Annotated[bool, Field(description="Edit everything except the mask or the shapes.")]
 VariationSize = Annotated[
@@ -160,5 +160,5 @@ Shared = Annotated[bool, Field(description="false takes the share back.")]
 JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
 WaitSeconds = Annotated[
     float,
-    Field(ge=0, description="Seconds to wait for the job to finish (capped by the server)."),
+    Field(ge=0, description="Seconds to wait for the job (capped by the server)."),
 ]
