@@ -103,6 +103,10 @@ LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")
 LEDGER_MONTH = re.compile(r"^\d{4}-\d{2}$")
 
 
+LEDGER_CHECKPOINT = "checkpoint.json"
+"""The name of a month's checkpoint beside its entries (never taken for an entry)."""
+
+
 def ledger_name(number: int) -> str:
     return f"{number:09d}.json"
 
@@ -210,9 +214,17 @@ class Store(Protocol):
         """Rewrite the image's sidecar with `shared` set (atomically); return the record as it now is. Who may do
         this is the owner-scoped view's business (store/owned.py)."""
 
-    def ledger(self, month: str) -> dict[int, LedgerEntry]:
-        """The spend ledger of a month ("2026-11"): every entry by its sequence number, first to last; one that
-        cannot be used as UNREADABLE (see `month_entries`)."""
+    def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
+        """The spend ledger of a month ("2026-11"): every entry numbered above `after` by its sequence number, first
+        to last; one that cannot be used as UNREADABLE (see `month_entries`). With `after` given, the cost is that
+        of the entries after it, not of the month."""
+
+    def ledger_checkpoint(self, month: str) -> bytes | None:
+        """The month's latest checkpoint (what its entries up to a number add up to), or None."""
+
+    def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
+        """Replace the month's checkpoint (atomically). A checkpoint is derived from entries that never change, so
+        any checkpoint is right; writers racing only decide how many entries the next reader reads after it."""
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write entry `number` of the month only if no writer has (atomic create); False when it is taken.
