@@ -35,12 +35,16 @@ from .imaging.pixel_budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .operations.analyze import VisionService
 from .operations.deps import ImageDeps
+from .operations.drain import Drain
+from .operations.housekeeping import Housekeeping
+from .operations.idempotency import Keys
 from .operations.jobs import JobManager, JobPublisher
 from .operations.ledger import Caps, Ledger
 from .operations.model_choice import Models
 from .providers import endpoint_of
 from .settings import Settings
 from .store import LocalStore, Store
+from .telemetry import Telemetry
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -58,20 +62,36 @@ class Services:
     jobs: JobManager
     ledger: Ledger
     """Where every call's cost is recorded, with the budgets it enforces."""
+    keys: Keys
+    """The idempotency keys of producing calls."""
+    drain: Drain
+    """The server's orderly stop: whether it is stopping, and until when calls may wait."""
+    telemetry: Telemetry
     client_log_levels: dict[str | None, str] = field(default_factory=dict)
     """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
     (None for the one client of a stdio server)."""
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What the server is built with before its lifespan opens the rest: its clock, its way out and its recorder."""
+
+    clock: Clock
+    drain: Drain
+    telemetry: Telemetry
+
+
 @asynccontextmanager
-async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> AsyncIterator[Services]:
-    """One pooled upstream client, the URL fetchers and one job group for the server's life.
+async def open_services(settings: Settings, catalog: Catalog, serving: Serving) -> AsyncIterator[Services]:
+    """One pooled upstream client, the URL fetchers, one job group and the store's sweep for the server's life.
 
     The URL fetchers are the only downloaders: image URLs from users and from the image API's answers go through
     the same address checks and limits; the answers' fetcher also trusts the provider's own origin (a local server
-    answers with URLs on localhost). On the way out, running jobs get the shutdown grace period to finish
-    and store their images.
+    answers with URLs on localhost). On the way out, running jobs get what is left of the shutdown grace period
+    to finish and store their images.
     """
+    clock, telemetry = serving.clock, serving.telemetry
+    serving.drain.open()
     endpoint = endpoint_of(settings)
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
@@ -83,6 +103,7 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
         retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor(secret.get_secret_value() for secret in credentials if secret is not None),
+        telemetry=telemetry,
     )
     fetcher = UrlFetcher(
         allow_private=settings.allow_private_urls, timeout=settings.fetch_timeout, max_bytes=settings.max_input_bytes
@@ -94,12 +115,7 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
         trusted_origin=endpoint.base_url,
     )
     async with aclosing(client), aclosing(fetcher), aclosing(answers), anyio.create_task_group() as group:
-        board = store.jobs
-        publisher = (
-            None
-            if board is None
-            else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease, clock=clock)
-        )
+        publisher = JobPublisher(store.jobs, instance=settings.instance(), lease=settings.job_lease, clock=clock)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -129,8 +145,17 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
             preferred_api=Api(settings.image_api),
         )
         jobs = JobManager(
-            group, images, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher
+            group,
+            images,
+            clock=clock,
+            heartbeat_interval=settings.heartbeat_interval,
+            publisher=publisher,
+            telemetry=telemetry,
         )
+        group.start_soon(jobs.drain, serving.drain)
+        retention = settings.record_retention_hours * 3600
+        expiry = None if settings.image_expiry_days is None else settings.image_expiry_days * 86400
+        group.start_soon(Housekeeping(store, clock, telemetry, retention, expiry).run, settings.sweep_interval)
         vision = VisionService(
             chat=ChatAPI(client), resolver=resolver, models=models, inline_urls=settings.inline_image_urls
         )
@@ -152,9 +177,14 @@ async def open_services(settings: Settings, catalog: Catalog, clock: Clock) -> A
                     instance=f"{settings.instance()}#{secrets.token_hex(3)}",
                     call_lasts=longest_call(settings),
                 ),
+                keys=Keys(store.jobs, clock, retention),
+                drain=serving.drain,
+                telemetry=telemetry,
             )
         finally:
-            await jobs.drain(settings.shutdown_grace)
+            serving.drain.begin()  # a no-op when the transport began it; else (a client that left) it begins now
+            with anyio.CancelScope(shield=True):
+                await jobs.stopped()
             group.cancel_scope.cancel()
 
 
@@ -196,11 +226,15 @@ def open_store(settings: Settings, clock: Clock) -> Store:
         config["access_key_id"] = settings.s3_access_key_id.get_secret_value()
         config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
     http = (settings.s3_endpoint_url or "").startswith("http://")
+    # Each request, and the retries after it, get half the store timeout: a bucket that does not answer fails the
+    # call within the timeout, saying so, instead of holding it while the client retries for minutes.
+    half = timedelta(seconds=settings.store_timeout / 2)
     client = ObjectStore(
         settings.s3_bucket,
         prefix=settings.s3_prefix.strip("/") or None,
         config=config,
-        client_options={"allow_http": http},
+        client_options={"allow_http": http, "timeout": half, "connect_timeout": half},
+        retry_config={"max_retries": 3, "retry_timeout": half},
     )
     store = S3Store(
         client,
@@ -209,6 +243,7 @@ def open_store(settings: Settings, clock: Clock) -> Store:
         link_expiry=settings.link_expiry,
         index_ttl=settings.index_ttl,
         clock=clock,
+        timeout=settings.store_timeout,
     )
     try:
         store.check()

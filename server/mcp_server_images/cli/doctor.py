@@ -27,6 +27,7 @@ from ..errors import ConfigurationError, ImageServerError
 from ..providers import ProviderKind, endpoint_of
 from ..services import open_store
 from ..settings import Settings
+from ..telemetry import Telemetry
 from .client_config import subcommand
 
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -80,6 +81,7 @@ async def fetch_models(settings: Settings, clock: Clock) -> list[ServedModel]:
         retry=RetryPolicy(max_retries=0, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor(secret.get_secret_value() for secret in secrets if secret is not None),
+        telemetry=Telemetry(endpoint.provider),
     )
     async with aclosing(client):
         return await ModelsAPI(client).list()

@@ -116,6 +116,10 @@ class JwtVerifier:
         self._clock = clock
         self._keys = Jwks(issuer, jwks_url)
 
+    async def keys_ready(self) -> bool:
+        """Whether the issuer's signing keys are at hand (fetched now if they were not, or are old)."""
+        return await self._keys.ready()
+
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's access, or None (the SDK answers 401); the reason is logged, never the token."""
         try:
@@ -175,6 +179,15 @@ class Jwks:
         self._keys: jwt.PyJWKSet | None = None
         self._fetched = -JWKS_MIN_REFETCH
         self._lock = anyio.Lock()
+
+    async def ready(self) -> bool:
+        """Keys are at hand: fetched when there are none (at most every JWKS_MIN_REFETCH seconds) or they are old;
+        keys fetched earlier still verify tokens while the issuer is away."""
+        async with self._lock:
+            age = time.monotonic() - self._fetched
+            if (self._keys is None and age > JWKS_MIN_REFETCH) or age > JWKS_MAX_AGE:
+                await self._fetch()
+        return self._keys is not None
 
     async def find(self, kid: str | None) -> jwt.PyJWK | None:
         async with self._lock:

@@ -8,7 +8,7 @@ written is filled in here, once, when the server is built:
   such parameters are as for that tool (generate_image);
 - a `{placeholder}` in a tool's or a parameter's description becomes what the settings and the catalog say:
   `{image_model}` and `{vision_model}` the configured defaults, `{image_models}` the default image model and the
-  catalog's other active ones.
+  catalog's other active ones, `{key_hours}` how long an idempotency key holds.
 So a server whose default image model is gpt-image-2 says so, and not what the default was when the code was
 written.
 """
@@ -60,6 +60,7 @@ def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
         "image_model": image,
         "vision_model": _catalog_name(catalog, settings.vision_model),
         "image_models": ", ".join([f"{image} (default)", *(name for name in active if name != image)]),
+        "key_hours": f"{settings.record_retention_hours:g}",
     }
 
 

@@ -19,7 +19,7 @@ from ...catalog.options import ImageOptions
 from ...errors import ImageServerError
 from ...imaging.masks import Region
 from ...operations.analyze import AnalyzeRequest
-from ...operations.job_records import StoredJob, find_job
+from ...operations.deletion import delete_images as delete_stored
 from ...operations.listing import list_images as list_stored
 from ...operations.model_choice import list_models as served_models
 from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
@@ -28,7 +28,7 @@ from ...store import URI_SCHEME, ImageRecord
 from ..context import Ctx, caller, client_roots, listing_user, services_of
 from ..serving.links import image_url
 from .costs import produce, usage_text
-from .jobs import render_job, wait_for_job, wait_for_stored
+from .jobs import answer_job
 from .model_list import model_list_result
 from .params import (
     AnalyzeImages,
@@ -42,8 +42,10 @@ from .params import (
     EditPrompt,
     EditSize,
     FlagAsForGenerate,
+    IdempotencyKey,
     ImageRef,
     JobId,
+    KeyAsForGenerate,
     ListCursor,
     ListLimit,
     ListQuery,
@@ -61,6 +63,7 @@ from .params import (
     SaveTo,
     SaveToAsForGenerate,
     StoredImage,
+    StoredImages,
     TextOption,
     UpstreamApi,
     VariationModel,
@@ -68,8 +71,8 @@ from .params import (
     VisionModel,
     WaitSeconds,
 )
-from .render import analysis_result, error_result, listing_result
-from .results import ImageDetails, ImageList, ImagesResult, ModelListResult, details
+from .render import analysis_result, deletion_result, error_result, listing_result
+from .results import DeletedImages, ImageDetails, ImageList, ImagesResult, ModelListResult, details
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
@@ -95,6 +98,7 @@ async def generate_image(
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
     confirm_cost: ConfirmCost = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Create images from a text prompt.
 
@@ -103,7 +107,7 @@ async def generate_image(
     """
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def edit_image(
@@ -128,6 +132,7 @@ async def edit_image(
     overwrite: FlagAsForGenerate = False,
     dry_run: FlagAsForGenerate = False,
     confirm_cost: FlagAsForGenerate = False,
+    idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
 
@@ -146,7 +151,7 @@ async def edit_image(
         client_roots=await client_roots(ctx),
         api=api,
     )
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def create_image_variation(
@@ -159,6 +164,7 @@ async def create_image_variation(
     overwrite: FlagAsForGenerate = False,
     dry_run: FlagAsForGenerate = False,
     confirm_cost: FlagAsForGenerate = False,
+    idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Make new images that look like a given one (same subject and style, different details).
 
@@ -166,7 +172,7 @@ async def create_image_variation(
     description are as for generate_image.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def analyze_image(
@@ -212,20 +218,7 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
 
     Works after a restart, and on any instance of a team deployment.
     """
-    services = services_of(ctx)
-    try:
-        job = await anyio.to_thread.run_sync(
-            find_job, services.jobs, services.store, job_id, services.clock.timestamp()
-        )
-    except ImageServerError as exc:
-        return error_result(str(exc))
-    deadline = services.settings.response_deadline
-    wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
-    if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
-        return await render_job(services, job)
-    if isinstance(job, StoredJob):
-        return await wait_for_stored(ctx, job, wait)
-    return await wait_for_job(ctx, job, wait)
+    return await answer_job(ctx, job_id, wait_seconds)
 
 
 async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
@@ -243,6 +236,17 @@ async def usage_report(ctx: Ctx) -> CallToolResult:
     except ImageServerError as exc:
         return error_result(str(exc))
     return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)
+
+
+async def delete_images(images: StoredImages, ctx: Ctx) -> Annotated[CallToolResult, DeletedImages]:
+    """Delete stored images and their metadata for good; links stop. Signed-in users: only their own."""
+    services = services_of(ctx)
+    user = caller(ctx)
+    try:
+        deletion = await anyio.to_thread.run_sync(delete_stored, services.store, images, user)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    return deletion_result(deletion)
 
 
 async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResult, ImageDetails]:
@@ -284,6 +288,7 @@ class ToolRow:
 PRODUCING = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=True)
 READS_UPSTREAM = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 READS_STORE = ToolAnnotations(read_only_hint=True, open_world_hint=False)
+DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
 TOOLS: tuple[ToolRow, ...] = (
@@ -295,5 +300,6 @@ TOOLS: tuple[ToolRow, ...] = (
     ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE, app="view"),
     ToolRow(usage_report, "Usage report", READS_STORE),
+    ToolRow(delete_images, "Delete images", DELETES),
     ToolRow(image_details, "Image details", READS_STORE, app="app_only"),
 )

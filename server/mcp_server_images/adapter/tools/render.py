@@ -18,10 +18,11 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 
 from ...imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
 from ...operations.analyze import Analysis
+from ...operations.deletion import Deletion
 from ...operations.listing import Listing
 from ...operations.requests import ImagesOutcome
 from ...store import ImageRecord, Operation
-from .results import entry, listed
+from .results import DeletedImages, NotDeleted, entry, listed
 
 InlineMode = Literal["preview", "full", "none"]
 
@@ -68,6 +69,24 @@ def image_block(data: bytes, mime_type: str) -> ImageContent:
     return ImageContent(type="image", data=pybase64.b64encode_as_string(data), mime_type=mime_type)
 
 
+@dataclass(frozen=True)
+class Presentation:
+    """How this server shows image results: what it inlines, within how many bytes, and the line that closes the
+    text (how to refer to the images later, and how long they are kept)."""
+
+    mode: InlineMode
+    budget: int
+    keeping: str
+
+
+def keeping_text(*, local: bool, expiry_days: float | None) -> str:
+    """How a result's images are referred to later, and how long they are kept, as true for the store in use."""
+    kept = "" if expiry_days is None else f" for {expiry_days:g} days"
+    if local:
+        return f"Refer to an image by its id (or path) in later calls; the files stay on disk{kept}."
+    return f"Refer to an image by its id in later calls; it stays in the shared store{kept}."
+
+
 def job_status_result(
     job_id: str, elapsed: float, partial: bytes | None, partial_note: str, budget: int
 ) -> CallToolResult:
@@ -95,14 +114,14 @@ def images_result(
     outcome: ImagesOutcome,
     *,
     operation: Operation,
-    mode: InlineMode,
-    budget: int,
+    shown: Presentation,
     files: list[bytes],
     urls: Sequence[str | None] = (),
     pixels: Sequence[Decoded | None] = (),
 ) -> CallToolResult:
-    """Render stored images (their bytes in `files`, their links in `urls`, same order) within `budget` bytes of
+    """Render stored images (their bytes in `files`, their links in `urls`, same order) within the budget of
     serialized JSON."""
+    mode, budget = shown.mode, shown.budget
     links = list(urls) or [None] * len(outcome.images)
     structured: dict[str, Any] = {
         "images": [entry(record, url).public() for record, url in zip(outcome.images, links, strict=True)],
@@ -117,7 +136,7 @@ def images_result(
         structured["cost"] = outcome.cost.public()
     if outcome.usage_parts:
         structured["usage_parts"] = [part._asdict() for part in outcome.usage_parts]
-    summary = _Summary(outcome, operation.verb, mode)
+    summary = _Summary(outcome, operation.verb, mode, shown.keeping)
     decoded = list(pixels) or [None] * len(files)
     sources = [
         Inlinable(data, record.mime_type, (record.width, record.height), kept)
@@ -153,6 +172,7 @@ class _Summary:
     outcome: ImagesOutcome
     verb: str
     mode: InlineMode
+    keeping: str
 
     def text(self, inlines: list[Preview | None], *, pending: bool, undecodable: set[str]) -> str:
         outcome = self.outcome
@@ -177,7 +197,8 @@ class _Summary:
         if outcome.cost is not None:
             lines.append(outcome.cost.text())
         lines.extend(f"Note: {note}" for note in outcome.notes)
-        lines.append("Refer to an image by its id (or path) in later calls; the files stay on disk.")
+        if self.keeping:
+            lines.append(self.keeping)
         return "\n".join(lines)
 
     def _shown(self, inline: Preview | None, record: ImageRecord, *, pending: bool) -> str:
@@ -290,3 +311,23 @@ def _table(listing: Listing) -> str:
         lines.append(f"{more} more: call list_images again with cursor {listing.next_cursor!r} for the next page.")
     lines.append("Pass an id to edit_image, create_image_variation or analyze_image; paths are in structuredContent.")
     return "\n".join(lines)
+
+
+def deletion_result(deletion: Deletion) -> CallToolResult:
+    """What was deleted and what was not (an error only when nothing was)."""
+    lines = []
+    if deletion.deleted:
+        ids = ", ".join(record.id for record in deletion.deleted)
+        lines.append(
+            f"Deleted {len(deletion.deleted)} image(s) with their metadata: {ids}. Links to them stop working."
+        )
+    lines.extend(f"Not deleted: {ref}: {why}" for ref, why in deletion.kept)
+    structured = DeletedImages(
+        deleted=[record.id for record in deletion.deleted],
+        not_deleted=[NotDeleted(image=ref, reason=why) for ref, why in deletion.kept],
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text="\n".join(lines))],
+        structured_content=structured.model_dump(),
+        is_error=not deletion.deleted,
+    )
