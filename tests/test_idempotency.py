@@ -34,8 +34,9 @@ def generation(key: str, prompt: str = "a red kite", **more: Any) -> dict[str, A
 
 
 def status_of(result: CallToolResult) -> dict[str, Any]:
-    assert result.structured_content is not None, text_of(result)
-    return result.structured_content
+    structured: dict[str, Any] | None = result.structured_content
+    assert structured is not None, text_of(result)
+    return structured
 
 
 async def test_a_repeated_key_gets_the_first_answer_and_sends_nothing(client: Client, emulator: Emulator) -> None:
