@@ -2,7 +2,9 @@
 
 Every field can be set by a `MCP_IMAGES_*` environment variable or by the matching CLI flag (see `cli/`), and the
 providers' own variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`) are read here too; which of them
-decides the upstream is `providers.endpoint_of`'s business. No other module reads the environment.
+decides the upstream is `providers.endpoint_of`'s business. So are OpenTelemetry's standard endpoint variables,
+which switch its export on (the exporters read the rest of the `OTEL_*` variables themselves, as every
+OpenTelemetry SDK does). No other module of the server reads the environment.
 """
 
 from __future__ import annotations
