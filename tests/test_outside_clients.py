@@ -73,6 +73,7 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
         "list_images",
         "list_models",
         "get_job",
+        "delete_images",
     ]
     assert seen["tools"] == TOOLS
     assert seen["outputSchemas"] == tools_with_schema

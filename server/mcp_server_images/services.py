@@ -91,7 +91,6 @@ async def open_services(settings: Settings, catalog: Catalog, serving: Serving) 
     to finish and store their images.
     """
     clock, telemetry = serving.clock, serving.telemetry
-    serving.drain.open()
     endpoint = endpoint_of(settings)
     store = await anyio.to_thread.run_sync(open_store, settings, clock)
     DECODE_BUDGET.resize(settings.max_decode_pixels)
@@ -182,9 +181,11 @@ async def open_services(settings: Settings, catalog: Catalog, serving: Serving) 
                 telemetry=telemetry,
             )
         finally:
-            serving.drain.begin()  # a no-op when the transport began it; else (a client that left) it begins now
             with anyio.CancelScope(shield=True):
-                await jobs.stopped()
+                if serving.drain.draining:
+                    await jobs.stopped()  # the transport began the drain: the jobs got what the grace period left
+                else:  # the client left (an in-memory session, the end of stdin where it cannot be watched)
+                    await jobs.finish_or_stop(settings.shutdown_grace, settings.shutdown_grace)
             group.cancel_scope.cancel()
 
 

@@ -39,13 +39,6 @@ class Drain:
         self._begun: anyio.Event | None = None
         self._settled: anyio.Event | None = None
 
-    def open(self) -> None:
-        """A new life of the server begins (its lifespan opened): not stopping. An in-memory or stdio server's
-        lifespan runs once per connection, and one server object may serve several in turn."""
-        self._ends_at = None
-        self._begun = None
-        self._settled = None
-
     @property
     def draining(self) -> bool:
         return self._ends_at is not None

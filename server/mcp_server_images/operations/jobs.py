@@ -198,12 +198,13 @@ class JobManager:
         )
 
     async def drain(self, drain: Drain) -> None:
-        """When the server begins to stop: give the jobs running then what is left of the shutdown grace period to
-        finish and store their images, then stop the rest; a stopped job records why, so that whoever holds its id
-        is told. Runs in the server's task group from the start; the lifespan's end waits for it (`stopped`)."""
+        """When the transport begins the drain (a signal, the end of stdin): give the jobs running then what is left
+        of the shutdown grace period to finish and store their images, then stop the rest; a stopped job records
+        why, so that whoever holds its id is told. Runs in the server's task group from the start; the lifespan's
+        end waits for it (`stopped`)."""
         await drain.begun()
         try:
-            await self._finish_or_stop(self.running(), drain)
+            await self.finish_or_stop(drain.remaining(), drain.grace)
         finally:
             self._drained.set()
 
@@ -211,13 +212,14 @@ class JobManager:
         """Return once the jobs running when the drain began have finished or been stopped."""
         await self._drained.wait()
 
-    async def _finish_or_stop(self, running: list[Job], drain: Drain) -> None:
+    async def finish_or_stop(self, seconds: float, grace: float) -> None:
+        """Give the running jobs `seconds` to finish, then stop the rest (the grace period of `grace` ran out)."""
+        running = self.running()
         if not running:
             return
-        grace = drain.grace
-        log.info("waiting up to %.0f s for %d running job(s) to finish", drain.remaining(), len(running))
+        log.info("waiting up to %.0f s for %d running job(s) to finish", seconds, len(running))
         with anyio.CancelScope(shield=True):
-            with anyio.move_on_after(drain.remaining()):
+            with anyio.move_on_after(seconds):
                 for job in running:
                     await job.done.wait()
             for job in running:

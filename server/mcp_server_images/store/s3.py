@@ -21,11 +21,13 @@ import math
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, suppress
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import obstore
 from obstore.exceptions import AlreadyExistsError, BaseError
@@ -65,6 +67,8 @@ CLAIM_ATTEMPTS = 20
 """Ids tried before giving up; with 32 random bits, more than one is already rare."""
 READ_THREADS = 16
 """Sidecars read in parallel when an instance first lists a bucket that already holds many images."""
+T = TypeVar("T")
+
 JOBS_PREFIX = "jobs/"
 KEYS_PREFIX = "keys/"
 CLAIMS_PREFIX = "ids/"
@@ -332,22 +336,7 @@ class S3JobBoard:
         return None if raw is None else decode_state(raw, self._where + _job_key(job_id))
 
     def states(self) -> list[JobState]:
-        listed = self._listed(JOBS_PREFIX, "list the job records")
-        self._finished = {key: known for key, known in self._finished.items() if key in listed}
-        states = []
-        for key, etag in listed.items():
-            known = self._finished.get(key)
-            if known is not None and known[0] == etag:
-                states.append(known[1])
-                continue
-            raw = self._get(key, "read a job record")
-            state = None if raw is None else decode_state(raw, self._where + key)
-            if state is None:
-                continue
-            if state.status != "running":
-                self._finished[key] = (etag, state)
-            states.append(state)
-        return states
+        return self._read_all(JOBS_PREFIX, "the job records", self._finished, decode_state, lasting=_finished)
 
     def remove(self, job_id: str) -> None:
         if JOB_ID.match(job_id):
@@ -374,22 +363,39 @@ class S3JobBoard:
         return None if raw is None else decode_key(raw, self._where + _key_path(digest))
 
     def key_records(self) -> list[KeyRecord]:
-        listed = self._listed(KEYS_PREFIX, "list the idempotency keys")
-        self._keys = {key: known for key, known in self._keys.items() if key in listed}
-        records = []
-        for key, etag in listed.items():
-            known = self._keys.get(key)
-            if known is None or known[0] != etag:
-                raw = self._get(key, "read an idempotency key")
-                record = None if raw is None else decode_key(raw, self._where + key)
-                if record is None:
-                    continue
-                known = self._keys[key] = (etag, record)
-            records.append(known[1])
-        return records
+        return self._read_all(KEYS_PREFIX, "the idempotency keys", self._keys, decode_key, lasting=_always)
 
     def remove_key(self, digest: str) -> None:
         self._delete(_key_path(digest), "remove an idempotency key")
+
+    def _read_all(
+        self,
+        prefix: str,
+        what: str,
+        known: dict[str, tuple[str | None, T]],
+        decode: Callable[[bytes, str], T | None],
+        *,
+        lasting: Callable[[T], bool],
+    ) -> list[T]:
+        """Every record under `prefix`: one LIST, then a GET for each record not read before (or changed since),
+        several at once. A record that can no longer change (`lasting`) is remembered in `known` by its ETag."""
+        listed = self._listed(prefix, f"list {what}")
+        for gone in set(known) - set(listed):
+            del known[gone]
+        unread = [key for key, etag in listed.items() if key not in known or known[key][0] != etag]
+        records = [known[key][1] for key in listed if key not in unread]
+        if not unread:
+            return records
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unread))) as pool:
+            raws = list(pool.map(partial(self._get, action=f"read {what}"), unread))
+        for key, raw in zip(unread, raws, strict=True):
+            record = None if raw is None else decode(raw, self._where + key)
+            if record is None:
+                continue
+            if lasting(record):
+                known[key] = (listed[key], record)
+            records.append(record)
+        return records
 
     def _listed(self, prefix: str, action: str) -> dict[str, str | None]:
         with self._errors(action):
@@ -407,6 +413,14 @@ class S3JobBoard:
     def _delete(self, key: str, action: str) -> None:
         with self._errors(action):
             obstore.delete(self._s3, key)
+
+
+def _finished(state: JobState) -> bool:
+    return state.status != "running"
+
+
+def _always(_: KeyRecord) -> bool:
+    return True
 
 
 def _job_key(job_id: str) -> str:

@@ -188,14 +188,14 @@ async def serve_stdio(server: ImagesServer) -> None:
                     async for received in signals:
                         name = signal.Signals(received).name
                         second = "Ctrl+C" if received == signal.SIGINT else name
-                        log.info("received %s; stopping (a second %s stops at once)", name, second)
+                        log.info("received %s; shutting down (a second %s stops at once)", name, second)
                         drain.begin()
                         return
 
             async def drain_at_input_end(input_ended: threading.Event) -> None:
                 await anyio.to_thread.run_sync(input_ended.wait, abandon_on_cancel=True)
                 if not drain.draining:
-                    log.info("the client closed stdin; stopping")
+                    log.info("the client closed stdin; shutting down")
                     drain.begin()
 
             async def end_input_once_answered() -> None:
