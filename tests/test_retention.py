@@ -60,7 +60,7 @@ async def test_records_of_finished_calls_go_after_the_window(
         recovered = await restarted.call_tool("get_job", {"job_id": job_id})
         again = await restarted.call_tool("generate_image", {"prompt": "a tide pool", "idempotency_key": "tide"})
 
-    assert [entry["id"] for entry in entries(recovered)] == [image["id"]], "the images stay and name their job"
+    assert [entry["id"] for entry in entries(recovered)] == [image["id"]], "images stay (expiry is off by default)"
     assert f"Recovered from the store: job {job_id} finished earlier." in text_of(recovered)
     assert entries(again)[0]["id"] != image["id"], "an expired key is a new call"
     assert len(emulator.requests_to(GENERATIONS)) == 2
@@ -120,14 +120,6 @@ async def test_images_expire_when_asked_to(
 
     assert [entry["id"] for entry in entries(listing)] == [entries(fresh)[0]["id"]]
     assert entries(kept)[0]["id"] not in " ".join(listed())
-
-
-async def test_expiry_is_off_by_default(client: Client, clock: FrozenClock) -> None:
-    made = await client.call_tool("generate_image", {"prompt": "a keepsake"})
-    clock.advance(3650 * DAY)
-    listing = await client.call_tool("list_images", {})
-    assert [entry["id"] for entry in entries(listing)] == [entries(made)[0]["id"]]
-    assert "the files stay on disk." in text_of(made)
 
 
 async def test_delete_images_removes_the_image_its_sidecar_and_its_resource(client: Client, output_dir: Path) -> None:

@@ -1,8 +1,10 @@
 """delete_images' use case: stored images removed with their sidecars, by whoever may.
 
-With sign-in (OAuth), an image may be deleted only by the user who made it (its sidecar's `user`); an image made
-without sign-in has no owner and is kept from every signed-in user. Without sign-in whoever reaches the server is
-its one user. Links to a deleted image (presigned URLs, the public image route) stop working with it.
+With sign-in (OAuth), an image may be deleted only by the user who made it: the simplest check, the image's
+recorded `user` (its sidecar's) against the caller's subject, until every read goes through the store's
+owner-scoped view. An image made without sign-in has no owner and is kept from every signed-in user. Without
+sign-in whoever reaches the server is its one user. Links to a deleted image (presigned URLs, the public image
+route) stop working with it.
 """
 
 from __future__ import annotations
