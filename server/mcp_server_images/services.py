@@ -38,6 +38,9 @@ from .inputs.fetch import DOCUMENTS
 from .operations.analyze import VisionService
 from .operations.cost import highest_per_image
 from .operations.deps import ImageDeps
+from .operations.drain import Drain
+from .operations.housekeeping import Housekeeping
+from .operations.idempotency import Keys
 from .operations.jobs import JobManager, JobPublisher
 from .operations.ledger import Caps, Ledger
 from .operations.upstreams import Models, Upstream, Upstreams
@@ -46,6 +49,7 @@ from .providers_file import providers_of
 from .settings import Settings
 from .store import LocalStore, Store
 from .store.owned import OwnedStore, Viewer
+from .telemetry import Telemetry
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -66,6 +70,11 @@ class Services:
     jobs: JobManager
     ledger: Ledger
     """Where every call's cost is recorded, with the budgets it enforces."""
+    keys: Keys
+    """The idempotency keys of producing calls."""
+    drain: Drain
+    """The server's orderly stop: whether it is stopping, and until when calls may wait."""
+    telemetry: Telemetry
     client_log_levels: dict[str | None, str] = field(default_factory=dict)
     """The least severe log level each handshake-era client asked for (logging/setLevel), by its HTTP session id
     (None for the one client of a stdio server)."""
@@ -77,17 +86,28 @@ class Services:
         return replace(self, store=store, images=self.images.seen_by(store), vision=self.vision.seen_by(store))
 
 
+@dataclass(frozen=True)
+class Serving:
+    """What the server is built with before its lifespan opens the rest: its clock, its way out and its recorder."""
+
+    clock: Clock
+    drain: Drain
+    telemetry: Telemetry
+
+
 @asynccontextmanager
-async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> AsyncIterator[Services]:
-    """One pooled upstream client per provider, the URL fetchers and one job group for the server's life.
+async def open_services(settings: Settings, feed: CatalogFeed, serving: Serving) -> AsyncIterator[Services]:
+    """One pooled upstream client per provider, the URL fetchers, one job group and the store's sweep for the
+    server's life.
 
     The URL fetchers are the only downloaders: image URLs from users and from the image APIs' answers go through
     the same address checks and limits; each provider's answers have a fetcher of their own that also trusts that
     provider's origin (a local server answers with URLs on localhost), and the catalog feed's fetcher the feed's
     own origin. The feed is refreshed by a task of the job group, so neither the start nor a call waits for it. One
     redactor knows every configured secret and every provider's key, those a key file or command gives included.
-    On the way out, running jobs get the shutdown grace period to finish and store their images.
+    On the way out, running jobs get what is left of the shutdown grace period to finish and store their images.
     """
+    clock, telemetry = serving.clock, serving.telemetry
     catalog = feed.catalog
     configured = providers_of(settings)
     endpoints = configured.endpoints
@@ -107,9 +127,10 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
     async with AsyncExitStack() as stack:
         await stack.enter_async_context(aclosing(fetcher))
         await stack.enter_async_context(aclosing(documents))
+        opened = [await _upstream(stack, settings, catalog, serving, endpoint, redactor) for endpoint in endpoints]
         upstreams = Upstreams(
             catalog,
-            tuple([await _upstream(stack, settings, catalog, clock, endpoint, redactor) for endpoint in endpoints]),
+            tuple(opened),
             configured.defaults,
             feed=feed.status,
             notice_days=settings.default_notice_days,
@@ -117,12 +138,7 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
         group = await stack.enter_async_context(anyio.create_task_group())
         if feed.url is not None:
             group.start_soon(feed.run, documents, settings.catalog_refresh_hours * 3600)
-        board = store.jobs
-        publisher = (
-            None
-            if board is None
-            else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease, clock=clock)
-        )
+        publisher = JobPublisher(store.jobs, instance=settings.instance(), lease=settings.job_lease, clock=clock)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -131,7 +147,17 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
             max_pixels=settings.max_input_pixels,
         )
         images = ImageDeps(store=store, resolver=resolver, upstreams=upstreams, preferred_api=Api(settings.image_api))
-        jobs = JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher)
+        jobs = JobManager(
+            group,
+            clock=clock,
+            heartbeat_interval=settings.heartbeat_interval,
+            publisher=publisher,
+            telemetry=telemetry,
+        )
+        group.start_soon(jobs.drain, serving.drain)
+        retention = settings.record_retention_hours * 3600
+        expiry = None if settings.image_expiry_days is None else settings.image_expiry_days * 86400
+        group.start_soon(Housekeeping(store, clock, telemetry, retention, expiry).run, settings.sweep_interval)
         vision = VisionService(upstreams=upstreams, resolver=resolver, inline_urls=settings.inline_image_urls)
         try:
             yield Services(
@@ -151,16 +177,29 @@ async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> 
                     instance=f"{settings.instance()}#{secrets.token_hex(3)}",
                     call_lasts=longest_call(settings),
                 ),
+                keys=Keys(store.jobs, clock, retention),
+                drain=serving.drain,
+                telemetry=telemetry,
             )
         finally:
-            await jobs.drain(settings.shutdown_grace)
+            with anyio.CancelScope(shield=True):
+                if serving.drain.draining:
+                    await jobs.stopped()  # the transport began the drain: the jobs got what the grace period left
+                else:  # the client left (an in-memory session, the end of stdin where it cannot be watched)
+                    await jobs.finish_or_stop(settings.shutdown_grace, settings.shutdown_grace)
             group.cancel_scope.cancel()
 
 
 async def _upstream(
-    stack: AsyncExitStack, settings: Settings, catalog: Catalog, clock: Clock, endpoint: Endpoint, redactor: Redactor
+    stack: AsyncExitStack,
+    settings: Settings,
+    catalog: Catalog,
+    serving: Serving,
+    endpoint: Endpoint,
+    redactor: Redactor,
 ) -> Upstream:
     """One provider: its pooled client, the fetcher of its answers' URLs, its model list and its APIs."""
+    clock = serving.clock
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
@@ -168,6 +207,7 @@ async def _upstream(
         retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=redactor,
+        telemetry=serving.telemetry,
     )
     await stack.enter_async_context(aclosing(client))
     answers = UrlFetcher(
@@ -254,11 +294,15 @@ def open_store(settings: Settings, clock: Clock) -> Store:
         config["access_key_id"] = settings.s3_access_key_id.get_secret_value()
         config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
     http = (settings.s3_endpoint_url or "").startswith("http://")
+    # Each request, and the retries after it, get half the store timeout: a bucket that does not answer fails the
+    # call within the timeout, saying so, instead of holding it while the client retries for minutes.
+    half = timedelta(seconds=settings.store_timeout / 2)
     client = ObjectStore(
         settings.s3_bucket,
         prefix=settings.s3_prefix.strip("/") or None,
         config=config,
-        client_options={"allow_http": http},
+        client_options={"allow_http": http, "timeout": half, "connect_timeout": half},
+        retry_config={"max_retries": 3, "retry_timeout": half},
     )
     store = S3Store(
         client,
@@ -267,6 +311,7 @@ def open_store(settings: Settings, clock: Clock) -> Store:
         link_expiry=settings.link_expiry,
         index_ttl=settings.index_ttl,
         clock=clock,
+        timeout=settings.store_timeout,
     )
     try:
         store.check()

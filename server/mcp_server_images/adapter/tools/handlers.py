@@ -19,16 +19,16 @@ from ...catalog.options import ImageOptions
 from ...errors import ImageServerError
 from ...imaging.masks import Region
 from ...operations.analyze import AnalyzeRequest
-from ...operations.job_records import StoredJob, find_job
+from ...operations.deletion import delete_images as delete_stored
 from ...operations.listing import list_images as list_stored
 from ...operations.model_choice import list_models as served_models
 from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
 from ...operations.usage import usage_of
 from ...store import URI_SCHEME, ImageRecord
-from ..context import Ctx, audience_of, client_roots, services_of
+from ..context import Ctx, audience_of, caller, client_roots, services_of
 from ..serving.links import image_url
 from .costs import produce, usage_text
-from .jobs import render_job, wait_for_job, wait_for_stored
+from .jobs import answer_job
 from .model_list import model_list_result
 from .params import (
     AnalyzeImages,
@@ -42,8 +42,10 @@ from .params import (
     EditPrompt,
     EditSize,
     FlagAsForGenerate,
+    IdempotencyKey,
     ImageRef,
     JobId,
+    KeyAsForGenerate,
     ListCursor,
     ListLimit,
     ListQuery,
@@ -62,6 +64,7 @@ from .params import (
     SaveToAsForGenerate,
     Shared,
     StoredImage,
+    StoredImages,
     TextOption,
     UpstreamApi,
     VariationModel,
@@ -69,9 +72,10 @@ from .params import (
     VisionModel,
     WaitSeconds,
 )
-from .render import analysis_result, credentials_text, error_result, listing_result
+from .render import analysis_result, credentials_text, deletion_result, error_result, listing_result
 from .results import (
     AnalysisResult,
+    DeletedImages,
     ImageDetails,
     ImageList,
     ImagesResult,
@@ -107,6 +111,7 @@ async def generate_image(
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
     confirm_cost: ConfirmCost = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Create images from a text prompt.
 
@@ -115,7 +120,7 @@ async def generate_image(
     """
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def edit_image(
@@ -142,6 +147,7 @@ async def edit_image(
     overwrite: FlagAsForGenerate = False,
     dry_run: FlagAsForGenerate = False,
     confirm_cost: FlagAsForGenerate = False,
+    idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
 
@@ -160,7 +166,7 @@ async def edit_image(
         client_roots=await client_roots(ctx),
         api=api,
     )
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def create_image_variation(
@@ -173,6 +179,7 @@ async def create_image_variation(
     overwrite: FlagAsForGenerate = False,
     dry_run: FlagAsForGenerate = False,
     confirm_cost: FlagAsForGenerate = False,
+    idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Make new images that look like a given one (same subject and style, different details).
 
@@ -180,7 +187,7 @@ async def create_image_variation(
     description are as for generate_image.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def analyze_image(
@@ -227,20 +234,7 @@ async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> An
 
     Works after a restart, and on any instance of a team deployment.
     """
-    services = services_of(ctx)
-    try:
-        job = await anyio.to_thread.run_sync(
-            find_job, services.jobs, services.store, job_id, services.clock.timestamp()
-        )
-    except ImageServerError as exc:
-        return error_result(str(exc))
-    deadline = services.settings.response_deadline
-    wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
-    if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
-        return await render_job(services, job, host_shape(ctx, services.settings.result_shape))
-    if isinstance(job, StoredJob):
-        return await wait_for_stored(ctx, job, wait)
-    return await wait_for_job(ctx, job, wait)
+    return await answer_job(ctx, job_id, wait_seconds)
 
 
 async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
@@ -258,6 +252,17 @@ async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     except ImageServerError as exc:
         return error_result(str(exc))
     return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)
+
+
+async def delete_images(images: StoredImages, ctx: Ctx) -> Annotated[CallToolResult, DeletedImages]:
+    """Delete stored images and their metadata for good; links stop. Signed-in users: only their own."""
+    services = services_of(ctx)
+    user = caller(ctx)
+    try:
+        deletion = await anyio.to_thread.run_sync(delete_stored, services.store, images, user)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    return deletion_result(deletion)
 
 
 async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResult, ImageDetails]:
@@ -324,6 +329,7 @@ PRODUCING = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_w
 READS_UPSTREAM = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 READS_STORE = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 MARKS_STORE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
 TOOLS: tuple[ToolRow, ...] = (
@@ -335,6 +341,7 @@ TOOLS: tuple[ToolRow, ...] = (
     ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE, app="view"),
     ToolRow(usage_report, "Usage report", READS_STORE),
+    ToolRow(delete_images, "Delete images", DELETES),
     ToolRow(share_image, "Share image", MARKS_STORE, signed_in=True),
     ToolRow(image_details, "Image details", READS_STORE, app="app_only"),
 )

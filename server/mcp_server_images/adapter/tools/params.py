@@ -55,10 +55,18 @@ SaveTo = Annotated[
 Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to.")]
 DryRun = Annotated[bool, Field(description="Show what the call would do and cost; send nothing.")]
 ConfirmCost = Annotated[bool, Field(description="Go ahead when the cost needs confirmation.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        max_length=200,
+        description="Retry-safe key: a repeat within {key_hours} h gets the first call's answer, unpaid.",
+    ),
+]
 ApiAsForGenerate = ApiChoice
 """Parameters the other image tools share with generate_image, which describes them; each tool says so once."""
 SaveToAsForGenerate = str | None
 FlagAsForGenerate = bool
+KeyAsForGenerate = Annotated[str | None, Field(max_length=200)]
 ImageRef = Annotated[
     str,
     Field(description="A stored image id, images:// URI, file path, http(s) URL, data URL or base64."),
@@ -157,6 +165,11 @@ ListCursor = Annotated[
 Previews = Annotated[bool, Field(description="Also return small thumbnails.")]
 StoredImage = Annotated[str, Field(description="A stored image id (or unique prefix) or its images:// URI.")]
 Shared = Annotated[bool, Field(description="false takes the share back.")]
+StoredImages = Annotated[
+    list[str],
+    _one_as_list(str),
+    Field(min_length=1, max_length=100, description="Image ids or images:// URIs."),
+]
 JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
 WaitSeconds = Annotated[
     float,
