@@ -171,7 +171,7 @@ OPTIONS: tuple[ImageOption, ...] = (
         "input_fidelities",
         frozenset({EDITS}),
         _IMAGES_AND_RESPONSES,
-        "high keeps faces, logos and details of the inputs closer; low (default) is faster.",
+        "high keeps faces, logos and details closer; low (default) is faster.",
     ),
     ImageOption(
         "complexity",
@@ -188,7 +188,7 @@ OPTIONS: tuple[ImageOption, ...] = (
         "seed",
         _MAKING,
         frozenset({Api.IMAGES, Api.CHAT}),
-        "Repeatable images where the model takes it (list_models).",
+        "Repeatable images, where the model takes it.",
         bounds=(0, 2**32 - 1),
         listed="seed",
     ),

@@ -115,8 +115,8 @@ async def generate_image(
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Create images from a text prompt.
 
-    Each image is stored under a short id, shown (a preview when large) and linked; pass the id, not image
-    data, to later calls. Left-out parameters use the model's defaults.
+    Each is stored under a short id, shown (a preview when large) and linked; pass the id, not image data, to
+    later calls.
     """
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
@@ -149,10 +149,9 @@ async def edit_image(
     confirm_cost: FlagAsForGenerate = False,
     idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
-    """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
+    """Edit images: change part of one (mask or shapes), restyle it, or combine several.
 
-    Without a mask the model may change the whole image. Parameters without a description are as for
-    generate_image; results are stored and shown the same way.
+    Without a mask the whole image may change. Undescribed parameters: as for generate_image.
     """
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     regions = None if mask_region is None else [Region(**region.model_dump()) for region in mask_region]
@@ -181,10 +180,9 @@ async def create_image_variation(
     confirm_cost: FlagAsForGenerate = False,
     idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
-    """Make new images that look like a given one (same subject and style, different details).
+    """New images like a given one (same subject and style, other details).
 
-    structuredContent "method" says whether the variations endpoint or edits made them. Parameters without a
-    description are as for generate_image.
+    Undescribed parameters: as for generate_image.
     """
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
     return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
@@ -212,7 +210,7 @@ async def analyze_image(
 async def list_images(
     ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False, cursor: ListCursor = None
 ) -> Annotated[CallToolResult, ImageList]:
-    """List stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
+    """Stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     shape = host_shape(ctx, services.settings.result_shape)
@@ -230,22 +228,19 @@ async def list_images(
 
 
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
-    """Get the result of a call that outlived the response deadline: the images once ready, else its status.
-
-    Works after a restart, and on any instance of a team deployment.
-    """
+    """The result of a slow call by its job id: the images once ready, else its status (after a restart and on
+    any instance too)."""
     return await answer_job(ctx, job_id, wait_seconds)
 
 
 async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
-    """The image and vision models the provider serves: sizes, qualities, formats, APIs, status, shutdown
-    dates, prices and defaults. Call it when unsure of a model or value.
-    """
+    """Image and vision models served: sizes, qualities, formats, APIs, status, shutdown dates, prices,
+    defaults. Call it when unsure of a model or value."""
     return model_list_result(await served_models(services_of(ctx).models))
 
 
 async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
-    """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
+    """Spend today and this month (UTC) by model and user, images made, budgets left (images://usage)."""
     services = services_of(ctx)
     try:
         summary = await usage_of(services.ledger, services.store.viewer)
@@ -255,7 +250,7 @@ async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
 
 
 async def delete_images(images: StoredImages, ctx: Ctx) -> Annotated[CallToolResult, DeletedImages]:
-    """Delete stored images and their metadata for good; links stop. Signed-in users: only their own."""
+    """Delete stored images and their metadata for good; links stop. With sign-in: only your own."""
     services = services_of(ctx)
     user = caller(ctx)
     try:
