@@ -59,6 +59,11 @@ class ProviderPath:
             arguments["images"] = [str(write_png(home / "cat.png", (256, 256)))]
         return arguments
 
+    def two_images(self) -> dict[str, Any]:
+        """The arguments that make a call get two images: `n` on an Images API (two requests where the provider
+        makes one image per request); a chat or Responses answer carries as many as the emulator's item_faults."""
+        return {} if self.upstream.endswith(("/chat/completions", "/responses")) else {"n": 2}
+
     def sent_model(self, request: RecordedRequest) -> str | None:
         """The image model a request to this path named."""
         if "/openai/deployments/" in request.path:
