@@ -65,7 +65,8 @@ class ImagesAnswer:
     notes: tuple[str, ...] = ()
     """What the backend did that the user should know (a size sent as words, a conversation restarted)."""
     cost: float | None = None
-    """What the provider says the request cost in USD, where it says (OpenRouter's `usage.cost`)."""
+    """What the provider says the request cost in USD, where it says (OpenRouter's `usage.cost`), as it says it:
+    pricing judges whether it can be right (operations/cost.py)."""
 
 
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
