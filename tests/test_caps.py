@@ -3,8 +3,9 @@ ledger.
 
 Calls whose cost cannot be estimated count at their worst case (the catalog's highest per-image figure, $0.211 for
 a 1024x1024 image) and confirm_cost does not change that; prices that are not finite numbers are refused when the
-models file is read; usage an upstream reports is taken only when it can be right; and a damaged ledger entry is
-skipped with one warning, never a blockade and never a NaN in a sum.
+models file is read; usage an upstream reports, and a cost a provider states (OpenRouter), are taken only when
+they can be right; and a damaged ledger entry is skipped with one warning, never a blockade and never a NaN in a
+sum.
 """
 
 from __future__ import annotations

@@ -76,7 +76,7 @@ class ProviderPath:
         return request.form.get("model", [None])[-1]
 
 
-FLARE_DEPLOYMENT = '[models."gpt-image-1.5"]\ndeployment = "images-prod"\n'
+PROD_DEPLOYMENT = '[models."gpt-image-1.5"]\ndeployment = "images-prod"\n'
 PROVIDER_PATHS = {
     "azure-generate": ProviderPath(
         "azure",
@@ -85,7 +85,7 @@ PROVIDER_PATHS = {
         "/azure/openai/deployments/images-prod/images/generations",
         "images-prod",
         switches=Switches(azure_deployments={"images-prod": "gpt-image-1.5"}),
-        models_file=FLARE_DEPLOYMENT,
+        models_file=PROD_DEPLOYMENT,
     ),
     "azure-edit": ProviderPath(
         "azure", "edit_image", "gpt-image-1.5", "/azure/openai/deployments/gpt-image-1.5/images/edits", "gpt-image-1.5"

@@ -46,9 +46,9 @@ published quality with sixteen input images; a count above it is not believed.""
 REPORTED_COST_FACTOR = 100
 """How many times the figure an image of unknown cost counts at (Caps.unknown_per_image: the setting
 MCP_IMAGES_UNKNOWN_COST_PER_IMAGE, else the catalog's highest per-image figure, $0.211 for 1024x1024) one image of
-an answer may be reported to cost: room for a 4K image at the highest published quality (about 8 times that figure)
-with sixteen input images, and for a model ten times dearer than any the catalog lists; a figure above it is not
-believed. By default $21.10 an image."""
+an answer may be reported to cost: about twelve times a 4K image at the highest published quality (about 8 times
+that figure), room for sixteen input images and for a model several times dearer than any the catalog lists; a
+figure above it is not believed. By default $21.10 an image."""
 
 Lookup = Callable[[str], ModelSpec | None]
 """The catalog's entry for a model name (either spelling), or None for a model it does not describe."""
