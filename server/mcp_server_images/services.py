@@ -36,7 +36,7 @@ from .imaging.pixel_budget import DECODE_BUDGET
 from .inputs import ImageResolver, UrlFetcher
 from .inputs.fetch import DOCUMENTS
 from .operations.analyze import VisionService
-from .operations.cost import highest_per_image
+from .operations.cost import highest_per_image, most_per_image
 from .operations.deps import ImageDeps
 from .operations.drain import Drain
 from .operations.housekeeping import Housekeeping
@@ -146,7 +146,14 @@ async def open_services(settings: Settings, feed: CatalogFeed, serving: Serving)
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
-        images = ImageDeps(store=store, resolver=resolver, upstreams=upstreams, preferred_api=Api(settings.image_api))
+        budgets = caps(settings, catalog, endpoints)
+        images = ImageDeps(
+            store=store,
+            resolver=resolver,
+            upstreams=upstreams,
+            most_reported=most_per_image(budgets.unknown_per_image),
+            preferred_api=Api(settings.image_api),
+        )
         jobs = JobManager(
             group,
             clock=clock,
@@ -170,7 +177,7 @@ async def open_services(settings: Settings, feed: CatalogFeed, serving: Serving)
                 jobs=jobs,
                 ledger=Ledger(
                     store,
-                    caps(settings, catalog, endpoints),
+                    budgets,
                     clock,
                     # Unique to this server object, as in-flight reservations are: two servers in one process
                     # (tests) or a restarted instance of the same name are told apart.
