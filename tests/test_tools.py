@@ -51,7 +51,7 @@ async def test_tool_list(client: Client) -> None:
 MODEL_VISIBLE_BOUND = 9_216
 """Bytes of name, description and input schema of every tool: 9 KB, with every option and provider of December 2026
 (delete_images, idempotency_key, steps and negative_prompt took it to 9868 before the descriptions were trimmed to
-9190). An assistant reads all of it on every turn."""
+9203). An assistant reads all of it on every turn."""
 
 
 def model_visible(tools: list[Tool]) -> str:

@@ -188,7 +188,7 @@ OPTIONS: tuple[ImageOption, ...] = (
         "seed",
         _MAKING,
         frozenset({Api.IMAGES, Api.CHAT}),
-        "Repeatable images, where the model takes it.",
+        "Repeatable images where the model takes it (list_models).",
         bounds=(0, 2**32 - 1),
         listed="seed",
     ),
