@@ -35,10 +35,14 @@ SCREENSHOTS := result-view.png result-view-dark.png gallery.png mask-painter.png
 YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_model_choice.py tests/test_discovery.py \
 	tests/test_catalog_data.py tests/test_cost.py tests/test_caps.py tests/unit/test_catalog.py tests/unit/test_cost.py \
 	tests/unit/test_retry.py tests/test_catalog_feed.py tests/test_catalog_cli.py tests/test_moving_defaults.py \
-	tests/test_learned_costs.py tests/test_providers.py tests/test_several_providers.py tests/test_keys.py
+	tests/test_learned_costs.py tests/test_providers.py tests/test_several_providers.py tests/test_keys.py \
+	tests/test_retention.py tests/test_idempotency.py
 
-.PHONY: run test test-fast test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools screenshots \
-	dist bundle bench bench-readme clean
+# The multi-instance tests run behind a real load balancer: Debian's nginx-light.
+NGINX := /usr/sbin/nginx
+
+.PHONY: run test test-fast test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools lb-tools \
+	screenshots dist bundle bench bench-readme clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -73,6 +77,15 @@ browser-tools:
 	elif [ "$$CI" = "true" ]; then echo "Chromium is required in CI for the MCP App's browser tests ($(CHROMIUM))" >&2; exit 1; \
 	else echo "Chromium not found at $(CHROMIUM): the MCP App's browser tests will skip (sudo apt-get install chromium)" >&2; fi
 
+# Installs Debian's nginx-light with apt-get where it can (root, as in CI); in CI a missing nginx is an error, on a
+# developer's machine the load-balancer tests skip and say how to install it.
+lb-tools:
+	@if [ -x $(NGINX) ]; then :; \
+	elif command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq 1>&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light 1>&2; \
+	elif [ "$$CI" = "true" ]; then echo "nginx is required in CI for the load-balancer tests ($(NGINX))" >&2; exit 1; \
+	else echo "nginx not found at $(NGINX): the load-balancer tests will skip (sudo apt-get install nginx-light)" >&2; fi
+
 # Installs Debian's faketime with apt-get where it can (root, as in CI); in CI a missing faketime is an error.
 clock-tools:
 	@if command -v faketime >/dev/null 2>&1; then :; \
@@ -91,7 +104,7 @@ run: $(RUN_STAMP)
 
 test: lint typecheck pytest
 
-test-year-ahead: $(DEV_STAMP) node-tools browser-tools clock-tools
+test-year-ahead: $(DEV_STAMP) node-tools browser-tools lb-tools clock-tools
 	faketime -f +365d $(BIN)/pytest $(YEAR_AHEAD_TESTS)
 
 # The tests of the slow kinds carry markers (pyproject.toml): packaging, Node tools, Chromium, processes.
@@ -107,7 +120,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy
 
-pytest: $(DEV_STAMP) node-tools browser-tools
+pytest: $(DEV_STAMP) node-tools browser-tools lb-tools
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 dist: $(DEV_STAMP)

@@ -44,7 +44,9 @@ def anyio_backend() -> str:
 def clean_environment(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
     """Keep the developer's own keys and settings out of the tests, and give each test its own home folder."""
     for name in list(os.environ):
-        if name.startswith(("MCP_IMAGES_", "OPENAI_", "DEDALUS_", "AZURE_OPENAI_", "GEMINI_", "XAI_", "OPENROUTER_")):
+        if name.startswith(
+            ("MCP_IMAGES_", "OPENAI_", "DEDALUS_", "AZURE_OPENAI_", "GEMINI_", "XAI_", "OPENROUTER_", "OTEL_")
+        ):
             monkeypatch.delenv(name)
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.delenv("XDG_CACHE_HOME", raising=False)  # the catalog feed's cache goes under the test's home

@@ -3,8 +3,9 @@ ledger.
 
 Calls whose cost cannot be estimated count at their worst case (the catalog's highest per-image figure, $0.211 for
 a 1024x1024 image) and confirm_cost does not change that; prices that are not finite numbers are refused when the
-models file is read; usage an upstream reports is taken only when it can be right; and a damaged ledger entry is
-skipped with one warning, never a blockade and never a NaN in a sum.
+models file is read; usage an upstream reports, and a cost a provider states (OpenRouter), are taken only when
+they can be right; and a damaged ledger entry is skipped with one warning, never a blockade and never a NaN in a
+sum.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import logging
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -204,26 +206,63 @@ def answer_with_usage(usage: str) -> str:
     return answer.replace('{"output_tokens": 0}', usage)
 
 
+@dataclass(frozen=True)
+class Answering:
+    """Who answers with the scripted usage: OpenAI's Images API, or a provider the emulator plays."""
+
+    path: str = GENERATIONS_PATH
+    provider: str | None = None
+    model: str | None = None
+
+    def settings(self, emulator: Emulator) -> dict[str, Any]:
+        if self.provider is None:
+            return {}
+        return {
+            "provider": self.provider,
+            "base_url": emulator.base_url_for(self.provider),
+            "api_key": emulator.key_for(self.provider),
+        }
+
+
+OPENAI = Answering()
+OPENROUTER = Answering("/openrouter/api/v1/images", "openrouter", "openai/gpt-image-2.6-flare")
+"""OpenRouter's Image API, whose answers state what the call cost (`usage.cost`)."""
+
+
+def openrouter_cost(cost: str) -> str:
+    """OpenRouter's usage with its stated cost written as given (JSON numbers the encoder refuses)."""
+    return '{"prompt_tokens": 12, "completion_tokens": 1290, "cost": ' + cost + "}"
+
+
 @pytest.mark.parametrize(
-    "usage",
+    ("usage", "on"),
     [
-        pytest.param('{"input_tokens": 5, "output_tokens": 1000000000000000000000000000000}', id="10**30"),
-        pytest.param('{"input_tokens": 5, "output_tokens": ' + "9" * 400 + "}", id="400-digits"),
-        pytest.param('{"input_tokens": -5, "output_tokens": 4160}', id="negative"),
-        pytest.param('{"input_tokens": 5, "output_tokens": 4160.5}', id="fraction"),
-        pytest.param('{"input_tokens": 5, "output_tokens": NaN}', id="nan"),
-        pytest.param('{"input_tokens": 5, "output_tokens": Infinity}', id="infinity"),
-        pytest.param('{"input_tokens": 5, "output_tokens": "4160"}', id="string"),
-        pytest.param('{"input_tokens_details": {"image_tokens": -1}, "output_tokens": 4160}', id="nested"),
+        pytest.param('{"input_tokens": 5, "output_tokens": 1000000000000000000000000000000}', OPENAI, id="10**30"),
+        pytest.param('{"input_tokens": 5, "output_tokens": ' + "9" * 400 + "}", OPENAI, id="400-digits"),
+        pytest.param('{"input_tokens": -5, "output_tokens": 4160}', OPENAI, id="negative"),
+        pytest.param('{"input_tokens": 5, "output_tokens": 4160.5}', OPENAI, id="fraction"),
+        pytest.param('{"input_tokens": 5, "output_tokens": NaN}', OPENAI, id="nan"),
+        pytest.param('{"input_tokens": 5, "output_tokens": Infinity}', OPENAI, id="infinity"),
+        pytest.param('{"input_tokens": 5, "output_tokens": "4160"}', OPENAI, id="string"),
+        pytest.param('{"input_tokens_details": {"image_tokens": -1}, "output_tokens": 4160}', OPENAI, id="nested"),
+        pytest.param(openrouter_cost("Infinity"), OPENROUTER, id="reported-cost-infinity"),
+        pytest.param(openrouter_cost("NaN"), OPENROUTER, id="reported-cost-nan"),
+        pytest.param(openrouter_cost("-0.04"), OPENROUTER, id="reported-cost-negative"),
+        pytest.param(openrouter_cost("1e30"), OPENROUTER, id="reported-cost-huge"),
+        pytest.param(openrouter_cost("21.2"), OPENROUTER, id="reported-cost-above-100-worst-cases"),
+        pytest.param(openrouter_cost("9" * 400), OPENROUTER, id="reported-cost-400-digits"),
     ],
 )
 async def test_usage_that_cannot_be_right_makes_the_cost_unknown_and_keeps_the_image(
-    make_settings: SettingsFactory, emulator: Emulator, usage: str
+    make_settings: SettingsFactory, emulator: Emulator, usage: str, on: Answering
 ) -> None:
-    emulator.enqueue(Fault(status=200, body=answer_with_usage(usage), path=GENERATIONS_PATH))
-    async with open_client(make_settings(daily_budget=1.0)) as client:
-        made = await client.call_tool("generate_image", {"prompt": "a red fox", "quality": "low"})
-        after = await client.call_tool("generate_image", {"prompt": "a red fox", "quality": "low"})
+    """Token counts, and the cost a provider states (OpenRouter), that cannot be right: the call's cost is unknown,
+    counted at what it reserved, never summed."""
+    arguments = {"prompt": "a red fox", "quality": "low"} | ({"model": on.model} if on.model else {})
+    emulator.enqueue(Fault(status=200, body=answer_with_usage(usage), path=on.path))
+    async with open_client(make_settings(daily_budget=1.0, **on.settings(emulator))) as client:
+        made = await client.call_tool("generate_image", arguments)
+        after = await client.call_tool("generate_image", arguments)
         report = report_of(await client.call_tool("usage_report", {}))
 
     assert not made.is_error, text_of(made)
@@ -231,7 +270,8 @@ async def test_usage_that_cannot_be_right_makes_the_cost_unknown_and_keeps_the_i
     assert Path(image["path"]).is_file(), "the image was stored"
     cost = report_of(made)["cost"]
     assert cost["amount"] is None
-    assert "that cannot be right" in cost["basis"] and "Cost: unknown (the API reported usage" in text_of(made)
+    told = "the provider reported a cost for" if on.provider is not None else "the API reported usage"
+    assert "that cannot be right" in cost["basis"] and f"Cost: unknown ({told}" in text_of(made)
     assert "(from usage)" not in text_of(made)
     assert not after.is_error, "the next call is not refused for a made-up figure"
     assert report["today"]["spent"] < 1.0 and report["calls_of_unknown_cost"] == 1

@@ -26,6 +26,7 @@ from mcp_server_images.catalog.spec import ModelKind, ServedModel
 from mcp_server_images.errors import ImageServerError
 from mcp_server_images.providers import ProviderKind, endpoint_of
 from mcp_server_images.settings import Settings
+from mcp_server_images.telemetry import Telemetry
 from tests.fake_openai import Emulator
 from tests.support.clock import FrozenClock
 from tests.support.servers import SettingsFactory, free_port
@@ -350,6 +351,7 @@ async def models_api(settings: Settings) -> AsyncIterator[ModelsAPI]:
         retry=RetryPolicy(max_retries=0, clock=FrozenClock(TODAY)),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor([]),
+        telemetry=Telemetry(settings.provider),
     )
     try:
         yield ModelsAPI(client)

@@ -5,7 +5,8 @@ edits through the Images and the Responses API, chat image output, the Responses
 the three) gets an answer of two images whose
 second is bad in one way (base64 that does not decode, bytes that are no image, an image cut in half, no image
 field, a canvas too large, a URL that does not answer). The first image is stored and returned; the second is
-named in the result; nothing else is lost.
+named in the result; nothing else is lost. Every provider path (tests/support/provider_paths.py) gets an answer
+whose second image is not an image; where a provider makes one image per request, one of the two requests does.
 """
 
 from __future__ import annotations
@@ -16,11 +17,13 @@ from typing import Any
 
 import pytest
 
-from tests.fake_openai import Emulator, Switches
+from tests.fake_openai import Emulator, Fault, Switches
 from tests.support.images import write_png
 from tests.support.progress import ProgressLog
+from tests.support.provider_paths import PROVIDER_PATHS
 from tests.support.results import text_of
 from tests.support.servers import SettingsFactory, open_client
+from tests.support.upstream import b64_answer
 
 pytestmark = pytest.mark.anyio
 
@@ -102,3 +105,25 @@ async def test_a_bad_item_is_named_and_the_good_one_kept(
     assert f"1 of 2 images was kept; image 2: {problem}" in text_of(result)
     if way.streamed:
         assert progress.messages, "the answer came as a stream"
+
+
+@pytest.mark.parametrize("name", list(PROVIDER_PATHS))
+async def test_on_every_provider_a_bad_item_is_named_and_the_good_one_kept(
+    make_settings: SettingsFactory, emulator: Emulator, home: Path, tmp_path: Path, name: str
+) -> None:
+    path = PROVIDER_PATHS[name]
+    emulator.set(**path.switches)
+    if path.one_per_request:  # two requests of one image each: the first to arrive is answered with a bad one
+        emulator.enqueue(Fault(status=200, path=path.upstream, body=b64_answer(b"this is not an image")))
+    else:
+        emulator.set(item_faults=[None, "not_image"])
+
+    async with open_client(make_settings(**path.settings(emulator, tmp_path))) as client:
+        result = await client.call_tool(path.tool, path.call(home, **path.two_images()))
+
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    [kept] = result.structured_content["images"]
+    assert Path(kept["path"]).read_bytes() == emulator.sent_images[0], "the good image, byte for byte"
+    bad = 1 if path.one_per_request else 2
+    assert f"1 of 2 images was kept; image {bad}: {FAULTS['not_image']}" in text_of(result)

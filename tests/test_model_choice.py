@@ -1,6 +1,7 @@
 """Issue 21, items 3 and 6: the model a user names is the model sent, when the provider serves it.
 
-A named model is never replaced by, or refused because of, the configured default; without a name, a default the
+A named model is never replaced by, or refused because of, the configured default, and on every provider it is
+sent as that provider's wire names it (an Azure deployment, an OpenRouter vendor prefix); without a name, a default the
 provider does not serve gives way to the best model it does serve for the task, and the result says which. On
 OpenAI's own API the model list decides what exists; elsewhere it is evidence, so a named model it lacks is sent,
 and a `model_not_found` answer is explained with what the list offers.
@@ -17,6 +18,7 @@ from mcp import Client
 
 from tests.fake_openai import Emulator
 from tests.support.images import write_png
+from tests.support.provider_paths import PROVIDER_PATHS
 from tests.support.results import text_of
 from tests.support.servers import SettingsFactory, open_client
 
@@ -136,3 +138,18 @@ async def test_on_openai_the_list_decides(client: Client, emulator: Emulator) ->
         "Call list_models to see what it serves."
     )
     assert emulator.requests_to("/images/generations") == []
+
+
+@pytest.mark.parametrize("name", list(PROVIDER_PATHS))
+async def test_the_model_named_is_the_model_each_provider_is_sent(
+    make_settings: SettingsFactory, emulator: Emulator, home: Path, tmp_path: Path, name: str
+) -> None:
+    path = PROVIDER_PATHS[name]
+    emulator.set(**path.switches)
+    async with open_client(make_settings(**path.settings(emulator, tmp_path))) as client:
+        result = await client.call_tool(path.tool, path.call(home, n=2))
+
+    assert not result.is_error, text_of(result)
+    sent = [request for request in emulator.requests if request.path == path.upstream]
+    assert sent and all(path.sent_model(request) == path.wire_model for request in sent)
+    assert result.structured_content is not None and result.structured_content["model"] == path.wire_model

@@ -101,6 +101,7 @@ def check_ts_client_run(seen: dict[str, Any], output_dir: Path) -> None:
         "list_models",
         "get_job",
         "usage_report",
+        "delete_images",
     ]
     assert seen["protocol"] == PROTOCOLS[seen["sdk"]]
     assert seen["tools"] == TOOLS

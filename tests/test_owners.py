@@ -230,6 +230,40 @@ async def test_every_read_path_shows_each_user_only_what_is_theirs(emulator: Emu
     assert seen == {path: expected for path, (_, expected) in TABLE.items()}
 
 
+DELETIONS = {
+    # viewer: (which of alice's images they try to delete, what they are told; None: it is deleted)
+    "other": ("private", NOT_FOUND),
+    "admin": ("private", "was not made by you; only the user who made it may."),
+    "shared": ("shared", "was not made by you; only the user who made it may."),
+    "owner": ("private", None),
+}
+"""delete_images is a write, so it has a table of its own: each row changes what the next may find. Only the owner
+deletes; another user is told what a missing id tells, and those who may see the image (an administrator, a user
+it was shared with) are told it is not theirs."""
+
+
+async def test_only_the_owner_deletes_an_image(emulator: Emulator, output_dir: Path) -> None:
+    issuer = issuer_of(emulator)
+    with signed_in_server(emulator, issuer, output_dir, {"MCP_IMAGES_ADMIN_SUBJECTS": "carol"}) as (_, resource):
+        tokens = {viewer: issuer.token(resource, subject=SUBJECTS[viewer], scope=SCOPE) for viewer in DELETIONS}
+        async with open_client(resource, token=tokens["owner"]) as alice:
+            [private] = entries(await alice.call_tool("generate_image", {"prompt": "alice's private fox"}))
+            [shared] = entries(await alice.call_tool("generate_image", {"prompt": "alice's shared owl"}))
+            await alice.call_tool("share_image", {"image": shared["id"]})
+        images = {"private": private, "shared": shared}
+        told: dict[str, str | None] = {}
+        for viewer, (which, _) in DELETIONS.items():
+            async with open_client(resource, token=tokens[viewer]) as client:
+                result = await client.call_tool("delete_images", {"images": [images[which]["id"]]})
+            told[viewer] = text_of(result) if result.is_error else None
+
+    for viewer, (_, refusal) in DELETIONS.items():
+        said = told[viewer]
+        assert (said is None) if refusal is None else (said is not None and refusal in said), (viewer, said)
+    assert not Path(private["path"]).exists(), "the owner deleted it"
+    assert Path(shared["path"]).exists(), "nobody else could"
+
+
 async def test_a_refusal_never_says_whether_an_id_is_taken(emulator: Emulator, output_dir: Path) -> None:
     issuer = issuer_of(emulator)
     with signed_in_server(emulator, issuer, output_dir) as (_, resource):

@@ -1,7 +1,8 @@
 """The promises the one pipeline keeps, on every tool and every upstream API that makes images.
 
 Every producing call is planned (checked and priced, nothing sent) and then run by `operations.pipeline.run`, the
-only code that sends an image request. So each promise is tested once per path: a tool through an API.
+only code that sends an image request. So each promise is tested once per path: a tool through an API, on OpenAI's
+own wire and on each provider's (tests/support/provider_paths.py).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import anyio
 import pytest
 from mcp.types import CallToolResult
 
+from mcp_server_images.settings import Settings
 from mcp_server_images.store import LocalStore
-from tests.fake_openai import Emulator, Switches
+from tests.fake_openai import Emulator, Hold, Switches
 from tests.support.images import write_png
+from tests.support.provider_paths import PROVIDER_PATHS
 from tests.support.results import text_of
 from tests.support.servers import SettingsFactory, open_client
 
@@ -64,6 +67,24 @@ def ledger(output_dir: Path) -> list[str]:
     return [json.loads(entry.read_text())["kind"] for month in months for entry in sorted(month.glob("*.json"))]
 
 
+async def ledger_while_held(
+    settings: Settings, output_dir: Path, hold: Hold, tool: str, arguments: dict[str, Any]
+) -> tuple[CallToolResult, list[str]]:
+    """The call's result, and the ledger as it was while its request was held at the upstream by `hold`."""
+    results: list[CallToolResult] = []
+    with hold as held:
+        async with open_client(settings) as client, anyio.create_task_group() as group:
+
+            async def call() -> None:
+                results.append(await client.call_tool(tool, arguments))
+
+            group.start_soon(call)
+            await held.until_held()
+            while_upstream = ledger(output_dir)
+            held.release()
+    return results[0], while_upstream
+
+
 @pytest.mark.parametrize("name", list(PATHS))
 async def test_every_paid_request_is_in_the_ledger_before_it_is_sent(
     make_settings: SettingsFactory, emulator: Emulator, output_dir: Path, home: Path, name: str
@@ -72,19 +93,30 @@ async def test_every_paid_request_is_in_the_ledger_before_it_is_sent(
     path = PATHS[name]
     emulator.set(**path.switches)
     settings = make_settings(**({"provider": emulator.base_url} if path.gateway else {}))
-    results: list[CallToolResult] = []
-    with emulator.hold(path.upstream) as upstream:
-        async with open_client(settings) as client, anyio.create_task_group() as group:
 
-            async def call() -> None:
-                results.append(await client.call_tool(path.tool, arguments(path, home)))
+    result, while_upstream = await ledger_while_held(
+        settings, output_dir, emulator.hold(path.upstream), path.tool, arguments(path, home)
+    )
 
-            group.start_soon(call)
-            await upstream.until_held()
-            while_upstream = ledger(output_dir)
-            upstream.release()
+    assert not result.is_error, text_of(result)
+    assert while_upstream == ["reserve"], "recorded before the request was answered"
+    assert ledger(output_dir) == ["reserve", "settle"]
 
-    assert not results[0].is_error, text_of(results[0])
+
+@pytest.mark.parametrize("name", list(PROVIDER_PATHS))
+async def test_every_paid_request_to_a_provider_is_in_the_ledger_before_it_is_sent(
+    make_settings: SettingsFactory, emulator: Emulator, output_dir: Path, home: Path, tmp_path: Path, name: str
+) -> None:
+    path = PROVIDER_PATHS[name]
+    emulator.set(**path.switches)
+    settings = make_settings(**path.settings(emulator, tmp_path))
+
+    result, while_upstream = await ledger_while_held(
+        settings, output_dir, emulator.hold(path.upstream, exact=True), path.tool, path.call(home)
+    )
+
+    assert not result.is_error, text_of(result)
+    assert emulator.requests_to(path.upstream), "the paid request went where the row says"
     assert while_upstream == ["reserve"], "recorded before the request was answered"
     assert ledger(output_dir) == ["reserve", "settle"]
 

@@ -2,7 +2,8 @@
 
 A hostile or broken upstream (or a proxy in front of it) echoes the API key and the server's HTTP token back in
 every place it can: error bodies (JSON-escaped, percent-encoded), the request id header, revised prompts, stream
-error events and chat answers.
+error events and chat answers. Every provider path that takes a key (tests/support/provider_paths.py) echoes its
+own key in the request id of its answers and in an error body.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from mcp.types import CallToolResult
 
 from tests.fake_openai import Emulator, Fault
 from tests.support.images import png_bytes, write_png
-from tests.support.results import text_of
+from tests.support.provider_paths import KEYED, PROVIDER_PATHS
+from tests.support.results import entries, sidecar_of, text_of
 from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
@@ -40,7 +42,7 @@ def spellings(secret: str) -> list[str]:
 
 def assert_nowhere(secrets: list[str], results: list[CallToolResult], output_dir: Path, logs: str) -> None:
     shown = json.dumps([result.model_dump(mode="json") for result in results])
-    stored = "".join(path.read_text() for path in output_dir.glob("*.json")) if output_dir.exists() else ""
+    stored = "".join(path.read_text() for path in output_dir.rglob("*.json")) if output_dir.exists() else ""
     for secret in secrets:
         for spelling in spellings(secret):
             assert spelling not in shown
@@ -116,3 +118,33 @@ async def test_request_ids_revised_prompts_stream_errors_and_chat_answers_are_re
     assert not seen.is_error, text_of(seen)
     assert text_of(seen) == "[redacted] and [redacted]"
     assert_nowhere([key, TOKEN], [made, streamed, seen], output_dir, debug_logs.text)
+
+
+@pytest.mark.parametrize("name", KEYED)
+async def test_no_provider_key_gets_into_results_errors_logs_sidecars_or_the_ledger(
+    make_settings: SettingsFactory,
+    emulator: Emulator,
+    output_dir: Path,
+    home: Path,
+    tmp_path: Path,
+    debug_logs: pytest.LogCaptureFixture,
+    name: str,
+) -> None:
+    path = PROVIDER_PATHS[name]
+    key = emulator.key_for(path.provider)
+    assert key is not None
+    emulator.set(**path.switches)
+    emulator.set(echo_keys=True)
+    message = f"Incorrect API key {key} (also {json_escaped(key)}, {percent_encoded(key)})"
+    error = '{"error": {"message": "' + message + '", "type": "invalid_request_error", "param": null, "code": null}}'
+    async with open_client(make_settings(**path.settings(emulator, tmp_path))) as client:
+        made = await client.call_tool(path.tool, path.call(home))
+        emulator.enqueue(
+            Fault(status=400, path=path.upstream, body=error, headers={"content-type": "application/json"})
+        )
+        refused = await client.call_tool(path.tool, path.call(home))
+
+    assert not made.is_error, text_of(made)
+    assert sidecar_of(entries(made)[0]["path"])["request_id"] == "req-[redacted]", "the echo arrived, redacted"
+    assert refused.is_error and "Incorrect API key [redacted] (also [redacted], [redacted])" in text_of(refused)
+    assert_nowhere([key], [made, refused], output_dir, debug_logs.text)

@@ -37,6 +37,11 @@ async def test_tool_list(client: Client) -> None:
             {"required": ["job_id", "status", "elapsed_seconds"]},
         ]
         assert "save_to" in tools[name].input_schema["properties"]
+    delete = tools["delete_images"].annotations
+    assert delete is not None
+    assert (delete.read_only_hint, delete.destructive_hint, delete.idempotent_hint) == (False, True, True)
+    for name in ("generate_image", "edit_image", "create_image_variation"):
+        assert tools[name].input_schema["properties"]["idempotency_key"]["maxLength"] == 200
     edit = tools["edit_image"].input_schema["properties"]
     assert edit["images"]["maxItems"] == 16
     assert "mask_region" in edit and "mask_invert" in edit
@@ -44,9 +49,9 @@ async def test_tool_list(client: Client) -> None:
 
 
 MODEL_VISIBLE_BOUND = 9_216
-"""Bytes of name, description and input schema of every tool: at most 9 KB (issue 28), after list_models,
-usage_report, api, dry_run, confirm_cost, seed and the local servers' steps and negative_prompt were added (9188 when
-measured). An assistant reads all of it on every turn."""
+"""Bytes of name, description and input schema of every tool: 9 KB, with every option and provider of December 2026
+(delete_images, idempotency_key, steps and negative_prompt took it to 9868 before the descriptions were trimmed to
+9203). An assistant reads all of it on every turn."""
 
 
 def model_visible(tools: list[Tool]) -> str:
@@ -108,7 +113,7 @@ async def test_descriptions_name_the_models_and_limits(client: Client) -> None:
     for tool, names in (("edit_image", shared), ("create_image_variation", shared[-4:])):
         # Said once, by generate_image: the other tools point there instead of repeating it per parameter.
         said = " ".join((tools[tool].description or "").split())
-        assert "Parameters without a description are as for generate_image" in said
+        assert "Undescribed parameters: as for generate_image" in said
         properties = tools[tool].input_schema["properties"]
         for name in names:
             assert "description" not in properties[name] and "description" in generate[name], (tool, name)

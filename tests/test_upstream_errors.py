@@ -11,7 +11,7 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from tests.fake_openai import Emulator, Fault
-from tests.support.results import text_of
+from tests.support.results import text_of, visible_files
 from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
@@ -28,9 +28,7 @@ async def test_moderation_refusal_is_readable(client: Client, emulator: Emulator
     assert "Rephrase the prompt; the provider's safety system rejected it." in text
     assert "(request id req_" in text
     assert len(emulator.requests_to("/images/generations")) == 1, "a 400 is not retried"
-    assert not output_dir.exists() or [p.name for p in output_dir.iterdir()] in ([], [".ledger"]), (
-        "only the spend ledger"
-    )
+    assert visible_files(output_dir) == [], "no image: only the server's hidden records"
 
 
 async def test_429_with_retry_after_is_retried_then_succeeds(client: Client, emulator: Emulator) -> None:

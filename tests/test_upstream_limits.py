@@ -19,7 +19,7 @@ from mcp.types import CallToolResult
 
 from tests.fake_openai import Emulator, Fault
 from tests.support.images import png_bytes, write_png
-from tests.support.results import text_of
+from tests.support.results import text_of, visible_files
 from tests.support.servers import SettingsFactory, open_client
 
 pytestmark = pytest.mark.anyio
@@ -92,9 +92,7 @@ async def test_an_oversized_answer_is_refused_with_the_limit_named(
         f"The image API's answer to /images/generations was refused: its body ({size:,} bytes) is larger than "
         "100,000 bytes, the most the server accepts (MCP_IMAGES_MAX_UPSTREAM_BYTES)."
     )
-    assert not output_dir.exists() or [p.name for p in output_dir.iterdir()] in ([], [".ledger"]), (
-        "only the spend ledger"
-    )
+    assert visible_files(output_dir) == [], "no image: only the server's hidden records"
 
 
 async def test_an_oversized_stream_event_is_refused_with_the_limit_named(

@@ -23,8 +23,10 @@ from .catalog.feed import CatalogFeed
 from .catalog.spec import ModelKind
 from .clock import Clock
 from .errors import ConfigurationError
+from .operations.drain import Drain
 from .settings import Settings
 from .store.owned import EVERYONE, OwnedStore, Viewer
+from .telemetry import Telemetry
 
 if TYPE_CHECKING:
     from obstore.store import S3Config
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from .inputs.fetch import UrlFetcher
     from .operations.analyze import VisionService
     from .operations.deps import ImageDeps
+    from .operations.idempotency import Keys
     from .operations.jobs import JobManager
     from .operations.ledger import Caps, Ledger
     from .operations.upstreams import Upstream, Upstreams
@@ -51,6 +54,9 @@ class Services:
     clock: Clock
     """The server's one clock: every date and wall-clock time the tools read."""
     parts: Parts
+    drain: Drain
+    """The server's orderly stop: whether it is stopping, and until when calls may wait."""
+    telemetry: Telemetry
     viewer: Viewer = EVERYONE
     """Who is asking: every read of an image, a job or an input goes through the store's owner-scoped view for
     this user (everything for EVERYONE)."""
@@ -89,23 +95,42 @@ class Services:
         """Where every call's cost is recorded, with the budgets it enforces."""
         return self.parts.calls.ledger
 
+    @property
+    def keys(self) -> Keys:
+        """The idempotency keys of producing calls."""
+        return self.parts.calls.keys
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What the server is built with before its lifespan opens the rest: its clock, its way out and its recorder."""
+
+    clock: Clock
+    drain: Drain
+    telemetry: Telemetry
+
 
 @asynccontextmanager
-async def open_services(settings: Settings, feed: CatalogFeed, clock: Clock) -> AsyncIterator[Services]:
-    """The services of the server's life, with one task group for its jobs and the catalog feed's refresh.
+async def open_services(settings: Settings, feed: CatalogFeed, serving: Serving) -> AsyncIterator[Services]:
+    """The services of the server's life, with one task group for its jobs, the catalog feed's refresh and the
+    store's sweep.
 
-    Nothing is opened here that a session may never use: the store, the upstream client, the URL fetchers and what
-    the tools run on are opened at the first request that needs them (see `Parts`), so a client that starts the
-    server and only lists its tools pays for none of it. The feed is refreshed by a task of the group, so neither
-    the start nor a call waits for it. On the way out, running jobs get the shutdown grace period to finish and
-    store their images.
+    Nothing is opened here that a session may never use: the upstream clients, the URL fetchers and what the tools
+    run on are opened at the first request that needs them (see `Parts`), so a client that starts the server and
+    only lists its tools pays for none of it. The feed is refreshed and the store swept (the first time right after
+    the start) by tasks of the group, so neither the start nor a call waits for them. On the way out, running jobs
+    get what is left of the shutdown grace period to finish and store their images.
     """
     async with anyio.create_task_group() as group:
-        parts = Parts(settings, feed, clock, group)
+        parts = Parts(settings, feed, serving, group)
         try:
             if feed.url is not None:
                 group.start_soon(parts.refresh_feed)
-            yield Services(settings=settings, clock=clock, parts=parts)
+            group.start_soon(parts.sweep)
+            group.start_soon(parts.drain_jobs)
+            yield Services(
+                settings=settings, clock=serving.clock, parts=parts, drain=serving.drain, telemetry=serving.telemetry
+            )
         finally:
             await parts.aclose()
             group.cancel_scope.cancel()
@@ -115,10 +140,11 @@ class Parts:
     """The server's shared parts, each opened at its first use (under a lock: requests in worker threads may ask
     at once) and closed with the server."""
 
-    def __init__(self, settings: Settings, feed: CatalogFeed, clock: Clock, group: TaskGroup) -> None:
+    def __init__(self, settings: Settings, feed: CatalogFeed, serving: Serving, group: TaskGroup) -> None:
         self._settings = settings
         self._feed = feed
-        self._clock = clock
+        self._serving = serving
+        self._clock = serving.clock
         self._group = group
         self._lock = threading.RLock()
         self._store: Store | None = None
@@ -135,7 +161,7 @@ class Parts:
     def calls(self) -> Calls:
         with self._lock:
             if self._calls is None:
-                self._calls = Calls.open(self._settings, self._feed, self._clock, self.store, self._group)
+                self._calls = Calls.open(self._settings, self._feed, self._serving, self.store, self._group)
             return self._calls
 
     async def refresh_feed(self) -> None:
@@ -156,11 +182,37 @@ class Parts:
             with anyio.CancelScope(shield=True):
                 await documents.aclose()
 
+    async def sweep(self) -> None:
+        """Sweep the store for the server's life (operations/housekeeping.py)."""
+        from .operations.housekeeping import Housekeeping
+
+        settings = self._settings
+        store = await anyio.to_thread.run_sync(self._opened_store)
+        retention = settings.record_retention_hours * 3600
+        expiry = None if settings.image_expiry_days is None else settings.image_expiry_days * 86400
+        await Housekeeping(store, self._clock, self._serving.telemetry, retention, expiry).run(settings.sweep_interval)
+
+    def _opened_store(self) -> Store:
+        return self.store
+
+    async def drain_jobs(self) -> None:
+        """When the transport begins the drain, the running jobs get what is left of the grace period (jobs.py);
+        a server whose tools never ran has none."""
+        await self._serving.drain.begun()
+        if self._calls is not None:
+            await self._calls.jobs.drain(self._serving.drain)
+
     async def aclose(self) -> None:
-        """Give running jobs the shutdown grace, then close the clients that were opened."""
+        """Let running jobs finish or stop them, then close the clients that were opened."""
         calls = self._calls
-        if calls is not None:
-            await calls.jobs.drain(self._settings.shutdown_grace)
+        if calls is None:
+            return
+        with anyio.CancelScope(shield=True):
+            if self._serving.drain.draining:
+                await calls.jobs.stopped()  # the transport began the drain: the jobs got what the grace period left
+            else:  # the client left (an in-memory session, the end of stdin where it cannot be watched)
+                grace = self._settings.shutdown_grace
+                await calls.jobs.finish_or_stop(grace, grace)
             for client in calls.clients:
                 await client.aclose()
 
@@ -175,11 +227,12 @@ class Calls:
     models: Upstreams
     jobs: JobManager
     ledger: Ledger
+    keys: Keys
     clients: tuple[UpstreamClient | UrlFetcher, ...]
     """Closed with the server."""
 
     @classmethod
-    def open(cls, settings: Settings, feed: CatalogFeed, clock: Clock, store: Store, group: TaskGroup) -> Calls:
+    def open(cls, settings: Settings, feed: CatalogFeed, serving: Serving, store: Store, group: TaskGroup) -> Calls:
         """The URL fetchers are the only downloaders: image URLs from users and from the image APIs' answers go
         through the same address checks and limits; each provider's answers have a fetcher of their own that also
         trusts that provider's origin (a local server answers with URLs on localhost). One redactor knows every
@@ -190,12 +243,15 @@ class Calls:
         from .inputs.fetch import UrlFetcher
         from .inputs.resolver import ImageResolver
         from .operations.analyze import VisionService
+        from .operations.cost import most_per_image
         from .operations.deps import ImageDeps
+        from .operations.idempotency import Keys
         from .operations.jobs import JobManager, JobPublisher
         from .operations.ledger import Ledger
         from .operations.upstreams import Upstreams
         from .providers_file import providers_of
 
+        clock = serving.clock
         catalog = feed.catalog
         configured = providers_of(settings)
         endpoints = configured.endpoints
@@ -209,17 +265,12 @@ class Calls:
         clients: list[UpstreamClient | UrlFetcher] = [fetcher]
         upstreams = Upstreams(
             catalog,
-            tuple(_upstream(settings, catalog, clock, endpoint, redactor, clients) for endpoint in endpoints),
+            tuple(_upstream(settings, catalog, serving, endpoint, redactor, clients) for endpoint in endpoints),
             configured.defaults,
             feed=feed.status,
             notice_days=settings.default_notice_days,
         )
-        board = store.jobs
-        publisher = (
-            None
-            if board is None
-            else JobPublisher(board, instance=settings.instance(), lease=settings.job_lease, clock=clock)
-        )
+        publisher = JobPublisher(store.jobs, instance=settings.instance(), lease=settings.job_lease, clock=clock)
         resolver = ImageResolver(
             store=store,
             fetcher=fetcher,
@@ -227,23 +278,35 @@ class Calls:
             max_bytes=settings.max_input_bytes,
             max_pixels=settings.max_input_pixels,
         )
+        budgets = caps(settings, catalog, endpoints)
         everything = OwnedStore(store)
         return cls(
             images=ImageDeps(
-                store=everything, resolver=resolver, upstreams=upstreams, preferred_api=Api(settings.image_api)
+                store=everything,
+                resolver=resolver,
+                upstreams=upstreams,
+                most_reported=most_per_image(budgets.unknown_per_image),
+                preferred_api=Api(settings.image_api),
             ),
             vision=VisionService(upstreams=upstreams, resolver=resolver, inline_urls=settings.inline_image_urls),
             models=upstreams,
-            jobs=JobManager(group, clock=clock, heartbeat_interval=settings.heartbeat_interval, publisher=publisher),
+            jobs=JobManager(
+                group,
+                clock=clock,
+                heartbeat_interval=settings.heartbeat_interval,
+                publisher=publisher,
+                telemetry=serving.telemetry,
+            ),
             ledger=Ledger(
                 store,
-                caps(settings, catalog, endpoints),
+                budgets,
                 clock,
                 # Unique to this server object, as in-flight reservations are: two servers in one process
                 # (tests) or a restarted instance of the same name are told apart.
                 instance=f"{settings.instance()}#{secrets.token_hex(3)}",
                 call_lasts=longest_call(settings),
             ),
+            keys=Keys(store.jobs, clock, settings.record_retention_hours * 3600),
             clients=tuple(clients),
         )
 
@@ -251,7 +314,7 @@ class Calls:
 def _upstream(
     settings: Settings,
     catalog: Catalog,
-    clock: Clock,
+    serving: Serving,
     endpoint: Endpoint,
     redactor: Redactor,
     clients: list[UpstreamClient | UrlFetcher],
@@ -269,6 +332,7 @@ def _upstream(
     from .inputs.fetch import UrlFetcher
     from .operations.upstreams import Models, Upstream
 
+    clock = serving.clock
     client = UpstreamClient(
         endpoint,
         timeout=settings.upstream_timeout,
@@ -276,6 +340,7 @@ def _upstream(
         retry=RetryPolicy(max_retries=settings.max_retries, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=redactor,
+        telemetry=serving.telemetry,
     )
     answers = UrlFetcher(
         allow_private=settings.allow_private_urls,
@@ -370,11 +435,15 @@ def open_store(settings: Settings, clock: Clock, *, check: bool = True) -> Store
         config["access_key_id"] = settings.s3_access_key_id.get_secret_value()
         config["secret_access_key"] = settings.s3_secret_access_key.get_secret_value()
     http = (settings.s3_endpoint_url or "").startswith("http://")
+    # Each request, and the retries after it, get half the store timeout: a bucket that does not answer fails the
+    # call within the timeout, saying so, instead of holding it while the client retries for minutes.
+    half = timedelta(seconds=settings.store_timeout / 2)
     client = ObjectStore(
         settings.s3_bucket,
         prefix=settings.s3_prefix.strip("/") or None,
         config=config,
-        client_options={"allow_http": http},
+        client_options={"allow_http": http, "timeout": half, "connect_timeout": half},
+        retry_config={"max_retries": 3, "retry_timeout": half},
     )
     store = S3Store(
         client,
@@ -383,6 +452,7 @@ def open_store(settings: Settings, clock: Clock, *, check: bool = True) -> Store
         link_expiry=settings.link_expiry,
         index_ttl=settings.index_ttl,
         clock=clock,
+        timeout=settings.store_timeout,
     )
     if not check:
         return store

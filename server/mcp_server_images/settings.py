@@ -3,8 +3,10 @@
 Every field can be set by a `MCP_IMAGES_*` environment variable or by the matching CLI flag (see `cli/`), and the
 providers' own variables (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `DEDALUS_API_KEY`, `AZURE_OPENAI_API_KEY`, ...) are
 read here too; which of them decides the upstream is `providers.endpoint_of`'s business. A providers file names the
-variables its keys are in: `variable()` reads them from the environment as it was when the settings were built. No
-other module reads the environment.
+variables its keys are in: `variable()` reads them from the environment as it was when the settings were built.
+OpenTelemetry's standard endpoint variables are read here too: they switch its export on (the exporters read the
+rest of the `OTEL_*` variables themselves, as every OpenTelemetry SDK does). No other module of the server reads
+the environment.
 """
 
 from __future__ import annotations
@@ -198,7 +200,10 @@ class Settings(BaseSettings):
         "images, since the cost is usually incurred already).",
     )
     shutdown_grace: float = Field(
-        default=30.0, ge=0, description="Seconds in-flight generations get to finish and be stored on shutdown."
+        default=30.0,
+        ge=0,
+        description="Seconds a stopping server gives the calls in flight to answer (with the result, else the job "
+        "id) and running generations to finish and be stored.",
     )
 
     # --- results and storage ---
@@ -323,6 +328,61 @@ class Settings(BaseSettings):
     instance_name: str | None = Field(
         default=None, description="This instance's name in shared job records; without it, host name and process id."
     )
+    store_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        description="Seconds a request to the bucket may take, retries included, before the call fails saying so.",
+    )
+
+    # --- records and retention ---
+    record_retention_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Hours job records and idempotency keys are kept after their call; a call repeating an "
+        "idempotency_key within this window gets the first call's answer.",
+    )
+    image_expiry_days: float | None = Field(
+        default=None,
+        gt=0,
+        description="Delete stored images this many days after they were made (off: images are kept until deleted).",
+    )
+    sweep_interval: float = Field(
+        default=600.0,
+        gt=0,
+        description="Seconds between sweeps of the store: old records removed, lost jobs marked, expired images "
+        "deleted.",
+    )
+
+    # --- observability ---
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines on stderr as 'text' or 'json' (one object per line, with the request id, user, "
+        "tool, model, cost and outcome of each call).",
+    )
+    metrics: bool = Field(
+        default=False,
+        description="Serve Prometheus metrics at /metrics on the HTTP port, behind the same sign-in as /mcp (needs "
+        "the metrics extra).",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus metrics at /metrics on this port of the HTTP bind address instead, without "
+        "sign-in (for a scraper inside the network; needs the metrics extra).",
+    )
+    metrics_user_labels: bool = Field(
+        default=False,
+        description="Label call metrics with the signed-in user (off: one series per user can grow without bound).",
+    )
+    otel_endpoint: str | None = Field(default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT"))
+    otel_traces_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+    )
+    otel_metrics_endpoint: str | None = Field(
+        default=None, validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")
+    )
+    otel_disabled: bool = Field(default=False, validation_alias=AliasChoices("OTEL_SDK_DISABLED"))
 
     # --- sign-in (OAuth 2.1 resource server) ---
     oauth_issuer: str | None = Field(
@@ -474,6 +534,11 @@ class Settings(BaseSettings):
         """An environment variable a providers file names for a key (blank counts as not set)."""
         value = self._environment.get(name, "").strip()
         return SecretStr(value) if value else None
+
+    def exports_telemetry(self) -> bool:
+        """Whether the standard OpenTelemetry variables name an OTLP endpoint (and do not disable the SDK)."""
+        endpoints = (self.otel_endpoint, self.otel_traces_endpoint, self.otel_metrics_endpoint)
+        return not self.otel_disabled and any(endpoints)
 
     def required_scopes(self) -> list[str]:
         return self.oauth_scopes.replace(",", " ").split()

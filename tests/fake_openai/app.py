@@ -88,9 +88,11 @@ class Hold:
     wait in the emulator's event loop; the test releases them from its own thread.
     """
 
-    def __init__(self, path_part: str, after_partials: int | None) -> None:
+    def __init__(self, path_part: str, after_partials: int | None, exact: bool = False) -> None:
         self.path_part = path_part
         self.after_partials = after_partials
+        self.exact = exact
+        """Only a request to exactly `path_part` waits (OpenRouter's `/images` and `/images/models` told apart)."""
         self._lock = threading.Lock()
         self._released = False
         self._held = 0
@@ -102,7 +104,8 @@ class Hold:
         return self._held
 
     def applies_to(self, path: str, partials_sent: int | None) -> bool:
-        return self.path_part in path and self.after_partials == partials_sent
+        matches = path == self.path_part if self.exact else self.path_part in path
+        return matches and self.after_partials == partials_sent
 
     async def wait(self) -> None:
         event = asyncio.Event()
@@ -200,6 +203,9 @@ class Switches(TypedDict, total=False):
     """Models the played providers serve and list instead of their own, by provider name (default none)."""
     azure_deployments: dict[str, str]
     """Azure deployments by name and the model each serves (default: a deployment named like a model serves it)."""
+    echo_keys: bool
+    """The played providers echo the key a request presented in their answer's `x-request-id` header, as a broken
+    proxy might (default False)."""
 
 
 SWITCHES = frozenset(Switches.__annotations__)
@@ -252,6 +258,7 @@ class EmulatorState:
             self.provider_keys: dict[str, str | None] = {}
             self.provider_models: dict[str, list[str]] = {}
             self.azure_deployments: dict[str, str] = {}
+            self.echo_keys = False
         self.release_holds()
 
     def key_of(self, played: Played) -> str | None:
@@ -281,8 +288,8 @@ class EmulatorState:
         for hold in released:
             hold.release()
 
-    def hold(self, path_part: str, after_partials: int | None) -> Hold:
-        hold = Hold(path_part, after_partials)
+    def hold(self, path_part: str, after_partials: int | None, exact: bool = False) -> Hold:
+        hold = Hold(path_part, after_partials, exact)
         with self._lock:
             self.holds.append(hold)
         return hold
@@ -464,9 +471,12 @@ def build_app(state: EmulatorState) -> Starlette:
             if providers.presented_key(played, recorded.headers) != state.key_of(played):
                 return _error(401, f"Incorrect API key provided for {played.name}.", code="invalid_api_key")
             try:
-                return await _provider_answer(state, played, operation, recorded, body)
+                answer = await _provider_answer(state, played, operation, recorded, body)
             except ApiError as exc:
-                return JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+                answer = JSONResponse(exc.body, status_code=exc.status, headers={"x-request-id": request_id()})
+            if state.echo_keys:
+                answer.headers["x-request-id"] = f"req-{providers.presented_key(played, recorded.headers)}"
+            return answer
 
     async def unknown(request: Request) -> Response:
         recorded = await record(request)

@@ -29,7 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from .pictures import describe, picture
+from .pictures import describe, item_base64, item_bytes, picture
 from .rules import ApiError, model_missing
 
 
@@ -199,6 +199,7 @@ class ProviderState(Protocol):
     origin: str
     photo_like: bool
     files: dict[str, tuple[bytes, str]]
+    item_faults: list[str | None] | None
 
     def remember_sent(self, data: bytes) -> None: ...
 
@@ -258,7 +259,8 @@ def xai_images(
         raise ApiError(400, "n must be between 1 and 10.", param="n", code="invalid_argument")
     width, height = _xai_size(str(body.get("aspect_ratio") or "auto"), str(body.get("resolution") or "1k"), inputs)
     as_b64 = body.get("response_format") == "b64_json"
-    return {"created": int(time.time()), "data": [_item(state, picture(width, height), as_b64) for _ in range(n)]}
+    data = [_item(state, picture(width, height), as_b64, _fault(state, index)) for index in range(n)]
+    return {"created": int(time.time()), "data": data}
 
 
 def _xai_size(ratio: str, resolution: str, inputs: list[bytes]) -> tuple[int, int]:
@@ -277,14 +279,22 @@ def _xai_size(ratio: str, resolution: str, inputs: list[bytes]) -> tuple[int, in
     return round(long_side * value), long_side
 
 
-def _item(state: ProviderState, data: bytes, as_b64: bool) -> dict[str, Any]:
-    """A data item: base64, or a temporary URL on the emulator's host."""
+def _item(state: ProviderState, data: bytes, as_b64: bool, fault: str | None) -> dict[str, Any]:
+    """A data item: base64, or a temporary URL on the emulator's host; bad in the way `fault` says (item_faults)."""
     state.remember_sent(data)
+    if fault == "missing":
+        return {}
     if as_b64:
-        return {"b64_json": base64.b64encode(data).decode()}
+        return {"b64_json": item_base64(fault, data)}
     name = f"{secrets.token_hex(6)}.png"
-    state.files[name] = (data, "image/png")
+    if fault != "url_fails":
+        state.files[name] = (item_bytes(fault, data), "image/png")
     return {"url": f"{state.origin}/files/{name}"}
+
+
+def _fault(state: ProviderState, index: int) -> str | None:
+    """How the answer's item at `index` is bad (item_faults), or None."""
+    return state.item_faults[index] if state.item_faults and index < len(state.item_faults) else None
 
 
 # --- OpenRouter's Image API -----------------------------------------------------------------------------------------
@@ -312,10 +322,11 @@ def openrouter_images(state: ProviderState, body: dict[str, Any], served: tuple[
         width, height = describe(references[0])[:2] if references else (1024, 1024)
     n = int(body.get("n") or 1)
     data = []
-    for _ in range(n):
+    for index in range(n):
         image = picture(width, height, photo=state.photo_like, seed=body.get("seed"))
         state.remember_sent(image)
-        data.append({"b64_json": base64.b64encode(image).decode(), "media_type": "image/png"})
+        encoded = item_base64(_fault(state, index), image)
+        data.append({"media_type": "image/png"} | ({"b64_json": encoded} if encoded is not None else {}))
     usage = {"prompt_tokens": 12, "completion_tokens": 1290 * n, "total_tokens": 12 + 1290 * n}
     return {"created": int(time.time()), "data": data, "usage": usage | {"cost": OPENROUTER_IMAGE_COST * n}}
 

@@ -90,13 +90,14 @@ class Emulator:
     def enqueue(self, *faults: Fault) -> None:
         self._state.faults.extend(faults)
 
-    def hold(self, path_part: str, *, after_partials: int | None = None) -> Hold:
-        """Keep requests whose path contains `path_part` waiting until the returned hold is released.
+    def hold(self, path_part: str, *, after_partials: int | None = None, exact: bool = False) -> Hold:
+        """Keep requests whose path contains `path_part` (with `exact`: is `path_part`) waiting until the returned
+        hold is released.
 
         Use it as a context manager, so that a failing test lets its requests go; reset() releases every hold too.
         With `after_partials`, a streamed answer pauses after that many partial images instead.
         """
-        return self._state.hold(path_part, after_partials)
+        return self._state.hold(path_part, after_partials, exact)
 
     async def wait_for_request(self, path_part: str, count: int = 1) -> list[RecordedRequest]:
         """Wait until `count` requests whose path contains `path_part` arrived; they are returned."""

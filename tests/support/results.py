@@ -20,6 +20,7 @@ TOOLS = [
     "list_models",
     "get_job",
     "usage_report",
+    "delete_images",
 ]
 """Every tool the server lists, in the order it lists them."""
 SIDECAR_NAME = re.compile(r"^\d{8}-\d{6}-[0-9a-f]{8}\.json$")
@@ -56,6 +57,14 @@ def sidecar_of(image: str | Path) -> dict[str, Any]:
     """The sidecar stored beside an image file."""
     loaded: dict[str, Any] = json.loads(Path(image).with_suffix(".json").read_text())
     return loaded
+
+
+def visible_files(output_dir: Path) -> list[str]:
+    """What a user sees in the output folder: every name but the server's hidden records (the spend ledger, job
+    records, idempotency keys)."""
+    if not output_dir.is_dir():
+        return []
+    return sorted(path.name for path in output_dir.iterdir() if not path.name.startswith("."))
 
 
 def stored_images(output_dir: Path) -> list[Path]:

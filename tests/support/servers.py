@@ -4,10 +4,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, ExitStack, asynccontextmanager, contextmanager
@@ -25,6 +27,7 @@ from mcp_server_images.clock import Clock
 from mcp_server_images.settings import Settings
 from tests.fake_openai import Emulator
 from tests.support.clock import FrozenClock
+from tests.support.waiting import until
 
 SettingsFactory = Callable[..., Settings]
 """The `make_settings` fixture: settings pointed at the emulator, keyword arguments overriding fields."""
@@ -178,3 +181,67 @@ def _wait_until_healthy(origin: str, process: subprocess.Popen[bytes], log: Path
             said = log.read_text() if log is not None else (process.communicate()[1] or b"").decode()
             raise RuntimeError(f"server did not start: {said}")
         time.sleep(0.1)
+
+
+class RawStdio:
+    """A server on stdio driven by hand, as a client that closes the server's stdin (or signals it) to stop it and
+    goes on reading its stdout: the JSON-RPC lines it writes are collected by a thread, by id."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.answers: dict[int, dict[str, Any]] = {}
+        self._reader = threading.Thread(target=self._read, name="stdio-reader", daemon=True)
+        self._reader.start()
+
+    def send(self, *messages: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write(b"".join(json.dumps(message).encode() + b"\n" for message in messages))
+        self.process.stdin.flush()
+
+    def close_stdin(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+
+    async def answer(self, request_id: int) -> dict[str, Any]:
+        """The response to request `request_id`, once the server has written it."""
+        await until(lambda: request_id in self.answers, f"the answer to request {request_id}")
+        return self.answers[request_id]
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            message = json.loads(line)
+            if "id" in message and ("result" in message or "error" in message):
+                self.answers[message["id"]] = message
+
+
+HANDSHAKE = (
+    {
+        "jsonrpc": "2.0",
+        "id": 0,
+        "method": "initialize",
+        "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "raw", "version": "1"}},
+    },
+    {"jsonrpc": "2.0", "method": "notifications/initialized"},
+)
+
+
+def tool_call(request_id: int, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    params = {"name": name, "arguments": arguments}
+    return {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+
+
+@contextmanager
+def raw_stdio(env: dict[str, str], stderr: IO[bytes]) -> Iterator[RawStdio]:
+    """A server process on stdio, past the legacy handshake, driven line by line; killed at the end if still up."""
+    with subprocess.Popen(
+        COMMAND, env={**os.environ, **env}, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=stderr
+    ) as process:
+        driver = RawStdio(process)
+        driver.send(*HANDSHAKE)
+        try:
+            yield driver
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()

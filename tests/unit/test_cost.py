@@ -9,17 +9,26 @@ import pytest
 
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.options import ImageOptions
-from mcp_server_images.catalog.spec import Prices
-from mcp_server_images.operations.cost import Ask, BilledPart, estimate, price, stored_cost
+from mcp_server_images.catalog.spec import ModelKind, Prices
+from mcp_server_images.operations.cost import (
+    Ask,
+    BilledPart,
+    estimate,
+    highest_per_image,
+    most_per_image,
+    price,
+    stored_cost,
+)
 
 CATALOG = Catalog.load(None)
+MOST_REPORTED = most_per_image(highest_per_image(CATALOG.of_kind(ModelKind.IMAGE)))
 
 
 def test_partial_images_add_their_output_tokens() -> None:
     usage = {"input_tokens": 0, "output_tokens": 4160}
 
-    flare = price([BilledPart("gpt-image-2.6-flare", usage, partial_images=2)], CATALOG.lookup)
-    plain = price([BilledPart("gpt-image-2", usage, partial_images=2)], CATALOG.lookup)
+    flare = price([BilledPart("gpt-image-2.6-flare", usage, partial_images=2)], CATALOG.lookup, MOST_REPORTED)
+    plain = price([BilledPart("gpt-image-2", usage, partial_images=2)], CATALOG.lookup, MOST_REPORTED)
 
     assert flare.amount == pytest.approx((4160 + 200) * 30 / 1e6), "100 tokens per partial on 2.5 and 2.6"
     assert plain.amount == pytest.approx(4160 * 30 / 1e6), "gpt-image-2 publishes no partial cost"
@@ -28,7 +37,7 @@ def test_partial_images_add_their_output_tokens() -> None:
 def test_a_provider_prefix_and_flat_cached_tokens_are_understood() -> None:
     usage = {"input_tokens": 100, "output_tokens": 10, "input_tokens_details": {"cached_tokens": 40}}
 
-    cost = price([BilledPart("openai/gpt-image-2", usage)], CATALOG.lookup)
+    cost = price([BilledPart("openai/gpt-image-2", usage)], CATALOG.lookup, MOST_REPORTED)
 
     assert cost.amount == pytest.approx((60 * 5 + 40 * 1.25 + 10 * 30) / 1e6)
 
@@ -37,7 +46,7 @@ def test_a_call_of_two_models_is_two_parts_and_unknown_when_one_has_no_price() -
     image = BilledPart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
     mainline = BilledPart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
 
-    both = price([image, mainline], CATALOG.lookup)
+    both = price([image, mainline], CATALOG.lookup, MOST_REPORTED)
 
     assert both.amount is None and "gpt-6-luna" in both.basis
 
@@ -48,14 +57,14 @@ def test_a_priced_mainline_model_adds_its_text_tokens() -> None:
     image = BilledPart("gpt-image-2", {"input_tokens": 10, "output_tokens": 1000})
     mainline = BilledPart("gpt-6-luna", {"prompt_tokens": 500, "completion_tokens": 80})
 
-    both = price([image, mainline], specs.get)
+    both = price([image, mainline], specs.get, MOST_REPORTED)
 
     assert both.amount == pytest.approx((10 * 5 + 1000 * 30 + 500 * 2 + 80 * 8) / 1e6)
     assert both.exact and "80 text out @ $8" in both.basis
 
 
 def test_no_usage_means_unknown() -> None:
-    cost = price([BilledPart("gpt-image-2", None)], CATALOG.lookup)
+    cost = price([BilledPart("gpt-image-2", None)], CATALOG.lookup, MOST_REPORTED)
     assert cost.amount is None and cost.text() == "Cost: unknown (the API returned no usage for gpt-image-2)."
 
 

@@ -8,6 +8,7 @@ Adding an upstream API is one module implementing this Protocol, an `Api` value 
 from __future__ import annotations
 
 import binascii
+import math
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol, runtime_checkable
@@ -64,7 +65,8 @@ class ImagesAnswer:
     notes: tuple[str, ...] = ()
     """What the backend did that the user should know (a size sent as words, a conversation restarted)."""
     cost: float | None = None
-    """What the provider says the request cost in USD, where it says (OpenRouter's `usage.cost`)."""
+    """What the provider says the request cost in USD, where it says (OpenRouter's `usage.cost`), as it says it:
+    pricing judges whether it can be right (operations/cost.py)."""
 
 
 PartialHandler = Callable[[int, bytes], Awaitable[None]]
@@ -226,9 +228,16 @@ def partial_index(value: object, received: int) -> int:
 
 
 def reported_cost(usage: Mapping[str, Any] | None) -> float | None:
-    """The USD cost a provider reports in its usage (OpenRouter's `usage.cost`), or None."""
+    """The USD cost a provider reports in its usage (OpenRouter's `usage.cost`) as it states it, or None when it
+    states no number. Whether the figure can be right (finite, not negative, not absurd) is judged where the call is
+    priced (operations/cost.py); an integer too large for a float is passed on as infinite."""
     cost = usage.get("cost") if usage is not None else None
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) and cost >= 0 else None
+    if not isinstance(cost, int | float) or isinstance(cost, bool):
+        return None
+    try:
+        return float(cost)
+    except OverflowError:
+        return math.inf if cost > 0 else -math.inf
 
 
 def revised(item: dict[str, Any]) -> str | None:

@@ -24,6 +24,7 @@ from pydantic_core import from_json
 
 from ..errors import ConfigurationError
 from ..providers import Endpoint
+from ..telemetry import Telemetry
 from .credentials import Credential
 from .dialects import Dialect, dialect_of, url_of
 from .errors import ConnectionBrokenError, UpstreamError
@@ -81,10 +82,12 @@ class UpstreamClient:
         retry: RetryPolicy,
         max_answer_bytes: int,
         redactor: Redactor,
+        telemetry: Telemetry,
     ) -> None:
         self.endpoint = endpoint
         self.dialect: Dialect = dialect_of(endpoint.provider)
         self._credential = Credential(endpoint.key, redactor)
+        self._telemetry = telemetry
         self._timeout = timeout
         self._max_bytes = max_answer_bytes
         self._redactor = redactor
@@ -294,11 +297,13 @@ class UpstreamClient:
         try:
             response, body = await self._within(deadline, path, self._send(request, path, read_body=read_body))
         except httpx2.ReadTimeout as exc:
+            self._telemetry.upstream_failed("timeout", retried=False)
             raise self._too_slow(path) from exc
         except httpx2.TransportError as exc:
             log.warning(
                 "%s %s failed (%s), attempt %d of %d", request.method, path, type(exc).__name__, attempt + 1, attempts
             )
+            self._telemetry.upstream_failed("connection", retried=not last)
             if last:
                 raise UpstreamError(
                     f"Could not reach the image API at {self.endpoint.base_url} after {attempts} attempts "
@@ -314,8 +319,11 @@ class UpstreamClient:
             return _Reply(response, body, deadline, request_id)
         await response.aclose()
         if renew and response.status_code == 401:
+            self._telemetry.upstream_failed("401", retried=True)  # sent once more with the key read again
             return _Refused(self._error(response.status_code, body or b"", request_id, attempt + 1))
-        if last or not self._retry.should_retry(response):
+        final = last or not self._retry.should_retry(response)
+        self._telemetry.upstream_failed(str(response.status_code), retried=not final)
+        if final:
             raise self._error(response.status_code, body or b"", request_id, attempt + 1)
         wait = self._retry.delay(attempt, response)
         log.warning("%s %s answered %d; retrying in %.1f s", request.method, path, response.status_code, wait)

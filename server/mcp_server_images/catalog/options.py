@@ -171,7 +171,7 @@ OPTIONS: tuple[ImageOption, ...] = (
         "input_fidelities",
         frozenset({EDITS}),
         _IMAGES_AND_RESPONSES,
-        "high keeps faces, logos and details of the inputs closer; low (default) is faster.",
+        "high keeps faces, logos and details closer; low (default) is faster.",
     ),
     ImageOption(
         "complexity",

@@ -14,7 +14,7 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import anyio
 from pydantic import ValidationError
@@ -26,7 +26,11 @@ from ..errors import ConfigurationError
 from ..providers import Endpoint
 from ..providers_file import providers_of
 from ..settings import ENV_PREFIX, ResultShapeSetting, Settings
+from ..telemetry.logs import configure_logging
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
+
+if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when it exports
+    from ..telemetry.otel import Export
 
 log = logging.getLogger("mcp_server_images")
 
@@ -97,6 +101,10 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--index-ttl", "index_ttl", {"type": float, "metavar": "SECONDS"}),
     ("--job-lease", "job_lease", {"type": float, "metavar": "SECONDS"}),
     ("--instance-name", "instance_name", {"metavar": "NAME"}),
+    ("--store-timeout", "store_timeout", {"type": float, "metavar": "SECONDS"}),
+    ("--record-retention-hours", "record_retention_hours", {"type": float, "metavar": "HOURS"}),
+    ("--image-expiry-days", "image_expiry_days", {"type": float, "metavar": "DAYS"}),
+    ("--sweep-interval", "sweep_interval", {"type": float, "metavar": "SECONDS"}),
     ("--oauth-issuer", "oauth_issuer", {"metavar": "URL"}),
     ("--oauth-jwks-url", "oauth_jwks_url", {"metavar": "URL"}),
     ("--resource-url", "resource_url", {"metavar": "URL"}),
@@ -110,6 +118,10 @@ FLAGS: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("--allow-remote", "allow_remote", {"action": "store_true"}),
     ("--cors-origins", "cors_origins", {"metavar": "ORIGINS"}),
     ("--log-level", "log_level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+    ("--log-format", "log_format", {"choices": ["text", "json"]}),
+    ("--metrics", "metrics", {"action": "store_true"}),
+    ("--metrics-port", "metrics_port", {"type": int, "metavar": "PORT"}),
+    ("--metrics-user-labels", "metrics_user_labels", {"action": "store_true"}),
 )
 
 
@@ -345,14 +357,13 @@ def serve(settings: Settings) -> None:
     from ..app import build_server
     from ..services import open_store
 
-    logging.basicConfig(
-        level=settings.log_level, stream=sys.stderr, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging(settings.log_level, settings.log_format)
     redacting = RedactingFilter(Redactor(settings.secrets()))
     for handler in logging.getLogger().handlers:
         handler.addFilter(redacting)  # a handler's filter sees the records of every logger
     if settings.transport == "stdio" and sys.stdin.isatty():
         print(banner(), file=sys.stderr, flush=True)
+    export = None
     try:
         log.info(describe(settings))
         for endpoint in providers_of(settings).endpoints:
@@ -366,16 +377,35 @@ def serve(settings: Settings) -> None:
         clock = Clock()
         if settings.store == "s3":
             open_store(settings, clock)  # a wrong bucket, endpoint or key stops here with one line, not a traceback
+        export = start_export(settings)
         server = build_server(settings, clock)
         if settings.transport == "http":
             from ..adapter.serving.http import serve_http
 
-            anyio.run(serve_http, server, settings)  # uvicorn turns SIGTERM/SIGINT into a graceful shutdown
+            anyio.run(serve_http, server, settings)  # SIGTERM/SIGINT drain the server (adapter/serving/http.py)
         else:
             from ..adapter.serving.stdio import serve_stdio
 
-            anyio.run(serve_stdio, server, settings.shutdown_grace)
+            anyio.run(serve_stdio, server)
     except ConfigurationError as exc:
         sys.exit(f"mcp-server-images: {exc}")
     except KeyboardInterrupt:
         pass
+    finally:
+        if export is not None:
+            export.shutdown()  # what is still buffered goes out before the process ends
+
+
+def start_export(settings: Settings) -> Export | None:
+    """OpenTelemetry's OTLP export, when the standard OTEL_* variables name an endpoint (the otel extra)."""
+    if not settings.exports_telemetry():
+        return None
+    try:
+        from ..telemetry.otel import start_export as started
+    except ImportError as exc:
+        raise ConfigurationError(
+            "OTEL_EXPORTER_OTLP_ENDPOINT is set, but the OpenTelemetry SDK is not installed: install "
+            "mcp-server-images[otel], or unset the OTEL_* variables."
+        ) from exc
+    log.info("exporting traces and metrics over OTLP/HTTP")
+    return started(__version__)

@@ -31,6 +31,7 @@ from ..providers import Endpoint
 from ..providers_file import ProvidersFile, providers_of
 from ..services import open_store
 from ..settings import Settings
+from ..telemetry import Telemetry
 from .catalog_commands import fetched_feed
 from .client_config import subcommand
 
@@ -85,6 +86,7 @@ async def fetch_models(settings: Settings, endpoint: Endpoint, clock: Clock) -> 
         retry=RetryPolicy(max_retries=0, clock=clock),
         max_answer_bytes=settings.max_upstream_bytes,
         redactor=Redactor(providers_of(settings).secrets(settings)),
+        telemetry=Telemetry(endpoint.provider),
     )
     async with aclosing(client):
         return await ModelsAPI(client).list()

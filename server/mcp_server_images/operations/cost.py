@@ -12,7 +12,10 @@ most 3 partials x 100 tokens ($0.009) may be counted twice, never missed.
 
 Usage is taken only when it can be right: every `*_tokens` count a whole number from 0 to MAX_TOKENS_PER_IMAGE per
 image of the answer. Anything else (negative, fractional, NaN, a string, 10**30) makes the cost unknown with a
-note saying why, never an exact-looking figure, and keeps every sum small enough that nothing can overflow.
+note saying why, never an exact-looking figure, and keeps every sum small enough that nothing can overflow. A cost
+the provider reports is taken likewise only when it can be right: a finite figure from $0 to `most_per_image` for
+each image of the answer (REPORTED_COST_FACTOR times what an image of unknown cost counts at); anything else
+(infinite, NaN, negative, $10**30) makes the call's cost unknown, so the ledger counts it at what it reserved.
 
 Estimates come from the catalog's per-image output tokens at 1024x1024 by quality (published per-image figures),
 scaled by pixel count, plus the prompt's text at about 4 characters a token. Input images of an edit are not
@@ -39,6 +42,13 @@ PER_MILLION = 1_000_000
 MAX_TOKENS_PER_IMAGE = 1_000_000
 """The most tokens of any kind one image of an answer may report: about 25 times a 4K image at the highest
 published quality with sixteen input images; a count above it is not believed."""
+
+REPORTED_COST_FACTOR = 100
+"""How many times the figure an image of unknown cost counts at (Caps.unknown_per_image: the setting
+MCP_IMAGES_UNKNOWN_COST_PER_IMAGE, else the catalog's highest per-image figure, $0.211 for 1024x1024) one image of
+an answer may be reported to cost: about twelve times a 4K image at the highest published quality (about 8 times
+that figure), room for sixteen input images and for a model several times dearer than any the catalog lists; a
+figure above it is not believed. By default $21.10 an image."""
 
 Lookup = Callable[[str], ModelSpec | None]
 """The catalog's entry for a model name (either spelling), or None for a model it does not describe."""
@@ -143,11 +153,21 @@ SHORT = {
 }
 
 
-def price(parts: Sequence[BilledPart], lookup: Lookup) -> Cost:
+def most_per_image(unknown_per_image: float) -> float:
+    """The most one image of an answer may be reported to cost, from what an image of unknown cost counts at."""
+    return REPORTED_COST_FACTOR * unknown_per_image
+
+
+def price(parts: Sequence[BilledPart], lookup: Lookup, most_reported: float) -> Cost:
     """The exact cost of a call's parts: what the provider reported where it did, the rest from their usage and the
-    catalog's prices; unknown with the reason when a part cannot be priced."""
+    catalog's prices; unknown with the reason when a part cannot be priced or a reported cost cannot be right
+    (more than `most_reported` per image, see most_per_image)."""
     if not parts:
         return Cost(None, exact=True, basis="no request was answered")
+    for part in parts:
+        problem = reported_problem(part, most_reported)
+        if problem is not None:
+            return Cost(None, exact=True, basis=problem)
     reported = [part.reported for part in parts if part.reported is not None]
     if len(reported) == len(parts):
         return Cost(sum(reported), exact=True, basis=f"the cost the provider reported for {len(parts)} request(s)")
@@ -197,6 +217,21 @@ def _unpriced(part: BilledPart, spec: ModelSpec | None) -> str | None:
     if spec is None or spec.prices is None or all(getattr(spec.prices, kind) is None for kind in PRICED):
         return f"no published prices for {part.model} in the catalog"
     return None
+
+
+def reported_problem(part: BilledPart, most_reported: float) -> str | None:
+    """Why the cost the provider reported for a part cannot be right, or None: it must be a finite figure from $0
+    to `most_reported` for each image of the answer. A figure that is not believed is never summed: the call's cost
+    is unknown, and the ledger counts it at what it reserved before it was sent."""
+    reported = part.reported
+    bound = most_reported * max(part.images, 1)
+    if reported is None or (math.isfinite(reported) and 0 <= reported <= bound):
+        return None
+    return (
+        f"the provider reported a cost for {part.model} that cannot be right (${reported:g}: not a figure from $0 to "
+        f"{usd(bound)} for {max(part.images, 1)} image(s)), so the spend ledger counts the call at what it reserved "
+        "before it was sent (its estimate, or its worst case while a budget is set)"
+    )
 
 
 def usage_problem(usage: Mapping[str, Any], images: int) -> str | None:

@@ -17,6 +17,9 @@ class ImageDeps:
     upstreams: Upstreams
     """Every provider with its models and image-making APIs; a call's model picks one (`model_choice.choose`), and
     a plan's route one of its APIs (`routing.route_for`)."""
+    most_reported: float
+    """The most one image of an answer may be reported to cost before the report is not believed
+    (cost.most_per_image)."""
     preferred_api: Api = Api.IMAGES
     """The API a GPT image model uses when a call names none (setting image_api)."""
 

@@ -21,8 +21,11 @@ from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import JobBoard, JobState, Operation
 from ..store.base import JobStatus
+from ..telemetry import JobReport, Telemetry
 from .calls import run_call
 from .deps import ImageDeps
+from .drain import Drain
+from .ledger import BudgetError
 from .pipeline import ImagePlan
 from .requests import CallContext, ImageCallRequest, ImagesOutcome
 
@@ -31,7 +34,9 @@ log = logging.getLogger(__name__)
 Listener = Callable[[float, float | None, str], Awaitable[None]]
 """Receives (progress, total, message); progress is the elapsed seconds, strictly increasing."""
 KEEP_FINISHED = 200
-"""Finished jobs kept in memory for get_job; older ones are still found through the store's metadata."""
+"""Finished jobs kept in memory for get_job; older ones are found through their records in the store."""
+STOP_WAIT = 10.0
+"""Seconds a job stopped at shutdown gets to record that it was stopped."""
 
 
 @dataclass(eq=False)
@@ -53,6 +58,10 @@ class Job:
     partial_note: str = ""
     """What the latest partial is ("partial image 1 of 2 received after 23 s")."""
     message: str = "starting"
+    refused: bool = False
+    """A budget refused it before anything was sent."""
+    stopped_by: str | None = None
+    """Why the server stopped it, when it did (the shutdown grace period ran out)."""
     done: anyio.Event = field(default_factory=anyio.Event)
     cancel_scope: anyio.CancelScope = field(default_factory=anyio.CancelScope)
     listeners: list[Listener] = field(default_factory=list)
@@ -91,7 +100,9 @@ class Job:
             if not self.done.is_set() and quiet >= interval * 0.9:
                 await self.step(f"waiting for the image API: {self.elapsed:.0f} s elapsed")
 
-    def cancel(self) -> None:
+    def cancel(self, why: str | None = None) -> None:
+        """Stop the job: the cancel-upstream setting (no reason), or the server stopping (`why`)."""
+        self.stopped_by = why
         self.cancel_scope.cancel()
 
 
@@ -104,21 +115,31 @@ class JobManager:
         *,
         clock: Clock,
         heartbeat_interval: float,
-        publisher: JobPublisher | None = None,
+        publisher: JobPublisher,
+        telemetry: Telemetry,
     ) -> None:
         self._group = group
         self._clock = clock
         self._heartbeat = heartbeat_interval
         self._publisher = publisher
-        """Publishes jobs to the shared store when several instances share one; None keeps them in memory."""
+        """Publishes jobs to the store, so that any instance (or this server after a restart) can answer for them."""
+        self._telemetry = telemetry
         self._jobs: dict[str, Job] = {}
+        self._drained = anyio.Event()
 
-    def start(self, deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> Job:
-        """Run the planned call in the server's task group with `deps` (the caller's view of the store); `call`
-        gets the job as its progress and id."""
-        # Shared job ids get more random bits: they must not collide across instances and days.
-        job_id = f"job_{secrets.token_hex(4 if self._publisher is None else 8)}"
-        job = Job(id=job_id, operation=plan.operation, user=call.user, started_at=self._clock.timestamp())
+    @staticmethod
+    def new_id() -> str:
+        """A job id: 64 random bits, so ids never collide across instances and days."""
+        return f"job_{secrets.token_hex(8)}"
+
+    def start(
+        self, deps: ImageDeps, request: ImageCallRequest, plan: ImagePlan, call: CallContext, job_id: str | None = None
+    ) -> Job:
+        """Run the planned call in the server's task group with `deps` (the caller's view of the store) under
+        `job_id` (a new one without); `call` gets the job as its progress and id."""
+        job = Job(
+            id=job_id or self.new_id(), operation=plan.operation, user=call.user, started_at=self._clock.timestamp()
+        )
         self._forget_old()
         self._jobs[job.id] = job
         call = replace(call, progress=job, job_id=job.id)
@@ -144,15 +165,16 @@ class JobManager:
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as beats:
                 beats.start_soon(job.heartbeat, self._heartbeat)
-                if self._publisher is not None:
-                    await self._publisher.publish(job)
-                    beats.start_soon(self._publisher.renew, job)
+                await self._publisher.publish(job)
+                beats.start_soon(self._publisher.renew, job)
                 try:
                     with job.cancel_scope:
                         job.outcome = await run_call(deps, request, plan, call)
                         job.status = "succeeded"
                     if job.cancel_scope.cancelled_caught:
-                        job.status, job.error = "failed", "The call was cancelled and the upstream request aborted."
+                        job.status, job.error = "failed", await self._stopped(job, deps)
+                except BudgetError as exc:
+                    job.status, job.error, job.refused = "failed", str(exc), True
                 except ImageServerError as exc:
                     job.status, job.error = "failed", str(exc)
                 except Exception as exc:
@@ -161,35 +183,67 @@ class JobManager:
                 finally:
                     if job.status == "succeeded":
                         job.latest_partial = None  # the final images are stored; the preview has served its turn
-                    if self._publisher is not None:
-                        await self._publisher.publish(job)  # before done: whoever was waiting may ask elsewhere next
+                    await self._publisher.publish(job)  # before done: whoever was waiting may ask elsewhere next
+                    self._telemetry.job_ended(_report(job))
                     job.done.set()
         log.info("job %s %s after %.1f s", job.id, job.status, job.elapsed)
 
-    async def drain(self, grace: float) -> None:
-        """On shutdown: give running jobs `grace` seconds to finish and store their images, then stop the rest."""
+    async def _stopped(self, job: Job, deps: ImageDeps) -> str:
+        """What a stopped job tells whoever asks for it later."""
+        if job.stopped_by is None:
+            return "The call was cancelled and the upstream request aborted."
+        kept = await anyio.to_thread.run_sync(deps.store.job_images, job.id)
+        stored = f" The images it had stored are kept: {', '.join(r.id for r in kept)}." if kept else ""
+        return (
+            f"Job {job.id} was stopped: {job.stopped_by}, before the image API answered, so it will not finish."
+            f"{stored} Run the call again (with a new idempotency_key, if it had one) to make the rest; "
+            "list_images shows what is stored."
+        )
+
+    async def drain(self, drain: Drain) -> None:
+        """When the transport begins the drain (a signal, the end of stdin): give the jobs running then what is left
+        of the shutdown grace period to finish and store their images, then stop the rest; a stopped job records
+        why, so that whoever holds its id is told. Runs in the server's task group from the start; the lifespan's
+        end waits for it (`stopped`)."""
+        await drain.begun()
+        try:
+            await self.finish_or_stop(drain.remaining(), drain.grace)
+        finally:
+            self._drained.set()
+
+    async def stopped(self) -> None:
+        """Return once the jobs running when the drain began have finished or been stopped."""
+        await self._drained.wait()
+
+    async def finish_or_stop(self, seconds: float, grace: float) -> None:
+        """Give the running jobs `seconds` to finish, then stop the rest (the grace period of `grace` ran out)."""
         running = self.running()
         if not running:
             return
-        log.info("waiting up to %.0f s for %d running job(s) to finish", grace, len(running))
-        with anyio.CancelScope(shield=True), anyio.move_on_after(grace):
+        log.info("waiting up to %.0f s for %d running job(s) to finish", seconds, len(running))
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(seconds):
+                for job in running:
+                    await job.done.wait()
             for job in running:
-                await job.done.wait()
-        for job in running:
-            if job.status == "running":
-                job.cancel()
+                if job.status == "running":
+                    job.cancel(f"its server stopped (the shutdown grace period of {grace:.0f} s ran out)")
+            with anyio.move_on_after(STOP_WAIT):
+                for job in running:
+                    await job.done.wait()
         for job in running:
             if job.status == "succeeded" and job.outcome is not None:
                 kept = ", ".join(f"{r.id} ({r.location})" for r in job.outcome.images)
                 log.info("job %s finished during shutdown; kept %s", job.id, kept)
-            elif job.cancel_scope.cancel_called:
+            elif job.stopped_by is not None:
                 log.warning("job %s did not finish within %.0f s and was stopped", job.id, grace)
             else:
                 log.info("job %s ended during shutdown: %s", job.id, job.error)
 
 
-# --- jobs in a shared store ----------------------------------------------------------------------------------
-# The instance running a job publishes it, so get_job on any instance can answer: it writes the job when it starts,
+# --- jobs in the store -----------------------------------------------------------------------------------------
+# The instance running a job publishes it, so get_job on any instance (or on this server after a restart) can
+# answer: it writes the job when it starts,
 # renews its heartbeat every third of the lease while it runs, and writes the outcome (the stored image ids, or the
 # error) before anyone waiting on it is told. Progress and partial images stay with the instance running the job;
 # other instances report status from the store.
@@ -236,4 +290,24 @@ class JobPublisher:
             method=outcome.method if outcome else None,
             saved=[str(path) for path in outcome.saved] if outcome else [],
             error=job.error,
+            ended=None if job.status == "running" else self.clock.timestamp(),
         )
+
+
+def _report(job: Job) -> JobReport:
+    outcome = job.outcome if job.status == "succeeded" else None
+    if job.refused:
+        status = "refused"
+    elif job.stopped_by:
+        status = "stopped"
+    else:
+        status = job.status
+    return JobReport(
+        operation=job.operation.value,
+        status=status,
+        model=outcome.model if outcome else None,
+        images=len(outcome.images) if outcome else 0,
+        cost=outcome.cost.amount if outcome and outcome.cost else None,
+        usage=outcome.usage if outcome else None,
+        user=job.user,
+    )

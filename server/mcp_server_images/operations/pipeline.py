@@ -219,7 +219,7 @@ async def _deliver_through(
 ) -> Delivered:
     answer = await _answer(deps.store, route.backend, send, request, record)
     billed = _billed_parts(request.model, answer)
-    cost = price(billed, deps.upstreams.catalog.lookup)
+    cost = price(billed, deps.upstreams.catalog.lookup, deps.most_reported)
     delivered = replace(await _store_answer(deps.store, answer, replace(record, cost=cost.public())), billed=billed)
     for stored in delivered.records:
         await call.progress.step(f"image {stored.id} stored")
@@ -367,7 +367,8 @@ def _outcome(deps: ImageDeps, plan: ImagePlan, delivered: list[Delivered], notes
         kept_notes.append(f"{skipped} partial image(s) arrived damaged and were skipped; the final image is complete.")
     told = list(dict.fromkeys([*kept_notes, *(note for one in delivered for note in one.notes)]))
     billed = [part for one in delivered for part in one.billed]
-    cost: Cost = replace(price(billed, deps.upstreams.catalog.lookup), estimate=plan.quote.estimate)
+    priced = price(billed, deps.upstreams.catalog.lookup, deps.most_reported)
+    cost: Cost = replace(priced, estimate=plan.quote.estimate)
     return ImagesOutcome(
         records,
         records[0].model or "unknown",

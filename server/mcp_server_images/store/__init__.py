@@ -1,7 +1,8 @@
 """Where images live. Only this package touches the output folder or the bucket."""
 
-from .base import ImageNotFoundError, JobBoard, JobState, Store
-from .local import LocalStore, write_atomic
+from .base import ImageNotFoundError, JobBoard, JobState, KeyRecord, Store
+from .files import write_atomic
+from .local import LocalStore
 from .records import URI_SCHEME, ImageRecord, NewImage, Operation, image_uri
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "ImageRecord",
     "JobBoard",
     "JobState",
+    "KeyRecord",
     "LocalStore",
     "NewImage",
     "Operation",

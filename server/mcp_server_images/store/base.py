@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -62,6 +63,71 @@ class JobState:
     method: Literal["variations", "edits"] | None = None
     saved: list[str] = field(default_factory=list)
     error: str | None = None
+    ended: float | None = None
+    """When it ended (seconds since the epoch): finished, stopped, or found lost. Its record is kept for the
+    retention window from then."""
+    lost: bool = False
+    """Its instance stopped renewing it before it ended (found by a sweep): it will not finish."""
+
+    @property
+    def settled_at(self) -> float:
+        """When the record last changed: its end, else its last heartbeat."""
+        return self.ended if self.ended is not None else self.heartbeat
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeyRecord:
+    """An idempotency key as stored: which job the first call with it started, and when.
+
+    `digest` stands for the key and the user who gave it (see operations/idempotency.py); the key itself is never
+    stored, so a key that holds something private stays private.
+    """
+
+    digest: str
+    job_id: str
+    created: float
+    """Seconds since the epoch, on the server's clock."""
+
+
+KEY_DIGEST = re.compile(r"^[0-9a-f]{64}$")
+JOB_ID = re.compile(r"^job_[0-9a-f]{8,32}$")
+"""A job id as the server hands them out; anything else never reaches a path or a key."""
+
+
+@functools.cache
+def _job_state() -> TypeAdapter[JobState]:
+    """The job record's validator, built at the first read (not at import: building it takes milliseconds)."""
+    return TypeAdapter(JobState)
+
+
+@functools.cache
+def _key_record() -> TypeAdapter[KeyRecord]:
+    return TypeAdapter(KeyRecord)
+
+
+def encode_state(state: JobState) -> bytes:
+    return json.dumps(asdict(state)).encode()
+
+
+def decode_state(raw: bytes, where: str) -> JobState | None:
+    """The job record, or None (logged) when it is not one."""
+    try:
+        return _job_state().validate_json(raw)
+    except ValueError as exc:
+        log.warning("ignoring unreadable job record %s: %s", where, exc)
+        return None
+
+
+def encode_key(record: KeyRecord) -> bytes:
+    return json.dumps(asdict(record)).encode()
+
+
+def decode_key(raw: bytes, where: str) -> KeyRecord | None:
+    try:
+        return _key_record().validate_json(raw)
+    except ValueError as exc:
+        log.warning("ignoring unreadable idempotency record %s: %s", where, exc)
+        return None
 
 
 LedgerKind = Literal["reserve", "settle", "release"]
@@ -171,11 +237,30 @@ def decode_entry(raw: bytes, where: str) -> LedgerEntry | None:
 
 
 class JobBoard(Protocol):
-    """Where jobs are published so that any instance can answer get_job."""
+    """Where jobs are published, so that any instance (or the same server after a restart) can answer get_job, and
+    where idempotency keys are claimed. These records serve a call's life: the sweep removes them after the
+    retention window (operations/housekeeping.py)."""
 
     def publish(self, state: JobState) -> None: ...
 
-    def fetch(self, job_id: str) -> JobState | None: ...
+    def fetch(self, job_id: str) -> JobState | None:
+        """The job's record; None when there is none (an id in any other form included)."""
+
+    def states(self) -> list[JobState]:
+        """Every job record, for the sweep."""
+
+    def remove(self, job_id: str) -> None: ...
+
+    def claim_key(self, record: KeyRecord, *, replace_before: float) -> KeyRecord:
+        """Claim the key for `record.job_id` only if no call holds it (atomic create): the record that holds the key
+        afterwards, this one or an earlier one. A holder created before `replace_before` has expired and is
+        replaced."""
+
+    def key(self, digest: str) -> KeyRecord | None: ...
+
+    def key_records(self) -> list[KeyRecord]: ...
+
+    def remove_key(self, digest: str) -> None: ...
 
 
 class Store(Protocol):
@@ -188,8 +273,8 @@ class Store(Protocol):
         """The local folder holding the images, or None when they are not on this machine's disk."""
 
     @property
-    def jobs(self) -> JobBoard | None:
-        """Shared job state, for stores that several instances use; None keeps jobs in this process."""
+    def jobs(self) -> JobBoard:
+        """Job records and idempotency keys, kept beside the images so every process using the store sees them."""
 
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """Write the image, then its sidecar; return the record. A sidecar always points at a complete image."""
@@ -225,6 +310,16 @@ class Store(Protocol):
     def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
         """Replace the month's checkpoint (atomically). A checkpoint is derived from entries that never change, so
         any checkpoint is right; writers racing only decide how many entries the next reader reads after it."""
+
+    def delete(self, record: ImageRecord) -> None:
+        """Remove the image and its sidecar (and whatever the store keeps for its id); links to it stop working."""
+
+    def ping(self) -> None:
+        """Raise an ImageServerError saying what is wrong when the store cannot be reached or written to."""
+
+    def compact(self, before: float) -> int:
+        """Remove the store's own bookkeeping of ids (S3: the id claims) older than `before`, seconds since the
+        epoch; return how many records went."""
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write entry `number` of the month only if no writer has (atomic create); False when it is taken.
@@ -262,6 +357,12 @@ def newest(
         chosen = [r for r in chosen if r.user == user]
     end = None if limit is None else offset + limit
     return chosen[offset:end]
+
+
+def created_at(record: ImageRecord) -> float:
+    """When the image was stored, seconds since the epoch (sidecars write `created` in UTC)."""
+    created = datetime.fromisoformat(record.created)
+    return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
 
 
 def job_finals(records: Iterable[ImageRecord], job_id: str) -> list[ImageRecord]:

@@ -5,7 +5,8 @@ are atomic (temporary file, fsync, rename) and the image is written before its s
 points at a complete image and a crash never leaves a half image that looks finished; the temporary files such
 a crash leaves behind are removed at the next start. Files are private to the user (mode 0600). Ids are 8 hex
 characters, unique in the directory, and stay valid across sessions because they live in the file names; a
-unique prefix of at least 4 characters finds an image too. Jobs live in the process (see operations/jobs.py).
+unique prefix of at least 4 characters finds an image too. Job records and idempotency keys live in hidden folders
+beside the images (see local_jobs.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..clock import Clock
+from ..errors import ImageServerError
 from ..imaging.info import ImageInfo
 from .base import (
     ID_LENGTH,
@@ -36,11 +38,12 @@ from .base import (
     month_entries,
     newest,
 )
+from .files import TEMPORARY_PREFIX, create_exclusive, write_atomic
+from .local_jobs import LocalJobBoard
 from .records import ImageRecord, NewImage, new_record
 
 log = logging.getLogger(__name__)
 
-TEMPORARY_PREFIX = ".partial-"
 LEDGER_FOLDER = ".ledger"
 """The spend ledger, one folder per month and one file per entry; hidden, so no image path can name it."""
 STALE_TEMPORARY_SECONDS = 300.0
@@ -60,6 +63,7 @@ class LocalStore:
         """The folder's modification time when the index was last brought up to date."""
         self._ledger: dict[tuple[str, int], LedgerEntry] = {}
         """Ledger entries read so far; an entry never changes once written."""
+        self._board = LocalJobBoard(root)
 
     @property
     def location(self) -> str:
@@ -70,8 +74,8 @@ class LocalStore:
         return self.root
 
     @property
-    def jobs(self) -> JobBoard | None:
-        return None
+    def jobs(self) -> JobBoard:
+        return self._board
 
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """Write the image, then its sidecar, each atomically; return the record."""
@@ -138,6 +142,25 @@ class LocalStore:
             self._index[sidecar.name] = (_mtime(sidecar), changed)
         return changed
 
+    def delete(self, record: ImageRecord) -> None:
+        """The sidecar first: an image file without one is no longer listed, so a crash in between hides it."""
+        (self.root / record.sidecar_name).unlink(missing_ok=True)
+        (self.root / record.name).unlink(missing_ok=True)
+        with self._lock:
+            self._index.pop(record.sidecar_name, None)
+        log.info("deleted image %s (%s)", record.id, record.location)
+
+    def ping(self) -> None:
+        """The folder (or the nearest folder above it, where it is made at the first image) is writable."""
+        folder = self.root
+        while not folder.exists() and folder != folder.parent:
+            folder = folder.parent
+        if not (folder.is_dir() and os.access(folder, os.W_OK | os.X_OK)):
+            raise ImageServerError(f"The image folder {self.root} cannot be written to (check it and its rights).")
+
+    def compact(self, before: float) -> int:
+        return 0  # ids live in the file names: there is no bookkeeping of them to compact
+
     def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
         """The month's entries above `after`; only files not read before are parsed. The whole month is listed;
         after a given number, entries are opened by number until one is missing (numbers are taken in order, each
@@ -174,18 +197,8 @@ class LocalStore:
         """
         folder = self._ledger_folder(month)
         folder.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX, suffix=".json")
-        try:
-            with os.fdopen(handle, "wb") as temp:
-                temp.write(encode_entry(entry))
-                temp.flush()
-                os.fsync(temp.fileno())
-            try:
-                os.link(temp_name, folder / ledger_name(number))
-            except FileExistsError:
-                return False
-        finally:
-            Path(temp_name).unlink(missing_ok=True)
+        if not create_exclusive(folder / ledger_name(number), encode_entry(entry), sync=True):
+            return False
         sync_folder(folder)
         sync_folder(folder.parent)
         self._ledger[(month, number)] = entry
@@ -279,17 +292,3 @@ def _mtime(path: Path) -> int:
 
 def _read_entry(path: str) -> LedgerEntry | None:
     return decode_entry(Path(path).read_bytes(), path)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder, fsync, then rename: readers never see half a file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=path.suffix)
-    try:
-        with os.fdopen(handle, "wb") as temp:
-            temp.write(data)
-            temp.flush()
-            os.fsync(temp.fileno())
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise

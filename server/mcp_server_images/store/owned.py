@@ -72,7 +72,7 @@ class OwnedStore:
         return self.inner.folder
 
     @property
-    def jobs(self) -> JobBoard | None:
+    def jobs(self) -> JobBoard:
         return self.inner.jobs
 
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
@@ -121,6 +121,17 @@ class OwnedStore:
                 f"Image {record.id} is not yours: only the user who made it can share it or take the share back."
             )
         return self.inner.mark_shared(record, shared=shared)
+
+    def delete(self, record: ImageRecord) -> None:
+        """Writes go through: whoever deletes found the record through this view (delete_images also checks its
+        owner)."""
+        self.inner.delete(record)
+
+    def ping(self) -> None:
+        self.inner.ping()
+
+    def compact(self, before: float) -> int:
+        return self.inner.compact(before)
 
     def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
         return self.inner.ledger(month, after)

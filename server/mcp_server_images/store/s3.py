@@ -16,39 +16,46 @@ and conditional puts; its sync calls release the GIL, so the worker threads call
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-import re
+import math
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, replace
+from contextlib import AbstractContextManager, contextmanager, suppress
+from dataclasses import replace
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import obstore
-from obstore.exceptions import AlreadyExistsError, BaseError, NotFoundError
+from obstore.exceptions import AlreadyExistsError, BaseError
 from obstore.store import S3Store as ObjectStore
-from pydantic import TypeAdapter
 
 from ..clock import Clock
 from ..errors import ImageServerError
 from ..imaging.info import SVG_MIME, ImageInfo
 from .base import (
     ID_LENGTH,
+    JOB_ID,
+    KEY_DIGEST,
     LEDGER_CHECKPOINT,
     SIDECAR,
     ImageNotFoundError,
     JobState,
+    KeyRecord,
     LedgerEntry,
     checked_month,
+    created_at,
     decode_entry,
+    decode_key,
+    decode_state,
     encode_entry,
+    encode_key,
+    encode_state,
     find,
     job_finals,
     ledger_name,
@@ -66,7 +73,13 @@ CLAIM_ATTEMPTS = 20
 """Ids tried before giving up; with 32 random bits, more than one is already rare."""
 READ_THREADS = 16
 """Sidecars read in parallel when an instance first lists a bucket that already holds many images."""
-JOB_ID = re.compile(r"^job_[0-9a-f]{8,32}$")
+T = TypeVar("T")
+
+JOBS_PREFIX = "jobs/"
+KEYS_PREFIX = "keys/"
+CLAIMS_PREFIX = "ids/"
+PING_KEY = "ids/.ready"
+"""What the readiness check asks for (a HEAD): never written, so "not found" is the answer of a working bucket."""
 
 
 class StoreError(ImageServerError):
@@ -74,11 +87,17 @@ class StoreError(ImageServerError):
 
 
 @contextmanager
-def bucket_errors(action: str, where: str) -> Iterator[None]:
+def bucket_errors(action: str, where: str, timeout: float) -> Iterator[None]:
     """Turn obstore's errors into one the user can act on (the message never carries credentials)."""
     try:
         yield
     except BaseError as exc:
+        if "kind: Timeout" in str(exc):
+            raise StoreError(
+                f"Could not {action} in {where}: the bucket did not answer within {timeout:g} s "
+                "(MCP_IMAGES_STORE_TIMEOUT). Nothing more was done; try again shortly, and if it persists, ask the "
+                "operator to check the object store."
+            ) from exc
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StoreError(f"Could not {action} in {where}: {said.split(': <?xml')[0]}") from exc
 
@@ -87,11 +106,20 @@ class S3Store:
     """Stored images in a bucket. Methods block on the network; async callers run them in a worker thread."""
 
     def __init__(
-        self, client: ObjectStore, *, bucket: str, prefix: str, link_expiry: float, index_ttl: float, clock: Clock
+        self,
+        client: ObjectStore,
+        *,
+        bucket: str,
+        prefix: str,
+        link_expiry: float,
+        index_ttl: float,
+        clock: Clock,
+        timeout: float,
     ) -> None:
         self._s3 = client
         self._clock = clock
         self._where = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}"
+        self._timeout = timeout
         self._link_expiry = timedelta(seconds=link_expiry)
         self._ttl = index_ttl
         self._lock = threading.Lock()
@@ -100,11 +128,14 @@ class S3Store:
         self._listed_at: float | None = None
         self._ledger: dict[tuple[str, int], LedgerEntry] = {}
         """Ledger entries read so far; an entry never changes once written."""
-        self.jobs = S3JobBoard(client, self._where)
+        self.jobs = S3JobBoard(client, self._where, timeout)
 
     @property
     def location(self) -> str:
         return self._where
+
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return bucket_errors(action, self._where, self._timeout)
 
     @property
     def folder(self) -> Path | None:
@@ -120,7 +151,7 @@ class S3Store:
         image_id = self._claim_id(taken)
         record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate, now=self._clock.now())
         sidecar = json.dumps(record.sidecar(), indent=2).encode()
-        with bucket_errors("store the image", self._where):
+        with self._errors("store the image"):
             obstore.put(self._s3, record.name, data, attributes=_attributes(record))
             written = obstore.put(
                 self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
@@ -137,7 +168,7 @@ class S3Store:
             return find(self._records(fresh=True), image_id, self._where)
 
     def read(self, record: ImageRecord) -> bytes:
-        with bucket_errors(f"read image {record.id}", self._where):
+        with self._errors(f"read image {record.id}"):
             return bytes(obstore.get(self._s3, record.name).bytes())
 
     def recent(
@@ -157,7 +188,7 @@ class S3Store:
         return obstore.sign(self._s3, "GET", record.name, self._link_expiry)
 
     def _attachment(self, record: ImageRecord) -> bool:
-        with bucket_errors(f"read image {record.id}", self._where):
+        with self._errors(f"read image {record.id}"):
             head = obstore.get(self._s3, record.name, options={"head": True})
         return str(head.attributes.get("Content-Disposition", "")).startswith("attachment")
 
@@ -165,7 +196,7 @@ class S3Store:
         """Rewrite the sidecar; other instances see the change at their next listing (`index_ttl`)."""
         changed = replace(record, shared=shared)
         sidecar = json.dumps(changed.sidecar(), indent=2).encode()
-        with bucket_errors(f"share image {record.id}", self._where):
+        with self._errors(f"share image {record.id}"):
             written = obstore.put(
                 self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
             )
@@ -173,12 +204,57 @@ class S3Store:
             self._index[record.sidecar_name] = (written["e_tag"], changed)
         return changed
 
+    def delete(self, record: ImageRecord) -> None:
+        """The sidecar first (the image is no longer listed), then the image and its id claim: presigned links and
+        the public image route stop answering."""
+        with self._errors(f"delete image {record.id}"):
+            obstore.delete(self._s3, record.sidecar_name)
+            obstore.delete(self._s3, [record.name, CLAIMS_PREFIX + record.id])
+        with self._lock:
+            self._index.pop(record.sidecar_name, None)
+        log.info("deleted image %s (%s)", record.id, record.location)
+
+    def ping(self) -> None:
+        """One HEAD request: "not found" is an answer too (the bucket is there and the credentials work)."""
+        with self._errors("reach the bucket"), suppress(FileNotFoundError):
+            obstore.head(self._s3, PING_KEY)
+
+    def compact(self, before: float) -> int:
+        """Remove the id claims (`ids/<id>`) made before `before`.
+
+        A claim only has to outlive the listings that could miss its image (`index_ttl` seconds); later the image's
+        sidecar holds the id. A claim whose image is listed goes once the image is older than `before`; one without
+        an image (a save that failed, or an image deleted) goes once its own time (in the claim) is.
+        """
+        listed = {record.id: record for record in self._records(fresh=True)}
+        with self._errors("list the id claims"):
+            claims = [meta["path"] for batch in obstore.list(self._s3, prefix=CLAIMS_PREFIX) for meta in batch]
+        stale = [key for key in claims if self._claimed_at(key, listed) < before]
+        if stale:
+            with self._errors("remove old id claims"):
+                obstore.delete(self._s3, stale)
+        return len(stale)
+
+    def _claimed_at(self, key: str, listed: dict[str, ImageRecord]) -> float:
+        record = listed.get(key.removeprefix(CLAIMS_PREFIX))
+        if record is not None:
+            return created_at(record)
+        with self._errors("read an id claim"):
+            try:
+                raw = bytes(obstore.get(self._s3, key).bytes())
+            except FileNotFoundError:
+                return math.inf
+        try:
+            return float(json.loads(raw)["claimed"])
+        except (ValueError, TypeError, KeyError):
+            return 0.0  # an empty claim of a version before claims were dated: long past
+
     def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
         """The month's entries above `after` (`ledger/<month>/<number>.json`): one LIST, from the key after
         `after` on (keys sort by number), and a GET for each entry not read before."""
         prefix = self._ledger_prefix(month)
         offset = prefix + ledger_name(after) if after >= 0 else None
-        with bucket_errors("read the spend ledger", self._where):
+        with self._errors("read the spend ledger"):
             listed = obstore.list(self._s3, prefix=prefix, offset=offset)
             keys = [meta["path"] for batch in listed for meta in batch]
             return month_entries(month, ((key.rsplit("/", 1)[-1], key) for key in keys), self._ledger, self._entry)
@@ -189,7 +265,7 @@ class S3Store:
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """A conditional put (`If-None-Match: *`): exactly one instance gets each number."""
         key = self._ledger_prefix(month) + ledger_name(number)
-        with bucket_errors("write the spend ledger", self._where):
+        with self._errors("write the spend ledger"):
             try:
                 obstore.put(self._s3, key, encode_entry(entry), mode="create")
             except AlreadyExistsError:
@@ -198,14 +274,14 @@ class S3Store:
         return True
 
     def ledger_checkpoint(self, month: str) -> bytes | None:
-        with bucket_errors("read the spend ledger", self._where):
+        with self._errors("read the spend ledger"):
             try:
                 return bytes(obstore.get(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT).bytes())
-            except (NotFoundError, FileNotFoundError):  # obstore raises the latter for a GET's 404
+            except FileNotFoundError:
                 return None
 
     def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
-        with bucket_errors("write the spend ledger", self._where):
+        with self._errors("write the spend ledger"):
             obstore.put(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT, data)
 
     @staticmethod
@@ -221,9 +297,10 @@ class S3Store:
             candidate = secrets.token_hex(ID_LENGTH // 2)
             if candidate in taken:
                 continue
-            with bucket_errors("claim an image id", self._where):
+            with self._errors("claim an image id"):
                 try:
-                    obstore.put(self._s3, f"ids/{candidate}", b"", mode="create")
+                    claim = json.dumps({"claimed": self._clock.timestamp()}).encode()
+                    obstore.put(self._s3, CLAIMS_PREFIX + candidate, claim, mode="create")
                 except AlreadyExistsError:
                     continue
             return candidate
@@ -239,7 +316,7 @@ class S3Store:
 
     def _reindex(self) -> None:
         """One LIST of the prefix; only sidecars not seen before (or changed since) are read."""
-        with bucket_errors("list the images", self._where):
+        with self._errors("list the images"):
             listing = obstore.list_with_delimiter(self._s3)
         objects = {meta["path"]: meta.get("e_tag") for meta in listing["objects"]}
         fresh: dict[str, tuple[str | None, ImageRecord]] = {}
@@ -264,7 +341,7 @@ class S3Store:
         try:
             data = json.loads(bytes(obstore.get(self._s3, key).bytes()))
             return ImageRecord.from_sidecar(data, self._locate)
-        except NotFoundError:
+        except FileNotFoundError:
             return None  # deleted between the LIST and now
         except (BaseError, ValueError, TypeError, KeyError) as exc:
             log.warning("ignoring unreadable sidecar %s%s: %s", self._where, key, exc)
@@ -280,32 +357,127 @@ def _attributes(record: ImageRecord) -> Attributes:
     return attributes
 
 
-@functools.cache
-def _job_state() -> TypeAdapter[JobState]:
-    return TypeAdapter(JobState)
-
-
 class S3JobBoard:
-    """Jobs as `jobs/<job id>.json`: written by the instance running the job, read by any instance."""
+    """Job records as `jobs/<job id>.json` and idempotency keys as `keys/<digest>.json`: written by the instance
+    running the call, read by any instance.
 
-    def __init__(self, client: ObjectStore, where: str) -> None:
+    The sweep reads every record; a record that can no longer change (a finished job, a key) is read once per
+    instance, keyed by its ETag.
+    """
+
+    def __init__(self, client: ObjectStore, where: str, timeout: float) -> None:
         self._s3 = client
         self._where = where
+        self._timeout = timeout
+        self._finished: dict[str, tuple[str | None, JobState]] = {}
+        self._keys: dict[str, tuple[str | None, KeyRecord]] = {}
+
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return bucket_errors(action, self._where, self._timeout)
 
     def publish(self, state: JobState) -> None:
-        with bucket_errors(f"record job {state.id}", self._where):
-            obstore.put(self._s3, f"jobs/{state.id}.json", json.dumps(asdict(state)).encode())
+        with self._errors(f"record job {state.id}"):
+            obstore.put(self._s3, _job_key(state.id), encode_state(state))
 
     def fetch(self, job_id: str) -> JobState | None:
         if not JOB_ID.match(job_id):
             return None
-        with bucket_errors(f"read job {job_id}", self._where):
+        raw = self._get(_job_key(job_id), f"read job {job_id}")
+        return None if raw is None else decode_state(raw, self._where + _job_key(job_id))
+
+    def states(self) -> list[JobState]:
+        return self._read_all(JOBS_PREFIX, "the job records", self._finished, decode_state, lasting=_finished)
+
+    def remove(self, job_id: str) -> None:
+        if JOB_ID.match(job_id):
+            self._delete(_job_key(job_id), f"remove job {job_id}")
+
+    def claim_key(self, record: KeyRecord, *, replace_before: float) -> KeyRecord:
+        """A conditional put (`If-None-Match: *`): exactly one call gets each key."""
+        path = _key_path(record.digest)
+        with self._errors("claim an idempotency key"):
             try:
-                raw = bytes(obstore.get(self._s3, f"jobs/{job_id}.json").bytes())
-            except NotFoundError:
+                obstore.put(self._s3, path, encode_key(record), mode="create")
+                return record
+            except AlreadyExistsError:
+                pass
+        holder = self.key(record.digest)
+        if holder is not None and holder.created >= replace_before:
+            return holder
+        with self._errors("claim an idempotency key"):
+            obstore.put(self._s3, path, encode_key(record))  # expired (or unreadable): the key is free again
+        return record
+
+    def key(self, digest: str) -> KeyRecord | None:
+        raw = self._get(_key_path(digest), "read an idempotency key")
+        return None if raw is None else decode_key(raw, self._where + _key_path(digest))
+
+    def key_records(self) -> list[KeyRecord]:
+        return self._read_all(KEYS_PREFIX, "the idempotency keys", self._keys, decode_key, lasting=_always)
+
+    def remove_key(self, digest: str) -> None:
+        self._delete(_key_path(digest), "remove an idempotency key")
+
+    def _read_all(
+        self,
+        prefix: str,
+        what: str,
+        known: dict[str, tuple[str | None, T]],
+        decode: Callable[[bytes, str], T | None],
+        *,
+        lasting: Callable[[T], bool],
+    ) -> list[T]:
+        """Every record under `prefix`: one LIST, then a GET for each record not read before (or changed since),
+        several at once. A record that can no longer change (`lasting`) is remembered in `known` by its ETag."""
+        listed = self._listed(prefix, f"list {what}")
+        for gone in set(known) - set(listed):
+            del known[gone]
+        unread = [key for key, etag in listed.items() if key not in known or known[key][0] != etag]
+        records = [known[key][1] for key in listed if key not in unread]
+        if not unread:
+            return records
+        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unread))) as pool:
+            raws = list(pool.map(partial(self._get, action=f"read {what}"), unread))
+        for key, raw in zip(unread, raws, strict=True):
+            record = None if raw is None else decode(raw, self._where + key)
+            if record is None:
+                continue
+            if lasting(record):
+                known[key] = (listed[key], record)
+            records.append(record)
+        return records
+
+    def _listed(self, prefix: str, action: str) -> dict[str, str | None]:
+        with self._errors(action):
+            return {
+                meta["path"]: meta.get("e_tag") for batch in obstore.list(self._s3, prefix=prefix) for meta in batch
+            }
+
+    def _get(self, key: str, action: str) -> bytes | None:
+        with self._errors(action):
+            try:
+                return bytes(obstore.get(self._s3, key).bytes())
+            except FileNotFoundError:
                 return None
-        try:
-            return _job_state().validate_json(raw)
-        except ValueError as exc:
-            log.warning("ignoring unreadable job %s in %s: %s", job_id, self._where, exc)
-            return None
+
+    def _delete(self, key: str, action: str) -> None:
+        with self._errors(action):
+            obstore.delete(self._s3, key)
+
+
+def _finished(state: JobState) -> bool:
+    return state.status != "running"
+
+
+def _always(_: KeyRecord) -> bool:
+    return True
+
+
+def _job_key(job_id: str) -> str:
+    return f"{JOBS_PREFIX}{job_id}.json"
+
+
+def _key_path(digest: str) -> str:
+    if not KEY_DIGEST.match(digest):
+        raise ValueError(f"not a key digest: {digest!r}")
+    return f"{KEYS_PREFIX}{digest}.json"

@@ -3,7 +3,7 @@
 A user is the signed-in subject (OAuth), else the client's address (a static token, or no sign-in). Each has a
 token bucket that holds a minute's worth of requests and refills evenly, so a burst is allowed and a steady
 stream is held to the rate. A request with an empty bucket is answered 429 with `Retry-After` (RFC 6585) and a
-JSON-RPC error saying when to retry, before it reaches the MCP endpoint or an image link. The health check and
+JSON-RPC error saying when to retry, before it reaches the MCP endpoint or an image link. The health checks and
 the sign-in metadata are never limited.
 
 The middleware sits inside the SDK's authentication (see `http_app`), so it knows who signed in.
@@ -19,7 +19,7 @@ from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-OPEN_PATHS = ("/healthz", "/.well-known/")
+OPEN_PATHS = ("/healthz", "/readyz", "/.well-known/")
 KEEP_USERS = 10_000
 """Buckets kept before the full ones (users idle for a minute or more) are forgotten."""
 

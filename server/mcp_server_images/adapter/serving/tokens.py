@@ -51,6 +51,10 @@ class JwtVerifier:
         self._clock = clock
         self._keys = keys
 
+    async def keys_ready(self) -> bool:
+        """Whether the issuer's signing keys are at hand (fetched now if they were not, or are old)."""
+        return await self._keys.ready()
+
     async def verify_token(self, token: str) -> AccessToken | None:
         """The token's access, or None (the SDK answers 401); the reason is logged, never the token."""
         try:
@@ -127,6 +131,18 @@ class Jwks:
         """When the last refresh started (the server clock's timestamp), successful or not."""
         self._refresh: anyio.Event | None = None
         """Set while a refresh runs; it is set when the refresh ends."""
+
+    async def ready(self) -> bool:
+        """Keys are at hand: refreshed as a token check refreshes them (none yet, at most every JWKS_MIN_REFETCH
+        seconds, or old), joining a refresh already running; keys fetched earlier still verify tokens while the
+        issuer is away."""
+        held = None if self._keys is None or not self._keys.keys else self._keys.keys[0]
+        if self._needs_refresh(held):
+            if self._refresh is None:
+                await self._refreshed()
+            else:
+                await self._refresh.wait()
+        return self._keys is not None
 
     async def find(self, kid: str | None) -> jwt.PyJWK | None:
         """The key a token names. Stale or missing keys are refetched by this check, unless another check already

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
+import anyio
 from mcp.server.elicitation import render_elicitation_schema
 from mcp.types import (
     CallToolResult,
@@ -27,12 +28,15 @@ from pydantic import BaseModel, Field
 from ...errors import ImageServerError
 from ...operations.calls import plan_call
 from ...operations.cost import Cost, usd
+from ...operations.job_records import JobNotFoundError
+from ...operations.jobs import JobManager
 from ...operations.ledger import Caps, Quote
 from ...operations.requests import CallContext, ImageCallRequest
 from ..context import Ctx, audience_of, caller, services_of, wants_progress
-from .jobs import run_as_job
-from .render import error_result
+from .jobs import answer_found, find, run_as_job
+from .render import error_result, job_status_result
 
+REPEATED = "Answered from the earlier call with this idempotency_key"
 CONFIRM_KEY = "confirm_cost"
 """The key of the confirmation question in an input-required round trip."""
 INPUT_REQUIRED_VERSION = "2026-07-28"
@@ -46,12 +50,23 @@ class CostConfirmation(BaseModel):
 
 
 async def produce(
-    ctx: Ctx, request: ImageCallRequest, *, dry_run: bool, confirm_cost: bool
+    ctx: Ctx, request: ImageCallRequest, *, dry_run: bool, confirm_cost: bool, key: str | None
 ) -> CallToolResult | InputRequiredResult:
     """The shared body of every image-producing tool: plan the call (every check, nothing sent), then a dry run
-    answers with the plan, a confirmation asks about its quote, and otherwise the plan runs as a job."""
+    answers with the plan, a confirmation asks about its quote, and otherwise the plan runs as a job.
+
+    With an idempotency `key` an earlier call holds (on any instance, within the retention window), the answer is
+    that call's, before anything is planned; otherwise the key is tied to the new job before anything is sent.
+    """
     services = services_of(ctx)
     user = caller(ctx)
+    key = (key or "").strip() or None  # an empty key is no key
+    try:
+        earlier = None if key is None or dry_run else await anyio.to_thread.run_sync(services.keys.holder, key, user)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    if earlier is not None:
+        return await repeated(ctx, earlier)
     call = CallContext(
         partial_images=services.settings.partial_images if wants_progress(ctx) else 0,
         user=user,
@@ -64,15 +79,46 @@ async def produce(
         return error_result(str(exc))
     if dry_run:
         return dry_run_result(plan.quote)
-    caps = services.ledger.caps
-    why = None if confirm_cost else _needs_confirmation(plan.quote, caps)
-    if why is not None:
-        answer = await confirmation(ctx, _question(plan.quote, why))
-        if isinstance(answer, InputRequiredResult):
-            return answer
-        if answer != "accept":
-            return error_result(_not_confirmed(answer, plan.quote, why))
-    return await run_as_job(ctx, request, plan, call)
+    refused = None if confirm_cost else await _unconfirmed(ctx, plan.quote)
+    if refused is not None:
+        return refused
+    job_id = JobManager.new_id()
+    if key is not None:
+        try:
+            holder = await anyio.to_thread.run_sync(services.keys.claim, key, user, job_id)
+        except ImageServerError as exc:
+            return error_result(str(exc))
+        if holder != job_id:
+            return await repeated(ctx, holder)  # a call with the same key got there a moment before this one
+    return await run_as_job(ctx, request, plan, call, job_id)
+
+
+async def _unconfirmed(ctx: Ctx, quote: Quote) -> CallToolResult | InputRequiredResult | None:
+    """None when the call may go ahead; else the question to the user (input required) or why it may not."""
+    why = _needs_confirmation(quote, services_of(ctx).ledger.caps)
+    if why is None:
+        return None
+    answer = await confirmation(ctx, _question(quote, why))
+    if isinstance(answer, InputRequiredResult):
+        return answer
+    return None if answer == "accept" else error_result(_not_confirmed(answer, quote, why))
+
+
+async def repeated(ctx: Ctx, job_id: str) -> CallToolResult:
+    """The answer of the earlier call with this idempotency key: its job's result, failure or status, waiting up
+    to the response deadline while it runs (here or on another instance)."""
+    services = services_of(ctx)
+    try:
+        job = await anyio.to_thread.run_sync(find(services), job_id)
+    except JobNotFoundError:
+        # The call holding the key claimed it a moment ago and has not published its job yet.
+        answer = job_status_result(job_id, 0.0, None, "", services.settings.inline_budget)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    else:
+        answer = await answer_found(ctx, job, services.settings.response_deadline)
+    note = TextContent(type="text", text=f"{REPEATED} (job {job_id}); nothing was sent or paid again.")
+    return answer.model_copy(update={"content": [*answer.content, note]})
 
 
 def _needs_confirmation(quote: Quote, caps: Caps) -> str | None:

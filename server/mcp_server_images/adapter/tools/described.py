@@ -9,7 +9,7 @@ written is filled in here, once, when the server is built:
 - a `{placeholder}` in a tool's or a parameter's description becomes what the settings and the catalog say:
   `{image_model}` and `{vision_model}` the configured defaults, `{image_models}` the default image model and the
   catalog's other active ones of the vendors the providers serve, `{providers}` (with several providers) how a call
-  names one.
+  names one, `{key_hours}` how long an idempotency key holds.
 So a server whose default image model is gpt-image-2 says so, and not what the default was when the code was
 written.
 """
@@ -73,6 +73,7 @@ def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
         "vision_model": _catalog_name(catalog, configured.defaults.get("vision", settings.vision_model)),
         "image_models": ", ".join([f"{image} (default)", *(name for name in active if name != image)]),
         "providers": f" MODEL@PROVIDER picks the provider: {', '.join(names)}." if len(names) > 1 else "",
+        "key_hours": f"{settings.record_retention_hours:g}",
     }
 
 

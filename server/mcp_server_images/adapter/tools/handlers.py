@@ -22,7 +22,7 @@ from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnno
 from ...catalog.options import ImageOptions
 from ...errors import ImageServerError
 from ...store import URI_SCHEME, ImageRecord
-from ..context import Ctx, audience_of, client_roots, services_of
+from ..context import Ctx, audience_of, caller, client_roots, services_of
 from .params import (
     AnalyzeImages,
     ApiAsForGenerate,
@@ -35,8 +35,10 @@ from .params import (
     EditPrompt,
     EditSize,
     FlagAsForGenerate,
+    IdempotencyKey,
     ImageRef,
     JobId,
+    KeyAsForGenerate,
     ListCursor,
     ListLimit,
     ListQuery,
@@ -55,6 +57,7 @@ from .params import (
     SaveToAsForGenerate,
     Shared,
     StoredImage,
+    StoredImages,
     TextOption,
     UpstreamApi,
     VariationModel,
@@ -64,6 +67,7 @@ from .params import (
 )
 from .results import (
     AnalysisResult,
+    DeletedImages,
     ImageDetails,
     ImageList,
     ImagesResult,
@@ -103,18 +107,19 @@ async def generate_image(
     overwrite: Overwrite = False,
     dry_run: DryRun = False,
     confirm_cost: ConfirmCost = False,
+    idempotency_key: IdempotencyKey = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
     """Create images from a text prompt.
 
-    Each image is stored under a short id, shown (a preview when large) and linked; pass the id, not image
-    data, to later calls. Left-out parameters use the model's defaults.
+    Each is stored under a short id, shown (a preview when large) and linked; pass the id, not image data, to
+    later calls.
     """
     from ...operations.requests import GenerateRequest
     from .costs import produce
 
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def edit_image(
@@ -141,11 +146,11 @@ async def edit_image(
     overwrite: FlagAsForGenerate = False,
     dry_run: FlagAsForGenerate = False,
     confirm_cost: FlagAsForGenerate = False,
+    idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
-    """Edit images: change part of an image (with a mask or shapes), restyle it, or combine several images.
+    """Edit images: change part of one (mask or shapes), restyle it, or combine several.
 
-    Without a mask the model may change the whole image. Parameters without a description are as for
-    generate_image; results are stored and shown the same way.
+    Without a mask the whole image may change. Undescribed parameters: as for generate_image.
     """
     from ...imaging.masks import Region
     from ...operations.requests import EditRequest, MaskRequest
@@ -163,7 +168,7 @@ async def edit_image(
         client_roots=await client_roots(ctx),
         api=api,
     )
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def create_image_variation(
@@ -176,17 +181,17 @@ async def create_image_variation(
     overwrite: FlagAsForGenerate = False,
     dry_run: FlagAsForGenerate = False,
     confirm_cost: FlagAsForGenerate = False,
+    idempotency_key: KeyAsForGenerate = None,
 ) -> Annotated[CallToolResult, ImagesResult] | InputRequiredResult:
-    """Make new images that look like a given one (same subject and style, different details).
+    """New images like a given one (same subject and style, other details).
 
-    structuredContent "method" says whether the variations endpoint or edits made them. Parameters without a
-    description are as for generate_image.
+    Undescribed parameters: as for generate_image.
     """
     from ...operations.requests import VariationRequest
     from .costs import produce
 
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
-    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost)
+    return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
 
 async def analyze_image(
@@ -214,7 +219,7 @@ async def analyze_image(
 async def list_images(
     ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False, cursor: ListCursor = None
 ) -> Annotated[CallToolResult, ImageList]:
-    """List stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
+    """Stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
     from ...operations.listing import list_images as list_stored
     from ..serving.links import image_url
     from .render import error_result, listing_result
@@ -237,35 +242,16 @@ async def list_images(
 
 
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
-    """Get the result of a call that outlived the response deadline: the images once ready, else its status.
+    """The result of a slow call by its job id: the images once ready, else its status (after a restart and on
+    any instance too)."""
+    from .jobs import answer_job
 
-    Works after a restart and on any instance.
-    """
-    from ...operations.job_records import StoredJob, find_job
-    from .jobs import render_job, wait_for_job, wait_for_stored
-    from .render import error_result
-    from .shapes import host_shape
-
-    services = services_of(ctx)
-    try:
-        job = await anyio.to_thread.run_sync(
-            find_job, services.jobs, services.store, job_id, services.clock.timestamp()
-        )
-    except ImageServerError as exc:
-        return error_result(str(exc))
-    deadline = services.settings.response_deadline
-    wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
-    if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
-        return await render_job(services, job, host_shape(ctx, services.settings.result_shape))
-    if isinstance(job, StoredJob):
-        return await wait_for_stored(ctx, job, wait)
-    return await wait_for_job(ctx, job, wait)
+    return await answer_job(ctx, job_id, wait_seconds)
 
 
 async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
-    """The image and vision models the provider serves: sizes, qualities, formats, APIs, status, shutdown
-    dates, prices and defaults. Call it when unsure of a model or value.
-    """
+    """Image and vision models served: sizes, qualities, formats, APIs, status, shutdown dates, prices,
+    defaults. Call it when unsure of a model or value."""
     from ...operations.model_choice import list_models as served_models
     from .model_list import model_list_result
 
@@ -273,7 +259,7 @@ async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
 
 
 async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
-    """Spend today and this month (UTC) by model and user, images made, and the budgets left (images://usage)."""
+    """Spend today and this month (UTC) by model and user, images made, budgets left (images://usage)."""
     from ...operations.usage import usage_of
     from .costs import usage_text
     from .render import error_result
@@ -284,6 +270,20 @@ async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     except ImageServerError as exc:
         return error_result(str(exc))
     return CallToolResult(content=[TextContent(type="text", text=usage_text(summary))], structured_content=summary)
+
+
+async def delete_images(images: StoredImages, ctx: Ctx) -> Annotated[CallToolResult, DeletedImages]:
+    """Delete stored images and their metadata for good; links stop. With sign-in: only your own."""
+    from ...operations.deletion import delete_images as delete_stored
+    from .render import deletion_result, error_result
+
+    services = services_of(ctx)
+    user = caller(ctx)
+    try:
+        deletion = await anyio.to_thread.run_sync(delete_stored, services.store, images, user)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    return deletion_result(deletion)
 
 
 async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResult, ImageDetails]:
@@ -354,6 +354,7 @@ PRODUCING = ToolAnnotations(read_only_hint=False, destructive_hint=False, open_w
 READS_UPSTREAM = ToolAnnotations(read_only_hint=True, open_world_hint=True)
 READS_STORE = ToolAnnotations(read_only_hint=True, open_world_hint=False)
 MARKS_STORE = ToolAnnotations(read_only_hint=False, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+DELETES = ToolAnnotations(read_only_hint=False, destructive_hint=True, idempotent_hint=True, open_world_hint=False)
 
 
 TOOLS: tuple[ToolRow, ...] = (
@@ -365,6 +366,7 @@ TOOLS: tuple[ToolRow, ...] = (
     ToolRow(list_models, "List models", READS_UPSTREAM),
     ToolRow(get_job, "Get job", READS_STORE, app="view"),
     ToolRow(usage_report, "Usage report", READS_STORE),
+    ToolRow(delete_images, "Delete images", DELETES),
     ToolRow(share_image, "Share image", MARKS_STORE, signed_in=True),
     ToolRow(image_details, "Image details", READS_STORE, app="app_only"),
 )

@@ -1,15 +1,19 @@
 """Image-producing calls as jobs: start one, forward its progress while waiting up to a deadline, then render.
 
 A job outlives the call that started it; what the caller sees is the result, or the job id to pass to get_job.
+While the server is stopping, a call waits no longer than the shutdown grace period allows: it answers with the
+result when the job finishes in time, else with the job id, which any instance can then answer for.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import anyio
-from mcp.types import CallToolResult, LoggingLevel
+from mcp.types import CallToolResult, LoggingLevel, TextContent
 
+from ...errors import ImageServerError
 from ...operations.job_records import StoredJob, find_job
 from ...operations.jobs import Job
 from ...operations.pipeline import ImagePlan
@@ -19,19 +23,52 @@ from ...store import Operation
 from ..client_log import client_log
 from ..context import Ctx, services_of
 from ..serving.links import image_url
-from .render import Showing, error_result, images_result, job_status_result
+from .render import Showing, error_result, images_result, job_status_result, keeping_text
 from .shapes import STANDARD, Shape, host_shape
 
 POLL_INTERVAL = 1.0
 """Seconds between reads of a job that another instance runs."""
 
 
-async def run_as_job(ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call: CallContext) -> CallToolResult:
-    """Run a planned image call as a job (`call` says who pays: its spending reserves before the request is sent),
-    wait up to the response deadline, render its result or its job id."""
+async def run_as_job(
+    ctx: Ctx, request: ImageCallRequest, plan: ImagePlan, call: CallContext, job_id: str
+) -> CallToolResult:
+    """Run a planned image call as job `job_id` (`call` says who pays: its spending reserves before the request is
+    sent), wait up to the response deadline, render its result or its id."""
     services = services_of(ctx)
-    job = services.jobs.start(services.images, request, plan, call)
+    job = services.jobs.start(services.images, request, plan, call, job_id)
     return await wait_for_job(ctx, job, services.settings.response_deadline)
+
+
+async def answer_job(ctx: Ctx, job_id: str, wait_seconds: float) -> CallToolResult:
+    """What get_job answers: the job's result, failure or status, waiting up to `wait_seconds` (capped by the
+    response deadline) while it runs, here or on another instance."""
+    try:
+        job = await anyio.to_thread.run_sync(find(services_of(ctx)), job_id)
+    except ImageServerError as exc:
+        return error_result(str(exc))
+    return await answer_found(ctx, job, wait_seconds)
+
+
+async def answer_found(ctx: Ctx, job: Job | StoredJob, wait_seconds: float) -> CallToolResult:
+    services = services_of(ctx)
+    deadline = services.settings.response_deadline
+    wait = min(wait_seconds, deadline) if deadline > 0 else wait_seconds
+    if wait <= 0 or (isinstance(job, StoredJob) and job.status != "running"):
+        return await render_job(services, job, host_shape(ctx, services.settings.result_shape))
+    if isinstance(job, StoredJob):
+        return await wait_for_stored(ctx, job, wait)
+    return await wait_for_job(ctx, job, wait)
+
+
+def find(services: Services) -> Callable[[str], Job | StoredJob]:
+    """`find_job` on these services, now, for a worker thread."""
+
+    def look_up(job_id: str) -> Job | StoredJob:
+        kept = services.settings.record_retention_hours
+        return find_job(services.jobs, services.store, job_id, services.clock.timestamp(), kept)
+
+    return look_up
 
 
 async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
@@ -47,8 +84,7 @@ async def wait_for_job(ctx: Ctx, job: Job, wait: float) -> CallToolResult:
 
     job.listeners.append(forward)
     try:
-        with anyio.move_on_after(wait if wait > 0 else math.inf):
-            await job.done.wait()
+        await services.drain.wait(job.done, wait if wait > 0 else math.inf)
     except anyio.get_cancelled_exc_class():
         if services.settings.cancel_upstream:
             job.cancel()
@@ -64,14 +100,18 @@ async def wait_for_stored(ctx: Ctx, job: StoredJob, wait: float) -> CallToolResu
     so as progress (its own progress stays with the instance running it)."""
     services = services_of(ctx)
     current: Job | StoredJob = job
-    with anyio.move_on_after(wait):
-        while isinstance(current, StoredJob) and current.status == "running":
-            elapsed = current.elapsed
-            await ctx.report_progress(elapsed, None, f"running on another instance: {elapsed:.0f} s elapsed")
-            await anyio.sleep(POLL_INTERVAL)
-            current = await anyio.to_thread.run_sync(
-                find_job, services.jobs, services.store, job.id, services.clock.timestamp()
-            )
+    polled = anyio.Event()  # never set: each poll waits its interval, or less once the server is stopping
+    ends = anyio.current_time() + wait
+    while isinstance(current, StoredJob) and current.status == "running" and anyio.current_time() < ends:
+        elapsed = current.elapsed
+        await ctx.report_progress(elapsed, None, f"running on another instance: {elapsed:.0f} s elapsed")
+        await services.drain.wait(polled, min(POLL_INTERVAL, ends - anyio.current_time()))
+        if services.drain.draining and anyio.current_time() >= services.drain.answer_by():
+            break
+        try:
+            current = await anyio.to_thread.run_sync(find(services), job.id)
+        except ImageServerError as exc:
+            return error_result(str(exc))
     return await render_job(services, current, host_shape(ctx, services.settings.result_shape))
 
 
@@ -96,8 +136,23 @@ async def render_job(services: Services, job: Job | StoredJob, shape: Shape = ST
     if job.status == "running" or job.outcome is None:
         partial, note, elapsed = job.latest_partial, job.partial_note, job.elapsed
         budget = services.settings.inline_budget
-        return await anyio.to_thread.run_sync(lambda: job_status_result(job.id, elapsed, partial, note, budget, shape))
+        status = await anyio.to_thread.run_sync(
+            lambda: job_status_result(job.id, elapsed, partial, note, budget, shape)
+        )
+        return _while_stopping(services, status)
     return await render_outcome(services, job.outcome, job.operation, shape)
+
+
+def _while_stopping(services: Services, status: CallToolResult) -> CallToolResult:
+    """A job status given while this server stops says so: the job gets the rest of the grace period."""
+    drain = services.drain
+    if not drain.draining or not status.content or not isinstance(status.content[0], TextContent):
+        return status
+    said = status.content[0].text + (
+        f" This server is stopping: the job has {drain.remaining():.0f} s left to finish, and get_job on any "
+        "instance (or on this one once it is back) answers for it."
+    )
+    return status.model_copy(update={"content": [TextContent(type="text", text=said), *status.content[1:]]})
 
 
 async def render_stored(services: Services, job: StoredJob, shape: Shape = STANDARD) -> CallToolResult:
@@ -116,6 +171,7 @@ async def render_outcome(
     ones just received from memory (taken from the outcome, so a later rendering reads the store), earlier ones
     from the store."""
     settings = services.settings
+    keeping = keeping_text(local=services.store.folder is not None, expiry_days=settings.image_expiry_days)
 
     def render() -> CallToolResult:
         fresh = [outcome.fresh.pop(record.id, None) for record in outcome.images]
@@ -127,7 +183,7 @@ async def render_outcome(
         return images_result(
             outcome,
             operation=operation,
-            showing=Showing(settings.inline, settings.inline_budget, shape),
+            showing=Showing(settings.inline, settings.inline_budget, keeping, shape),
             files=files,
             urls=urls,
             pixels=pixels,

@@ -27,10 +27,7 @@ def _one_as_list(kind: type) -> BeforeValidator:
 
 Prompt = Annotated[
     str,
-    Field(
-        description="What the image should show: subject, style, composition, any text. Up to 32000 characters "
-        "(dall-e-3: 4000)."
-    ),
+    Field(description="What the image should show: subject, style, composition, any text. Up to 32000 characters."),
 ]
 Model = Annotated[
     str | None,
@@ -48,31 +45,37 @@ ApiChoice = Annotated[Api | None, WithJsonSchema({"type": "string", "enum": [api
 SaveTo = Annotated[
     str | None,
     Field(
-        description="Also write the image to this file or folder (under home, the output folder or client roots; "
+        description="Also write it to this file or folder (under home, the output folder or client roots; "
         "converted to its extension; -1, -2... for several)."
     ),
 ]
 Overwrite = Annotated[bool, Field(description="Replace an existing file at save_to.")]
 DryRun = Annotated[bool, Field(description="Show what the call would do and cost; send nothing.")]
 ConfirmCost = Annotated[bool, Field(description="Go ahead when the cost needs confirmation.")]
+IdempotencyKey = Annotated[
+    str | None,
+    Field(
+        max_length=200,
+        description="A repeat within {key_hours} h gets the first call's answer, unpaid.",
+    ),
+]
 ApiAsForGenerate = ApiChoice
 """Parameters the other image tools share with generate_image, which describes them; each tool says so once."""
 SaveToAsForGenerate = str | None
 FlagAsForGenerate = bool
+KeyAsForGenerate = Annotated[str | None, Field(max_length=200)]
 ImageRef = Annotated[
     str,
-    Field(description="A stored image id, images:// URI, file path, http(s) URL, data URL or base64."),
+    Field(description="Stored id, images:// URI, path, http(s) URL, data URL or base64."),
 ]
 EditModel = Annotated[str | None, Field(description="As for generate_image (default {image_model}).")]
 UpstreamApi = Annotated[
     ApiChoice,
-    Field(
-        description="responses: later edits continue the conversation; default: the model's own (list_models: apis)."
-    ),
+    Field(description="responses: later edits continue the conversation; default: the model's own."),
 ]
 EditSize = Annotated[
     str | None,
-    Field(description="Output size, as for generate_image (default auto: follows the input)."),
+    Field(description="As for generate_image (default auto: follows the input)."),
 ]
 
 
@@ -97,15 +100,15 @@ EditImages = Annotated[
     Field(
         min_length=1,
         max_length=MAX_REFS,
-        description=f"1-{MAX_REFS} images to edit or combine (dall-e-2: one square); a mask applies to the first.",
+        description=f"1-{MAX_REFS} images to edit or combine; a mask applies to the first.",
     ),
 ]
 EditPrompt = Annotated[str, Field(description="What to change, or how to combine the images.")]
 Mask = Annotated[
     ImageRef | None,
     Field(
-        description="Where to edit: an image the size of the first one, transparent (or white) = edit, "
-        "opaque (or black) = keep."
+        description="Where to edit: an image the first one's size; transparent (or white) = edit, opaque (or "
+        "black) = keep."
     ),
 ]
 MaskRegions = Annotated[
@@ -114,15 +117,10 @@ MaskRegions = Annotated[
     Field(description="Where to edit, as shapes. Not with mask."),
 ]
 MaskInvert = Annotated[bool, Field(description="Edit everything except the mask or the shapes.")]
-VariationSize = Annotated[
-    str | None, Field(description="As for generate_image; dall-e-2: 256x256, 512x512 or 1024x1024.")
-]
+VariationSize = Annotated[str | None, Field(description="As for generate_image.")]
 VariationModel = Annotated[
     str | None,
-    Field(
-        description="dall-e-2 is shut down on OpenAI: variations are edits on the default image model, unless a "
-        "gateway serves dall-e-2 (native, square crop)."
-    ),
+    Field(description="dall-e-2 is shut down on OpenAI: edits on the default image model, unless a gateway serves it."),
 ]
 AnalyzeImages = Annotated[
     list[ImageRef],
@@ -130,11 +128,11 @@ AnalyzeImages = Annotated[
     Field(
         min_length=1,
         max_length=MAX_REFS,
-        description=f"1-{MAX_REFS} images, in the order the prompt names them (local ones are downscaled to 2048 px; "
+        description=f"1-{MAX_REFS} images, in the order the prompt names them (local ones downscaled to 2048 px; "
         "no animated GIFs).",
     ),
 ]
-Question = Annotated[str | None, Field(description="The question or instruction. Default: 'Describe this image.'")]
+Question = Annotated[str | None, Field(description="The question or instruction (default: describe the image).")]
 VisionModel = Annotated[
     str | None,
     Field(description="Vision chat model, default {vision_model}; list_models names others."),
@@ -146,7 +144,7 @@ Detail = Annotated[
 MaxTokens = Annotated[int | None, Field(ge=1, le=32_768, description="Longest answer, in tokens.")]
 ResponseSchema = Annotated[
     dict[str, Any] | None,
-    Field(description="A JSON Schema (type object) for a structured answer, returned as structuredContent.data."),
+    Field(description="JSON Schema (type object) for a structured answer, in structuredContent.data."),
 ]
 ListLimit = Annotated[int, Field(ge=1, le=200, description="Most images per page.")]
 ListQuery = Annotated[str | None, Field(description="Only images whose prompt contains this text (case-insensitive).")]
@@ -157,8 +155,13 @@ ListCursor = Annotated[
 Previews = Annotated[bool, Field(description="Also return small thumbnails.")]
 StoredImage = Annotated[str, Field(description="A stored image id (or unique prefix) or its images:// URI.")]
 Shared = Annotated[bool, Field(description="false takes the share back.")]
-JobId = Annotated[str, Field(description='The job id a slow call answered with, e.g. "job_3f9a2c7b".')]
+StoredImages = Annotated[
+    list[str],
+    _one_as_list(str),
+    Field(min_length=1, max_length=100, description="Image ids or images:// URIs."),
+]
+JobId = Annotated[str, Field(description="The job id a slow call answered with.")]
 WaitSeconds = Annotated[
     float,
-    Field(ge=0, description="Seconds to wait for the job (capped by the server)."),
+    Field(ge=0, description="Seconds to wait for it (capped by the server)."),
 ]

@@ -22,10 +22,11 @@ from ...imaging.info import MIME_BY_FORMAT
 from ...imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
 from ...imaging.provenance import Credentials
 from ...operations.analyze import Analysis
+from ...operations.deletion import Deletion
 from ...operations.listing import Listing
 from ...operations.requests import ImagesOutcome
 from ...store import ImageRecord, Operation
-from .results import entry, listed
+from .results import DeletedImages, NotDeleted, entry, listed
 from .shapes import STANDARD, Shape
 
 InlineMode = Literal["preview", "full", "none"]
@@ -73,6 +74,14 @@ def image_block(data: bytes, mime_type: str) -> ImageContent:
     return ImageContent(type="image", data=pybase64.b64encode_as_string(data), mime_type=mime_type)
 
 
+def keeping_text(*, local: bool, expiry_days: float | None) -> str:
+    """How a result's images are referred to later, and how long they are kept, as true for the store in use."""
+    kept = "" if expiry_days is None else f" for {expiry_days:g} days"
+    if local:
+        return f"Refer to an image by its id (or path) in later calls; the files stay on disk{kept}."
+    return f"Refer to an image by its id in later calls; it stays in the shared store{kept}."
+
+
 def job_status_result(
     job_id: str, elapsed: float, partial: bytes | None, partial_note: str, budget: int, shape: Shape = STANDARD
 ) -> CallToolResult:
@@ -99,10 +108,12 @@ def job_status_result(
 
 @dataclass(frozen=True)
 class Showing:
-    """How a result shows its images: the configured inline mode and budget, and the host's shape."""
+    """How a result shows its images: the configured inline mode and budget, the host's shape, and the line that
+    closes the text (how to refer to the images later, and how long they are kept)."""
 
     mode: InlineMode
     budget: int
+    keeping: str
     shape: Shape = STANDARD
 
 
@@ -133,7 +144,7 @@ def images_result(
         structured["cost"] = outcome.cost.public()
     if outcome.usage_parts:
         structured["usage_parts"] = [part._asdict() for part in outcome.usage_parts]
-    summary = _Summary(outcome, operation.verb, mode, shape, links)
+    summary = _Summary(outcome, operation.verb, mode, showing.keeping, shape, links)
     decoded = list(pixels) or [None] * len(files)
     sources = [
         Inlinable(data, record.mime_type, (record.width, record.height), kept)
@@ -176,6 +187,7 @@ class _Summary:
     outcome: ImagesOutcome
     verb: str
     mode: InlineMode
+    keeping: str
     shape: Shape = STANDARD
     links: Sequence[str | None] = ()
 
@@ -209,7 +221,8 @@ class _Summary:
         link_note = self.shape.link_note(self.links or [None] * count) if count else None
         if link_note is not None:
             lines.append(f"Note: {link_note}")
-        lines.append("Refer to an image by its id (or path) in later calls; the files stay on disk.")
+        if self.keeping:
+            lines.append(self.keeping)
         return "\n".join(lines)
 
     def _shown(self, inline: Preview | None, record: ImageRecord, *, pending: bool) -> str:
@@ -365,3 +378,23 @@ def _table(listing: Listing) -> str:
         lines.append(f"{more} more: call list_images again with cursor {listing.next_cursor!r} for the next page.")
     lines.append("Pass an id to edit_image, create_image_variation or analyze_image; paths are in structuredContent.")
     return "\n".join(lines)
+
+
+def deletion_result(deletion: Deletion) -> CallToolResult:
+    """What was deleted and what was not (an error only when nothing was)."""
+    lines = []
+    if deletion.deleted:
+        ids = ", ".join(record.id for record in deletion.deleted)
+        lines.append(
+            f"Deleted {len(deletion.deleted)} image(s) with their metadata: {ids}. Links to them stop working."
+        )
+    lines.extend(f"Not deleted: {ref}: {why}" for ref, why in deletion.kept)
+    structured = DeletedImages(
+        deleted=[record.id for record in deletion.deleted],
+        not_deleted=[NotDeleted(image=ref, reason=why) for ref, why in deletion.kept],
+    )
+    return CallToolResult(
+        content=[TextContent(type="text", text="\n".join(lines))],
+        structured_content=structured.model_dump(),
+        is_error=not deletion.deleted,
+    )

@@ -139,6 +139,18 @@ class ImageList(BaseModel):
     next_cursor: str | None = Field(description="Pass as cursor to list the next page; null on the last page.")
 
 
+class NotDeleted(BaseModel):
+    image: str
+    reason: str
+
+
+class DeletedImages(BaseModel):
+    """structuredContent of delete_images."""
+
+    deleted: list[str] = Field(description="The ids of the images deleted.")
+    not_deleted: list[NotDeleted] = Field(description="The images asked for that were not deleted, and why.")
+
+
 def entry(record: ImageRecord, url: str | None = None) -> ImageEntry:
     return ImageEntry(
         id=record.id,
