@@ -5,9 +5,9 @@ overhead (tool call minus the same upstream request made directly) on a small im
 the time after an answer's last byte when the emulator sends the body at a realistic pace; 32 concurrent calls over
 HTTP with 1 s of upstream latency; peak memory held by one and by 32 large images in flight; the size of tools/list
 and the tokens a result's preview costs a model; a capped call's reservation on a ledger of 1,000 and 100,000
-entries. Medians over several runs; one table on stdout, every figure beside its goal and the previous run's
-(tests/bench/previous.json), and JSON in bench-results.json (or --out). `make bench-readme` puts the table in the
-README. Nothing here passes or fails.
+entries; the local store's listings, lookups and search on 1,000 and 100,000 images. Medians over several runs;
+one table on stdout, every figure beside its goal and the previous run's (tests/bench/previous.json), and JSON in
+bench-results.json (or --out). `make bench-readme` puts the table in the README. Nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from mcp.types import CallToolResult, ImageContent
 from tests.bench import figures
 from tests.bench.figures import Figure
 from tests.bench.ledger_costs import reservation_ms
+from tests.bench.store_costs import store_ms
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,6 +47,14 @@ COLD_RUNS = 7
 PACE = 20e6
 """Bytes per second of a paced answer: a good connection to a provider."""
 LEDGER_SIZES = (1_000, 100_000)
+STORE_SIZES = (1_000, 100_000)
+STORE_READS = {
+    "first_list": "first list_images of a started server",
+    "later_list": "later list_images",
+    "id": "lookup by id",
+    "prefix": "lookup by id prefix",
+    "search": "prompt search",
+}
 
 
 @contextmanager
@@ -359,6 +368,15 @@ FIGURES = [
         for kind, when in (("first", "first after a start"), ("later", "later"))
     ],
     *[
+        Figure(f"store_{read}_ms_{size}", f"{what}, {size:,} images (local)", "ms", goal=50)
+        for size in STORE_SIZES
+        for read, what in STORE_READS.items()
+    ],
+    *[
+        Figure(f"store_{read}_growth", f"{what}: 100,000 / 1,000 images (local)", "x", goal=2, digits=2)
+        for read, what in STORE_READS.items()
+    ],
+    *[
         Figure(f"ledger_{kind}_growth", f"capped reservation, {when}: 100,000 / 1,000 entries", "x", goal=2, digits=2)
         for kind, when in (("first", "first after a start"), ("later", "later"))
     ],
@@ -398,6 +416,12 @@ def flat(results: dict[str, Any]) -> dict[str, float]:
         now[f"ledger_{kind}_growth"] = (
             ledger[str(LEDGER_SIZES[-1])][f"{kind}_ms"] / ledger[str(LEDGER_SIZES[0])][f"{kind}_ms"]
         )
+    for size in STORE_SIZES:
+        for read in STORE_READS:
+            now[f"store_{read}_ms_{size}"] = results["store"][str(size)][f"{read}_ms"]
+    for read in STORE_READS:
+        small_store, large_store = results["store"][str(STORE_SIZES[0])], results["store"][str(STORE_SIZES[-1])]
+        now[f"store_{read}_growth"] = large_store[f"{read}_ms"] / small_store[f"{read}_ms"]
     return now
 
 
@@ -421,6 +445,7 @@ async def run(runs: int) -> dict[str, Any]:
         with emulator("--delay", "1") as slow_upstream:
             results["concurrency"] = await concurrent_calls(32, slow_upstream, output_dir)
     results["ledger"] = {str(size): reservation_ms(size, runs) for size in LEDGER_SIZES}
+    results["store"] = {str(size): store_ms(size, 3 if size > 10_000 else runs) for size in STORE_SIZES}
     return results
 
 
