@@ -4,7 +4,8 @@ SeaweedFS is a static Go binary: `faketime` cannot move its clock, and it refuse
 15 minutes from its own time (RequestTimeTooSkewed). When the suite runs with a moved clock, the S3 tests reach
 SeaweedFS through this bridge instead: a small HTTP server started with the real clock, which dates each request
 again with that clock and signs it again with the test credentials (AWS Signature Version 4, both the header form
-and presigned URLs), then forwards it unchanged otherwise. Nothing else about the requests changes, so the server
+and presigned URLs), then forwards it unchanged otherwise. A request in the header form that the test credentials
+did not sign (a wrong key) goes on as it came, so SeaweedFS refuses it as it would without the bridge. Nothing else about the requests changes, so the server
 under test still signs every request as it does in use; with the real clock the suite does not start the bridge.
 
 Run as `python -m tests.support.s3_clock_bridge UPSTREAM PORT ACCESS_KEY SECRET_KEY`.
@@ -64,6 +65,20 @@ def _signature(secret: str, scope_parts: list[str], amz_date: str, canonical: st
     return hmac.new(key, f"{ALGORITHM}\n{amz_date}\n{scope}\n{digest}".encode(), hashlib.sha256).hexdigest()
 
 
+def _authorization(authorization: str) -> tuple[list[str], list[str], str]:
+    """The credential (access key and scope), the signed header names and the signature of an Authorization
+    header."""
+    fields = dict(part.strip().split("=", 1) for part in authorization.removeprefix(ALGORITHM).split(","))
+    return fields["Credential"].split("/"), fields["SignedHeaders"].split(";"), fields["Signature"]
+
+
+def _canonical(method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str], signed: list[str]) -> str:
+    """The canonical request of a request signed in the Authorization header."""
+    canonical_headers = "".join(f"{name}:{headers[name].strip()}\n" for name in signed)
+    payload = headers.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
+    return f"{method}\n{path}\n{_query(pairs)}\n{canonical_headers}\n{';'.join(signed)}\n{payload}"
+
+
 class Resigner:
     """Signs requests again for `host` with the real time."""
 
@@ -72,23 +87,29 @@ class Resigner:
         self.access_key = access_key
         self.secret_key = secret_key
 
+    def verifies(self, method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str]) -> bool:
+        """Whether a request signed in the Authorization header was signed with the test credentials, as its client
+        dated it. One that was not (a wrong key) is passed on as it came, for SeaweedFS to refuse: the bridge moves
+        dates, it never makes a bad signature good."""
+        credential, signed, signature = _authorization(headers["authorization"])
+        access_key, *scope = credential
+        canonical = _canonical(method, path, pairs, headers, signed)
+        expected = _signature(self.secret_key, scope, headers.get("x-amz-date", ""), canonical)
+        return access_key == self.access_key and hmac.compare_digest(expected, signature)
+
     def headers(self, method: str, path: str, pairs: list[tuple[str, str]], headers: dict[str, str]) -> dict[str, str]:
         """The headers of a request signed in the Authorization header, dated and signed again."""
-        authorization = headers["authorization"]
-        fields = dict(part.strip().split("=", 1) for part in authorization.removeprefix(ALGORITHM).split(","))
-        _, _, region, service, _ = fields["Credential"].split("/")
-        signed = fields["SignedHeaders"].split(";")
+        credential, signed, _ = _authorization(headers["authorization"])
+        _, _, region, service, _ = credential
         now = datetime.now(UTC)
         amz_date = now.strftime("%Y%m%dT%H%M%SZ")
         headers = {**headers, "host": self.host, "x-amz-date": amz_date}
-        canonical_headers = "".join(f"{name}:{headers[name].strip()}\n" for name in signed)
-        payload = headers.get("x-amz-content-sha256", "UNSIGNED-PAYLOAD")
-        canonical = f"{method}\n{path}\n{_query(pairs)}\n{canonical_headers}\n{';'.join(signed)}\n{payload}"
+        canonical = _canonical(method, path, pairs, headers, signed)
         scope = [now.strftime("%Y%m%d"), region, service, "aws4_request"]
         signature = _signature(self.secret_key, scope, amz_date, canonical)
-        credential = "/".join([self.access_key, *scope])
+        signer = "/".join([self.access_key, *scope])
         headers["authorization"] = (
-            f"{ALGORITHM} Credential={credential}, SignedHeaders={';'.join(signed)}, Signature={signature}"
+            f"{ALGORITHM} Credential={signer}, SignedHeaders={';'.join(signed)}, Signature={signature}"
         )
         return headers
 
@@ -117,7 +138,7 @@ def bridge_app(upstream: str, resigner: Resigner) -> Starlette:
         headers = {name.lower(): value for name, value in request.headers.items()}
         if "x-amz-signature" in {key.lower() for key, _ in pairs}:
             pairs = resigner.presigned(request.method, path, pairs)
-        elif "authorization" in headers:
+        elif "authorization" in headers and resigner.verifies(request.method, path, pairs, headers):
             headers = resigner.headers(request.method, path, pairs, headers)
         sent = {name: value for name, value in headers.items() if name not in HOP_BY_HOP}
         url = httpx2.URL(path, query=_query(pairs).encode())

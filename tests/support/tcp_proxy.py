@@ -44,8 +44,12 @@ class FreezableProxy:
             threading.Thread(target=self._connect, args=(client,), daemon=True).start()
 
     def close(self) -> None:
+        """Stop: the listener is shut down first, which wakes the accept that `serve` waits in (closing alone does
+        not), so the serving thread ends without waiting on a timeout (a timed wait can hang under `faketime`)."""
         self._closed.set()
         self._flowing.set()
+        with suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         for sock in [self._listener, *self._sockets]:
             with suppress(OSError):
                 sock.close()
@@ -83,4 +87,4 @@ def freezable_proxy(target: str) -> Iterator[FreezableProxy]:
         yield proxy
     finally:
         proxy.close()
-        thread.join(timeout=5)
+        thread.join()
