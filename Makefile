@@ -42,7 +42,7 @@ YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_m
 NGINX := /usr/sbin/nginx
 
 .PHONY: run test test-fast test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools lb-tools \
-	screenshots dist bundle bench clean
+	screenshots dist bundle bench bench-readme clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -142,3 +142,7 @@ clean:
 # Speed and memory figures against the emulator (see README, "Performance"); never part of `make test`.
 bench: $(DEV_STAMP)
 	$(BIN)/python -m tests.bench $(BENCH_ARGS)
+
+# The README's performance table, from the last `make bench`.
+bench-readme: $(DEV_STAMP)
+	$(BIN)/python -m tests.bench.readme

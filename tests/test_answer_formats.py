@@ -18,7 +18,8 @@ from mcp_server_images.imaging.info import SVG_MIME, NotAnImageError
 from mcp_server_images.imaging.previews import PREVIEW_MAX_SIDE, Shown, fit_preview, inline_image
 from mcp_server_images.imaging.probe import check_input, probe
 from mcp_server_images.imaging.svg import SVG_MAX_BYTES, rasterize
-from mcp_server_images.inputs import ImageResolver, UrlFetcher
+from mcp_server_images.inputs.fetch import UrlFetcher
+from mcp_server_images.inputs.resolver import ImageResolver
 from mcp_server_images.inputs.save_to import plan_save
 from mcp_server_images.store import LocalStore, NewImage, Operation
 from tests.fake_openai import Emulator

@@ -15,7 +15,11 @@ import anyio
 import pytest
 from pydantic import SecretStr
 
-from mcp_server_images.backends import ModelsAPI, Redactor, RetryPolicy, UpstreamClient, UpstreamError
+from mcp_server_images.backends.client import UpstreamClient
+from mcp_server_images.backends.errors import UpstreamError
+from mcp_server_images.backends.model_list import ModelsAPI
+from mcp_server_images.backends.redact import Redactor
+from mcp_server_images.backends.retry import RetryPolicy
 from mcp_server_images.catalog.catalog import Catalog
 from mcp_server_images.catalog.discovery import DefaultChoice, ModelDirectory
 from mcp_server_images.catalog.spec import ModelKind, ServedModel

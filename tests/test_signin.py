@@ -21,8 +21,9 @@ import httpx2
 import pytest
 from mcp.types import CallToolResult
 
-from mcp_server_images.adapter.serving.auth import JWKS_MAX_AGE, Jwks, JwtVerifier, oauth
+from mcp_server_images.adapter.serving.auth import oauth
 from mcp_server_images.adapter.serving.http import http_app
+from mcp_server_images.adapter.serving.tokens import JWKS_MAX_AGE, Jwks, JwtVerifier
 from mcp_server_images.app import build_server
 from tests.fake_openai import Emulator, Fault
 from tests.support.clock import FrozenClock

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from mcp.server.auth.settings import AuthSettings
 from mcp.server.mcpserver import MCPServer
@@ -19,9 +20,8 @@ from .adapter.browse.resources import register_resources
 from .adapter.client_log import register_logging
 from .adapter.context import services_for
 from .adapter.server import ImagesServer
-from .adapter.serving.auth import JwtVerifier, oauth, root_metadata, signed_in_only
+from .adapter.serving.auth import oauth, root_metadata, signed_in_only
 from .adapter.serving.health import HEALTH_PATH, READY_PATH, health, readiness
-from .adapter.serving.links import IMAGE_ROUTE, serve_image
 from .adapter.serving.metrics import METRICS_PATH, metrics_endpoint
 from .adapter.tools.described import registered_tools
 from .catalog.feed import CatalogFeed
@@ -32,6 +32,9 @@ from .providers import endpoint_of
 from .services import Services, Serving, open_services
 from .settings import Settings
 from .telemetry import Telemetry
+
+if TYPE_CHECKING:
+    from .adapter.serving.tokens import JwtVerifier
 
 INSTRUCTIONS = """\
 Image generation, editing, variations and vision. Every image this server makes is stored with a short id; pass
@@ -123,6 +126,7 @@ def add_routes(
     if auth is not None:
         server.custom_route("/.well-known/oauth-protected-resource", methods=["GET"])(root_metadata(auth))
     if settings.public_base_url:
+        from .adapter.serving.links import IMAGE_ROUTE, serve_image
 
         async def image(request: Request) -> Response:
             if not opened:

@@ -1,16 +1,22 @@
 """`make bench`: what the server costs in time and memory, measured against the emulator on loopback.
 
-Figures: cold start next to the SDK's bare server; per-call overhead (tool call minus the same upstream request
-made directly) on a small image and on a ~4.7 MB noisy PNG; 32 concurrent calls over HTTP with 1 s of upstream
-latency; peak memory held by one and by 32 large images in flight, and the server's size at rest; the size of
-tools/list. Medians over several runs; a table on stdout and JSON in bench-results.json (or --out). Nothing here
-passes or fails.
+Figures: cold start and resident size at rest next to the SDK's bare server measured in the same run; per-call
+overhead (tool call minus the same upstream request made directly) on a small image and on a ~4.7 MB noisy PNG;
+the time after an answer's last byte when the emulator sends the body at a realistic pace; 32 concurrent calls over
+HTTP with 1 s of upstream latency; peak memory held by one and by 32 large images in flight; the size of tools/list
+and the tokens a result's preview costs a model; a capped call's reservation on a ledger of 1,000 and 100,000
+entries; the local store's listings, lookups and search on 1,000 and 100,000 images. Medians over several runs;
+one table on stdout, every figure beside its goal and the previous run's (tests/bench/previous.json), and JSON in
+bench-results.json (or --out). `make bench-readme` puts the table in the README. Nothing here passes or fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import io
 import json
+import math
 import os
 import platform
 import statistics
@@ -26,12 +32,29 @@ from typing import Any
 import anyio
 import httpx2
 from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, ImageContent
 
+from tests.bench import figures
+from tests.bench.figures import Figure
+from tests.bench.ledger_costs import reservation_ms
+from tests.bench.store_costs import store_ms
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 LARGE_SIZE = "1536x1024"
 SMALL_SIZE = "1024x1024"
+COLD_RUNS = 7
+PACE = 20e6
+"""Bytes per second of a paced answer: a good connection to a provider."""
+LEDGER_SIZES = (1_000, 100_000)
+STORE_SIZES = (1_000, 100_000)
+STORE_READS = {
+    "first_list": "first list_images of a started server",
+    "later_list": "later list_images",
+    "id": "lookup by id",
+    "prefix": "lookup by id prefix",
+    "search": "prompt search",
+}
 
 
 @contextmanager
@@ -96,18 +119,44 @@ async def median_of(runs: int, action: Callable[[], Awaitable[object]]) -> float
     return statistics.median([await timed(action) for _ in range(runs)])
 
 
-async def cold_start(runs: int, env: dict[str, str], output_dir: Path) -> dict[str, float]:
-    """Spawn to tools/list over stdio, ours and the SDK's bare server, alternating so both see the same load."""
+async def cold_start(runs: int, env: dict[str, str]) -> dict[str, float]:
+    """Spawn to tools/list over stdio, ours and the SDK's bare server, alternating so both see the same load; and
+    each one's resident size once it has answered tools/list and settled."""
+    rest: dict[str, list[float]] = {"mcp_server_images": [], "tests.bench.bare_server": []}
 
-    async def start(args: list[str]) -> None:
-        async with Client(StdioServerParameters(command=sys.executable, args=args, env=env, cwd=str(REPO))) as c:
-            await c.list_tools()
+    async def start(module: str) -> None:
+        params = StdioServerParameters(command=sys.executable, args=["-m", module], env=env, cwd=str(REPO))
+        async with Client(params) as client:
+            await client.list_tools()
+
+    async def resident(module: str) -> None:
+        params = StdioServerParameters(command=sys.executable, args=["-m", module], env=env, cwd=str(REPO))
+        async with Client(params) as client:
+            await client.list_tools()
+            rest[module].append(await settled_rss(child_running(module)) / 1024)
 
     ours, bare = [], []
     for _ in range(runs):
-        ours.append(await timed(lambda: start(["-m", "mcp_server_images"])))
-        bare.append(await timed(lambda: start(["-m", "tests.bench.bare_server"])))
-    return {"server_s": statistics.median(ours), "bare_sdk_s": statistics.median(bare)}
+        ours.append(await timed(lambda: start("mcp_server_images")))
+        bare.append(await timed(lambda: start("tests.bench.bare_server")))
+    for _ in range(3):
+        for module in rest:
+            await resident(module)
+    return {
+        "server_s": statistics.median(ours),
+        "bare_sdk_s": statistics.median(bare),
+        "server_rest_mb": statistics.median(rest["mcp_server_images"]),
+        "bare_rest_mb": statistics.median(rest["tests.bench.bare_server"]),
+    }
+
+
+def child_running(module: str) -> int:
+    """The process id of this process's child running `python -m module`."""
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        for pid in (task / "children").read_text().split():
+            if module.encode() in Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0"):
+                return int(pid)
+    raise LookupError(module)
 
 
 async def call_overhead(runs: int, upstream: dict[str, str], output_dir: Path, size: str) -> dict[str, float]:
@@ -123,6 +172,7 @@ async def call_overhead(runs: int, upstream: dict[str, str], output_dir: Path, s
         assert not first.is_error, first.content
         assert first.structured_content is not None
         image_bytes = first.structured_content["images"][0]["bytes"]
+        width, height = preview_size(first)
         body = {"model": first.structured_content["model"], "prompt": "a benchmark", "n": 1, "size": size}
         headers = {"authorization": f"Bearer {upstream['api_key']}"}
 
@@ -140,7 +190,54 @@ async def call_overhead(runs: int, upstream: dict[str, str], output_dir: Path, s
         "direct_s": statistics.median(direct_times),
         "overhead_ms": statistics.median(t - d for t, d in zip(tool_times, direct_times, strict=True)) * 1000,
         "bytes": image_bytes,
+        "preview_claude_tokens": claude_tokens(width, height),
+        "preview_openai_tokens": openai_tokens(width, height),
     }
+
+
+def preview_size(result: CallToolResult) -> tuple[int, int]:
+    """The pixel size of the image block a model is shown."""
+    from PIL import Image
+
+    [block] = [content for content in result.content if isinstance(content, ImageContent)]
+    with Image.open(io.BytesIO(base64.b64decode(block.data))) as image:
+        return image.size
+
+
+def claude_tokens(width: int, height: int) -> float:
+    """Anthropic's published estimate: an image is scaled to a long side of at most 1568 px, then costs about
+    width x height / 750 tokens."""
+    scale = min(1.0, 1568 / max(width, height))
+    return (width * scale) * (height * scale) / 750
+
+
+def openai_tokens(width: int, height: int) -> float:
+    """OpenAI's published rule for vision at detail "high": fit within 2048 x 2048, then the shortest side to 768,
+    then 170 tokens per 512 px tile plus 85."""
+    fit = min(1.0, 2048 / max(width, height))
+    shortest = min(1.0, 768 / (min(width, height) * fit))
+    scaled_width, scaled_height = width * fit * shortest, height * fit * shortest
+    return 85 + 170 * math.ceil(scaled_width / 512) * math.ceil(scaled_height / 512)
+
+
+async def after_last_byte(runs: int, upstream: dict[str, str], output_dir: Path, size: str) -> float:
+    """Median ms from the moment the emulator sent an answer's last byte (paced at PACE) to the tool result in the
+    client: what the server adds once the provider is done."""
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", "mcp_server_images"], env=server_env(upstream, output_dir), cwd=str(REPO)
+    )
+    arguments = {"prompt": "a benchmark", "size": size}
+    after = []
+    async with Client(params) as client, httpx2.AsyncClient(timeout=10) as http:
+        await client.call_tool("generate_image", arguments)
+        for _ in range(runs):
+            result = await client.call_tool("generate_image", arguments)
+            done = time.monotonic()
+            assert not result.is_error, result.content
+            origin = upstream["base_url"].removesuffix("/v1")
+            last: float = (await http.get(f"{origin}/bench/last-byte")).json()["monotonic"]
+            after.append((done - last) * 1000)
+    return statistics.median(after)
 
 
 async def concurrent_calls(count: int, upstream: dict[str, str], output_dir: Path, rounds: int = 3) -> dict[str, float]:
@@ -244,37 +341,88 @@ async def tool_definitions(upstream: dict[str, str], output_dir: Path) -> dict[s
     return {"tools_list_bytes": len(whole.encode()), "model_visible_bytes": len(json.dumps(visible).encode())}
 
 
-def table(results: dict[str, Any]) -> str:
+FIGURES = [
+    Figure("cold_start_s", "cold start, spawn to tools/list over stdio", "s", digits=3),
+    Figure("bare_cold_start_s", "the bare SDK server, same run", "s", digits=3),
+    Figure("cold_start_ratio", "cold start / bare SDK server", "x", goal=1.15, digits=2),
+    Figure("rest_mb", "resident size after start", "MB"),
+    Figure("bare_rest_mb", "the bare SDK server, same run", "MB"),
+    Figure("rest_added_mb", "resident size after start - bare SDK server", "MB", goal=15),
+    Figure("overhead_small_ms", "per-call overhead, small image", "ms", goal=10),
+    Figure("overhead_large_ms", "per-call overhead, 4.7 MB noisy PNG", "ms", goal=60),
+    Figure("paced_small_ms", "after the last byte at 20 MB/s, small image", "ms", goal=3),
+    Figure("paced_large_ms", "after the last byte at 20 MB/s, 4.7 MB PNG", "ms", goal=15),
+    Figure("concurrency_s", "32 concurrent calls over HTTP, 1 s upstream", "s", goal=1.3, digits=2),
+    Figure("peak_x_1", "peak memory held, one large image (x its size)", "x", goal=4),
+    Figure("peak_x_32", "peak memory held, 32 large images (x size each)", "x", goal=4),
+    Figure("rest_after_mb", "resident size after 1+1+32 large images", "MB"),
+    Figure("tools_list_bytes", "tools/list, whole", "bytes", digits=0),
+    Figure("model_visible_bytes", "tools/list, what a model reads", "bytes", goal=9216, digits=0),
+    Figure("claude_tokens_small", "tokens of a small result's preview, Claude", "tokens", digits=0),
+    Figure("claude_tokens_large", "tokens of a large result's preview, Claude", "tokens", digits=0),
+    Figure("openai_tokens_small", "tokens of a small result's preview, OpenAI", "tokens", digits=0),
+    Figure("openai_tokens_large", "tokens of a large result's preview, OpenAI", "tokens", digits=0),
+    *[
+        Figure(f"ledger_{kind}_ms_{size}", f"capped reservation, {when}, {size:,} entries (local)", "ms", goal=50)
+        for size in LEDGER_SIZES
+        for kind, when in (("first", "first after a start"), ("later", "later"))
+    ],
+    *[
+        Figure(f"store_{read}_ms_{size}", f"{what}, {size:,} images (local)", "ms", goal=50)
+        for size in STORE_SIZES
+        for read, what in STORE_READS.items()
+    ],
+    *[
+        Figure(f"store_{read}_growth", f"{what}: 100,000 / 1,000 images (local)", "x", goal=2, digits=2)
+        for read, what in STORE_READS.items()
+    ],
+    *[
+        Figure(f"ledger_{kind}_growth", f"capped reservation, {when}: 100,000 / 1,000 entries", "x", goal=2, digits=2)
+        for kind, when in (("first", "first after a start"), ("later", "later"))
+    ],
+]
+
+
+def flat(results: dict[str, Any]) -> dict[str, float]:
+    """The figures of a run by key."""
     cold, small, large = results["cold_start"], results["overhead_small"], results["overhead_large"]
-    together, memory, tools = results["concurrency"], results["memory"], results["tools"]
-    rows = [
-        (
-            "cold start to tools/list",
-            f"{cold['server_s']:.3f} s vs bare SDK {cold['bare_sdk_s']:.3f} s "
-            f"({cold['server_s'] / cold['bare_sdk_s']:.2f}x)",
-        ),
-        (f"overhead, small image ({small['bytes'] / 1e3:.0f} KB)", f"{small['overhead_ms']:.1f} ms"),
-        (f"overhead, large image ({large['bytes'] / 1e6:.1f} MB)", f"{large['overhead_ms']:.1f} ms"),
-        (
-            f"{together['calls']} concurrent calls, 1 s upstream",
-            f"{together['wall_s']:.2f} s wall (ideal 1 s; the clients' first round {together['first_round_s']:.2f} s)",
-        ),
-        (
-            "peak RSS added, 1 large image",
-            f"{memory['added_peak_mb_1']:.1f} MB ({memory['per_image_x_encoded_1']:.1f}x its encoded size)",
-        ),
-        (
-            "peak RSS added, 32 large images",
-            f"{memory['added_peak_mb_32']:.1f} MB ({memory['per_image_x_encoded_32']:.1f}x encoded size per image)",
-        ),
-        (
-            "RSS at rest, default allocator",
-            f"{memory['rest_mb_started']:.1f} MB started, {memory['rest_mb_after']:.1f} MB after 1+1+32 large images",
-        ),
-        ("tools/list", f"{tools['tools_list_bytes']:,} bytes, model-visible {tools['model_visible_bytes']:,}"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+    memory, tools, ledger = results["memory"], results["tools"], results["ledger"]
+    now = {
+        "cold_start_s": cold["server_s"],
+        "bare_cold_start_s": cold["bare_sdk_s"],
+        "cold_start_ratio": cold["server_s"] / cold["bare_sdk_s"],
+        "rest_mb": cold["server_rest_mb"],
+        "bare_rest_mb": cold["bare_rest_mb"],
+        "rest_added_mb": cold["server_rest_mb"] - cold["bare_rest_mb"],
+        "overhead_small_ms": small["overhead_ms"],
+        "overhead_large_ms": large["overhead_ms"],
+        "paced_small_ms": results["paced_small_ms"],
+        "paced_large_ms": results["paced_large_ms"],
+        "concurrency_s": results["concurrency"]["wall_s"],
+        "peak_x_1": memory["per_image_x_encoded_1"],
+        "peak_x_32": memory["per_image_x_encoded_32"],
+        "rest_after_mb": memory["rest_mb_after"],
+        "tools_list_bytes": tools["tools_list_bytes"],
+        "model_visible_bytes": tools["model_visible_bytes"],
+        "claude_tokens_small": small["preview_claude_tokens"],
+        "claude_tokens_large": large["preview_claude_tokens"],
+        "openai_tokens_small": small["preview_openai_tokens"],
+        "openai_tokens_large": large["preview_openai_tokens"],
+    }
+    for size in LEDGER_SIZES:
+        for kind in ("first", "later"):
+            now[f"ledger_{kind}_ms_{size}"] = ledger[str(size)][f"{kind}_ms"]
+    for kind in ("first", "later"):
+        now[f"ledger_{kind}_growth"] = (
+            ledger[str(LEDGER_SIZES[-1])][f"{kind}_ms"] / ledger[str(LEDGER_SIZES[0])][f"{kind}_ms"]
+        )
+    for size in STORE_SIZES:
+        for read in STORE_READS:
+            now[f"store_{read}_ms_{size}"] = results["store"][str(size)][f"{read}_ms"]
+    for read in STORE_READS:
+        small_store, large_store = results["store"][str(STORE_SIZES[0])], results["store"][str(STORE_SIZES[-1])]
+        now[f"store_{read}_growth"] = large_store[f"{read}_ms"] / small_store[f"{read}_ms"]
+    return now
 
 
 async def run(runs: int) -> dict[str, Any]:
@@ -284,14 +432,20 @@ async def run(runs: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         output_dir = Path(folder)
         with emulator() as small_upstream:
-            results["cold_start"] = await cold_start(runs, server_env(small_upstream, output_dir), output_dir)
+            results["cold_start"] = await cold_start(COLD_RUNS, server_env(small_upstream, output_dir))
             results["overhead_small"] = await call_overhead(runs, small_upstream, output_dir, SMALL_SIZE)
             results["tools"] = await tool_definitions(small_upstream, output_dir)
         with emulator("--photo-like") as large_upstream:
             results["overhead_large"] = await call_overhead(runs, large_upstream, output_dir, LARGE_SIZE)
             results["memory"] = await peak_memory(large_upstream, output_dir, results["overhead_large"]["bytes"])
+        with emulator("--pace", str(PACE)) as paced_small:
+            results["paced_small_ms"] = await after_last_byte(runs, paced_small, output_dir, SMALL_SIZE)
+        with emulator("--photo-like", "--pace", str(PACE)) as paced_large:
+            results["paced_large_ms"] = await after_last_byte(runs, paced_large, output_dir, LARGE_SIZE)
         with emulator("--delay", "1") as slow_upstream:
             results["concurrency"] = await concurrent_calls(32, slow_upstream, output_dir)
+    results["ledger"] = {str(size): reservation_ms(size, runs) for size in LEDGER_SIZES}
+    results["store"] = {str(size): store_ms(size, 3 if size > 10_000 else runs) for size in STORE_SIZES}
     return results
 
 
@@ -301,9 +455,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=REPO / "bench-results.json", help="where the JSON goes")
     args = parser.parse_args()
     results = anyio.run(run, args.runs)
+    now = flat(results)
+    results["table"] = figures.rows(FIGURES, now, figures.previous())
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(table(results))
-    print(f"\nJSON: {args.out}")
+    figures.save(now)
+    print(figures.text_table(results["table"]))
+    print(f"\nJSON: {args.out}; these figures are the previous ones of the next run ({figures.PREVIOUS.name})")
 
 
 if __name__ == "__main__":

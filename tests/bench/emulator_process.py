@@ -16,9 +16,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--photo-like", action="store_true", help="answer with noisy images of several MB")
     parser.add_argument("--delay", type=float, default=0.0, help="seconds before each image answer")
+    parser.add_argument("--pace", type=float, default=0.0, help="bytes per second of an image answer's body")
     args = parser.parse_args()
     with running_emulator() as emulator:
-        emulator.set(photo_like=args.photo_like, delay=args.delay)
+        emulator.set(photo_like=args.photo_like, delay=args.delay, pace=args.pace)
         print(json.dumps({"base_url": emulator.base_url, "api_key": emulator.api_key}), flush=True)
         sys.stdin.read()
 

@@ -152,6 +152,9 @@ class Switches(TypedDict, total=False):
     """Images of noise, large like photos, instead of flat colours (default False)."""
     delay: float
     """Seconds every answer waits: a slow upstream for `make bench`; tests hold requests instead (default 0)."""
+    pace: float
+    """Bytes per second an Images API answer's body is sent at, in 64 KiB chunks, as a real upstream's arrives
+    (default 0: all at once). `GET /bench/last-byte` says when the last answer's last byte was sent."""
     variations_model_missing: bool
     """/images/variations answers 404 model_not_found, as a gateway without variations does (default False)."""
     chat_invalid_json: bool
@@ -227,6 +230,8 @@ class EmulatorState:
             self.files: dict[str, tuple[bytes, str]] = {}
             self.photo_like = False
             self.delay = 0.0
+            self.pace = 0.0
+            self.last_byte_at = 0.0
             self.variations_model_missing = False
             self.chat_invalid_json = False
             self.stream_end_early = False
@@ -423,6 +428,10 @@ def build_app(state: EmulatorState) -> Starlette:
         data, content_type = state.files[name]
         return Response(data, media_type=content_type)
 
+    async def last_byte(_: Request) -> Response:
+        """When the last paced answer's last byte was sent (time.monotonic()), for `make bench`."""
+        return JSONResponse({"monotonic": state.last_byte_at})
+
     async def loop(request: Request) -> Response:
         """A URL that redirects to itself forever: clients must give up after a few hops."""
         await record(request)
@@ -478,6 +487,7 @@ def build_app(state: EmulatorState) -> Starlette:
     routes.append(Route("/files/{name:path}", files, methods=["GET"]))
     routes.append(Route("/loop/{name}", loop, methods=["GET"]))
     routes.append(Route("/v1/models", models, methods=["GET"]))
+    routes.append(Route("/bench/last-byte", last_byte, methods=["GET"]))
     routes.append(Route("/{provider}/{rest:path}", provider_api, methods=["GET", "POST"]))
     routes.append(Route("/{rest:path}", unknown, methods=["GET", "POST", "PUT", "DELETE", "PATCH"]))
     return Starlette(routes=routes)
@@ -498,6 +508,12 @@ async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[st
             return StreamingResponse(
                 _events(state, recorded.path, body, answer),
                 media_type="text/event-stream",
+                headers={"x-request-id": request_id()},
+            )
+        if state.pace:
+            return StreamingResponse(
+                _paced(state, json.dumps(answer).encode()),
+                media_type="application/json",
                 headers={"x-request-id": request_id()},
             )
         if state.escape_slashes:
@@ -562,6 +578,20 @@ def _faulted(fault: Fault) -> Response:
         return JSONResponse(fault.body, status_code=fault.status, headers=headers)
     content = fault.body.encode() if isinstance(fault.body, str) else fault.body or b""
     return Response(content, status_code=fault.status, headers=headers)
+
+
+PACE_CHUNK = 64 * 1024
+
+
+async def _paced(state: EmulatorState, content: bytes) -> AsyncIterator[bytes]:
+    """The body at `state.pace` bytes per second; the moment its last byte is handed to the socket is kept (on the
+    machine's monotonic clock, which every process shares) for the bench to read."""
+    started = time.monotonic()
+    for start in range(0, len(content), PACE_CHUNK):
+        due = started + start / state.pace
+        await anyio.sleep(max(due - time.monotonic(), 0))
+        yield content[start : start + PACE_CHUNK]
+    state.last_byte_at = time.monotonic()
 
 
 async def _trickled(content: bytes, interval: float) -> AsyncIterator[bytes]:

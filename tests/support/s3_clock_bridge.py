@@ -5,8 +5,9 @@ SeaweedFS is a static Go binary: `faketime` cannot move its clock, and it refuse
 SeaweedFS through this bridge instead: a small HTTP server started with the real clock, which dates each request
 again with that clock and signs it again with the test credentials (AWS Signature Version 4, both the header form
 and presigned URLs), then forwards it unchanged otherwise. A request in the header form that the test credentials
-did not sign (a wrong key) goes on as it came, so SeaweedFS refuses it as it would without the bridge. Nothing else about the requests changes, so the server
-under test still signs every request as it does in use; with the real clock the suite does not start the bridge.
+did not sign (a wrong key) goes on as it came, so SeaweedFS refuses it as it would without the bridge. Nothing else
+about the requests changes, so the server under test still signs every request as it does in use; with the real
+clock the suite does not start the bridge.
 
 Run as `python -m tests.support.s3_clock_bridge UPSTREAM PORT ACCESS_KEY SECRET_KEY`.
 """

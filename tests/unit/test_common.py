@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mcp_server_images.backends import sum_usage
+from mcp_server_images.backends.base import sum_usage
 from mcp_server_images.operations.pipeline import split_batches
 
 

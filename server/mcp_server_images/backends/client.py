@@ -96,15 +96,27 @@ class UpstreamClient:
             wire.setLevel(max(wire.level, logging.INFO))
         self._retry = retry
         self._slots = anyio.Semaphore(max_concurrency)
-        self._http = httpx2.AsyncClient(
-            timeout=httpx2.Timeout(timeout, connect=CONNECT_TIMEOUT, write=WRITE_TIMEOUT),
-            limits=httpx2.Limits(max_connections=max_concurrency * 2, max_keepalive_connections=max_concurrency),
-            follow_redirects=False,
-            headers={"user-agent": "mcp-server-images"},
-        )
+        self._max_concurrency = max_concurrency
+        self._opened: httpx2.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        """The pooled client, opened at the first request: a session that makes no call never loads the connection
+        stack or the trusted certificates."""
+        if self._opened is None:
+            self._opened = httpx2.AsyncClient(
+                timeout=httpx2.Timeout(self._timeout, connect=CONNECT_TIMEOUT, write=WRITE_TIMEOUT),
+                limits=httpx2.Limits(
+                    max_connections=self._max_concurrency * 2, max_keepalive_connections=self._max_concurrency
+                ),
+                follow_redirects=False,
+                headers={"user-agent": "mcp-server-images"},
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._opened is not None:
+            await self._opened.aclose()
 
     async def get_json(self, path: str) -> ApiResponse:
         """GET `<base_url><path>` (the model list), with the same retries and error handling as every call."""

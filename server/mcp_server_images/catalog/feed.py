@@ -32,10 +32,9 @@ import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import anyio
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from platformdirs import user_cache_dir
 
 from ..clock import Clock
@@ -44,6 +43,9 @@ from ..settings import Settings
 from .catalog import Catalog, InForce
 from .load import SHIPPED, CatalogData, CatalogError, Document, build_catalog, parse_document, read_file
 from .signing import SHIPPED_KEYS, trusted_keys, verify
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 log = logging.getLogger(__name__)
 

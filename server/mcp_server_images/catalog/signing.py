@@ -15,12 +15,12 @@ import base64
 import binascii
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 SHIPPED_KEYS: tuple[str, ...] = ()
 """The project's public keys (base64 of 32 raw bytes) that sign its published catalog; empty until it has one."""
@@ -40,6 +40,8 @@ def public_key(text: str) -> Ed25519PublicKey:
             f"The catalog key {text.strip()!r} is {len(raw)} bytes; a public key is the base64 of 32 raw bytes "
             "(what `mcp-server-images catalog sign` prints)."
         )
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey  # only where a key is configured
+
     return Ed25519PublicKey.from_public_bytes(raw)
 
 
@@ -56,6 +58,8 @@ def verify(document: bytes, signature: bytes, keys: Sequence[Ed25519PublicKey]) 
         return False
     if len(raw) != SIGNATURE_BYTES:
         return False
+    from cryptography.exceptions import InvalidSignature
+
     for key in keys:
         try:
             key.verify(raw, document)
@@ -71,6 +75,9 @@ def load_private_key(path: Path) -> Ed25519PrivateKey:
         data = path.read_bytes()
     except OSError as exc:
         raise SigningKeyError(f"Cannot read the private key file {path}: {exc.strerror or exc}.") from exc
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     if len(data) == KEY_BYTES:
         return Ed25519PrivateKey.from_private_bytes(data)
     try:
@@ -92,6 +99,8 @@ def sign(document: bytes, key: Ed25519PrivateKey) -> bytes:
 
 def public_text(key: Ed25519PrivateKey) -> str:
     """The public half of a private key as MCP_IMAGES_CATALOG_KEYS takes it."""
+    from cryptography.hazmat.primitives import serialization
+
     raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return base64.b64encode(raw).decode("ascii")
 

@@ -20,20 +20,14 @@ import anyio
 from pydantic import ValidationError
 
 from .. import __version__
-from ..adapter.serving.http import serve_http
-from ..adapter.serving.stdio import serve_stdio
-from ..app import build_server
 from ..backends.redact import RedactingFilter, Redactor
 from ..clock import Clock
 from ..errors import ConfigurationError
 from ..providers import Endpoint
 from ..providers_file import providers_of
-from ..services import open_store
 from ..settings import ENV_PREFIX, ResultShapeSetting, Settings
 from ..telemetry.logs import configure_logging
-from .catalog_commands import Outcome, check, show, sign_document
 from .client_config import CLIENTS, TOKEN_PLACEHOLDER, remote_of, start_command, subcommand, this_install
-from .doctor import diagnose, report
 
 if TYPE_CHECKING:  # the OpenTelemetry SDK is imported only when it exports
     from ..telemetry.otel import Export
@@ -332,6 +326,8 @@ def print_config(settings: Settings, client: str) -> None:
 
 def run_doctor(settings: Settings, *, as_json: bool) -> int:
     """Exit status 0 when nothing must be fixed, else 1."""
+    from .doctor import diagnose, report
+
     checks = anyio.run(diagnose, settings, Clock())
     print(report(checks, as_json=as_json))
     return 1 if any(check.status == "fail" for check in checks) else 0
@@ -339,6 +335,8 @@ def run_doctor(settings: Settings, *, as_json: bool) -> int:
 
 def run_catalog(settings: Settings, args: argparse.Namespace) -> int:
     """`catalog show|check|sign`: print what it found; exit status 0 when it succeeded, else 1."""
+    from .catalog_commands import Outcome, check, show, sign_document
+
     clock = Clock()
     try:
         if args.catalog_command == "show":
@@ -354,6 +352,11 @@ def run_catalog(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def serve(settings: Settings) -> None:
+    """Serve MCP until the client goes (stdio) or the process is stopped (HTTP). What serving on the other transport
+    needs is not imported."""
+    from ..app import build_server
+    from ..services import open_store
+
     configure_logging(settings.log_level, settings.log_format)
     redacting = RedactingFilter(Redactor(settings.secrets()))
     for handler in logging.getLogger().handlers:
@@ -377,8 +380,12 @@ def serve(settings: Settings) -> None:
         export = start_export(settings)
         server = build_server(settings, clock)
         if settings.transport == "http":
+            from ..adapter.serving.http import serve_http
+
             anyio.run(serve_http, server, settings)  # SIGTERM/SIGINT drain the server (adapter/serving/http.py)
         else:
+            from ..adapter.serving.stdio import serve_stdio
+
             anyio.run(serve_stdio, server)
     except ConfigurationError as exc:
         sys.exit(f"mcp-server-images: {exc}")

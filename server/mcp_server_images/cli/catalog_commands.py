@@ -29,8 +29,7 @@ from ..catalog.load import CatalogData, CatalogError, parse_document
 from ..catalog.signing import load_private_key, public_text, sign
 from ..clock import Clock
 from ..errors import ConfigurationError, ImageServerError
-from ..inputs import UrlFetcher
-from ..inputs.fetch import DOCUMENTS
+from ..inputs.fetch import DOCUMENTS, UrlFetcher
 from ..settings import Settings
 
 

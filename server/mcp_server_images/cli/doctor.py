@@ -18,8 +18,11 @@ from typing import Literal
 
 from .. import __version__
 from ..adapter.serving.http import loopback_address
-from ..backends import Redactor, RetryPolicy, UpstreamClient, UpstreamError
+from ..backends.client import UpstreamClient
+from ..backends.errors import UpstreamError
 from ..backends.model_list import ModelsAPI
+from ..backends.redact import Redactor
+from ..backends.retry import RetryPolicy
 from ..catalog.load import canonical_name
 from ..catalog.spec import ServedModel
 from ..clock import Clock

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from PIL import Image, ImageDraw, ImageOps
+from PIL import Image, ImageOps
 
 from ..errors import ParameterError
 from .pixel_budget import decoding
@@ -67,6 +67,8 @@ def mask_from_regions(regions: Sequence[Region], size: tuple[int, int], *, inver
     width, height = size
     background, shape_alpha = (EDIT, KEEP) if invert else (KEEP, EDIT)
     alpha = Image.new("L", size, background)
+    from PIL import ImageDraw  # with ImageFont and FreeType: only when a region is drawn
+
     draw = ImageDraw.Draw(alpha)
     for index, region in enumerate(regions, start=1):
         box = _box(region, index, width, height)

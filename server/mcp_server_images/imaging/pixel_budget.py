@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import io
 import threading
 from collections.abc import Callable, Iterator
@@ -114,8 +115,10 @@ def _covering(size: tuple[int, int], fit: tuple[int, int]) -> tuple[int, int]:
     return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
 
 
+@functools.cache
 def _malloc_trim() -> Callable[[int], int] | None:
-    """glibc's malloc_trim, where there is one: the C heap keeps freed image memory otherwise."""
+    """glibc's malloc_trim, where there is one: the C heap keeps freed image memory otherwise. Looked up at the
+    first decode, not at import: finding the C library runs `ldconfig`."""
     name = ctypes.util.find_library("c")
     try:
         trim: Callable[[int], int] = ctypes.CDLL(name).malloc_trim
@@ -124,9 +127,7 @@ def _malloc_trim() -> Callable[[int], int] | None:
     return trim
 
 
-_TRIM = _malloc_trim()
-
-
 def _return_freed_memory() -> None:
-    if _TRIM is not None:
-        _TRIM(0)
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)

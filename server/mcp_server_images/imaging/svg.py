@@ -19,8 +19,6 @@ import re
 import xml.etree.ElementTree as ET
 from xml.parsers import expat
 
-import resvg_py
-
 from .info import SVG_MIME, ImageInfo, NotAnImageError
 
 SVG_MAX_BYTES = 10 * 1024 * 1024
@@ -52,6 +50,8 @@ def probe_svg(data: bytes, shown: str) -> ImageInfo:
 def rasterize(data: bytes, width: int, height: int, shown: str = "the SVG") -> bytes:
     """A PNG of the SVG drawn at width x height, with every outside reference removed first."""
     _scan(data, shown)
+    import resvg_py  # the SVG renderer: only when an SVG is shown
+
     root = ET.fromstring(data)  # noqa: S314  (checked by _scan: no DTD subset, no entities)
     _drop_outside_references(root)
     if root.tag == "svg":  # no namespace given: resvg needs the SVG one

@@ -1,10 +1,8 @@
-"""Image references: parse any form, read it safely, hand back checked image bytes."""
+"""Image references: parse any form, read it safely, hand back checked image bytes.
 
-from .fetch import UrlFetcher
-from .refs import RefError
-from .resolver import ImageResolver, InputImage
+Callers import from the module that holds what they need (`resolver.ImageResolver`, `fetch.UrlFetcher`), so that
+the tools' parameters (which need only `MAX_REFS`) do not load the image decoders.
+"""
 
 MAX_REFS = 16
 """The most images one call takes (edit inputs, images to analyze)."""
-
-__all__ = ["MAX_REFS", "ImageResolver", "InputImage", "RefError", "UrlFetcher"]

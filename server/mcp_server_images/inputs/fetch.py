@@ -19,13 +19,10 @@ following no redirect off the host asked.
 from __future__ import annotations
 
 import ipaddress
-import socket
-from collections.abc import Iterable
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 import anyio
-import httpcore2
 import httpx2
 
 from .refs import RefError
@@ -78,7 +75,7 @@ JSON = Wanted(
 DOCUMENTS = Wanted("a document", "document", ("",), "*/*")
 """Any content type: what makes a catalog feed acceptable is its signature, not how it is served."""
 
-_TRUSTED_HOP: ContextVar[bool] = ContextVar("trusted_hop", default=False)
+TRUSTED_HOP: ContextVar[bool] = ContextVar("trusted_hop", default=False)
 """Set while a fetcher connects for a URL on its trusted origin (the provider's own answers)."""
 
 
@@ -141,64 +138,6 @@ def _a(kind: str) -> str:
     return f"{'an' if kind[0] in 'aeiou' else 'a'} {kind}"
 
 
-class GuardedBackend(httpcore2.AsyncNetworkBackend):
-    """Resolves, checks and pins every TCP connection httpcore opens."""
-
-    def __init__(self, *, allow_private: bool, trusted: Origin | None = None) -> None:
-        self._allow_private = allow_private
-        self._trusted = None if trusted is None else trusted[1:]
-        """Host and port of the trusted origin, whose connections may reach loopback and private addresses."""
-        self._inner = httpcore2.AnyIOBackend()
-
-    async def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,  # noqa: ASYNC109 - httpcore's interface
-        local_address: str | None = None,
-        socket_options: Iterable[httpcore2.SOCKET_OPTION] | None = None,
-    ) -> httpcore2.AsyncNetworkStream:
-        address = await self.vetted_address(host, port)
-        return await self._inner.connect_tcp(address, port, timeout, local_address, socket_options)
-
-    async def vetted_address(self, host: str, port: int) -> str:
-        try:
-            infos = await anyio.getaddrinfo(host.strip("[]"), port, type=socket.SOCK_STREAM)
-        except OSError as exc:
-            raise RefError(f"Cannot resolve the host {host!r} of the image URL ({exc}).") from exc
-        addresses = [str(info[4][0]) for info in infos]
-        trusted = _TRUSTED_HOP.get() and (host.strip("[]").lower(), port) == self._trusted
-        for address in addresses:
-            problem = address_problem(address)
-            if problem is None or ((self._allow_private or trusted) and problem.allowable):
-                continue
-            hint = (
-                "set MCP_IMAGES_ALLOW_PRIVATE_URLS=true to allow loopback and private ones"
-                if problem.allowable
-                else "this kind is never fetched"
-            )
-            raise BlockedAddressError(
-                f"Refusing to fetch an image from {host}: it resolves to {address}, {problem.description}. "
-                f"Only public addresses are fetched; {hint}."
-            )
-        return addresses[0]
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
-
-
-class GuardedTransport(httpx2.AsyncHTTPTransport):
-    """httpx2's transport with the guarded backend underneath (and no proxies from the environment)."""
-
-    def __init__(self, *, allow_private: bool, trusted: Origin | None = None) -> None:
-        super().__init__(trust_env=False)
-        # httpx2 builds its pool without a backend hook; swap in one that owns the connect step.
-        self._pool = httpcore2.AsyncConnectionPool(
-            ssl_context=httpx2.create_ssl_context(trust_env=False),
-            network_backend=GuardedBackend(allow_private=allow_private, trusted=trusted),
-        )
-
-
 class UrlFetcher:
     """One pooled client for image URLs, for the server's life.
 
@@ -220,15 +159,27 @@ class UrlFetcher:
         self._max_bytes = max_bytes
         self._trusted = None if trusted_origin is None else origin_of(trusted_origin)
         self._wanted = wanted
-        self._http = httpx2.AsyncClient(
-            transport=GuardedTransport(allow_private=allow_private, trusted=self._trusted),
-            timeout=httpx2.Timeout(timeout),
-            follow_redirects=False,
-            headers={"user-agent": "mcp-server-images", "accept": wanted.accept},
-        )
+        self._allow_private = allow_private
+        self._opened: httpx2.AsyncClient | None = None
+
+    @property
+    def _http(self) -> httpx2.AsyncClient:
+        """The pooled client, opened at the first fetch: a session that never fetches a URL never loads the
+        connection stack or the trusted certificates."""
+        if self._opened is None:
+            from .guarded import GuardedTransport
+
+            self._opened = httpx2.AsyncClient(
+                transport=GuardedTransport(allow_private=self._allow_private, trusted=self._trusted),
+                timeout=httpx2.Timeout(self._timeout),
+                follow_redirects=False,
+                headers={"user-agent": "mcp-server-images", "accept": self._wanted.accept},
+            )
+        return self._opened
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        if self._opened is not None:
+            await self._opened.aclose()
 
     async def fetch(self, url: str) -> bytes:
         """The body of a URL (an image, unless the fetcher wants another kind), following up to 5 redirects, each
@@ -251,7 +202,7 @@ class UrlFetcher:
         for _ in range(MAX_REDIRECTS + 1):
             if current.scheme not in ("http", "https"):
                 raise RefError(f"Refusing to follow {url} to {current}: only http and https URLs are fetched.")
-            trusted = _TRUSTED_HOP.set(self._trusted is not None and origin_of(current) == self._trusted)
+            trusted = TRUSTED_HOP.set(self._trusted is not None and origin_of(current) == self._trusted)
             try:
                 async with self._http.stream("GET", current) as response:
                     if response.status_code in REDIRECT_CODES and "location" in response.headers:
@@ -259,7 +210,7 @@ class UrlFetcher:
                         continue
                     return await self._body(response, url)
             finally:
-                _TRUSTED_HOP.reset(trusted)
+                TRUSTED_HOP.reset(trusted)
         raise RefError(f"{url} redirected more than {MAX_REDIRECTS} times.")
 
     def _redirected(self, current: httpx2.URL, target: httpx2.URL) -> httpx2.URL:

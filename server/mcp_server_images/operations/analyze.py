@@ -15,22 +15,24 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
-from jsonschema import Draft202012Validator, SchemaError, ValidationError
-from referencing import Registry
-from referencing.exceptions import Unresolvable
 
-from ..backends import UpstreamError, VisionRequest
+from ..backends.chat import VisionRequest
+from ..backends.errors import UpstreamError
 from ..catalog.spec import ModelKind
 from ..errors import ImageServerError, ParameterError
 from ..imaging.convert import for_vision
-from ..inputs import MAX_REFS, ImageResolver
+from ..inputs import MAX_REFS
 from ..inputs.refs import UrlRef, parse_ref
+from ..inputs.resolver import ImageResolver
 from ..store import Store
 from .model_choice import choose, explain_refusal
 from .upstreams import Upstreams
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 DEFAULT_PROMPT = "Describe this image."
 DETAILS = ("auto", "low", "high")
@@ -132,6 +134,9 @@ def _validator(schema: dict[str, Any] | None) -> Draft202012Validator | None:
             f"response_schema refers to another document with $ref {outside!r}; references are never fetched. "
             'Put the referenced schema under "$defs" and refer to it as "#/$defs/<name>".',
         )
+    from jsonschema import Draft202012Validator, SchemaError  # with referencing: only for a call with a schema
+    from referencing import Registry
+
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
@@ -154,6 +159,9 @@ def _outside_references(schema: Any) -> Iterator[str]:
 
 
 def _parse_reply(text: str, validator: Draft202012Validator) -> Any:
+    from jsonschema import ValidationError
+    from referencing.exceptions import Unresolvable
+
     try:
         data = json.loads(text)
     except ValueError as exc:

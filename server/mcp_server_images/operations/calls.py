@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 
-from ..backends import UpstreamError
+from ..backends.errors import UpstreamError
 from .deps import ImageDeps
 from .edit import plan_edit
 from .generate import plan_generation

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from ..catalog.spec import Api
-from ..inputs import ImageResolver
+from ..inputs.resolver import ImageResolver
 from ..store import Store
 from .upstreams import Upstreams
 

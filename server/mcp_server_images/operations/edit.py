@@ -8,12 +8,13 @@ from typing import Any
 
 import anyio
 
-from ..backends import ImageRequest, Upload
+from ..backends.base import ImageRequest, Upload
 from ..catalog.spec import Api, ImageEndpoint, ModelKind
 from ..errors import ParameterError
 from ..imaging.convert import square_png, to_png
 from ..imaging.masks import mask_from_image, mask_from_regions
-from ..inputs import MAX_REFS, InputImage
+from ..inputs import MAX_REFS
+from ..inputs.resolver import InputImage
 from ..store import NewImage, Operation
 from .deps import ImageDeps
 from .model_choice import Chosen, check_listed, choose

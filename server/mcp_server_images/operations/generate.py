@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..backends import ImageRequest
+from ..backends.base import ImageRequest
 from ..catalog.spec import ImageEndpoint, ModelKind
 from ..store import NewImage, Operation
 from .deps import ImageDeps

@@ -23,7 +23,7 @@ from ..errors import ImageServerError
 from ..store import Store
 from ..store.base import created_at
 from ..telemetry import Telemetry
-from .job_records import is_lost, lost_state
+from .lost_jobs import is_lost, lost_state
 
 log = logging.getLogger(__name__)
 

@@ -10,17 +10,17 @@ those who may see what its user made (the store's owner-scoped view); to anyone 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
-from ..backends import sum_usage
+from ..backends.base import sum_usage
 from ..errors import ImageServerError
 from ..store import ImageNotFoundError, ImageRecord, JobState, Operation, Store
 from ..store.base import JobStatus
 from ..store.owned import OwnedStore
 from .cost import Cost, stored_cost
 from .jobs import Job, JobManager
+from .lost_jobs import is_lost, lost_text
 from .requests import ImagesOutcome
 
 log = logging.getLogger(__name__)
@@ -110,28 +110,3 @@ def _still_stored(store: Store, image_id: str) -> ImageRecord | None:
         return store.get(image_id)
     except ImageNotFoundError:
         return None
-
-
-def is_lost(state: JobState, now: float) -> bool:
-    """A running job whose instance has not renewed it within its lease: that instance died."""
-    return state.status == "running" and now - state.heartbeat > state.lease
-
-
-def lost_state(store: Store, state: JobState, now: float) -> JobState:
-    """The record of a lost job as the sweep writes it: failed, saying why, ended now. Blocks on the store."""
-    return replace(state, status="failed", error=lost_text(store, state), ended=now, lost=True)
-
-
-def lost_text(store: Store, state: JobState) -> str:
-    kept = store.job_images(state.id)
-    stored = (
-        f" The images it had stored are kept: {', '.join(r.id for r in kept)}."
-        if kept
-        else " It had stored no image yet."
-    )
-    renewed = datetime.fromtimestamp(state.heartbeat, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-    return (
-        f"Job {state.id} was lost: instance {state.instance}, which was running it, stopped renewing it at "
-        f"{renewed} (lease {state.lease:.0f} s), so it will not finish.{stored} Run the call again (with a new "
-        "idempotency_key, if it had one) for the rest; list_images shows what is stored."
-    )

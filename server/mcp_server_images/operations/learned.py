@@ -8,13 +8,14 @@ the next estimate for one like them is the median of their recent costs per imag
 from your last 12 calls like it"). Budgets reserve the higher of that and the catalog's figure, so a cheaper
 history never lets a call slip past a cap the published price would have hit.
 
-The ledger is read, never written, here: the spend reservation records the entries (operations/budget.py).
+The ledger is read, never written, here: the spend reservation records the entries (operations/ledger.py), and
+ledger_totals.py keeps the costs of the latest calls alike as entries come.
 """
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..store.base import LedgerEntry
@@ -47,25 +48,9 @@ class Alike:
         return cls((entry.model or "").lower(), entry.operation, entry.quality, entry.size, entry.output_format)
 
 
-def settled(entries: Iterable[LedgerEntry]) -> list[LedgerEntry]:
-    """Each call's settle entry, in the order the calls started (a call still running, or released, has none)."""
-    return [entry for entry in entries if entry.kind == "settle"]
-
-
-def per_image_costs(entries: Iterable[LedgerEntry], alike: Alike) -> list[float]:
-    """The exact costs per image of the most recent calls alike, oldest first."""
-    costs = [
-        entry.amount / entry.images
-        for entry in settled(entries)
-        if entry.exact and entry.amount is not None and entry.images > 0 and Alike.of_entry(entry) == alike
-    ]
-    return costs[-WINDOW:]
-
-
-def informed(estimate: Estimate, entries: Iterable[LedgerEntry], alike: Alike, n: object) -> Estimate:
-    """The estimate of a call of `n` images from recorded costs when enough calls alike were paid for, else the
-    catalog's as it is."""
-    costs = per_image_costs(entries, alike)
+def informed(estimate: Estimate, costs: list[float], n: object) -> Estimate:
+    """The estimate of a call of `n` images from the exact costs per image of the latest calls alike (oldest first,
+    at most WINDOW: ledger_totals keeps them) when enough were paid for, else the catalog's as it is."""
     if len(costs) < ENOUGH:
         return estimate
     images = n if isinstance(n, int) and n > 0 else 1
@@ -104,29 +89,6 @@ class ModelCosts:
     def off(self) -> float | None:
         """How far the estimates were from the costs, as a fraction of the costs (+0.25: 25% too high)."""
         return self.estimated / self.actual - 1 if self.compared and self.actual > 0 else None
-
-
-def model_costs(entries: Iterable[LedgerEntry]) -> list[ModelCosts]:
-    """Per model (by name, in order of first use), the exact costs per image of its calls and the estimates' error."""
-    by_model: dict[str, list[LedgerEntry]] = {}
-    for entry in settled(entries):
-        if entry.exact and entry.amount is not None:
-            by_model.setdefault(entry.model or "unknown", []).append(entry)
-    result = []
-    for model, calls in by_model.items():
-        compared = [entry for entry in calls if entry.estimate is not None]
-        result.append(
-            ModelCosts(
-                model=model,
-                calls=len(calls),
-                images=sum(entry.images for entry in calls),
-                spent=sum(entry.amount or 0.0 for entry in calls),
-                estimated=sum(entry.estimate or 0.0 for entry in compared),
-                actual=sum(entry.amount or 0.0 for entry in compared),
-                compared=len(compared),
-            )
-        )
-    return result
 
 
 def _text(value: object) -> str | None:

@@ -18,6 +18,10 @@ own model) reserves its worst case, its images at the catalog's highest per-imag
 MCP_IMAGES_UNKNOWN_COST_PER_IMAGE) scaled to their size, so neither concurrency nor confirm_cost lets such calls
 past a cap.
 
+A call reads only what was written since it last read: each month's entries are folded into running totals as
+they are read (ledger_totals.py), and every so often those totals are saved beside the entries as the month's
+checkpoint, so a process that starts on a month of many calls reads the checkpoint and the entries after it.
+
 A quote's estimate is first informed by the costs of earlier calls alike (learned.py), and its entry keeps that
 estimate beside the actual cost, so later estimates learn from it; a cap counts the higher of the learned and the
 catalog's figure.
@@ -43,9 +47,8 @@ from ..store import Store
 from ..store.base import LedgerEntry
 from . import learned
 from .cost import Cost, Estimate, usd
+from .ledger_totals import CHECKPOINT_EVERY, MonthTotals, Spent, Unsettled
 
-UNKNOWN_PROVIDER = "(unknown)"
-"""Where spend recorded before entries named their provider is counted."""
 APPEND_ATTEMPTS = 200
 """Numbers tried before giving up on a ledger other writers keep taking; each try re-reads and re-checks."""
 
@@ -165,95 +168,6 @@ class Caps:
         )
 
 
-@dataclass
-class Spent:
-    """Totals of a ledger for one day and its month (UTC)."""
-
-    today: float = 0.0
-    month: float = 0.0
-    user_today: float = 0.0
-    user_month: float = 0.0
-    images: int = 0
-    calls: int = 0
-    unknown_calls: int = 0
-    """Calls of unknown cost: no usage or no published price, or reserved by a process that is gone."""
-    pending_calls: int = 0
-    """Calls reserved and not yet settled that may still be running (counted at their estimate)."""
-    by_model: dict[str, float] = field(default_factory=dict)
-    by_user: dict[str, float] = field(default_factory=dict)
-    by_provider: dict[str, float] = field(default_factory=dict)
-    """The month's spend by provider name ("(unknown)" for entries older than the field)."""
-    by_provider_today: dict[str, float] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Unsettled:
-    """How to tell a reservation whose call may still be running from one whose process is gone."""
-
-    instance: str
-    """This process's name in the ledger."""
-    running: frozenset[str] = frozenset()
-    """The reservations this process has made and not yet closed."""
-    lasts: timedelta = timedelta(hours=1)
-    """The longest a call of another process can take: a reservation of another instance older than this is gone."""
-
-    def pending(self, entry: LedgerEntry, now: datetime) -> bool:
-        if entry.instance == self.instance:
-            return entry.id in self.running
-        return now - _moment(entry.time) < self.lasts
-
-
-def _moment(time: str) -> datetime:
-    moment = datetime.fromisoformat(time)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def tally(
-    entries: list[LedgerEntry], now: datetime, user: str | None = None, unsettled: Unsettled | None = None
-) -> Spent:
-    """What the month's entries add up to: each call counts once, at its latest amount (a reservation not yet
-    settled at its estimate, pending or of unknown cost by `unsettled`; older ledgers have calls made while no cap
-    was set with only their settle entry)."""
-    latest: dict[str, LedgerEntry] = {}
-    unknown: set[str] = set()
-    """Calls settled with an unknown cost: counted at what they reserved."""
-    for entry in entries:
-        if entry.kind == "settle" and entry.amount is None:
-            unknown.add(entry.id)
-        if entry.kind == "reserve" or entry.id not in latest:
-            latest[entry.id] = entry
-        else:
-            reserved = latest[entry.id]
-            amount = reserved.amount if entry.id in unknown else entry.amount
-            latest[entry.id] = replace(reserved, kind=entry.kind, amount=amount, images=entry.images, exact=entry.exact)
-    spent = Spent()
-    day = now.strftime("%Y-%m-%d")
-    for entry in latest.values():
-        if entry.kind == "release":
-            continue
-        amount = entry.amount or 0.0
-        spent.calls += 1
-        spent.images += entry.images
-        open_ = entry.kind == "reserve" and unsettled is not None
-        pending = open_ and unsettled is not None and unsettled.pending(entry, now)
-        spent.pending_calls += pending
-        spent.unknown_calls += entry.amount is None or entry.id in unknown or (open_ and not pending)
-        spent.month += amount
-        today = entry.time.startswith(day)
-        spent.today += amount if today else 0.0
-        if user is not None and entry.user == user:
-            spent.user_month += amount
-            spent.user_today += amount if today else 0.0
-        spent.by_model[entry.model or "unknown"] = spent.by_model.get(entry.model or "unknown", 0.0) + amount
-        who = entry.user or "(not signed in)"
-        spent.by_user[who] = spent.by_user.get(who, 0.0) + amount
-        provider = entry.provider or UNKNOWN_PROVIDER
-        spent.by_provider[provider] = spent.by_provider.get(provider, 0.0) + amount
-        if today:
-            spent.by_provider_today[provider] = spent.by_provider_today.get(provider, 0.0) + amount
-    return spent
-
-
 def next_day(now: datetime) -> datetime:
     return datetime(now.year, now.month, now.day, tzinfo=UTC) + timedelta(days=1)
 
@@ -371,17 +285,23 @@ class Ledger:
     _next: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
     """The number after this process's last entry, by month: where an unchecked entry is tried first."""
 
+    _reading: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
+    """One fold of new entries at a time: the month's totals are shared by every call of this process."""
+    _months: dict[str, MonthTotals] = field(default_factory=dict, compare=False, repr=False)
+    """What each month's entries read so far add up to (ledger_totals.py)."""
+
     def spent(self, user: str | None = None) -> Spent:
         now = self.clock.now()
-        return tally(list(self.store.ledger(now.strftime("%Y-%m")).values()), now, user, self.unsettled())
+        with self._reading:
+            return self._totals(now.strftime("%Y-%m")).spent(now, user, self.unsettled())
 
     def spent_by(self, user: str) -> tuple[Spent, Spent]:
-        """One user's own calls, and everyone's (what the team's caps count), from one read of the ledger."""
+        """One user's own calls, and everyone's (what the team's caps count)."""
         now = self.clock.now()
-        entries = list(self.store.ledger(now.strftime("%Y-%m")).values())
         unsettled = self.unsettled()
-        own = [entry for entry in entries if entry.user == user]
-        return tally(own, now, user, unsettled), tally(entries, now, user, unsettled)
+        with self._reading:
+            totals = self._totals(now.strftime("%Y-%m"))
+            return totals.spent(now, user, unsettled, own=True), totals.spent(now, user, unsettled)
 
     def unsettled(self) -> Unsettled:
         return Unsettled(self.instance, frozenset(self.running), self.call_lasts)
@@ -389,8 +309,8 @@ class Ledger:
     def model_costs(self, user: str | None = None) -> list[learned.ModelCosts]:
         """This month's exact costs per image by model, and how far their estimates were off: of `user`'s own calls
         when given (a user who sees only their own), else of every call."""
-        entries = self.store.ledger(self.clock.now().strftime("%Y-%m")).values()
-        return learned.model_costs(entry for entry in entries if user is None or entry.user == user)
+        with self._reading:
+            return self._totals(self.clock.now().strftime("%Y-%m")).model_costs(user)
 
     def informed(self, quote: Quote, user: str | None = None) -> Quote:
         """The quote with its estimate taken from the recorded costs of calls alike, when there are enough (this
@@ -398,10 +318,26 @@ class Ledger:
         "your last calls" says and what keeps another user's spend out of them."""
         now = self.clock.now()
         last_month = (datetime(now.year, now.month, 1, tzinfo=UTC) - timedelta(days=1)).strftime("%Y-%m")
-        months = [*self.store.ledger(last_month).values(), *self.store.ledger(now.strftime("%Y-%m")).values()]
-        history = [entry for entry in months if user is None or entry.user == user]
         alike = learned.Alike.of(quote.model, quote.operation, quote.parameters)
-        return replace(quote, estimate=learned.informed(quote.estimate, history, alike, quote.parameters.get("n", 1)))
+        with self._reading:
+            costs = [self._totals(month).recent_costs(alike, user) for month in (last_month, now.strftime("%Y-%m"))]
+        latest = [*costs[0], *costs[1]][-learned.WINDOW :]
+        return replace(quote, estimate=learned.informed(quote.estimate, latest, quote.parameters.get("n", 1)))
+
+    def _totals(self, month: str) -> MonthTotals:
+        """The month's totals with every entry written so far folded in: only the entries after the last one read
+        (or after the store's checkpoint, at a process's first read) are read. Every CHECKPOINT_EVERY entries the
+        totals are saved as the month's checkpoint. Call with `_reading` held."""
+        totals = self._months.get(month)
+        if totals is None:
+            where = f"{self.store.location} ({month})"
+            totals = self._months[month] = MonthTotals.decode(self.store.ledger_checkpoint(month), where)
+        for number, entry in self.store.ledger(month, after=totals.through).items():
+            totals.add(number, entry)
+        if totals.through - totals.saved >= CHECKPOINT_EVERY:
+            self.store.save_ledger_checkpoint(month, totals.encode())
+            totals.saved = totals.through
+        return totals
 
     def append(self, entry: LedgerEntry, check: Callable[[Spent], str | None] | None) -> None:
         """Append `entry` to its month, after `check` passed on everything written before it (raises BudgetError)."""
@@ -419,12 +355,13 @@ class Ledger:
                 # process have taken the number, the next attempt reads the month and takes the next free one.
                 number = self._next[month]
             else:
-                entries = self.store.ledger(month)
-                if check is not None:
-                    problem = check(tally(list(entries.values()), now, entry.user))
-                    if problem is not None:
-                        raise BudgetError(problem)
-                number = max(entries, default=-1) + 1
+                with self._reading:
+                    totals = self._totals(month)
+                    if check is not None:
+                        problem = check(totals.spent(now, entry.user))
+                        if problem is not None:
+                            raise BudgetError(problem)
+                    number = totals.through + 1
             if self.store.append_ledger(month, number, entry):
                 self._next[month] = number + 1
                 return

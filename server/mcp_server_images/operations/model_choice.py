@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from ..backends import UpstreamError
+from ..backends.errors import UpstreamError
 from ..catalog.catalog import Catalog, InForce
 from ..catalog.discovery import ServedModels
 from ..catalog.feed import FeedStatus

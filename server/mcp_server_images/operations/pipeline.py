@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 import anyio
 
-from ..backends import (
+from ..backends.base import (
     ImageBackend,
     ImageRequest,
     ImagesAnswer,
@@ -32,12 +32,12 @@ from ..backends import (
     ReceivedImage,
     StreamEndedEarlyError,
     UnusableItem,
-    UpstreamError,
     UsagePart,
     Varies,
+    quoted,
     sum_usage,
 )
-from ..backends.base import quoted
+from ..backends.errors import UpstreamError
 from ..catalog.options import ImageOptions
 from ..catalog.spec import ImageEndpoint
 from ..errors import ImageServerError

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..backends import UsagePart
+from ..backends.base import UsagePart
 from ..catalog.options import ImageOptions
 from ..catalog.spec import Api
 from ..imaging.masks import Region

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..backends import ImageBackend, ImageRequest
+from ..backends.base import ImageBackend, ImageRequest
 from ..catalog.load import PROVIDER_PREFIX
 from ..catalog.spec import Api, ImageEndpoint, ModelSpec
 from ..errors import ParameterError

@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from ..backends import ChatAPI, ImageBackend
+from ..backends.base import ImageBackend
+from ..backends.chat import ChatAPI
 from ..catalog.catalog import Catalog
 from ..catalog.discovery import DefaultChoice, ModelDirectory
 from ..catalog.feed import FeedStatus

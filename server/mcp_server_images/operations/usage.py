@@ -16,7 +16,8 @@ import anyio
 
 from ..store.owned import Viewer
 from .learned import ModelCosts
-from .ledger import Caps, Ledger, Spent, next_day, next_month
+from .ledger import Caps, Ledger, next_day, next_month
+from .ledger_totals import Spent
 
 
 async def usage_of(ledger: Ledger, viewer: Viewer) -> dict[str, Any]:

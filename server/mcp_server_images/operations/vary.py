@@ -13,7 +13,7 @@ from functools import partial
 
 import anyio
 
-from ..backends import ImageRequest, Upload
+from ..backends.base import ImageRequest, Upload
 from ..catalog.catalog import Catalog
 from ..catalog.options import ImageOptions
 from ..catalog.spec import ImageEndpoint, ModelKind

@@ -6,6 +6,7 @@ several server instances). Methods block on I/O; async callers run them in a wor
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -91,8 +92,17 @@ class KeyRecord:
 KEY_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 JOB_ID = re.compile(r"^job_[0-9a-f]{8,32}$")
 """A job id as the server hands them out; anything else never reaches a path or a key."""
-_JOB_STATE = TypeAdapter(JobState)
-_KEY_RECORD = TypeAdapter(KeyRecord)
+
+
+@functools.cache
+def _job_state() -> TypeAdapter[JobState]:
+    """The job record's validator, built at the first read (not at import: building it takes milliseconds)."""
+    return TypeAdapter(JobState)
+
+
+@functools.cache
+def _key_record() -> TypeAdapter[KeyRecord]:
+    return TypeAdapter(KeyRecord)
 
 
 def encode_state(state: JobState) -> bytes:
@@ -102,7 +112,7 @@ def encode_state(state: JobState) -> bytes:
 def decode_state(raw: bytes, where: str) -> JobState | None:
     """The job record, or None (logged) when it is not one."""
     try:
-        return _JOB_STATE.validate_json(raw)
+        return _job_state().validate_json(raw)
     except ValueError as exc:
         log.warning("ignoring unreadable job record %s: %s", where, exc)
         return None
@@ -114,7 +124,7 @@ def encode_key(record: KeyRecord) -> bytes:
 
 def decode_key(raw: bytes, where: str) -> KeyRecord | None:
     try:
-        return _KEY_RECORD.validate_json(raw)
+        return _key_record().validate_json(raw)
     except ValueError as exc:
         log.warning("ignoring unreadable idempotency record %s: %s", where, exc)
         return None
@@ -157,7 +167,10 @@ class LedgerEntry:
 LEDGER_ENTRY = re.compile(r"^(?P<number>\d{9})\.json$")
 """A ledger entry's name inside its month, `000000042.json`."""
 LEDGER_MONTH = re.compile(r"^\d{4}-\d{2}$")
-_LEDGER_ENTRY = TypeAdapter(LedgerEntry)
+
+
+LEDGER_CHECKPOINT = "checkpoint.json"
+"""The name of a month's checkpoint beside its entries (never taken for an entry)."""
 
 
 def ledger_name(number: int) -> str:
@@ -199,6 +212,12 @@ def month_entries(
     return dict(sorted(entries.items()))
 
 
+@functools.cache
+def _ledger_entry() -> TypeAdapter[LedgerEntry]:
+    """The entry's validator, built at the first read (not at import: building it takes milliseconds)."""
+    return TypeAdapter(LedgerEntry)
+
+
 def encode_entry(entry: LedgerEntry) -> bytes:
     return json.dumps(asdict(entry)).encode()
 
@@ -207,7 +226,7 @@ def decode_entry(raw: bytes, where: str) -> LedgerEntry | None:
     """The entry, or None (logged) when it is not one, or its amount is not a finite number of 0 or more: a
     damaged entry must not stop every later call, nor put a NaN into every sum."""
     try:
-        entry = _LEDGER_ENTRY.validate_json(raw)
+        entry = _ledger_entry().validate_json(raw)
     except ValueError as exc:
         log.warning("ignoring unreadable ledger entry %s: %s", where, exc)
         return None
@@ -280,9 +299,17 @@ class Store(Protocol):
         """Rewrite the image's sidecar with `shared` set (atomically); return the record as it now is. Who may do
         this is the owner-scoped view's business (store/owned.py)."""
 
-    def ledger(self, month: str) -> dict[int, LedgerEntry]:
-        """The spend ledger of a month ("2026-11"): every entry by its sequence number, first to last; one that
-        cannot be used as UNREADABLE (see `month_entries`)."""
+    def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
+        """The spend ledger of a month ("2026-11"): every entry numbered above `after` by its sequence number, first
+        to last; one that cannot be used as UNREADABLE (see `month_entries`). With `after` given, the cost is that
+        of the entries after it, not of the month."""
+
+    def ledger_checkpoint(self, month: str) -> bytes | None:
+        """The month's latest checkpoint (what its entries up to a number add up to), or None."""
+
+    def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
+        """Replace the month's checkpoint (atomically). A checkpoint is derived from entries that never change, so
+        any checkpoint is right; writers racing only decide how many entries the next reader reads after it."""
 
     def delete(self, record: ImageRecord) -> None:
         """Remove the image and its sidecar (and whatever the store keeps for its id); links to it stop working."""

@@ -25,6 +25,7 @@ from ..errors import ImageServerError
 from ..imaging.info import ImageInfo
 from .base import (
     ID_LENGTH,
+    LEDGER_CHECKPOINT,
     SIDECAR,
     JobBoard,
     LedgerEntry,
@@ -160,14 +161,32 @@ class LocalStore:
     def compact(self, before: float) -> int:
         return 0  # ids live in the file names: there is no bookkeeping of them to compact
 
-    def ledger(self, month: str) -> dict[int, LedgerEntry]:
-        """Every entry of the month; only files not read before are parsed."""
+    def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
+        """The month's entries above `after`; only files not read before are parsed. The whole month is listed;
+        after a given number, entries are opened by number until one is missing (numbers are taken in order, each
+        only once the one before it exists, so there is no gap to miss)."""
         folder = self._ledger_folder(month)
-        if not folder.is_dir():
-            return {}
-        with os.scandir(folder) as found:
-            listed = ((item.name, item.path) for item in found)
-            return month_entries(month, listed, self._ledger, lambda path: decode_entry(Path(path).read_bytes(), path))
+        if after < 0:
+            if not folder.is_dir():
+                return {}
+            with os.scandir(folder) as found:
+                listed = ((item.name, item.path) for item in found)
+                return month_entries(month, listed, self._ledger, _read_entry)
+        names = []
+        number = after + 1
+        while (month, number) in self._ledger or (folder / ledger_name(number)).exists():
+            names.append((ledger_name(number), str(folder / ledger_name(number))))
+            number += 1
+        return month_entries(month, names, self._ledger, _read_entry)
+
+    def ledger_checkpoint(self, month: str) -> bytes | None:
+        try:
+            return (self._ledger_folder(month) / LEDGER_CHECKPOINT).read_bytes()
+        except FileNotFoundError:
+            return None
+
+    def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
+        write_atomic(self._ledger_folder(month) / LEDGER_CHECKPOINT, data)
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write the entry complete under a temporary name, then hard-link it to its number: the link fails when
@@ -269,3 +288,7 @@ def sync_folder(folder: Path) -> None:
 
 def _mtime(path: Path) -> int:
     return os.stat(path).st_mtime_ns
+
+
+def _read_entry(path: str) -> LedgerEntry | None:
+    return decode_entry(Path(path).read_bytes(), path)

@@ -133,8 +133,14 @@ class OwnedStore:
     def compact(self, before: float) -> int:
         return self.inner.compact(before)
 
-    def ledger(self, month: str) -> dict[int, LedgerEntry]:
-        return self.inner.ledger(month)
+    def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
+        return self.inner.ledger(month, after)
+
+    def ledger_checkpoint(self, month: str) -> bytes | None:
+        return self.inner.ledger_checkpoint(month)
+
+    def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
+        self.inner.save_ledger_checkpoint(month, data)
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         return self.inner.append_ledger(month, number, entry)

@@ -7,6 +7,7 @@ only, so a folder of images can be copied into a bucket (or back) and still be r
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -116,10 +117,13 @@ class ImageRecord(NewImage):
         operation = data.get("operation")
         if isinstance(operation, str) and operation.endswith(_LEGACY_PARTIAL_SUFFIX):
             data["operation"], data["partial"] = operation.removesuffix(_LEGACY_PARTIAL_SUFFIX), True
-        return _SIDECAR.validate_python(data)
+        return _sidecar().validate_python(data)
 
 
-_SIDECAR = TypeAdapter(ImageRecord)
+@functools.cache
+def _sidecar() -> TypeAdapter[ImageRecord]:
+    """The sidecar's validator, built at the first read (not at import: building it takes milliseconds)."""
+    return TypeAdapter(ImageRecord)
 
 
 def new_record(

@@ -42,6 +42,7 @@ from .base import (
     ID_LENGTH,
     JOB_ID,
     KEY_DIGEST,
+    LEDGER_CHECKPOINT,
     SIDECAR,
     ImageNotFoundError,
     JobState,
@@ -248,11 +249,14 @@ class S3Store:
         except (ValueError, TypeError, KeyError):
             return 0.0  # an empty claim of a version before claims were dated: long past
 
-    def ledger(self, month: str) -> dict[int, LedgerEntry]:
-        """Every entry of the month (`ledger/<month>/<number>.json`): one LIST, and a GET for each new entry."""
+    def ledger(self, month: str, after: int = -1) -> dict[int, LedgerEntry]:
+        """The month's entries above `after` (`ledger/<month>/<number>.json`): one LIST, from the key after
+        `after` on (keys sort by number), and a GET for each entry not read before."""
         prefix = self._ledger_prefix(month)
+        offset = prefix + ledger_name(after) if after >= 0 else None
         with self._errors("read the spend ledger"):
-            keys = [meta["path"] for batch in obstore.list(self._s3, prefix=prefix) for meta in batch]
+            listed = obstore.list(self._s3, prefix=prefix, offset=offset)
+            keys = [meta["path"] for batch in listed for meta in batch]
             return month_entries(month, ((key.rsplit("/", 1)[-1], key) for key in keys), self._ledger, self._entry)
 
     def _entry(self, key: str) -> LedgerEntry | None:
@@ -268,6 +272,17 @@ class S3Store:
                 return False
         self._ledger[(month, number)] = entry
         return True
+
+    def ledger_checkpoint(self, month: str) -> bytes | None:
+        with self._errors("read the spend ledger"):
+            try:
+                return bytes(obstore.get(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT).bytes())
+            except FileNotFoundError:
+                return None
+
+    def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
+        with self._errors("write the spend ledger"):
+            obstore.put(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT, data)
 
     @staticmethod
     def _ledger_prefix(month: str) -> str:

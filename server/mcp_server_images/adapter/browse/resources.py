@@ -28,12 +28,10 @@ from mcp.types import (
 )
 
 from ...errors import ImageServerError
-from ...operations.usage import usage_of
 from ...services import Services
 from ...store import URI_SCHEME, ImageRecord
 from ..app.ui import read_app
 from ..context import services_for
-from ..tools.costs import usage_json
 
 PAGE_SIZE = 50
 USAGE_URI = f"{URI_SCHEME}://usage"
@@ -88,6 +86,9 @@ def register_resources(server: MCPServer[Services]) -> None:
         prefix = f"{URI_SCHEME}://"
         services = services_for(ctx.lifespan_context, ctx.request)
         if params.uri == USAGE_URI:
+            from ...operations.usage import usage_of
+            from ..tools.costs import usage_json
+
             summary = await usage_of(services.ledger, services.store.viewer)
             return ReadResourceResult(
                 contents=[TextResourceContents(uri=USAGE_URI, text=usage_json(summary), mime_type="application/json")]

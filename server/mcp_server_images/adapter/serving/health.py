@@ -11,6 +11,7 @@ reveals more than ok or what failed (the details go to the log).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import anyio
 from starlette.requests import Request
@@ -18,7 +19,9 @@ from starlette.responses import JSONResponse, Response
 
 from ...errors import ImageServerError
 from ...services import Services, Serving
-from .auth import JwtVerifier
+
+if TYPE_CHECKING:
+    from .tokens import JwtVerifier
 
 log = logging.getLogger(__name__)
 

@@ -4,32 +4,25 @@ Each handler is a module-level function whose signature is the tool's input sche
 why they take many parameters. `TOOLS` is the table the server registers (described.py fills in what the
 descriptions take from the option table, the catalog and the settings); adding a tool is one handler, one row and
 one use case.
+
+A handler imports the use case it runs (and the rendering of its result) when it is first called: listing the
+tools needs only their signatures, and a client that starts the server and never calls a tool never loads the
+image decoders, the upstream client or the pipeline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 import anyio
 from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 
 from ...catalog.options import ImageOptions
 from ...errors import ImageServerError
-from ...imaging.masks import Region
-from ...operations.analyze import AnalyzeRequest
-from ...operations.deletion import delete_images as delete_stored
-from ...operations.listing import list_images as list_stored
-from ...operations.model_choice import list_models as served_models
-from ...operations.requests import EditRequest, GenerateRequest, MaskRequest, SaveRequest, VariationRequest
-from ...operations.usage import usage_of
 from ...store import URI_SCHEME, ImageRecord
 from ..context import Ctx, audience_of, caller, client_roots, services_of
-from ..serving.links import image_url
-from .costs import produce, usage_text
-from .jobs import answer_job
-from .model_list import model_list_result
 from .params import (
     AnalyzeImages,
     ApiAsForGenerate,
@@ -72,7 +65,6 @@ from .params import (
     VisionModel,
     WaitSeconds,
 )
-from .render import analysis_result, credentials_text, deletion_result, error_result, listing_result
 from .results import (
     AnalysisResult,
     DeletedImages,
@@ -83,10 +75,14 @@ from .results import (
     UsageReport,
     details,
 )
-from .shapes import host_shape
+
+if TYPE_CHECKING:
+    from ...operations.requests import SaveRequest
 
 
 def _save(save_to: str | None, overwrite: bool) -> SaveRequest | None:
+    from ...operations.requests import SaveRequest
+
     return SaveRequest(save_to, overwrite) if save_to else None
 
 
@@ -118,6 +114,9 @@ async def generate_image(
     Each is stored under a short id, shown (a preview when large) and linked; pass the id, not image data, to
     later calls.
     """
+    from ...operations.requests import GenerateRequest
+    from .costs import produce
+
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     request = GenerateRequest(prompt, model, options, _save(save_to, overwrite), await client_roots(ctx), api)
     return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
@@ -153,6 +152,10 @@ async def edit_image(
 
     Without a mask the whole image may change. Undescribed parameters: as for generate_image.
     """
+    from ...imaging.masks import Region
+    from ...operations.requests import EditRequest, MaskRequest
+    from .costs import produce
+
     options = ImageOptions.from_arguments(locals())  # n and the option table's parameters, by name
     regions = None if mask_region is None else [Region(**region.model_dump()) for region in mask_region]
     request = EditRequest(
@@ -184,6 +187,9 @@ async def create_image_variation(
 
     Undescribed parameters: as for generate_image.
     """
+    from ...operations.requests import VariationRequest
+    from .costs import produce
+
     request = VariationRequest(image, model, n, size, _save(save_to, overwrite), await client_roots(ctx))
     return await produce(ctx, request, dry_run=dry_run, confirm_cost=confirm_cost, key=idempotency_key)
 
@@ -198,6 +204,9 @@ async def analyze_image(
     response_schema: ResponseSchema = None,
 ) -> Annotated[CallToolResult, AnalysisResult]:
     """Look at images and answer: describe them, read text, compare them, or check an edit worked."""
+    from ...operations.analyze import AnalyzeRequest
+    from .render import analysis_result, error_result
+
     roots = await client_roots(ctx)
     request = AnalyzeRequest(images, prompt, model, detail, max_tokens, response_schema, roots, audience_of(ctx))
     try:
@@ -211,6 +220,11 @@ async def list_images(
     ctx: Ctx, limit: ListLimit = 20, query: ListQuery = None, previews: Previews = False, cursor: ListCursor = None
 ) -> Annotated[CallToolResult, ImageList]:
     """Stored images, newest first (ids, paths, sizes, prompts, models), with the total and a next_cursor."""
+    from ...operations.listing import list_images as list_stored
+    from ..serving.links import image_url
+    from .render import error_result, listing_result
+    from .shapes import host_shape
+
     services = services_of(ctx)
     store, budget = services.store, services.settings.inline_budget
     shape = host_shape(ctx, services.settings.result_shape)
@@ -230,17 +244,26 @@ async def list_images(
 async def get_job(job_id: JobId, ctx: Ctx, wait_seconds: WaitSeconds = 40) -> Annotated[CallToolResult, ImagesResult]:
     """The result of a slow call by its job id: the images once ready, else its status (after a restart and on
     any instance too)."""
+    from .jobs import answer_job
+
     return await answer_job(ctx, job_id, wait_seconds)
 
 
 async def list_models(ctx: Ctx) -> Annotated[CallToolResult, ModelListResult]:
     """Image and vision models served: sizes, qualities, formats, APIs, status, shutdown dates, prices,
     defaults. Call it when unsure of a model or value."""
+    from ...operations.model_choice import list_models as served_models
+    from .model_list import model_list_result
+
     return model_list_result(await served_models(services_of(ctx).models))
 
 
 async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
     """Spend today and this month (UTC) by model and user, images made, budgets left (images://usage)."""
+    from ...operations.usage import usage_of
+    from .costs import usage_text
+    from .render import error_result
+
     services = services_of(ctx)
     try:
         summary = await usage_of(services.ledger, services.store.viewer)
@@ -251,6 +274,9 @@ async def usage_report(ctx: Ctx) -> Annotated[CallToolResult, UsageReport]:
 
 async def delete_images(images: StoredImages, ctx: Ctx) -> Annotated[CallToolResult, DeletedImages]:
     """Delete stored images and their metadata for good; links stop. With sign-in: only your own."""
+    from ...operations.deletion import delete_images as delete_stored
+    from .render import deletion_result, error_result
+
     services = services_of(ctx)
     user = caller(ctx)
     try:
@@ -262,6 +288,8 @@ async def delete_images(images: StoredImages, ctx: Ctx) -> Annotated[CallToolRes
 
 async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResult, ImageDetails]:
     """For the image app: one stored image's prompt, model, size, usage and the stored images it was made from."""
+    from .render import credentials_text, error_result
+
     store = services_of(ctx).store
 
     def stored(ref: str) -> ImageRecord | None:
@@ -285,6 +313,8 @@ async def image_details(image: StoredImage, ctx: Ctx) -> Annotated[CallToolResul
 
 async def share_image(image: StoredImage, ctx: Ctx, shared: Shared = True) -> CallToolResult:
     """Let the server's other signed-in users open one of your images by its full id (never listed for them)."""
+    from .render import error_result
+
     store = services_of(ctx).store
 
     def mark() -> ImageRecord:

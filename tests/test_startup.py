@@ -1,0 +1,69 @@
+"""A client that starts the server and lists its tools pays for nothing it did not use: the image decoders, the
+upstream client, sign-in, the S3 client, JSON Schema validation, the SVG renderer and the store's index are loaded at
+their first use, never at start.
+
+The server is started as a client starts it (stdio), with Python's `-X importtime`, which writes every module as it
+is imported to stderr; after initialize and tools/list the session ends and the list is read. How long a start takes
+is `make bench`'s business; this test says what is loaded, which does not depend on the machine.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.client.stdio import stdio_client
+
+from tests.fake_openai import Emulator
+from tests.support.servers import server_env
+
+pytestmark = pytest.mark.subprocess
+
+NOT_AT_START = (
+    "PIL",  # image decoding, previews, masks
+    "jsonschema",  # analyze_image's response_schema
+    "referencing",
+    "jwt",  # sign-in (PyJWT), only with an issuer configured
+    "resvg_py",  # SVG rasterizing
+    "obstore",  # the S3 store
+    "c2pa",  # Content Credentials
+    "httpcore2",  # the connection stack under the upstream client and the URL fetchers
+    "h11",
+    "truststore",
+    "pybase64",  # decoding answers
+    "sqlite3",  # the local store's index
+    "mcp_server_images.operations.pipeline",
+    "mcp_server_images.backends.client",
+    "mcp_server_images.imaging.previews",
+    "mcp_server_images.store.index",
+)
+"""Packages and modules a session that only lists the tools never needs. (The SDK itself loads starlette, uvicorn
+and part of cryptography for any MCPServer: those are not the server's to leave out.)"""
+
+
+def imported(stderr: str) -> set[str]:
+    """The modules `-X importtime` reported."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def loaded_from(modules: set[str], name: str) -> list[str]:
+    return sorted(module for module in modules if module == name or module.startswith(name + "."))
+
+
+@pytest.mark.anyio
+async def test_listing_the_tools_loads_nothing_a_call_would_need(
+    emulator: Emulator, output_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "stderr.txt"
+    command = ["-X", "importtime", "-m", "mcp_server_images"]
+    params = StdioServerParameters(command=sys.executable, args=command, env=server_env(emulator, output_dir))
+    with log.open("w") as errlog:
+        async with Client(stdio_client(params, errlog=errlog)) as client:
+            listed = await client.list_tools()
+    assert "generate_image" in {tool.name for tool in listed.tools}
+    modules = imported(log.read_text())
+    assert "mcp_server_images.app" in modules  # the report is there and is read right
+    loaded = {name: found for name in NOT_AT_START if (found := loaded_from(modules, name))}
+    assert loaded == {}
