@@ -329,11 +329,17 @@ class Store(Protocol):
         """
 
 
-def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageRecord:
-    """The record with this id or unique id prefix; the error says what to do."""
+def id_prefix(image_id: str) -> str:
+    """The id or id prefix asked for, as ids are written; the error says what one looks like."""
     wanted = image_id.strip().lower()
     if len(wanted) < MIN_PREFIX or not re.fullmatch(r"[0-9a-f]+", wanted):
         raise ImageNotFoundError(f"{image_id!r} is not an image id (ids are {ID_LENGTH} hex characters).")
+    return wanted
+
+
+def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageRecord:
+    """The record with this id or unique id prefix; the error says what to do."""
+    wanted = id_prefix(image_id)
     matches = [record for record in records if record.id.startswith(wanted)]
     if not matches:
         raise ImageNotFoundError(
