@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, records
+from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, local_index, records
 from mcp_server_images.store.base import ImageNotFoundError, find, job_finals, newest
 from mcp_server_images.store.records import new_record
 from tests.support.clock import FrozenClock
@@ -126,6 +126,9 @@ def test_listings_lookups_and_search_answer_as_the_sidecars_say(tmp_path: Path) 
             for offset, limit in [(0, None), (0, 5), (7, 3), (60, 10)]:
                 asked = {"offset": offset, "limit": limit, "query": query, "user": user}
                 assert store.recent(**asked) == newest(truth, **asked), asked  # type: ignore[arg-type]
+            assert store.count(query=query, user=user) == len(
+                newest(truth, offset=0, limit=None, query=query, user=user)
+            )
     for job in range(6):
         assert store.job_images(f"job_{job:08x}") == job_finals(truth, f"job_{job:08x}")
     for wanted in ["00000f00", "0000", "1010", "2020f", "ffff", "0123456789", "xyz", "00"]:
@@ -192,4 +195,26 @@ def test_an_index_of_an_older_layout_is_rebuilt(tmp_path: Path, caplog: pytest.L
     assert check.execute("PRAGMA user_version").fetchone()[0] >= 1
     assert check.execute("SELECT id FROM images").fetchall() == [(kept.id,)]
     check.close()
+    assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]
+
+
+def test_an_index_another_process_holds_locked_is_kept_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    LocalStore(tmp_path, FrozenClock()).recent()  # the index file exists
+    kept = copy_in(tmp_path, "aaaa0001", "a fox")
+    holder = sqlite3.connect(tmp_path / ".index" / "images.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, and never finishing
+    monkeypatch.setattr(local_index, "BUSY_SECONDS", 0.01)
+    try:
+        store = LocalStore(tmp_path, FrozenClock())
+        listed = [record.id for record in store.recent()]
+        saved = store.save(IMAGE, probe(IMAGE), META).id
+        found = store.get(saved).id
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert listed == [kept.id]
+    assert found == saved
     assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]

@@ -289,6 +289,9 @@ class Store(Protocol):
     ) -> list[ImageRecord]:
         """Stored images, newest first; optionally those whose prompt contains `query`, or made by `user`."""
 
+    def count(self, *, query: str | None = None, user: str | None = None) -> int:
+        """How many images `recent` lists with these filters, without building their records."""
+
     def job_images(self, job_id: str) -> list[ImageRecord]:
         """The final images a job stored, oldest first (a partial kept from a broken stream is no result)."""
 

@@ -126,6 +126,9 @@ class LocalStore:
     ) -> list[ImageRecord]:
         return self._index.newest(offset=offset, limit=limit, query=query, user=user)
 
+    def count(self, *, query: str | None = None, user: str | None = None) -> int:
+        return self._index.count(query=query, user=user)
+
     def link(self, record: ImageRecord) -> str | None:
         return None
 

@@ -61,19 +61,14 @@ CREATE INDEX images_user ON images (user, created, name);
 CREATE INDEX images_job ON images (job_id, created, name);
 CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-_NEWEST = {
-    (False, False): "SELECT record FROM images ORDER BY created DESC, name DESC LIMIT ? OFFSET ?",
-    (True, False): "SELECT record FROM images WHERE user = ? ORDER BY created DESC, name DESC LIMIT ? OFFSET ?",
-    (
-        False,
-        True,
-    ): "SELECT record FROM images WHERE instr(prompt, ?) > 0 ORDER BY created DESC, name DESC LIMIT ? OFFSET ?",
-    (True, True): (
-        "SELECT record FROM images WHERE user = ? AND instr(prompt, ?) > 0 ORDER BY created DESC, name DESC"
-        " LIMIT ? OFFSET ?"
-    ),
+_FILTERS = {
+    (False, False): "",
+    (True, False): " WHERE user = ?",
+    (False, True): " WHERE instr(prompt, ?) > 0",
+    (True, True): " WHERE user = ? AND instr(prompt, ?) > 0",
 }
-"""Newest first, by (whether filtered by) user and prompt text; the prompt column holds the prompt lowercased."""
+"""The WHERE clause of a listing, by whether it is of one user and whether it searches prompts (the prompt column
+holds the prompt lowercased, so a lowercased query finds it whatever its case)."""
 _SYNCED = "folder_mtime_ns"
 """The state row holding the folder's modification time the index was last brought up to date at."""
 
@@ -93,10 +88,17 @@ class LocalIndex:
 
     def newest(self, *, offset: int, limit: int | None, query: str | None, user: str | None) -> list[ImageRecord]:
         """Newest first (by created, then name), filtered by prompt text (case-insensitive) and by who made them."""
-        values = [] if user is None else [_storable(user)]
-        values += [_storable(query.lower())] if query else []
-        sql = _NEWEST[user is not None, bool(query)]
-        return self._records(sql, (*values, -1 if limit is None else limit, offset))
+        clause = _filter(user, query)
+        sql = f"SELECT record FROM images{clause} ORDER BY created DESC, name DESC LIMIT ? OFFSET ?"  # noqa: S608
+        return self._records(sql, (*_filtered_by(user, query), -1 if limit is None else limit, offset))
+
+    def count(self, *, query: str | None, user: str | None) -> int:
+        """How many images `newest` lists with these filters, without building their records."""
+        if not self._root.is_dir():
+            return 0
+        self.bring_up_to_date()
+        sql = f"SELECT count(*) FROM images{_filter(user, query)}"  # noqa: S608 (a constant clause, values bound)
+        return int(self._rows(sql, _filtered_by(user, query))[0][0])
 
     def with_prefix(self, prefix: str, most: int) -> list[ImageRecord]:
         """At most `most` images whose id starts with `prefix` (lowercase hex, checked by the caller)."""
@@ -283,6 +285,16 @@ def _create(db: sqlite3.Connection) -> None:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
+
+
+def _filter(user: str | None, query: str | None) -> str:
+    """One of `_FILTERS`' constant clauses: what a user or a query holds is always bound, never in the SQL."""
+    return _FILTERS[user is not None, bool(query)]
+
+
+def _filtered_by(user: str | None, query: str | None) -> list[str]:
+    """The values `_filter`'s clause takes, in its order."""
+    return ([] if user is None else [_storable(user)]) + ([_storable(query.lower())] if query else [])
 
 
 def _row(sidecar: str, record: ImageRecord, mtime_ns: int) -> tuple[object, ...]:
