@@ -82,10 +82,11 @@ class LocalStore:
             record = self._new_record(data, info, meta)
         image_id = record.id
         sidecar = self.root / record.sidecar_name
+        text = json.dumps(record.sidecar(), indent=2)
         write_atomic(self.root / record.name, data)
-        write_atomic(sidecar, json.dumps(record.sidecar(), indent=2).encode())
+        write_atomic(sidecar, text.encode())
         with self._lock:
-            self._index.put(record, _mtime(sidecar), synced=_mtime(self.root) if current else None)
+            self._index.put(record, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         log.info("stored image %s at %s (%d bytes)", image_id, record.location, len(data))
         return record
 
@@ -137,8 +138,9 @@ class LocalStore:
         sidecar = self.root / record.sidecar_name
         with self._lock:
             current = self._index_current()
-            write_atomic(sidecar, json.dumps(changed.sidecar(), indent=2).encode())
-            self._index.put(changed, _mtime(sidecar), synced=_mtime(self.root) if current else None)
+            text = json.dumps(changed.sidecar(), indent=2)
+            write_atomic(sidecar, text.encode())
+            self._index.put(changed, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         return changed
 
     def delete(self, record: ImageRecord) -> None:

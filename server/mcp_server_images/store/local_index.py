@@ -24,7 +24,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from .base import SIDECAR
 from .records import ImageRecord
@@ -73,6 +73,15 @@ _SYNCED = "folder_mtime_ns"
 """The state row holding the folder's modification time the index was last brought up to date at."""
 
 
+class _Entry(NamedTuple):
+    """An image as the index keeps it: its sidecar's name, its record, the sidecar's text and modification time."""
+
+    sidecar: str
+    record: ImageRecord
+    text: str
+    mtime_ns: int
+
+
 class LocalIndex:
     """The index of one folder's images. Thread-safe: one connection, used under this object's lock."""
 
@@ -117,10 +126,11 @@ class LocalIndex:
         rows = self._rows("SELECT value FROM state WHERE key = ?", (_SYNCED,))
         return int(rows[0][0]) if rows else None
 
-    def put(self, record: ImageRecord, mtime_ns: int, *, synced: int | None) -> None:
-        """Add or replace an image's row; `synced`: the folder's new modification time, when this write was the
-        only change since the index was up to date (else None: the next read brings it up to date)."""
-        self._write([(record.sidecar_name, record, mtime_ns)], [], synced)
+    def put(self, record: ImageRecord, text: str, mtime_ns: int, *, synced: int | None) -> None:
+        """Add or replace an image's row (`text`: its sidecar as written); `synced`: the folder's new modification
+        time, when this write was the only change since the index was up to date (else None: the next read brings
+        it up to date)."""
+        self._write([_Entry(record.sidecar_name, record, text, mtime_ns)], [], synced)
 
     def drop(self, sidecar: str, *, synced: int | None) -> None:
         self._write([], [sidecar], synced)
@@ -147,7 +157,7 @@ class LocalIndex:
                     sidecars[entry.name] = entry
         known = {row[0]: (row[1], row[2]) for row in self._rows("SELECT sidecar, mtime_ns, name FROM images")}
         gone = [sidecar for sidecar, (_mtime, name) in known.items() if sidecar not in sidecars or name not in names]
-        fresh: list[tuple[str, ImageRecord, int]] = []
+        fresh: list[_Entry] = []
         for sidecar, entry in sidecars.items():
             try:
                 mtime = entry.stat().st_mtime_ns
@@ -155,20 +165,22 @@ class LocalIndex:
                 continue  # deleted since it was listed: its row (if any) goes with the others
             if sidecar in known and known[sidecar][0] == mtime:
                 continue
-            record = self._load(Path(entry.path))
-            if record is not None:
-                fresh.append((sidecar, record, mtime))
+            loaded = self._load(Path(entry.path), names)
+            if loaded is not None:
+                fresh.append(_Entry(sidecar, *loaded, mtime))
             elif sidecar in known:
                 gone.append(sidecar)
         self._write(fresh, gone, folder)
 
-    def _load(self, sidecar: Path) -> ImageRecord | None:
+    def _load(self, sidecar: Path, names: set[str]) -> tuple[ImageRecord, str] | None:
+        """The sidecar's record and text, when it is one and its image (among the folder's `names`) is there."""
         try:
-            record = ImageRecord.from_sidecar(json.loads(sidecar.read_text(encoding="utf-8")), self._locate)
+            text = sidecar.read_text(encoding="utf-8")
+            record = ImageRecord.from_sidecar(json.loads(text), self._locate)
         except (OSError, ValueError, TypeError, KeyError) as exc:
             log.warning("ignoring unreadable sidecar %s: %s", sidecar, exc)
             return None
-        return record if (self._root / record.name).is_file() else None
+        return (record, text) if record.name in names else None
 
     def _records(self, sql: str, values: Sequence[object]) -> list[ImageRecord]:
         if not self._root.is_dir():
@@ -187,9 +199,9 @@ class LocalIndex:
                 self._recover(exc)
                 return self._connection().execute(sql, values).fetchall()
 
-    def _write(self, fresh: Iterable[tuple[str, ImageRecord, int]], gone: Iterable[str], synced: int | None) -> None:
+    def _write(self, fresh: Iterable[_Entry], gone: Iterable[str], synced: int | None) -> None:
         """One transaction: drop the rows of `gone`, add or replace those of `fresh`, note the folder's time."""
-        rows = [_row(sidecar, record, mtime) for sidecar, record, mtime in fresh]
+        rows = [_row(entry) for entry in fresh]
         dropped = [(sidecar,) for sidecar in gone]
         import sqlite3
 
@@ -297,10 +309,11 @@ def _filtered_by(user: str | None, query: str | None) -> list[str]:
     return ([] if user is None else [_storable(user)]) + ([_storable(query.lower())] if query else [])
 
 
-def _row(sidecar: str, record: ImageRecord, mtime_ns: int) -> tuple[object, ...]:
-    """An image's row: the columns reads select and order by, and the whole record to build it from."""
+def _row(entry: _Entry) -> tuple[object, ...]:
+    """An image's row: the columns reads select and order by, and the sidecar's text to build its record from."""
+    record = entry.record
     return (
-        sidecar,
+        entry.sidecar,
         _storable(record.id),
         _storable(record.name),
         _storable(record.created),
@@ -309,8 +322,8 @@ def _row(sidecar: str, record: ImageRecord, mtime_ns: int) -> tuple[object, ...]
         int(record.partial),
         int(record.shared),
         _storable((record.prompt or "").lower()),
-        mtime_ns,
-        json.dumps(record.sidecar()),
+        entry.mtime_ns,
+        entry.text,
     )
 
 
