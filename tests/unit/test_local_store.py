@@ -218,3 +218,15 @@ def test_an_index_another_process_holds_locked_is_kept_in_memory(
     assert listed == [kept.id]
     assert found == saved
     assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]
+
+
+def test_the_start_up_sweep_leaves_the_index_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's start sweeps stale temporaries; that must not make its first listing look the folder over."""
+    made = LocalStore(tmp_path, FrozenClock()).save(IMAGE, probe(IMAGE), META).id
+    LocalStore(tmp_path, FrozenClock()).recent()
+    started = LocalStore(tmp_path, FrozenClock())
+    started.remove_stale_temporaries()
+    scans = counting_scans(started, monkeypatch)
+
+    assert [record.id for record in started.recent()] == [made]
+    assert scans == []

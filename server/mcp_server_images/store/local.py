@@ -38,7 +38,7 @@ from .base import (
     month_entries,
 )
 from .files import TEMPORARY_PREFIX, create_exclusive, write_atomic
-from .local_index import LocalIndex
+from .local_index import INDEX_FOLDER, LocalIndex
 from .local_jobs import LocalJobBoard
 from .records import ImageRecord, NewImage, new_record
 
@@ -95,18 +95,16 @@ class LocalStore:
 
         Their age is taken against the folder's own time (see `_folder_now`), not the wall clock: the file system
         dates them, and a clock that differs from its (a network file system, a moved clock) must not make fresh
-        temporaries of another server look stale.
+        temporaries of another server look stale. That time is taken in the index's hidden folder: a file made and
+        removed among the images would change their folder's time, and the first listing would then look the whole
+        folder over for changes.
         """
         if not self.root.is_dir():
             return 0
-        cutoff = _folder_now(self.root) - older_than
-        removed = 0
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                temporary = entry.name.startswith(TEMPORARY_PREFIX) and entry.is_file(follow_symlinks=False)
-                if temporary and entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    Path(entry.path).unlink(missing_ok=True)
-                    removed += 1
+        hidden = self.root / INDEX_FOLDER
+        hidden.mkdir(exist_ok=True)
+        cutoff = _folder_now(hidden) - older_than
+        removed = _remove_older(self.root, cutoff) + _remove_older(hidden, cutoff)
         if removed:
             log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.root)
         return removed
@@ -237,6 +235,18 @@ class LocalStore:
             )
             if not (self.root / record.name).exists() and not (self.root / record.sidecar_name).exists():
                 return record
+
+
+def _remove_older(folder: Path, cutoff: float) -> int:
+    """Delete the temporary files in `folder` last changed before `cutoff`; return how many there were."""
+    removed = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            temporary = entry.name.startswith(TEMPORARY_PREFIX) and entry.is_file(follow_symlinks=False)
+            if temporary and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _folder_now(folder: Path) -> float:
