@@ -263,9 +263,9 @@ class LocalIndex:
         damaged = isinstance(error, sqlite3.DatabaseError) and not isinstance(error, sqlite3.OperationalError)
         if damaged:
             log.warning("the image index %s is damaged (%s): rebuilding it from the sidecars", self.path, error)
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             try:
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)  # Windows: not while another process has it
                 self._db = self._open()
             except (sqlite3.DatabaseError, OSError) as again:
                 error = again
