@@ -3,13 +3,17 @@ image never takes the files of one stored by another server meanwhile."""
 
 from __future__ import annotations
 
+import json
+import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import LocalStore, NewImage, Operation, records
+from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, local_index, records
+from mcp_server_images.store.base import ImageNotFoundError, find, job_finals, newest
+from mcp_server_images.store.records import new_record
 from tests.support.clock import FrozenClock
 from tests.support.images import png_bytes
 
@@ -17,15 +21,36 @@ IMAGE = png_bytes((32, 16), (200, 10, 10))
 META = NewImage(prompt="a dot", model="gpt-image-2", operation=Operation.GENERATE)
 
 
+def copy_in(
+    folder: Path,
+    image_id: str,
+    prompt: str | None,
+    *,
+    second: int = 0,
+    user: str | None = None,
+    job_id: str | None = None,
+    partial: bool = False,
+) -> ImageRecord:
+    """An image and its sidecar written straight into the folder, as another process (or a person) would."""
+    meta = NewImage(
+        prompt=prompt, model="gpt-image-2", operation=Operation.GENERATE, user=user, job_id=job_id, partial=partial
+    )
+    now = datetime(2026, 11, 20, 9, 0, second % 60, tzinfo=UTC)
+    record = new_record(meta, probe(IMAGE), image_id=image_id, size=len(IMAGE), locate=str, now=now)
+    (folder / record.name).write_bytes(IMAGE)
+    (folder / record.sidecar_name).write_text(json.dumps(record.sidecar()))
+    return record
+
+
 def counting_scans(store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     scans: list[int] = []
-    scan = store._reindex
+    scan = store._index._reconcile
 
-    def counted() -> None:
+    def counted(folder: int) -> None:
         scans.append(1)
-        scan()
+        scan(folder)
 
-    monkeypatch.setattr(store, "_reindex", counted)
+    monkeypatch.setattr(store._index, "_reconcile", counted)
     return scans
 
 
@@ -43,6 +68,9 @@ def test_saves_do_not_rescan_the_folder_and_a_listing_sees_every_image(
 
     assert scans == [], "a save adds its own record to the index"
     assert {record.id for record in ours.recent()} == {*saved, theirs}
+    assert scans == [], "the other server's save went into the index the folder shares"
+    copy_in(tmp_path, "0123abcd", "copied in by hand")
+    assert {record.id for record in ours.recent()} == {*saved, theirs, "0123abcd"}
     assert scans == [1], "the folder changed behind the store's back: one scan"
     ours.recent()
     assert scans == [1]
@@ -69,3 +97,136 @@ def test_a_new_image_never_takes_the_files_of_one_stored_meanwhile(
     assert (first.id, second.id) == ("aaaaaaaa", "bbbbbbbb")
     assert (tmp_path / first.name).read_bytes() == IMAGE
     assert {record.id for record in LocalStore(tmp_path, FrozenClock()).recent()} == {"aaaaaaaa", "bbbbbbbb"}
+
+
+def as_written(folder: Path) -> list[ImageRecord]:
+    """Every image of the folder read straight from its sidecars: what the store answered from before its index."""
+    loaded = (json.loads(path.read_text()) for path in folder.glob("*.json"))
+    return [ImageRecord.from_sidecar(data, lambda name: str(folder / name)) for data in loaded]
+
+
+def test_listings_lookups_and_search_answer_as_the_sidecars_say(tmp_path: Path) -> None:
+    """A folder written by other processes: the index answers exactly what reading every sidecar answers."""
+    prompts = ["A Red Fox", "a red fox in the SNOW", "Éclair au café", None, "fox%_*", "a blue whale"]
+    for number in range(48):
+        copy_in(
+            tmp_path,
+            f"{number % 4:x}{number:02x}0f0{number % 3:x}{number % 2:x}",
+            prompts[number % len(prompts)],
+            second=number // 3,  # three images a second: order falls back to the name
+            user=[None, "alice", "bob"][number % 3],
+            job_id=f"job_{number % 5:08x}",
+            partial=number % 7 == 0,
+        )
+    store = LocalStore(tmp_path, FrozenClock())
+    truth = as_written(tmp_path)
+
+    for query in [None, "", "fox", "RED FOX", "éclair", "%", "_", "*", "whale", "nothing"]:
+        for user in [None, "alice", "bob", "carol"]:
+            for offset, limit in [(0, None), (0, 5), (7, 3), (60, 10)]:
+                asked = {"offset": offset, "limit": limit, "query": query, "user": user}
+                assert store.recent(**asked) == newest(truth, **asked), asked  # type: ignore[arg-type]
+            assert store.count(query=query, user=user) == len(
+                newest(truth, offset=0, limit=None, query=query, user=user)
+            )
+    for job in range(6):
+        assert store.job_images(f"job_{job:08x}") == job_finals(truth, f"job_{job:08x}")
+    for wanted in ["00000f00", "0000", "1010", "2020f", "ffff", "0123456789", "xyz", "00"]:
+        try:
+            expected: ImageRecord | str = find(truth, wanted, str(tmp_path))
+        except ImageNotFoundError as error:
+            expected = str(error)
+        try:
+            got: ImageRecord | str = store.get(wanted)
+        except ImageNotFoundError as error:
+            got = str(error)
+        assert got == expected or (" matches several images " in str(got) and " matches several " in str(expected))
+
+
+def test_a_new_store_on_an_indexed_folder_reads_no_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server started on a folder it indexed before lists it from the index alone."""
+    made = [LocalStore(tmp_path, FrozenClock()).save(IMAGE, probe(IMAGE), META).id for _ in range(3)]
+    LocalStore(tmp_path, FrozenClock()).recent()
+    read: list[str] = []
+    reading = Path.read_text
+
+    def counted(path: Path, *args: object, **kwargs: object) -> str:
+        read.append(path.name)
+        return reading(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Path, "read_text", counted)
+    started = LocalStore(tmp_path, FrozenClock())
+
+    assert sorted(record.id for record in started.recent()) == sorted(made)
+    assert started.get(made[0][:6]).id == made[0]
+    assert read == []
+
+
+def test_a_sidecar_rewritten_or_deleted_behind_the_stores_back_is_seen(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path, FrozenClock())
+    kept = copy_in(tmp_path, "aaaa0001", "kept")
+    dropped = copy_in(tmp_path, "bbbb0002", "dropped")
+    assert {record.id for record in store.recent()} == {kept.id, dropped.id}
+
+    sidecar = tmp_path / kept.sidecar_name
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "shared": True}))  # shared by another server
+    (tmp_path / dropped.sidecar_name).unlink()
+
+    assert [record.id for record in store.recent()] == [kept.id]
+    assert store.get("aaaa").shared is True
+    with pytest.raises(ImageNotFoundError):
+        store.get(dropped.id)
+
+
+def test_an_index_of_an_older_layout_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    kept = copy_in(tmp_path, "aaaa0001", "a fox")
+    folder = tmp_path / ".index"
+    folder.mkdir()
+    older = sqlite3.connect(folder / "images.sqlite3")
+    older.execute("CREATE TABLE images (id TEXT, name TEXT)")
+    older.execute("INSERT INTO images VALUES ('cccc0003', 'gone.png')")
+    older.commit()
+    older.close()
+
+    listed = LocalStore(tmp_path, FrozenClock()).recent()
+
+    assert [record.id for record in listed] == [kept.id]
+    check = sqlite3.connect(folder / "images.sqlite3")
+    assert check.execute("PRAGMA user_version").fetchone()[0] >= 1
+    assert check.execute("SELECT id FROM images").fetchall() == [(kept.id,)]
+    check.close()
+    assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]
+
+
+def test_an_index_another_process_holds_locked_is_kept_in_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    LocalStore(tmp_path, FrozenClock()).recent()  # the index file exists
+    kept = copy_in(tmp_path, "aaaa0001", "a fox")
+    holder = sqlite3.connect(tmp_path / ".index" / "images.sqlite3", isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # another process writing, and never finishing
+    monkeypatch.setattr(local_index, "BUSY_SECONDS", 0.01)
+    try:
+        store = LocalStore(tmp_path, FrozenClock())
+        listed = [record.id for record in store.recent()]
+        saved = store.save(IMAGE, probe(IMAGE), META).id
+        found = store.get(saved).id
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+
+    assert listed == [kept.id]
+    assert found == saved
+    assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]
+
+
+def test_the_start_up_sweep_leaves_the_index_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server's start sweeps stale temporaries; that must not make its first listing look the folder over."""
+    made = LocalStore(tmp_path, FrozenClock()).save(IMAGE, probe(IMAGE), META).id
+    LocalStore(tmp_path, FrozenClock()).recent()
+    started = LocalStore(tmp_path, FrozenClock())
+    started.remove_stale_temporaries()
+    scans = counting_scans(started, monkeypatch)
+
+    assert [record.id for record in started.recent()] == [made]
+    assert scans == []

@@ -23,10 +23,10 @@ def list_images(store: Store, limit: int, query: str | None, cursor: str | None 
     """Blocks on the store; run it in a worker thread. The cursor is the offset into the newest-first listing of
     what `store` shows (a user's owner-scoped view lists that user's own images)."""
     offset = _offset(cursor)
-    matching = store.recent(query=query)
-    page = matching[offset : offset + limit]
+    page = store.recent(offset=offset, limit=limit, query=query)
+    total = store.count(query=query)
     end = offset + len(page)
-    return Listing(page, query, len(matching), offset, str(end) if end < len(matching) else None)
+    return Listing(page, query, total, offset, str(end) if end < total else None)
 
 
 def _offset(cursor: str | None) -> int:

@@ -289,6 +289,9 @@ class Store(Protocol):
     ) -> list[ImageRecord]:
         """Stored images, newest first; optionally those whose prompt contains `query`, or made by `user`."""
 
+    def count(self, *, query: str | None = None, user: str | None = None) -> int:
+        """How many images `recent` lists with these filters, without building their records."""
+
     def job_images(self, job_id: str) -> list[ImageRecord]:
         """The final images a job stored, oldest first (a partial kept from a broken stream is no result)."""
 
@@ -329,11 +332,17 @@ class Store(Protocol):
         """
 
 
-def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageRecord:
-    """The record with this id or unique id prefix; the error says what to do."""
+def id_prefix(image_id: str) -> str:
+    """The id or id prefix asked for, as ids are written; the error says what one looks like."""
     wanted = image_id.strip().lower()
     if len(wanted) < MIN_PREFIX or not re.fullmatch(r"[0-9a-f]+", wanted):
         raise ImageNotFoundError(f"{image_id!r} is not an image id (ids are {ID_LENGTH} hex characters).")
+    return wanted
+
+
+def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageRecord:
+    """The record with this id or unique id prefix; the error says what to do."""
+    wanted = id_prefix(image_id)
     matches = [record for record in records if record.id.startswith(wanted)]
     if not matches:
         raise ImageNotFoundError(

@@ -5,8 +5,9 @@ are atomic (temporary file, fsync, rename) and the image is written before its s
 points at a complete image and a crash never leaves a half image that looks finished; the temporary files such
 a crash leaves behind are removed at the next start. Files are private to the user (mode 0600). Ids are 8 hex
 characters, unique in the directory, and stay valid across sessions because they live in the file names; a
-unique prefix of at least 4 characters finds an image too. Job records and idempotency keys live in hidden folders
-beside the images (see local_jobs.py).
+unique prefix of at least 4 characters finds an image too. Listings, lookups and search read an index kept in a
+hidden folder beside the images (see local_index.py); job records and idempotency keys live in hidden folders
+too (see local_jobs.py).
 """
 
 from __future__ import annotations
@@ -26,19 +27,18 @@ from ..imaging.info import ImageInfo
 from .base import (
     ID_LENGTH,
     LEDGER_CHECKPOINT,
-    SIDECAR,
     JobBoard,
     LedgerEntry,
     checked_month,
     decode_entry,
     encode_entry,
     find,
-    job_finals,
+    id_prefix,
     ledger_name,
     month_entries,
-    newest,
 )
 from .files import TEMPORARY_PREFIX, create_exclusive, write_atomic
+from .local_index import INDEX_FOLDER, LocalIndex
 from .local_jobs import LocalJobBoard
 from .records import ImageRecord, NewImage, new_record
 
@@ -57,10 +57,7 @@ class LocalStore:
         self.root = root
         self._clock = clock
         self._lock = threading.Lock()
-        self._index: dict[str, tuple[int, ImageRecord]] = {}
-        """Sidecar name -> (its modification time, its record): every complete image in the folder."""
-        self._indexed_folder: int | None = None
-        """The folder's modification time when the index was last brought up to date."""
+        self._index = LocalIndex(root, self._locate)
         self._ledger: dict[tuple[str, int], LedgerEntry] = {}
         """Ledger entries read so far; an entry never changes once written."""
         self._board = LocalJobBoard(root)
@@ -81,17 +78,15 @@ class LocalStore:
         """Write the image, then its sidecar, each atomically; return the record."""
         self.root.mkdir(parents=True, exist_ok=True)
         with self._lock:
-            current = self._indexed_folder is not None and self._indexed_folder == _mtime(self.root)
+            current = self._index_current()
             record = self._new_record(data, info, meta)
         image_id = record.id
         sidecar = self.root / record.sidecar_name
+        text = json.dumps(record.sidecar(), indent=2)
         write_atomic(self.root / record.name, data)
-        write_atomic(sidecar, json.dumps(record.sidecar(), indent=2).encode())
+        write_atomic(sidecar, text.encode())
         with self._lock:
-            self._index[sidecar.name] = (_mtime(sidecar), record)
-            if current:
-                # Only this write changed the folder since it was indexed, so the index is still complete.
-                self._indexed_folder = _mtime(self.root)
+            self._index.put(record, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         log.info("stored image %s at %s (%d bytes)", image_id, record.location, len(data))
         return record
 
@@ -100,28 +95,27 @@ class LocalStore:
 
         Their age is taken against the folder's own time (see `_folder_now`), not the wall clock: the file system
         dates them, and a clock that differs from its (a network file system, a moved clock) must not make fresh
-        temporaries of another server look stale.
+        temporaries of another server look stale. That time is taken in the index's hidden folder: a file made and
+        removed among the images would change their folder's time, and the first listing would then look the whole
+        folder over for changes.
         """
         if not self.root.is_dir():
             return 0
-        cutoff = _folder_now(self.root) - older_than
-        removed = 0
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                temporary = entry.name.startswith(TEMPORARY_PREFIX) and entry.is_file(follow_symlinks=False)
-                if temporary and entry.stat(follow_symlinks=False).st_mtime < cutoff:
-                    Path(entry.path).unlink(missing_ok=True)
-                    removed += 1
+        hidden = self.root / INDEX_FOLDER
+        hidden.mkdir(exist_ok=True)
+        cutoff = _folder_now(hidden) - older_than
+        removed = _remove_older(self.root, cutoff) + _remove_older(hidden, cutoff)
         if removed:
             log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.root)
         return removed
 
     def get(self, image_id: str) -> ImageRecord:
-        return find(self._records(), image_id, str(self.root))
+        """Five candidates at most: enough to tell a unique prefix from an ambiguous one, and to name some."""
+        return find(self._index.with_prefix(id_prefix(image_id), 5), image_id, str(self.root))
 
     def job_images(self, job_id: str) -> list[ImageRecord]:
         """The final images a job stored, oldest first: how a finished job is found again after a restart."""
-        return job_finals(self._records(), job_id)
+        return self._index.job_finals(job_id)
 
     def read(self, record: ImageRecord) -> bytes:
         return (self.root / record.name).read_bytes()
@@ -129,7 +123,10 @@ class LocalStore:
     def recent(
         self, *, offset: int = 0, limit: int | None = None, query: str | None = None, user: str | None = None
     ) -> list[ImageRecord]:
-        return newest(self._records(), offset=offset, limit=limit, query=query, user=user)
+        return self._index.newest(offset=offset, limit=limit, query=query, user=user)
+
+    def count(self, *, query: str | None = None, user: str | None = None) -> int:
+        return self._index.count(query=query, user=user)
 
     def link(self, record: ImageRecord) -> str | None:
         return None
@@ -137,17 +134,20 @@ class LocalStore:
     def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
         changed = replace(record, shared=shared)
         sidecar = self.root / record.sidecar_name
-        write_atomic(sidecar, json.dumps(changed.sidecar(), indent=2).encode())
         with self._lock:
-            self._index[sidecar.name] = (_mtime(sidecar), changed)
+            current = self._index_current()
+            text = json.dumps(changed.sidecar(), indent=2)
+            write_atomic(sidecar, text.encode())
+            self._index.put(changed, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         return changed
 
     def delete(self, record: ImageRecord) -> None:
         """The sidecar first: an image file without one is no longer listed, so a crash in between hides it."""
-        (self.root / record.sidecar_name).unlink(missing_ok=True)
-        (self.root / record.name).unlink(missing_ok=True)
         with self._lock:
-            self._index.pop(record.sidecar_name, None)
+            current = self._index_current()
+            (self.root / record.sidecar_name).unlink(missing_ok=True)
+            (self.root / record.name).unlink(missing_ok=True)
+            self._index.drop(record.sidecar_name, synced=_mtime(self.root) if current else None)
         log.info("deleted image %s (%s)", record.id, record.location)
 
     def ping(self) -> None:
@@ -210,42 +210,13 @@ class LocalStore:
     def _locate(self, name: str) -> str:
         return str(self.root / name)
 
-    def _records(self) -> list[ImageRecord]:
-        """Every complete image. The index is read again only when the folder changed behind this store's back."""
-        with self._lock:
-            try:
-                folder = _mtime(self.root)
-            except FileNotFoundError:
-                return []
-            if folder != self._indexed_folder:
-                self._reindex()
-                self._indexed_folder = folder
-            return [record for _mtime_ns, record in self._index.values()]
-
-    def _reindex(self) -> None:
-        """Scan the sidecars; one whose modification time is unchanged is not parsed again."""
-        fresh: dict[str, tuple[int, ImageRecord]] = {}
-        with os.scandir(self.root) as entries:
-            for entry in entries:
-                if not SIDECAR.match(entry.name):
-                    continue
-                mtime = entry.stat().st_mtime_ns
-                cached = self._index.get(entry.name)
-                if cached is None or cached[0] != mtime:
-                    record = self._load(Path(entry.path))
-                    if record is None:
-                        continue
-                    cached = (mtime, record)
-                fresh[entry.name] = cached
-        self._index = fresh
-
-    def _load(self, sidecar: Path) -> ImageRecord | None:
+    def _index_current(self) -> bool:
+        """Whether the index holds every image in the folder: then the index stays so through this store's own
+        write, by noting the folder's time after it (else the next read brings the index up to date)."""
         try:
-            record = ImageRecord.from_sidecar(json.loads(sidecar.read_text(encoding="utf-8")), self._locate)
-        except (OSError, ValueError, TypeError, KeyError) as exc:
-            log.warning("ignoring unreadable sidecar %s: %s", sidecar, exc)
-            return None
-        return record if (self.root / record.name).is_file() else None
+            return self._index.synced_at() == _mtime(self.root)
+        except FileNotFoundError:
+            return False
 
     def _new_record(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """The record of a new image: an id no indexed image has, and file names nothing in the folder has (the
@@ -255,16 +226,27 @@ class LocalStore:
         on every save. An image another server stored since the last scan shares the new id only by a one in four
         billion chance (32 random bits), and never its files: a name already taken gets another id.
         """
-        taken = {record.id for _mtime_ns, record in self._index.values()}
         while True:
             candidate = secrets.token_hex(ID_LENGTH // 2)
-            if candidate in taken:
+            if self._index.has_id(candidate):
                 continue
             record = new_record(
                 meta, info, image_id=candidate, size=len(data), locate=self._locate, now=self._clock.now()
             )
             if not (self.root / record.name).exists() and not (self.root / record.sidecar_name).exists():
                 return record
+
+
+def _remove_older(folder: Path, cutoff: float) -> int:
+    """Delete the temporary files in `folder` last changed before `cutoff`; return how many there were."""
+    removed = 0
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            temporary = entry.name.startswith(TEMPORARY_PREFIX) and entry.is_file(follow_symlinks=False)
+            if temporary and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                Path(entry.path).unlink(missing_ok=True)
+                removed += 1
+    return removed
 
 
 def _folder_now(folder: Path) -> float:

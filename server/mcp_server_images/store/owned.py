@@ -107,6 +107,10 @@ class OwnedStore:
         mine = user if self.viewer.sees_all else self.viewer.subject
         return self.inner.recent(offset=offset, limit=limit, query=query, user=mine)
 
+    def count(self, *, query: str | None = None, user: str | None = None) -> int:
+        """How many images `recent` lists for this caller."""
+        return self.inner.count(query=query, user=user if self.viewer.sees_all else self.viewer.subject)
+
     def job_images(self, job_id: str) -> list[ImageRecord]:
         return [record for record in self.inner.job_images(job_id) if self.viewer.sees(record.user)]
 

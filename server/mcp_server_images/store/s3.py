@@ -176,6 +176,9 @@ class S3Store:
     ) -> list[ImageRecord]:
         return newest(self._records(), offset=offset, limit=limit, query=query, user=user)
 
+    def count(self, *, query: str | None = None, user: str | None = None) -> int:
+        return len(self.recent(query=query, user=user))
+
     def job_images(self, job_id: str) -> list[ImageRecord]:
         return job_finals(self._records(fresh=True), job_id)
 
