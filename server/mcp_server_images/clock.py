@@ -28,3 +28,10 @@ class Clock:
     def timestamp(self) -> float:
         """Seconds since the epoch, as job records store them for other instances to compare."""
         return self.now().timestamp()
+
+
+def recorded_moment(text: str) -> datetime:
+    """A time as the server's records write it (ISO 8601): timezone-aware, in UTC when the text names no zone
+    (sidecars write `created` without one)."""
+    moment = datetime.fromisoformat(text)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -14,9 +14,10 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from ..clock import recorded_moment
 from ..store.base import LedgerEntry
 from . import learned
 
@@ -68,12 +69,7 @@ class Unsettled:
     def pending(self, entry: LedgerEntry, now: datetime) -> bool:
         if entry.instance == self.instance:
             return entry.id in self.running
-        return now - _moment(entry.time) < self.lasts
-
-
-def _moment(time: str) -> datetime:
-    moment = datetime.fromisoformat(time)
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+        return now - recorded_moment(entry.time) < self.lasts
 
 
 @dataclass

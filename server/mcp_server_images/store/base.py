@@ -13,12 +13,12 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from pydantic import TypeAdapter
 
+from ..clock import recorded_moment
 from ..errors import ImageServerError
 from ..imaging.info import ImageInfo
 from .records import ImageRecord, NewImage, Operation
@@ -370,8 +370,7 @@ def newest(
 
 def created_at(record: ImageRecord) -> float:
     """When the image was stored, seconds since the epoch (sidecars write `created` in UTC)."""
-    created = datetime.fromisoformat(record.created)
-    return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
+    return recorded_moment(record.created).timestamp()
 
 
 def job_finals(records: Iterable[ImageRecord], job_id: str) -> list[ImageRecord]:
