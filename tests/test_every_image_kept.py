@@ -1,6 +1,7 @@
 """Issue 21, item 2: every good image of an answer is kept, on every path an answer can take.
 
-Each path (the Images API's answer read with its base64 lifted or parsed whole, URL answers, native variations,
+Each path (the Images API's answer read with its base64 lifted or parsed whole, or arriving at a pace with large
+images decoded for their previews before the last byte, URL answers, native variations,
 edits through the Images and the Responses API, chat image output, the Responses API, and the streamed finals of
 the three) gets an answer of two images whose
 second is bad in one way (base64 that does not decode, bytes that are no image, an image cut in half, no image
@@ -44,6 +45,9 @@ class AnswerPath:
 CHAT = {"prompt": "a fox", "model": "gemini-nano-banana-2.1"}
 PATHS = {
     "images-lifted": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}),
+    "images-arriving": AnswerPath(
+        "generate_image", {"prompt": "a fox", "n": 2, "size": "1536x1024"}, {"pace": 400e6, "photo_like": True}
+    ),
     "images-whole": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"escape_slashes": True}),
     "images-url": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"answer_urls": True}),
     "variations": AnswerPath("create_image_variation", {"n": 2}, {"serves_retired": True}),

@@ -154,7 +154,8 @@ class Switches(TypedDict, total=False):
     """Seconds every answer waits: a slow upstream for `make bench`; tests hold requests instead (default 0)."""
     pace: float
     """Bytes per second an Images API answer's body is sent at, in 64 KiB chunks, as a real upstream's arrives
-    (default 0: all at once). `GET /bench/last-byte` says when the last answer's last byte was sent."""
+    (default 0: all at once). `GET /bench/last-byte` says when the last answer's last byte was sent; a hold on
+    "last piece" keeps its last chunk back."""
     variations_model_missing: bool
     """/images/variations answers 404 model_not_found, as a gateway without variations does (default False)."""
     chat_invalid_json: bool
@@ -512,7 +513,7 @@ async def _answer(state: EmulatorState, recorded: RecordedRequest, body: dict[st
             )
         if state.pace:
             return StreamingResponse(
-                _paced(state, json.dumps(answer).encode()),
+                _paced(state, recorded.path, json.dumps(answer).encode()),
                 media_type="application/json",
                 headers={"x-request-id": request_id()},
             )
@@ -583,13 +584,16 @@ def _faulted(fault: Fault) -> Response:
 PACE_CHUNK = 64 * 1024
 
 
-async def _paced(state: EmulatorState, content: bytes) -> AsyncIterator[bytes]:
+async def _paced(state: EmulatorState, path: str, content: bytes) -> AsyncIterator[bytes]:
     """The body at `state.pace` bytes per second; the moment its last byte is handed to the socket is kept (on the
-    machine's monotonic clock, which every process shares) for the bench to read."""
+    machine's monotonic clock, which every process shares) for the bench to read. A hold on "last piece" keeps
+    the last piece back until the test releases it."""
     started = time.monotonic()
     for start in range(0, len(content), PACE_CHUNK):
         due = started + start / state.pace
         await anyio.sleep(max(due - time.monotonic(), 0))
+        if start + PACE_CHUNK >= len(content):
+            await state.pass_holds(f"{path} last piece")
         yield content[start : start + PACE_CHUNK]
     state.last_byte_at = time.monotonic()
 

@@ -105,6 +105,24 @@ class PartialStream:
     handler: PartialHandler
 
 
+class ArrivingImage(Protocol):
+    """One image's bytes while its answer is still arriving: each piece as its base64 is decoded, then the end."""
+
+    def more(self, data: bytes) -> None: ...
+
+    def end(self, *, whole: bool) -> None:
+        """No more bytes: `whole` when the image's value was read to its closing quote, not when the answer broke
+        off or the value could not be decoded piecewise (the answer is then checked as a whole, as always)."""
+
+
+class EarlyImages(Protocol):
+    """Takes an answer's images while it arrives, so work on them can start before its last byte (the operations
+    decode previews there). Only a hint: the answer is still read, parsed and checked whole."""
+
+    def arriving(self) -> ArrivingImage:
+        """A new image's bytes begin; every attempt at an answer, and every image in it, gets one."""
+
+
 @dataclass(frozen=True)
 class ImageRequest:
     """One upstream request for images, in the operation's terms; the wire form is built by the backend."""
@@ -118,6 +136,8 @@ class ImageRequest:
     inputs: Sequence[Upload] = ()
     mask: bytes | None = None
     stream: PartialStream | None = None
+    early: EarlyImages | None = None
+    """Where the answer's images go while it is still arriving, when the backend can tell them apart that soon."""
 
     @property
     def streamed(self) -> PartialStream | None:

@@ -25,10 +25,11 @@ from pydantic_core import from_json
 from ..errors import ConfigurationError
 from ..providers import Endpoint
 from ..telemetry import Telemetry
+from .base import EarlyImages
 from .credentials import Credential
 from .dialects import Dialect, dialect_of, url_of
 from .errors import ConnectionBrokenError, UpstreamError
-from .lifted import parse_lifting
+from .lifted import LiftedStream, parse_lifting
 from .redact import Redactor
 from .retry import RetryPolicy
 
@@ -58,6 +59,14 @@ class _Refused:
     """A 401 for a key that may be renewed: the error to raise should renewing bring no other key."""
 
     error: UpstreamError
+
+
+@dataclass(frozen=True)
+class _Watched:
+    """Whose string values to hand to `early` while an answer arrives; each attempt follows them anew."""
+
+    key: str
+    early: EarlyImages
 
 
 @dataclass(frozen=True)
@@ -123,17 +132,25 @@ class UpstreamClient:
         url = self._url(path, None)
         return await self._read(path, lambda headers: self._http.build_request("GET", url, headers=headers))
 
-    async def post_json(self, path: str, body: Mapping[str, Any], *, lift: str | None = None) -> ApiResponse:
+    async def post_json(
+        self, path: str, body: Mapping[str, Any], *, lift: str | None = None, early: EarlyImages | None = None
+    ) -> ApiResponse:
         """POST a JSON body to the provider's place for `path`; the answer's string values of `lift` come as views
-        of its bytes (see `lifted`), not as strings."""
-        return await self._read(path, self._json(path, body), lift)
+        of its bytes (see `lifted`), not as strings, and go decoded to `early` while the answer arrives."""
+        return await self._read(path, self._json(path, body), lift, early)
 
     async def post_multipart(
-        self, path: str, fields: Mapping[str, str], files: Sequence[FileField], *, lift: str | None = None
+        self,
+        path: str,
+        fields: Mapping[str, str],
+        files: Sequence[FileField],
+        *,
+        lift: str | None = None,
+        early: EarlyImages | None = None,
     ) -> ApiResponse:
-        """POST multipart/form-data; every file part carries a filename and content type. `lift` as for
-        `post_json`."""
-        return await self._read(path, self._multipart(path, fields, files), lift)
+        """POST multipart/form-data; every file part carries a filename and content type. `lift` and `early` as
+        for `post_json`."""
+        return await self._read(path, self._multipart(path, fields, files), lift, early)
 
     def stream_json(self, path: str, body: Mapping[str, Any]) -> AsyncGenerator[dict[str, Any]]:
         """POST a JSON body that asks for server-sent events; yield each event's data object."""
@@ -170,8 +187,11 @@ class UpstreamClient:
             )
         return self.dialect.headers(key, self.endpoint.key_header), key
 
-    async def _read(self, path: str, build: Build, lift: str | None = None) -> ApiResponse:
-        async with self._exchange(path, build, read_body=True) as reply:
+    async def _read(
+        self, path: str, build: Build, lift: str | None = None, early: EarlyImages | None = None
+    ) -> ApiResponse:
+        watched = _Watched(lift, early) if lift is not None and early is not None else None
+        async with self._exchange(path, build, read_body=True, watched=watched) as reply:
             assert reply.body is not None  # read_body=True
             # Answers carry megabytes of base64: parse them off the event loop, which other calls share.
             parsed = await anyio.to_thread.run_sync(self._parse, reply.body, reply.response, path, lift)
@@ -231,11 +251,11 @@ class UpstreamClient:
             f"The connection to the image API broke while answering {path} ({type(exc).__name__})."
         )
 
-    async def _body(self, response: httpx2.Response, path: str) -> bytes | bytearray:
+    async def _body(self, response: httpx2.Response, path: str, watch: LiftedStream | None = None) -> bytes | bytearray:
         """The whole (decoded) body, refused as soon as it exceeds the size cap; the response is closed on failure.
 
         A body of declared length is read into one buffer of that size: a list of chunks joined at the end would
-        hold the answer twice.
+        hold the answer twice. `watch` sees the body after each piece (images decoded while the rest arrives).
         """
         try:
             declared = response.headers.get("content-length", "")
@@ -249,14 +269,21 @@ class UpstreamClient:
                     raise self._too_large(path, "its body")
                 body[size : size + len(chunk)] = chunk
                 size += len(chunk)
+                if watch is not None:
+                    watch.arrived(body, size)
             del body[size:]
             return body
         except BaseException:
             await response.aclose()
             raise
+        finally:
+            if watch is not None:
+                watch.finish()
 
     @asynccontextmanager
-    async def _exchange(self, path: str, build: Build, *, read_body: bool = False) -> AsyncIterator[_Reply]:
+    async def _exchange(
+        self, path: str, build: Build, *, read_body: bool = False, watched: _Watched | None = None
+    ) -> AsyncIterator[_Reply]:
         """Send with retries; yield the first successful answer, holding a concurrency slot.
 
         Each attempt has one deadline for the whole answer, body included. With `read_body` the body is read
@@ -270,7 +297,13 @@ class UpstreamClient:
             headers, key = await self._auth()
             async with self._slots:
                 tried = await self._attempt(
-                    path, build(headers), read_body=read_body, attempt=attempt, attempts=attempts, renew=not renewed
+                    path,
+                    build(headers),
+                    read_body=read_body,
+                    attempt=attempt,
+                    attempts=attempts,
+                    renew=not renewed,
+                    watched=watched,
                 )
                 if isinstance(tried, _Reply):
                     try:
@@ -287,7 +320,15 @@ class UpstreamClient:
             attempt += 1
 
     async def _attempt(
-        self, path: str, request: httpx2.Request, *, read_body: bool, attempt: int, attempts: int, renew: bool
+        self,
+        path: str,
+        request: httpx2.Request,
+        *,
+        read_body: bool,
+        attempt: int,
+        attempts: int,
+        renew: bool,
+        watched: _Watched | None,
     ) -> _Reply | _Refused | float:
         """One attempt: the successful answer, a 401 to renew the key for (when `renew`), or the seconds to wait
         before the next; raises when this answer is final (not retryable, or the last attempt)."""
@@ -295,7 +336,9 @@ class UpstreamClient:
         started = time.monotonic()
         deadline = anyio.current_time() + self._timeout
         try:
-            response, body = await self._within(deadline, path, self._send(request, path, read_body=read_body))
+            response, body = await self._within(
+                deadline, path, self._send(request, path, read_body=read_body, watched=watched)
+            )
         except httpx2.ReadTimeout as exc:
             self._telemetry.upstream_failed("timeout", retried=False)
             raise self._too_slow(path) from exc
@@ -330,12 +373,16 @@ class UpstreamClient:
         return wait
 
     async def _send(
-        self, request: httpx2.Request, path: str, *, read_body: bool
+        self, request: httpx2.Request, path: str, *, read_body: bool, watched: _Watched | None
     ) -> tuple[httpx2.Response, bytes | bytearray | None]:
-        """One attempt: the response, and its body when asked for or when it is an error answer."""
+        """One attempt: the response, and its body when asked for or when it is an error answer (whose body no
+        one watches)."""
         response = await self._http.send(request, stream=True)
-        if read_body or not response.is_success:
+        if not response.is_success:
             return response, await self._body(response, path)
+        if read_body:
+            watch = LiftedStream(watched.key, watched.early) if watched is not None else None
+            return response, await self._body(response, path, watch)
         return response, None
 
     def _parse(

@@ -9,14 +9,21 @@ the same validation.
 
 Only a value that is plain base64 text between quotes is lifted. Should any value of the key hold an escape
 sequence (valid JSON, never seen from a real API), nothing is lifted and the body is parsed whole as before.
+
+`LiftedStream` finds the same values while the body is still arriving, by the same rule, and hands their decoded
+bytes on piece by piece (`EarlyImages`), so that an image can be decoded while the rest of it is on the wire.
 """
 
 from __future__ import annotations
 
+import binascii
 import re
 from typing import Any
 
+import pybase64
 from pydantic_core import from_json
+
+from .base import ArrivingImage, EarlyImages
 
 PLACEHOLDER = "*lifted*"
 """Starts each placeholder (followed by the value's index); `*` is not a base64 character."""
@@ -52,7 +59,7 @@ def _value_spans(body: bytes | bytearray, key: str) -> list[tuple[int, int]]:
     string; `parse_lifting` notices that case when the placeholders do not all come back. The value ends at the
     next quote, since plain base64 holds no quotes and no backslashes.
     """
-    pattern = re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*"')
+    pattern = _key_pattern(key)
     spans: list[tuple[int, int]] = []
     found = pattern.search(body)
     while found is not None:
@@ -89,3 +96,75 @@ def _view(value: Any, lifted: list[memoryview], seen: set[int]) -> Any:
         return value
     seen.add(int(number))
     return lifted[int(number)]
+
+
+def _key_pattern(key: str) -> re.Pattern[bytes]:
+    """A quoted `key`, its colon and the opening quote of its value."""
+    return re.compile(rb'"' + re.escape(key.encode()) + rb'"\s*:\s*"')
+
+
+LOOK_BACK = 256
+"""Bytes before a piece's start searched again for the key: a key split between two pieces is still found (the
+whitespace around a colon is never this long in a real answer; if it were, the value is only not streamed)."""
+
+
+class LiftedStream:
+    """The string values of one key, decoded from base64 as the body arrives, each handed to `EarlyImages`.
+
+    `arrived` is called with the body so far after each piece. Decoding goes in whole groups of four characters.
+    Should a value's text not be plain base64 (an escape, a character outside the alphabet, padding before its
+    end), that value ends as not whole and nothing more is followed, as `parse_lifting` then lifts nothing; a
+    value still open when the body ends is not whole either. Whether pieces were right is settled later: the
+    early bytes count only when they equal what the whole answer holds.
+    """
+
+    def __init__(self, key: str, early: EarlyImages) -> None:
+        self._pattern = _key_pattern(key)
+        self._early = early
+        self._searched = 0
+        """How far the body was searched for the next value."""
+        self._after = 0
+        """Where the last value ended: the search never goes back before it."""
+        self._image: ArrivingImage | None = None
+        self._decoded = 0
+        """Where the open value's text not yet decoded begins."""
+        self._given_up = False
+
+    def arrived(self, body: bytes | bytearray, size: int) -> None:
+        while not self._given_up:
+            if self._image is None:
+                found = self._pattern.search(body, max(self._after, self._searched - LOOK_BACK), size)
+                if found is None:
+                    self._searched = size
+                    return
+                self._image, self._decoded = self._early.arriving(), found.end()
+            closed = body.find(b'"', self._decoded, size)
+            if closed < 0:
+                self._decode(body[self._decoded : self._decoded + (size - self._decoded) // 4 * 4], last=False)
+                return
+            self._decode(body[self._decoded : closed], last=True)
+            self._searched = self._after = closed + 1
+
+    def finish(self) -> None:
+        """The body ended (or broke off): a value still open is not whole."""
+        self._end(whole=False)
+
+    def _decode(self, text: bytes | bytearray, *, last: bool) -> None:
+        try:
+            if not last and b"=" in text:
+                raise ValueError("padding before the end of a value")
+            data = pybase64.b64decode(text, validate=True)
+        except (binascii.Error, ValueError):
+            self._given_up = True
+            self._end(whole=False)
+            return
+        self._decoded += len(text)
+        if data and self._image is not None:
+            self._image.more(data)
+        if last:
+            self._end(whole=True)
+
+    def _end(self, *, whole: bool) -> None:
+        if self._image is not None:
+            self._image.end(whole=whole)
+            self._image = None

@@ -153,7 +153,9 @@ class ImagesAPI:
         path, body = "/images/generations", generation_body(request)
         notes = self._dialect.adapt(body, request.spec)
         if request.streamed is None:
-            return await self._decode(await self._client.post_json(path, body, lift=IMAGE_KEY), notes)
+            return await self._decode(
+                await self._client.post_json(path, body, lift=IMAGE_KEY, early=request.early), notes
+            )
         return await self._collect(self._client.stream_json(path, body), request.streamed.handler)
 
     async def edit(self, request: ImageRequest) -> ImagesAnswer:
@@ -161,11 +163,15 @@ class ImagesAPI:
         if self._dialect.image_route is not None:
             body = generation_body(request) | {"input_references": reference_parts(request.inputs)}
             notes = self._dialect.adapt(body, request.spec)
-            return await self._decode(await self._client.post_json("/images/edits", body, lift=IMAGE_KEY), notes)
+            return await self._decode(
+                await self._client.post_json("/images/edits", body, lift=IMAGE_KEY, early=request.early), notes
+            )
         path, fields, files = "/images/edits", edit_fields(request), image_parts(request.inputs, request.mask)
         notes = self._dialect.adapt(fields, request.spec)
         if request.streamed is None:
-            return await self._decode(await self._client.post_multipart(path, fields, files, lift=IMAGE_KEY), notes)
+            return await self._decode(
+                await self._client.post_multipart(path, fields, files, lift=IMAGE_KEY, early=request.early), notes
+            )
         return await self._collect(self._client.stream_multipart(path, fields, files), request.streamed.handler)
 
     def _streamable(self, request: ImageRequest) -> ImageRequest:
@@ -175,7 +181,9 @@ class ImagesAPI:
     async def vary(self, request: ImageRequest) -> ImagesAnswer:
         files = image_parts(request.inputs, None)
         return await self._decode(
-            await self._client.post_multipart("/images/variations", variation_fields(request), files, lift=IMAGE_KEY)
+            await self._client.post_multipart(
+                "/images/variations", variation_fields(request), files, lift=IMAGE_KEY, early=request.early
+            )
         )
 
     async def _collect(self, events: AsyncGenerator[dict[str, Any]], on_partial: PartialHandler) -> ImagesAnswer:

@@ -16,6 +16,7 @@ import io
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import IO, cast
 
 from PIL import Image, ImageOps
 
@@ -76,12 +77,14 @@ DECODE_BUDGET = PixelBudget(DEFAULT_PIXELS)
 
 
 @contextmanager
-def decoding(data: bytes, *, fit: tuple[int, int] | None = None) -> Iterator[Image.Image]:
-    """Image bytes opened for pixel work within the budget, turned the right way up by their EXIF orientation.
+def decoding(data: bytes | io.RawIOBase, *, fit: tuple[int, int] | None = None) -> Iterator[Image.Image]:
+    """Image bytes (or a file of them) opened for pixel work within the budget, turned the right way up by their
+    EXIF orientation.
 
     With `fit` (a box the result will be shrunk into), JPEG decodes at a reduced scale that still covers it.
     """
-    with Image.open(io.BytesIO(data)) as image:
+    # Pillow reads any file object with read, seek and tell; its annotation names only IO[bytes].
+    with Image.open(io.BytesIO(data) if isinstance(data, bytes) else cast(IO[bytes], data)) as image:
         if fit is not None and image.format == "JPEG":
             image.draft(image.mode, _covering(image.size, fit))
         with DECODE_BUDGET.hold(image.width * image.height):

@@ -41,6 +41,7 @@ from ..backends.errors import UpstreamError
 from ..catalog.options import ImageOptions
 from ..catalog.spec import ImageEndpoint
 from ..errors import ImageServerError
+from ..imaging.early import EarlyPreviews
 from ..imaging.info import NotAnImageError
 from ..imaging.previews import Decoded, decode_ahead, decode_for_preview, likely_previewed, probe_keeping_pixels
 from ..imaging.probe import probe
@@ -217,10 +218,13 @@ async def _deliver(
 async def _deliver_through(
     deps: ImageDeps, route: Route, send: Send, request: ImageRequest, record: NewImage, call: CallContext
 ) -> Delivered:
-    answer = await _answer(deps.store, route.backend, send, request, record)
-    billed = _billed_parts(request.model, answer)
-    cost = price(billed, deps.upstreams.catalog.lookup, deps.most_reported)
-    delivered = replace(await _store_answer(deps.store, answer, replace(record, cost=cost.public())), billed=billed)
+    """One request to one route; a large image's preview pixels are decoded while the answer arrives."""
+    with EarlyPreviews() as early:
+        answer = await _answer(deps.store, route.backend, send, replace(request, early=early), record)
+        billed = _billed_parts(request.model, answer)
+        cost = price(billed, deps.upstreams.catalog.lookup, deps.most_reported)
+        kept = await _store_answer(deps.store, answer, replace(record, cost=cost.public()), early)
+    delivered = replace(kept, billed=billed)
     for stored in delivered.records:
         await call.progress.step(f"image {stored.id} stored")
     return delivered
@@ -281,7 +285,9 @@ def _billed_parts(model: str, answer: ImagesAnswer) -> tuple[BilledPart, ...]:
 # --- checking and storing each item ------------------------------------------------------------------------------
 
 
-async def _store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> Delivered:
+async def _store_answer(
+    store: Store, answer: ImagesAnswer, meta: NewImage, early: EarlyPreviews | None = None
+) -> Delivered:
     """Check each item of the answer alone and store every one that is an image; name the others. An item that
     is bad in any way (no data, not base64, not an image, damaged, too large) never costs a good one."""
     records: list[ImageRecord] = []
@@ -300,7 +306,7 @@ async def _store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> D
             usage_parts=[part._asdict() for part in answer.usage_parts],
         )
         try:
-            stored, pixels = await _store_one(store, image.data, item_meta)
+            stored, pixels = await _store_one(store, image.data, item_meta, early)
         except NotAnImageError as exc:
             problems.append(f"image {number}: {exc}")
             continue
@@ -320,20 +326,23 @@ async def _store_answer(store: Store, answer: ImagesAnswer, meta: NewImage) -> D
     )
 
 
-async def _store_one(store: Store, data: bytes, meta: NewImage) -> tuple[ImageRecord, Decoded | None]:
+async def _store_one(
+    store: Store, data: bytes, meta: NewImage, early: EarlyPreviews | None = None
+) -> tuple[ImageRecord, Decoded | None]:
     """Probe and store one image; return it with its preview's pixels when a preview is likely.
 
     Pixels come from the probe when it decodes them anyway (alpha, WebP, GIF). An opaque PNG or JPEG, which the
-    probe checks without its pixels, is decoded on a second core while the image is checked and written: from
-    the start when it has many bytes, once the probe has read its size when it has only many pixels. Should its
-    pixels not decode after all, the image is stored just the same, and the result says it cannot be shown.
+    probe checks without its pixels, was decoded while the answer arrived when it has many bytes (`early`), else
+    is decoded on a second core while the image is checked and written: from the start when it has many bytes,
+    once the probe has read its size when it has only many pixels. Should its pixels not decode after all, the
+    image is stored just the same, and the result says it cannot be shown.
     """
     ahead = decode_ahead(data)
     decoded: list[Decoded] = []
     failed: list[Exception] = []
     async with anyio.create_task_group() as group:
         if ahead:
-            group.start_soon(_decode_into, decoded, data)
+            group.start_soon(_decode_into, decoded, data, early)
         try:
             info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, data)
             if pixels is None and not ahead and likely_previewed(len(data), (info.width, info.height)):
@@ -349,9 +358,12 @@ async def _store_one(store: Store, data: bytes, meta: NewImage) -> tuple[ImageRe
     return stored, pixels if pixels is not None else (decoded[0] if decoded else None)
 
 
-async def _decode_into(decoded: list[Decoded], data: bytes) -> None:
+async def _decode_into(decoded: list[Decoded], data: bytes, early: EarlyPreviews | None = None) -> None:
+    """The preview pixels of `data`: those decoded while it arrived when they are of these very bytes, else
+    decoded now."""
     try:
-        decoded.append(await anyio.to_thread.run_sync(decode_for_preview, data))
+        pixels = await anyio.to_thread.run_sync(early.pixels, data) if early is not None else None
+        decoded.append(pixels if pixels is not None else await anyio.to_thread.run_sync(decode_for_preview, data))
     except (OSError, ValueError) as exc:
         log.warning("a stored image could not be decoded for its preview: %s", exc)
 

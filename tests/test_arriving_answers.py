@@ -1,0 +1,58 @@
+"""Issue 28, item 2: a large answer's preview is decoded while the answer arrives, and nothing else changes.
+
+The emulator sends the answer at a pace and keeps its last piece back until the test lets it go: the server is
+already decoding the image (its pixels are held in the decode budget) before the last byte, and once the answer
+is whole the image on disk is the one sent, byte for byte, with a preview made from it.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import anyio
+import pytest
+from PIL import Image
+
+from mcp_server_images.imaging.pixel_budget import DECODE_BUDGET
+from tests.fake_openai import Emulator
+from tests.support.results import images_in, text_of
+from tests.support.servers import SettingsFactory, open_client
+from tests.support.waiting import until
+
+pytestmark = pytest.mark.anyio
+
+PACE = 400e6
+"""Bytes per second: fast, so the test does not wait; the hold on the last piece orders what matters."""
+
+
+async def test_a_large_image_is_decoded_before_its_last_byte(
+    make_settings: SettingsFactory, emulator: Emulator
+) -> None:
+    emulator.set(photo_like=True, pace=PACE)
+    settings = make_settings()
+    async with open_client(settings) as client:
+        DECODE_BUDGET.resize(settings.max_decode_pixels)  # the high water from now on: no earlier test's decode
+        with emulator.hold("last piece") as last_piece:
+            async with anyio.create_task_group() as group:
+                results = []
+
+                async def call() -> None:
+                    results.append(await client.call_tool("generate_image", {"prompt": "a fox", "size": "1536x1024"}))
+
+                group.start_soon(call)
+                await last_piece.until_held()
+                await until(
+                    lambda: DECODE_BUDGET.high_water >= 1536 * 1024, "the image's decode to start before its last byte"
+                )
+                last_piece.release()
+    [result] = results
+    assert not result.is_error, text_of(result)
+    assert result.structured_content is not None
+    [stored] = result.structured_content["images"]
+    assert Path(stored["path"]).read_bytes() == emulator.sent_images[0]
+    [preview] = images_in(result)
+    assert preview.mime_type == "image/jpeg"
+    with Image.open(io.BytesIO(base64.b64decode(preview.data))) as shown:
+        assert abs(shown.width / shown.height - 1.5) < 0.01, "the preview keeps the aspect ratio"

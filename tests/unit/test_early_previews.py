@@ -1,0 +1,85 @@
+"""`EarlyPreviews`: preview pixels decoded while an image's bytes arrive, taken only for exactly those bytes."""
+
+from __future__ import annotations
+
+import io
+import random
+
+from PIL import Image
+
+from mcp_server_images.imaging.early import EarlyPreviews
+from mcp_server_images.imaging.previews import LIKELY_PREVIEWED_BYTES, decode_for_preview
+from mcp_server_images.imaging.probe import probe
+
+PIECE = 64 * 1024
+
+
+def noisy_png(size: tuple[int, int] = (600, 400), seed: int = 1) -> bytes:
+    """An opaque PNG of noise: many bytes for few pixels, so it is decoded early."""
+    pixels = random.Random(seed).randbytes(size[0] * size[1] * 3)
+    buffer = io.BytesIO()
+    Image.frombytes("RGB", size, pixels).save(buffer, format="PNG", compress_level=1)
+    data = buffer.getvalue()
+    assert len(data) > LIKELY_PREVIEWED_BYTES
+    return data
+
+
+def arrive(early: EarlyPreviews, data: bytes, *, whole: bool = True) -> None:
+    image = early.arriving()
+    for start in range(0, len(data), PIECE):
+        image.more(data[start : start + PIECE])
+    image.end(whole=whole)
+
+
+def test_the_pixels_are_those_of_the_bytes_that_arrived() -> None:
+    data = noisy_png()
+    with EarlyPreviews() as early:
+        arrive(early, data)
+        decoded = early.pixels(data)
+    assert decoded is not None
+    assert decoded.image.tobytes() == decode_for_preview(data).image.tobytes()
+
+
+def test_other_bytes_get_no_pixels() -> None:
+    data, other = noisy_png(seed=1), noisy_png(seed=2)
+    with EarlyPreviews() as early:
+        arrive(early, data)
+        assert early.pixels(other) is None
+        assert early.pixels(data[:-1]) is None
+
+
+def test_an_image_that_did_not_arrive_whole_gets_no_pixels() -> None:
+    data = noisy_png()
+    with EarlyPreviews() as early:
+        arrive(early, data, whole=False)
+        assert early.pixels(data) is None
+
+
+def test_a_cut_off_image_fails_its_early_decode_without_waiting() -> None:
+    data = noisy_png()
+    cut = data[: len(data) * 2 // 3]
+    with EarlyPreviews() as early:
+        arrive(early, cut)
+        assert early.pixels(cut) is None
+
+
+def test_leaving_ends_a_decode_still_waiting_for_bytes() -> None:
+    data = noisy_png()
+    early = EarlyPreviews()
+    with early:
+        image = early.arriving()
+        image.more(data[: len(data) // 2])  # the decode starts and waits for the rest
+    assert image.decoded() is None, "the decode ended, short of bytes"
+
+
+def test_small_or_transparent_images_are_left_to_the_probe() -> None:
+    small = io.BytesIO()
+    Image.new("RGB", (64, 64), (1, 2, 3)).save(small, format="PNG")
+    transparent = io.BytesIO()
+    Image.frombytes("RGBA", (400, 400), random.Random(3).randbytes(400 * 400 * 4)).save(transparent, format="PNG")
+    assert probe(transparent.getvalue()).has_alpha
+    with EarlyPreviews() as early:
+        arrive(early, small.getvalue())
+        arrive(early, transparent.getvalue())
+        assert early.pixels(small.getvalue()) is None
+        assert early.pixels(transparent.getvalue()) is None
