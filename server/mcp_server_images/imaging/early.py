@@ -73,8 +73,10 @@ class ArrivingImage:
 
     def __init__(self) -> None:
         self._received = bytearray()
+        self._base = 0
+        """Where `_received` begins in the image: bytes the decoder has read go, once it reads forward only."""
         self._size = 0
-        """Bytes received in all (the bytes themselves go once decoded)."""
+        """Bytes received in all."""
         self._digest = hashlib.sha256()
         self._changed = threading.Condition()
         self._ended = False
@@ -83,20 +85,27 @@ class ArrivingImage:
         self._decoded: Decoded | None = None
         self._checked = False
         """Whether the header was read to decide on an early decode."""
+        self._keeping = True
+        """Whether the bytes are kept: until the header is judged, then while a decode reads them."""
 
     def more(self, data: bytes) -> None:
         with self._changed:
             if self._ended:
                 return
-            self._received += data
             self._size += len(data)
             self._digest.update(data)
+            if self._keeping:
+                self._received += data
             self._changed.notify_all()
-            start = not self._checked and len(self._received) > LIKELY_PREVIEWED_BYTES
+            start = not self._checked and self._size > LIKELY_PREVIEWED_BYTES
             self._checked = self._checked or start
-        if start and self._worth_decoding():
+        if not start:
+            return
+        if self._worth_decoding():
             self._thread = threading.Thread(target=self._decode, name="early-preview", daemon=True)
             self._thread.start()
+        else:
+            self._drop()
 
     def end(self, *, whole: bool) -> None:
         with self._changed:
@@ -127,20 +136,37 @@ class ArrivingImage:
             return False  # the probe says what is wrong with it, once the answer is whole
 
     def _decode(self) -> None:
+        reader = _Arriving(self)
         try:
-            with decoding(_Arriving(self), fit=(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)) as source:
+            with decoding(reader, fit=(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)) as source:
+                reader.forward_only()  # opened: Pillow now reads the pixel data from front to back
                 self._decoded = pixels_for_preview(source)
         except DECODE_ERRORS:
             self._decoded = None  # decoded again from the stored bytes, which say what is wrong
         finally:
-            with self._changed:
-                self._received = bytearray()  # the pixels are all a preview needs: the bytes go
+            self._drop()  # the pixels are all a preview needs
+
+    def _drop(self) -> None:
+        """Keep no more bytes (the digest and the size still count them)."""
+        with self._changed:
+            self._keeping = False
+            self._received = bytearray()
 
     def read_at(self, position: int, size: int) -> bytes:
         """Bytes from `position`, waiting until `size` of them arrived or the image ended (then fewer)."""
         with self._changed:
-            self._changed.wait_for(lambda: self._ended or len(self._received) >= position + size)
-            return bytes(self._received[position : position + size])
+            if position < self._base:
+                raise OSError("an arriving image is read forward only once its decode is under way")
+            self._changed.wait_for(lambda: self._ended or self._size >= position + size)
+            start = position - self._base
+            return bytes(self._received[start : start + size])
+
+    def forget_before(self, position: int) -> None:
+        """Bytes before `position` are read: they go (deleting from the front of a bytearray moves no memory)."""
+        with self._changed:
+            if position > self._base:
+                del self._received[: position - self._base]
+                self._base = position
 
     def final_size(self) -> int:
         """The whole length, once the image ended."""
@@ -157,6 +183,11 @@ class _Arriving(io.RawIOBase):
         super().__init__()
         self._image = image
         self._position = 0
+        self._forward = False
+
+    def forward_only(self) -> None:
+        """From now on bytes behind the position are forgotten, so the image is never held whole twice."""
+        self._forward = True
 
     def readable(self) -> bool:
         return True
@@ -169,6 +200,8 @@ class _Arriving(io.RawIOBase):
             size = self._image.final_size() - self._position
         data = self._image.read_at(self._position, size)
         self._position += len(data)
+        if self._forward:
+            self._image.forget_before(self._position)
         return data
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
