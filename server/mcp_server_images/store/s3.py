@@ -20,11 +20,9 @@ import logging
 import math
 import secrets
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -60,7 +58,7 @@ from .base import (
     stored_before,
 )
 from .records import ImageRecord, NewImage, new_record
-from .s3_index import BucketIndex, IndexCache
+from .s3_index import BucketIndex, IndexCache, read_object, read_objects
 
 if TYPE_CHECKING:
     from obstore import Attributes  # a type of the stubs only
@@ -69,8 +67,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 20
 """Ids tried before giving up; with 32 random bits, more than one is already rare."""
-READ_THREADS = 16
-"""Sidecars read in parallel when an instance first lists a bucket that already holds many images."""
 T = TypeVar("T")
 
 JOBS_PREFIX = "jobs/"
@@ -241,10 +237,9 @@ class S3Store:
         if indexed:
             return created_at(indexed[0])
         with self._errors("read an id claim"):
-            try:
-                raw = bytes(obstore.get(self._s3, key).bytes())
-            except FileNotFoundError:
-                return math.inf
+            raw = read_object(self._s3, key)
+        if raw is None:
+            return math.inf
         try:
             return float(json.loads(raw)["claimed"])
         except (ValueError, TypeError, KeyError):
@@ -276,10 +271,7 @@ class S3Store:
 
     def ledger_checkpoint(self, month: str) -> bytes | None:
         with self._errors("read the spend ledger"):
-            try:
-                return bytes(obstore.get(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT).bytes())
-            except FileNotFoundError:
-                return None
+            return read_object(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT)
 
     def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
         with self._errors("write the spend ledger"):
@@ -397,8 +389,8 @@ class S3JobBoard:
         records = [known[key][1] for key in listed if key not in unread]
         if not unread:
             return records
-        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unread))) as pool:
-            raws = list(pool.map(partial(self._get, action=f"read {what}"), unread))
+        with self._errors(f"read {what}"):
+            raws = read_objects(self._s3, unread)
         for key, raw in zip(unread, raws, strict=True):
             record = None if raw is None else decode(raw, self._where + key)
             if record is None:
@@ -416,10 +408,7 @@ class S3JobBoard:
 
     def _get(self, key: str, action: str) -> bytes | None:
         with self._errors(action):
-            try:
-                return bytes(obstore.get(self._s3, key).bytes())
-            except FileNotFoundError:
-                return None
+            return read_object(self._s3, key)
 
     def _delete(self, key: str, action: str) -> None:
         with self._errors(action):

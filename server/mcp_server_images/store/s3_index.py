@@ -176,6 +176,7 @@ class BucketIndex(ImageTable):
         objects = self._listing()
         gone = [sidecar for sidecar, name in before.items() if sidecar not in objects or name not in objects]
         with self._catching:
+            self.catch_up()  # an image stored while the bucket was listed has its entry by now: it is no news
             known = {row[0] for row in self._rows("SELECT sidecar FROM images")}
         found = self._read_sidecars([key for key in objects if SIDECAR.match(key) and key not in known], objects)
         if gone or found:
@@ -205,8 +206,8 @@ class BucketIndex(ImageTable):
         return True
 
     def _rebuild(self) -> None:
-        """A new, empty cache: the next read starts it again from a snapshot or a listing."""
-        self._caught_up_at = None
+        """A new, empty cache: start it again from a snapshot or a listing."""
+        self.catch_up()
 
     def _restart(self, first: int) -> None:
         """Start the index again from the latest snapshot, when it covers the entries before `first`; else from one
@@ -220,7 +221,9 @@ class BucketIndex(ImageTable):
         """Replace the index by the snapshot; False (warned) when it is damaged."""
         key = snapshot_key(count)
         with self._errors("list the images"):
-            raw = bytes(obstore.get(self._s3, key).bytes())
+            raw = read_object(self._s3, key)
+        if raw is None:
+            return False  # removed since it was listed, by a sweep that wrote a newer one: start from a listing
         try:
             applied, entries = self._decode_snapshot(raw)
         except (DamagedError, OSError, EOFError, ValueError, TypeError, KeyError) as exc:
@@ -329,21 +332,27 @@ class BucketIndex(ImageTable):
         return records
 
     def _get_all(self, keys: list[str], action: str) -> list[bytes | None]:
-        """The objects' bytes (None: not found), several read at once."""
-        if not keys:
-            return []
-        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
-            return list(pool.map(self._get, keys, [action] * len(keys)))
-
-    def _get(self, key: str, action: str) -> bytes | None:
         with self._errors(action):
-            try:
-                return bytes(obstore.get(self._s3, key).bytes())
-            except FileNotFoundError:
-                return None
+            return read_objects(self._s3, keys)
 
     def _where(self) -> str:
         return self._locate("")
+
+
+def read_object(client: ObjectStore, key: str) -> bytes | None:
+    """The object's bytes; None when there is none."""
+    try:
+        return bytes(obstore.get(client, key).bytes())
+    except FileNotFoundError:
+        return None
+
+
+def read_objects(client: ObjectStore, keys: list[str]) -> list[bytes | None]:
+    """The objects' bytes (None: not found), several read at once: obstore's calls release the GIL."""
+    if not keys:
+        return []
+    with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(keys))) as pool:
+        return list(pool.map(read_object, [client] * len(keys), keys))
 
 
 def _entries(records: Iterable[ImageRecord]) -> list[Entry]:
