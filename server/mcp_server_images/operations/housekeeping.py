@@ -6,8 +6,9 @@ instances at once only repeat each other's work. A sweep:
   answer without judging leases again;
 - removes the records of jobs that ended more than the retention window ago (get_job still finds a succeeded job
   through its images' sidecars) and the idempotency keys older than it;
-- removes the store's id bookkeeping older than it (the S3 store's id claims);
-- deletes images older than `image_expiry_days`, when that is set (off by default).
+- removes the store's id bookkeeping older than it (the S3 store's id claims), and has the S3 store reconcile its
+  index with the bucket (images put there by other tools) and snapshot the index's journal;
+- deletes images older than `image_expiry_days`, when that is set (off by default), oldest first, a batch at a time.
 Times are judged by the server's clock against the times the records hold.
 """
 

@@ -328,7 +328,8 @@ class Store(Protocol):
 
     def compact(self, before: float) -> int:
         """Remove the store's own bookkeeping of ids (S3: the id claims) older than `before`, seconds since the
-        epoch; return how many records went."""
+        epoch; return how many records went. The S3 store also reconciles its index with the bucket here (one
+        LIST of it) and snapshots its journal when due: work for the sweep, never for a call."""
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write entry `number` of the month only if no writer has (atomic create); False when it is taken.

@@ -1,9 +1,9 @@
 """The S3 store: images in an S3-compatible bucket that several server instances share (a team deployment).
 
 Objects are laid out like the local folder (`<prefix>/<UTC time>-<id>.<ext>` beside `<UTC time>-<id>.json`), so a
-local folder can be copied into a bucket and read. Ids are claimed with a conditional put (`If-None-Match: *`) of
-`ids/<id>`, so two instances can never hand out the same id, without listing the bucket. Jobs are published as
-`jobs/<job id>.json` for get_job on any instance.
+local folder can be copied into a bucket and read (the next sweep finds what was copied in). Ids are claimed with a
+conditional put (`If-None-Match: *`) of `ids/<id>`, so two instances can never hand out the same id, without
+listing the bucket. Jobs are published as `jobs/<job id>.json` for get_job on any instance.
 
 Listings, lookups, search and expiry read an index every instance keeps in its cache, brought up to date from a
 journal of changes in the bucket (see s3_index.py): at most every `index_ttl` seconds, one LIST of the journal's
