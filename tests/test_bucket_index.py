@@ -206,3 +206,25 @@ def test_a_damaged_journal_entry_is_skipped_with_one_warning_and_the_bucket_reco
     assert "damaged index entry" in warned[0].getMessage()
     other = team_store(s3_server, s3_prefix, tmp_path / "b", clock)
     assert ids(other) == sorted([made.id, by_hand.id, later.id])
+
+
+def test_a_damaged_cache_is_rebuilt_from_the_bucket(
+    s3_server: S3Server, s3_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    clock = FrozenClock()
+    a = team_store(s3_server, s3_prefix, tmp_path / "a", clock)
+    made = [a.save(IMAGE, probe(IMAGE), META).id for _ in range(2)]
+    del a
+    cache = tmp_path / "a" / "index.sqlite3"
+    for file in cache.parent.iterdir():
+        file.unlink()
+    cache.write_bytes(b"not a database at all" * 100)
+
+    caplog.set_level(logging.WARNING)
+    restarted = team_store(s3_server, s3_prefix, tmp_path / "a", clock)
+
+    assert ids(restarted) == sorted(made)
+    assert restarted.get(made[0][:5]).id == made[0]
+    warned = [record for record in caplog.records if "index" in record.getMessage()]
+    assert [record.levelname for record in warned] == ["WARNING"]
+    assert "is damaged" in warned[0].getMessage()

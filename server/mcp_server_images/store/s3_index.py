@@ -206,8 +206,9 @@ class BucketIndex(ImageTable):
         return True
 
     def _rebuild(self) -> None:
-        """A new, empty cache: start it again from a snapshot or a listing."""
-        self.catch_up()
+        """A new, empty cache: start it again from a snapshot or a listing. (Not through `catch_up`: this runs
+        under the table's lock, which a catch-up in another thread may be waiting for while holding its own.)"""
+        self._restart(0)
 
     def _restart(self, first: int) -> None:
         """Start the index again from the latest snapshot, when it covers the entries before `first`; else from one
