@@ -199,9 +199,11 @@ class S3Store:
         return changed
 
     def delete(self, record: ImageRecord) -> None:
-        """The sidecar first (a reconciliation no longer finds the image), then the image and its id claim
-        (presigned links and the public image route stop answering), then the journal entry that takes it out of
-        every instance's index."""
+        """Out of this instance's index first (it is no longer listed here, even while the rest is under way), then
+        the sidecar (a reconciliation no longer finds the image), then the image and its id claim (presigned links
+        and the public image route stop answering), then the journal entry that takes it out of every instance's
+        index. Should a step fail, the sweep's reconciliation puts back what is still there."""
+        self._index.forget(record.sidecar_name)
         with self._errors(f"delete image {record.id}"):
             obstore.delete(self._s3, record.sidecar_name)
             obstore.delete(self._s3, [record.name, CLAIMS_PREFIX + record.id])

@@ -167,6 +167,10 @@ class BucketIndex(ImageTable):
             f"Could not write the image index: {APPEND_ATTEMPTS} other changes came first. Try again shortly."
         )
 
+    def forget(self, sidecar: str) -> None:
+        """Drop an image from this instance's index alone, ahead of the journal entry that drops it everywhere."""
+        self._write([], [sidecar], {})
+
     def reconcile(self) -> int:
         """Compare the index with one LIST of the whole bucket; publish what differs (images added or removed
         behind the journal's back). Returns how many images it found different."""
