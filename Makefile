@@ -36,7 +36,7 @@ YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_m
 	tests/test_catalog_data.py tests/test_cost.py tests/test_caps.py tests/unit/test_catalog.py tests/unit/test_cost.py \
 	tests/unit/test_retry.py tests/test_catalog_feed.py tests/test_catalog_cli.py tests/test_moving_defaults.py \
 	tests/test_learned_costs.py tests/test_providers.py tests/test_several_providers.py tests/test_keys.py \
-	tests/test_retention.py tests/test_idempotency.py
+	tests/test_retention.py tests/test_idempotency.py tests/unit/test_flat_reads.py
 
 # The multi-instance tests run behind a real load balancer: Debian's nginx-light.
 NGINX := /usr/sbin/nginx

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import anyio
@@ -410,6 +411,17 @@ def caps(settings: Settings, catalog: Catalog, endpoints: Sequence[Endpoint]) ->
     )
 
 
+def index_file(settings: Settings) -> Path:
+    """Where this machine keeps its index of the configured bucket: in the user's cache folder, so a restarted
+    server reads only the bucket's changes since it stopped."""
+    from platformdirs import user_cache_dir
+
+    from .store.s3_index import cache_file
+
+    folder = Path(user_cache_dir("mcp-server-images")) / "bucket-index"
+    return cache_file(folder, settings.s3_endpoint_url, settings.s3_bucket or "", settings.s3_prefix)
+
+
 def open_store(settings: Settings, clock: Clock, *, check: bool = True) -> Store:
     """The configured store. With `check`, a bucket is asked once here, so a wrong name or key stops the start, not
     a call (the command line checks before serving; the server's own store, opened at its first use, does not ask
@@ -424,6 +436,7 @@ def open_store(settings: Settings, clock: Clock, *, check: bool = True) -> Store
         from obstore.store import S3Store as ObjectStore
 
         from .store.s3 import S3Store, StoreError
+        from .store.s3_index import IndexCache
     except ImportError as exc:
         raise ConfigurationError(
             "--store s3 needs the S3 client library: install mcp-server-images[s3] (it adds obstore)."
@@ -450,7 +463,7 @@ def open_store(settings: Settings, clock: Clock, *, check: bool = True) -> Store
         bucket=settings.s3_bucket or "",
         prefix=settings.s3_prefix,
         link_expiry=settings.link_expiry,
-        index_ttl=settings.index_ttl,
+        index=IndexCache(index_file(settings), settings.index_ttl),
         clock=clock,
         timeout=settings.store_timeout,
     )

@@ -318,7 +318,7 @@ class Settings(BaseSettings):
         default=2.0,
         ge=0,
         le=300,
-        description="Seconds an instance reuses its listing of the bucket before asking for it again.",
+        description="Seconds an instance reuses its index of the bucket before reading the journal's new entries.",
     )
     job_lease: float = Field(
         default=60.0,

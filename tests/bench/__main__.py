@@ -5,10 +5,11 @@ overhead (tool call minus the same upstream request made directly) on a small im
 the server's time after an answer's last byte when the emulator sends the body at a realistic pace (to its result
 on stdout, over bare JSON-RPC); 32 concurrent calls over HTTP with 1 s of upstream latency; peak memory held by
 one and by 32 large images in flight; the size of tools/list and the tokens a result's preview costs a model; a
-capped call's reservation on a ledger of 1,000 and 100,000 entries; the local store's listings, lookups and search
-on 1,000 and 100,000 images. Medians over several runs; one table on stdout, every figure beside its goal and the
-previous run's (tests/bench/previous.json), and JSON in bench-results.json (or --out). `make bench-readme` puts the
-table in the README. Nothing here passes or fails.
+capped call's reservation on a ledger of 1,000 and 100,000 entries and the stores' listings, lookups and search
+on 1,000 and 100,000 images, on the local folder and on an S3 bucket (SeaweedFS, as in the tests). Medians over
+several runs; one table on stdout, every figure beside its goal and the previous run's
+(tests/bench/previous.json), and JSON in bench-results.json (or --out). `make bench-readme` puts the table in the
+README. Nothing here passes or fails.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ from mcp.types import LATEST_PROTOCOL_VERSION, CallToolResult, ImageContent
 
 from tests.bench import figures
 from tests.bench.figures import Figure
-from tests.bench.ledger_costs import reservation_ms
-from tests.bench.store_costs import store_ms
+from tests.bench.ledger_costs import bucket_reservation_ms, reservation_ms
+from tests.bench.store_costs import bucket_store_ms, store_ms
+from tests.support.s3 import running_seaweedfs
 from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -50,6 +52,9 @@ PACE = 20e6
 """Bytes per second of a paced answer: a good connection to a provider."""
 LEDGER_SIZES = (1_000, 100_000)
 STORE_SIZES = (1_000, 100_000)
+STORES = {"": "local", "s3_": "S3"}
+"""The stores measured, by the prefix of their figures' keys (the local store's keys are those of earlier runs)."""
+RESERVATIONS = {"first": "first after a start", "later": "later"}
 STORE_READS = {
     "first_list": "first list_images of a started server",
     "later_list": "later list_images",
@@ -409,22 +414,36 @@ FIGURES = [
     Figure("openai_tokens_small", "tokens of a small result's preview, OpenAI", "tokens", digits=0),
     Figure("openai_tokens_large", "tokens of a large result's preview, OpenAI", "tokens", digits=0),
     *[
-        Figure(f"ledger_{kind}_ms_{size}", f"capped reservation, {when}, {size:,} entries (local)", "ms", goal=50)
+        Figure(f"{key}ledger_{kind}_ms_{size}", f"capped reservation, {when}, {size:,} entries ({name})", "ms", goal=50)
+        for key, name in STORES.items()
         for size in LEDGER_SIZES
-        for kind, when in (("first", "first after a start"), ("later", "later"))
+        for kind, when in RESERVATIONS.items()
     ],
     *[
-        Figure(f"store_{read}_ms_{size}", f"{what}, {size:,} images (local)", "ms", goal=50)
+        Figure(f"{key}store_{read}_ms_{size}", f"{what}, {size:,} images ({name})", "ms", goal=50)
+        for key, name in STORES.items()
         for size in STORE_SIZES
         for read, what in STORE_READS.items()
     ],
     *[
-        Figure(f"store_{read}_growth", f"{what}: 100,000 / 1,000 images (local)", "x", goal=2, digits=2)
+        Figure(f"{key}store_{read}_growth", f"{what}: 100,000 / 1,000 images ({name})", "x", goal=2, digits=2)
+        for key, name in STORES.items()
         for read, what in STORE_READS.items()
     ],
     *[
-        Figure(f"ledger_{kind}_growth", f"capped reservation, {when}: 100,000 / 1,000 entries", "x", goal=2, digits=2)
-        for kind, when in (("first", "first after a start"), ("later", "later"))
+        Figure(
+            f"{key}ledger_{kind}_growth",
+            f"capped reservation, {when}: 100,000 / 1,000 entries ({name})",
+            "x",
+            goal=2,
+            digits=2,
+        )
+        for key, name in STORES.items()
+        for kind, when in RESERVATIONS.items()
+    ],
+    *[
+        Figure(f"s3_new_machine_list_ms_{size}", f"first list_images on a new machine, {size:,} images (S3)", "ms")
+        for size in STORE_SIZES
     ],
 ]
 
@@ -432,7 +451,7 @@ FIGURES = [
 def flat(results: dict[str, Any]) -> dict[str, float]:
     """The figures of a run by key."""
     cold, small, large = results["cold_start"], results["overhead_small"], results["overhead_large"]
-    memory, tools, ledger = results["memory"], results["tools"], results["ledger"]
+    memory, tools = results["memory"], results["tools"]
     now = {
         "cold_start_s": cold["server_s"],
         "bare_cold_start_s": cold["bare_sdk_s"],
@@ -455,20 +474,22 @@ def flat(results: dict[str, Any]) -> dict[str, float]:
         "openai_tokens_small": small["preview_openai_tokens"],
         "openai_tokens_large": large["preview_openai_tokens"],
     }
-    for size in LEDGER_SIZES:
-        for kind in ("first", "later"):
-            now[f"ledger_{kind}_ms_{size}"] = ledger[str(size)][f"{kind}_ms"]
-    for kind in ("first", "later"):
-        now[f"ledger_{kind}_growth"] = (
-            ledger[str(LEDGER_SIZES[-1])][f"{kind}_ms"] / ledger[str(LEDGER_SIZES[0])][f"{kind}_ms"]
-        )
+    for key in STORES:
+        now |= sized(f"{key}ledger", results[f"{key}ledger"], LEDGER_SIZES, RESERVATIONS)
+        now |= sized(f"{key}store", results[f"{key}store"], STORE_SIZES, STORE_READS)
     for size in STORE_SIZES:
-        for read in STORE_READS:
-            now[f"store_{read}_ms_{size}"] = results["store"][str(size)][f"{read}_ms"]
-    for read in STORE_READS:
-        small_store, large_store = results["store"][str(STORE_SIZES[0])], results["store"][str(STORE_SIZES[-1])]
-        now[f"store_{read}_growth"] = large_store[f"{read}_ms"] / small_store[f"{read}_ms"]
+        now[f"s3_new_machine_list_ms_{size}"] = results["s3_store"][str(size)]["new_machine_list_ms"]
     return now
+
+
+def sized(
+    name: str, measured: dict[str, dict[str, float]], sizes: tuple[int, int], reads: dict[str, str]
+) -> dict[str, float]:
+    """The figures of one store's reads at each size (`<name>_<read>_ms_<size>`), and how each grew from the
+    smaller size to the larger (`<name>_<read>_growth`)."""
+    small, large = measured[str(sizes[0])], measured[str(sizes[-1])]
+    figures = {f"{name}_{read}_ms_{size}": measured[str(size)][f"{read}_ms"] for size in sizes for read in reads}
+    return figures | {f"{name}_{read}_growth": large[f"{read}_ms"] / small[f"{read}_ms"] for read in reads}
 
 
 async def run(runs: int) -> dict[str, Any]:
@@ -491,8 +512,16 @@ async def run(runs: int) -> dict[str, Any]:
         with emulator("--delay", "1") as slow_upstream:
             results["concurrency"] = await concurrent_calls(32, slow_upstream, output_dir)
     results["ledger"] = {str(size): reservation_ms(size, runs) for size in LEDGER_SIZES}
-    results["store"] = {str(size): store_ms(size, 3 if size > 10_000 else runs) for size in STORE_SIZES}
+    results["store"] = {str(size): store_ms(size, store_runs(size, runs)) for size in STORE_SIZES}
+    with tempfile.TemporaryDirectory() as folder, running_seaweedfs(Path(folder)) as s3:
+        results["s3_ledger"] = {str(size): bucket_reservation_ms(s3, size, runs) for size in LEDGER_SIZES}
+        results["s3_store"] = {str(size): bucket_store_ms(s3, size, store_runs(size, runs)) for size in STORE_SIZES}
     return results
+
+
+def store_runs(size: int, runs: int) -> int:
+    """Fewer runs on a large store: each first listing of the local store is a new store reading its index."""
+    return 3 if size > 10_000 else runs
 
 
 def main() -> None:

@@ -1,9 +1,11 @@
-"""A capped call's reservation on a month of many ledger entries, on the local store.
+"""A capped call's reservation on a month of many ledger entries, on the local store and on the S3 store.
 
 The month is written straight into the store's folder (as servers would have written it, without the per-entry
 sync that makes real appends durable), then one ledger reads it once, as a server that ran all month did, leaving
-the month's checkpoint. Measured: the first reservation of a server started afterwards (it reads the checkpoint and
-the entries after it), and later reservations of a running one.
+the month's checkpoint. The bucket gets the same entries, one object each (put several at once), and that
+checkpoint: the entries are what a month of calls leaves, so all of them are written. Measured: the first
+reservation of a server started afterwards (it reads the checkpoint and the entries after it), and later
+reservations of a running one.
 """
 
 from __future__ import annotations
@@ -12,13 +14,17 @@ import secrets
 import statistics
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import obstore
 
 from mcp_server_images.clock import Clock
 from mcp_server_images.operations.ledger import Caps, Ledger
 from mcp_server_images.operations.ledger_totals import Spent
-from mcp_server_images.store import LocalStore
-from mcp_server_images.store.base import LedgerEntry, encode_entry, ledger_name
+from mcp_server_images.store import LocalStore, Store
+from mcp_server_images.store.base import LEDGER_CHECKPOINT, LedgerEntry, encode_entry, ledger_name
+from tests.support.s3 import S3Server, team_store
 
 
 def write_month(root: Path, month: str, when: str, calls: int) -> None:
@@ -53,16 +59,45 @@ def reservation(ledger: Ledger, clock: Clock) -> float:
 def reservation_ms(entries: int, runs: int) -> dict[str, float]:
     """Median ms of a started server's first reservation, and of a running server's later ones."""
     clock = Clock()
-    now = clock.now()
-    caps = Caps(daily=1e9)
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
-        write_month(root, now.strftime("%Y-%m"), now.isoformat(), entries)
-        Ledger(LocalStore(root, clock), caps, clock).spent()  # the server that ran all month
-        first = [
-            reservation(Ledger(LocalStore(root, clock), caps, clock, instance=f"b{run}"), clock) for run in range(runs)
-        ]
-        running = Ledger(LocalStore(root, clock), caps, clock)
-        reservation(running, clock)
-        later = [reservation(running, clock) for _ in range(runs)]
+        write_checkpointed_month(root, clock, entries)
+        return reservations_ms([LocalStore(root, clock) for _ in range(runs + 1)], clock)
+
+
+def bucket_reservation_ms(s3: S3Server, entries: int, runs: int) -> dict[str, float]:
+    """The same on the S3 store; also how long writing the month into the bucket took."""
+    clock = Clock()
+    month = clock.now().strftime("%Y-%m")
+    prefix = f"bench-ledger-{entries}/"
+    bucket = s3.bucket_view(prefix)
+    with tempfile.TemporaryDirectory() as folder:
+        root = Path(folder)
+        write_checkpointed_month(root, clock, entries)
+        began = time.perf_counter()
+        files = sorted((root / ".ledger" / month).iterdir())
+        keys = [f"ledger/{month}/{file.name}" for file in files]
+        with ThreadPoolExecutor(32) as pool:
+            list(pool.map(obstore.put, [bucket] * len(files), keys, [file.read_bytes() for file in files]))
+        written = time.perf_counter() - began
+        stores: list[Store] = [team_store(s3, prefix, root / f"cache-{run}", clock) for run in range(runs + 1)]
+        return {"written_s": written, **reservations_ms(stores, clock)}
+
+
+def write_checkpointed_month(root: Path, clock: Clock, entries: int) -> None:
+    """The month, and its checkpoint as a server that ran all month leaves it."""
+    now = clock.now()
+    write_month(root, now.strftime("%Y-%m"), now.isoformat(), entries)
+    Ledger(LocalStore(root, clock), Caps(daily=1e9), clock).spent()
+    assert (root / ".ledger" / now.strftime("%Y-%m") / LEDGER_CHECKPOINT).is_file()
+
+
+def reservations_ms(stores: list[Store], clock: Clock) -> dict[str, float]:
+    """The first reservation of a server started on each store but the last; then later ones on the last."""
+    caps = Caps(daily=1e9)
+    *starting, last = stores
+    first = [reservation(Ledger(store, caps, clock, instance=f"b{run}"), clock) for run, store in enumerate(starting)]
+    running = Ledger(last, caps, clock)
+    reservation(running, clock)
+    later = [reservation(running, clock) for _ in starting]
     return {"first_ms": statistics.median(first) * 1000, "later_ms": statistics.median(later) * 1000}

@@ -21,6 +21,9 @@ import obstore
 import pytest
 from obstore.store import S3Store
 
+from mcp_server_images.clock import Clock
+from mcp_server_images.store.s3 import S3Store as TeamStore
+from mcp_server_images.store.s3_index import IndexCache
 from tests.support.outside import REPO
 from tests.support.s3_clock_bridge import clock_moved, real_clock_env
 from tests.support.servers import free_port
@@ -62,6 +65,20 @@ class S3Server:
             region="us-east-1",
             client_options={"allow_http": True},
         )
+
+
+def team_store(s3: S3Server, prefix: str, cache: Path, clock: Clock) -> TeamStore:
+    """A server instance's store on the bucket under `prefix`, with its own index cache (another machine's when
+    `cache` differs), asking the bucket's journal at every read (`index_ttl` 0)."""
+    return TeamStore(
+        s3.bucket_view(prefix),
+        bucket=s3.bucket,
+        prefix=prefix,
+        link_expiry=3600,
+        index=IndexCache(cache / "index.sqlite3", 0.0),
+        clock=clock,
+        timeout=10.0,
+    )
 
 
 def weed_binary() -> Path:

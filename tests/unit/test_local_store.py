@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, local_index, records
-from mcp_server_images.store.base import ImageNotFoundError, find, job_finals, newest
+from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, image_table, records
+from mcp_server_images.store.base import ImageNotFoundError
 from mcp_server_images.store.records import new_record
 from tests.support.clock import FrozenClock
 from tests.support.images import png_bytes
+from tests.support.store_truth import assert_answers_as_the_sidecars_say
 
 IMAGE = png_bytes((32, 16), (200, 10, 10))
 META = NewImage(prompt="a dot", model="gpt-image-2", operation=Operation.GENERATE)
@@ -118,29 +119,7 @@ def test_listings_lookups_and_search_answer_as_the_sidecars_say(tmp_path: Path) 
             job_id=f"job_{number % 5:08x}",
             partial=number % 7 == 0,
         )
-    store = LocalStore(tmp_path, FrozenClock())
-    truth = as_written(tmp_path)
-
-    for query in [None, "", "fox", "RED FOX", "éclair", "%", "_", "*", "whale", "nothing"]:
-        for user in [None, "alice", "bob", "carol"]:
-            for offset, limit in [(0, None), (0, 5), (7, 3), (60, 10)]:
-                asked = {"offset": offset, "limit": limit, "query": query, "user": user}
-                assert store.recent(**asked) == newest(truth, **asked), asked  # type: ignore[arg-type]
-            assert store.count(query=query, user=user) == len(
-                newest(truth, offset=0, limit=None, query=query, user=user)
-            )
-    for job in range(6):
-        assert store.job_images(f"job_{job:08x}") == job_finals(truth, f"job_{job:08x}")
-    for wanted in ["00000f00", "0000", "1010", "2020f", "ffff", "0123456789", "xyz", "00"]:
-        try:
-            expected: ImageRecord | str = find(truth, wanted, str(tmp_path))
-        except ImageNotFoundError as error:
-            expected = str(error)
-        try:
-            got: ImageRecord | str = store.get(wanted)
-        except ImageNotFoundError as error:
-            got = str(error)
-        assert got == expected or (" matches several images " in str(got) and " matches several " in str(expected))
+    assert_answers_as_the_sidecars_say(LocalStore(tmp_path, FrozenClock()), as_written(tmp_path), str(tmp_path))
 
 
 def test_a_new_store_on_an_indexed_folder_reads_no_sidecar(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -205,7 +184,7 @@ def test_an_index_another_process_holds_locked_is_kept_in_memory(
     kept = copy_in(tmp_path, "aaaa0001", "a fox")
     holder = sqlite3.connect(tmp_path / ".index" / "images.sqlite3", isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")  # another process writing, and never finishing
-    monkeypatch.setattr(local_index, "BUSY_SECONDS", 0.01)
+    monkeypatch.setattr(image_table, "BUSY_SECONDS", 0.01)
     try:
         store = LocalStore(tmp_path, FrozenClock())
         listed = [record.id for record in store.recent()]

@@ -6,8 +6,9 @@ instances at once only repeat each other's work. A sweep:
   answer without judging leases again;
 - removes the records of jobs that ended more than the retention window ago (get_job still finds a succeeded job
   through its images' sidecars) and the idempotency keys older than it;
-- removes the store's id bookkeeping older than it (the S3 store's id claims);
-- deletes images older than `image_expiry_days`, when that is set (off by default).
+- removes the store's id bookkeeping older than it (the S3 store's id claims), and has the S3 store reconcile its
+  index with the bucket (images put there by other tools) and snapshot the index's journal;
+- deletes images older than `image_expiry_days`, when that is set (off by default), oldest first, a batch at a time.
 Times are judged by the server's clock against the times the records hold.
 """
 
@@ -21,11 +22,13 @@ import anyio
 from ..clock import Clock
 from ..errors import ImageServerError
 from ..store import Store
-from ..store.base import created_at
 from ..telemetry import Telemetry
 from .lost_jobs import is_lost, lost_state
 
 log = logging.getLogger(__name__)
+
+EXPIRY_BATCH = 500
+"""Images the expiry sweep asks the store for at once."""
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,18 @@ class Housekeeping:
         return Swept(lost, removed, len(old_keys), claims, self._expire(now))
 
     def _expire(self, now: float) -> int:
+        """Delete the images made before the expiry, oldest first, a batch at a time: the cost follows the images
+        that expire, not the images kept."""
         if self.expiry is None:
             return 0
-        expired = [record for record in self.store.recent() if created_at(record) < now - self.expiry]
-        for record in expired:
-            self.store.delete(record)
-        return len(expired)
+        deleted = 0
+        while True:
+            expired = self.store.made_before(now - self.expiry, EXPIRY_BATCH)
+            for record in expired:
+                self.store.delete(record)
+            deleted += len(expired)
+            if len(expired) < EXPIRY_BATCH:
+                return deleted
 
     async def run(self, interval: float) -> None:
         """Sweep now and every `interval` seconds until cancelled; a sweep that fails is logged and tried again."""

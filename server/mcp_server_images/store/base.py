@@ -13,6 +13,7 @@ import math
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -279,8 +280,9 @@ class Store(Protocol):
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """Write the image, then its sidecar; return the record. A sidecar always points at a complete image."""
 
-    def get(self, image_id: str) -> ImageRecord:
-        """The image with this id, or with this unique id prefix (at least 4 characters)."""
+    def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
+        """The image with this id, or with this unique id prefix (at least 4 characters); with `user`, only among
+        the images that user made."""
 
     def read(self, record: ImageRecord) -> bytes: ...
 
@@ -294,6 +296,10 @@ class Store(Protocol):
 
     def job_images(self, job_id: str) -> list[ImageRecord]:
         """The final images a job stored, oldest first (a partial kept from a broken stream is no result)."""
+
+    def made_before(self, before: float, limit: int) -> list[ImageRecord]:
+        """At most `limit` images stored before `before` (seconds since the epoch), oldest first: what the expiry
+        sweep deletes, a batch at a time, at a cost that does not grow with the images kept."""
 
     def link(self, record: ImageRecord) -> str | None:
         """A time-limited URL anyone holding it can fetch the image from; None when the store has none."""
@@ -322,7 +328,8 @@ class Store(Protocol):
 
     def compact(self, before: float) -> int:
         """Remove the store's own bookkeeping of ids (S3: the id claims) older than `before`, seconds since the
-        epoch; return how many records went."""
+        epoch; return how many records went. The S3 store also reconciles its index with the bucket here (one
+        LIST of it) and snapshots its journal when due: work for the sweep, never for a call."""
 
     def append_ledger(self, month: str, number: int, entry: LedgerEntry) -> bool:
         """Write entry `number` of the month only if no writer has (atomic create); False when it is taken.
@@ -354,25 +361,17 @@ def find(records: Iterable[ImageRecord], image_id: str, where: str) -> ImageReco
     return matches[0]
 
 
-def newest(
-    records: Iterable[ImageRecord], *, offset: int, limit: int | None, query: str | None, user: str | None
-) -> list[ImageRecord]:
-    """Newest first, filtered by prompt text (case-insensitive) and by who made them, then one page."""
-    chosen = sorted(records, key=lambda r: (r.created, r.name), reverse=True)
-    if query:
-        needle = query.lower()
-        chosen = [r for r in chosen if needle in (r.prompt or "").lower()]
-    if user is not None:
-        chosen = [r for r in chosen if r.user == user]
-    end = None if limit is None else offset + limit
-    return chosen[offset:end]
+def stored_before(made: Iterable[ImageRecord], before: float) -> list[ImageRecord]:
+    """Those of `made` (an index's candidates, chosen by comparing `created` as text) stored before `before`."""
+    return [record for record in made if created_at(record) < before]
+
+
+def created_text(moment: float) -> str:
+    """A time (seconds since the epoch) as `created` writes it up to its zone, for comparing as text: `created`
+    values sort by time, and one sorts before this exactly when its time is earlier (to the microsecond)."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def created_at(record: ImageRecord) -> float:
     """When the image was stored, seconds since the epoch (sidecars write `created` in UTC)."""
     return recorded_moment(record.created).timestamp()
-
-
-def job_finals(records: Iterable[ImageRecord], job_id: str) -> list[ImageRecord]:
-    finals = (r for r in records if r.job_id == job_id and not r.partial)
-    return sorted(finals, key=lambda r: (r.created, r.name))

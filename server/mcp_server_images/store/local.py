@@ -30,12 +30,14 @@ from .base import (
     JobBoard,
     LedgerEntry,
     checked_month,
+    created_text,
     decode_entry,
     encode_entry,
     find,
     id_prefix,
     ledger_name,
     month_entries,
+    stored_before,
 )
 from .files import TEMPORARY_PREFIX, create_exclusive, write_atomic
 from .local_index import INDEX_FOLDER, LocalIndex
@@ -109,13 +111,16 @@ class LocalStore:
             log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.root)
         return removed
 
-    def get(self, image_id: str) -> ImageRecord:
+    def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
         """Five candidates at most: enough to tell a unique prefix from an ambiguous one, and to name some."""
-        return find(self._index.with_prefix(id_prefix(image_id), 5), image_id, str(self.root))
+        return find(self._index.with_prefix(id_prefix(image_id), 5, user), image_id, str(self.root))
 
     def job_images(self, job_id: str) -> list[ImageRecord]:
         """The final images a job stored, oldest first: how a finished job is found again after a restart."""
         return self._index.job_finals(job_id)
+
+    def made_before(self, before: float, limit: int) -> list[ImageRecord]:
+        return stored_before(self._index.made_before(created_text(before), limit), before)
 
     def read(self, record: ImageRecord) -> bytes:
         return (self.root / record.name).read_bytes()

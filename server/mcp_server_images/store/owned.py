@@ -78,13 +78,15 @@ class OwnedStore:
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         return self.inner.save(data, info, meta)
 
-    def get(self, image_id: str) -> ImageRecord:
-        """An own image by id or unique prefix; another user's only by its full id, and only once shared."""
+    def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
+        """An own image by id or unique prefix; another user's only by its full id, and only once shared. `user`
+        narrows it further, as the store's own `get` does (for those who see all, to that user's images)."""
         if self.viewer.sees_all:
-            return self.inner.get(image_id)
-        own = self.inner.recent(user=self.viewer.subject)
+            return self.inner.get(image_id, user=user)
+        if user is not None and user != self.viewer.subject:
+            return find([], image_id, self.inner.location)  # another user's images are never this caller's to name
         try:
-            return find(own, image_id, self.inner.location)
+            return self.inner.get(image_id, user=self.viewer.subject)
         except ImageNotFoundError as missing:
             wanted = image_id.strip().lower()
             if len(wanted) != ID_LENGTH:
@@ -113,6 +115,11 @@ class OwnedStore:
 
     def job_images(self, job_id: str) -> list[ImageRecord]:
         return [record for record in self.inner.job_images(job_id) if self.viewer.sees(record.user)]
+
+    def made_before(self, before: float, limit: int) -> list[ImageRecord]:
+        """Everyone's: the expiry sweep runs on the whole store, never on a user's behalf; a view that does not
+        see all has nothing to expire."""
+        return self.inner.made_before(before, limit) if self.viewer.sees_all else []
 
     def link(self, record: ImageRecord) -> str | None:
         return self.inner.link(record)

@@ -1,14 +1,13 @@
 """The S3 store: images in an S3-compatible bucket that several server instances share (a team deployment).
 
 Objects are laid out like the local folder (`<prefix>/<UTC time>-<id>.<ext>` beside `<UTC time>-<id>.json`), so a
-local folder can be copied into a bucket and read. Ids are claimed with a conditional put (`If-None-Match: *`) of
-`ids/<id>`, so two instances can never hand out the same id, without listing the bucket. Jobs are published as
-`jobs/<job id>.json` for get_job on any instance.
+local folder can be copied into a bucket and read (the next sweep finds what was copied in). Ids are claimed with a
+conditional put (`If-None-Match: *`) of `ids/<id>`, so two instances can never hand out the same id, without
+listing the bucket. Jobs are published as `jobs/<job id>.json` for get_job on any instance.
 
-Listing reads no sidecar twice: a sidecar changes only when its image is shared or unshared, so each instance keeps
-the records it has read, keyed by object and ETag, and asks the bucket for its object list (one LIST) at most every
-`index_ttl` seconds. A miss on an id refreshes the list at once, so an image another instance made a moment ago is
-found.
+Listings, lookups, search and expiry read an index every instance keeps in its cache, brought up to date from a
+journal of changes in the bucket (see s3_index.py): at most every `index_ttl` seconds, one LIST of the journal's
+new entries; a miss on an id asks at once, so an image another instance made a moment ago is found.
 
 obstore (Rust's object_store) does the S3 work: one small, typed wheel with sync and async calls, presigned URLs
 and conditional puts; its sync calls release the GIL, so the worker threads callers use run in parallel.
@@ -20,14 +19,10 @@ import json
 import logging
 import math
 import secrets
-import threading
-import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import replace
 from datetime import timedelta
-from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -43,13 +38,13 @@ from .base import (
     JOB_ID,
     KEY_DIGEST,
     LEDGER_CHECKPOINT,
-    SIDECAR,
     ImageNotFoundError,
     JobState,
     KeyRecord,
     LedgerEntry,
     checked_month,
     created_at,
+    created_text,
     decode_entry,
     decode_key,
     decode_state,
@@ -57,12 +52,13 @@ from .base import (
     encode_key,
     encode_state,
     find,
-    job_finals,
+    id_prefix,
     ledger_name,
     month_entries,
-    newest,
+    stored_before,
 )
 from .records import ImageRecord, NewImage, new_record
+from .s3_index import BucketIndex, IndexCache, read_object, read_objects
 
 if TYPE_CHECKING:
     from obstore import Attributes  # a type of the stubs only
@@ -71,8 +67,6 @@ log = logging.getLogger(__name__)
 
 CLAIM_ATTEMPTS = 20
 """Ids tried before giving up; with 32 random bits, more than one is already rare."""
-READ_THREADS = 16
-"""Sidecars read in parallel when an instance first lists a bucket that already holds many images."""
 T = TypeVar("T")
 
 JOBS_PREFIX = "jobs/"
@@ -112,7 +106,7 @@ class S3Store:
         bucket: str,
         prefix: str,
         link_expiry: float,
-        index_ttl: float,
+        index: IndexCache,
         clock: Clock,
         timeout: float,
     ) -> None:
@@ -121,11 +115,7 @@ class S3Store:
         self._where = f"s3://{bucket}/{prefix.strip('/') + '/' if prefix.strip('/') else ''}"
         self._timeout = timeout
         self._link_expiry = timedelta(seconds=link_expiry)
-        self._ttl = index_ttl
-        self._lock = threading.Lock()
-        self._index: dict[str, tuple[str | None, ImageRecord]] = {}
-        """Sidecar key -> (its ETag, its record): every complete image in the bucket, as last listed."""
-        self._listed_at: float | None = None
+        self._index = BucketIndex(client, index.file, self._locate, errors=self._errors, ttl=index.ttl)
         self._ledger: dict[tuple[str, int], LedgerEntry] = {}
         """Ledger entries read so far; an entry never changes once written."""
         self.jobs = S3JobBoard(client, self._where, timeout)
@@ -142,30 +132,29 @@ class S3Store:
         return None
 
     def check(self) -> None:
-        """Fail at start-up, not at the first call, when the bucket cannot be listed."""
-        self._records(fresh=True)
+        """Fail at start-up, not at the first call, when the bucket cannot be read: bring the index up to date."""
+        self._index.catch_up()
 
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
-        """Claim an id, write the image, then its sidecar; the sidecar's ETag goes into the index."""
-        taken = {record.id for record in self._records()}
-        image_id = self._claim_id(taken)
+        """Claim an id, write the image, then its sidecar, then the journal entry that tells every instance."""
+        image_id = self._claim_id()
         record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate, now=self._clock.now())
         sidecar = json.dumps(record.sidecar(), indent=2).encode()
         with self._errors("store the image"):
             obstore.put(self._s3, record.name, data, attributes=_attributes(record))
-            written = obstore.put(
-                self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
-            )
-        with self._lock:
-            self._index[record.sidecar_name] = (written["e_tag"], record)
+            obstore.put(self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"})
+        self._index.append([record], [])
         log.info("stored image %s at %s (%d bytes)", image_id, record.location, len(data))
         return record
 
-    def get(self, image_id: str) -> ImageRecord:
+    def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
+        """Five candidates at most (see LocalStore.get); a miss asks the journal at once before it is one."""
+        wanted = id_prefix(image_id)
         try:
-            return find(self._records(), image_id, self._where)
+            return find(self._index.with_prefix(wanted, 5, user), image_id, self._where)
         except ImageNotFoundError:
-            return find(self._records(fresh=True), image_id, self._where)
+            self._index.catch_up()
+            return find(self._index.with_prefix(wanted, 5, user), image_id, self._where)
 
     def read(self, record: ImageRecord) -> bytes:
         with self._errors(f"read image {record.id}"):
@@ -174,13 +163,18 @@ class S3Store:
     def recent(
         self, *, offset: int = 0, limit: int | None = None, query: str | None = None, user: str | None = None
     ) -> list[ImageRecord]:
-        return newest(self._records(), offset=offset, limit=limit, query=query, user=user)
+        return self._index.newest(offset=offset, limit=limit, query=query, user=user)
 
     def count(self, *, query: str | None = None, user: str | None = None) -> int:
-        return len(self.recent(query=query, user=user))
+        return self._index.count(query=query, user=user)
 
     def job_images(self, job_id: str) -> list[ImageRecord]:
-        return job_finals(self._records(fresh=True), job_id)
+        """Asks the journal first: the job may have run on another instance a moment ago."""
+        self._index.catch_up()
+        return self._index.job_finals(job_id)
+
+    def made_before(self, before: float, limit: int) -> list[ImageRecord]:
+        return stored_before(self._index.made_before(created_text(before), limit), before)
 
     def link(self, record: ImageRecord) -> str | None:
         """A presigned GET URL: computed locally (no request), valid for the configured expiry. An SVG gets one only
@@ -196,25 +190,24 @@ class S3Store:
         return str(head.attributes.get("Content-Disposition", "")).startswith("attachment")
 
     def mark_shared(self, record: ImageRecord, *, shared: bool) -> ImageRecord:
-        """Rewrite the sidecar; other instances see the change at their next listing (`index_ttl`)."""
+        """Rewrite the sidecar, then tell every instance through the journal (they see it within `index_ttl`)."""
         changed = replace(record, shared=shared)
         sidecar = json.dumps(changed.sidecar(), indent=2).encode()
         with self._errors(f"share image {record.id}"):
-            written = obstore.put(
-                self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"}
-            )
-        with self._lock:
-            self._index[record.sidecar_name] = (written["e_tag"], changed)
+            obstore.put(self._s3, record.sidecar_name, sidecar, attributes={"Content-Type": "application/json"})
+        self._index.append([changed], [])
         return changed
 
     def delete(self, record: ImageRecord) -> None:
-        """The sidecar first (the image is no longer listed), then the image and its id claim: presigned links and
-        the public image route stop answering."""
+        """Out of this instance's index first (it is no longer listed here, even while the rest is under way), then
+        the sidecar (a reconciliation no longer finds the image), then the image and its id claim (presigned links
+        and the public image route stop answering), then the journal entry that takes it out of every instance's
+        index. Should a step fail, the sweep's reconciliation puts back what is still there."""
+        self._index.forget(record.sidecar_name)
         with self._errors(f"delete image {record.id}"):
             obstore.delete(self._s3, record.sidecar_name)
             obstore.delete(self._s3, [record.name, CLAIMS_PREFIX + record.id])
-        with self._lock:
-            self._index.pop(record.sidecar_name, None)
+        self._index.append([], [record.sidecar_name])
         log.info("deleted image %s (%s)", record.id, record.location)
 
     def ping(self) -> None:
@@ -223,30 +216,32 @@ class S3Store:
             obstore.head(self._s3, PING_KEY)
 
     def compact(self, before: float) -> int:
-        """Remove the id claims (`ids/<id>`) made before `before`.
+        """Reconcile the index with the bucket (one LIST of it: images put there or removed behind the journal's
+        back), snapshot the journal when due, and remove the id claims (`ids/<id>`) made before `before`.
 
-        A claim only has to outlive the listings that could miss its image (`index_ttl` seconds); later the image's
-        sidecar holds the id. A claim whose image is listed goes once the image is older than `before`; one without
-        an image (a save that failed, or an image deleted) goes once its own time (in the claim) is.
+        A claim only has to outlive the moment its image is in the index; later the image's sidecar holds the id.
+        A claim whose image is indexed goes once the image is older than `before`; one without an image (a save
+        that failed, or an image deleted) goes once its own time (in the claim) is.
         """
-        listed = {record.id: record for record in self._records(fresh=True)}
+        self._index.reconcile()
+        self._index.compact()
         with self._errors("list the id claims"):
             claims = [meta["path"] for batch in obstore.list(self._s3, prefix=CLAIMS_PREFIX) for meta in batch]
-        stale = [key for key in claims if self._claimed_at(key, listed) < before]
+        stale = [key for key in claims if self._claimed_at(key) < before]
         if stale:
             with self._errors("remove old id claims"):
                 obstore.delete(self._s3, stale)
         return len(stale)
 
-    def _claimed_at(self, key: str, listed: dict[str, ImageRecord]) -> float:
-        record = listed.get(key.removeprefix(CLAIMS_PREFIX))
-        if record is not None:
-            return created_at(record)
+    def _claimed_at(self, key: str) -> float:
+        image_id = key.removeprefix(CLAIMS_PREFIX)
+        indexed = [record for record in self._index.with_prefix(image_id, 1) if record.id == image_id]
+        if indexed:
+            return created_at(indexed[0])
         with self._errors("read an id claim"):
-            try:
-                raw = bytes(obstore.get(self._s3, key).bytes())
-            except FileNotFoundError:
-                return math.inf
+            raw = read_object(self._s3, key)
+        if raw is None:
+            return math.inf
         try:
             return float(json.loads(raw)["claimed"])
         except (ValueError, TypeError, KeyError):
@@ -278,10 +273,7 @@ class S3Store:
 
     def ledger_checkpoint(self, month: str) -> bytes | None:
         with self._errors("read the spend ledger"):
-            try:
-                return bytes(obstore.get(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT).bytes())
-            except FileNotFoundError:
-                return None
+            return read_object(self._s3, self._ledger_prefix(month) + LEDGER_CHECKPOINT)
 
     def save_ledger_checkpoint(self, month: str, data: bytes) -> None:
         with self._errors("write the spend ledger"):
@@ -294,11 +286,12 @@ class S3Store:
     def _locate(self, name: str) -> str:
         return self._where + name
 
-    def _claim_id(self, taken: set[str]) -> str:
-        """An id no other instance holds: `ids/<id>` is created only if it does not exist yet."""
+    def _claim_id(self) -> str:
+        """An id no other instance holds: `ids/<id>` is created only if it does not exist yet (and no indexed image
+        has it: claims of old images are compacted away)."""
         for _ in range(CLAIM_ATTEMPTS):
             candidate = secrets.token_hex(ID_LENGTH // 2)
-            if candidate in taken:
+            if self._index.has_id(candidate):
                 continue
             with self._errors("claim an image id"):
                 try:
@@ -308,47 +301,6 @@ class S3Store:
                     continue
             return candidate
         raise StoreError(f"Could not claim a free image id in {self._where} in {CLAIM_ATTEMPTS} attempts.")
-
-    def _records(self, *, fresh: bool = False) -> list[ImageRecord]:
-        with self._lock:
-            stale = self._listed_at is None or time.monotonic() - self._listed_at >= self._ttl
-            if fresh or stale:
-                self._reindex()
-                self._listed_at = time.monotonic()
-            return [record for _etag, record in self._index.values()]
-
-    def _reindex(self) -> None:
-        """One LIST of the prefix; only sidecars not seen before (or changed since) are read."""
-        with self._errors("list the images"):
-            listing = obstore.list_with_delimiter(self._s3)
-        objects = {meta["path"]: meta.get("e_tag") for meta in listing["objects"]}
-        fresh: dict[str, tuple[str | None, ImageRecord]] = {}
-        unread: list[tuple[str, str | None]] = []
-        for key, etag in objects.items():
-            if not SIDECAR.match(key):
-                continue
-            cached = self._index.get(key)
-            if cached is not None and cached[0] == etag:
-                fresh[key] = cached
-            else:
-                unread.append((key, etag))
-        if unread:
-            with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unread))) as pool:
-                loaded = list(pool.map(self._load, [key for key, _etag in unread]))
-            for (key, etag), record in zip(unread, loaded, strict=True):
-                if record is not None and record.name in objects:
-                    fresh[key] = (etag, record)
-        self._index = fresh
-
-    def _load(self, key: str) -> ImageRecord | None:
-        try:
-            data = json.loads(bytes(obstore.get(self._s3, key).bytes()))
-            return ImageRecord.from_sidecar(data, self._locate)
-        except FileNotFoundError:
-            return None  # deleted between the LIST and now
-        except (BaseError, ValueError, TypeError, KeyError) as exc:
-            log.warning("ignoring unreadable sidecar %s%s: %s", self._where, key, exc)
-            return None
 
 
 def _attributes(record: ImageRecord) -> Attributes:
@@ -439,8 +391,8 @@ class S3JobBoard:
         records = [known[key][1] for key in listed if key not in unread]
         if not unread:
             return records
-        with ThreadPoolExecutor(max_workers=min(READ_THREADS, len(unread))) as pool:
-            raws = list(pool.map(partial(self._get, action=f"read {what}"), unread))
+        with self._errors(f"read {what}"):
+            raws = read_objects(self._s3, unread)
         for key, raw in zip(unread, raws, strict=True):
             record = None if raw is None else decode(raw, self._where + key)
             if record is None:
@@ -458,10 +410,7 @@ class S3JobBoard:
 
     def _get(self, key: str, action: str) -> bytes | None:
         with self._errors(action):
-            try:
-                return bytes(obstore.get(self._s3, key).bytes())
-            except FileNotFoundError:
-                return None
+            return read_object(self._s3, key)
 
     def _delete(self, key: str, action: str) -> None:
         with self._errors(action):

@@ -1,0 +1,75 @@
+"""What a store must answer, computed from its sidecars alone: the oracle the stores' indexes are checked against
+(listings, counts, lookups by id or prefix, a job's images, images made before a time)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from mcp_server_images.store import ImageRecord, Store
+from mcp_server_images.store.base import ImageNotFoundError, created_at, find
+
+QUERIES = [None, "", "fox", "RED FOX", "éclair", "%", "_", "*", "whale", "nothing"]
+USERS = [None, "alice", "bob", "carol"]
+PAGES = [(0, None), (0, 5), (7, 3), (60, 10)]
+LOOKUPS = ["00000f00", "0000", "1010", "2020f", "ffff", "0123456789", "xyz", "00"]
+
+
+def newest(
+    records: Iterable[ImageRecord], *, offset: int, limit: int | None, query: str | None, user: str | None
+) -> list[ImageRecord]:
+    """Newest first, filtered by prompt text (case-insensitive) and by who made them, then one page."""
+    chosen = sorted(records, key=lambda r: (r.created, r.name), reverse=True)
+    if query:
+        needle = query.lower()
+        chosen = [r for r in chosen if needle in (r.prompt or "").lower()]
+    if user is not None:
+        chosen = [r for r in chosen if r.user == user]
+    end = None if limit is None else offset + limit
+    return chosen[offset:end]
+
+
+def job_finals(records: Iterable[ImageRecord], job_id: str) -> list[ImageRecord]:
+    finals = (r for r in records if r.job_id == job_id and not r.partial)
+    return sorted(finals, key=lambda r: (r.created, r.name))
+
+
+def assert_answers_as_the_sidecars_say(store: Store, truth: list[ImageRecord], where: str) -> None:
+    """Every read of `store` answers what reading every sidecar (`truth`) answers."""
+    for query in QUERIES:
+        for user in USERS:
+            for offset, limit in PAGES:
+                asked = {"offset": offset, "limit": limit, "query": query, "user": user}
+                assert store.recent(**asked) == newest(truth, **asked), asked  # type: ignore[arg-type]
+            assert store.count(query=query, user=user) == len(
+                newest(truth, offset=0, limit=None, query=query, user=user)
+            )
+    for job in range(6):
+        assert store.job_images(f"job_{job:08x}") == job_finals(truth, f"job_{job:08x}")
+    for wanted in LOOKUPS:
+        for user in USERS:
+            own = truth if user is None else [record for record in truth if record.user == user]
+            assert _answer(store, wanted, user, where) == _expected(own, wanted, where), (wanted, user)
+    for record in truth:
+        before = created_at(record) + 0.5
+        expected = sorted((r for r in truth if created_at(r) < before), key=lambda r: (r.created, r.name))
+        assert store.made_before(before, 1000) == expected
+        assert store.made_before(before, 3) == expected[:3]
+
+
+def _answer(store: Store, wanted: str, user: str | None, where: str) -> ImageRecord | str:
+    try:
+        return store.get(wanted, user=user)
+    except ImageNotFoundError as error:
+        return _said(str(error))
+
+
+def _expected(records: list[ImageRecord], wanted: str, where: str) -> ImageRecord | str:
+    try:
+        return find(records, wanted, where)
+    except ImageNotFoundError as error:
+        return _said(str(error))
+
+
+def _said(error: str) -> str:
+    """An error as compared: which images an ambiguous prefix matches depends on which five the index took."""
+    return error.split(" (")[0] if " matches several images " in error else error
