@@ -5,11 +5,13 @@ from __future__ import annotations
 import warnings
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client, MCPDeprecationWarning
 from mcp.types import LoggingMessageNotificationParams, PromptReference, ResourceTemplateReference
 
+from mcp_server_images.store import ImageRecord, LocalStore
 from tests.fake_openai import Emulator, Fault
 from tests.support.images import seed
 from tests.support.servers import SettingsFactory, open_client
@@ -38,6 +40,34 @@ async def test_image_ids_complete_in_the_template_and_in_prompts(client: Client,
     assert everything.total == 3 and everything.has_more is False
     assert ids[1] in one.values and all(value.startswith(ids[1][:3]) for value in one.values)
     assert in_prompt.completion.values == ids[::-1]
+
+
+async def test_image_ids_complete_without_listing_the_store(
+    client: Client, output_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More images than a completion holds: what was typed is looked up in the index, the newest are asked for
+    when nothing is typed, and the store is never listed whole."""
+    ids = seed(output_dir, 105)
+    whole: list[int] = []
+    listing = LocalStore.recent
+
+    def recent(store: LocalStore, **filters: Any) -> list[ImageRecord]:
+        if filters.get("limit") is None:
+            whole.append(1)
+        return listing(store, **filters)
+
+    monkeypatch.setattr(LocalStore, "recent", recent)
+    template = ResourceTemplateReference(uri="images://{id}")
+
+    newest = (await client.complete(template, {"name": "id", "value": ""})).completion
+    oldest = (await client.complete(template, {"name": "id", "value": ids[0][:6]})).completion
+    not_hex = (await client.complete(template, {"name": "id", "value": "zz"})).completion
+
+    assert newest.values == ids[::-1][:100]
+    assert newest.total == 105 and newest.has_more is True
+    assert ids[0] in oldest.values and all(value.startswith(ids[0][:6]) for value in oldest.values)
+    assert not_hex.values == [] and not_hex.has_more is False
+    assert whole == [], "no completion listed the whole store"
 
 
 async def test_prompt_arguments_complete(client: Client) -> None:

@@ -284,6 +284,10 @@ class Store(Protocol):
         """The image with this id, or with this unique id prefix (at least 4 characters); with `user`, only among
         the images that user made."""
 
+    def ids_starting(self, prefix: str, most: int, *, user: str | None = None) -> list[str]:
+        """At most `most` ids that start with `prefix` (lowercase hex, may be empty), in id order; with `user`, only
+        of the images that user made. What completions offer, without listing the store."""
+
     def read(self, record: ImageRecord) -> bytes: ...
 
     def recent(

@@ -115,6 +115,9 @@ class LocalStore:
         """Five candidates at most: enough to tell a unique prefix from an ambiguous one, and to name some."""
         return find(self._index.with_prefix(id_prefix(image_id), 5, user), image_id, str(self.root))
 
+    def ids_starting(self, prefix: str, most: int, *, user: str | None = None) -> list[str]:
+        return [record.id for record in self._index.with_prefix(prefix, most, user)]
+
     def job_images(self, job_id: str) -> list[ImageRecord]:
         """The final images a job stored, oldest first: how a finished job is found again after a restart."""
         return self._index.job_finals(job_id)

@@ -99,6 +99,10 @@ class OwnedStore:
                 return record
             raise missing from None
 
+    def ids_starting(self, prefix: str, most: int, *, user: str | None = None) -> list[str]:
+        """The caller's own ids (everyone's, or `user`'s, for those who see all); shared ones are never offered."""
+        return self.inner.ids_starting(prefix, most, user=user if self.viewer.sees_all else self.viewer.subject)
+
     def read(self, record: ImageRecord) -> bytes:
         return self.inner.read(record)
 

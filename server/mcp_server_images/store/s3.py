@@ -156,6 +156,9 @@ class S3Store:
             self._index.catch_up()
             return find(self._index.with_prefix(wanted, 5, user), image_id, self._where)
 
+    def ids_starting(self, prefix: str, most: int, *, user: str | None = None) -> list[str]:
+        return [record.id for record in self._index.with_prefix(prefix, most, user)]
+
     def read(self, record: ImageRecord) -> bytes:
         with self._errors(f"read image {record.id}"):
             return bytes(obstore.get(self._s3, record.name).bytes())

@@ -4,6 +4,8 @@ image URI: stored image ids, model names, styles and counts, matched by prefix.
 
 from __future__ import annotations
 
+import functools
+import string
 from typing import Any
 
 import anyio
@@ -32,21 +34,37 @@ def _matching(candidates: list[str], typed: str) -> Completion:
     return Completion(values=hits[:MAX_VALUES], total=len(hits), has_more=len(hits) > MAX_VALUES)
 
 
-async def _image_ids(services: Services) -> list[str]:
-    """The caller's own image ids (everyone's for those who see all): never another user's, shared or not."""
-    records = await anyio.to_thread.run_sync(services.store.recent)
-    return [record.id for record in records]
+async def _image_ids(services: Services, typed: str) -> Completion:
+    """The caller's own image ids starting with what was typed (everyone's for those who see all; never another
+    user's, shared or not), asked of the store's index rather than read from a listing of it: the newest first
+    while nothing is typed, then in id order."""
+    wanted = typed.strip().lower()
+    store = services.store
+    if not wanted:
+        newest = await anyio.to_thread.run_sync(functools.partial(store.recent, limit=MAX_VALUES))
+        total = await anyio.to_thread.run_sync(store.count)
+        return Completion(values=[record.id for record in newest], total=total, has_more=total > len(newest))
+    if any(char not in string.hexdigits for char in wanted):
+        return Completion(values=[], total=0, has_more=False)  # ids are hex: nothing else starts one
+    ids = await anyio.to_thread.run_sync(store.ids_starting, wanted, MAX_VALUES + 1)
+    more = len(ids) > MAX_VALUES
+    return Completion(values=ids[:MAX_VALUES], total=None if more else len(ids), has_more=more)
 
 
-async def _candidates(services: Services, ref: PromptReference | ResourceTemplateReference, argument: str) -> list[str]:
-    """Every value worth offering for this argument; none for free text or a reference this server lacks."""
+def _asks_for_image(ref: PromptReference | ResourceTemplateReference, argument: str) -> bool:
     if isinstance(ref, ResourceTemplateReference):
-        is_image = ref.uri == IMAGE_TEMPLATE.uri_template and argument == "id"
-        return await _image_ids(services) if is_image else []
+        return ref.uri == IMAGE_TEMPLATE.uri_template and argument == "id"
+    recipe = BY_NAME.get(ref.name)
+    return recipe is not None and any(arg.values is Values.IMAGE for arg in recipe.arguments if arg.name == argument)
+
+
+def _candidates(services: Services, ref: PromptReference | ResourceTemplateReference, argument: str) -> list[str]:
+    """Every value worth offering for an argument that is not an image; none for free text or a reference this
+    server lacks."""
+    if isinstance(ref, ResourceTemplateReference):
+        return []
     recipe = BY_NAME.get(ref.name)
     kind = next((arg.values for arg in recipe.arguments if arg.name == argument), None) if recipe else None
-    if kind is Values.IMAGE:
-        return await _image_ids(services)
     if kind is Values.MODEL:
         return catalogued_models(services)
     if kind is Values.STYLE:
@@ -61,7 +79,9 @@ def register_completions(server: MCPServer[Services]) -> None:
 
     async def complete(ctx: ServerRequestContext[Services, Any], params: CompleteRequestParams) -> CompleteResult:
         services = services_for(ctx.lifespan_context, ctx.request)
-        candidates = await _candidates(services, params.ref, params.argument.name)
-        return CompleteResult(completion=_matching(candidates, params.argument.value))
+        ref, argument, typed = params.ref, params.argument.name, params.argument.value
+        if _asks_for_image(ref, argument):
+            return CompleteResult(completion=await _image_ids(services, typed))
+        return CompleteResult(completion=_matching(_candidates(services, ref, argument), typed))
 
     server._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, complete)
