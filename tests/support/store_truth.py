@@ -55,8 +55,8 @@ def assert_answers_as_the_sidecars_say(store: Store, truth: list[ImageRecord], w
         *(wanted for wanted in LOOKUPS if wanted.isalnum() and all(c in "0123456789abcdef" for c in wanted)),
     ]:
         for user in USERS:
-            own = sorted(record.id for record in truth if user is None or record.user == user)
-            starting = [image_id for image_id in own if image_id.startswith(prefix)]
+            own_ids = sorted(record.id for record in truth if user is None or record.user == user)
+            starting = [image_id for image_id in own_ids if image_id.startswith(prefix)]
             assert store.ids_starting(prefix, 4, user=user) == starting[:4], (prefix, user)
     for record in truth:
         before = created_at(record) + 0.5
