@@ -3,7 +3,7 @@ from its own cache of the bucket's index, kept up to date by the bucket's journa
 the bucket holds. What must hold: a bucket written before the index existed answers as its sidecars say; a second
 instance sees what the first adds, shares and deletes, and neither loses an image when both write at once; images
 put in the bucket by another tool appear once the sweep reconciles; a damaged snapshot or journal entry costs one
-warning, never an image.
+warning, never an image; a cache of an older layout is rebuilt from the bucket.
 
 Each instance here has a cache folder of its own, as servers on different machines have.
 """
@@ -13,6 +13,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,20 +23,20 @@ import pytest
 from obstore.store import S3Store as Bucket
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import ImageRecord, NewImage, Operation
+from mcp_server_images.store import ImageRecord, NewImage, Operation, image_search, image_table, s3_index
 from mcp_server_images.store.base import ImageNotFoundError
 from mcp_server_images.store.records import new_record
 from mcp_server_images.store.s3 import S3Store
 from tests.support.clock import FrozenClock
 from tests.support.images import png_bytes
+from tests.support.index_files import as_layout_1, assert_search_in_step
 from tests.support.s3 import S3Server, team_store
-from tests.support.store_truth import assert_answers_as_the_sidecars_say
+from tests.support.store_truth import PROMPTS, assert_answers_as_the_sidecars_say
 
 pytestmark = pytest.mark.subprocess
 
 IMAGE = png_bytes((32, 16), (10, 10, 200))
 META = NewImage(prompt="a blue dot", model="gpt-image-2", operation=Operation.GENERATE)
-PROMPTS = ["A Red Fox", "a red fox in the SNOW", "Éclair au café", None, "fox%_*", "a blue whale"]
 
 
 def put_by_hand(bucket: Bucket, where: str, image_id: str, number: int = 0) -> ImageRecord:
@@ -106,6 +107,57 @@ def test_a_second_instance_sees_what_the_first_adds_shares_and_deletes(
     assert ids(b) == sorted([made[0].id, made[2].id])
     with pytest.raises(ImageNotFoundError):
         b.get(made[1].id)
+
+
+def test_a_search_follows_what_instances_add_share_and_delete(
+    s3_server: S3Server, s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through the search's trigrams (however few images the bucket holds), on the instance that writes, on one that
+    reads the journal, and on one that starts from the snapshot."""
+    monkeypatch.setattr(image_search, "CANDIDATE_COST", 0)
+    monkeypatch.setattr(image_search, "PAGE_RATIO", 10**9)
+    clock = FrozenClock()
+    a = team_store(s3_server, s3_prefix, tmp_path / "a", clock)
+    b = team_store(s3_server, s3_prefix, tmp_path / "b", clock)
+    made = {
+        prompt: a.save(IMAGE, probe(IMAGE), NewImage(prompt=prompt, model="m", operation=Operation.GENERATE))
+        for prompt in ["A fox", "a whale", "a fox and a whale"]
+    }
+    assert [record.id for record in b.recent(query="whale")] == [made["a fox and a whale"].id, made["a whale"].id]
+
+    a.mark_shared(made["A fox"], shared=True)
+    a.delete(made["a fox and a whale"])
+
+    for store, cache in [(a, "a"), (b, "b"), (team_store(s3_server, s3_prefix, tmp_path / "c", clock), "c")]:
+        assert [(record.id, record.shared) for record in store.recent(query="FOX")] == [(made["A fox"].id, True)]
+        assert store.count(query="a whale") == 1
+        assert_search_in_step(tmp_path / cache / "index.sqlite3")
+
+
+def test_an_instance_behind_a_compacted_journal_starts_again_from_the_snapshot(
+    s3_server: S3Server, s3_prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The entries it had not read were removed by the sweep: the snapshot replaces every row of its cache, and its
+    search's tables with them."""
+    monkeypatch.setattr(s3_index, "SNAPSHOT_EVERY", 2)
+    clock = FrozenClock()
+    a = team_store(s3_server, s3_prefix, tmp_path / "a", clock)
+    b = team_store(s3_server, s3_prefix, tmp_path / "b", clock)
+    gone = a.save(IMAGE, probe(IMAGE), NewImage(prompt="a red fox", model="m", operation=Operation.GENERATE))
+    assert [record.id for record in b.recent(query="red fox")] == [gone.id]
+    a.delete(gone)
+    for sweep in range(2):  # each leaves a snapshot and removes what the one before it covers
+        for number in range(2):
+            prompt = f"a whale number {sweep}{number}"
+            a.save(IMAGE, probe(IMAGE), NewImage(prompt=prompt, model="m", operation=Operation.GENERATE))
+        a.compact(before=0)
+    assert keys(s3_server.bucket_view(s3_prefix), "index/journal/")[0] != "index/journal/000000000001.json"
+
+    assert b.recent(query="red fox") == []
+    assert [record.prompt for record in b.recent(query="WHALE")] == [
+        f"a whale number {n}" for n in ("11", "10", "01", "00")
+    ]
+    assert_search_in_step(tmp_path / "b" / "index.sqlite3")
 
 
 def test_two_instances_writing_at_once_lose_no_image(s3_server: S3Server, s3_prefix: str, tmp_path: Path) -> None:
@@ -228,3 +280,26 @@ def test_a_damaged_cache_is_rebuilt_from_the_bucket(
     warned = [record for record in caplog.records if "index" in record.getMessage()]
     assert [record.levelname for record in warned] == ["WARNING"]
     assert "is damaged" in warned[0].getMessage()
+
+
+def test_a_cache_of_an_older_layout_is_rebuilt_from_the_bucket(
+    s3_server: S3Server, s3_prefix: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cache the version before the prompt search left (up to date, but without the search's tables) is replaced
+    with one warning, and filled again from the bucket's snapshot and journal."""
+    clock = FrozenClock()
+    made = team_store(s3_server, s3_prefix, tmp_path / "a", clock).save(IMAGE, probe(IMAGE), META)
+    cache = tmp_path / "a" / "index.sqlite3"
+    as_layout_1(cache)
+
+    caplog.set_level(logging.WARNING)
+    restarted = team_store(s3_server, s3_prefix, tmp_path / "a", clock)
+
+    assert [record.id for record in restarted.recent(query="Blue")] == [made.id]
+    check = sqlite3.connect(cache)
+    assert check.execute("PRAGMA user_version").fetchone()[0] == image_table.LAYOUT
+    check.close()
+    assert_search_in_step(cache)
+    warned = [record for record in caplog.records if "index" in record.getMessage()]
+    assert [record.levelname for record in warned] == ["WARNING"]
+    assert "older layout" in warned[0].getMessage()

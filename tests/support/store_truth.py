@@ -8,7 +8,48 @@ from collections.abc import Iterable
 from mcp_server_images.store import ImageRecord, Store
 from mcp_server_images.store.base import ImageNotFoundError, created_at, find
 
-QUERIES = [None, "", "fox", "RED FOX", "éclair", "%", "_", "*", "whale", "nothing"]
+PROMPTS = [
+    "A Red Fox",
+    "a red fox in the SNOW",
+    "Éclair au café",
+    None,
+    "fox%_*",
+    "a blue whale",
+    'say "hello" AND NOT (bye) OR *star*',
+    "İstanbul at night, STRASSE und Straße",
+    "ǅungla ΣΊΣΥΦΟΣ 東京タワー 🦊🦊 fox",
+    "  spaced   out\tfox\n",
+    "fox-fox-fox-fox",
+    "a nul\x00 in the fox",
+]
+"""Prompts for a store of a few dozen images: each in a twelfth of them, so that a query naming one prompt goes
+through the search's trigrams while one in most prompts (fox) reads newest first; with the search syntax of FTS5,
+SQLite's patterns, letters whose lowercase is longer or differs from a case fold, and a NUL character."""
+QUERIES = [
+    None,
+    "",
+    "fox",
+    "RED FOX",
+    "a red fox in",
+    "éclair",
+    "whale",
+    "x",
+    "ox",
+    "%",
+    "_",
+    "*",
+    '"',
+    '"hello"',
+    "AND NOT",
+    "(bye) OR",
+    "i̇stanbul",
+    "🦊🦊",
+    "\x00",
+    "nul\x00 in the",
+    "nothing",
+]
+"""Queries of no prompt, of most, of one (several words, any case), shorter than a trigram, and the characters FTS5
+or SQLite's patterns would read as syntax, all taken as text."""
 USERS = [None, "alice", "bob", "carol"]
 PAGES = [(0, None), (0, 5), (7, 3), (60, 10)]
 HEX = "0123456789abcdef"

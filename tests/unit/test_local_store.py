@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from mcp_server_images.imaging.probe import probe
-from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, image_table, records
+from mcp_server_images.store import ImageRecord, LocalStore, NewImage, Operation, image_search, image_table, records
 from mcp_server_images.store.base import ImageNotFoundError
 from mcp_server_images.store.records import new_record
 from tests.support.clock import FrozenClock
 from tests.support.images import png_bytes
-from tests.support.store_truth import assert_answers_as_the_sidecars_say
+from tests.support.index_files import as_layout_1, assert_search_in_step
+from tests.support.store_truth import PROMPTS, assert_answers_as_the_sidecars_say, newest
 
 IMAGE = png_bytes((32, 16), (200, 10, 10))
 META = NewImage(prompt="a dot", model="gpt-image-2", operation=Operation.GENERATE)
@@ -108,12 +110,11 @@ def as_written(folder: Path) -> list[ImageRecord]:
 
 def test_listings_lookups_and_search_answer_as_the_sidecars_say(tmp_path: Path) -> None:
     """A folder written by other processes: the index answers exactly what reading every sidecar answers."""
-    prompts = ["A Red Fox", "a red fox in the SNOW", "Éclair au café", None, "fox%_*", "a blue whale"]
     for number in range(48):
         copy_in(
             tmp_path,
             f"{number % 4:x}{number:02x}0f0{number % 3:x}{number % 2:x}",
-            prompts[number % len(prompts)],
+            PROMPTS[number % len(PROMPTS)],
             second=number // 3,  # three images a second: order falls back to the name
             user=[None, "alice", "bob"][number % 3],
             job_id=f"job_{number % 5:08x}",
@@ -157,29 +158,43 @@ def test_a_sidecar_rewritten_or_deleted_behind_the_stores_back_is_seen(tmp_path:
         store.get(dropped.id)
 
 
-def test_an_index_of_an_older_layout_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    kept = copy_in(tmp_path, "aaaa0001", "a fox")
-    folder = tmp_path / ".index"
-    folder.mkdir()
-    older = sqlite3.connect(folder / "images.sqlite3")
+def older_index(folder: Path, layout: str) -> None:
+    """The folder's index as a version before this one left it: of no layout (the first, or not an index at all),
+    or of layout 1 (before the prompt search), up to date with the folder."""
+    path = folder / ".index" / "images.sqlite3"
+    if layout == "of layout 1":
+        LocalStore(folder, FrozenClock()).recent()
+        as_layout_1(path)
+        return
+    path.parent.mkdir()
+    older = sqlite3.connect(path)
     older.execute("CREATE TABLE images (id TEXT, name TEXT)")
     older.execute("INSERT INTO images VALUES ('cccc0003', 'gone.png')")
     older.commit()
     older.close()
 
-    listed = LocalStore(tmp_path, FrozenClock()).recent()
+
+@pytest.mark.parametrize("layout", ["of no layout", "of layout 1"])
+def test_an_index_of_an_older_layout_is_rebuilt(tmp_path: Path, caplog: pytest.LogCaptureFixture, layout: str) -> None:
+    kept = copy_in(tmp_path, "aaaa0001", "a fox")
+    older_index(tmp_path, layout)
+
+    listed = LocalStore(tmp_path, FrozenClock()).recent(query="fox")
 
     assert [record.id for record in listed] == [kept.id]
-    check = sqlite3.connect(folder / "images.sqlite3")
-    assert check.execute("PRAGMA user_version").fetchone()[0] >= 1
+    check = sqlite3.connect(tmp_path / ".index" / "images.sqlite3")
+    assert check.execute("PRAGMA user_version").fetchone()[0] == image_table.LAYOUT
     assert check.execute("SELECT id FROM images").fetchall() == [(kept.id,)]
     check.close()
+    assert_search_in_step(tmp_path / ".index" / "images.sqlite3")
     assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]
 
 
+@pytest.mark.usefixtures("through_the_trigrams")
 def test_an_index_another_process_holds_locked_is_kept_in_memory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """The index in memory has the search's tables too: a search reads through them."""
     LocalStore(tmp_path, FrozenClock()).recent()  # the index file exists
     kept = copy_in(tmp_path, "aaaa0001", "a fox")
     holder = sqlite3.connect(tmp_path / ".index" / "images.sqlite3", isolation_level=None)
@@ -197,6 +212,9 @@ def test_an_index_another_process_holds_locked_is_kept_in_memory(
     assert listed == [kept.id]
     assert found == saved
     assert [r.levelname for r in caplog.records if "image index" in r.getMessage()] == ["WARNING"]
+    searches = planned(store, lambda: store.recent(query="a fox"))
+    assert [plan for plan in searches if plan.startswith("SCAN images_search VIRTUAL TABLE")], searches
+    assert [record.id for record in store.recent(query="a fox")] == [kept.id]
 
 
 def test_the_start_up_sweep_leaves_the_index_current(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -209,3 +227,169 @@ def test_the_start_up_sweep_leaves_the_index_current(tmp_path: Path, monkeypatch
 
     assert [record.id for record in started.recent()] == [made]
     assert scans == []
+
+
+SEARCH_QUERIES = [
+    "fox",
+    "Fox",
+    "RED FOX",
+    "red  fox",
+    "a red fox in",
+    "fox in the snow",
+    "x",
+    "ox",
+    "Ox",
+    " f",
+    '"hello"',
+    '"',
+    '""',
+    "AND NOT",
+    "(bye) OR",
+    "*star*",
+    "*",
+    "%_*",
+    "fox%_",
+    "ÉCLAIR AU",
+    "café",
+    "cafe",
+    "İSTANBUL",
+    "i̇stanbul",
+    "istanbul",
+    "straße",
+    "STRASSE",
+    "σίσυφος",
+    "東京",
+    "京タワ",
+    "🦊🦊",
+    "🦊 f",
+    "spaced   out\tfox",
+    "fox-fox",
+    "-fox-fox-fox-fox",
+    "nothing here",
+    "\x00",
+    "nul\x00 in the",
+    "in the fox",
+]
+
+
+@pytest.mark.parametrize("route", ["as chosen", "through the trigrams", "newest first"])
+def test_a_prompt_search_finds_what_reading_every_prompt_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, route: str
+) -> None:
+    """Whichever way a search reads: several words, any case, queries shorter than a trigram, the search syntax of
+    FTS5 and SQLite's patterns taken as text, and letters whose lowercase is longer or differs from a case fold."""
+    if route == "through the trigrams":
+        monkeypatch.setattr(image_search, "CANDIDATE_COST", 0)
+        monkeypatch.setattr(image_search, "PAGE_RATIO", 10**9)
+    elif route == "newest first":
+        monkeypatch.setattr(image_search, "CANDIDATE_COST", 10**9)
+    for number in range(66):
+        copy_in(
+            tmp_path,
+            f"{number % 4:x}{number:02x}0f0{number % 3:x}{number % 2:x}",
+            PROMPTS[number % len(PROMPTS)],
+            second=number // 3,
+            user=[None, "alice", "bob"][number % 3],
+        )
+    store = LocalStore(tmp_path, FrozenClock())
+    truth = as_written(tmp_path)
+
+    for query in SEARCH_QUERIES:
+        for user in [None, "alice"]:
+            for offset, limit in [(0, None), (0, 1), (2, 3)]:
+                asked = {"offset": offset, "limit": limit, "query": query, "user": user}
+                assert store.recent(**asked) == newest(truth, **asked), asked  # type: ignore[arg-type]
+            assert store.count(query=query, user=user) == len(
+                newest(truth, offset=0, limit=None, query=query, user=user)
+            ), (query, user)
+
+
+@pytest.mark.usefixtures("through_the_trigrams")
+def test_a_search_follows_saves_shares_deletes_and_changes_behind_the_stores_back(tmp_path: Path) -> None:
+    store = LocalStore(tmp_path, FrozenClock())
+    fox = store.save(IMAGE, probe(IMAGE), NewImage(prompt="A fox", model="m", operation=Operation.GENERATE))
+    whale = store.save(IMAGE, probe(IMAGE), NewImage(prompt="a whale", model="m", operation=Operation.GENERATE))
+    store.mark_shared(fox, shared=True)
+    assert [r.id for r in store.recent(query="fox")] == [fox.id]
+    assert store.recent(query="fox")[0].shared is True
+
+    store.delete(fox)
+    copy_in(tmp_path, "abcd0001", "a fox copied in")
+    sidecar = tmp_path / whale.sidecar_name
+    sidecar.write_text(json.dumps({**json.loads(sidecar.read_text()), "prompt": "a whale and a fox"}))
+
+    assert sorted(r.id for r in store.recent(query="FOX")) == sorted(["abcd0001", whale.id])
+    assert store.count(query="whale") == 1
+    assert store.count(query="A fox") == 2
+    assert LocalStore(tmp_path, FrozenClock()).recent(query="a fox copied") == store.recent(query="a fox copied")
+    assert_search_in_step(tmp_path / ".index" / "images.sqlite3")
+
+
+@pytest.fixture
+def through_the_trigrams(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every search of a query with a trigram reads through the trigram table, however few images the store holds."""
+    monkeypatch.setattr(image_search, "CANDIDATE_COST", 0)
+    monkeypatch.setattr(image_search, "PAGE_RATIO", 10**9)
+
+
+def planned(store: LocalStore, action: Callable[[], object]) -> list[str]:
+    """How SQLite goes through the tables for each statement the index runs while `action` runs."""
+    statements: list[str] = []
+    store.recent()  # the index is open and up to date
+    db = store._index._db
+    assert db is not None
+    db.set_trace_callback(statements.append)
+    try:
+        action()
+    finally:
+        db.set_trace_callback(None)
+    plans = []
+    for statement in statements:
+        if statement.lstrip().upper().startswith("SELECT"):
+            plans.append(" | ".join(str(row[3]) for row in db.execute(f"EXPLAIN QUERY PLAN {statement}")))
+    return plans
+
+
+def test_a_search_reads_the_images_its_rarest_trigram_names_not_every_image(tmp_path: Path) -> None:
+    for number in range(40):
+        copy_in(tmp_path, f"{number:04x}beef", f"a fox number {number} in the snow", second=number)
+    store = LocalStore(tmp_path, FrozenClock())
+
+    searches = planned(store, lambda: (store.recent(query="number 17 ", limit=20), store.count(query="Number 17")))
+    reads = [plan for plan in searches if "trigrams" not in plan and "state" not in plan]
+    assert len(reads) == 2, searches
+    for plan in reads:  # the candidates the trigram "17 " names, then each one's row by its number
+        assert plan.startswith("SCAN images_search VIRTUAL TABLE INDEX"), plan
+        assert "SEARCH images USING INTEGER PRIMARY KEY" in plan, plan
+
+    common = planned(store, lambda: store.recent(query="fox", limit=20))  # in every prompt: newest first
+    assert [plan for plan in common if plan == "SCAN images USING INDEX images_newest"], common
+    assert [r.id for r in store.recent(query="number 17 ")] == ["0011beef"]
+
+
+@pytest.fixture
+def no_trigrams(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """This process's SQLite as one without the trigram tokenizer (as built before 3.34, or without FTS5)."""
+    image_search.available.cache_clear()
+    monkeypatch.setattr(image_search, "TOKENIZER", "no_such_tokenizer")
+    yield
+    image_search.available.cache_clear()
+
+
+@pytest.mark.usefixtures("no_trigrams")
+def test_without_the_trigram_tokenizer_a_search_reads_every_prompt_and_says_so_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for number in range(12):
+        copy_in(tmp_path, f"{number:04x}cafe", PROMPTS[number % len(PROMPTS)], second=number)
+    store = LocalStore(tmp_path, FrozenClock())
+    truth = as_written(tmp_path)
+
+    for query in SEARCH_QUERIES:
+        assert store.recent(query=query, limit=4) == newest(truth, offset=0, limit=4, query=query, user=None)
+        assert store.count(query=query) == len(newest(truth, offset=0, limit=None, query=query, user=None))
+    LocalStore(tmp_path / "other", FrozenClock()).save(IMAGE, probe(IMAGE), META)
+
+    said = [r for r in caplog.records if "trigram" in r.getMessage()]
+    assert [r.levelname for r in said] == ["WARNING"]
+    assert "prompt searches read every stored prompt" in said[0].getMessage()

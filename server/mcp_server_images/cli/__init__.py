@@ -149,8 +149,14 @@ def _add_setting_flags(target: argparse.ArgumentParser) -> None:
 
 
 def parser() -> argparse.ArgumentParser:
+    """The command line. Every setting's flag is added once, to a parser every command's parser (and the top one)
+    takes as a parent: argparse copies a parent's flags for a fraction of what adding each flag to each parser
+    costs (it lays out each one's help as it is added), and the parser is built at every start."""
+    flags = argparse.ArgumentParser(add_help=False)
+    _add_setting_flags(flags)
     result = argparse.ArgumentParser(
         prog="mcp-server-images",
+        parents=[flags],
         allow_abbrev=False,
         description="MCP server for image generation, editing, variations and vision on OpenAI-compatible APIs. "
         "Every flag can also be set by the environment variable shown; flags win.",
@@ -161,27 +167,26 @@ def parser() -> argparse.ArgumentParser:
         "users of the machine.",
     )
     result.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _add_setting_flags(result)
     commands = result.add_subparsers(dest="command", title="commands", description=COMMANDS_HELP)
     config = commands.add_parser(
         "config",
+        parents=[flags],
         help="print the snippet that adds this server to an MCP client, with this install's command",
         description="Print the snippet that adds this server to an MCP client (stdout), and where it goes (stderr).",
     )
     config.add_argument("client", choices=list(CLIENTS), help="the MCP client")
-    _add_setting_flags(config)
     doctor = commands.add_parser(
         "doctor",
+        parents=[flags],
         help="check the set-up: versions, key, provider, models, image folder, HTTP safety",
         description="Check the set-up the server would run with; exit status 1 when something must be fixed.",
     )
     doctor.add_argument("--json", action="store_true", help="print the checks as JSON")
-    _add_setting_flags(doctor)
-    _add_catalog_commands(commands)
+    _add_catalog_commands(commands, flags)
     return result
 
 
-def _add_catalog_commands(commands: Any) -> None:
+def _add_catalog_commands(commands: Any, flags: argparse.ArgumentParser) -> None:
     catalog = commands.add_parser(
         "catalog",
         help="the model catalog in force; check or sign a catalog feed",
@@ -189,11 +194,14 @@ def _add_catalog_commands(commands: Any) -> None:
     )
     actions = catalog.add_subparsers(dest="catalog_command", title="catalog commands", required=True)
     show_parser = actions.add_parser(
-        "show", help="the catalog a server would start with (shipped, the feed's cached copy, the models file)"
+        "show",
+        parents=[flags],
+        help="the catalog a server would start with (shipped, the feed's cached copy, the models file)",
     )
     show_parser.add_argument("--json", action="store_true", help="print it as JSON")
     check_parser = actions.add_parser(
         "check",
+        parents=[flags],
         help="fetch the configured feed now and say whether it is applied, or check a given document",
         description="Without SOURCE: fetch the configured feed (MCP_IMAGES_CATALOG_URL) as the server does, update "
         "the cached copy, and say whether it is applied and why not. With SOURCE (a file with FILE.sig beside it, or "
@@ -202,6 +210,7 @@ def _add_catalog_commands(commands: Any) -> None:
     check_parser.add_argument("source", nargs="?", help="a feed document: a file or an http(s) URL")
     sign_parser = actions.add_parser(
         "sign",
+        parents=[flags],
         help="check a feed document and write its signature to FILE.sig",
         description="Check FILE as a feed must be (models.toml's format, serial and valid_until), sign its exact "
         "bytes with an Ed25519 private key and write the base64 signature to FILE.sig; prints the public key to "
@@ -210,8 +219,6 @@ def _add_catalog_commands(commands: Any) -> None:
     )
     sign_parser.add_argument("document", type=Path, metavar="FILE", help="the feed document (TOML)")
     sign_parser.add_argument("--key", type=Path, required=True, metavar="KEYFILE", help="the private key file")
-    for parser_ in (show_parser, check_parser, sign_parser):
-        _add_setting_flags(parser_)
 
 
 def load_settings(argv: Sequence[str] | None = None) -> Settings:

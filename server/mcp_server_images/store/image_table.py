@@ -4,7 +4,8 @@ images as at 1,000: the table both stores keep their index in.
 The local store keeps it beside its images (local_index.py) and brings it up to date from the folder; the S3 store
 keeps it in this machine's cache and brings it up to date from the bucket's journal of changes (s3_index.py).
 Either way the table is derived and can always be rebuilt: a subclass says how (`_refresh` before a read, `_rebuild`
-after the file had to be replaced).
+after the file had to be replaced). A prompt search reads the images its query's rarest trigrams name, through
+the search's tables beside the rows (image_search.py).
 
 A damaged or older-layout file is replaced with one warning; when the file cannot be used at all (held locked by
 another process past the busy timeout, a folder that cannot be written), the index lives in memory instead.
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
+from . import image_search
 from .records import ImageRecord
 
 if TYPE_CHECKING:
@@ -28,14 +30,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-LAYOUT = 1
-"""The layout of the index's tables (SQLite's `user_version`): an index of any other layout is rebuilt."""
+LAYOUT = 2
+"""The layout of the index's tables (SQLite's `user_version`): an index of any other layout is rebuilt (layout 2
+added the prompt search's tables, image_search.py)."""
 BUSY_SECONDS = 5.0
 """How long a write waits for another process's write to the index before giving up (and falling back)."""
 
-_SCHEMA = """
-CREATE TABLE images (
-    sidecar TEXT PRIMARY KEY,
+_SCHEMA = (
+    """CREATE TABLE images (
+    number INTEGER PRIMARY KEY,
+    sidecar TEXT NOT NULL UNIQUE,
     id TEXT NOT NULL,
     name TEXT NOT NULL,
     created TEXT NOT NULL,
@@ -46,21 +50,21 @@ CREATE TABLE images (
     prompt TEXT NOT NULL,
     mtime_ns INTEGER NOT NULL,
     record TEXT NOT NULL
-);
-CREATE INDEX images_id ON images (id);
-CREATE INDEX images_newest ON images (created, name, user, prompt);
-CREATE INDEX images_user ON images (user, created, name);
-CREATE INDEX images_job ON images (job_id, created, name);
-CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-_FILTERS = {
-    (False, False): "",
-    (True, False): " WHERE user = ?",
-    (False, True): " WHERE instr(prompt, ?) > 0",
-    (True, True): " WHERE user = ? AND instr(prompt, ?) > 0",
-}
-"""The WHERE clause of a listing, by whether it is of one user and whether it searches prompts (the prompt column
-holds the prompt lowercased, so a lowercased query finds it whatever its case)."""
+)""",
+    "CREATE INDEX images_id ON images (id)",
+    "CREATE INDEX images_newest ON images (created, name, user, prompt)",
+    "CREATE INDEX images_user ON images (user, created, name)",
+    "CREATE INDEX images_job ON images (job_id, created, name)",
+    "CREATE TABLE state (key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+)
+"""The index's tables. `sidecar` names the image's sidecar (its file in the folder, its key in the bucket);
+`number` is the row's lasting id, which the search's table refers to (image_search.py); the prompt column holds
+the prompt lowercased, so a lowercased query finds it whatever its case."""
+_COLUMNS = ("sidecar", "id", "name", "created", "user", "job_id", "partial", "shared", "prompt", "mtime_ns", "record")
+"""The columns `_row` gives values for, in its order (`number` is SQLite's to give)."""
+_INSERT = f"INSERT INTO images ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"  # noqa: S608
+_PROMPT = _COLUMNS.index("prompt")
+_NEWEST = " ORDER BY images.created DESC, images.name DESC"
 _PREFIX = {
     False: "SELECT record FROM images WHERE id GLOB ? ORDER BY id LIMIT ?",
     True: "SELECT record FROM images WHERE id GLOB ? AND user = ? ORDER BY id LIMIT ?",
@@ -85,33 +89,43 @@ class ImageTable:
         self._locate = locate
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        self._searching = False
+        """Whether the index in use has the search's tables."""
 
     def newest(self, *, offset: int, limit: int | None, query: str | None, user: str | None) -> list[ImageRecord]:
         """Newest first (by created, then name), filtered by prompt text (case-insensitive) and by who made them."""
-        clause = _filter(user, query)
-        sql = f"SELECT record FROM images{clause} ORDER BY created DESC, name DESC LIMIT ? OFFSET ?"  # noqa: S608
-        return self._records(sql, (*_filtered_by(user, query), -1 if limit is None else limit, offset))
+        if not self._refresh():
+            return []
+        source, values = self._filtered(user, query, None if limit is None else offset + limit)
+        sql = f"SELECT images.record FROM {source}{_NEWEST} LIMIT ? OFFSET ?"  # noqa: S608 (constant parts)
+        return self._records(sql, (*values, -1 if limit is None else limit, offset))
 
     def count(self, *, query: str | None, user: str | None) -> int:
         """How many images `newest` lists with these filters, without building their records."""
         if not self._refresh():
             return 0
-        sql = f"SELECT count(*) FROM images{_filter(user, query)}"  # noqa: S608 (a constant clause, values bound)
-        return int(self._rows(sql, _filtered_by(user, query))[0][0])
+        source, values = self._filtered(user, query, None)
+        return int(self._rows(f"SELECT count(*) FROM {source}", values)[0][0])  # noqa: S608 (constant parts)
 
     def with_prefix(self, prefix: str, most: int, user: str | None = None) -> list[ImageRecord]:
         """At most `most` images whose id starts with `prefix` (lowercase hex, checked by the caller); with `user`,
         only images that user made."""
+        if not self._refresh():
+            return []
         values = (f"{prefix}*", most) if user is None else (f"{prefix}*", _storable(user), most)
         return self._records(_PREFIX[user is not None], values)
 
     def made_before(self, created: str, most: int) -> list[ImageRecord]:
         """At most `most` images whose `created` sorts before `created` (the same ISO form), oldest first."""
+        if not self._refresh():
+            return []
         sql = "SELECT record FROM images WHERE created < ? ORDER BY created, name LIMIT ?"
         return self._records(sql, (created, most))
 
     def job_finals(self, job_id: str) -> list[ImageRecord]:
         """The final images of a job, oldest first."""
+        if not self._refresh():
+            return []
         sql = "SELECT record FROM images WHERE job_id = ? AND partial = 0 ORDER BY created, name"
         return self._records(sql, (_storable(job_id),))
 
@@ -131,9 +145,40 @@ class ImageTable:
         """Fill a new, empty index (one that replaced a file that failed) from the store itself."""
         raise NotImplementedError
 
+    def _filtered(self, user: str | None, query: str | None, wanted: int | None) -> tuple[str, list[str]]:
+        """The rows a listing reads (`images` or the search's candidates joined to it) and its WHERE clause, all of
+        constant text, and the values they take; `wanted`: how many images, from the newest, are asked for."""
+        needle = _storable(query.lower()) if query else None
+        conditions: list[str] = []
+        values: list[str] = []
+        source = "images"
+        if needle is not None:
+            matching = self._candidates(needle, wanted)
+            if matching is not None:
+                source = image_search.SEARCHED
+                conditions.append(image_search.CANDIDATES)
+                values.append(matching)
+            conditions.append("instr(images.prompt, ?) > 0")
+            values.append(needle)
+        if user is not None:
+            conditions.append("images.user = ?")
+            values.append(_storable(user))
+        return source + "".join(f" {'AND' if n else 'WHERE'} {c}" for n, c in enumerate(conditions)), values
+
+    def _candidates(self, needle: str, wanted: int | None) -> str | None:
+        """The search's FTS5 query for `needle`, or None when it reads newest first (see image_search.py)."""
+        if not self._searching:
+            return None
+        counts = {gram: self._images_with(gram) for gram in image_search.trigrams(needle)}
+        return image_search.candidates(counts, self._images_with(image_search.EVERY), wanted)
+
+    def _images_with(self, gram: str) -> int:
+        """How many images' prompts hold the trigram, by the search's count."""
+        found = self._rows("SELECT images FROM trigrams WHERE gram = ?", (gram,))
+        return int(found[0][0]) if found else 0
+
     def _records(self, sql: str, values: Sequence[object]) -> list[ImageRecord]:
-        if not self._refresh():
-            return []
+        """The records of the rows a query selects (their sidecars' text); the caller brought the index up to date."""
         return [ImageRecord.from_sidecar(json.loads(raw), self._locate) for (raw,) in self._rows(sql, values)]
 
     def _rows(self, sql: str, values: Sequence[object] = ()) -> list[Any]:
@@ -159,7 +204,7 @@ class ImageTable:
         """One transaction: drop the rows of `gone` (every row, with `replace_all`), add or replace those of
         `fresh`, set the `state` numbers. With `expect` (a state key and its value), only if that state still has
         that value (another process sharing the file may have moved it): False when it had not."""
-        rows = [_row(entry) for entry in fresh]
+        rows = list({entry.sidecar: _row(entry) for entry in fresh}.values())  # one row a sidecar: the last
         dropped = [(sidecar,) for sidecar in gone]
         import sqlite3
 
@@ -179,6 +224,8 @@ class ImageTable:
         replace_all: bool,
         expect: tuple[str, int | None] | None,
     ) -> bool:
+        """`_write`'s transaction. A row replaced is dropped and added again; the search's tables follow every row
+        dropped and added (image_search.py)."""
         db = self._connection()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -188,9 +235,15 @@ class ImageTable:
                     db.execute("ROLLBACK")
                     return False
             if replace_all:
-                db.execute("DELETE FROM images")
-            db.executemany("DELETE FROM images WHERE sidecar = ?", dropped)
-            db.executemany("INSERT OR REPLACE INTO images VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                self._drop_all(db)
+            leaving = dropped + [(str(row[0]),) for row in rows]
+            left = image_search.take_out(db, leaving) if self._searching else []
+            db.executemany("DELETE FROM images WHERE sidecar = ?", leaving)
+            first = db.execute("SELECT coalesce(max(number), 0) + 1 FROM images").fetchone()[0]
+            db.executemany(_INSERT, rows)
+            if self._searching:
+                image_search.put_in(db, first)
+                image_search.count_changes(db, left, [str(row[_PROMPT]) for row in rows])
             db.executemany("INSERT OR REPLACE INTO state VALUES (?, ?)", state.items())
         except BaseException:
             db.execute("ROLLBACK")
@@ -198,10 +251,22 @@ class ImageTable:
         db.execute("COMMIT")
         return True
 
+    def _drop_all(self, db: sqlite3.Connection) -> None:
+        """Delete every row, and empty the search's tables with them."""
+        if self._searching:
+            image_search.empty(db)
+        db.execute("DELETE FROM images")
+
     def _connection(self) -> sqlite3.Connection:
         if self._db is None:
-            self._db = self._open()
+            return self._use(self._open())
         return self._db
+
+    def _use(self, db: sqlite3.Connection) -> sqlite3.Connection:
+        """Read and write through `db` from now on (and through its search's tables, when it has them)."""
+        self._db = db
+        self._searching = image_search.available() and image_search.has_search(db)
+        return db
 
     def _open(self) -> sqlite3.Connection:
         """The index file, made (or remade, when of another layout) as needed."""
@@ -239,14 +304,15 @@ class ImageTable:
             try:
                 for suffix in ("", "-wal", "-shm"):
                     Path(f"{self.path}{suffix}").unlink(missing_ok=True)  # Windows: not while another process has it
-                self._db = self._open()
+                self._use(self._open())
             except (sqlite3.DatabaseError, OSError) as again:
                 error = again
         if self._db is None:
             log.warning("the image index %s cannot be used (%s): this server keeps it in memory", self.path, error)
-            self._db = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-            weakref.finalize(self, self._db.close)
-            _create(self._db)
+            memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            weakref.finalize(self, memory.close)
+            _create(memory)
+            self._use(memory)
         self._rebuild()
 
 
@@ -257,25 +323,14 @@ def _create(db: sqlite3.Connection) -> None:
         if db.execute("PRAGMA user_version").fetchone()[0] != LAYOUT:
             tables = db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
             for (table,) in tables.fetchall():
-                db.execute(f'DROP TABLE "{table}"')
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    db.execute(statement)
+                db.execute(f'DROP TABLE IF EXISTS "{table}"')  # a search table's own tables go with it
+            for statement in _SCHEMA + (image_search.SEARCH_SCHEMA if image_search.available() else ()):
+                db.execute(statement)
             db.execute(f"PRAGMA user_version = {LAYOUT}")
     except BaseException:
         db.execute("ROLLBACK")
         raise
     db.execute("COMMIT")
-
-
-def _filter(user: str | None, query: str | None) -> str:
-    """One of `_FILTERS`' constant clauses: what a user or a query holds is always bound, never in the SQL."""
-    return _FILTERS[user is not None, bool(query)]
-
-
-def _filtered_by(user: str | None, query: str | None) -> list[str]:
-    """The values `_filter`'s clause takes, in its order."""
-    return ([] if user is None else [_storable(user)]) + ([_storable(query.lower())] if query else [])
 
 
 def _row(entry: Entry) -> tuple[object, ...]:
@@ -301,5 +356,8 @@ def _storable(text: str) -> str: ...
 @overload
 def _storable(text: None) -> None: ...
 def _storable(text: str | None) -> str | None:
-    """Text SQLite can hold: a lone surrogate (JSON allows one) becomes U+FFFD, in stored values and queries alike."""
-    return None if text is None else text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    """Text SQLite can hold: a lone surrogate (JSON allows one) becomes U+FFFD, and so does a NUL character (FTS5
+    ends a prompt, and its query syntax a string, there), in stored values and queries alike."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", "\ufffd")
