@@ -53,7 +53,6 @@ or SQLite's patterns would read as syntax, all taken as text."""
 USERS = [None, "alice", "bob", "carol"]
 PAGES = [(0, None), (0, 5), (7, 3), (60, 10)]
 HEX = "0123456789abcdef"
-HEX = "0123456789abcdef"
 LOOKUPS = ["00000f00", "0000", "1010", "2020f", "ffff", "0123456789", "xyz", "00"]
 
 
