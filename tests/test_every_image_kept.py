@@ -46,7 +46,7 @@ CHAT = {"prompt": "a fox", "model": "gemini-nano-banana-2.1"}
 PATHS = {
     "images-lifted": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}),
     "images-arriving": AnswerPath(
-        "generate_image", {"prompt": "a fox", "n": 2, "size": "1536x1024"}, {"pace": 400e6, "photo_like": True}
+        "generate_image", {"prompt": "a fox", "n": 2, "size": "1536x1024"}, {"pace": 40e6, "photo_like": True}
     ),
     "images-whole": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"escape_slashes": True}),
     "images-url": AnswerPath("generate_image", {"prompt": "a fox", "n": 2}, {"answer_urls": True}),

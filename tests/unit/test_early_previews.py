@@ -5,13 +5,21 @@ from __future__ import annotations
 import io
 import random
 
+import pytest
 from PIL import Image
 
+from mcp_server_images.imaging import early as early_module
 from mcp_server_images.imaging.early import EarlyPreviews
 from mcp_server_images.imaging.previews import LIKELY_PREVIEWED_BYTES, decode_for_preview
 from mcp_server_images.imaging.probe import probe
 
 PIECE = 64 * 1024
+
+
+@pytest.fixture(autouse=True)
+def arriving_slowly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pieces here come at once; as far as the rate rule goes, they come over a slow connection."""
+    monkeypatch.setattr(early_module, "EARLY_BELOW_RATE", float("inf"))
 
 
 def noisy_png(size: tuple[int, int] = (600, 400), seed: int = 1) -> bytes:
@@ -83,3 +91,11 @@ def test_small_or_transparent_images_are_left_to_the_probe() -> None:
         arrive(early, transparent.getvalue())
         assert early.pixels(small.getvalue()) is None
         assert early.pixels(transparent.getvalue()) is None
+
+
+def test_an_answer_arriving_faster_than_it_could_be_decoded_early_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(early_module, "EARLY_BELOW_RATE", 0.0)
+    data = noisy_png()
+    with EarlyPreviews() as early:
+        arrive(early, data)
+        assert early.pixels(data) is None, "decoded after its last byte instead, as before"

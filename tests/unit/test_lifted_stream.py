@@ -22,10 +22,13 @@ from mcp_server_images.backends.lifted import LiftedStream
 class Arrived:
     data: bytearray = field(default_factory=bytearray)
     whole: bool | None = None
+    wanted: int | None = None
+    """Bytes after which no more are wanted (None: all of them)."""
 
-    def more(self, data: bytes) -> None:
+    def more(self, data: bytes) -> bool:
         assert self.whole is None, "no bytes after the end"
         self.data += data
+        return self.wanted is None or len(self.data) < self.wanted
 
     def end(self, *, whole: bool) -> None:
         assert self.whole is None, "one end"
@@ -35,15 +38,17 @@ class Arrived:
 @dataclass
 class Images:
     arrived: list[Arrived] = field(default_factory=list)
+    wanted: int | None = None
 
     def arriving(self) -> Arrived:
-        self.arrived.append(Arrived())
+        self.arrived.append(Arrived(wanted=self.wanted))
         return self.arrived[-1]
 
 
-def fed(body: bytes, cuts: list[int], *, ends: bool = True) -> list[Arrived]:
-    """The body handed to a stream in pieces ending at `cuts`, as `_body` hands it (into one buffer)."""
-    images = Images()
+def fed(body: bytes, cuts: list[int], *, ends: bool = True, wanted: int | None = None) -> list[Arrived]:
+    """The body handed to a stream in pieces ending at `cuts`, as `_body` hands it (into one buffer); each image
+    wants `wanted` bytes at most."""
+    images = Images(wanted=wanted)
     stream = LiftedStream("b64_json", images)
     buffer = bytearray(len(body))
     for end in [*sorted(set(cuts)), len(body)]:
@@ -95,3 +100,14 @@ def test_a_value_that_is_not_plain_base64_stops_the_stream(value: str) -> None:
     arrived = fed(body, [22])
     assert arrived[0].whole is False
     assert len(arrived) == 1, "nothing more is followed, as parse_lifting lifts nothing then"
+
+
+def test_an_image_that_wants_no_more_is_passed_over_and_the_next_one_still_arrives() -> None:
+    first, second = b"a" * 3000, b"b" * 3000
+    body = answer(first, second)
+    arrived = fed(body, list(range(100, len(body), 400)), wanted=1000)
+    assert [one.whole for one in arrived] == [False, False]
+    assert 1000 <= len(arrived[0].data) < 3000 and bytes(arrived[0].data) == first[: len(arrived[0].data)]
+    assert bytes(arrived[1].data) == second[: len(arrived[1].data)], "the second value is found and decoded"
+    everything = fed(body, list(range(100, len(body), 400)))
+    assert [bytes(one.data) for one in everything] == [first, second]

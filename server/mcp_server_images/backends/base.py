@@ -108,7 +108,8 @@ class PartialStream:
 class ArrivingImage(Protocol):
     """One image's bytes while its answer is still arriving: each piece as its base64 is decoded, then the end."""
 
-    def more(self, data: bytes) -> None: ...
+    def more(self, data: bytes) -> bool:
+        """Take the next bytes; False once the rest of this image is not wanted (it need not be decoded)."""
 
     def end(self, *, whole: bool) -> None:
         """No more bytes: `whole` when the image's value was read to its closing quote, not when the answer broke

@@ -114,8 +114,9 @@ class LiftedStream:
     `arrived` is called with the body so far after each piece. Decoding goes in whole groups of four characters.
     Should a value's text not be plain base64 (an escape, a character outside the alphabet, padding before its
     end), that value ends as not whole and nothing more is followed, as `parse_lifting` then lifts nothing; a
-    value still open when the body ends is not whole either. Whether pieces were right is settled later: the
-    early bytes count only when they equal what the whole answer holds.
+    value still open when the body ends is not whole either. A value whose image wants no more of it (it is not
+    decoded early) is passed over, undecoded, to its closing quote. Whether pieces were right is settled later:
+    the early bytes count only when they equal what the whole answer holds.
     """
 
     def __init__(self, key: str, early: EarlyImages) -> None:
@@ -129,20 +130,28 @@ class LiftedStream:
         self._decoded = 0
         """Where the open value's text not yet decoded begins."""
         self._given_up = False
+        self._passing = False
+        """Whether the open value's bytes are no longer wanted: it is passed over to its closing quote."""
 
     def arrived(self, body: bytes | bytearray, size: int) -> None:
         while not self._given_up:
-            if self._image is None:
+            if self._image is None and not self._passing:
                 found = self._pattern.search(body, max(self._after, self._searched - LOOK_BACK), size)
                 if found is None:
                     self._searched = size
                     return
                 self._image, self._decoded = self._early.arriving(), found.end()
             closed = body.find(b'"', self._decoded, size)
-            if closed < 0:
-                self._decode(body[self._decoded : self._decoded + (size - self._decoded) // 4 * 4], last=False)
+            if self._passing:  # a value no longer wanted: only its end is looked for
+                self._decoded = size if closed < 0 else self._decoded
+                if closed < 0:
+                    return
+                self._passing = False
+            elif closed < 0:
+                self._decode(_whole_groups(body[self._decoded : size]), last=False)
                 return
-            self._decode(body[self._decoded : closed], last=True)
+            else:
+                self._decode(body[self._decoded : closed], last=True)
             self._searched = self._after = closed + 1
 
     def finish(self) -> None:
@@ -151,20 +160,28 @@ class LiftedStream:
 
     def _decode(self, text: bytes | bytearray, *, last: bool) -> None:
         try:
-            if not last and b"=" in text:
-                raise ValueError("padding before the end of a value")
             data = pybase64.b64decode(text, validate=True)
         except (binascii.Error, ValueError):
             self._given_up = True
             self._end(whole=False)
             return
         self._decoded += len(text)
-        if data and self._image is not None:
-            self._image.more(data)
+        wanted = self._image is not None and (not data or self._image.more(data))
         if last:
             self._end(whole=True)
+        elif not wanted:
+            self._end(whole=False)
+            self._passing = True
 
     def _end(self, *, whole: bool) -> None:
         if self._image is not None:
             self._image.end(whole=whole)
             self._image = None
+
+
+def _whole_groups(text: bytes | bytearray) -> bytes | bytearray:
+    """The groups of four characters that can be decoded before the value's end is seen: a group with padding
+    waits for the closing quote, which shows whether it ends the value (padding anywhere else is refused then)."""
+    usable = len(text) // 4 * 4
+    padding = text.find(b"=", 0, usable)
+    return text[: (usable if padding < 0 else padding // 4 * 4)]

@@ -17,6 +17,8 @@ from __future__ import annotations
 import hashlib
 import io
 import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 from PIL import Image
@@ -26,6 +28,15 @@ from .previews import LIKELY_PREVIEWED_BYTES, PREVIEW_MAX_SIDE, Decoded, pixels_
 from .probe import UPSTREAM_MAX_PIXELS, checked_without_pixels
 
 DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+EARLY_BELOW_RATE = 100e6
+"""Bytes per second under which an answer is decoded as it arrives. Faster (a provider on the same host, the
+loopback), the whole answer is in before an early decode could gain anything, and decoding beside the arrival
+only takes a core from reading it."""
+EARLY_DECODES = 4
+"""Images decoded early at once; a further one is decoded after its last byte, as before. The threads are few and
+kept: a thread made per image would get a C heap of its own, which keeps the image's freed memory."""
+_DECODERS = ThreadPoolExecutor(max_workers=EARLY_DECODES, thread_name_prefix="early-preview")
+_FREE = threading.BoundedSemaphore(EARLY_DECODES)
 
 
 class EarlyPreviews:
@@ -48,10 +59,12 @@ class EarlyPreviews:
     def pixels(self, data: bytes) -> Decoded | None:
         """The preview pixels decoded early from exactly `data`, waiting for their decode to end; None when no
         image arrived whole with these bytes or its early decode failed. Blocks: call it in a worker thread."""
-        digest = hashlib.sha256(data).digest()
         with self._lock:
-            images = list(self._images)
-        for image in images:
+            decoded_early = [image for image in self._images if image.decoding]
+        if not decoded_early:
+            return None  # the usual case of an answer read at once: no digest to take
+        digest = hashlib.sha256(data).digest()
+        for image in decoded_early:
             if image.holds(len(data), digest):
                 return image.decoded()
         return None
@@ -69,7 +82,10 @@ class EarlyPreviews:
 
 
 class ArrivingImage:
-    """One image's bytes so far; from LIKELY_PREVIEWED_BYTES on, decoded in a thread as the rest arrives."""
+    """One image's bytes so far. At LIKELY_PREVIEWED_BYTES it is judged: an opaque still PNG or JPEG arriving
+    slowly enough is decoded in a thread as the rest arrives, and its bytes are hashed from then on, to be matched
+    with the checked image; any other image is let go (its bytes are neither kept nor hashed, and the stream is
+    told it may stop decoding them)."""
 
     def __init__(self) -> None:
         self._received = bytearray()
@@ -81,31 +97,43 @@ class ArrivingImage:
         self._changed = threading.Condition()
         self._ended = False
         self._whole = False
-        self._thread: threading.Thread | None = None
+        self._judged = False
+        """Whether the image was judged for an early decode."""
+        self._decoding: Future[None] | None = None
         self._decoded: Decoded | None = None
-        self._checked = False
-        """Whether the header was read to decide on an early decode."""
+        self._wanted = True
+        """Whether its bytes still matter: until it is judged, then while its early decode may yet succeed."""
         self._keeping = True
-        """Whether the bytes are kept: until the header is judged, then while a decode reads them."""
+        """Whether the bytes are kept: until it is judged, then while the decode reads them."""
+        self._awaited = 0
+        """How many bytes the reader waits for."""
+        self._first: float | None = None
+        """When the first bytes came (time.monotonic())."""
 
-    def more(self, data: bytes) -> None:
+    @property
+    def decoding(self) -> bool:
+        """Whether an early decode of this image was started."""
+        return self._decoding is not None
+
+    def more(self, data: bytes) -> bool:
+        """Take the next bytes; False once they no longer matter (the image is not decoded early, or its decode
+        failed), so the caller may stop decoding them."""
         with self._changed:
-            if self._ended:
-                return
+            if self._ended or not self._wanted:
+                return False
+            self._first = time.monotonic() if self._first is None else self._first
             self._size += len(data)
-            self._digest.update(data)
+            if self._judged:
+                self._digest.update(data)
             if self._keeping:
                 self._received += data
-            self._changed.notify_all()
-            start = not self._checked and self._size > LIKELY_PREVIEWED_BYTES
-            self._checked = self._checked or start
-        if not start:
-            return
-        if self._worth_decoding():
-            self._thread = threading.Thread(target=self._decode, name="early-preview", daemon=True)
-            self._thread.start()
-        else:
-            self._drop()
+            if self._size >= self._awaited:
+                self._changed.notify_all()  # only when the reader's bytes are in: a wake-up per piece costs the loop
+            judge = not self._judged and self._size > LIKELY_PREVIEWED_BYTES
+            self._judged = self._judged or judge
+        if judge:
+            self._judge()
+        return self._wanted
 
     def end(self, *, whole: bool) -> None:
         with self._changed:
@@ -114,14 +142,28 @@ class ArrivingImage:
                 self._changed.notify_all()
 
     def holds(self, size: int, digest: bytes) -> bool:
-        """Whether this image arrived whole as exactly these bytes."""
+        """Whether this image arrived whole as exactly these bytes, all of them hashed."""
         with self._changed:
-            return self._whole and self._size == size and self._digest.digest() == digest
+            hashed = self._wanted and self._decoding is not None
+            return hashed and self._whole and self._size == size and self._digest.digest() == digest
 
     def decoded(self) -> Decoded | None:
-        if self._thread is not None:
-            self._thread.join()
+        if self._decoding is not None:
+            self._decoding.result()
         return self._decoded
+
+    def _judge(self) -> None:
+        if self._arriving_slowly() and self._worth_decoding() and _FREE.acquire(blocking=False):
+            with self._changed:
+                self._digest.update(self._received)  # all of it so far: nothing was read or dropped yet
+            self._decoding = _DECODERS.submit(self._decode)
+        else:
+            self._let_go()
+
+    def _arriving_slowly(self) -> bool:
+        with self._changed:
+            elapsed = time.monotonic() - (self._first or 0.0)
+            return self._size < EARLY_BELOW_RATE * elapsed
 
     def _worth_decoding(self) -> bool:
         """An opaque still PNG or JPEG (the probe checks those without their pixels) that a preview will likely
@@ -142,14 +184,17 @@ class ArrivingImage:
                 reader.forward_only()  # opened: Pillow now reads the pixel data from front to back
                 self._decoded = pixels_for_preview(source)
         except DECODE_ERRORS:
-            self._decoded = None  # decoded again from the stored bytes, which say what is wrong
+            self._let_go()  # decoded again from the stored bytes, which say what is wrong
         finally:
-            self._drop()  # the pixels are all a preview needs
+            with self._changed:
+                self._keeping = False  # the pixels are all a preview needs; the digest goes on
+                self._received = bytearray()
+            _FREE.release()
 
-    def _drop(self) -> None:
-        """Keep no more bytes (the digest and the size still count them)."""
+    def _let_go(self) -> None:
+        """Nothing more to do with this image's bytes: neither kept nor hashed."""
         with self._changed:
-            self._keeping = False
+            self._wanted = self._keeping = False
             self._received = bytearray()
 
     def read_at(self, position: int, size: int) -> bytes:
@@ -157,6 +202,7 @@ class ArrivingImage:
         with self._changed:
             if position < self._base:
                 raise OSError("an arriving image is read forward only once its decode is under way")
+            self._awaited = position + size
             self._changed.wait_for(lambda: self._ended or self._size >= position + size)
             start = position - self._base
             return bytes(self._received[start : start + size])
