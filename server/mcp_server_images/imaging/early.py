@@ -21,13 +21,16 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
-from PIL import Image
-
 from .pixel_budget import decoding
-from .previews import LIKELY_PREVIEWED_BYTES, PREVIEW_MAX_SIDE, Decoded, pixels_for_preview
-from .probe import UPSTREAM_MAX_PIXELS, checked_without_pixels
+from .previews import (
+    LIKELY_PREVIEWED_BYTES,
+    PREVIEW_MAX_SIDE,
+    UNDECODABLE,
+    Decoded,
+    decode_ahead,
+    pixels_for_preview,
+)
 
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
 EARLY_BELOW_RATE = 100e6
 """Bytes per second under which an answer is decoded as it arrives. Faster (a provider on the same host, the
 loopback), the whole answer is in before an early decode could gain anything, and decoding beside the arrival
@@ -166,16 +169,10 @@ class ArrivingImage:
             return self._size < EARLY_BELOW_RATE * elapsed
 
     def _worth_decoding(self) -> bool:
-        """An opaque still PNG or JPEG (the probe checks those without their pixels) that a preview will likely
-        be made of, within the pixels an answer may have. Reads only the header of what arrived."""
+        """What would be decoded ahead of the probe once whole (`decode_ahead`), judged on the bytes so far."""
         with self._changed:
             head = bytes(self._received)
-        try:
-            with Image.open(io.BytesIO(head)) as image:
-                pixels = image.width * image.height
-                return checked_without_pixels(image) and pixels <= UPSTREAM_MAX_PIXELS
-        except DECODE_ERRORS:
-            return False  # the probe says what is wrong with it, once the answer is whole
+        return decode_ahead(head)
 
     def _decode(self) -> None:
         reader = _Arriving(self)
@@ -183,7 +180,7 @@ class ArrivingImage:
             with decoding(reader, fit=(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)) as source:
                 reader.forward_only()  # opened: Pillow now reads the pixel data from front to back
                 self._decoded = pixels_for_preview(source)
-        except DECODE_ERRORS:
+        except UNDECODABLE:
             self._let_go()  # decoded again from the stored bytes, which say what is wrong
         finally:
             with self._changed:

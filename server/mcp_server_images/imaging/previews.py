@@ -19,7 +19,7 @@ from PIL import Image
 
 from .info import SVG_MIME, ImageInfo, NotAnImageError
 from .pixel_budget import decoding, upright_image
-from .probe import checked_without_pixels, has_transparency, probe
+from .probe import UPSTREAM_MAX_PIXELS, checked_without_pixels, has_transparency, probe
 from .svg import looks_like_svg, probe_svg, rasterize
 
 PREVIEW_MAX_SIDE = 1568
@@ -123,16 +123,19 @@ def likely_previewed(size_in_bytes: int, size: tuple[int, int]) -> bool:
 
 def decode_ahead(data: bytes) -> bool:
     """Whether to decode an answer's preview pixels before it is even probed: an opaque still PNG or JPEG (which
-    the probe checks without its pixels) of so many bytes that it will be previewed. Reads only the header."""
+    the probe checks without its pixels) of so many bytes that it will be previewed, within the pixels the probe
+    accepts of an answer. Reads only the header (`data` may be the first bytes of an image still arriving)."""
     if len(data) <= LIKELY_PREVIEWED_BYTES:
         return False
     try:
         with Image.open(io.BytesIO(data)) as image:
-            return checked_without_pixels(image)
-    except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError):
+            return checked_without_pixels(image) and image.width * image.height <= UPSTREAM_MAX_PIXELS
+    except UNDECODABLE:
         return False  # the probe says what is wrong with it
 
 
+UNDECODABLE = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+"""What Pillow raises for bytes that are not a decodable image."""
 LIKELY_PREVIEWED_BYTES = 400_000
 """Above this an answer rarely fits a result beside its text and siblings, so it gets a preview."""
 
