@@ -51,20 +51,17 @@ async def _image_ids(services: Services, typed: str) -> Completion:
     return Completion(values=ids[:MAX_VALUES], total=None if more else len(ids), has_more=more)
 
 
-def _asks_for_image(ref: PromptReference | ResourceTemplateReference, argument: str) -> bool:
+def _kind(ref: PromptReference | ResourceTemplateReference, argument: str) -> Values | None:
+    """What values an argument takes: an image id for the image template's `id`, else as the prompt declares it;
+    None for free text or a reference this server lacks."""
     if isinstance(ref, ResourceTemplateReference):
-        return ref.uri == IMAGE_TEMPLATE.uri_template and argument == "id"
+        return Values.IMAGE if ref.uri == IMAGE_TEMPLATE.uri_template and argument == "id" else None
     recipe = BY_NAME.get(ref.name)
-    return recipe is not None and any(arg.values is Values.IMAGE for arg in recipe.arguments if arg.name == argument)
+    return next((arg.values for arg in recipe.arguments if arg.name == argument), None) if recipe else None
 
 
-def _candidates(services: Services, ref: PromptReference | ResourceTemplateReference, argument: str) -> list[str]:
-    """Every value worth offering for an argument that is not an image; none for free text or a reference this
-    server lacks."""
-    if isinstance(ref, ResourceTemplateReference):
-        return []
-    recipe = BY_NAME.get(ref.name)
-    kind = next((arg.values for arg in recipe.arguments if arg.name == argument), None) if recipe else None
+def _candidates(services: Services, kind: Values | None) -> list[str]:
+    """Every value worth offering for an argument of this kind that is not an image."""
     if kind is Values.MODEL:
         return catalogued_models(services)
     if kind is Values.STYLE:
@@ -79,9 +76,9 @@ def register_completions(server: MCPServer[Services]) -> None:
 
     async def complete(ctx: ServerRequestContext[Services, Any], params: CompleteRequestParams) -> CompleteResult:
         services = services_for(ctx.lifespan_context, ctx.request)
-        ref, argument, typed = params.ref, params.argument.name, params.argument.value
-        if _asks_for_image(ref, argument):
+        kind, typed = _kind(params.ref, params.argument.name), params.argument.value
+        if kind is Values.IMAGE:
             return CompleteResult(completion=await _image_ids(services, typed))
-        return CompleteResult(completion=_matching(_candidates(services, ref, argument), typed))
+        return CompleteResult(completion=_matching(_candidates(services, kind), typed))
 
     server._lowlevel_server.add_request_handler("completion/complete", CompleteRequestParams, complete)
