@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple, overload
 
 from . import image_search
+from .base import find, id_prefix
 from .records import ImageRecord
 
 if TYPE_CHECKING:
@@ -106,6 +107,11 @@ class ImageTable:
             return 0
         source, values = self._filtered(user, query, None)
         return int(self._rows(f"SELECT count(*) FROM {source}", values)[0][0])  # noqa: S608 (constant parts)
+
+    def find(self, image_id: str, user: str | None, where: str) -> ImageRecord:
+        """The image with this id or unique id prefix (with `user`, among that user's images): five candidates at
+        most, enough to tell a unique prefix from an ambiguous one and to name some."""
+        return find(self.with_prefix(id_prefix(image_id), 5, user), image_id, where)
 
     def with_prefix(self, prefix: str, most: int, user: str | None = None) -> list[ImageRecord]:
         """At most `most` images whose id starts with `prefix` (lowercase hex, checked by the caller); with `user`,

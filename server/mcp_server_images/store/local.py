@@ -33,8 +33,6 @@ from .base import (
     created_text,
     decode_entry,
     encode_entry,
-    find,
-    id_prefix,
     ledger_name,
     month_entries,
     stored_before,
@@ -112,8 +110,7 @@ class LocalStore:
         return removed
 
     def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
-        """Five candidates at most: enough to tell a unique prefix from an ambiguous one, and to name some."""
-        return find(self._index.with_prefix(id_prefix(image_id), 5, user), image_id, str(self.root))
+        return self._index.find(image_id, user, str(self.root))
 
     def ids_starting(self, prefix: str, most: int, *, user: str | None = None) -> list[str]:
         return [record.id for record in self._index.with_prefix(prefix, most, user)]

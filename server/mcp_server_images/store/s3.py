@@ -51,7 +51,6 @@ from .base import (
     encode_entry,
     encode_key,
     encode_state,
-    find,
     id_prefix,
     ledger_name,
     month_entries,
@@ -148,13 +147,13 @@ class S3Store:
         return record
 
     def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
-        """Five candidates at most (see LocalStore.get); a miss asks the journal at once before it is one."""
-        wanted = id_prefix(image_id)
+        """A miss asks the journal at once before it is one (a text that is no id is refused without asking)."""
+        id_prefix(image_id)
         try:
-            return find(self._index.with_prefix(wanted, 5, user), image_id, self._where)
+            return self._index.find(image_id, user, self._where)
         except ImageNotFoundError:
             self._index.catch_up()
-            return find(self._index.with_prefix(wanted, 5, user), image_id, self._where)
+            return self._index.find(image_id, user, self._where)
 
     def ids_starting(self, prefix: str, most: int, *, user: str | None = None) -> list[str]:
         return [record.id for record in self._index.with_prefix(prefix, most, user)]
