@@ -61,8 +61,12 @@ STORE_READS = {
     "later_list": "later list_images",
     "id": "lookup by id",
     "prefix": "lookup by id prefix",
-    "search": "prompt search",
+    "search": "prompt search, a word in 20 prompts",
+    "number_search": "prompt search, one image's number",
 }
+GROWTH_GOALS = {read: 2.0 for read in STORE_READS} | {"number_search": None}
+"""The number search's candidates grow with the store (see store_costs.reads_ms): its growth is shown, not held
+to the goal."""
 
 
 @contextmanager
@@ -432,7 +436,13 @@ FIGURES = [
         for read, what in STORE_READS.items()
     ],
     *[
-        Figure(f"{key}store_{read}_growth", f"{what}: 100,000 / 1,000 images ({name})", "x", goal=2, digits=2)
+        Figure(
+            f"{key}store_{read}_growth",
+            f"{what}: 100,000 / 1,000 images ({name})",
+            "x",
+            goal=GROWTH_GOALS[read],
+            digits=2,
+        )
         for key, name in STORES.items()
         for read, what in STORE_READS.items()
     ],

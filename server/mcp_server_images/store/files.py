@@ -11,9 +11,11 @@ TEMPORARY_PREFIX = ".partial-"
 """Temporary files of writes in progress; the local store removes old ones a crash left behind."""
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write through a temporary file in the same folder, fsync, then rename: readers never see half a file."""
-    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=TEMPORARY_PREFIX, suffix=path.suffix)
+def write_atomic(path: Path, data: bytes, *, temporaries: Path | None = None) -> None:
+    """Write through a temporary file, fsync, then rename: readers never see half a file. The temporary is made in
+    `temporaries` when given (a folder on the same file system, so the rename stays atomic), else beside `path`."""
+    folder = path.parent if temporaries is None else temporaries
+    handle, temp_name = tempfile.mkstemp(dir=folder, prefix=TEMPORARY_PREFIX, suffix=path.suffix)
     try:
         with os.fdopen(handle, "wb") as temp:
             temp.write(data)

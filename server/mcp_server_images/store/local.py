@@ -74,17 +74,24 @@ class LocalStore:
     def jobs(self) -> JobBoard:
         return self._board
 
+    @property
+    def _hidden(self) -> Path:
+        """The index's hidden folder, where the image and sidecar writes keep their temporaries: there, a start's
+        sweep finds what a crash left without listing every image, and a write in progress changes the image
+        folder's modification time only when its file is renamed into place."""
+        return self.root / INDEX_FOLDER
+
     def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
         """Write the image, then its sidecar, each atomically; return the record."""
-        self.root.mkdir(parents=True, exist_ok=True)
+        self._hidden.mkdir(parents=True, exist_ok=True)
         with self._lock:
             current = self._index_current()
             record = self._new_record(data, info, meta)
         image_id = record.id
         sidecar = self.root / record.sidecar_name
         text = json.dumps(record.sidecar(), indent=2)
-        write_atomic(self.root / record.name, data)
-        write_atomic(sidecar, text.encode())
+        write_atomic(self.root / record.name, data, temporaries=self._hidden)
+        write_atomic(sidecar, text.encode(), temporaries=self._hidden)
         with self._lock:
             self._index.put(record, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         log.info("stored image %s at %s (%d bytes)", image_id, record.location, len(data))
@@ -98,13 +105,20 @@ class LocalStore:
         temporaries of another server look stale. That time is taken in the index's hidden folder: a file made and
         removed among the images would change their folder's time, and the first listing would then look the whole
         folder over for changes.
+
+        Writes keep their temporaries in that hidden folder, so it is the one looked through at every start. The
+        image folder itself is looked through only when it changed since the index last read it: a temporary made
+        there (by an older version of this server, or by a save_to copy into it) changed its time, and a folder
+        that did not change holds none that was not there when it was last swept. Listing 100,000 images took
+        100 ms at every start.
         """
         if not self.root.is_dir():
             return 0
-        hidden = self.root / INDEX_FOLDER
-        hidden.mkdir(exist_ok=True)
-        cutoff = _folder_now(hidden) - older_than
-        removed = _remove_older(self.root, cutoff) + _remove_older(hidden, cutoff)
+        self._hidden.mkdir(exist_ok=True)
+        cutoff = _folder_now(self._hidden) - older_than
+        removed = _remove_older(self._hidden, cutoff)
+        if self._index.synced_at() != _mtime(self.root):
+            removed += _remove_older(self.root, cutoff)
         if removed:
             log.info("removed %d temporary file(s) left in %s by an interrupted write", removed, self.root)
         return removed
@@ -142,7 +156,7 @@ class LocalStore:
         with self._lock:
             current = self._index_current()
             text = json.dumps(changed.sidecar(), indent=2)
-            write_atomic(sidecar, text.encode())
+            write_atomic(sidecar, text.encode(), temporaries=self._hidden)
             self._index.put(changed, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         return changed
 
