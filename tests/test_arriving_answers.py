@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
 from pathlib import Path
 
 import anyio
 import pytest
 from PIL import Image
 
+from mcp_server_images.imaging import previews
 from mcp_server_images.imaging.pixel_budget import DECODE_BUDGET
 from tests.fake_openai import Emulator
 from tests.support.results import images_in, text_of
@@ -56,4 +58,29 @@ async def test_a_large_image_is_decoded_before_its_last_byte(
     [preview] = images_in(result)
     assert preview.mime_type == "image/jpeg"
     with Image.open(io.BytesIO(base64.b64decode(preview.data))) as shown:
+        assert abs(shown.width / shown.height - 1.5) < 0.01, "the preview keeps the aspect ratio"
+
+
+async def test_its_preview_is_made_while_the_answer_is_checked_and_stored(
+    make_settings: SettingsFactory, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The result's bound is known before the answer arrives: the preview is made on the thread that decoded the
+    image, right after its decode, and rendering the result makes none."""
+    emulator.set(photo_like=True, pace=PACE)
+    made_on: list[str] = []
+    fit_preview = previews.fit_preview
+
+    def recorded(source: previews.Decoded | bytes, max_bytes: int, max_side: int = 1568) -> previews.Preview:
+        made_on.append(threading.current_thread().name)
+        return fit_preview(source, max_bytes, max_side)
+
+    monkeypatch.setattr(previews, "fit_preview", recorded)
+    async with open_client(make_settings()) as client:
+        result = await client.call_tool("generate_image", {"prompt": "a fox", "size": "1536x1024"})
+
+    assert not result.is_error, text_of(result)
+    assert [name.split("_")[0] for name in made_on] == ["early-preview"]
+    [preview] = images_in(result)
+    with Image.open(io.BytesIO(base64.b64decode(preview.data))) as shown:
+        assert shown.format == "JPEG"
         assert abs(shown.width / shown.height - 1.5) < 0.01, "the preview keeps the aspect ratio"

@@ -10,7 +10,13 @@ from PIL import Image
 
 from mcp_server_images.imaging import early as early_module
 from mcp_server_images.imaging.early import EarlyPreviews
-from mcp_server_images.imaging.previews import LIKELY_PREVIEWED_BYTES, decode_for_preview
+from mcp_server_images.imaging.previews import (
+    LIKELY_PREVIEWED_BYTES,
+    READY_SLACK,
+    PreviewBound,
+    decode_for_preview,
+    fit_preview,
+)
 from mcp_server_images.imaging.probe import probe
 
 PIECE = 64 * 1024
@@ -99,3 +105,26 @@ def test_an_answer_arriving_faster_than_it_could_be_decoded_early_is_not(monkeyp
     with EarlyPreviews() as early:
         arrive(early, data)
         assert early.pixels(data) is None, "decoded after its last byte instead, as before"
+
+
+def test_given_its_bound_an_arriving_image_has_its_preview_made_once_decoded() -> None:
+    data = noisy_png((900, 600))
+    bound = PreviewBound(max_bytes=200_000, max_side=512)
+    with EarlyPreviews(bound) as early:
+        arrive(early, data)
+        decoded = early.pixels(data)
+    assert decoded is not None
+    made = fit_preview(decode_for_preview(data), bound.max_bytes, bound.max_side)
+    assert decoded.ready_preview(bound.max_bytes, bound.max_side) == made
+
+
+def test_a_preview_made_ahead_serves_only_the_bounds_it_would_have_been_made_for() -> None:
+    decoded = decode_for_preview(noisy_png((900, 600))).with_preview(PreviewBound(200_000, 512))
+    assert decoded.ready is not None
+    _bound, made = decoded.ready
+    assert decoded.ready_preview(200_000, 512) == made
+    assert decoded.ready_preview(200_000 + READY_SLACK, 512) == made, "a budget a little larger looks the same"
+    assert decoded.ready_preview(200_000 + READY_SLACK + 1, 512) is None, "a larger budget gets a larger preview"
+    assert decoded.ready_preview(200_000, 1568) is None, "another long side is another preview"
+    assert decoded.ready_preview(len(made.data) - 1, 512) is None, "a preview must fit the budget it is shown in"
+    assert decoded.ready_preview(len(made.data), 512) == made

@@ -27,6 +27,7 @@ from .previews import (
     PREVIEW_MAX_SIDE,
     UNDECODABLE,
     Decoded,
+    PreviewBound,
     decode_ahead,
     pixels_for_preview,
 )
@@ -43,18 +44,21 @@ _FREE = threading.BoundedSemaphore(EARLY_DECODES)
 
 
 class EarlyPreviews:
-    """The images of one upstream request as they arrive (every attempt's), each decoding early when worth it.
+    """The images of one upstream request as they arrive (every attempt's), each decoding early when worth it,
+    and, given the `bound` its result will likely show them within, making its preview right after its decode,
+    while the answer is checked and stored.
 
     Used as a context manager: leaving it ends every image still arriving, so no decoding thread outlives the
     request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, bound: PreviewBound | None = None) -> None:
         self._images: list[ArrivingImage] = []
         self._lock = threading.Lock()
+        self._bound = bound
 
     def arriving(self) -> ArrivingImage:
-        image = ArrivingImage()
+        image = ArrivingImage(self._bound)
         with self._lock:
             self._images.append(image)
         return image
@@ -90,7 +94,8 @@ class ArrivingImage:
     with the checked image; any other image is let go (its bytes are neither kept nor hashed, and the stream is
     told it may stop decoding them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, bound: PreviewBound | None = None) -> None:
+        self._bound = bound
         self._received = bytearray()
         self._base = 0
         """Where `_received` begins in the image: bytes the decoder has read go, once it reads forward only."""
@@ -179,7 +184,8 @@ class ArrivingImage:
         try:
             with decoding(reader, fit=(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)) as source:
                 reader.forward_only()  # opened: Pillow now reads the pixel data from front to back
-                self._decoded = pixels_for_preview(source)
+                decoded = pixels_for_preview(source)
+            self._decoded = decoded if self._bound is None else decoded.with_preview(self._bound)
         except UNDECODABLE:
             self._let_go()  # decoded again from the stored bytes, which say what is wrong
         finally:

@@ -85,7 +85,23 @@ class Inlinable:
             except (OSError, ValueError):
                 self.undecodable = True
         side = PREVIEW_MAX_SIDE if max_side is None else min(max_side, PREVIEW_MAX_SIDE)
-        return None if self._decoded is None else fit_preview(self._decoded, max_bytes, side)
+        if self._decoded is None:
+            return None
+        return self._decoded.ready_preview(max_bytes, side) or fit_preview(self._decoded, max_bytes, side)
+
+
+@dataclass(frozen=True)
+class PreviewBound:
+    """What a result will likely allow each image's preview: so many bytes, so many pixels on the long side. Known
+    before the answer arrives, so a preview can be made the moment the image's pixels are decoded."""
+
+    max_bytes: int
+    max_side: int = PREVIEW_MAX_SIDE
+
+
+READY_SLACK = 16_384
+"""A preview made for a budget up to this many bytes below the one a result has looks the same as one made for
+that budget (the scale differs by a percent or two), so the result takes it rather than make another."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +113,21 @@ class Decoded:
     shows: Shown = Shown.PREVIEW
     rendering: bytes | None = None
     """For an SVG: its PNG rendering at the preview's largest size, shown as it is when it fits."""
+    ready: tuple[PreviewBound, Preview] | None = None
+    """A preview already made of these pixels, and the bound it was made for."""
+
+    def with_preview(self, bound: PreviewBound) -> Decoded:
+        """These pixels with their preview made for `bound`."""
+        return replace(self, ready=(bound, fit_preview(self, bound.max_bytes, bound.max_side)))
+
+    def ready_preview(self, max_bytes: int, max_side: int) -> Preview | None:
+        """The preview made already, when it is the one `fit_preview` would make within these bounds, near enough:
+        made for the same long side, for a budget at most READY_SLACK below this one, and within this one."""
+        if self.ready is None:
+            return None
+        bound, preview = self.ready
+        near = max_bytes - READY_SLACK <= bound.max_bytes
+        return preview if bound.max_side == max_side and near and len(preview.data) <= max_bytes else None
 
 
 def probe_keeping_pixels(data: bytes) -> tuple[ImageInfo, Decoded | None]:

@@ -218,8 +218,9 @@ async def _deliver(
 async def _deliver_through(
     deps: ImageDeps, route: Route, send: Send, request: ImageRequest, record: NewImage, call: CallContext
 ) -> Delivered:
-    """One request to one route; a large image's preview pixels are decoded while the answer arrives."""
-    with EarlyPreviews() as early:
+    """One request to one route; a large image's preview pixels are decoded while the answer arrives, and its
+    preview made from them while the answer is checked and stored."""
+    with EarlyPreviews(call.preview) as early:
         answer = await _answer(deps.store, route.backend, send, replace(request, early=early), record)
         billed = _billed_parts(request.model, answer)
         cost = price(billed, deps.upstreams.catalog.lookup, deps.most_reported)

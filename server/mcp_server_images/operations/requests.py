@@ -11,7 +11,7 @@ from ..backends.base import UsagePart
 from ..catalog.options import ImageOptions
 from ..catalog.spec import Api
 from ..imaging.masks import Region
-from ..imaging.previews import Decoded
+from ..imaging.previews import Decoded, PreviewBound
 from ..store import ImageRecord, Operation
 from .cost import Cost
 from .ledger import Spending, Unmetered
@@ -123,3 +123,6 @@ class CallContext:
     """Who is told a note said once per session (a default moved before its shutdown): the client's session;
     None for a caller that cannot be told apart (stateless HTTP, a dry run), who is told every time and marks
     nothing as told."""
+    preview: PreviewBound | None = None
+    """The bound the result will likely show each new image within, when known before the answer: a large image's
+    preview is then made as soon as its pixels are decoded, while the answer is checked and stored."""

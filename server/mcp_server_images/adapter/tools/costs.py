@@ -10,6 +10,7 @@ the real cost.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Literal
 
 import anyio
@@ -33,8 +34,9 @@ from ...operations.jobs import JobManager
 from ...operations.ledger import Caps, Quote
 from ...operations.requests import CallContext, ImageCallRequest
 from ..context import Ctx, audience_of, caller, services_of, wants_progress
-from .jobs import answer_found, find, run_as_job
-from .render import error_result, job_status_result
+from .jobs import answer_found, find, run_as_job, showing_of
+from .render import error_result, job_status_result, likely_preview
+from .shapes import host_shape
 
 REPEATED = "Answered from the earlier call with this idempotency_key"
 CONFIRM_KEY = "confirm_cost"
@@ -79,6 +81,8 @@ async def produce(
         return error_result(str(exc))
     if dry_run:
         return dry_run_result(plan.quote)
+    shape = host_shape(ctx, services.settings.result_shape)
+    call = replace(call, preview=likely_preview(showing_of(services, shape), plan.quote.images))
     refused = None if confirm_cost else await _unconfirmed(ctx, plan.quote)
     if refused is not None:
         return refused

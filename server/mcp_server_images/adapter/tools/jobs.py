@@ -164,14 +164,20 @@ async def render_stored(services: Services, job: StoredJob, shape: Shape = STAND
     return await render_outcome(services, job.outcome, job.operation, shape)
 
 
+def showing_of(services: Services, shape: Shape) -> Showing:
+    """How this server's image results show their images to a host of this shape."""
+    settings = services.settings
+    keeping = keeping_text(local=services.store.folder is not None, expiry_days=settings.image_expiry_days)
+    return Showing(settings.inline, settings.inline_budget, keeping, shape)
+
+
 async def render_outcome(
     services: Services, outcome: ImagesOutcome, operation: Operation, shape: Shape = STANDARD
 ) -> CallToolResult:
     """Render the images within the inline budget as `shape` says the host can use them, off the event loop: the
     ones just received from memory (taken from the outcome, so a later rendering reads the store), earlier ones
     from the store."""
-    settings = services.settings
-    keeping = keeping_text(local=services.store.folder is not None, expiry_days=settings.image_expiry_days)
+    showing = showing_of(services, shape)
 
     def render() -> CallToolResult:
         fresh = [outcome.fresh.pop(record.id, None) for record in outcome.images]
@@ -183,7 +189,7 @@ async def render_outcome(
         return images_result(
             outcome,
             operation=operation,
-            showing=Showing(settings.inline, settings.inline_budget, keeping, shape),
+            showing=showing,
             files=files,
             urls=urls,
             pixels=pixels,

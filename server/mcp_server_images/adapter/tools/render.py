@@ -19,7 +19,16 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 
 from ...imaging.convert import FORMAT_BY_EXTENSION
 from ...imaging.info import MIME_BY_FORMAT
-from ...imaging.previews import Decoded, Inlinable, Preview, Shown, decode_for_preview, fit_preview
+from ...imaging.previews import (
+    PREVIEW_MAX_SIDE,
+    Decoded,
+    Inlinable,
+    Preview,
+    PreviewBound,
+    Shown,
+    decode_for_preview,
+    fit_preview,
+)
 from ...imaging.provenance import Credentials
 from ...operations.analyze import Analysis
 from ...operations.deletion import Deletion
@@ -115,6 +124,25 @@ class Showing:
     budget: int
     keeping: str
     shape: Shape = STANDARD
+
+
+SKELETON_ALLOWANCE = 6_144
+"""Bytes of a result's JSON beside its images, as a rule (one image's result takes 2 to 3 KB): what a preview
+made before its result is written leaves them."""
+
+
+def likely_preview(showing: Showing, count: int) -> PreviewBound | None:
+    """The bound within which the result of `count` new images will likely show each, known before they arrive
+    (its text is not): so their previews can be made as soon as their pixels are decoded. None when it shows no
+    image, or when the bound depends on that text (a host's token limit)."""
+    shape = showing.shape
+    if showing.mode == "none" or not shape.image_blocks or shape.token_limit is not None or count < 1:
+        return None
+    max_bytes = inline_capacity(shape.budget(showing.budget), SKELETON_ALLOWANCE, count)
+    if max_bytes < MIN_INLINE_BYTES:
+        return None
+    several = shape.many_images_side if count > 1 else None
+    return PreviewBound(max_bytes, PREVIEW_MAX_SIDE if several is None else min(several, PREVIEW_MAX_SIDE))
 
 
 def images_result(
