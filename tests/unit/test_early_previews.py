@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import random
+from concurrent.futures import Future
+from dataclasses import replace
 
 import pytest
 from PIL import Image
@@ -13,6 +15,8 @@ from mcp_server_images.imaging.early import EarlyPreviews
 from mcp_server_images.imaging.previews import (
     LIKELY_PREVIEWED_BYTES,
     READY_SLACK,
+    Decoded,
+    Preview,
     PreviewBound,
     decode_for_preview,
     fit_preview,
@@ -49,7 +53,8 @@ def test_the_pixels_are_those_of_the_bytes_that_arrived() -> None:
     data = noisy_png()
     with EarlyPreviews() as early:
         arrive(early, data)
-        decoded = early.pixels(data)
+        arrived = early.arrived(data)
+        decoded = arrived.decoded() if arrived is not None else None
     assert decoded is not None
     assert decoded.image.tobytes() == decode_for_preview(data).image.tobytes()
 
@@ -58,15 +63,15 @@ def test_other_bytes_get_no_pixels() -> None:
     data, other = noisy_png(seed=1), noisy_png(seed=2)
     with EarlyPreviews() as early:
         arrive(early, data)
-        assert early.pixels(other) is None
-        assert early.pixels(data[:-1]) is None
+        assert early.arrived(other) is None
+        assert early.arrived(data[:-1]) is None
 
 
 def test_an_image_that_did_not_arrive_whole_gets_no_pixels() -> None:
     data = noisy_png()
     with EarlyPreviews() as early:
         arrive(early, data, whole=False)
-        assert early.pixels(data) is None
+        assert early.arrived(data) is None
 
 
 def test_a_cut_off_image_fails_its_early_decode_without_waiting() -> None:
@@ -74,7 +79,8 @@ def test_a_cut_off_image_fails_its_early_decode_without_waiting() -> None:
     cut = data[: len(data) * 2 // 3]
     with EarlyPreviews() as early:
         arrive(early, cut)
-        assert early.pixels(cut) is None
+        arrived = early.arrived(cut)
+        assert arrived is None or arrived.decoded() is None, "its decode ends, short of bytes, with no pixels"
 
 
 def test_leaving_ends_a_decode_still_waiting_for_bytes() -> None:
@@ -95,8 +101,8 @@ def test_small_or_transparent_images_are_left_to_the_probe() -> None:
     with EarlyPreviews() as early:
         arrive(early, small.getvalue())
         arrive(early, transparent.getvalue())
-        assert early.pixels(small.getvalue()) is None
-        assert early.pixels(transparent.getvalue()) is None
+        assert early.arrived(small.getvalue()) is None
+        assert early.arrived(transparent.getvalue()) is None
 
 
 def test_an_answer_arriving_faster_than_it_could_be_decoded_early_is_not(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -104,7 +110,7 @@ def test_an_answer_arriving_faster_than_it_could_be_decoded_early_is_not(monkeyp
     data = noisy_png()
     with EarlyPreviews() as early:
         arrive(early, data)
-        assert early.pixels(data) is None, "decoded after its last byte instead, as before"
+        assert early.arrived(data) is None, "decoded after its last byte instead, as before"
 
 
 def test_given_its_bound_an_arriving_image_has_its_preview_made_once_decoded() -> None:
@@ -112,19 +118,32 @@ def test_given_its_bound_an_arriving_image_has_its_preview_made_once_decoded() -
     bound = PreviewBound(max_bytes=200_000, max_side=512)
     with EarlyPreviews(bound) as early:
         arrive(early, data)
-        decoded = early.pixels(data)
+        arrived = early.arrived(data)
+        decoded = arrived.decoded() if arrived is not None else None
     assert decoded is not None
     made = fit_preview(decode_for_preview(data), bound.max_bytes, bound.max_side)
     assert decoded.ready_preview(bound.max_bytes, bound.max_side) == made
 
 
+def ahead(decoded: Decoded, bound: PreviewBound) -> tuple[Decoded, Future[Preview]]:
+    making: Future[Preview] = Future()
+    return replace(decoded, ready=(bound, making)), making
+
+
 def test_a_preview_made_ahead_serves_only_the_bounds_it_would_have_been_made_for() -> None:
-    decoded = decode_for_preview(noisy_png((900, 600))).with_preview(PreviewBound(200_000, 512))
-    assert decoded.ready is not None
-    _bound, made = decoded.ready
+    pixels = decode_for_preview(noisy_png((900, 600)))
+    made = fit_preview(pixels, 200_000, 512)
+    decoded, making = ahead(pixels, PreviewBound(200_000, 512))
+    making.set_result(made)
     assert decoded.ready_preview(200_000, 512) == made
     assert decoded.ready_preview(200_000 + READY_SLACK, 512) == made, "a budget a little larger looks the same"
     assert decoded.ready_preview(200_000 + READY_SLACK + 1, 512) is None, "a larger budget gets a larger preview"
     assert decoded.ready_preview(200_000, 1568) is None, "another long side is another preview"
     assert decoded.ready_preview(len(made.data) - 1, 512) is None, "a preview must fit the budget it is shown in"
     assert decoded.ready_preview(len(made.data), 512) == made
+
+
+def test_a_preview_that_could_not_be_made_ahead_is_made_again() -> None:
+    decoded, making = ahead(decode_for_preview(noisy_png((900, 600))), PreviewBound(200_000, 512))
+    making.set_exception(OSError("encoder error -2"))
+    assert decoded.ready_preview(200_000, 512) is None

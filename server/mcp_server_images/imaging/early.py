@@ -7,19 +7,25 @@ decoder in a thread, through a file whose reads wait for bytes not yet arrived. 
 without decoding pixels (an opaque still PNG or JPEG) is decoded early, and only one that will likely be
 previewed: everything else is decoded by the probe or needs no pixels.
 
-Nothing here is trusted: once the answer is read whole and its image checked, the early pixels are taken only
-when the image is byte for byte (by SHA-256) the one decoded here; otherwise they are dropped and the image is
-decoded from its bytes as before.
+The same bytes go to a file of the store's (when it keeps images in files) as they arrive, so that storing the
+image once it is checked is a rename, not a write and a sync of megabytes.
+
+Nothing here is trusted: once the answer is read whole and its image checked, the early pixels and the file are
+taken only when the image is byte for byte (by SHA-256) the one that arrived here; otherwise they are dropped,
+the image decoded from its bytes and written as before.
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from types import TracebackType
+from typing import TYPE_CHECKING, Protocol
 
 from .pixel_budget import decoding
 from .previews import (
@@ -29,8 +35,14 @@ from .previews import (
     Decoded,
     PreviewBound,
     decode_ahead,
+    fit_preview,
     pixels_for_preview,
 )
+
+if TYPE_CHECKING:
+    from ..store.files import ArrivingFile
+
+log = logging.getLogger(__name__)
 
 EARLY_BELOW_RATE = 100e6
 """Bytes per second under which an answer is decoded as it arrives. Faster (a provider on the same host, the
@@ -43,6 +55,12 @@ _DECODERS = ThreadPoolExecutor(max_workers=EARLY_DECODES, thread_name_prefix="ea
 _FREE = threading.BoundedSemaphore(EARLY_DECODES)
 
 
+class FilesAhead(Protocol):
+    """Where an image's bytes may be written while they arrive (the store)."""
+
+    def arriving_file(self) -> ArrivingFile | None: ...
+
+
 class EarlyPreviews:
     """The images of one upstream request as they arrive (every attempt's), each decoding early when worth it,
     and, given the `bound` its result will likely show them within, making its preview right after its decode,
@@ -52,29 +70,27 @@ class EarlyPreviews:
     request.
     """
 
-    def __init__(self, bound: PreviewBound | None = None) -> None:
+    def __init__(self, bound: PreviewBound | None = None, files: FilesAhead | None = None) -> None:
         self._images: list[ArrivingImage] = []
         self._lock = threading.Lock()
         self._bound = bound
+        self._files = files
 
     def arriving(self) -> ArrivingImage:
-        image = ArrivingImage(self._bound)
+        image = ArrivingImage(self._bound, self._files)
         with self._lock:
             self._images.append(image)
         return image
 
-    def pixels(self, data: bytes) -> Decoded | None:
-        """The preview pixels decoded early from exactly `data`, waiting for their decode to end; None when no
-        image arrived whole with these bytes or its early decode failed. Blocks: call it in a worker thread."""
+    def arrived(self, data: bytes) -> ArrivingImage | None:
+        """The image that arrived whole as exactly `data` and was decoded early (its pixels, and its file, are
+        those of `data`); None when none did. Takes the digest of `data`: call it in a worker thread."""
         with self._lock:
             decoded_early = [image for image in self._images if image.decoding]
         if not decoded_early:
             return None  # the usual case of an answer read at once: no digest to take
         digest = hashlib.sha256(data).digest()
-        for image in decoded_early:
-            if image.holds(len(data), digest):
-                return image.decoded()
-        return None
+        return next((image for image in decoded_early if image.holds(len(data), digest)), None)
 
     def __enter__(self) -> EarlyPreviews:
         return self
@@ -86,6 +102,8 @@ class EarlyPreviews:
             images = list(self._images)
         for image in images:
             image.end(whole=False)
+            if image.file is not None:
+                image.file.discard()  # unless the store moved it into place
 
 
 class ArrivingImage:
@@ -94,8 +112,11 @@ class ArrivingImage:
     with the checked image; any other image is let go (its bytes are neither kept nor hashed, and the stream is
     told it may stop decoding them)."""
 
-    def __init__(self, bound: PreviewBound | None = None) -> None:
+    def __init__(self, bound: PreviewBound | None = None, files: FilesAhead | None = None) -> None:
         self._bound = bound
+        self._files = files
+        self.file: ArrivingFile | None = None
+        """The file its bytes are written to as they arrive, once it is decoded early and the store keeps files."""
         self._received = bytearray()
         self._base = 0
         """Where `_received` begins in the image: bytes the decoder has read go, once it reads forward only."""
@@ -133,6 +154,8 @@ class ArrivingImage:
             self._size += len(data)
             if self._judged:
                 self._digest.update(data)
+                if self.file is not None:
+                    self.file.write(data)
             if self._keeping:
                 self._received += data
             if self._size >= self._awaited:
@@ -162,11 +185,25 @@ class ArrivingImage:
 
     def _judge(self) -> None:
         if self._arriving_slowly() and self._worth_decoding() and _FREE.acquire(blocking=False):
+            file = self._file_ahead()
             with self._changed:
-                self._digest.update(self._received)  # all of it so far: nothing was read or dropped yet
+                so_far = bytes(self._received)  # all of it so far: nothing was read or dropped yet
+                self._digest.update(so_far)
+                if file is not None:
+                    file.write(so_far)
+                self.file = file
             self._decoding = _DECODERS.submit(self._decode)
         else:
             self._let_go()
+
+    def _file_ahead(self) -> ArrivingFile | None:
+        """A file of the store's for the bytes as they arrive; None when it keeps none, or cannot make one now (the
+        image is then written at its save, which says what is wrong)."""
+        try:
+            return self._files.arriving_file() if self._files is not None else None
+        except OSError as exc:
+            log.info("an arriving image is written once whole: %s", exc)
+            return None
 
     def _arriving_slowly(self) -> bool:
         with self._changed:
@@ -185,7 +222,7 @@ class ArrivingImage:
             with decoding(reader, fit=(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)) as source:
                 reader.forward_only()  # opened: Pillow now reads the pixel data from front to back
                 decoded = pixels_for_preview(source)
-            self._decoded = decoded if self._bound is None else decoded.with_preview(self._bound)
+            self._decoded = decoded if self._bound is None else self._previewed(decoded, self._bound)
         except UNDECODABLE:
             self._let_go()  # decoded again from the stored bytes, which say what is wrong
         finally:
@@ -193,6 +230,13 @@ class ArrivingImage:
                 self._keeping = False  # the pixels are all a preview needs; the digest goes on
                 self._received = bytearray()
             _FREE.release()
+
+    @staticmethod
+    def _previewed(decoded: Decoded, bound: PreviewBound) -> Decoded:
+        """The pixels, with their preview being made on another of the decoding threads: the image is checked and
+        stored meanwhile, and its result waits for the preview only when it is written."""
+        making = _DECODERS.submit(fit_preview, decoded, bound.max_bytes, bound.max_side)
+        return replace(decoded, ready=(bound, making))
 
     def _let_go(self) -> None:
         """Nothing more to do with this image's bytes: neither kept nor hashed."""

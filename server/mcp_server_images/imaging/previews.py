@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -113,21 +113,23 @@ class Decoded:
     shows: Shown = Shown.PREVIEW
     rendering: bytes | None = None
     """For an SVG: its PNG rendering at the preview's largest size, shown as it is when it fits."""
-    ready: tuple[PreviewBound, Preview] | None = None
-    """A preview already made of these pixels, and the bound it was made for."""
-
-    def with_preview(self, bound: PreviewBound) -> Decoded:
-        """These pixels with their preview made for `bound`."""
-        return replace(self, ready=(bound, fit_preview(self, bound.max_bytes, bound.max_side)))
+    ready: tuple[PreviewBound, Future[Preview]] | None = None
+    """A preview being made (or made) of these pixels, and the bound it is made for."""
 
     def ready_preview(self, max_bytes: int, max_side: int) -> Preview | None:
-        """The preview made already, when it is the one `fit_preview` would make within these bounds, near enough:
-        made for the same long side, for a budget at most READY_SLACK below this one, and within this one."""
+        """The preview made ahead, once made, when it is the one `fit_preview` would make within these bounds,
+        near enough: made for the same long side, for a budget at most READY_SLACK below this one, and within
+        this one. None when there is none, it is not that one, or making it failed (it is made again then)."""
         if self.ready is None:
             return None
-        bound, preview = self.ready
-        near = max_bytes - READY_SLACK <= bound.max_bytes
-        return preview if bound.max_side == max_side and near and len(preview.data) <= max_bytes else None
+        bound, making = self.ready
+        if bound.max_side != max_side or bound.max_bytes < max_bytes - READY_SLACK:
+            return None
+        try:
+            preview = making.result()
+        except UNDECODABLE:
+            return None
+        return preview if len(preview.data) <= max_bytes else None
 
 
 def probe_keeping_pixels(data: bytes) -> tuple[ImageInfo, Decoded | None]:

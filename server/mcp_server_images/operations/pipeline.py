@@ -15,6 +15,7 @@ them, in this order, for every tool and every API:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -48,6 +49,7 @@ from ..imaging.probe import probe
 from ..imaging.provenance import read_credentials
 from ..inputs.save_to import SavePlan, plan_save, write_copies
 from ..store import ImageRecord, NewImage, Operation, Store
+from ..store.files import ArrivingFile
 from .cost import BilledPart, Cost, price
 from .deps import ImageDeps
 from .ledger import Quote
@@ -220,7 +222,7 @@ async def _deliver_through(
 ) -> Delivered:
     """One request to one route; a large image's preview pixels are decoded while the answer arrives, and its
     preview made from them while the answer is checked and stored."""
-    with EarlyPreviews(call.preview) as early:
+    with EarlyPreviews(call.preview, deps.store) as early:
         answer = await _answer(deps.store, route.backend, send, replace(request, early=early), record)
         billed = _billed_parts(request.model, answer)
         cost = price(billed, deps.upstreams.catalog.lookup, deps.most_reported)
@@ -336,22 +338,27 @@ async def _store_one(
     probe checks without its pixels, was decoded while the answer arrived when it has many bytes (`early`), else
     is decoded on a second core while the image is checked and written: from the start when it has many bytes,
     once the probe has read its size when it has only many pixels. Should its pixels not decode after all, the
-    image is stored just the same, and the result says it cannot be shown.
+    image is stored just the same, and the result says it cannot be shown. An image decoded while it arrived was
+    written to a file of the store's then too: once it is known to be these very bytes, the store moves that file
+    into place.
     """
     ahead = decode_ahead(data)
     decoded: list[Decoded] = []
     failed: list[Exception] = []
+    arrival = _Arrival()
     async with anyio.create_task_group() as group:
         if ahead:
-            group.start_soon(_decode_into, decoded, data, early)
+            group.start_soon(_decode_into, decoded, data, early, arrival)
+        else:
+            arrival.known.set()
         try:
             info, pixels = await anyio.to_thread.run_sync(probe_keeping_pixels, data)
             if pixels is None and not ahead and likely_previewed(len(data), (info.width, info.height)):
                 group.start_soon(_decode_into, decoded, data)
             credentials = await anyio.to_thread.run_sync(read_credentials, data, info.mime_type)
-            stored = await anyio.to_thread.run_sync(
-                store.save, data, info, replace(meta, credentials=credentials.public())
-            )
+            await arrival.known.wait()
+            save = functools.partial(store.save, arrived=arrival.file)
+            stored = await anyio.to_thread.run_sync(save, data, info, replace(meta, credentials=credentials.public()))
         except Exception as exc:
             failed.append(exc)  # raised below as itself (a refusal, a full disk): a task group would wrap it
     if failed:
@@ -359,11 +366,29 @@ async def _store_one(
     return stored, pixels if pixels is not None else (decoded[0] if decoded else None)
 
 
-async def _decode_into(decoded: list[Decoded], data: bytes, early: EarlyPreviews | None = None) -> None:
+@dataclass
+class _Arrival:
+    """What arrived of an image before its answer was whole, once known to be of its very bytes: the file the
+    store wrote them to (None: there is none, or they are not these bytes)."""
+
+    known: anyio.Event = field(default_factory=anyio.Event)
+    file: ArrivingFile | None = None
+
+
+async def _decode_into(
+    decoded: list[Decoded], data: bytes, early: EarlyPreviews | None = None, arrival: _Arrival | None = None
+) -> None:
     """The preview pixels of `data`: those decoded while it arrived when they are of these very bytes, else
-    decoded now."""
+    decoded now. `arrival` learns what arrived of these bytes as soon as that is known."""
+    image = None
     try:
-        pixels = await anyio.to_thread.run_sync(early.pixels, data) if early is not None else None
+        image = await anyio.to_thread.run_sync(early.arrived, data) if early is not None else None
+    finally:
+        if arrival is not None:
+            arrival.file = image.file if image is not None else None
+            arrival.known.set()
+    try:
+        pixels = await anyio.to_thread.run_sync(image.decoded) if image is not None else None
         decoded.append(pixels if pixels is not None else await anyio.to_thread.run_sync(decode_for_preview, data))
     except (OSError, ValueError) as exc:
         log.warning("a stored image could not be decoded for its preview: %s", exc)

@@ -22,6 +22,7 @@ from pydantic import TypeAdapter
 from ..clock import recorded_moment
 from ..errors import ImageServerError
 from ..imaging.info import ImageInfo
+from .files import ArrivingFile
 from .records import ImageRecord, NewImage, Operation
 
 log = logging.getLogger(__name__)
@@ -277,8 +278,14 @@ class Store(Protocol):
     def jobs(self) -> JobBoard:
         """Job records and idempotency keys, kept beside the images so every process using the store sees them."""
 
-    def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
-        """Write the image, then its sidecar; return the record. A sidecar always points at a complete image."""
+    def save(self, data: bytes, info: ImageInfo, meta: NewImage, *, arrived: ArrivingFile | None = None) -> ImageRecord:
+        """Write the image, then its sidecar; return the record. A sidecar always points at a complete image.
+        `arrived`: a file of this store's already holding exactly `data` (the caller checked), moved into place
+        instead of writing the image again."""
+
+    def arriving_file(self) -> ArrivingFile | None:
+        """A file to write an image into while its answer arrives, for `save` to move into place; None when the
+        store keeps nothing that way (S3)."""
 
     def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
         """The image with this id, or with this unique id prefix (at least 4 characters); with `user`, only among

@@ -37,7 +37,7 @@ from .base import (
     month_entries,
     stored_before,
 )
-from .files import TEMPORARY_PREFIX, create_exclusive, write_atomic
+from .files import TEMPORARY_PREFIX, ArrivingFile, create_exclusive, write_atomic
 from .local_index import INDEX_FOLDER, LocalIndex
 from .local_jobs import LocalJobBoard
 from .records import ImageRecord, NewImage, new_record
@@ -81,8 +81,9 @@ class LocalStore:
         folder's modification time only when its file is renamed into place."""
         return self.root / INDEX_FOLDER
 
-    def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
-        """Write the image, then its sidecar, each atomically; return the record."""
+    def save(self, data: bytes, info: ImageInfo, meta: NewImage, *, arrived: ArrivingFile | None = None) -> ImageRecord:
+        """Write the image (or move the file it arrived into in place), then its sidecar, each atomically; return
+        the record."""
         self._hidden.mkdir(parents=True, exist_ok=True)
         with self._lock:
             current = self._index_current()
@@ -90,12 +91,17 @@ class LocalStore:
         image_id = record.id
         sidecar = self.root / record.sidecar_name
         text = json.dumps(record.sidecar(), indent=2)
-        write_atomic(self.root / record.name, data, temporaries=self._hidden)
+        if arrived is None or not arrived.place(self.root / record.name, len(data)):
+            write_atomic(self.root / record.name, data, temporaries=self._hidden)
         write_atomic(sidecar, text.encode(), temporaries=self._hidden)
         with self._lock:
             self._index.put(record, text, _mtime(sidecar), synced=_mtime(self.root) if current else None)
         log.info("stored image %s at %s (%d bytes)", image_id, record.location, len(data))
         return record
+
+    def arriving_file(self) -> ArrivingFile:
+        self._hidden.mkdir(parents=True, exist_ok=True)
+        return ArrivingFile(self._hidden)
 
     def remove_stale_temporaries(self, older_than: float = STALE_TEMPORARY_SECONDS) -> int:
         """Delete the temporary files of writes a crash interrupted; return how many there were.

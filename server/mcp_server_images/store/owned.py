@@ -22,6 +22,7 @@ from pathlib import Path
 from ..errors import ImageServerError
 from ..imaging.info import ImageInfo
 from .base import ID_LENGTH, ImageNotFoundError, JobBoard, LedgerEntry, Store, find
+from .files import ArrivingFile
 from .records import ImageRecord, NewImage
 
 
@@ -75,8 +76,11 @@ class OwnedStore:
     def jobs(self) -> JobBoard:
         return self.inner.jobs
 
-    def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
-        return self.inner.save(data, info, meta)
+    def save(self, data: bytes, info: ImageInfo, meta: NewImage, *, arrived: ArrivingFile | None = None) -> ImageRecord:
+        return self.inner.save(data, info, meta, arrived=arrived)
+
+    def arriving_file(self) -> ArrivingFile | None:
+        return self.inner.arriving_file()
 
     def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
         """An own image by id or unique prefix; another user's only by its full id, and only once shared. `user`

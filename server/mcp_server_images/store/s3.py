@@ -56,6 +56,7 @@ from .base import (
     month_entries,
     stored_before,
 )
+from .files import ArrivingFile
 from .records import ImageRecord, NewImage, new_record
 from .s3_index import BucketIndex, IndexCache, read_object, read_objects
 
@@ -134,8 +135,9 @@ class S3Store:
         """Fail at start-up, not at the first call, when the bucket cannot be read: bring the index up to date."""
         self._index.catch_up()
 
-    def save(self, data: bytes, info: ImageInfo, meta: NewImage) -> ImageRecord:
-        """Claim an id, write the image, then its sidecar, then the journal entry that tells every instance."""
+    def save(self, data: bytes, info: ImageInfo, meta: NewImage, *, arrived: ArrivingFile | None = None) -> ImageRecord:
+        """Claim an id, write the image, then its sidecar, then the journal entry that tells every instance.
+        (`arrived` is never one of this store's: it makes none.)"""
         image_id = self._claim_id()
         record = new_record(meta, info, image_id=image_id, size=len(data), locate=self._locate, now=self._clock.now())
         sidecar = json.dumps(record.sidecar(), indent=2).encode()
@@ -145,6 +147,9 @@ class S3Store:
         self._index.append([record], [])
         log.info("stored image %s at %s (%d bytes)", image_id, record.location, len(data))
         return record
+
+    def arriving_file(self) -> ArrivingFile | None:
+        return None  # an object is put whole: there is nothing to write ahead of it
 
     def get(self, image_id: str, *, user: str | None = None) -> ImageRecord:
         """A miss asks the journal at once before it is one (a text that is no id is refused without asking)."""
