@@ -160,7 +160,7 @@ async def test_a_store_that_cannot_write_says_why(
 ) -> None:
     """A full disk reads as itself, whether or not a preview was being decoded beside the write."""
 
-    def full(*_args: object) -> None:
+    def full(*_args: object, **_kwargs: object) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(LocalStore, "save", full)
