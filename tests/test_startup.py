@@ -1,25 +1,28 @@
 """A client that starts the server and lists its tools pays for nothing it did not use: the image decoders, the
 upstream client, sign-in, the S3 client, JSON Schema validation, the SVG renderer and the store's index are loaded at
-their first use, never at start.
+their first use, never at start. And what a start does build, it builds once: each output model's JSON schema.
 
 The server is started as a client starts it (stdio), with Python's `-X importtime`, which writes every module as it
 is imported to stderr; after initialize and tools/list the session ends and the list is read. How long a start takes
-is `make bench`'s business; this test says what is loaded, which does not depend on the machine.
+is `make bench`'s business; these tests say what is loaded and built, which does not depend on the machine.
 """
 
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
+from pydantic.json_schema import GenerateJsonSchema, JsonSchemaMode, JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from mcp_server_images.app import build_server
 from tests.fake_openai import Emulator
-from tests.support.servers import server_env
-
-pytestmark = pytest.mark.subprocess
+from tests.support.clock import FrozenClock
+from tests.support.servers import SettingsFactory, server_env
 
 NOT_AT_START = (
     "PIL",  # image decoding, previews, masks
@@ -52,6 +55,7 @@ def loaded_from(modules: set[str], name: str) -> list[str]:
     return sorted(module for module in modules if module == name or module.startswith(name + "."))
 
 
+@pytest.mark.subprocess
 @pytest.mark.anyio
 async def test_listing_the_tools_loads_nothing_a_call_would_need(
     emulator: Emulator, output_dir: Path, tmp_path: Path
@@ -67,3 +71,24 @@ async def test_listing_the_tools_loads_nothing_a_call_would_need(
     assert "mcp_server_images.app" in modules  # the report is there and is read right
     loaded = {name: found for name in NOT_AT_START if (found := loaded_from(modules, name))}
     assert loaded == {}
+
+
+@pytest.mark.anyio
+async def test_each_output_schema_is_built_once(
+    make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four tools return ImagesResult: its schema (the largest) is derived once, not once per tool, and not again
+    by a second server in the same process."""
+    built: Counter[str] = Counter()
+    generate = GenerateJsonSchema.generate
+
+    def counted(self: GenerateJsonSchema, schema: CoreSchema, mode: JsonSchemaMode = "validation") -> JsonSchemaValue:
+        generated = generate(self, schema, mode)
+        built[str(generated.get("title"))] += 1
+        return generated
+
+    monkeypatch.setattr(GenerateJsonSchema, "generate", counted)
+    servers = [build_server(make_settings(), FrozenClock()) for _ in range(2)]
+    schemas = [tool.output_schema or {} for server in servers for tool in await server.list_tools()]
+    assert [schema.get("title") for schema in schemas].count("ImagesResult") == 8
+    assert built["ImagesResult"] <= 1

@@ -12,16 +12,24 @@ written is filled in here, once, when the server is built:
   names one, `{key_hours}` how long an idempotency key holds.
 So a server whose default image model is gpt-image-2 says so, and not what the default was when the code was
 written.
+
+A handler returning `Annotated[CallToolResult, Model]` publishes Model's JSON schema as its output schema. The SDK
+derives that schema anew for every tool it registers, and four tools return ImagesResult; a schema is the costliest
+thing a start builds after the imports. So each output model's schema is built once, by the SDK itself, and the
+tools are handed it.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import cache
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.types import CallToolResult
 
 from ...catalog.catalog import Catalog
 from ...catalog.options import OPTIONS, ImageOption
@@ -51,10 +59,39 @@ def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
             description=_filled(inspect.cleandoc(row.handler.__doc__ or ""), words),
             annotations=row.annotations,
             meta=tool_meta(row.app),
+            structured_output=False,  # the output schema is handed over below, built once per model
         )
         schema = _with_options(tool.parameters, described)
-        tools.append(tool.model_copy(update={"parameters": _filled_tree(schema, words)}))
+        update: dict[str, Any] = {"parameters": _filled_tree(schema, words)}
+        output = output_model(row.handler)
+        if output is not None:
+            schema_once = output_schema(output)
+            update["fn_metadata"] = FuncMetadata(
+                arg_model=tool.fn_metadata.arg_model, output_model=output, output_schema=schema_once
+            )
+        tools.append(tool.model_copy(update=update))
     return tools
+
+
+def output_model(handler: Callable[..., Any]) -> type | None:
+    """The model of a handler's `Annotated[CallToolResult, Model]` return (beside which it may return an
+    InputRequiredResult), or None when it returns a bare CallToolResult."""
+    returned = get_type_hints(handler, include_extras=True)["return"]
+    arms = (returned,) if get_origin(returned) is Annotated else get_args(returned)
+    for arm in arms:
+        if get_origin(arm) is Annotated and get_args(arm)[0] is CallToolResult:
+            model: type = get_args(arm)[1]
+            return model
+    return None
+
+
+@cache
+def output_schema(model: type) -> dict[str, Any]:
+    """The output schema the SDK publishes for a tool returning `model` (derived by the SDK, as for any tool), built
+    once for all the tools that return it."""
+    derived = FuncMetadata(arg_model=ArgModelBase, output_model=model).output_schema
+    assert derived is not None  # the SDK raises rather than publish no schema for a model
+    return derived
 
 
 def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
