@@ -1,6 +1,7 @@
 """A client that starts the server and lists its tools pays for nothing it did not use: the image decoders, the
 upstream client, sign-in, the S3 client, JSON Schema validation, the SVG renderer and the store's index are loaded at
-their first use, never at start. And what a start does build, it builds once: each output model's JSON schema.
+their first use, never at start. And what a start does build, it builds once: each output model's JSON schema, and
+the objects of the start-up, which the garbage collector is not made to walk again and again.
 
 The server is started as a client starts it (stdio), with Python's `-X importtime`, which writes every module as it
 is imported to stderr; after initialize and tools/list the session ends and the list is read. How long a start takes
@@ -9,6 +10,8 @@ is `make bench`'s business; these tests say what is loaded and built, which does
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections import Counter
 from pathlib import Path
@@ -22,7 +25,7 @@ from pydantic_core import CoreSchema
 from mcp_server_images.app import build_server
 from tests.fake_openai import Emulator
 from tests.support.clock import FrozenClock
-from tests.support.servers import SettingsFactory, server_env
+from tests.support.servers import COMMAND, SettingsFactory, server_env
 
 NOT_AT_START = (
     "PIL",  # image decoding, previews, masks
@@ -92,3 +95,27 @@ async def test_each_output_schema_is_built_once(
     schemas = [tool.output_schema or {} for server in servers for tool in await server.list_tools()]
     assert [schema.get("title") for schema in schemas].count("ImagesResult") == 8
     assert built["ImagesResult"] <= 1
+
+
+SERVING_STATE = """
+import gc, anyio
+from mcp_server_images import cli
+
+def serving(*_: object) -> None:  # in place of the transport: say how the collector stands when serving begins
+    print(gc.isenabled(), gc.get_freeze_count())
+
+anyio.run = serving
+cli.main([])
+"""
+
+
+@pytest.mark.subprocess
+def test_serving_begins_with_the_start_ups_objects_frozen(emulator: Emulator, output_dir: Path) -> None:
+    """The start-up's objects live as long as the server: they are frozen once it is built, so neither the
+    collector's passes while it serves nor the last one at exit walk them. The collector itself is on."""
+    env = {**os.environ, **server_env(emulator, output_dir)}
+    shown = subprocess.run([COMMAND[0], "-c", SERVING_STATE], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    enabled, frozen = shown.stdout.split()
+    assert enabled == "True"
+    assert int(frozen) > 50_000  # the SDK's and the server's modules, classes and schemas
