@@ -14,21 +14,25 @@ So a server whose default image model is gpt-image-2 says so, and not what the d
 written.
 
 A handler returning `Annotated[CallToolResult, Model]` publishes Model's JSON schema as its output schema. The SDK
-derives that schema anew for every tool it registers, and four tools return ImagesResult; a schema is the costliest
-thing a start builds after the imports. So each output model's schema is built once, by the SDK itself, and the
-tools are handed it.
+would derive it at every start, for every tool (four return ImagesResult): after the imports, the schemas were the
+costliest thing a start built. The schemas are the tools' public output contract, so they are kept as data instead,
+in `output_schemas.json` beside this module, exactly as the SDK derives them from the models of results.py
+(tests/test_tools.py checks that they still are; `make output-schemas` writes them again after a model changed), and
+the SDK is handed them; it still validates every result against the model itself.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
 from collections.abc import Callable, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from mcp.server.mcpserver.tools import Tool
-from mcp.server.mcpserver.utilities.func_metadata import ArgModelBase, FuncMetadata
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
 from mcp.types import CallToolResult
 
 from ...catalog.catalog import Catalog
@@ -41,6 +45,8 @@ from .handlers import TOOLS
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _OPTIONS = {row.name: row for row in OPTIONS}
+OUTPUT_SCHEMAS = Path(__file__).with_name("output_schemas.json")
+"""Each output model's JSON schema by the model's name, as the SDK derives it."""
 
 
 def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
@@ -59,15 +65,15 @@ def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
             description=_filled(inspect.cleandoc(row.handler.__doc__ or ""), words),
             annotations=row.annotations,
             meta=tool_meta(row.app),
-            structured_output=False,  # the output schema is handed over below, built once per model
+            structured_output=False,  # the output schema is handed over below
         )
         schema = _with_options(tool.parameters, described)
         update: dict[str, Any] = {"parameters": _filled_tree(schema, words)}
         output = output_model(row.handler)
         if output is not None:
-            schema_once = output_schema(output)
+            published = output_schema(output)
             update["fn_metadata"] = FuncMetadata(
-                arg_model=tool.fn_metadata.arg_model, output_model=output, output_schema=schema_once
+                arg_model=tool.fn_metadata.arg_model, output_model=output, output_schema=published
             )
         tools.append(tool.model_copy(update=update))
     return tools
@@ -85,13 +91,18 @@ def output_model(handler: Callable[..., Any]) -> type | None:
     return None
 
 
-@cache
 def output_schema(model: type) -> dict[str, Any]:
-    """The output schema the SDK publishes for a tool returning `model` (derived by the SDK, as for any tool), built
-    once for all the tools that return it."""
-    derived = FuncMetadata(arg_model=ArgModelBase, output_model=model).output_schema
-    assert derived is not None  # the SDK raises rather than publish no schema for a model
-    return derived
+    """The output schema of the tools returning `model`."""
+    schemas = _output_schemas()
+    if model.__name__ not in schemas:
+        raise LookupError(f"{OUTPUT_SCHEMAS.name} has no schema for {model.__name__}: run `make output-schemas`")
+    return schemas[model.__name__]
+
+
+@cache
+def _output_schemas() -> dict[str, dict[str, Any]]:
+    schemas: dict[str, dict[str, Any]] = json.loads(OUTPUT_SCHEMAS.read_text(encoding="utf-8"))
+    return schemas
 
 
 def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:
