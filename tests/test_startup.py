@@ -1,7 +1,7 @@
 """A client that starts the server and lists its tools pays for nothing it did not use: the image decoders, the
 upstream client, sign-in, the S3 client, JSON Schema validation, the SVG renderer and the store's index are loaded at
-their first use, never at start. Nor does it derive the tools' output schemas (they are published from data), and the
-objects it builds are not walked by the garbage collector again and again.
+their first use, never at start. Nor does it derive the tools' output schemas (they are published from data) or build
+the models of their results, and the objects it builds are not walked by the garbage collector again and again.
 
 The server is started as a client starts it (stdio), with Python's `-X importtime`, which writes every module as it
 is imported to stderr; after initialize and tools/list the session ends and the list is read. How long a start takes
@@ -10,10 +10,12 @@ is `make bench`'s business; these tests say what is loaded and built, which does
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mcp import Client, StdioServerParameters
@@ -97,24 +99,41 @@ async def test_a_start_derives_no_output_schema(
 
 
 SERVING_STATE = """
-import gc, anyio
+import gc, json, anyio
+from pydantic import BaseModel
 from mcp_server_images import cli
+from mcp_server_images.adapter.tools import results
 
-def serving(*_: object) -> None:  # in place of the transport: say how the collector stands when serving begins
-    print(gc.isenabled(), gc.get_freeze_count())
+def serving(*_: object) -> None:  # in place of the transport: what serving begins with
+    models = [value for value in vars(results).values() if isinstance(value, type) and issubclass(value, BaseModel)]
+    built = [model.__name__ for model in models if model.__pydantic_complete__ and model is not BaseModel]
+    print(json.dumps({"collecting": gc.isenabled(), "frozen": gc.get_freeze_count(), "built results": built}))
 
 anyio.run = serving
 cli.main([])
 """
 
 
+def serving_state(emulator: Emulator, output_dir: Path) -> dict[str, Any]:
+    """How the server stands once built, when it begins to serve on stdio."""
+    env = {**os.environ, **server_env(emulator, output_dir)}
+    shown = subprocess.run([COMMAND[0], "-c", SERVING_STATE], env=env, capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    state: dict[str, Any] = json.loads(shown.stdout)
+    return state
+
+
 @pytest.mark.subprocess
 def test_serving_begins_with_the_start_ups_objects_frozen(emulator: Emulator, output_dir: Path) -> None:
     """The start-up's objects live as long as the server: they are frozen once it is built, so neither the
     collector's passes while it serves nor the last one at exit walk them. The collector itself is on."""
-    env = {**os.environ, **server_env(emulator, output_dir)}
-    shown = subprocess.run([COMMAND[0], "-c", SERVING_STATE], env=env, capture_output=True, text=True, timeout=120)
-    assert shown.returncode == 0, shown.stderr
-    enabled, frozen = shown.stdout.split()
-    assert enabled == "True"
-    assert int(frozen) > 50_000  # the SDK's and the server's modules, classes and schemas
+    state = serving_state(emulator, output_dir)
+    assert state["collecting"] is True
+    assert state["frozen"] > 50_000  # the SDK's and the server's modules, classes and schemas
+
+
+@pytest.mark.subprocess
+def test_no_result_model_is_built_before_a_call(emulator: Emulator, output_dir: Path) -> None:
+    """The models of structuredContent are built when a call first validates a result: listing the tools needs
+    only their published schemas."""
+    assert serving_state(emulator, output_dir)["built results"] == []
