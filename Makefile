@@ -42,7 +42,7 @@ YEAR_AHEAD_TESTS := tests/test_clock.py tests/test_models_in_use.py tests/test_m
 NGINX := /usr/sbin/nginx
 
 .PHONY: run test test-fast test-year-ahead lint typecheck pytest node-tools browser-tools clock-tools lb-tools \
-	screenshots dist bundle bench bench-readme clean
+	screenshots output-schemas dist bundle bench bench-readme clean
 
 # Set-up output goes to stderr: `make -s run` is a stdio MCP server, and its stdout must carry only the protocol.
 $(BIN)/python:
@@ -98,6 +98,11 @@ clock-tools:
 screenshots: $(DEV_STAMP) node-tools browser-tools
 	$(BIN)/pytest tests/test_app_ui.py -q
 	@mkdir -p tests/screenshots && cd build/screenshots && cp $(SCREENSHOTS) ../../tests/screenshots/
+
+# The tools' output schemas, kept as data (adapter/tools/output_schemas.json): written again after a model of
+# adapter/tools/results.py changed (tests/test_tools.py says when).
+output-schemas: $(DEV_STAMP)
+	$(BIN)/python -m tests.support.output_schemas
 
 run: $(RUN_STAMP)
 	@$(BIN)/mcp-server-images $(ARGS)

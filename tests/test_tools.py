@@ -10,7 +10,9 @@ import pytest
 from mcp import Client
 from mcp.types import Tool
 
+from mcp_server_images.adapter.tools.described import OUTPUT_SCHEMAS
 from mcp_server_images.catalog.spec import Api
+from tests.support.output_schemas import derived_schemas, written
 from tests.support.results import TOOLS, text_of
 from tests.support.servers import SettingsFactory, open_client
 
@@ -166,3 +168,9 @@ COLOURS = {
     "properties": {"colours": {"type": "array", "items": {"type": "string"}}},
     "required": ["colours"],
 }
+
+
+def test_the_published_output_schemas_are_the_models() -> None:
+    """The output schemas the tools publish are kept as data: they must be what the SDK derives from the models of
+    adapter/tools/results.py. After a model changed, `make output-schemas` writes them again."""
+    assert OUTPUT_SCHEMAS.read_text(encoding="utf-8") == written(derived_schemas()), "run `make output-schemas`"

@@ -12,16 +12,28 @@ written is filled in here, once, when the server is built:
   names one, `{key_hours}` how long an idempotency key holds.
 So a server whose default image model is gpt-image-2 says so, and not what the default was when the code was
 written.
+
+A handler returning `Annotated[CallToolResult, Model]` publishes Model's JSON schema as its output schema. The SDK
+would derive it at every start, for every tool (four return ImagesResult): after the imports, the schemas were the
+costliest thing a start built. The schemas are the tools' public output contract, so they are kept as data instead,
+in `output_schemas.json` beside this module, exactly as the SDK derives them from the models of results.py
+(tests/test_tools.py checks that they still are; `make output-schemas` writes them again after a model changed), and
+the SDK is handed them; it still validates every result against the model itself.
 """
 
 from __future__ import annotations
 
 import inspect
+import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from functools import cache
+from pathlib import Path
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 from mcp.server.mcpserver.tools import Tool
+from mcp.server.mcpserver.utilities.func_metadata import FuncMetadata
+from mcp.types import CallToolResult
 
 from ...catalog.catalog import Catalog
 from ...catalog.options import OPTIONS, ImageOption
@@ -33,6 +45,8 @@ from .handlers import TOOLS
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 _OPTIONS = {row.name: row for row in OPTIONS}
+OUTPUT_SCHEMAS = Path(__file__).with_name("output_schemas.json")
+"""Each output model's JSON schema by the model's name, as the SDK derives it."""
 
 
 def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
@@ -51,10 +65,44 @@ def registered_tools(settings: Settings, catalog: Catalog) -> list[Tool]:
             description=_filled(inspect.cleandoc(row.handler.__doc__ or ""), words),
             annotations=row.annotations,
             meta=tool_meta(row.app),
+            structured_output=False,  # the output schema is handed over below
         )
         schema = _with_options(tool.parameters, described)
-        tools.append(tool.model_copy(update={"parameters": _filled_tree(schema, words)}))
+        update: dict[str, Any] = {"parameters": _filled_tree(schema, words)}
+        output = output_model(row.handler)
+        if output is not None:
+            published = output_schema(output)
+            update["fn_metadata"] = FuncMetadata(
+                arg_model=tool.fn_metadata.arg_model, output_model=output, output_schema=published
+            )
+        tools.append(tool.model_copy(update=update))
     return tools
+
+
+def output_model(handler: Callable[..., Any]) -> type | None:
+    """The model of a handler's `Annotated[CallToolResult, Model]` return (beside which it may return an
+    InputRequiredResult), or None when it returns a bare CallToolResult."""
+    returned = get_type_hints(handler, include_extras=True)["return"]
+    arms = (returned,) if get_origin(returned) is Annotated else get_args(returned)
+    for arm in arms:
+        if get_origin(arm) is Annotated and get_args(arm)[0] is CallToolResult:
+            model: type = get_args(arm)[1]
+            return model
+    return None
+
+
+def output_schema(model: type) -> dict[str, Any]:
+    """The output schema of the tools returning `model`."""
+    schemas = _output_schemas()
+    if model.__name__ not in schemas:
+        raise LookupError(f"{OUTPUT_SCHEMAS.name} has no schema for {model.__name__}: run `make output-schemas`")
+    return schemas[model.__name__]
+
+
+@cache
+def _output_schemas() -> dict[str, dict[str, Any]]:
+    schemas: dict[str, dict[str, Any]] = json.loads(OUTPUT_SCHEMAS.read_text(encoding="utf-8"))
+    return schemas
 
 
 def placeholders(settings: Settings, catalog: Catalog) -> dict[str, str]:

@@ -9,7 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...store import ImageRecord
 
 
-class CredentialsInfo(BaseModel):
+class Result(BaseModel):
+    """A model of structuredContent, built at its first use rather than at import: listing the tools needs only
+    the schemas, which are kept as data (adapter/tools/output_schemas.json), and a session that never calls a
+    tool never validates its result."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class CredentialsInfo(Result):
     """The Content Credentials (C2PA) found in a stored image."""
 
     found: bool
@@ -23,7 +31,7 @@ class CredentialsInfo(BaseModel):
     problems: list[str] = Field(default_factory=list, description="Failed checks, as C2PA names them.")
 
 
-class Provenance(BaseModel):
+class Provenance(Result):
     original: bool = Field(
         description="The stored file is the provider's bytes, unchanged; previews and converted copies are derived "
         "images without the credentials."
@@ -33,7 +41,7 @@ class Provenance(BaseModel):
     )
 
 
-class ImageEntry(BaseModel):
+class ImageEntry(Result):
     id: str
     uri: str
     path: str = Field(description="Where the full image is: a file path, or s3://bucket/key in a team deployment.")
@@ -57,12 +65,12 @@ class ImageEntry(BaseModel):
         return data
 
 
-class EstimateInfo(BaseModel):
+class EstimateInfo(Result):
     amount: float | None = Field(description="USD; null when no published figure covers the call.")
     basis: str
 
 
-class CostInfo(BaseModel):
+class CostInfo(Result):
     """What a call cost, in USD."""
 
     amount: float | None = Field(description="null when unknown (no usage, or no published price): never guessed.")
@@ -72,19 +80,19 @@ class CostInfo(BaseModel):
     estimate: EstimateInfo | None = Field(description="The estimate made before the call, when there was one.")
 
 
-class UsagePartEntry(BaseModel):
+class UsagePartEntry(Result):
     model: str
     usage: dict[str, Any]
 
 
-class SavedCopy(BaseModel):
+class SavedCopy(Result):
     path: str
     derived: bool = Field(
         description="Converted to another format: a derived image, without the original's Content Credentials."
     )
 
 
-class ImagesResult(BaseModel):
+class ImagesResult(Result):
     """structuredContent of every image-producing tool and of get_job; keys may be added, never renamed.
 
     It is one of two shapes: the images that were made (`images`, `model`, `usage`, and `saved_to` / `method`
@@ -133,18 +141,18 @@ class ListedImage(ImageEntry):
     created: str
 
 
-class ImageList(BaseModel):
+class ImageList(Result):
     images: list[ListedImage]
     total: int = Field(description="How many stored images match (on every page).")
     next_cursor: str | None = Field(description="Pass as cursor to list the next page; null on the last page.")
 
 
-class NotDeleted(BaseModel):
+class NotDeleted(Result):
     image: str
     reason: str
 
 
-class DeletedImages(BaseModel):
+class DeletedImages(Result):
     """structuredContent of delete_images."""
 
     deleted: list[str] = Field(description="The ids of the images deleted.")
@@ -198,7 +206,7 @@ def details(record: ImageRecord, sources: list[ImageRecord]) -> ImageDetails:
     )
 
 
-class ModelPrices(BaseModel):
+class ModelPrices(Result):
     """USD per 1M tokens; a figure is null where no price is published."""
 
     text_input: float | None
@@ -209,7 +217,7 @@ class ModelPrices(BaseModel):
     text_output: float | None = None
 
 
-class ListedModelEntry(BaseModel):
+class ListedModelEntry(Result):
     name: str = Field(description="The name to pass as model, in this provider's spelling.")
     provider: str = Field(description="The provider that serves it; name@provider sends the call there.")
     kind: Literal["image", "vision"]
@@ -235,7 +243,7 @@ class ListedModelEntry(BaseModel):
     )
 
 
-class CatalogInfo(BaseModel):
+class CatalogInfo(Result):
     """Which catalog is in force."""
 
     serial: int | None
@@ -249,7 +257,7 @@ class CatalogInfo(BaseModel):
     )
 
 
-class ModelListResult(BaseModel):
+class ModelListResult(Result):
     """structuredContent of list_models; keys may be added, never renamed."""
 
     models: list[ListedModelEntry]
@@ -258,7 +266,7 @@ class ModelListResult(BaseModel):
     catalog: CatalogInfo | None = None
 
 
-class AnalysisResult(BaseModel):
+class AnalysisResult(Result):
     """structuredContent of analyze_image: the answer as `text`, or as `data` when a response_schema was given."""
 
     model_config = ConfigDict(json_schema_extra={"anyOf": [{"required": ["text"]}, {"required": ["data"]}]})
@@ -269,7 +277,7 @@ class AnalysisResult(BaseModel):
     data: Any = Field(default=None, description="The answer as JSON that matches response_schema, when one was given.")
 
 
-class SpendPeriod(BaseModel):
+class SpendPeriod(Result):
     """Spend in one UTC day or month, in USD."""
 
     period: str = Field(description="YYYY-MM-DD or YYYY-MM (UTC).")
@@ -279,13 +287,13 @@ class SpendPeriod(BaseModel):
     resets: str = Field(description="When the period ends (UTC, ISO 8601).")
 
 
-class UserSpend(BaseModel):
+class UserSpend(Result):
     name: str = Field(description="The signed-in user.")
     today: SpendPeriod
     month: SpendPeriod
 
 
-class UsageReport(BaseModel):
+class UsageReport(Result):
     """structuredContent of usage_report (and the resource images://usage); keys may be added, never renamed."""
 
     currency: Literal["USD"]
