@@ -132,8 +132,9 @@ async def median_of(runs: int, action: Callable[[], Awaitable[object]]) -> float
 
 
 async def cold_start(runs: int, env: dict[str, str]) -> dict[str, float]:
-    """Spawn to tools/list over stdio, ours and the SDK's bare server, alternating so both see the same load; and
-    each one's resident size once it has answered tools/list and settled.
+    """Spawn to tools/list answered over stdio (the process's exit after it is not timed), ours and the SDK's bare
+    server, alternating so both see the same load; and each one's resident size once it has answered tools/list
+    and settled.
 
     Both start from bytecode, as an installed package does (pip compiles it): the SDK's was compiled when it was
     installed, while a fresh clone of this repository has none, and with PYTHONDONTWRITEBYTECODE set none is ever
@@ -141,10 +142,14 @@ async def cold_start(runs: int, env: dict[str, str]) -> dict[str, float]:
     compileall.compile_dir(REPO / "server" / "mcp_server_images", quiet=1)
     rest: dict[str, list[float]] = {"mcp_server_images": [], "tests.bench.bare_server": []}
 
-    async def start(module: str) -> None:
+    async def start(module: str) -> float:
+        """Seconds from spawning the server to its answer to tools/list; its exit, after, is not start-up."""
         params = StdioServerParameters(command=sys.executable, args=["-m", module], env=env, cwd=str(REPO))
+        spawned = time.perf_counter()
         async with Client(params) as client:
             await client.list_tools()
+            answered = time.perf_counter() - spawned
+        return answered
 
     async def resident(module: str) -> None:
         params = StdioServerParameters(command=sys.executable, args=["-m", module], env=env, cwd=str(REPO))
@@ -154,8 +159,8 @@ async def cold_start(runs: int, env: dict[str, str]) -> dict[str, float]:
 
     ours, bare = [], []
     for _ in range(runs):
-        ours.append(await timed(lambda: start("mcp_server_images")))
-        bare.append(await timed(lambda: start("tests.bench.bare_server")))
+        ours.append(await start("mcp_server_images"))
+        bare.append(await start("tests.bench.bare_server"))
     for _ in range(3):
         for module in rest:
             await resident(module)
