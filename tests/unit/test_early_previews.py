@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+import threading
 from concurrent.futures import Future
 from dataclasses import replace
 
@@ -11,6 +12,7 @@ import pytest
 from PIL import Image
 
 from mcp_server_images.imaging import early as early_module
+from mcp_server_images.imaging import previews
 from mcp_server_images.imaging.early import EarlyPreviews
 from mcp_server_images.imaging.previews import (
     LIKELY_PREVIEWED_BYTES,
@@ -147,3 +149,38 @@ def test_a_preview_that_could_not_be_made_ahead_is_made_again() -> None:
     decoded, making = ahead(decode_for_preview(noisy_png((900, 600))), PreviewBound(200_000, 512))
     making.set_exception(OSError("encoder error -2"))
     assert decoded.ready_preview(200_000, 512) is None
+
+
+def test_a_png_preview_is_made_band_by_band_as_its_rows_are_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every band of a mild shrink but the last is made while the image's last piece is still to come; once it
+    is whole the preview is, byte for byte, the one `fit_preview` makes of the whole image."""
+    data = noisy_png((1536, 1024))
+    bound = PreviewBound(max_bytes=500_000)
+    made = fit_preview(decode_for_preview(data), bound.max_bytes, bound.max_side)
+    assert made.width < 1536, "a shrink"
+    tops = list(range(0, made.height, previews.BAND_ROWS))
+    bands: list[int] = []
+    changed = threading.Condition()
+    band = previews._band
+
+    def recorded(source: Image.Image, target: Image.Image, top: int) -> None:
+        band(source, target, top)
+        with changed:
+            bands.append(top)
+            changed.notify_all()
+
+    monkeypatch.setattr(previews, "_band", recorded)
+    with EarlyPreviews(bound) as early:
+        image = early.arriving()
+        last = len(data) - PIECE
+        for start in range(0, last, PIECE):
+            image.more(data[start : min(start + PIECE, last)])
+        with changed:
+            assert changed.wait_for(lambda: bands == tops[:-1], 30), f"bands made before the last piece: {bands}"
+        image.more(data[last:])
+        image.end(whole=True)
+        arrived = early.arrived(data)
+        decoded = arrived.decoded() if arrived is not None else None
+    assert decoded is not None
+    assert decoded.ready_preview(bound.max_bytes, bound.max_side) == made
+    assert bands == tops

@@ -22,10 +22,13 @@ import io
 import logging
 import threading
 import time
+import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol
+
+from PIL import Image, ImageFile
 
 from .pixel_budget import decoding
 from .previews import (
@@ -33,6 +36,7 @@ from .previews import (
     PREVIEW_MAX_SIDE,
     UNDECODABLE,
     Decoded,
+    GrowingPreview,
     PreviewBound,
     decode_ahead,
     fit_preview,
@@ -220,9 +224,10 @@ class ArrivingImage:
         reader = _Arriving(self)
         try:
             with decoding(reader, fit=(PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE)) as source:
+                growing = self._growing(source, reader)
                 reader.forward_only()  # opened: Pillow now reads the pixel data from front to back
                 decoded = pixels_for_preview(source)
-            self._decoded = decoded if self._bound is None else self._previewed(decoded, self._bound)
+            self._decoded = decoded if self._bound is None else self._previewed(decoded, self._bound, growing)
         except UNDECODABLE:
             self._let_go()  # decoded again from the stored bytes, which say what is wrong
         finally:
@@ -231,11 +236,31 @@ class ArrivingImage:
                 self._received = bytearray()
             _FREE.release()
 
+    def _growing(self, source: Image.Image, reader: _Arriving) -> GrowingPreview | None:
+        """A preview made as the rows are decoded, for a non-interlaced 8-bit RGB PNG (the rows come in order, and
+        `_PngRows` can count them) when the result's bound is known; the reader tells it of each row decoded."""
+        if self._bound is None or not isinstance(source, ImageFile.ImageFile) or source.format != "PNG":
+            return None
+        if source.info.get("interlace") or len(source.tile) != 1:
+            return None
+        codec, _box, offset, rawmode = source.tile[0][:4]
+        if codec != "zip" or rawmode != "RGB" or source.mode != "RGB":
+            return None
+        header = self.read_at(offset - 8, 8)  # the first IDAT chunk's length and type, read by the opening
+        if header[4:] != b"IDAT":
+            return None
+        growing = GrowingPreview(source, self._bound)
+        reader.watch(_PngRows(int.from_bytes(header[:4], "big"), 1 + 3 * source.width), growing)
+        return growing
+
     @staticmethod
-    def _previewed(decoded: Decoded, bound: PreviewBound) -> Decoded:
-        """The pixels, with their preview being made on another of the decoding threads: the image is checked and
-        stored meanwhile, and its result waits for the preview only when it is written."""
-        making = _DECODERS.submit(fit_preview, decoded, bound.max_bytes, bound.max_side)
+    def _previewed(decoded: Decoded, bound: PreviewBound, growing: GrowingPreview | None) -> Decoded:
+        """The pixels, with their preview being finished on another of the decoding threads: the image is checked
+        and stored meanwhile, and its result waits for the preview only when it is written."""
+        if growing is not None:
+            making = _DECODERS.submit(growing.finish, decoded)
+        else:
+            making = _DECODERS.submit(fit_preview, decoded, bound.max_bytes, bound.max_side)
         return replace(decoded, ready=(bound, making))
 
     def _let_go(self) -> None:
@@ -277,6 +302,15 @@ class _Arriving(io.RawIOBase):
         self._image = image
         self._position = 0
         self._forward = False
+        self._rows: _PngRows | None = None
+        self._growing: GrowingPreview | None = None
+        self._handed = b""
+        """The bytes of the last read: decoded by the time Pillow reads again."""
+
+    def watch(self, rows: _PngRows, growing: GrowingPreview) -> None:
+        """From now on (the position is at the first IDAT chunk's data), count the rows decoded from what Pillow
+        reads, and tell `growing` of them."""
+        self._rows, self._growing, self._handed = rows, growing, b""
 
     def forward_only(self) -> None:
         """From now on bytes behind the position are forgotten, so the image is never held whole twice."""
@@ -289,13 +323,27 @@ class _Arriving(io.RawIOBase):
         return True
 
     def read(self, size: int | None = -1) -> bytes:
+        self._grow()
         if size is None or size < 0:
             size = self._image.final_size() - self._position
         data = self._image.read_at(self._position, size)
         self._position += len(data)
         if self._forward:
             self._image.forget_before(self._position)
+        self._handed = data
         return data
+
+    def _grow(self) -> None:
+        """Pillow reads again once it decoded what it read before: those rows are in, and go to the preview. Should
+        that fail, the preview is made once the image is decoded, as it would have been."""
+        if self._rows is None or self._growing is None:
+            return
+        try:
+            self._rows.read(self._handed)
+            self._growing.decoded_to(self._rows.rows)
+        except Exception:
+            log.exception("a preview made while its image arrived failed; it is made once the image is decoded")
+            self._rows = self._growing = None
 
     def readinto(self, buffer: memoryview | bytearray) -> int:  # type: ignore[override]
         data = self.read(len(buffer))
@@ -312,3 +360,49 @@ class _Arriving(io.RawIOBase):
 
     def tell(self) -> int:
         return self._position
+
+
+class _PngRows:
+    """How many rows of a non-interlaced PNG its decoder has been handed the data of, from the bytes it read from
+    the first IDAT chunk's data on: each IDAT chunk's data is inflated again, only to count its bytes (a row is a
+    filter byte and its pixels); the CRCs and chunk headers between them are skipped."""
+
+    HEADER = 12
+    """A chunk's CRC, then the next one's length and type."""
+    PIECE = 1 << 20
+    """The most bytes inflated at once, so a flat image's few bytes never inflate to its megabytes in one go."""
+
+    def __init__(self, first_chunk: int, row_bytes: int) -> None:
+        self._inflate = zlib.decompressobj()
+        self._left = first_chunk
+        """Bytes of the current IDAT chunk's data still to come."""
+        self._header = bytearray()
+        self._row_bytes = row_bytes
+        self._inflated = 0
+        self._ended = False
+
+    @property
+    def rows(self) -> int:
+        return self._inflated // self._row_bytes
+
+    def read(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and not self._ended:
+            if self._left:
+                piece, view = view[: self._left], view[self._left :]
+                self._left -= len(piece)
+                self._count(piece)
+                continue
+            taken = self.HEADER - len(self._header)
+            self._header += view[:taken]
+            view = view[taken:]
+            if len(self._header) == self.HEADER:
+                self._ended = self._header[8:] != b"IDAT"
+                self._left = int.from_bytes(self._header[4:8], "big")
+                self._header.clear()
+
+    def _count(self, piece: memoryview) -> None:
+        pending: bytes | memoryview = piece
+        while pending and not self._inflate.eof:
+            self._inflated += len(self._inflate.decompress(pending, self.PIECE))
+            pending = self._inflate.unconsumed_tail

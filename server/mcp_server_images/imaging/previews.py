@@ -10,6 +10,7 @@ frame; `Preview.shows` says which, so the result's text can tell the user.
 from __future__ import annotations
 
 import io
+import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -207,21 +208,100 @@ def fit_preview(source: Decoded | bytes, max_bytes: int, max_side: int = PREVIEW
     """
     decoded = decode_for_preview(source, max_side) if isinstance(source, bytes) else source
     image = decoded.image
-    scale = min(1.0, max_side / max(image.width, image.height))
-    if decoded.rendering is not None and scale == 1.0 and len(decoded.rendering) <= max_bytes:
+    unscaled = max_side >= max(image.width, image.height)
+    if decoded.rendering is not None and unscaled and len(decoded.rendering) <= max_bytes:
         return Preview(decoded.rendering, "image/png", image.width, image.height, decoded.shows)
-    # The smallest scale puts the short side at 16 px; one that is shorter already stays as it is. Scaling both
-    # sides alike at the floor too keeps the aspect ratio: an icon is never enlarged nor a banner stretched.
+    scale, floor = _planned(decoded, max_bytes, max_side)
+    return _fitted(decoded, scale, floor, max_bytes)
+
+
+def _planned(decoded: Decoded, max_bytes: int, max_side: int) -> tuple[float, float]:
+    """The scale a preview is first made at (within `max_side`, and as the budget estimate says), and the
+    smallest it may take: the short side at 16 px, or as it is when it is shorter already. Scaling both sides
+    alike at the floor too keeps the aspect ratio: an icon is never enlarged nor a banner stretched."""
+    image = decoded.image
+    scale = min(1.0, max_side / max(image.width, image.height))
     floor = min(scale, MIN_PREVIEW_SIDE / min(image.width, image.height))
-    scale = max(floor, min(scale, _scale_for_budget(decoded, scale, max_bytes)))
+    return max(floor, min(scale, _scale_for_budget(decoded, scale, max_bytes))), floor
+
+
+def _fitted(decoded: Decoded, scale: float, floor: float, max_bytes: int, first: Image.Image | None = None) -> Preview:
+    """Encode the image at `scale`, smaller until it fits; `first`: the image already resized to that scale."""
+    image = decoded.image
     quality = QUALITY
     while True:
-        width, height = max(1, round(image.width * scale)), max(1, round(image.height * scale))
-        encoded, mime = _encode(_resized(image, (width, height)), quality, alpha=decoded.alpha)
+        width, height = _size_at(image.size, scale)
+        resized = first if first is not None else _resized(image, (width, height))
+        first = None
+        encoded, mime = _encode(resized, quality, alpha=decoded.alpha)
         if len(encoded) <= max_bytes or scale <= floor:
             return Preview(encoded, mime, width, height, decoded.shows)
         scale = max(floor, scale * min(0.9, (max_bytes / len(encoded)) ** 0.5))
         quality = max(60, quality - 5)
+
+
+def _size_at(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+class GrowingPreview:
+    """The preview of an opaque image still being decoded from top to bottom, made band by band as its rows come
+    in: the very pixels `fit_preview` makes of the whole image (a mild shrink of many pixels is made in the same
+    bands, see `_Bands`), so that once the last row is decoded only the last bands and the encoding are left.
+
+    It starts once the rows of the centre crop that sets the scale (`_scale_for_budget`) are decoded. Where the
+    first size tried is no banded shrink, nothing is made ahead and `finish` is `fit_preview`. The image being
+    decoded is only read, through an image of its own over the same pixels (asking the image that is loading
+    for its pixels would load it again).
+    """
+
+    def __init__(self, decoding: Image.Image, bound: PreviewBound) -> None:
+        self._decoding = decoding
+        self._bound = bound
+        self._plan: tuple[float, float] | None = None
+        """The scale and the floor, once the centre crop is decoded."""
+        self._target: Image.Image | None = None
+        self._made = 0
+        """Rows of the target made."""
+
+    def decoded_to(self, rows: int) -> None:
+        """The image's rows [0, rows) are decoded: make the bands they complete."""
+        image = self._decoding
+        if self._plan is None:
+            if rows < image.height * 5 // 8:
+                return
+            bound = self._bound
+            self._plan = _planned(Decoded(self._pixels(), alpha=False), bound.max_bytes, bound.max_side)
+            size = _size_at(image.size, self._plan[0])
+            self._target = Image.new(image.mode, size) if _banded(image.size, size) else None
+        if self._target is not None:
+            self._make_bands(rows)
+
+    def finish(self, decoded: Decoded) -> Preview:
+        """The preview, once the whole image is decoded (`decoded`: its pixels for previews)."""
+        bound = self._bound
+        if self._plan is None or decoded.image is not self._decoding or decoded.alpha:
+            return fit_preview(decoded, bound.max_bytes, bound.max_side)
+        if self._target is not None:
+            self._make_bands(self._decoding.height)
+        scale, floor = self._plan
+        return _fitted(decoded, scale, floor, bound.max_bytes, first=self._target)
+
+    def _make_bands(self, rows: int) -> None:
+        target = self._target
+        assert target is not None
+        source = self._pixels()
+        scale = source.height / target.height
+        while self._made < target.height:
+            bottom = min(self._made + BAND_ROWS, target.height)
+            # BILINEAR reaches a source row past the band's last centre, `scale` rows when it shrinks.
+            if rows < source.height and rows < math.ceil((bottom + 0.5) * scale) + 2:
+                return
+            _band(source, target, self._made)
+            self._made = bottom
+
+    def _pixels(self) -> Image.Image:
+        return self._decoding._new(self._decoding.im)
 
 
 def _frames(data: bytes) -> int:
@@ -262,9 +342,15 @@ def _resized(image: Image.Image, size: tuple[int, int]) -> Image.Image:
         return image
     if size[0] < image.width / 2:
         return image.resize(size, Image.Resampling.LANCZOS, reducing_gap=2.0)
-    if size[0] * size[1] < BANDED_PIXELS:
+    if not _banded(image.size, size):
         return image.resize(size, Image.Resampling.BILINEAR)
     return _Bands(image, Image.new(image.mode, size)).resize()
+
+
+def _banded(source: tuple[int, int], size: tuple[int, int]) -> bool:
+    """Whether `_resized` makes this size in bands: a mild shrink to many pixels."""
+    mild = size != source and size[0] >= source[0] / 2
+    return mild and size[0] * size[1] >= BANDED_PIXELS
 
 
 BANDED_PIXELS = 250_000
@@ -278,9 +364,8 @@ _HELPER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="preview-bands")
 class _Bands:
     """A mild shrink by BILINEAR, band by band, shared between the calling thread and one helper thread.
 
-    Each band has the pixels a whole resize gives it (within one level: the filter reaches past the band's
-    source rows into its neighbours', `box` only places it). The caller never waits for the helper to start:
-    when the helper is busy with another preview, the caller takes every band itself.
+    Each band is made by `_band`. The caller never waits for the helper to start: when the helper is busy with
+    another preview, the caller takes every band itself.
     """
 
     def __init__(self, image: Image.Image, resized: Image.Image) -> None:
@@ -307,10 +392,7 @@ class _Bands:
         while (band := self._take()) is not None:
             top, source, target = band
             try:
-                bottom = min(top + BAND_ROWS, target.height)
-                scale = source.height / target.height
-                box = (0.0, top * scale, float(source.width), bottom * scale)
-                target.paste(source.resize((target.width, bottom - top), Image.Resampling.BILINEAR, box=box), (0, top))
+                _band(source, target, top)
             except BaseException as exc:  # handed to the caller, which re-raises it
                 self._failure = self._failure or exc
             finally:
@@ -324,6 +406,16 @@ class _Bands:
             if top is None or self._source is None or self._target is None:
                 return None
             return top, self._source, self._target
+
+
+def _band(source: Image.Image, target: Image.Image, top: int) -> None:
+    """Fill the target's BAND_ROWS rows from `top` with the source shrunk by BILINEAR: the pixels a resize of the
+    whole gives them, within one level (the filter reaches past the band's source rows into its neighbours',
+    `box` only places it)."""
+    bottom = min(top + BAND_ROWS, target.height)
+    scale = source.height / target.height
+    box = (0.0, top * scale, float(source.width), bottom * scale)
+    target.paste(source.resize((target.width, bottom - top), Image.Resampling.BILINEAR, box=box), (0, top))
 
 
 def _encode(image: Image.Image, quality: int, *, alpha: bool) -> tuple[bytes, str]:
