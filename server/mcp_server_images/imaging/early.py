@@ -8,7 +8,8 @@ without decoding pixels (an opaque still PNG or JPEG) is decoded early, and only
 previewed: everything else is decoded by the probe or needs no pixels.
 
 The same bytes go to a file of the store's (when it keeps images in files) as they arrive, so that storing the
-image once it is checked is a rename, not a write and a sync of megabytes.
+image once it is checked is a rename, not a write and a sync of megabytes. When the result's bound is known, the
+preview is made as the rows are decoded (a PNG's, see `GrowingPreview`), else right after the decode.
 
 Nothing here is trusted: once the answer is read whole and its image checked, the early pixels and the file are
 taken only when the image is byte for byte (by SHA-256) the one that arrived here; otherwise they are dropped,
