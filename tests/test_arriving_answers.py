@@ -17,7 +17,7 @@ import anyio
 import pytest
 from PIL import Image
 
-from mcp_server_images.imaging import early, previews
+from mcp_server_images.imaging import previews
 from mcp_server_images.imaging.pixel_budget import DECODE_BUDGET
 from tests.fake_openai import Emulator
 from tests.support.results import images_in, text_of
@@ -74,23 +74,23 @@ def written_ahead(output_dir: Path) -> int:
 async def test_its_preview_is_made_while_the_answer_is_checked_and_stored(
     make_settings: SettingsFactory, emulator: Emulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The result's bound is known before the answer arrives: the preview is made on the thread that decoded the
-    image, right after its decode, and rendering the result makes none."""
+    """The result's bound is known before the answer arrives: the preview is made on the threads that decode the
+    image (as its rows come in, and right after), and rendering the result encodes none."""
     emulator.set(photo_like=True, pace=PACE)
-    made_on: list[str] = []
-    fit_preview = previews.fit_preview
+    encoded_on: list[str] = []
+    encode = previews._encode
 
-    def recorded(source: previews.Decoded | bytes, max_bytes: int, max_side: int = 1568) -> previews.Preview:
-        made_on.append(threading.current_thread().name)
-        return fit_preview(source, max_bytes, max_side)
+    def recorded(image: Image.Image, quality: int, *, alpha: bool) -> tuple[bytes, str]:
+        encoded_on.append(threading.current_thread().name)
+        return encode(image, quality, alpha=alpha)
 
-    monkeypatch.setattr(previews, "fit_preview", recorded)
-    monkeypatch.setattr(early, "fit_preview", recorded)
+    monkeypatch.setattr(previews, "_encode", recorded)
     async with open_client(make_settings()) as client:
         result = await client.call_tool("generate_image", {"prompt": "a fox", "size": "1536x1024"})
 
     assert not result.is_error, text_of(result)
-    assert [name.split("_")[0] for name in made_on] == ["early-preview"]
+    assert encoded_on, "a preview was encoded"
+    assert {name.split("_")[0] for name in encoded_on} == {"early-preview"}
     [preview] = images_in(result)
     with Image.open(io.BytesIO(base64.b64decode(preview.data))) as shown:
         assert shown.format == "JPEG"
