@@ -10,6 +10,7 @@ frame; `Preview.shows` says which, so the result's text can tell the user.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,6 +23,8 @@ from .info import SVG_MIME, ImageInfo, NotAnImageError
 from .pixel_budget import decoding, upright_image
 from .probe import UPSTREAM_MAX_PIXELS, checked_without_pixels, has_transparency, probe
 from .svg import looks_like_svg, probe_svg, rasterize
+
+log = logging.getLogger(__name__)
 
 PREVIEW_MAX_SIDE = 1568
 """The long side Anthropic's vision models use; larger previews only cost bytes."""
@@ -128,7 +131,8 @@ class Decoded:
             return None
         try:
             preview = making.result()
-        except UNDECODABLE:
+        except Exception:  # a preview made ahead never costs the result its preview
+            log.exception("a preview made ahead failed; it is made again")
             return None
         return preview if len(preview.data) <= max_bytes else None
 
