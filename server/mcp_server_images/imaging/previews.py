@@ -88,10 +88,15 @@ class Inlinable:
                 self._decoded = decode_for_preview(self.data)
             except (OSError, ValueError):
                 self.undecodable = True
-        side = PREVIEW_MAX_SIDE if max_side is None else min(max_side, PREVIEW_MAX_SIDE)
+        side = preview_side(max_side)
         if self._decoded is None:
             return None
         return self._decoded.ready_preview(max_bytes, side) or fit_preview(self._decoded, max_bytes, side)
+
+
+def preview_side(max_side: int | None) -> int:
+    """The long side a preview is made within: a host's bound (None: none), never above PREVIEW_MAX_SIDE."""
+    return PREVIEW_MAX_SIDE if max_side is None else min(max_side, PREVIEW_MAX_SIDE)
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from mcp.types import CallToolResult, ContentBlock, ImageContent, ResourceLink, 
 from ...imaging.convert import FORMAT_BY_EXTENSION
 from ...imaging.info import MIME_BY_FORMAT
 from ...imaging.previews import (
-    PREVIEW_MAX_SIDE,
     Decoded,
     Inlinable,
     Preview,
@@ -28,6 +27,7 @@ from ...imaging.previews import (
     Shown,
     decode_for_preview,
     fit_preview,
+    preview_side,
 )
 from ...imaging.provenance import Credentials
 from ...operations.analyze import Analysis
@@ -141,8 +141,7 @@ def likely_preview(showing: Showing, count: int) -> PreviewBound | None:
     max_bytes = inline_capacity(shape.budget(showing.budget), SKELETON_ALLOWANCE, count)
     if max_bytes < MIN_INLINE_BYTES:
         return None
-    several = shape.many_images_side if count > 1 else None
-    return PreviewBound(max_bytes, PREVIEW_MAX_SIDE if several is None else min(several, PREVIEW_MAX_SIDE))
+    return PreviewBound(max_bytes, preview_side(shape.many_images_side if count > 1 else None))
 
 
 def images_result(
